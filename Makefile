@@ -1,0 +1,75 @@
+# factdb build. `make` builds build/factdb and the libraries; `make test` builds and runs every test;
+# `make run` is the main job; `make bench` the benchmarks. Missing Debian packages are installed by
+# scripts/deps.sh (apt-get as root, else it prints the command).
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS = -Iinclude -Isrc
+LIBS = -llmdb -lxxhash -lpthread -lm
+BUILD ?= build
+
+LIB_SRC = $(wildcard src/base/*.c src/enc/*.c src/store/*.c src/ingest/*.c)
+CLI_SRC = $(wildcard src/cli/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all deps test-deps test run bench clean asan
+all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/libfactdb.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libfactdb.so: $(PIC_OBJ)
+	$(CC) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/factdb: $(CLI_OBJ) $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfactdb.a $(LIBS)
+
+$(BUILD)/factdb-demo: $(BUILD)/obj/tools/demo.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/procdriver: $(BUILD)/obj/tests/proc/procdriver.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+$(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LIBS)
+
+# All tests: unit tests, CLI tests and the multi-process tests, first in a sanitizer build
+# (ASan+UBSan), then the crash tests against the optimized build.
+test: test-deps
+	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
+	$(MAKE) all build/unit_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --jobs 2
+	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
+	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
+	FACTDB_BUILD=build python3 tests/proc/test_crash.py
+
+demo.factdb: | all
+	$(BUILD)/factdb-demo create demo.factdb
+
+run: all
+	@test -f demo.factdb || $(BUILD)/factdb-demo create demo.factdb
+	@$(BUILD)/factdb info demo.factdb
+	@$(BUILD)/factdb-demo summary demo.factdb
+
+bench: all
+	bash bench/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,264 @@
+/* factdb.h: the public C API of factdb, an embedded columnar database for fact tables whose single
+ * file any number of processes may read and write at once. The CLI, the server and bindings use only
+ * this header. Every function that can fail returns a factdb error code (0 = FACTDB_OK) and, when the
+ * caller passes a non-NULL factdb_error, fills it with an English message a user can act on. */
+#ifndef FACTDB_H
+#define FACTDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FACTDB_VERSION "0.1.0"
+/* On-disk format version written into every database; see docs/format.md. */
+#define FACTDB_FILE_FORMAT 1u
+
+/* Error codes: stable number, stable name (used as "code" in JSON), default message. */
+#define FACTDB_ERRORS(X)                                                                  \
+    X(0, OK, "success")                                                                   \
+    X(1, NOMEM, "out of memory")                                                          \
+    X(2, IO, "input/output error")                                                        \
+    X(3, NOT_A_DATABASE, "the file is not a factdb database")                             \
+    X(4, CORRUPT, "the database file is corrupted")                                       \
+    X(5, NEWER_FORMAT, "the database was written by a newer factdb")                    \
+    X(6, BUSY, "another process holds the write lock")                                    \
+    X(7, TABLE_EXISTS, "the table already exists")                                        \
+    X(8, NO_TABLE, "no such table")                                                       \
+    X(9, NO_COLUMN, "no such column")                                                     \
+    X(10, INVALID_VALUE, "a value does not fit its column")                               \
+    X(11, INVALID_UTF8, "the input is not valid UTF-8")                                   \
+    X(12, BAD_CSV, "the CSV input is malformed")                                          \
+    X(13, LIMIT, "a size limit was exceeded")                                             \
+    X(14, INVALID_ARGUMENT, "invalid argument")                                           \
+    X(15, READERS_FULL, "too many concurrent readers")                                    \
+    X(16, FULL, "the database file reached its maximum size")                             \
+    X(17, ENCODING, "the input cannot be converted from the given encoding")              \
+    X(18, NOT_NULL, "a NOT NULL column received NULL")                                    \
+    X(19, PERMISSION, "permission denied")                                                \
+    X(20, INTERNAL, "internal error (a bug in factdb)")
+
+enum {
+#define FACTDB_X_ENUM(num, name, msg) FACTDB_##name = num,
+    FACTDB_ERRORS(FACTDB_X_ENUM)
+#undef FACTDB_X_ENUM
+};
+
+/* Filled by failing calls. line/column/offset/position are 0 (offset -1) when they do not apply. */
+typedef struct factdb_error {
+    int code;            /* one of the FACTDB_ error codes */
+    char message[1024];  /* English, valid UTF-8, independent of the locale */
+    int64_t line;        /* 1-based input line, 0 if none */
+    int64_t column;      /* 1-based column (field) number, 0 if none */
+    int64_t offset;      /* 0-based byte offset in the input, -1 if none */
+    int64_t position;    /* 1-based position in SQL text, 0 if none */
+} factdb_error;
+
+/* The stable name of an error code ("NO_TABLE"), or "UNKNOWN". Never NULL; static storage. */
+const char *factdb_error_name(int code);
+
+/* Column types. Values in vectors use these C representations:
+ * BOOLEAN uint8_t (0/1); INTEGER int32_t; BIGINT int64_t; DOUBLE double; DECIMAL int64_t scaled by
+ * 10^scale; TEXT uint32_t dictionary code (see factdb_scan_text); DATE int32_t days since 1970-01-01;
+ * TIMESTAMP int64_t microseconds since 1970-01-01 00:00:00 (no time zone). */
+typedef enum factdb_type {
+    FACTDB_BOOLEAN = 1,
+    FACTDB_INTEGER = 2,
+    FACTDB_BIGINT = 3,
+    FACTDB_DOUBLE = 4,
+    FACTDB_DECIMAL = 5,
+    FACTDB_TEXT = 6,
+    FACTDB_DATE = 7,
+    FACTDB_TIMESTAMP = 8
+} factdb_type;
+
+/* Limits. */
+#define FACTDB_NAME_MAX 63          /* bytes in a table or column name */
+#define FACTDB_MAX_COLUMNS 1000     /* columns per table */
+#define FACTDB_TEXT_MAX (1u << 20)  /* bytes in one TEXT value */
+#define FACTDB_CHUNK_ROWS 65536     /* rows per full chunk (row group) */
+
+typedef struct factdb_column_def {
+    const char *name;  /* 1..63 bytes of UTF-8; compared case-sensitively */
+    factdb_type type;
+    int precision;     /* DECIMAL only: 1..18 */
+    int scale;         /* DECIMAL only: 0..precision */
+    bool not_null;
+} factdb_column_def;
+
+typedef struct factdb_column_info {
+    char name[FACTDB_NAME_MAX + 1];
+    factdb_type type;
+    int precision, scale;
+    bool not_null;
+} factdb_column_info;
+
+typedef struct factdb_table_info {
+    char name[FACTDB_NAME_MAX + 1];
+    uint32_t id;
+    size_t ncols;
+    factdb_column_info *cols;  /* ncols entries, owned by the info */
+    uint64_t row_count;        /* live rows */
+    uint64_t chunk_count;
+    uint64_t bytes;            /* encoded column bytes in LMDB values */
+} factdb_table_info;
+
+typedef struct factdb factdb;
+typedef struct factdb_appender factdb_appender;
+typedef struct factdb_scan factdb_scan;
+
+typedef struct factdb_options {
+    int busy_timeout_ms;  /* how long a writer waits for the write lock; <0 means the default 10000 */
+    bool read_only;       /* refuse writes; the file must exist */
+} factdb_options;
+
+/* Opens (and, unless read_only, creates) the database file `path` (plus `path-lock`). `opts` may be
+ * NULL. On success *out owns a handle to close with factdb_close; one handle may be shared by any
+ * number of threads. Any number of processes may open the same file.
+ * Errors: IO, PERMISSION, NOT_A_DATABASE, CORRUPT (e.g. truncated), FORMAT_VERSION, READERS_FULL,
+ * BUSY (creating a new file while another process holds the write lock), NOMEM. */
+int factdb_open(const char *path, const factdb_options *opts, factdb **out, factdb_error *err);
+
+/* Closes the handle. Scans and appenders of the handle must be freed first. NULL is ignored. */
+void factdb_close(factdb *db);
+
+/* The database's data_version: the id of the last commit by any process. Grows with every commit. */
+uint64_t factdb_data_version(factdb *db);
+
+/* Creates table `name` with `ncols` columns. Durable on return.
+ * Errors: INVALID_ARGUMENT (bad name, type, precision, duplicate column), TABLE_EXISTS, BUSY, IO,
+ * FULL, NOMEM. */
+int factdb_create_table(factdb *db, const char *name, const factdb_column_def *cols, size_t ncols,
+                        factdb_error *err);
+
+/* Drops table `name` and all its rows. Errors: NO_TABLE, BUSY, IO, NOMEM. */
+int factdb_drop_table(factdb *db, const char *name, factdb_error *err);
+
+/* Removes every row of `name`, keeping its definition. Errors: NO_TABLE, BUSY, IO, NOMEM. */
+int factdb_truncate_table(factdb *db, const char *name, factdb_error *err);
+
+/* Fills *out with the table's schema and statistics in one snapshot. The caller frees it with
+ * factdb_table_info_free. Errors: NO_TABLE, NOMEM, IO. */
+int factdb_table_info_get(factdb *db, const char *name, factdb_table_info *out, factdb_error *err);
+void factdb_table_info_free(factdb_table_info *info);
+
+/* Lists all tables (sorted by name) in one snapshot; *out is an array of *n infos that the caller
+ * frees with factdb_table_list_free. Errors: NOMEM, IO. */
+int factdb_table_list(factdb *db, factdb_table_info **out, size_t *n, factdb_error *err);
+void factdb_table_list_free(factdb_table_info *list, size_t n);
+
+/* ---- Appending rows: everything appended between two commits becomes visible atomically. ----
+ * An appender buffers rows in memory (encoding full chunks as it goes); factdb_appender_commit writes
+ * them in bounded LMDB transactions while holding the write lock, then publishes them in one final
+ * durable transaction. Not thread-safe: use one appender per thread. */
+
+/* Errors: NO_TABLE, NOMEM. *out is freed with factdb_appender_free. */
+int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, factdb_error *err);
+/* Discards uncommitted rows (releasing the write lock if a load was in progress). NULL is ignored. */
+void factdb_appender_free(factdb_appender *app);
+/* Number of columns of the appender's table and their infos (owned by the appender). */
+size_t factdb_appender_ncols(factdb_appender *app);
+const factdb_column_info *factdb_appender_column(factdb_appender *app, size_t col);
+
+/* Set column `col` (0-based) of the current row. Setting a column twice keeps the last value; columns
+ * not set are NULL. Errors: INVALID_ARGUMENT (col out of range, wrong C type for the column),
+ * INVALID_VALUE (out of range for INTEGER/DECIMAL, text too long), INVALID_UTF8, NOMEM. */
+int factdb_append_null(factdb_appender *app, size_t col, factdb_error *err);
+int factdb_append_bool(factdb_appender *app, size_t col, bool v, factdb_error *err);
+/* For INTEGER, BIGINT, DECIMAL (v is already scaled), DATE (days), TIMESTAMP (microseconds). */
+int factdb_append_int64(factdb_appender *app, size_t col, int64_t v, factdb_error *err);
+int factdb_append_double(factdb_appender *app, size_t col, double v, factdb_error *err);
+/* TEXT only; copies `len` bytes of `s`. */
+int factdb_append_text(factdb_appender *app, size_t col, const char *s, size_t len, factdb_error *err);
+/* Any type: parses the text form ("42", "3.14", "2024-01-31", "2024-01-31 12:00:00", "true").
+ * Errors: INVALID_VALUE naming the column and the reason. */
+int factdb_append_parse(factdb_appender *app, size_t col, const char *s, size_t len, factdb_error *err);
+/* Ends the current row. Errors: NOT_NULL (names the column), NOMEM, and, once a full chunk has been
+ * encoded and must be written, BUSY/IO/FULL. */
+int factdb_append_row_end(factdb_appender *app, factdb_error *err);
+/* Rows appended since the last commit. */
+uint64_t factdb_appender_pending(factdb_appender *app);
+/* Makes all rows appended since the last commit visible and durable, atomically. On failure none of
+ * them is stored and the appender is empty again. Errors: BUSY, IO, FULL, NO_TABLE (dropped meanwhile),
+ * NOMEM. */
+int factdb_appender_commit(factdb_appender *app, factdb_error *err);
+/* Discards the rows appended since the last commit. */
+void factdb_appender_rollback(factdb_appender *app);
+
+/* ---- Snapshot scans ----
+ * A scan reads one consistent snapshot of a table: it sees exactly the commits that precede
+ * factdb_scan_open. While it is open it pins that snapshot (keep scans short-lived). Batches are
+ * claimed with factdb_scan_next, which is thread-safe: several threads may call it on one scan, each
+ * with its own factdb_batch, and each batch (one chunk) goes to exactly one thread. */
+
+typedef struct factdb_vector {
+    factdb_type type;
+    int scale;             /* DECIMAL scale */
+    const void *data;      /* count values in the type's C representation (see factdb_type) */
+    const uint8_t *valid;  /* count bytes, 1 = value, 0 = NULL; NULL pointer when no NULLs */
+} factdb_vector;
+
+typedef struct factdb_batch {
+    size_t count;            /* rows in this batch; 0 at the end of the scan */
+    size_t ncols;
+    factdb_vector *cols;     /* ncols vectors, valid until the next factdb_scan_next on this batch */
+    void *internal;          /* decoding buffers, owned by the batch */
+} factdb_batch;
+
+/* Opens a scan of `columns` (ncols names; NULL/0 = all columns in table order) of `table`.
+ * Errors: NO_TABLE, NO_COLUMN, READERS_FULL, NOMEM, IO. */
+int factdb_scan_open(factdb *db, const char *table, const char *const *columns, size_t ncols,
+                     factdb_scan **out, factdb_error *err);
+/* Fills `batch` (initialise it with factdb_batch_init) with the next unclaimed chunk's live rows.
+ * Returns 0 with batch->count == 0 when no chunk is left. Errors: CORRUPT (checksum mismatch), NOMEM. */
+int factdb_scan_next(factdb_scan *scan, factdb_batch *batch, factdb_error *err);
+void factdb_batch_init(factdb_batch *batch);
+void factdb_batch_cleanup(factdb_batch *batch);
+/* Rows in the snapshot, and the snapshot's data_version. */
+uint64_t factdb_scan_row_count(factdb_scan *scan);
+uint64_t factdb_scan_data_version(factdb_scan *scan);
+/* The UTF-8 string of TEXT code `code` of column `col` (index in the scan's columns); *len receives its
+ * length. Valid until the scan is freed. NULL for an unknown code. Thread-safe. */
+const char *factdb_scan_text(factdb_scan *scan, size_t col, uint32_t code, size_t *len);
+void factdb_scan_free(factdb_scan *scan);
+
+/* ---- Maintenance ---- */
+
+/* Verifies every chunk, dictionary and zone map. Returns FACTDB_OK when sound, else CORRUPT with the
+ * first problem in err and every problem (one per line) passed to `report` if non-NULL. */
+int factdb_check(factdb *db, void (*report)(void *ctx, const char *problem), void *ctx,
+                 factdb_error *err);
+
+typedef struct factdb_reader_info {
+    int pid;
+    uint64_t txn_id;  /* snapshot it pins; 0 if idle */
+} factdb_reader_info;
+
+typedef struct factdb_db_info {
+    uint64_t file_bytes;
+    uint64_t data_version;
+    uint64_t used_pages, page_size;
+    int max_readers;
+    size_t nreaders;
+    factdb_reader_info readers[64];  /* the first 64 live reader slots */
+} factdb_db_info;
+
+/* Fills *out with the file's statistics, after clearing slots of dead reader processes. */
+int factdb_db_info_get(factdb *db, factdb_db_info *out, factdb_error *err);
+
+/* Parses the text form of a value of `type` (scale for DECIMAL) into *out (int64 for integer-like types,
+ * double bits for DOUBLE via memcpy). Used by loaders. Errors: INVALID_VALUE with a reason. */
+int factdb_parse_value(factdb_type type, int precision, int scale, const char *s, size_t len,
+                       int64_t *out, factdb_error *err);
+/* Writes the text form of a value into buf (at least 64 bytes); returns its length. */
+size_t factdb_format_value(factdb_type type, int scale, int64_t v, char *buf, size_t cap);
+/* The type's name as PostgreSQL spells it ("bigint", "numeric(12,2)"). */
+const char *factdb_type_name(factdb_type type, int precision, int scale, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,94 @@
+/* base.h: the bottom layer every other layer uses: errors, UTF-8, dates/times, number parsing,
+ * hashing and growable buffers with limits. Nothing here knows about storage or SQL. */
+#ifndef FACTDB_BASE_H
+#define FACTDB_BASE_H
+
+#include "factdb.h"
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- errors ---- */
+/* Sets err (if non-NULL) to `code` with a printf-style message; returns code. Resets line/column/etc. */
+int base_err(factdb_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Like base_err but with an input location (line, column number, byte offset). */
+int base_err_at(factdb_error *err, int code, int64_t line, int64_t column, int64_t offset,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Clears err to FACTDB_OK. */
+void base_err_clear(factdb_error *err);
+/* An English description of errno value `e` (never strerror: messages must not depend on locale). */
+const char *base_errno_text(int e);
+/* Maps an errno to a factdb code (EACCES -> PERMISSION, ENOSPC -> FULL, else IO). */
+int base_errno_code(int e);
+
+/* ---- UTF-8 ---- */
+/* Returns the byte length of the longest valid UTF-8 prefix of s[0..len). == len when all valid. */
+size_t base_utf8_valid_prefix(const unsigned char *s, size_t len);
+
+/* ---- dates and times ---- */
+int64_t base_days_from_civil(int64_t y, unsigned m, unsigned d);
+void base_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
+/* Parse YYYY-MM-DD (exactly) into days since epoch; returns 0 on success, -1 on bad form with
+ * `why` set to a static reason. */
+int base_parse_date(const char *s, size_t len, int32_t *out, const char **why);
+/* Parse YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]] (a bare date means midnight) into microseconds. */
+int base_parse_timestamp(const char *s, size_t len, int64_t *out, const char **why);
+size_t base_format_date(int32_t days, char *buf, size_t cap);
+size_t base_format_timestamp(int64_t us, char *buf, size_t cap);
+
+/* ---- numbers ---- */
+int base_parse_int64(const char *s, size_t len, int64_t *out, const char **why);
+/* Exact decimal parse into an integer scaled by 10^scale with at most `precision` digits. */
+int base_parse_decimal(const char *s, size_t len, int precision, int scale, int64_t *out, const char **why);
+int base_parse_double(const char *s, size_t len, double *out, const char **why);
+int base_parse_bool(const char *s, size_t len, uint8_t *out);
+size_t base_format_decimal(int64_t v, int scale, char *buf, size_t cap);
+/* Shortest text that reads back to the same double. */
+size_t base_format_double(double v, char *buf, size_t cap);
+extern const int64_t base_pow10[19];
+
+/* ---- hashing (xxHash XXH3) ---- */
+uint64_t base_hash(const void *p, size_t len);
+
+/* ---- growable byte buffer with a hard limit ---- */
+typedef struct base_buf {
+    unsigned char *data;
+    size_t len, cap, limit;
+} base_buf;
+void base_buf_init(base_buf *b, size_t limit);
+void base_buf_cleanup(base_buf *b);
+/* Ensures room for `extra` more bytes; may reallocate (pointers into data become invalid).
+ * Returns FACTDB_OK, NOMEM, or LIMIT when len+extra would exceed the limit. */
+int base_buf_reserve(base_buf *b, size_t extra);
+int base_buf_append(base_buf *b, const void *p, size_t n);
+
+/* ---- big-endian key helpers ---- */
+static inline void base_put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+static inline uint32_t base_get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void base_put_be64(unsigned char *p, uint64_t v)
+{
+    base_put_be32(p, (uint32_t)(v >> 32));
+    base_put_be32(p + 4, (uint32_t)v);
+}
+static inline uint64_t base_get_be64(const unsigned char *p)
+{
+    return (uint64_t)base_get_be32(p) << 32 | base_get_be32(p + 4);
+}
+static inline void base_put_be16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)(v >> 8); p[1] = (unsigned char)v;
+}
+static inline uint16_t base_get_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+#endif

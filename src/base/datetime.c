@@ -1,0 +1,159 @@
+/* datetime.c: proleptic Gregorian dates as days since 1970-01-01 and timestamps as microseconds
+ * since 1970-01-01 00:00:00, no time zone. The civil<->days conversions follow Howard Hinnant's
+ * published algorithms (public domain description, written here from the paper). */
+#include "base.h"
+#include <stdio.h>
+
+int64_t base_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void base_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yy + (*m <= 2));
+}
+
+static int digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int days_in_month(unsigned y, unsigned m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return dm[m - 1];
+}
+
+int base_parse_date(const char *s, size_t len, int32_t *out, const char **why)
+{
+    unsigned y, m, d;
+    if (len != 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &m) ||
+        digits(s + 8, 2, &d)) {
+        *why = "expected a date as YYYY-MM-DD";
+        return -1;
+    }
+    if (m < 1 || m > 12) {
+        *why = "month out of range 1..12";
+        return -1;
+    }
+    if (d < 1 || (int)d > days_in_month(y, m)) {
+        *why = "day out of range for its month";
+        return -1;
+    }
+    *out = (int32_t)base_days_from_civil(y, m, d);
+    return 0;
+}
+
+int base_parse_timestamp(const char *s, size_t len, int64_t *out, const char **why)
+{
+    int32_t days;
+    if (len < 10 || base_parse_date(s, 10, &days, why)) {
+        if (len >= 10 && *why && (*why)[0] != 'e')
+            return -1;
+        *why = "expected a timestamp as YYYY-MM-DD HH:MM:SS[.ffffff]";
+        return -1;
+    }
+    int64_t us = (int64_t)days * 86400000000LL;
+    if (len == 10) {
+        *out = us;
+        return 0;
+    }
+    unsigned hh, mi, ss = 0, frac = 0;
+    size_t p = 11;
+    if ((s[10] != ' ' && s[10] != 'T') || len < 16 || digits(s + 11, 2, &hh) || s[13] != ':' ||
+        digits(s + 14, 2, &mi))
+        goto bad;
+    p = 16;
+    if (p < len && s[p] == ':') {
+        if (len < p + 3 || digits(s + p + 1, 2, &ss))
+            goto bad;
+        p += 3;
+        if (p < len && s[p] == '.') {
+            size_t k = 0;
+            p++;
+            while (p < len && s[p] >= '0' && s[p] <= '9') {
+                if (k < 6) {
+                    frac = frac * 10 + (unsigned)(s[p] - '0');
+                    k++;
+                } else if (s[p] != '0') {
+                    *why = "more than 6 fractional digits (timestamps hold microseconds)";
+                    return -1;
+                }
+                p++;
+            }
+            if (k == 0)
+                goto bad;
+            for (; k < 6; k++)
+                frac *= 10;
+        }
+    }
+    if (p != len)
+        goto bad;
+    if (hh > 23 || mi > 59 || ss > 59) {
+        *why = "time of day out of range";
+        return -1;
+    }
+    *out = us + ((int64_t)hh * 3600 + mi * 60 + ss) * 1000000LL + frac;
+    return 0;
+bad:
+    *why = "expected a timestamp as YYYY-MM-DD HH:MM:SS[.ffffff]";
+    return -1;
+}
+
+size_t base_format_date(int32_t days, char *buf, size_t cap)
+{
+    int y;
+    unsigned m, d;
+    base_civil_from_days(days, &y, &m, &d);
+    int n = snprintf(buf, cap, "%04d-%02u-%02u", y, m, d);
+    return n < 0 ? 0 : MIN((size_t)n, cap - 1);
+}
+
+size_t base_format_timestamp(int64_t us, char *buf, size_t cap)
+{
+    int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
+    if (rem < 0) {
+        rem += 86400000000LL;
+        days--;
+    }
+    int y;
+    unsigned m, d;
+    base_civil_from_days(days, &y, &m, &d);
+    int64_t secs = rem / 1000000, frac = rem % 1000000;
+    int n = snprintf(buf, cap, "%04d-%02u-%02u %02d:%02d:%02d", y, m, d, (int)(secs / 3600),
+                     (int)(secs / 60 % 60), (int)(secs % 60));
+    if (n > 0 && frac && (size_t)n < cap) {
+        char f[8];
+        snprintf(f, sizeof f, "%06d", (int)frac);
+        int k = 6;
+        while (k > 0 && f[k - 1] == '0')
+            k--;
+        f[k] = 0;
+        n += snprintf(buf + n, cap - (size_t)n, ".%s", f);
+    }
+    return n < 0 ? 0 : MIN((size_t)n, cap - 1);
+}

@@ -1,0 +1,378 @@
+/* enc.c: plain, constant, run-length and frame-of-reference bit-packed column encodings. Invariant: a
+ * blob's checksum (XXH3 over header bytes 0..47 and the payload) is computed last, so a torn or
+ * modified blob never verifies. */
+#include "enc.h"
+#include <math.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+size_t enc_type_width(factdb_type type)
+{
+    switch (type) {
+    case FACTDB_BOOLEAN: return 1;
+    case FACTDB_INTEGER: case FACTDB_DATE: case FACTDB_TEXT: return 4;
+    default: return 8;
+    }
+}
+
+static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static unsigned bits_for(uint64_t range)
+{
+    unsigned w = 0;
+    while (w < 64 && (range >> w))
+        w++;
+    return w;
+}
+
+static uint64_t checksum(const unsigned char *blob, size_t payload)
+{
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    XXH3_64bits_update(&st, blob, 48);
+    XXH3_64bits_update(&st, blob + ENC_HEADER_BYTES, payload);
+    return XXH3_64bits_digest(&st);
+}
+
+static void store_plain(factdb_type type, const int64_t *vals, const uint8_t *valid, uint32_t n,
+                        unsigned char *p)
+{
+    size_t w = enc_type_width(type);
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t v = valid && !valid[i] ? 0 : vals[i];
+        if (w == 1) {
+            p[i] = (unsigned char)v;
+        } else if (w == 4) {
+            int32_t x = (int32_t)v;
+            memcpy(p + 4 * (size_t)i, &x, 4);
+        } else {
+            memcpy(p + 8 * (size_t)i, &v, 8);
+        }
+    }
+}
+
+int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint32_t n, base_buf *out,
+               enc_header *hdr)
+{
+    memset(hdr, 0, sizeof *hdr);
+    hdr->type = (uint8_t)type;
+    hdr->rows = n;
+    int is_double = type == FACTDB_DOUBLE;
+    int has_minmax = 0, has_nan = 0;
+    int64_t mn = 0, mx = 0;
+    double dmn = 0, dmx = 0;
+    uint32_t nulls = 0, runs = 0;
+    int64_t prev = 0;
+    int prev_set = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (valid && !valid[i]) {
+            nulls++;
+            continue;
+        }
+        int64_t v = vals[i];
+        if (!prev_set || v != prev)
+            runs++;
+        prev = v;
+        prev_set = 1;
+        if (is_double) {
+            double d;
+            memcpy(&d, &v, 8);
+            if (isnan(d)) {
+                has_nan = 1;
+                continue;
+            }
+            if (!has_minmax || d < dmn) dmn = d;
+            if (!has_minmax || d > dmx) dmx = d;
+        } else {
+            if (!has_minmax || v < mn) mn = v;
+            if (!has_minmax || v > mx) mx = v;
+        }
+        has_minmax = 1;
+    }
+    if (is_double) {
+        memcpy(&mn, &dmn, 8);
+        memcpy(&mx, &dmx, 8);
+    }
+    hdr->nulls = nulls;
+    hdr->min = mn;
+    hdr->max = mx;
+    hdr->flags = (uint8_t)((nulls ? ENC_FLAG_NULLS : 0) | (has_minmax && !has_nan ? ENC_FLAG_MINMAX : 0));
+    size_t bitmap = nulls ? ((size_t)n + 63) / 64 * 8 : 0;
+    size_t w = enc_type_width(type);
+    size_t plain = (size_t)n * w;
+    size_t rle = (size_t)runs * 12;
+    unsigned width = 64;
+    size_t packed = SIZE_MAX;
+    if (!is_double && has_minmax) {
+        width = bits_for((uint64_t)mx - (uint64_t)mn);
+        packed = ((size_t)n * width + 63) / 64 * 8;
+    }
+    size_t payload;
+    if (runs <= 1) {
+        hdr->encoding = ENC_CONST;
+        hdr->reference = prev_set ? prev : 0;
+        payload = 0;
+    } else if (packed <= plain && packed <= rle) {
+        hdr->encoding = ENC_BITPACK;
+        hdr->width = (uint8_t)width;
+        hdr->reference = mn;
+        payload = packed;
+    } else if (rle < plain / 2) {
+        hdr->encoding = ENC_RLE;
+        payload = rle;
+    } else {
+        hdr->encoding = ENC_PLAIN;
+        payload = (plain + 7) / 8 * 8;
+    }
+    payload += bitmap;
+    hdr->payload_bytes = (uint32_t)payload;
+    int rc = base_buf_reserve(out, ENC_HEADER_BYTES + payload);
+    if (rc)
+        return rc;
+    unsigned char *b = out->data + out->len;
+    memset(b, 0, ENC_HEADER_BYTES + payload);
+    unsigned char *p = b + ENC_HEADER_BYTES;
+    if (nulls) {
+        for (uint32_t i = 0; i < n; i++)
+            if (valid[i])
+                p[i / 8] |= (unsigned char)(1u << (i % 8));
+        p += bitmap;
+    }
+    if (hdr->encoding == ENC_BITPACK && width) {
+        uint64_t *words = (uint64_t *)(void *)p;  /* p is 8-aligned within the fresh buffer */
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v = valid && !valid[i] ? 0 : (uint64_t)vals[i] - (uint64_t)mn;
+            size_t bit = (size_t)i * width, wi = bit / 64, off = bit % 64;
+            uint64_t lo, hi;
+            memcpy(&lo, &words[wi], 8);
+            lo |= v << off;
+            memcpy(&words[wi], &lo, 8);
+            if (off + width > 64) {
+                memcpy(&hi, &words[wi + 1], 8);
+                hi |= v >> (64 - off);
+                memcpy(&words[wi + 1], &hi, 8);
+            }
+        }
+    } else if (hdr->encoding == ENC_RLE) {
+        uint32_t r = 0;
+        unsigned char *vp = p, *ep = p + (size_t)runs * 8;
+        prev_set = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            if (valid && !valid[i])
+                continue;
+            if (!prev_set || vals[i] != prev) {
+                if (prev_set)
+                    put32(ep + 4 * (size_t)(r - 1), i);
+                put64(vp + 8 * (size_t)r, (uint64_t)vals[i]);
+                r++;
+                prev = vals[i];
+                prev_set = 1;
+            }
+        }
+        put32(ep + 4 * (size_t)(r - 1), n);
+        hdr->nruns = runs;
+    } else if (hdr->encoding == ENC_PLAIN) {
+        store_plain(type, vals, valid, n, p);
+    }
+    b[0] = hdr->encoding;
+    b[1] = hdr->type;
+    b[2] = hdr->width;
+    b[3] = hdr->flags;
+    put32(b + 4, hdr->rows);
+    put32(b + 8, hdr->nulls);
+    put32(b + 12, hdr->payload_bytes);
+    put64(b + 16, (uint64_t)hdr->min);
+    put64(b + 24, (uint64_t)hdr->max);
+    put64(b + 32, (uint64_t)hdr->reference);
+    put32(b + 40, hdr->nruns);
+    hdr->checksum = checksum(b, payload);
+    put64(b + 48, hdr->checksum);
+    out->len += ENC_HEADER_BYTES + payload;
+    return FACTDB_OK;
+}
+
+int enc_read_header(const void *blob, size_t len, enc_header *hdr, const char **why)
+{
+    const unsigned char *b = blob;
+    if (len < ENC_HEADER_BYTES) {
+        *why = "column value shorter than its header";
+        return -1;
+    }
+    hdr->encoding = b[0];
+    hdr->type = b[1];
+    hdr->width = b[2];
+    hdr->flags = b[3];
+    hdr->rows = get32(b + 4);
+    hdr->nulls = get32(b + 8);
+    hdr->payload_bytes = get32(b + 12);
+    hdr->min = (int64_t)get64(b + 16);
+    hdr->max = (int64_t)get64(b + 24);
+    hdr->reference = (int64_t)get64(b + 32);
+    hdr->nruns = get32(b + 40);
+    hdr->checksum = get64(b + 48);
+    if (hdr->type < FACTDB_BOOLEAN || hdr->type > FACTDB_TIMESTAMP || hdr->rows > FACTDB_CHUNK_ROWS ||
+        hdr->nulls > hdr->rows || hdr->width > 64) {
+        *why = "column header has impossible values";
+        return -1;
+    }
+    if ((size_t)hdr->payload_bytes != len - ENC_HEADER_BYTES) {
+        *why = "column payload length differs from its header";
+        return -1;
+    }
+    size_t bitmap = hdr->nulls ? ((size_t)hdr->rows + 63) / 64 * 8 : 0;
+    size_t need;
+    switch (hdr->encoding) {
+    case ENC_PLAIN: need = ((size_t)hdr->rows * enc_type_width(hdr->type) + 7) / 8 * 8; break;
+    case ENC_CONST: need = 0; break;
+    case ENC_RLE: need = (size_t)hdr->nruns * 12; break;
+    case ENC_BITPACK: need = ((size_t)hdr->rows * hdr->width + 63) / 64 * 8; break;
+    default: *why = "unknown column encoding"; return -1;
+    }
+    if (need + bitmap != hdr->payload_bytes) {
+        *why = "column payload size does not match its encoding";
+        return -1;
+    }
+    return 0;
+}
+
+int enc_verify(const void *blob, size_t len)
+{
+    const unsigned char *b = blob;
+    if (len < ENC_HEADER_BYTES)
+        return -1;
+    return checksum(b, len - ENC_HEADER_BYTES) == get64(b + 48) ? 0 : -1;
+}
+
+static void decode_valid(const unsigned char *bm, uint32_t n, uint8_t *valid)
+{
+    for (uint32_t i = 0; i < n; i++)
+        valid[i] = (bm[i / 8] >> (i % 8)) & 1;
+}
+
+/* Writes value v at index i of out in the type's width. */
+static inline void put_w(void *out, size_t w, size_t i, int64_t v)
+{
+    if (w == 8)
+        ((int64_t *)out)[i] = v;
+    else if (w == 4)
+        ((int32_t *)out)[i] = (int32_t)v;
+    else
+        ((uint8_t *)out)[i] = (uint8_t)v;
+}
+
+static void unpack(const unsigned char *p, unsigned width, int64_t ref, uint32_t n, void *out, size_t w)
+{
+    if (width == 0) {
+        for (uint32_t i = 0; i < n; i++)
+            put_w(out, w, i, ref);
+        return;
+    }
+    uint64_t mask = width == 64 ? ~0ull : (1ull << width) - 1;
+    size_t nwords = ((size_t)n * width + 63) / 64;
+    size_t bit = 0;
+    if (w == 4) {
+        int32_t *o = out;
+        for (uint32_t i = 0; i < n; i++, bit += width) {
+            size_t wi = bit >> 6, off = bit & 63;
+            uint64_t v = get64(p + wi * 8) >> off;
+            if (off + width > 64 && wi + 1 < nwords)
+                v |= get64(p + wi * 8 + 8) << (64 - off);
+            o[i] = (int32_t)((uint64_t)ref + (v & mask));
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++, bit += width) {
+        size_t wi = bit >> 6, off = bit & 63;
+        uint64_t v = get64(p + wi * 8) >> off;
+        if (off + width > 64 && wi + 1 < nwords)
+            v |= get64(p + wi * 8 + 8) << (64 - off);
+        put_w(out, w, i, (int64_t)((uint64_t)ref + (v & mask)));
+    }
+}
+
+int enc_decode(const void *blob, const enc_header *hdr, void *out, uint8_t *valid, const void **zero_copy)
+{
+    const unsigned char *p = (const unsigned char *)blob + ENC_HEADER_BYTES;
+    uint32_t n = hdr->rows;
+    size_t w = enc_type_width(hdr->type);
+    int has_nulls = hdr->nulls > 0;
+    if (zero_copy)
+        *zero_copy = NULL;
+    if (has_nulls) {
+        decode_valid(p, n, valid);
+        p += ((size_t)n + 63) / 64 * 8;
+    }
+    switch (hdr->encoding) {
+    case ENC_PLAIN:
+        if (zero_copy && ((uintptr_t)p % w) == 0)
+            *zero_copy = p;
+        else
+            memcpy(out, p, (size_t)n * w);
+        break;
+    case ENC_CONST:
+        if (w == 8) {
+            int64_t *o = out;
+            for (uint32_t i = 0; i < n; i++)
+                o[i] = hdr->reference;
+        } else {
+            for (uint32_t i = 0; i < n; i++)
+                put_w(out, w, i, hdr->reference);
+        }
+        break;
+    case ENC_RLE: {
+        const unsigned char *vp = p, *ep = p + (size_t)hdr->nruns * 8;
+        uint32_t i = 0;
+        for (uint32_t r = 0; r < hdr->nruns; r++) {
+            int64_t v = (int64_t)get64(vp + 8 * (size_t)r);
+            uint32_t end = MIN(get32(ep + 4 * (size_t)r), n);
+            /* NULL slots inside a run carry the run's value; validity says they are NULL. */
+            for (; i < end; i++)
+                put_w(out, w, i, v);
+        }
+        for (; i < n; i++)
+            put_w(out, w, i, 0);
+        break;
+    }
+    case ENC_BITPACK:
+        unpack(p, hdr->width, hdr->reference, n, out, w);
+        break;
+    }
+    return has_nulls;
+}
+
+void enc_decode_wide(const void *blob, const enc_header *hdr, int64_t *out, uint8_t *valid)
+{
+    size_t w = enc_type_width(hdr->type);
+    if (w == 8) {
+        const void *zc = NULL;
+        int nulls = enc_decode(blob, hdr, out, valid, &zc);
+        if (zc)
+            memcpy(out, zc, (size_t)hdr->rows * 8);
+        if (!nulls)
+            memset(valid, 1, hdr->rows);
+        return;
+    }
+    /* Decode narrow values into the tail half of `out`, then widen from the front. */
+    int nulls;
+    {
+        void *narrow = (unsigned char *)out + (size_t)hdr->rows * 8 - (size_t)hdr->rows * w;
+        nulls = enc_decode(blob, hdr, narrow, valid, NULL);
+        for (uint32_t i = 0; i < hdr->rows; i++) {
+            int64_t v;
+            if (w == 4) {
+                int32_t x;
+                memcpy(&x, (unsigned char *)narrow + 4 * (size_t)i, 4);
+                v = hdr->type == FACTDB_TEXT ? (int64_t)(uint32_t)x : x;
+            } else {
+                v = ((unsigned char *)narrow)[i];
+            }
+            out[i] = v;
+        }
+    }
+    if (!nulls)
+        memset(valid, 1, hdr->rows);
+}

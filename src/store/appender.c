@@ -1,0 +1,612 @@
+/* appender.c: buffered, all-or-nothing appends. Rows accumulate in one chunk-sized buffer of widened
+ * values; TEXT values get appender-local ids (a string -> id hash table) that become global dictionary
+ * ids only when a chunk is written, inside a write transaction.
+ * Small commits (less than a chunk) write one published chunk in one transaction. A bigger commit is a
+ * "load": the appender takes the write gate when its first full chunk is ready and keeps it until the
+ * end; each chunk is written unpublished in its own transaction (bounding LMDB's dirty memory), and
+ * the final transaction publishes them all at once. If the process dies, the next writer reclaims the
+ * unpublished chunks (see store_reclaim). */
+#include "store_int.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct local_dict {
+    uint32_t *slots;   /* hash table of local id + 1; 0 = empty */
+    uint32_t nslots;
+    uint32_t n, cap;
+    uint64_t *hash;
+    size_t *off;
+    uint32_t *len;
+    uint32_t *global;  /* global id per local id, UINT32_MAX until interned */
+    base_buf bytes;
+} local_dict;
+
+struct factdb_appender {
+    factdb *db;
+    store_table schema;  /* the table as the appender was created */
+    factdb_column_info *infos;
+    int64_t **vals;
+    uint8_t **valid;
+    uint8_t *set;
+    uint32_t nrows;
+    local_dict *dicts;
+    int64_t *text_tmp;
+    base_buf scratch;
+    uint64_t pending;
+    /* load state */
+    bool loading;
+    uint64_t next_chunk, load_rows, load_chunks, load_bytes;
+    uint32_t *dict_next;
+};
+
+static void local_dict_clear(local_dict *d)
+{
+    free(d->slots);
+    free(d->hash);
+    free(d->off);
+    free(d->len);
+    free(d->global);
+    base_buf_cleanup(&d->bytes);
+    memset(d, 0, sizeof *d);
+    base_buf_init(&d->bytes, (size_t)16 << 30);
+}
+
+static int local_dict_grow(local_dict *d)
+{
+    uint32_t ncap = d->cap ? d->cap * 2 : 1024;
+    uint64_t *h = realloc(d->hash, ncap * sizeof *h);
+    if (h) d->hash = h;
+    size_t *o = realloc(d->off, ncap * sizeof *o);
+    if (o) d->off = o;
+    uint32_t *l = realloc(d->len, ncap * sizeof *l);
+    if (l) d->len = l;
+    uint32_t *g = realloc(d->global, ncap * sizeof *g);
+    if (g) d->global = g;
+    if (!h || !o || !l || !g)
+        return FACTDB_NOMEM;
+    d->cap = ncap;
+    uint32_t nslots = ncap * 2;
+    uint32_t *s = calloc(nslots, sizeof *s);
+    if (!s)
+        return FACTDB_NOMEM;
+    for (uint32_t i = 0; i < d->n; i++) {
+        uint32_t p = (uint32_t)d->hash[i] & (nslots - 1);
+        while (s[p])
+            p = (p + 1) & (nslots - 1);
+        s[p] = i + 1;
+    }
+    free(d->slots);
+    d->slots = s;
+    d->nslots = nslots;
+    return FACTDB_OK;
+}
+
+static int local_dict_add(local_dict *d, const char *str, size_t len, uint32_t *id)
+{
+    uint64_t h = base_hash(str, len);
+    if (d->nslots) {
+        uint32_t p = (uint32_t)h & (d->nslots - 1);
+        while (d->slots[p]) {
+            uint32_t i = d->slots[p] - 1;
+            if (d->hash[i] == h && d->len[i] == len && !memcmp(d->bytes.data + d->off[i], str, len)) {
+                *id = i;
+                return FACTDB_OK;
+            }
+            p = (p + 1) & (d->nslots - 1);
+        }
+    }
+    if (d->n == d->cap) {
+        int rc = local_dict_grow(d);
+        if (rc)
+            return rc;
+    }
+    int rc = base_buf_append(&d->bytes, str, len);
+    if (rc)
+        return rc;
+    uint32_t i = d->n++;
+    d->hash[i] = h;
+    d->off[i] = d->bytes.len - len;
+    d->len[i] = (uint32_t)len;
+    d->global[i] = UINT32_MAX;
+    uint32_t p = (uint32_t)h & (d->nslots - 1);
+    while (d->slots[p])
+        p = (p + 1) & (d->nslots - 1);
+    d->slots[p] = i + 1;
+    *id = i;
+    return FACTDB_OK;
+}
+
+int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    if (db->read_only)
+        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+    store_txn *t;
+    int rc = store_txn_read(db->env, &t, err);
+    if (rc)
+        return rc;
+    factdb_appender *a = calloc(1, sizeof *a);
+    if (!a) {
+        store_txn_abort(t);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    a->db = db;
+    rc = store_table_get(t, table, &a->schema, err);
+    store_txn_abort(t);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    size_t n = a->schema.ncols;
+    a->infos = calloc(n, sizeof *a->infos);
+    a->vals = calloc(n, sizeof *a->vals);
+    a->valid = calloc(n, sizeof *a->valid);
+    a->set = calloc(n, 1);
+    a->dicts = calloc(n, sizeof *a->dicts);
+    a->dict_next = calloc(n, sizeof *a->dict_next);
+    a->text_tmp = malloc(FACTDB_CHUNK_ROWS * sizeof *a->text_tmp);
+    base_buf_init(&a->scratch, (size_t)1 << 30);
+    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->text_tmp ? 0 : FACTDB_NOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        a->vals[i] = malloc(FACTDB_CHUNK_ROWS * sizeof **a->vals);
+        a->valid[i] = malloc(FACTDB_CHUNK_ROWS);
+        if (!a->vals[i] || !a->valid[i])
+            rc = FACTDB_NOMEM;
+        base_buf_init(&a->dicts[i].bytes, (size_t)16 << 30);
+    }
+    if (rc) {
+        factdb_appender_free(a);
+        return base_err(err, FACTDB_NOMEM, "out of memory creating an appender");
+    }
+    factdb_table_info ti;
+    store_table_to_info(&a->schema, &ti, a->infos);
+    *out = a;
+    return FACTDB_OK;
+}
+
+size_t factdb_appender_ncols(factdb_appender *app) { return app->schema.ncols; }
+const factdb_column_info *factdb_appender_column(factdb_appender *app, size_t col)
+{
+    return col < app->schema.ncols ? &app->infos[col] : NULL;
+}
+uint64_t factdb_appender_pending(factdb_appender *app) { return app->pending; }
+
+static int check_col(factdb_appender *a, size_t col, factdb_error *err)
+{
+    if (col >= a->schema.ncols)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column %zu does not exist (table \"%s\" has %u columns)",
+                        col, a->schema.name, a->schema.ncols);
+    return FACTDB_OK;
+}
+
+static void put(factdb_appender *a, size_t col, int64_t v)
+{
+    a->vals[col][a->nrows] = v;
+    a->valid[col][a->nrows] = 1;
+    a->set[col] = 1;
+}
+
+int factdb_append_null(factdb_appender *a, size_t col, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    a->vals[col][a->nrows] = 0;
+    a->valid[col][a->nrows] = 0;
+    a->set[col] = 1;
+    return FACTDB_OK;
+}
+
+int factdb_append_bool(factdb_appender *a, size_t col, bool v, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    if (a->schema.cols[col].type != FACTDB_BOOLEAN)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" is not boolean", a->schema.cols[col].name);
+    put(a, col, v ? 1 : 0);
+    return FACTDB_OK;
+}
+
+int factdb_append_int64(factdb_appender *a, size_t col, int64_t v, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    const store_col *c = &a->schema.cols[col];
+    switch (c->type) {
+    case FACTDB_INTEGER:
+        if (v < INT32_MIN || v > INT32_MAX)
+            return base_err(err, FACTDB_INVALID_VALUE, "value %lld is out of range for integer column \"%s\"",
+                            (long long)v, c->name);
+        break;
+    case FACTDB_DATE:
+        if (v < -2000000 || v > 2000000)
+            return base_err(err, FACTDB_INVALID_VALUE, "day number %lld is out of range for date column \"%s\"",
+                            (long long)v, c->name);
+        break;
+    case FACTDB_DECIMAL:
+        if (v <= -base_pow10[c->precision] || v >= base_pow10[c->precision])
+            return base_err(err, FACTDB_INVALID_VALUE, "value does not fit numeric(%d,%d) column \"%s\"",
+                            c->precision, c->scale, c->name);
+        break;
+    case FACTDB_BIGINT: case FACTDB_TIMESTAMP:
+        break;
+    default:
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" does not take integers", c->name);
+    }
+    put(a, col, v);
+    return FACTDB_OK;
+}
+
+int factdb_append_double(factdb_appender *a, size_t col, double v, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    if (a->schema.cols[col].type != FACTDB_DOUBLE)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" is not double precision",
+                        a->schema.cols[col].name);
+    int64_t bits;
+    if (v == 0)
+        v = 0;  /* one zero: -0.0 and 0.0 compare equal and must encode alike */
+    memcpy(&bits, &v, 8);
+    put(a, col, bits);
+    return FACTDB_OK;
+}
+
+int factdb_append_text(factdb_appender *a, size_t col, const char *s, size_t len, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    const store_col *c = &a->schema.cols[col];
+    if (c->type != FACTDB_TEXT)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" is not text", c->name);
+    if (len > FACTDB_TEXT_MAX)
+        return base_err(err, FACTDB_INVALID_VALUE, "a value of %zu bytes is longer than the %u-byte limit of text column \"%s\"",
+                        len, FACTDB_TEXT_MAX, c->name);
+    size_t ok = base_utf8_valid_prefix((const unsigned char *)s, len);
+    if (ok != len) {
+        rc = base_err(err, FACTDB_INVALID_UTF8, "invalid UTF-8 byte 0x%02X at byte %zu of a value for column \"%s\"",
+                      (unsigned char)s[ok], ok, c->name);
+        if (err)
+            err->offset = (int64_t)ok;
+        return rc;
+    }
+    uint32_t id;
+    if ((rc = local_dict_add(&a->dicts[col], s, len, &id)))
+        return base_err(err, rc, "cannot buffer a value for column \"%s\": %s", c->name,
+                        rc == FACTDB_LIMIT ? "too many distinct strings in one load" : "out of memory");
+    put(a, col, id);
+    return FACTDB_OK;
+}
+
+int factdb_parse_value(factdb_type type, int precision, int scale, const char *s, size_t len, int64_t *out,
+                       factdb_error *err)
+{
+    const char *why = NULL;
+    while (len && (s[0] == ' ' || s[0] == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    int bad = 0;
+    switch (type) {
+    case FACTDB_BOOLEAN: {
+        uint8_t b;
+        bad = base_parse_bool(s, len, &b);
+        why = "expected true or false";
+        *out = b;
+        break;
+    }
+    case FACTDB_INTEGER:
+        bad = base_parse_int64(s, len, out, &why);
+        if (!bad && (*out < INT32_MIN || *out > INT32_MAX)) {
+            bad = 1;
+            why = "integer out of range for integer (32-bit); use bigint";
+        }
+        break;
+    case FACTDB_BIGINT:
+        bad = base_parse_int64(s, len, out, &why);
+        break;
+    case FACTDB_DOUBLE: {
+        double d;
+        bad = base_parse_double(s, len, &d, &why);
+        if (!bad) {
+            if (d == 0)
+                d = 0;
+            memcpy(out, &d, 8);
+        }
+        break;
+    }
+    case FACTDB_DECIMAL:
+        bad = base_parse_decimal(s, len, precision, scale, out, &why);
+        break;
+    case FACTDB_DATE: {
+        int32_t d;
+        bad = base_parse_date(s, len, &d, &why);
+        *out = d;
+        break;
+    }
+    case FACTDB_TIMESTAMP:
+        bad = base_parse_timestamp(s, len, out, &why);
+        break;
+    default:
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "text values are not parsed");
+    }
+    if (bad) {
+        char tn[32];
+        return base_err(err, FACTDB_INVALID_VALUE, "\"%.*s\" is not a valid %s: %s", (int)MIN(len, 60), s,
+                        factdb_type_name(type, precision, scale, tn, sizeof tn), why);
+    }
+    return FACTDB_OK;
+}
+
+int factdb_append_parse(factdb_appender *a, size_t col, const char *s, size_t len, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    const store_col *c = &a->schema.cols[col];
+    if (c->type == FACTDB_TEXT)
+        return factdb_append_text(a, col, s, len, err);
+    int64_t v;
+    if ((rc = factdb_parse_value((factdb_type)c->type, c->precision, c->scale, s, len, &v, err)))
+        return rc;
+    put(a, col, v);
+    return FACTDB_OK;
+}
+
+/* Maps the chunk buffer's local TEXT ids to global dictionary ids (interning new strings in t). */
+static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_error *err)
+{
+    local_dict *d = &a->dicts[col];
+    int64_t *out = a->text_tmp;
+    for (uint32_t r = 0; r < a->nrows; r++) {
+        if (!a->valid[col][r]) {
+            out[r] = 0;
+            continue;
+        }
+        uint32_t l = (uint32_t)a->vals[col][r];
+        if (d->global[l] == UINT32_MAX) {
+            int rc = store_dict_intern(t, a->schema.id, col, (const char *)d->bytes.data + d->off[l], d->len[l],
+                                       &a->dict_next[col], &d->global[l], err);
+            if (rc)
+                return rc;
+        }
+        out[r] = d->global[l];
+    }
+    return FACTDB_OK;
+}
+
+/* Writes the buffered rows as chunk `id` in transaction t. */
+static int write_buffer(factdb_appender *a, store_txn *t, const store_table *tab, uint64_t id, uint64_t *bytes,
+                        factdb_error *err)
+{
+    const int64_t *vals[FACTDB_MAX_COLUMNS];
+    const uint8_t *valid[FACTDB_MAX_COLUMNS];
+    int64_t *texts[FACTDB_MAX_COLUMNS] = {0};
+    int rc = FACTDB_OK;
+    for (uint16_t c = 0; c < a->schema.ncols; c++) {
+        vals[c] = a->vals[c];
+        valid[c] = a->valid[c];
+        if (a->schema.cols[c].type == FACTDB_TEXT) {
+            if ((rc = intern_text(a, t, c, err)))
+                goto out;
+            texts[c] = malloc(a->nrows * sizeof(int64_t) + 8);
+            if (!texts[c]) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                goto out;
+            }
+            memcpy(texts[c], a->text_tmp, a->nrows * sizeof(int64_t));
+            vals[c] = texts[c];
+        }
+    }
+    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    /* Write with the appender's schema: a table that gained columns since reads them as NULL here. */
+    store_table wt = *tab;
+    wt.cols = a->schema.cols;
+    rc = store_chunk_put(t, &wt, id, &in, &a->scratch, bytes, err);
+out:
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        free(texts[c]);
+    return rc;
+}
+
+/* Reads the current record of the appender's table inside t; checks it is still the same table. */
+static int fresh_table(factdb_appender *a, store_txn *t, store_table *tab, factdb_error *err)
+{
+    int rc = store_table_get_id(t, a->schema.id, tab, err);
+    if (rc == FACTDB_NO_TABLE)
+        return base_err(err, FACTDB_NO_TABLE, "table \"%s\" was dropped by another process; nothing was stored",
+                        a->schema.name);
+    return rc;
+}
+
+static void reset_buffer(factdb_appender *a)
+{
+    a->nrows = 0;
+    memset(a->set, 0, a->schema.ncols);
+}
+
+static void reset_all(factdb_appender *a)
+{
+    reset_buffer(a);
+    a->pending = 0;
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        if (a->dicts[c].n)
+            local_dict_clear(&a->dicts[c]);
+}
+
+/* Abandons a load: the reclaim at the start of a fresh write transaction removes its chunks. */
+static void abort_load(factdb_appender *a)
+{
+    if (!a->loading)
+        return;
+    store_txn *t;
+    if (store_txn_write(a->db->env, false, &t, NULL) == FACTDB_OK)
+        store_txn_commit(t, NULL);
+    store_gate_release(a->db->env);
+    a->loading = false;
+}
+
+static int flush_full_chunk(factdb_appender *a, factdb_error *err)
+{
+    int rc;
+    store_txn *t = NULL;
+    store_table tab = {0};
+    if (!a->loading) {
+        if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
+            goto fail;
+        a->loading = true;
+        if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
+            goto fail;
+        a->next_chunk = tab.next_chunk;
+        a->load_rows = a->load_chunks = a->load_bytes = 0;
+        for (uint16_t c = 0; c < a->schema.ncols; c++)
+            a->dict_next[c] = tab.cols[c].dict_count;
+        if ((rc = store_load_mark(t, a->schema.id, err)))
+            goto fail;
+    } else {
+        if ((rc = store_txn_write(a->db->env, true, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
+            goto fail;
+    }
+    uint64_t bytes = 0;
+    if ((rc = write_buffer(a, t, &tab, a->next_chunk, &bytes, err)))
+        goto fail;
+    rc = store_txn_commit(t, err);
+    t = NULL;
+    if (rc)
+        goto fail;
+    a->next_chunk++;
+    a->load_rows += a->nrows;
+    a->load_chunks++;
+    a->load_bytes += bytes;
+    reset_buffer(a);
+    store_table_cleanup(&tab);
+    return FACTDB_OK;
+fail:
+    store_txn_abort(t);
+    store_table_cleanup(&tab);
+    abort_load(a);
+    reset_all(a);
+    return rc;
+}
+
+int factdb_append_row_end(factdb_appender *a, factdb_error *err)
+{
+    for (uint16_t c = 0; c < a->schema.ncols; c++) {
+        if (!a->set[c]) {
+            a->vals[c][a->nrows] = 0;
+            a->valid[c][a->nrows] = 0;
+        }
+        if ((a->schema.cols[c].flags & STORE_COL_NOT_NULL) && !a->valid[c][a->nrows]) {
+            memset(a->set, 0, a->schema.ncols);
+            return base_err(err, FACTDB_NOT_NULL, "column \"%s\" is NOT NULL but the row gives it no value",
+                            a->schema.cols[c].name);
+        }
+    }
+    memset(a->set, 0, a->schema.ncols);
+    a->nrows++;
+    a->pending++;
+    if (a->nrows == FACTDB_CHUNK_ROWS)
+        return flush_full_chunk(a, err);
+    return FACTDB_OK;
+}
+
+int factdb_appender_commit(factdb_appender *a, factdb_error *err)
+{
+    base_err_clear(err);
+    if (!a->loading && a->nrows == 0)
+        return FACTDB_OK;
+    int rc;
+    store_txn *t = NULL;
+    store_table tab = {0};
+    if (!a->loading) {
+        if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
+            goto fail_nogate;
+        if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
+            goto fail;
+        a->next_chunk = tab.next_chunk;
+        a->load_rows = a->load_chunks = a->load_bytes = 0;
+        for (uint16_t c = 0; c < a->schema.ncols; c++)
+            a->dict_next[c] = tab.cols[c].dict_count;
+    } else if ((rc = store_txn_write(a->db->env, true, &t, err)) || (rc = fresh_table(a, t, &tab, err))) {
+        goto fail;
+    }
+    if (a->nrows) {
+        uint64_t bytes = 0;
+        if ((rc = write_buffer(a, t, &tab, a->next_chunk, &bytes, err)))
+            goto fail;
+        a->next_chunk++;
+        a->load_rows += a->nrows;
+        a->load_chunks++;
+        a->load_bytes += bytes;
+    }
+    tab.next_chunk = a->next_chunk;
+    tab.rows += a->load_rows;
+    tab.chunks += a->load_chunks;
+    tab.bytes += a->load_bytes;
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        if (a->schema.cols[c].type == FACTDB_TEXT)
+            tab.cols[c].dict_count = a->dict_next[c];
+    if (a->loading && (rc = store_load_unmark(t, err)))
+        goto fail;
+    if ((rc = store_chunk_merge_tail(t, &tab, err)) || (rc = store_table_put(t, &tab, err)))
+        goto fail;
+    rc = store_txn_commit(t, err);
+    t = NULL;
+    if (rc)
+        goto fail;
+    store_gate_release(a->db->env);
+    a->loading = false;
+    store_table_cleanup(&tab);
+    reset_all(a);
+    return FACTDB_OK;
+fail:
+    store_txn_abort(t);
+    if (a->loading)
+        abort_load(a);
+    else
+        store_gate_release(a->db->env);
+fail_nogate:
+    store_table_cleanup(&tab);
+    reset_all(a);
+    return rc;
+}
+
+void factdb_appender_rollback(factdb_appender *a)
+{
+    abort_load(a);
+    reset_all(a);
+}
+
+void factdb_appender_free(factdb_appender *a)
+{
+    if (!a)
+        return;
+    if (a->vals)
+        factdb_appender_rollback(a);
+    for (uint16_t c = 0; c < a->schema.ncols; c++) {
+        if (a->vals)
+            free(a->vals[c]);
+        if (a->valid)
+            free(a->valid[c]);
+        if (a->dicts)
+            local_dict_clear(&a->dicts[c]), base_buf_cleanup(&a->dicts[c].bytes);
+    }
+    free(a->vals);
+    free(a->valid);
+    free(a->set);
+    free(a->dicts);
+    free(a->dict_next);
+    free(a->text_tmp);
+    free(a->infos);
+    base_buf_cleanup(&a->scratch);
+    store_table_cleanup(&a->schema);
+    free(a);
+}

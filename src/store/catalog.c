@@ -1,0 +1,383 @@
+/* catalog.c: table definitions and statistics. A table record (key: table id, big-endian) holds the
+ * columns and the published state: next_chunk (chunks below it are visible), row/chunk/byte counts and,
+ * per TEXT column, the published dictionary size. Table ids are never reused. */
+#include "store_int.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TABLE_RECORD_VERSION 1
+
+void store_table_cleanup(store_table *tab)
+{
+    free(tab->cols);
+    tab->cols = NULL;
+}
+
+int store_table_copy(store_table *dst, const store_table *src)
+{
+    *dst = *src;
+    dst->cols = malloc(sizeof *dst->cols * (src->ncols ? src->ncols : 1));
+    if (!dst->cols)
+        return FACTDB_NOMEM;
+    memcpy(dst->cols, src->cols, sizeof *dst->cols * src->ncols);
+    return FACTDB_OK;
+}
+
+static int decode_table(const MDB_val *v, uint32_t id, store_table *out, factdb_error *err)
+{
+    const unsigned char *p = v->mv_data, *end = p + v->mv_size;
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    if (v->mv_size < 4 || p[0] != TABLE_RECORD_VERSION)
+        goto bad;
+    p++;
+    size_t nl = *p++;
+    if (nl > FACTDB_NAME_MAX || p + nl + 2 > end)
+        goto bad;
+    memcpy(out->name, p, nl);
+    p += nl;
+    out->ncols = (uint16_t)(p[0] | p[1] << 8);
+    p += 2;
+    out->cols = calloc(out->ncols ? out->ncols : 1, sizeof *out->cols);
+    if (!out->cols)
+        return base_err(err, FACTDB_NOMEM, "out of memory reading the catalog");
+    for (uint16_t i = 0; i < out->ncols; i++) {
+        if (p >= end)
+            goto bad;
+        nl = *p++;
+        if (nl > FACTDB_NAME_MAX || p + nl + 8 > end)
+            goto bad;
+        store_col *c = &out->cols[i];
+        memcpy(c->name, p, nl);
+        p += nl;
+        c->type = p[0];
+        c->precision = p[1];
+        c->scale = p[2];
+        c->flags = p[3];
+        memcpy(&c->dict_count, p + 4, 4);
+        p += 8;
+    }
+    if (p + 32 != end)
+        goto bad;
+    memcpy(&out->next_chunk, p, 8);
+    memcpy(&out->rows, p + 8, 8);
+    memcpy(&out->chunks, p + 16, 8);
+    memcpy(&out->bytes, p + 24, 8);
+    return FACTDB_OK;
+bad:
+    store_table_cleanup(out);
+    return base_err(err, FACTDB_CORRUPT, "the catalog record of table %u is damaged", id);
+}
+
+int store_table_put(store_txn *t, const store_table *tab, factdb_error *err)
+{
+    unsigned char key[4];
+    base_put_be32(key, tab->id);
+    size_t n = 1 + 1 + strlen(tab->name) + 2 + 32;
+    for (uint16_t i = 0; i < tab->ncols; i++)
+        n += 1 + strlen(tab->cols[i].name) + 8;
+    MDB_val k = {4, key}, v = {n, NULL};
+    int rc = mdb_put(t->txn, t->env->tables, &k, &v, MDB_RESERVE);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot update the catalog");
+    unsigned char *p = v.mv_data;
+    *p++ = TABLE_RECORD_VERSION;
+    size_t nl = strlen(tab->name);
+    *p++ = (unsigned char)nl;
+    memcpy(p, tab->name, nl);
+    p += nl;
+    *p++ = (unsigned char)(tab->ncols & 0xFF);
+    *p++ = (unsigned char)(tab->ncols >> 8);
+    for (uint16_t i = 0; i < tab->ncols; i++) {
+        const store_col *c = &tab->cols[i];
+        nl = strlen(c->name);
+        *p++ = (unsigned char)nl;
+        memcpy(p, c->name, nl);
+        p += nl;
+        p[0] = c->type;
+        p[1] = c->precision;
+        p[2] = c->scale;
+        p[3] = c->flags;
+        memcpy(p + 4, &c->dict_count, 4);
+        p += 8;
+    }
+    memcpy(p, &tab->next_chunk, 8);
+    memcpy(p + 8, &tab->rows, 8);
+    memcpy(p + 16, &tab->chunks, 8);
+    memcpy(p + 24, &tab->bytes, 8);
+    return FACTDB_OK;
+}
+
+int store_table_get_id(store_txn *t, uint32_t id, store_table *out, factdb_error *err)
+{
+    unsigned char key[4];
+    base_put_be32(key, id);
+    MDB_val k = {4, key}, v;
+    int rc = mdb_get(t->txn, t->env->tables, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return base_err(err, FACTDB_NO_TABLE, "table %u no longer exists (dropped by another process)", id);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read the catalog");
+    return decode_table(&v, id, out, err);
+}
+
+int store_table_get(store_txn *t, const char *name, store_table *out, factdb_error *err)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > FACTDB_NAME_MAX)
+        return base_err(err, FACTDB_NO_TABLE, "table \"%.80s\" does not exist", name);
+    MDB_val k = {len, (void *)name}, v;
+    int rc = mdb_get(t->txn, t->env->names, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return base_err(err, FACTDB_NO_TABLE, "table \"%s\" does not exist", name);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read the catalog");
+    if (v.mv_size != 4)
+        return base_err(err, FACTDB_CORRUPT, "the catalog entry of table \"%s\" is damaged", name);
+    return store_table_get_id(t, base_get_be32(v.mv_data), out, err);
+}
+
+static int check_name(const char *what, const char *name, factdb_error *err)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "%s name is empty", what);
+    if (len > FACTDB_NAME_MAX)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "%s name \"%.40s...\" is longer than %d bytes", what,
+                        name, FACTDB_NAME_MAX);
+    if (base_utf8_valid_prefix((const unsigned char *)name, len) != len)
+        return base_err(err, FACTDB_INVALID_UTF8, "%s name is not valid UTF-8", what);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7F)
+            return base_err(err, FACTDB_INVALID_ARGUMENT, "%s name \"%s\" contains a control character",
+                            what, name);
+    return FACTDB_OK;
+}
+
+int store_table_create(store_txn *t, const char *name, const factdb_column_def *cols, size_t ncols,
+                       factdb_error *err)
+{
+    int rc = check_name("table", name, err);
+    if (rc)
+        return rc;
+    if (ncols == 0 || ncols > FACTDB_MAX_COLUMNS)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "table \"%s\" must have 1 to %d columns, not %zu", name,
+                        FACTDB_MAX_COLUMNS, ncols);
+    store_table tab = {0};
+    tab.cols = calloc(ncols, sizeof *tab.cols);
+    if (!tab.cols)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    snprintf(tab.name, sizeof tab.name, "%s", name);
+    tab.ncols = (uint16_t)ncols;
+    for (size_t i = 0; i < ncols; i++) {
+        const factdb_column_def *d = &cols[i];
+        if ((rc = check_name("column", d->name, err)))
+            goto out;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cols[j].name, d->name)) {
+                rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" appears twice in table \"%s\"",
+                              d->name, name);
+                goto out;
+            }
+        if (d->type < FACTDB_BOOLEAN || d->type > FACTDB_TIMESTAMP) {
+            rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" has an unknown type (%d)", d->name,
+                          (int)d->type);
+            goto out;
+        }
+        if (d->type == FACTDB_DECIMAL &&
+            (d->precision < 1 || d->precision > 18 || d->scale < 0 || d->scale > d->precision)) {
+            rc = base_err(err, FACTDB_INVALID_ARGUMENT,
+                          "column \"%s\": numeric(%d,%d) is not supported; precision must be 1..18 and "
+                          "scale 0..precision",
+                          d->name, d->precision, d->scale);
+            goto out;
+        }
+        snprintf(tab.cols[i].name, sizeof tab.cols[i].name, "%s", d->name);
+        tab.cols[i].type = (uint8_t)d->type;
+        tab.cols[i].precision = (uint8_t)(d->type == FACTDB_DECIMAL ? d->precision : 0);
+        tab.cols[i].scale = (uint8_t)(d->type == FACTDB_DECIMAL ? d->scale : 0);
+        tab.cols[i].flags = d->not_null ? STORE_COL_NOT_NULL : 0;
+    }
+    MDB_val k = {strlen(name), (void *)name}, v;
+    rc = mdb_get(t->txn, t->env->names, &k, &v);
+    if (rc == 0) {
+        rc = base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" already exists", name);
+        goto out;
+    }
+    MDB_val ik = {13, "next_table_id"}, iv;
+    uint32_t id = 1;
+    if (mdb_get(t->txn, t->env->meta, &ik, &iv) == 0 && iv.mv_size == 4)
+        memcpy(&id, iv.mv_data, 4);
+    tab.id = id;
+    uint32_t next = id + 1;
+    iv.mv_size = 4;
+    iv.mv_data = &next;
+    unsigned char idk[4];
+    base_put_be32(idk, id);
+    MDB_val nv = {4, idk};
+    if ((rc = mdb_put(t->txn, t->env->meta, &ik, &iv, 0)) || (rc = mdb_put(t->txn, t->env->names, &k, &nv, 0))) {
+        rc = store_mdb_err(err, rc, "cannot create the table");
+        goto out;
+    }
+    rc = store_table_put(t, &tab, err);
+out:
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+static int delete_table_data(store_txn *t, const store_table *tab, int dicts, factdb_error *err)
+{
+    unsigned char prefix[4];
+    base_put_be32(prefix, tab->id);
+    int rc = store_delete_prefix(t, t->env->chunks, prefix, 4, err);
+    for (uint16_t c = 0; !rc && dicts && c < tab->ncols; c++)
+        if (tab->cols[c].type == FACTDB_TEXT)
+            rc = store_dict_drop(t, tab->id, c, err);
+    return rc;
+}
+
+int store_table_drop(store_txn *t, const char *name, factdb_error *err)
+{
+    store_table tab;
+    int rc = store_table_get(t, name, &tab, err);
+    if (rc)
+        return rc;
+    rc = delete_table_data(t, &tab, 1, err);
+    unsigned char key[4];
+    base_put_be32(key, tab.id);
+    MDB_val k = {4, key}, nk = {strlen(name), (void *)name};
+    int mrc = 0;
+    if (!rc && ((mrc = mdb_del(t->txn, t->env->tables, &k, NULL)) || (mrc = mdb_del(t->txn, t->env->names, &nk, NULL))))
+        rc = store_mdb_err(err, mrc, "cannot drop the table");
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+int store_table_truncate(store_txn *t, const char *name, factdb_error *err)
+{
+    store_table tab;
+    int rc = store_table_get(t, name, &tab, err);
+    if (rc)
+        return rc;
+    /* Dictionaries stay: their ids may be cached by other processes and must keep their meaning. */
+    rc = delete_table_data(t, &tab, 0, err);
+    if (!rc) {
+        tab.rows = tab.chunks = tab.bytes = 0;
+        rc = store_table_put(t, &tab, err);
+    }
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+int store_table_each(store_txn *t, int (*fn)(void *ctx, const store_table *tab), void *ctx, factdb_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->names, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read the catalog");
+    MDB_val k, v;
+    int op = MDB_FIRST;
+    while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+        op = MDB_NEXT;
+        if (v.mv_size != 4) {
+            rc = base_err(err, FACTDB_CORRUPT, "the catalog's name index is damaged");
+            goto out;
+        }
+        store_table tab;
+        if ((rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err)))
+            goto out;
+        rc = fn(ctx, &tab);
+        store_table_cleanup(&tab);
+        if (rc)
+            goto out;
+    }
+    rc = rc == MDB_NOTFOUND ? FACTDB_OK : store_mdb_err(err, rc, "cannot read the catalog");
+out:
+    mdb_cursor_close(c);
+    return rc;
+}
+
+void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb_column_info *cols)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", tab->name);
+    info->id = tab->id;
+    info->ncols = tab->ncols;
+    info->cols = cols;
+    info->row_count = tab->rows;
+    info->chunk_count = tab->chunks;
+    info->bytes = tab->bytes;
+    for (uint16_t i = 0; i < tab->ncols; i++) {
+        snprintf(cols[i].name, sizeof cols[i].name, "%s", tab->cols[i].name);
+        cols[i].type = (factdb_type)tab->cols[i].type;
+        cols[i].precision = tab->cols[i].precision;
+        cols[i].scale = tab->cols[i].scale;
+        cols[i].not_null = tab->cols[i].flags & STORE_COL_NOT_NULL;
+    }
+}
+
+/* ---- loads spanning several transactions ---- */
+
+int store_load_mark(store_txn *t, uint32_t table_id, factdb_error *err)
+{
+    unsigned char id[4];
+    base_put_be32(id, table_id);
+    MDB_val k = {7, "loading"}, v = {4, id};
+    int rc = mdb_put(t->txn, t->env->meta, &k, &v, 0);
+    return rc ? store_mdb_err(err, rc, "cannot start the load") : FACTDB_OK;
+}
+
+int store_load_unmark(store_txn *t, factdb_error *err)
+{
+    MDB_val k = {7, "loading"};
+    int rc = mdb_del(t->txn, t->env->meta, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot finish the load") : FACTDB_OK;
+}
+
+/* Called at the start of every write transaction (the caller holds the gate): a "loading" mark means
+ * its loader died or gave up while holding the gate, so its unpublished chunks and dictionary entries
+ * are garbage. */
+int store_reclaim(store_txn *t, factdb_error *err)
+{
+    MDB_val k = {7, "loading"}, v;
+    int rc = mdb_get(t->txn, t->env->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return FACTDB_OK;
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read the catalog");
+    if (v.mv_size != 4)
+        return base_err(err, FACTDB_CORRUPT, "the load mark is damaged");
+    store_table tab;
+    rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err);
+    if (rc == FACTDB_NO_TABLE)
+        return store_load_unmark(t, err);
+    if (rc)
+        return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, t->env->chunks, &c))) {
+        store_table_cleanup(&tab);
+        return store_mdb_err(err, rc, "cannot reclaim an interrupted load");
+    }
+    for (;;) {
+        unsigned char key[14];
+        store_chunk_key(key, tab.id, tab.next_chunk, 0);
+        MDB_val ck = {14, key}, cv;
+        rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
+        if (rc || ck.mv_size != 14 || base_get_be32(ck.mv_data) != tab.id)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) {
+        store_table_cleanup(&tab);
+        return store_mdb_err(err, rc, "cannot reclaim an interrupted load");
+    }
+    rc = FACTDB_OK;
+    for (uint16_t i = 0; !rc && i < tab.ncols; i++)
+        if (tab.cols[i].type == FACTDB_TEXT)
+            rc = store_dict_trim(t, tab.id, i, tab.cols[i].dict_count, err);
+    store_table_cleanup(&tab);
+    return rc ? rc : store_load_unmark(t, err);
+}

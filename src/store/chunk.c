@@ -1,0 +1,310 @@
+/* chunk.c: immutable row groups. A chunk is a header value (key column 0: row count, deleted count and
+ * the zone map of every column) plus one encoded value per column (key column i+1) and an optional
+ * deletion bitmap (key column 0xFFFF). Chunks are written once; merging writes new chunks and deletes
+ * the old ones in the same transaction. */
+#include "store_int.h"
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define HDR_FIXED 16
+#define HDR_COL 32
+
+int store_chunk_header_parse(const void *raw, size_t len, store_chunk_header *out, const char **why)
+{
+    const unsigned char *p = raw;
+    memset(out, 0, sizeof *out);
+    if (len < HDR_FIXED + 8) {
+        *why = "chunk header too short";
+        return -1;
+    }
+    memcpy(&out->rows, p, 4);
+    memcpy(&out->deleted, p + 4, 4);
+    memcpy(&out->ncols, p + 8, 2);
+    if (len != HDR_FIXED + (size_t)out->ncols * HDR_COL + 8) {
+        *why = "chunk header length does not match its column count";
+        return -1;
+    }
+    uint64_t sum;
+    memcpy(&sum, p + len - 8, 8);
+    if (XXH3_64bits(p, len - 8) != sum) {
+        *why = "chunk header checksum mismatch";
+        return -1;
+    }
+    if (out->rows == 0 || out->rows > FACTDB_CHUNK_ROWS || out->deleted > out->rows) {
+        *why = "chunk header has impossible row counts";
+        return -1;
+    }
+    out->cols = calloc(out->ncols ? out->ncols : 1, sizeof *out->cols);
+    if (!out->cols) {
+        *why = "out of memory";
+        return -1;
+    }
+    for (uint16_t i = 0; i < out->ncols; i++) {
+        const unsigned char *c = p + HDR_FIXED + (size_t)i * HDR_COL;
+        store_colmeta *m = &out->cols[i];
+        m->present = c[0];
+        m->flags = c[1];
+        m->encoding = c[2];
+        memcpy(&m->nulls, c + 4, 4);
+        memcpy(&m->min, c + 8, 8);
+        memcpy(&m->max, c + 16, 8);
+        memcpy(&m->bytes, c + 24, 4);
+    }
+    return 0;
+}
+
+static int put_header(store_txn *t, uint32_t table, uint64_t chunk, const store_chunk_header *h,
+                      factdb_error *err)
+{
+    unsigned char key[14];
+    store_chunk_key(key, table, chunk, STORE_COL_HEADER);
+    size_t len = HDR_FIXED + (size_t)h->ncols * HDR_COL + 8;
+    MDB_val k = {14, key}, v = {len, NULL};
+    int rc = mdb_put(t->txn, t->env->chunks, &k, &v, MDB_RESERVE);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot write a chunk");
+    unsigned char *p = v.mv_data;
+    memset(p, 0, len);
+    memcpy(p, &h->rows, 4);
+    memcpy(p + 4, &h->deleted, 4);
+    memcpy(p + 8, &h->ncols, 2);
+    for (uint16_t i = 0; i < h->ncols; i++) {
+        unsigned char *c = p + HDR_FIXED + (size_t)i * HDR_COL;
+        const store_colmeta *m = &h->cols[i];
+        c[0] = m->present;
+        c[1] = m->flags;
+        c[2] = m->encoding;
+        memcpy(c + 4, &m->nulls, 4);
+        memcpy(c + 8, &m->min, 8);
+        memcpy(c + 16, &m->max, 8);
+        memcpy(c + 24, &m->bytes, 4);
+    }
+    uint64_t sum = XXH3_64bits(p, len - 8);
+    memcpy(p + len - 8, &sum, 8);
+    return FACTDB_OK;
+}
+
+int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                    base_buf *scratch, uint64_t *bytes, factdb_error *err)
+{
+    store_colmeta metas[64];
+    store_colmeta *m = in->ncols <= 64 ? metas : calloc(in->ncols, sizeof *m);
+    if (!m)
+        return base_err(err, FACTDB_NOMEM, "out of memory writing a chunk");
+    int rc = FACTDB_OK;
+    for (uint16_t i = 0; i < in->ncols; i++) {
+        scratch->len = 0;
+        enc_header h;
+        if ((rc = enc_encode((factdb_type)tab->cols[i].type, in->vals[i], in->valid[i], in->rows, scratch, &h))) {
+            rc = base_err(err, rc, "cannot encode column \"%s\": %s", tab->cols[i].name,
+                          rc == FACTDB_NOMEM ? "out of memory" : "too large");
+            goto out;
+        }
+        unsigned char key[14];
+        store_chunk_key(key, tab->id, chunk_id, (uint16_t)(i + 1));
+        MDB_val k = {14, key}, v = {scratch->len, NULL};
+        int mrc = mdb_put(t->txn, t->env->chunks, &k, &v, MDB_RESERVE);
+        if (mrc) {
+            rc = store_mdb_err(err, mrc, "cannot write a chunk");
+            goto out;
+        }
+        memcpy(v.mv_data, scratch->data, scratch->len);
+        m[i] = (store_colmeta){1, h.flags, h.encoding, h.nulls, (uint32_t)scratch->len, h.min, h.max};
+        *bytes += scratch->len;
+    }
+    store_chunk_header hdr = {in->rows, 0, in->ncols, m};
+    rc = put_header(t, tab->id, chunk_id, &hdr, err);
+out:
+    if (m != metas)
+        free(m);
+    return rc;
+}
+
+void store_chunk_list_free(store_chunk_ref *list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].hdr.cols);
+        free(list[i].blobs);
+    }
+    free(list);
+}
+
+int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, size_t ncols, bool all,
+                     store_chunk_ref **out, size_t *n, factdb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0, cnt = 0;
+    store_chunk_ref *list = NULL;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->chunks, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read chunks");
+    unsigned char key[14];
+    store_chunk_key(key, tab->id, 0, 0);
+    MDB_val k = {14, key}, v;
+    int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    store_chunk_ref *cur = NULL;
+    while (mrc == 0 && k.mv_size == 14 && base_get_be32(k.mv_data) == tab->id) {
+        const unsigned char *kp = k.mv_data;
+        uint64_t chunk = base_get_be64(kp + 4);
+        uint16_t col = base_get_be16(kp + 12);
+        if (!all && chunk >= tab->next_chunk)
+            break;  /* unpublished chunks of a load in progress */
+        if (col == STORE_COL_HEADER) {
+            if (cnt == cap) {
+                cap = cap ? cap * 2 : 64;
+                store_chunk_ref *nl = realloc(list, cap * sizeof *nl);
+                if (!nl) {
+                    rc = base_err(err, FACTDB_NOMEM, "out of memory listing chunks");
+                    goto out;
+                }
+                list = nl;
+            }
+            cur = &list[cnt++];
+            memset(cur, 0, sizeof *cur);
+            cur->id = chunk;
+            cur->header_raw = v.mv_data;
+            cur->header_len = v.mv_size;
+            cur->blobs = calloc(ncols ? ncols : 1, sizeof *cur->blobs + sizeof *cur->blob_len);
+            if (!cur->blobs) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory listing chunks");
+                goto out;
+            }
+            cur->blob_len = (size_t *)(void *)(cur->blobs + (ncols ? ncols : 1));
+            const char *why;
+            if (store_chunk_header_parse(v.mv_data, v.mv_size, &cur->hdr, &why)) {
+                rc = base_err(err, FACTDB_CORRUPT, "table \"%s\", chunk %llu: %s; run factdb check", tab->name,
+                              (unsigned long long)chunk, why);
+                goto out;
+            }
+        } else if (cur && cur->id == chunk) {
+            if (col == STORE_COL_DELETED) {
+                cur->deleted = v.mv_data;
+            } else {
+                for (size_t i = 0; i < ncols; i++)
+                    if (colidx[i] == col - 1) {
+                        cur->blobs[i] = v.mv_data;
+                        cur->blob_len[i] = v.mv_size;
+                    }
+            }
+        }
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (mrc && mrc != MDB_NOTFOUND)
+        rc = store_mdb_err(err, mrc, "cannot read chunks");
+out:
+    mdb_cursor_close(c);
+    if (rc) {
+        store_chunk_list_free(list, cnt);
+        return rc;
+    }
+    *out = list;
+    *n = cnt;
+    return FACTDB_OK;
+}
+
+/* Decodes the live rows of chunk `ref` for all columns of `tab` into wide arrays at offset `at`. */
+static int decode_live(const store_table *tab, const store_chunk_ref *ref, int64_t **vals, uint8_t **valid,
+                       uint32_t at, int64_t *tmp, uint8_t *vtmp, factdb_error *err)
+{
+    for (uint16_t c = 0; c < tab->ncols; c++) {
+        if (!ref->blobs[c]) {
+            memset(valid[c] + at, 0, ref->hdr.rows - ref->hdr.deleted);
+            memset(vals[c] + at, 0, (size_t)(ref->hdr.rows - ref->hdr.deleted) * 8);
+            continue;
+        }
+        enc_header h;
+        const char *why;
+        if (enc_read_header(ref->blobs[c], ref->blob_len[c], &h, &why))
+            return base_err(err, FACTDB_CORRUPT, "table \"%s\", chunk %llu, column \"%s\": %s", tab->name,
+                            (unsigned long long)ref->id, tab->cols[c].name, why);
+        enc_decode_wide(ref->blobs[c], &h, tmp, vtmp);
+        uint32_t o = at;
+        for (uint32_t r = 0; r < h.rows; r++) {
+            if (ref->deleted && (ref->deleted[r / 8] >> (r % 8) & 1))
+                continue;
+            vals[c][o] = tmp[r];
+            valid[c][o] = vtmp[r];
+            o++;
+        }
+    }
+    return FACTDB_OK;
+}
+
+int store_chunk_merge_tail(store_txn *t, store_table *tab, factdb_error *err)
+{
+    int all[FACTDB_MAX_COLUMNS];
+    for (uint16_t i = 0; i < tab->ncols; i++)
+        all[i] = i;
+    /* Look only at the last STORE_MERGE_COUNT chunks: find the run of small ones at the end. */
+    store_chunk_ref *list;
+    size_t n;
+    int rc = store_chunk_list(t, tab, all, tab->ncols, false, &list, &n, err);
+    if (rc)
+        return rc;
+    size_t first = n;
+    uint64_t rows = 0;
+    while (first > 0 && list[first - 1].hdr.rows - list[first - 1].hdr.deleted < STORE_SMALL_CHUNK &&
+           rows + list[first - 1].hdr.rows <= FACTDB_CHUNK_ROWS) {
+        first--;
+        rows += list[first].hdr.rows - list[first].hdr.deleted;
+    }
+    if (n - first < STORE_MERGE_COUNT) {
+        store_chunk_list_free(list, n);
+        return FACTDB_OK;
+    }
+    int64_t **vals = calloc(tab->ncols, sizeof *vals);
+    uint8_t **valid = calloc(tab->ncols, sizeof *valid);
+    int64_t *tmp = malloc(FACTDB_CHUNK_ROWS * sizeof *tmp);
+    uint8_t *vtmp = malloc(FACTDB_CHUNK_ROWS);
+    base_buf scratch;
+    base_buf_init(&scratch, (size_t)1 << 30);
+    rc = vals && valid && tmp && vtmp ? FACTDB_OK : base_err(err, FACTDB_NOMEM, "out of memory merging chunks");
+    for (uint16_t c = 0; !rc && c < tab->ncols; c++) {
+        vals[c] = malloc(rows ? rows * 8 : 8);
+        valid[c] = malloc(rows ? rows : 1);
+        if (!vals[c] || !valid[c])
+            rc = base_err(err, FACTDB_NOMEM, "out of memory merging chunks");
+    }
+    uint32_t at = 0;
+    uint64_t freed_bytes = 0;
+    for (size_t i = first; !rc && i < n; i++) {
+        rc = decode_live(tab, &list[i], vals, valid, at, tmp, vtmp, err);
+        at += list[i].hdr.rows - list[i].hdr.deleted;
+        for (uint16_t c = 0; c < tab->ncols; c++)
+            freed_bytes += list[i].blob_len[c];
+    }
+    /* Delete the old chunks (their keys), then write the merged one under a new id. */
+    for (size_t i = first; !rc && i < n; i++) {
+        unsigned char prefix[12];
+        base_put_be32(prefix, tab->id);
+        base_put_be64(prefix + 4, list[i].id);
+        rc = store_delete_prefix(t, t->env->chunks, prefix, 12, err);
+    }
+    if (!rc && rows) {
+        store_chunk_in in = {(uint32_t)rows, tab->ncols, (const int64_t *const *)vals, (const uint8_t *const *)valid};
+        uint64_t bytes = 0;
+        rc = store_chunk_put(t, tab, tab->next_chunk, &in, &scratch, &bytes, err);
+        if (!rc) {
+            tab->next_chunk++;
+            tab->chunks = tab->chunks - (n - first) + 1;
+            tab->bytes = tab->bytes - freed_bytes + bytes;
+        }
+    }
+    for (uint16_t c = 0; vals && c < tab->ncols; c++) {
+        free(vals[c]);
+        if (valid)
+            free(valid[c]);
+    }
+    free(vals);
+    free(valid);
+    free(tmp);
+    free(vtmp);
+    base_buf_cleanup(&scratch);
+    store_chunk_list_free(list, n);
+    return rc;
+}

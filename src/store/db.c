@@ -1,0 +1,188 @@
+/* db.c: the public handle and catalog functions of factdb.h, on top of the store layer. */
+#include "store_int.h"
+#include <stdlib.h>
+#include <string.h>
+
+int factdb_open(const char *path, const factdb_options *opts, factdb **out, factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    if (!path || !*path)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "no database path given");
+    factdb *db = calloc(1, sizeof *db);
+    if (!db)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    db->busy_timeout_ms = opts && opts->busy_timeout_ms >= 0 ? opts->busy_timeout_ms : 10000;
+    db->read_only = opts && opts->read_only;
+    int rc = store_env_open(path, db->read_only, db->busy_timeout_ms, &db->env, err);
+    if (rc) {
+        free(db);
+        return rc;
+    }
+    *out = db;
+    return FACTDB_OK;
+}
+
+void factdb_close(factdb *db)
+{
+    if (!db)
+        return;
+    store_env_release(db->env);
+    free(db);
+}
+
+uint64_t factdb_data_version(factdb *db) { return store_env_data_version(db->env); }
+
+/* Runs fn inside one write transaction under the gate, and commits durably. */
+static int write_op(factdb *db, int (*fn)(store_txn *t, const void *arg, factdb_error *err), const void *arg,
+                    factdb_error *err)
+{
+    if (db->read_only)
+        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+    int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
+    if (rc)
+        return rc;
+    store_txn *t;
+    rc = store_txn_write(db->env, false, &t, err);
+    if (!rc) {
+        rc = fn(t, arg, err);
+        if (rc)
+            store_txn_abort(t);
+        else
+            rc = store_txn_commit(t, err);
+    }
+    store_gate_release(db->env);
+    return rc;
+}
+
+typedef struct create_arg {
+    const char *name;
+    const factdb_column_def *cols;
+    size_t ncols;
+} create_arg;
+
+static int do_create(store_txn *t, const void *arg, factdb_error *err)
+{
+    const create_arg *a = arg;
+    return store_table_create(t, a->name, a->cols, a->ncols, err);
+}
+
+int factdb_create_table(factdb *db, const char *name, const factdb_column_def *cols, size_t ncols,
+                        factdb_error *err)
+{
+    base_err_clear(err);
+    create_arg a = {name, cols, ncols};
+    return write_op(db, do_create, &a, err);
+}
+
+static int do_drop(store_txn *t, const void *arg, factdb_error *err) { return store_table_drop(t, arg, err); }
+static int do_truncate(store_txn *t, const void *arg, factdb_error *err)
+{
+    return store_table_truncate(t, arg, err);
+}
+
+int factdb_drop_table(factdb *db, const char *name, factdb_error *err)
+{
+    base_err_clear(err);
+    return write_op(db, do_drop, name, err);
+}
+
+int factdb_truncate_table(factdb *db, const char *name, factdb_error *err)
+{
+    base_err_clear(err);
+    return write_op(db, do_truncate, name, err);
+}
+
+static int info_from_table(const store_table *tab, factdb_table_info *out)
+{
+    factdb_column_info *cols = calloc(tab->ncols ? tab->ncols : 1, sizeof *cols);
+    if (!cols)
+        return FACTDB_NOMEM;
+    store_table_to_info(tab, out, cols);
+    return FACTDB_OK;
+}
+
+int factdb_table_info_get(factdb *db, const char *name, factdb_table_info *out, factdb_error *err)
+{
+    base_err_clear(err);
+    memset(out, 0, sizeof *out);
+    store_txn *t;
+    int rc = store_txn_read(db->env, &t, err);
+    if (rc)
+        return rc;
+    store_table tab;
+    rc = store_table_get(t, name, &tab, err);
+    store_txn_abort(t);
+    if (rc)
+        return rc;
+    if (info_from_table(&tab, out))
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+void factdb_table_info_free(factdb_table_info *info)
+{
+    if (info) {
+        free(info->cols);
+        info->cols = NULL;
+    }
+}
+
+typedef struct list_ctx {
+    factdb_table_info *list;
+    size_t n, cap;
+} list_ctx;
+
+static int add_table(void *ctx, const store_table *tab)
+{
+    list_ctx *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        factdb_table_info *nl = realloc(l->list, cap * sizeof *nl);
+        if (!nl)
+            return FACTDB_NOMEM;
+        l->list = nl;
+        l->cap = cap;
+    }
+    if (info_from_table(tab, &l->list[l->n]))
+        return FACTDB_NOMEM;
+    l->n++;
+    return FACTDB_OK;
+}
+
+int factdb_table_list(factdb *db, factdb_table_info **out, size_t *n, factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    *n = 0;
+    store_txn *t;
+    int rc = store_txn_read(db->env, &t, err);
+    if (rc)
+        return rc;
+    list_ctx l = {0};
+    rc = store_table_each(t, add_table, &l, err);
+    store_txn_abort(t);
+    if (rc) {
+        if (rc == FACTDB_NOMEM)
+            base_err(err, rc, "out of memory listing tables");
+        factdb_table_list_free(l.list, l.n);
+        return rc;
+    }
+    *out = l.list;
+    *n = l.n;
+    return FACTDB_OK;
+}
+
+void factdb_table_list_free(factdb_table_info *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i].cols);
+    free(list);
+}
+
+int factdb_db_info_get(factdb *db, factdb_db_info *out, factdb_error *err)
+{
+    base_err_clear(err);
+    return store_env_info(db->env, out, err);
+}

@@ -1,0 +1,273 @@
+/* dict.c: TEXT dictionaries. Per column, append-only id -> string entries (dict_str) and a
+ * hash -> id index (dict_hash; strings are never LMDB keys: they may be empty or longer than 511
+ * bytes). Each process caches the published entries of a column in memory; published entries never
+ * change, so the cache only ever grows and readers use it without locks. */
+#include "store_int.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_BITS 16
+#define PAGE_SIZE (1u << PAGE_BITS)
+#define TOP_SIZE (1u << (32 - PAGE_BITS))
+#define ARENA_BLOCK (1u << 20)
+
+typedef struct dict_entry {
+    const char *s;
+    uint32_t len;
+} dict_entry;
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+} arena_block;
+
+struct store_dict {
+    store_dict *next;
+    uint32_t table;
+    uint16_t col;
+    _Atomic uint32_t count;  /* entries 0..count-1 are filled and immutable */
+    dict_entry **pages;      /* TOP_SIZE page pointers */
+    arena_block *arena;
+};
+
+static void str_key(unsigned char k[10], uint32_t table, uint16_t col, uint32_t id)
+{
+    base_put_be32(k, table);
+    base_put_be16(k + 4, col);
+    base_put_be32(k + 6, id);
+}
+
+static void hash_key(unsigned char k[18], uint32_t table, uint16_t col, uint64_t h, uint32_t id)
+{
+    base_put_be32(k, table);
+    base_put_be16(k + 4, col);
+    base_put_be64(k + 6, h);
+    base_put_be32(k + 14, id);
+}
+
+int store_dict_intern(store_txn *t, uint32_t table_id, uint16_t col, const char *s, size_t len,
+                      uint32_t *next, uint32_t *id, factdb_error *err)
+{
+    uint64_t h = base_hash(s, len);
+    unsigned char hk[18];
+    hash_key(hk, table_id, col, h, 0);
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->dhash, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read a dictionary");
+    MDB_val k = {18, hk}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 18 && memcmp(k.mv_data, hk, 14) == 0) {
+        uint32_t cand = base_get_be32((const unsigned char *)k.mv_data + 14);
+        unsigned char sk[10];
+        str_key(sk, table_id, col, cand);
+        MDB_val skv = {10, sk}, sv;
+        int grc = mdb_get(t->txn, t->env->dstr, &skv, &sv);
+        if (grc == 0 && sv.mv_size == len && (len == 0 || memcmp(sv.mv_data, s, len) == 0)) {
+            mdb_cursor_close(c);
+            *id = cand;
+            return FACTDB_OK;
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return store_mdb_err(err, rc, "cannot read a dictionary");
+    if (*next == UINT32_MAX)
+        return base_err(err, FACTDB_LIMIT, "the dictionary of a TEXT column is full (2^32-1 strings)");
+    uint32_t nid = (*next)++;
+    unsigned char sk[10];
+    str_key(sk, table_id, col, nid);
+    hash_key(hk, table_id, col, h, nid);
+    MDB_val skv = {10, sk}, sv = {len, (void *)s}, hkv = {18, hk}, ev = {0, NULL};
+    if ((rc = mdb_put(t->txn, t->env->dstr, &skv, &sv, MDB_APPEND)) == MDB_KEYEXIST)
+        rc = mdb_put(t->txn, t->env->dstr, &skv, &sv, 0);
+    if (!rc)
+        rc = mdb_put(t->txn, t->env->dhash, &hkv, &ev, 0);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot extend a dictionary");
+    *id = nid;
+    return FACTDB_OK;
+}
+
+int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, uint32_t from, factdb_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->dstr, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot trim a dictionary");
+    for (;;) {
+        unsigned char sk[10];
+        str_key(sk, table_id, col, from);
+        MDB_val k = {10, sk}, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size != 10 || memcmp(k.mv_data, sk, 6) != 0)
+            break;
+        unsigned char hk[18];
+        hash_key(hk, table_id, col, base_hash(v.mv_data, v.mv_size),
+                 base_get_be32((const unsigned char *)k.mv_data + 6));
+        MDB_val hkv = {18, hk};
+        rc = mdb_del(t->txn, t->env->dhash, &hkv, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot trim a dictionary") : FACTDB_OK;
+}
+
+int store_dict_drop(store_txn *t, uint32_t table_id, uint16_t col, factdb_error *err)
+{
+    unsigned char p[6];
+    base_put_be32(p, table_id);
+    base_put_be16(p + 4, col);
+    int rc = store_delete_prefix(t, t->env->dstr, p, 6, err);
+    return rc ? rc : store_delete_prefix(t, t->env->dhash, p, 6, err);
+}
+
+static char *arena_copy(store_dict *d, const void *s, size_t len)
+{
+    arena_block *b = d->arena;
+    if (!b || b->cap - b->used < len + 1) {
+        size_t cap = MAX((size_t)ARENA_BLOCK, len + 1);
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = d->arena;
+        d->arena = b;
+    }
+    char *p = b->data + b->used;
+    if (len)
+        memcpy(p, s, len);
+    p[len] = 0;
+    b->used += len + 1;
+    return p;
+}
+
+int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
+                      factdb_error *err)
+{
+    store_env *env = t->env;
+    int rc = FACTDB_OK;
+    pthread_mutex_lock(&env->dict_mu);
+    store_dict *d;
+    for (d = env->dicts; d; d = d->next)
+        if (d->table == table_id && d->col == col)
+            break;
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (d)
+            d->pages = calloc(TOP_SIZE, sizeof *d->pages);
+        if (!d || !d->pages) {
+            free(d);
+            rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+            goto out;
+        }
+        d->table = table_id;
+        d->col = col;
+        d->next = env->dicts;
+        env->dicts = d;
+    }
+    uint32_t have = atomic_load_explicit(&d->count, memory_order_relaxed);
+    if (have < count) {
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(t->txn, env->dstr, &c))) {
+            rc = store_mdb_err(err, rc, "cannot read a dictionary");
+            goto out;
+        }
+        unsigned char sk[10];
+        str_key(sk, table_id, col, have);
+        MDB_val k = {10, sk}, v;
+        int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        uint32_t id = have;
+        while (mrc == 0 && id < count && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
+            id = base_get_be32((const unsigned char *)k.mv_data + 6);
+            if (id >= count)
+                break;
+            dict_entry **pg = &d->pages[id >> PAGE_BITS];
+            if (!*pg && !(*pg = calloc(PAGE_SIZE, sizeof **pg))) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+                break;
+            }
+            char *s = arena_copy(d, v.mv_data, v.mv_size);
+            if (!s) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+                break;
+            }
+            (*pg)[id & (PAGE_SIZE - 1)] = (dict_entry){s, (uint32_t)v.mv_size};
+            id++;
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+        if (!rc && mrc && mrc != MDB_NOTFOUND)
+            rc = store_mdb_err(err, mrc, "cannot read a dictionary");
+        if (!rc)
+            atomic_store_explicit(&d->count, count, memory_order_release);
+    }
+out:
+    pthread_mutex_unlock(&env->dict_mu);
+    *out = rc ? NULL : d;
+    return rc;
+}
+
+const char *store_dict_str(store_dict *d, uint32_t id, size_t *len)
+{
+    if (id >= atomic_load_explicit(&d->count, memory_order_acquire))
+        return NULL;
+    dict_entry *pg = d->pages[id >> PAGE_BITS];
+    if (!pg || !pg[id & (PAGE_SIZE - 1)].s)
+        return NULL;
+    *len = pg[id & (PAGE_SIZE - 1)].len;
+    return pg[id & (PAGE_SIZE - 1)].s;
+}
+
+int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col,
+                    int (*fn)(void *ctx, uint32_t id, const char *s, size_t len, int hashed), void *ctx,
+                    factdb_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->dstr, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read a dictionary");
+    unsigned char sk[10];
+    str_key(sk, table_id, col, 0);
+    MDB_val k = {10, sk}, v;
+    int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
+        uint32_t id = base_get_be32((const unsigned char *)k.mv_data + 6);
+        unsigned char hk[18];
+        hash_key(hk, table_id, col, base_hash(v.mv_data, v.mv_size), id);
+        MDB_val hkv = {18, hk}, hv;
+        int hashed = mdb_get(t->txn, t->env->dhash, &hkv, &hv) == 0;
+        if ((rc = fn(ctx, id, v.mv_data, v.mv_size, hashed)))
+            break;
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = store_mdb_err(err, mrc, "cannot read a dictionary");
+    return rc;
+}
+
+void store_env_dicts_free(store_env *env)
+{
+    store_dict *d = env->dicts;
+    while (d) {
+        store_dict *next = d->next;
+        for (uint32_t i = 0; i < TOP_SIZE; i++)
+            free(d->pages[i]);
+        free(d->pages);
+        for (arena_block *b = d->arena, *nb; b; b = nb) {
+            nb = b->next;
+            free(b);
+        }
+        free(d);
+        d = next;
+    }
+    env->dicts = NULL;
+}

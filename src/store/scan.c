@@ -1,0 +1,209 @@
+/* scan.c: snapshot scans. factdb_scan_open takes one LMDB read transaction and collects, for every
+ * published chunk, pointers to the wanted columns' values in the memory map; after that, decoding
+ * touches no LMDB state, so any number of threads may claim chunks concurrently (an atomic counter). */
+#include "store_int.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct factdb_scan {
+    factdb *db;
+    store_txn *txn;
+    uint64_t version, rows;
+    store_table tab;
+    size_t ncols;
+    int *colidx;
+    store_dict **dicts;
+    store_chunk_ref *chunks;
+    size_t nchunks;
+    _Atomic size_t next;
+};
+
+typedef struct batch_buf {
+    size_t ncols;
+    void **data;
+    uint8_t **valid;
+} batch_buf;
+
+void factdb_batch_init(factdb_batch *b) { memset(b, 0, sizeof *b); }
+
+void factdb_batch_cleanup(factdb_batch *b)
+{
+    batch_buf *bb = b->internal;
+    if (bb) {
+        for (size_t i = 0; i < bb->ncols; i++) {
+            free(bb->data[i]);
+            free(bb->valid[i]);
+        }
+        free(bb->data);
+        free(bb->valid);
+        free(bb);
+    }
+    free(b->cols);
+    memset(b, 0, sizeof *b);
+}
+
+int factdb_scan_open(factdb *db, const char *table, const char *const *columns, size_t ncols, factdb_scan **out,
+                     factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    factdb_scan *s = calloc(1, sizeof *s);
+    if (!s)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    s->db = db;
+    int rc = store_txn_read(db->env, &s->txn, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    s->version = store_txn_id(s->txn);
+    if ((rc = store_table_get(s->txn, table, &s->tab, err)))
+        goto fail;
+    s->ncols = columns && ncols ? ncols : s->tab.ncols;
+    s->colidx = calloc(s->ncols ? s->ncols : 1, sizeof *s->colidx);
+    s->dicts = calloc(s->ncols ? s->ncols : 1, sizeof *s->dicts);
+    if (!s->colidx || !s->dicts) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < s->ncols; i++) {
+        if (!(columns && ncols)) {
+            s->colidx[i] = (int)i;
+        } else {
+            s->colidx[i] = -1;
+            for (uint16_t c = 0; c < s->tab.ncols; c++)
+                if (!strcmp(s->tab.cols[c].name, columns[i]))
+                    s->colidx[i] = c;
+            if (s->colidx[i] < 0) {
+                rc = base_err(err, FACTDB_NO_COLUMN, "column \"%s\" does not exist in table \"%s\"", columns[i],
+                              table);
+                goto fail;
+            }
+        }
+        const store_col *c = &s->tab.cols[s->colidx[i]];
+        if (c->type == FACTDB_TEXT &&
+            (rc = store_dict_cached(s->txn, s->tab.id, (uint16_t)s->colidx[i], c->dict_count, &s->dicts[i], err)))
+            goto fail;
+    }
+    if ((rc = store_chunk_list(s->txn, &s->tab, s->colidx, s->ncols, false, &s->chunks, &s->nchunks, err)))
+        goto fail;
+    for (size_t i = 0; i < s->nchunks; i++)
+        s->rows += s->chunks[i].hdr.rows - s->chunks[i].hdr.deleted;
+    *out = s;
+    return FACTDB_OK;
+fail:
+    factdb_scan_free(s);
+    return rc;
+}
+
+uint64_t factdb_scan_row_count(factdb_scan *s) { return s->rows; }
+uint64_t factdb_scan_data_version(factdb_scan *s) { return s->version; }
+
+const char *factdb_scan_text(factdb_scan *s, size_t col, uint32_t code, size_t *len)
+{
+    if (col >= s->ncols || !s->dicts[col])
+        return NULL;
+    return store_dict_str(s->dicts[col], code, len);
+}
+
+void factdb_scan_free(factdb_scan *s)
+{
+    if (!s)
+        return;
+    store_chunk_list_free(s->chunks, s->nchunks);
+    store_txn_abort(s->txn);
+    store_table_cleanup(&s->tab);
+    free(s->colidx);
+    free(s->dicts);
+    free(s);
+}
+
+static int batch_prepare(factdb_scan *s, factdb_batch *b, factdb_error *err)
+{
+    if (b->internal && b->ncols == s->ncols)
+        return FACTDB_OK;
+    factdb_batch_cleanup(b);
+    batch_buf *bb = calloc(1, sizeof *bb);
+    b->cols = calloc(s->ncols ? s->ncols : 1, sizeof *b->cols);
+    if (!bb || !b->cols) {
+        free(bb);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    b->internal = bb;
+    b->ncols = s->ncols;
+    bb->ncols = s->ncols;
+    bb->data = calloc(s->ncols ? s->ncols : 1, sizeof *bb->data);
+    bb->valid = calloc(s->ncols ? s->ncols : 1, sizeof *bb->valid);
+    if (!bb->data || !bb->valid)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->ncols; i++) {
+        bb->data[i] = malloc(FACTDB_CHUNK_ROWS * 8);
+        bb->valid[i] = malloc(FACTDB_CHUNK_ROWS);
+        if (!bb->data[i] || !bb->valid[i])
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    return FACTDB_OK;
+}
+
+/* Removes deleted rows from a decoded column in place. */
+static size_t compact(void *data, uint8_t *valid, size_t w, uint32_t rows, const unsigned char *deleted)
+{
+    size_t o = 0;
+    unsigned char *d = data;
+    for (uint32_t r = 0; r < rows; r++) {
+        if (deleted[r / 8] >> (r % 8) & 1)
+            continue;
+        if (o != r) {
+            memmove(d + o * w, d + (size_t)r * w, w);
+            if (valid)
+                valid[o] = valid[r];
+        }
+        o++;
+    }
+    return o;
+}
+
+int factdb_scan_next(factdb_scan *s, factdb_batch *b, factdb_error *err)
+{
+    int rc = batch_prepare(s, b, err);
+    if (rc)
+        return rc;
+    b->count = 0;
+    size_t i = atomic_fetch_add(&s->next, 1);
+    if (i >= s->nchunks)
+        return FACTDB_OK;
+    const store_chunk_ref *ch = &s->chunks[i];
+    batch_buf *bb = b->internal;
+    for (size_t c = 0; c < s->ncols; c++) {
+        const store_col *col = &s->tab.cols[s->colidx[c]];
+        factdb_vector *v = &b->cols[c];
+        size_t w = enc_type_width((factdb_type)col->type);
+        v->type = (factdb_type)col->type;
+        v->scale = col->scale;
+        v->valid = NULL;
+        if (!ch->blobs[c]) {  /* column added after this chunk was written */
+            memset(bb->data[c], 0, (size_t)ch->hdr.rows * w);
+            memset(bb->valid[c], 0, ch->hdr.rows);
+            v->data = bb->data[c];
+            v->valid = bb->valid[c];
+        } else {
+            enc_header h;
+            const char *why;
+            if (enc_read_header(ch->blobs[c], ch->blob_len[c], &h, &why) || h.rows != ch->hdr.rows ||
+                h.type != col->type)
+                return base_err(err, FACTDB_CORRUPT, "table \"%s\", chunk %llu, column \"%s\": %s; run factdb check",
+                                s->tab.name, (unsigned long long)ch->id, col->name,
+                                h.rows != ch->hdr.rows ? "row count differs from the chunk's" : why);
+            const void *zc = NULL;
+            int nulls = enc_decode(ch->blobs[c], &h, bb->data[c], bb->valid[c], ch->deleted ? NULL : &zc);
+            v->data = zc ? zc : bb->data[c];
+            v->valid = nulls ? bb->valid[c] : NULL;
+        }
+        if (ch->deleted) {
+            compact(bb->data[c], (uint8_t *)v->valid, w, ch->hdr.rows, ch->deleted);
+        }
+    }
+    b->count = ch->hdr.rows - ch->hdr.deleted;
+    return FACTDB_OK;
+}

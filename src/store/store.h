@@ -1,0 +1,141 @@
+/* store.h: the storage layer, the only code that includes lmdb.h. It owns the process-wide LMDB
+ * environment per file, the write gate (a bounded-wait writer lock across threads and processes), the
+ * catalog, chunk I/O, dictionaries and reclaiming what killed loaders left behind. Layers above see
+ * tables, chunks and snapshots, never LMDB itself. */
+#ifndef FACTDB_STORE_H
+#define FACTDB_STORE_H
+
+#include "base/base.h"
+#include "enc/enc.h"
+
+typedef struct store_env store_env;
+typedef struct store_txn store_txn;  /* wraps an LMDB transaction */
+typedef struct store_dict store_dict;
+
+/* Column as stored in the catalog. */
+typedef struct store_col {
+    char name[FACTDB_NAME_MAX + 1];
+    uint8_t type, precision, scale, flags;  /* flags: STORE_COL_NOT_NULL */
+    uint32_t dict_count;                    /* TEXT: published dictionary entries (ids 0..count-1) */
+} store_col;
+#define STORE_COL_NOT_NULL 1u
+
+typedef struct store_table {
+    uint32_t id;
+    char name[FACTDB_NAME_MAX + 1];
+    uint16_t ncols;
+    store_col *cols;
+    uint64_t next_chunk;  /* chunks with id < next_chunk are published; the rest belong to a load */
+    uint64_t rows, chunks, bytes;
+} store_table;
+
+/* Per-column zone map and location inside a chunk header. */
+typedef struct store_colmeta {
+    uint8_t present, flags, encoding;
+    uint32_t nulls, bytes;
+    int64_t min, max;
+} store_colmeta;
+
+typedef struct store_chunk_header {
+    uint32_t rows, deleted;
+    uint16_t ncols;
+    store_colmeta *cols;
+} store_chunk_header;
+
+struct factdb {
+    store_env *env;
+    int busy_timeout_ms;
+    bool read_only;
+};
+
+/* ---- environment ---- */
+int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_env **out, factdb_error *err);
+void store_env_release(store_env *env);
+uint64_t store_env_data_version(store_env *env);
+int store_env_info(store_env *env, factdb_db_info *out, factdb_error *err);
+
+/* ---- write gate: held by at most one thread of one process at a time ---- */
+int store_gate_acquire(store_env *env, int timeout_ms, factdb_error *err);
+void store_gate_release(store_env *env);
+
+/* ---- transactions ---- */
+int store_txn_read(store_env *env, store_txn **out, factdb_error *err);
+/* Begins a write transaction. The caller must hold the gate. Unless the caller continues its own
+ * multi-transaction load, it first reclaims what an interrupted load left behind. */
+int store_txn_write(store_env *env, bool continuing_load, store_txn **out, factdb_error *err);
+int store_txn_commit(store_txn *t, factdb_error *err);
+void store_txn_abort(store_txn *t);
+uint64_t store_txn_id(store_txn *t);
+
+/* ---- catalog ---- */
+int store_table_get(store_txn *t, const char *name, store_table *out, factdb_error *err);
+int store_table_get_id(store_txn *t, uint32_t id, store_table *out, factdb_error *err);
+int store_table_put(store_txn *t, const store_table *tab, factdb_error *err);
+void store_table_cleanup(store_table *tab);
+int store_table_copy(store_table *dst, const store_table *src);
+int store_table_create(store_txn *t, const char *name, const factdb_column_def *cols, size_t ncols,
+                       factdb_error *err);
+int store_table_drop(store_txn *t, const char *name, factdb_error *err);
+int store_table_truncate(store_txn *t, const char *name, factdb_error *err);
+/* Calls fn for every table in name order. */
+int store_table_each(store_txn *t, int (*fn)(void *ctx, const store_table *tab), void *ctx, factdb_error *err);
+void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb_column_info *cols);
+
+/* ---- loads spanning several transactions ---- */
+int store_load_mark(store_txn *t, uint32_t table_id, factdb_error *err);
+int store_load_unmark(store_txn *t, factdb_error *err);
+
+/* ---- chunks ---- */
+/* A chunk being written: column values widened to 64 bits. TEXT values are global dictionary ids. */
+typedef struct store_chunk_in {
+    uint32_t rows;
+    uint16_t ncols;
+    const int64_t *const *vals;
+    const uint8_t *const *valid;  /* entries may be NULL: no NULLs */
+} store_chunk_in;
+/* Encodes and writes chunk `chunk_id` of `tab`; adds its encoded bytes to *bytes. */
+int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                    base_buf *scratch, uint64_t *bytes, factdb_error *err);
+/* Merges the trailing small chunks of `tab` when there are enough of them; updates tab's counters. */
+int store_chunk_merge_tail(store_txn *t, store_table *tab, factdb_error *err);
+
+/* Raw chunk access for scans and checks. */
+typedef struct store_chunk_ref {
+    uint64_t id;
+    store_chunk_header hdr;
+    const void *header_raw;
+    size_t header_len;
+    const unsigned char *deleted;  /* bitmap or NULL */
+    const void **blobs;            /* per requested column; NULL if absent (all NULL) */
+    size_t *blob_len;
+} store_chunk_ref;
+/* Lists published chunks of `tab` (or all chunks when all=true), with blobs for columns `colidx`
+ * (ncols entries; indexes into tab->cols). Pointers stay valid while `t` lives. *out is malloc'ed. */
+int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, size_t ncols, bool all,
+                     store_chunk_ref **out, size_t *n, factdb_error *err);
+void store_chunk_list_free(store_chunk_ref *list, size_t n);
+int store_chunk_header_parse(const void *raw, size_t len, store_chunk_header *out, const char **why);
+
+/* ---- dictionaries ---- */
+/* Finds or adds `s` in the dictionary of column `col` of `tab`; new ids come from *next (which the
+ * caller advances and later publishes into tab->cols[col].dict_count). */
+int store_dict_intern(store_txn *t, uint32_t table_id, uint16_t col, const char *s, size_t len,
+                      uint32_t *next, uint32_t *id, factdb_error *err);
+/* Deletes entries with id >= from (an interrupted or failed load's strings). */
+int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, uint32_t from, factdb_error *err);
+/* Deletes the whole dictionary of a column. */
+int store_dict_drop(store_txn *t, uint32_t table_id, uint16_t col, factdb_error *err);
+/* The process cache of column (table, col), filled up to `count` entries from snapshot t. */
+int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
+                      factdb_error *err);
+const char *store_dict_str(store_dict *d, uint32_t id, size_t *len);
+/* Calls fn for every dictionary entry of a column (for check). */
+int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col,
+                    int (*fn)(void *ctx, uint32_t id, const char *s, size_t len, int hashed), void *ctx,
+                    factdb_error *err);
+void store_env_dicts_free(store_env *env);
+
+/* Converts an LMDB return code into a factdb error with `what` as context. */
+int store_mdb_err(factdb_error *err, int rc, const char *what);
+
+#endif

@@ -1,0 +1,54 @@
+/* store_int.h: definitions shared only by the files of src/store/. */
+#ifndef FACTDB_STORE_INT_H
+#define FACTDB_STORE_INT_H
+
+#include "store.h"
+#include <lmdb.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+/* The same constants in every process (LMDB sizes the lock file from the first opener). */
+#define STORE_MAP_SIZE (1ull << 40)      /* 1 TiB of address space; the file grows only as written */
+#define STORE_MAX_READERS 1024
+#define STORE_GATE_OFFSET (1ll << 40)    /* byte of NAME-lock locked by the writer (LMDB uses < 2^22) */
+#define STORE_SMALL_CHUNK (FACTDB_CHUNK_ROWS / 16)
+#define STORE_MERGE_COUNT 16
+#define STORE_COL_HEADER 0
+#define STORE_COL_DELETED 0xFFFF
+
+struct store_env {
+    struct store_env *next;
+    dev_t dev;
+    ino_t ino;
+    int refs;
+    MDB_env *env;
+    MDB_dbi meta, tables, names, chunks, dstr, dhash;
+    int lock_fd;
+    /* The in-process part of the gate: a flag guarded by a mutex, so that any thread may release it. */
+    pthread_mutex_t gate_mu;
+    pthread_cond_t gate_cv;
+    int gate_held;
+    pthread_mutex_t dict_mu;
+    store_dict *dicts;
+    char path[];
+};
+
+struct store_txn {
+    store_env *env;
+    MDB_txn *txn;
+    int write;
+};
+
+/* key builders */
+static inline void store_chunk_key(unsigned char k[14], uint32_t table, uint64_t chunk, uint16_t col)
+{
+    base_put_be32(k, table);
+    base_put_be64(k + 4, chunk);
+    base_put_be16(k + 12, col);
+}
+
+int store_reclaim(store_txn *t, factdb_error *err);
+int store_delete_prefix(store_txn *t, MDB_dbi dbi, const unsigned char *prefix, size_t plen,
+                        factdb_error *err);
+
+#endif
