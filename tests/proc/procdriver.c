@@ -1,1 +1,323 @@
-int main(void){return 0;}
+/* procdriver.c: a helper process for the multi-process and crash tests (tests/proc/ scripts start many of
+ * them and kill some). It uses only the public API. Every batch it writes is self-checking: each row
+ * carries the batch's row count and the sum of the batch's values, so a reader that sees part of a
+ * batch notices. Modes:
+ *   create DB TABLE                       create the batch table
+ *   write DB TABLE WRITER NBATCHES SEED [BUSY_MS]   write batches; print "ack WRITER BATCH ROWS" after each commit
+ *   scan DB TABLE SECONDS                 scan repeatedly, verifying batches and that counts never go down
+ *   verify DB TABLE                       verify once and print "batch WRITER BATCH ROWS" for each batch
+ *   hold DB TABLE MS                      take the write lock (a load in progress) for MS ms, then commit
+ *   readhold DB TABLE MS                  keep a snapshot open for MS ms
+ *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle */
+#include "factdb.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DIE(...)                                  \
+    do {                                          \
+        fprintf(stderr, "procdriver: " __VA_ARGS__); \
+        fputc('\n', stderr);                      \
+        exit(1);                                  \
+    } while (0)
+
+static factdb *open_db(const char *path, int busy)
+{
+    factdb_error err;
+    factdb *db;
+    factdb_options o = {.busy_timeout_ms = busy};
+    if (factdb_open(path, &o, &db, &err))
+        DIE("open: %s", err.message);
+    return db;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int do_create(factdb *db, const char *table)
+{
+    factdb_column_def cols[] = {{"writer", FACTDB_BIGINT, 0, 0, true}, {"batch", FACTDB_BIGINT, 0, 0, true},
+                                {"nrows", FACTDB_INTEGER, 0, 0, true}, {"val", FACTDB_BIGINT, 0, 0, false},
+                                {"total", FACTDB_BIGINT, 0, 0, true},  {"tag", FACTDB_TEXT, 0, 0, true},
+                                {"price", FACTDB_DECIMAL, 12, 2, false}, {"x", FACTDB_DOUBLE, 0, 0, false}};
+    factdb_error err;
+    if (factdb_create_table(db, table, cols, 8, &err) && err.code != FACTDB_TABLE_EXISTS)
+        DIE("create: %s", err.message);
+    return 0;
+}
+
+/* Writes one batch of n rows; returns the factdb code of the commit. */
+static int write_batch(factdb *db, const char *table, int64_t writer, int64_t batch, int n, uint64_t *seed,
+                       factdb_error *err)
+{
+    factdb_appender *a;
+    int rc = factdb_appender_new(db, table, &a, err);
+    if (rc)
+        return rc;
+    int64_t *vals = malloc(sizeof *vals * (size_t)n);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        vals[i] = (int64_t)(xorshift(seed) % 1000000);
+        total += vals[i];
+    }
+    char tag[64];
+    snprintf(tag, sizeof tag, "w%lld-b%lld-ü", (long long)writer, (long long)batch);
+    for (int i = 0; i < n && !rc; i++) {
+        rc = factdb_append_int64(a, 0, writer, err);
+        if (!rc) rc = factdb_append_int64(a, 1, batch, err);
+        if (!rc) rc = factdb_append_int64(a, 2, n, err);
+        if (!rc) rc = factdb_append_int64(a, 3, vals[i], err);
+        if (!rc) rc = factdb_append_int64(a, 4, total, err);
+        if (!rc) rc = factdb_append_text(a, 5, tag, strlen(tag), err);
+        if (!rc) rc = i % 7 ? factdb_append_int64(a, 6, vals[i] * 3, err) : factdb_append_null(a, 6, err);
+        if (!rc) rc = factdb_append_double(a, 7, vals[i] / 8.0, err);
+        if (!rc) rc = factdb_append_row_end(a, err);
+    }
+    if (!rc)
+        rc = factdb_appender_commit(a, err);
+    factdb_appender_free(a);
+    free(vals);
+    return rc;
+}
+
+static int batch_size(uint64_t *seed)
+{
+    uint64_t r = xorshift(seed) % 100;
+    if (r < 5)
+        return 65536 + 1000 + (int)(xorshift(seed) % 70000);  /* a multi-chunk load */
+    if (r < 40)
+        return 1 + (int)(xorshift(seed) % 10);  /* API-sized inserts: exercise merging */
+    return 1 + (int)(xorshift(seed) % 5000);
+}
+
+typedef struct seen {
+    int64_t writer, batch, nrows, count, sum, total;
+} seen;
+
+/* Scans the table once, verifies every batch, returns the row count; prints batches if `print`. */
+static uint64_t verify(factdb *db, const char *table, int print, int allow_fail)
+{
+    factdb_error err;
+    factdb_scan *s;
+    if (factdb_scan_open(db, table, NULL, 0, &s, &err))
+        DIE("scan open: %s", err.message);
+    size_t cap = 1024, n = 0;
+    seen *b = calloc(cap, sizeof *b);
+    factdb_batch bt;
+    factdb_batch_init(&bt);
+    uint64_t rows = 0;
+    for (;;) {
+        if (factdb_scan_next(s, &bt, &err))
+            DIE("scan: %s", err.message);
+        if (!bt.count)
+            break;
+        const int64_t *w = bt.cols[0].data, *bn = bt.cols[1].data, *v = bt.cols[3].data, *tot = bt.cols[4].data;
+        const int32_t *nr = bt.cols[2].data;
+        const uint32_t *tag = bt.cols[5].data;
+        for (size_t i = 0; i < bt.count; i++) {
+            size_t j;
+            for (j = n; j > 0; j--)
+                if (b[j - 1].writer == w[i] && b[j - 1].batch == bn[i])
+                    break;
+            if (j == 0) {
+                if (n == cap) {
+                    cap *= 2;
+                    b = realloc(b, cap * sizeof *b);
+                }
+                b[n] = (seen){w[i], bn[i], nr[i], 0, 0, tot[i]};
+                j = ++n;
+            }
+            seen *e = &b[j - 1];
+            e->count++;
+            e->sum += v[i];
+            size_t len;
+            const char *t = factdb_scan_text(s, 5, tag[i], &len);
+            char want[64];
+            snprintf(want, sizeof want, "w%lld-b%lld-ü", (long long)w[i], (long long)bn[i]);
+            if (!t || len != strlen(want) || memcmp(t, want, len))
+                DIE("row of batch %lld/%lld has tag \"%.*s\"", (long long)w[i], (long long)bn[i], t ? (int)len : 6,
+                    t ? t : "(null)");
+        }
+        rows += bt.count;
+    }
+    if (rows != factdb_scan_row_count(s))
+        DIE("scan returned %llu rows but the snapshot says %llu", (unsigned long long)rows,
+            (unsigned long long)factdb_scan_row_count(s));
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].count != b[i].nrows || b[i].sum != b[i].total)
+            DIE("partial batch %lld/%lld: %lld of %lld rows, sum %lld of %lld", (long long)b[i].writer,
+                (long long)b[i].batch, (long long)b[i].count, (long long)b[i].nrows, (long long)b[i].sum,
+                (long long)b[i].total);
+        if (print)
+            printf("batch %lld %lld %lld\n", (long long)b[i].writer, (long long)b[i].batch, (long long)b[i].nrows);
+    }
+    (void)allow_fail;
+    free(b);
+    factdb_batch_cleanup(&bt);
+    factdb_scan_free(s);
+    return rows;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+typedef struct thread_arg {
+    factdb *db;
+    const char *table;
+    int id, nbatches, writer;
+    _Atomic int *writers_left;
+    _Atomic uint64_t *acked;
+} thread_arg;
+
+static void *thread_main(void *p)
+{
+    thread_arg *a = p;
+    if (a->writer) {
+        uint64_t seed = 0x1234567ull * (uint64_t)(a->id + 1);
+        for (int b = 0; b < a->nbatches; b++) {
+            factdb_error err;
+            int n = batch_size(&seed);
+            if (n > 20000)
+                n = 20000;
+            if (write_batch(a->db, a->table, 1000 + a->id, b, n, &seed, &err))
+                DIE("thread writer %d: %s", a->id, err.message);
+            atomic_fetch_add(a->acked, (uint64_t)n);
+        }
+        atomic_fetch_sub(a->writers_left, 1);
+    } else {
+        uint64_t last = 0;
+        while (atomic_load(a->writers_left) > 0) {
+            uint64_t rows = verify(a->db, a->table, 0, 0);
+            if (rows < last)
+                DIE("thread reader: count went down from %llu to %llu", (unsigned long long)last,
+                    (unsigned long long)rows);
+            last = rows;
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4)
+        DIE("usage: see the comment at the top of procdriver.c");
+    const char *mode = argv[1], *path = argv[2], *table = argv[3];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!strcmp(mode, "create")) {
+        factdb *db = open_db(path, 10000);
+        do_create(db, table);
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "write") && argc >= 7) {
+        factdb *db = open_db(path, argc > 7 ? atoi(argv[7]) : 10000);
+        int64_t writer = atoll(argv[4]);
+        int nb = atoi(argv[5]);
+        uint64_t seed = strtoull(argv[6], NULL, 10) * 2654435761ull + 1;
+        for (int b = 0; b < nb; b++) {
+            factdb_error err;
+            int n = batch_size(&seed);
+            printf("begin %lld %d %d\n", (long long)writer, b, n);
+            if (write_batch(db, table, writer, b, n, &seed, &err))
+                DIE("writer %lld batch %d: %s", (long long)writer, b, err.message);
+            printf("ack %lld %d %d\n", (long long)writer, b, n);
+        }
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "scan") && argc >= 5) {
+        factdb *db = open_db(path, 10000);
+        double until = now_s() + atof(argv[4]);
+        uint64_t last = 0, scans = 0;
+        while (now_s() < until) {
+            uint64_t rows = verify(db, table, 0, 0);
+            if (rows < last)
+                DIE("count went down from %llu to %llu", (unsigned long long)last, (unsigned long long)rows);
+            last = rows;
+            scans++;
+        }
+        printf("scans %llu last %llu\n", (unsigned long long)scans, (unsigned long long)last);
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "verify")) {
+        factdb *db = open_db(path, 10000);
+        uint64_t rows = verify(db, table, 1, 0);
+        printf("rows %llu\n", (unsigned long long)rows);
+        factdb_close(db);
+        return 0;
+    }
+    if ((!strcmp(mode, "hold") || !strcmp(mode, "readhold")) && argc >= 5) {
+        factdb *db = open_db(path, 10000);
+        int ms = atoi(argv[4]);
+        factdb_error err;
+        if (!strcmp(mode, "readhold")) {
+            factdb_scan *s;
+            if (factdb_scan_open(db, table, NULL, 0, &s, &err))
+                DIE("scan: %s", err.message);
+            printf("holding\n");
+            usleep((useconds_t)ms * 1000);
+            factdb_scan_free(s);
+        } else {
+            /* A full chunk makes the appender take the write lock and keep it until commit. */
+            factdb_appender *a;
+            if (factdb_appender_new(db, table, &a, &err))
+                DIE("appender: %s", err.message);
+            for (int i = 0; i < 65536; i++) {
+                factdb_append_int64(a, 0, 999999, &err);
+                factdb_append_int64(a, 1, getpid(), &err);
+                factdb_append_int64(a, 2, 65536, &err);
+                factdb_append_int64(a, 3, 1, &err);
+                factdb_append_int64(a, 4, 65536, &err);
+                char tag[64];
+                snprintf(tag, sizeof tag, "w999999-b%d-ü", (int)getpid());
+                factdb_append_text(a, 5, tag, strlen(tag), &err);
+                if (factdb_append_row_end(a, &err))
+                    DIE("hold: %s", err.message);
+            }
+            printf("holding %d\n", (int)getpid());
+            usleep((useconds_t)ms * 1000);
+            if (factdb_appender_commit(a, &err))
+                DIE("hold commit: %s", err.message);
+            factdb_appender_free(a);
+        }
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "threads") && argc >= 6) {
+        factdb *db = open_db(path, 30000);
+        int nt = atoi(argv[4]), nb = atoi(argv[5]);
+        pthread_t th[64];
+        thread_arg args[64];
+        _Atomic int writers_left = nt / 2;
+        _Atomic uint64_t acked = 0;
+        uint64_t before = verify(db, table, 0, 0);
+        for (int i = 0; i < nt && i < 64; i++) {
+            args[i] = (thread_arg){db, table, i, nb, i < nt / 2, &writers_left, &acked};
+            pthread_create(&th[i], NULL, thread_main, &args[i]);
+        }
+        for (int i = 0; i < nt && i < 64; i++)
+            pthread_join(th[i], NULL);
+        uint64_t after = verify(db, table, 0, 0);
+        if (after != before + atomic_load(&acked))
+            DIE("threads: %llu rows before, %llu acked, %llu after", (unsigned long long)before,
+                (unsigned long long)atomic_load(&acked), (unsigned long long)after);
+        printf("threads ok rows %llu\n", (unsigned long long)after);
+        factdb_close(db);
+        return 0;
+    }
+    DIE("unknown mode or missing arguments: %s", mode);
+}
