@@ -6,6 +6,7 @@
  *   write DB TABLE WRITER NBATCHES SEED [BUSY_MS]   write batches; print "ack WRITER BATCH ROWS" after each commit
  *   scan DB TABLE SECONDS                 scan repeatedly, verifying batches and that counts never go down
  *   verify DB TABLE                       verify once and print "batch WRITER BATCH ROWS" for each batch
+ *   truncate DB TABLE                     remove every row
  *   hold DB TABLE MS                      take the write lock (a load in progress) for MS ms, then commit
  *   readhold DB TABLE MS                  keep a snapshot open for MS ms
  *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle */
@@ -250,6 +251,14 @@ int main(int argc, char **argv)
             scans++;
         }
         printf("scans %llu last %llu\n", (unsigned long long)scans, (unsigned long long)last);
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "truncate")) {
+        factdb *db = open_db(path, 10000);
+        factdb_error err;
+        if (factdb_truncate_table(db, table, &err))
+            DIE("truncate: %s", err.message);
         factdb_close(db);
         return 0;
     }

@@ -1,0 +1,74 @@
+"""Shared helpers for the process-level tests: paths to the built binaries and a scratch directory."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("FACTDB_BUILD", "build"))
+FACTDB = os.path.join(BUILD, "factdb")
+DRIVER = os.path.join(BUILD, "procdriver")
+# The sanitizer build must not hide a leak or an error behind a zero exit status.
+ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1", UBSAN_OPTIONS="print_stacktrace=1")
+
+failures = []
+
+
+def scratch(name):
+    d = tempfile.mkdtemp(prefix="factdb-" + name + "-")
+    return d
+
+
+def run(args, check=True, env=None, timeout=300, **kw):
+    p = subprocess.run(args, capture_output=True, text=True, env=env or ENV, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError("%s exited %d\nstdout: %s\nstderr: %s" % (args, p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+    return p
+
+
+def spawn(args, **kw):
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, **kw)
+
+
+def test(fn):
+    """Runs one test function, recording failures so that every test runs."""
+    name = fn.__name__
+    try:
+        fn()
+        print("ok   %s" % name, flush=True)
+    except Exception as e:  # noqa: BLE001 - report any failure and continue
+        failures.append(name)
+        print("FAIL %s: %s" % (name, e), flush=True)
+    return fn
+
+
+def verify(db, table):
+    """Returns {(writer, batch): rows} after procdriver verify checked every batch is whole."""
+    p = run([DRIVER, "verify", db, table])
+    out = {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if f[0] == "batch":
+            out[(int(f[1]), int(f[2]))] = int(f[3])
+    return out
+
+
+def acked(stdout):
+    out = {}
+    for line in stdout.splitlines():
+        f = line.split()
+        if f and f[0] == "ack":
+            out[(int(f[1]), int(f[2]))] = int(f[3])
+    return out
+
+
+def finish():
+    if failures:
+        print("%d test(s) failed: %s" % (len(failures), ", ".join(failures)))
+        sys.exit(1)
+    print("all passed")
+
+
+def cleanup(d):
+    shutil.rmtree(d, ignore_errors=True)
