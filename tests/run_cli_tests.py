@@ -1,0 +1,187 @@
+"""CLI tests: `factdb` commands, their exit statuses, and a clear error for every bad input, with nothing
+stored. Runs the binaries of $FACTDB_BUILD (default build/)."""
+import os
+import re
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "proc"))
+from common import BUILD, ENV, FACTDB, cleanup, finish, run, scratch, test  # noqa: E402
+
+DEMO = os.path.join(BUILD, "factdb-demo")
+
+
+def rows(db, table):
+    info = run([FACTDB, "info", db]).stdout
+    m = re.search(r"table %s: (\d+) rows" % re.escape(table), info)
+    return int(m.group(1)) if m else None
+
+
+def load(db, table, data, *opts, check=False, env=None):
+    if isinstance(data, str):
+        data = data.encode()
+    return subprocess.run([FACTDB, "load", *opts, db, table, "-"], input=data, capture_output=True, env=env or ENV)
+
+
+@test
+def help_version_usage():
+    p = run([FACTDB, "--help"])
+    assert "load" in p.stdout and "check" in p.stdout
+    assert run([FACTDB, "--version"]).stdout.startswith("factdb ")
+    assert run([FACTDB, "load", "--help"]).stdout.startswith("usage: factdb load")
+    for args in (["nope"], ["load"], ["load", "a", "b"], ["load", "--bogus", "a", "b", "c"], ["info"],
+                 ["load", "--delimiter", "ab", "a", "b", "c"], ["load", "--encoding", "ebcdic", "a", "b", "c"]):
+        p = run([FACTDB, *args], check=False)
+        assert p.returncode == 2, (args, p.returncode)
+        assert p.stderr.startswith("factdb: "), p.stderr
+
+
+@test
+def create_infers_types_and_loads():
+    d = scratch("cli")
+    db = os.path.join(d, "a.db")
+    csv = ('id,name,price,day,ts,ok,note\n'
+           '1,Forlì,1.5,2024-01-02,2024-01-02 10:00:00,true,"say ""hi""\nthere"\n'
+           '2,Cantù,2,2024-02-03,2024-02-03,false,\n'
+           '3,,,,,,x\n')
+    p = load(db, "t", csv, "--create")
+    assert p.returncode == 0, p.stderr
+    assert re.match(rb"loaded 3 rows into t in [0-9.]+ s\n", p.stdout), p.stdout
+    info = run([FACTDB, "info", db]).stdout
+    for col, typ in [("id", "bigint"), ("name", "text"), ("price", "double precision"), ("day", "date"),
+                     ("ts", "timestamp"), ("ok", "boolean"), ("note", "text")]:
+        assert re.search(r"\n  %s +%s\n" % (col, re.escape(typ)), info), (col, typ, info)
+    # Header columns in another order, a missing column, tab delimiter, no header.
+    p = load(db, "t", "name\tid\nRoma\t4\n", "--delimiter", "\\t")
+    assert p.returncode == 0, p.stderr
+    p = load(db, "t", "5,Bari,3.5,2024-03-01,2024-03-01 00:00:01,true,y\n", "--no-header")
+    assert p.returncode == 0, p.stderr
+    assert rows(db, "t") == 5
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def invalid_utf8_names_line_column_byte():
+    d = scratch("utf8")
+    db = os.path.join(d, "u.db")
+    assert load(db, "t", "id,store\n1,Roma\n", "--create").returncode == 0
+    data = "id,store\n2,Milano\n3,Forl".encode() + b"\xe8" + b"\n"
+    p = load(db, "t", data)
+    assert p.returncode == 1
+    want = ('factdb: invalid UTF-8 byte 0xE8 at line 3, column "store" (file byte %d): the file is not UTF-8; '
+            'if it is Latin-1, load it with --encoding latin-1\n' % data.index(b"\xe8"))
+    assert p.stderr.decode() == want, p.stderr
+    assert rows(db, "t") == 1, "nothing from the failed load may be stored"
+    p = load(db, "t", data, "--encoding", "latin-1")
+    assert p.returncode == 0, p.stderr
+    assert rows(db, "t") == 3
+    # cp1252: 0x80 is the euro sign; 0x81 is undefined.
+    assert load(db, "t", b"id,store\n9,\x80uro\n", "--encoding", "cp1252").returncode == 0
+    p = load(db, "t", b"id,store\n9,\x81\n", "--encoding", "cp1252")
+    assert p.returncode == 1 and b"0x81" in p.stderr and b"file byte 11" in p.stderr, p.stderr
+    assert rows(db, "t") == 4
+    cleanup(d)
+
+
+@test
+def values_that_do_not_fit_change_nothing():
+    d = scratch("fit")
+    db = os.path.join(d, "demo.db")
+    run([DEMO, "create", db])
+    before = rows(db, "sales")
+    head = "sold_at,store,region,product,category,channel,quantity,unit_price,amount,customer_id\n"
+    good = "2024-05-01 10:00:00,Forlì,Emilia-Romagna,Pasta 1kg,Grocery,web,2,2.49,4.98,1\n"
+    cases = [
+        (good + "2024-05-01 10:00:00,Roma,Lazio,Pasta,Grocery,web,2,2.49,4.98,abc\n", 'line 3, column "customer_id"'),
+        (good + "2024-13-45,Roma,Lazio,Pasta,Grocery,web,2,2.49,4.98,1\n", 'line 3, column "sold_at"'),
+        (good + "2024-05-01 10:00:00,Roma,Lazio,Pasta,Grocery,web,2,123456789.123,4.98,1\n", 'line 3, column "unit_price"'),
+        (good + "2024-05-01 10:00:00,Roma,Lazio,Pasta,Grocery,web,2,2.49\n", "line 3 has 8 fields but the header has 10"),
+        (good + "2024-05-01 10:00:00,Roma,Lazio,Pasta,Grocery,web,99999999999,2.49,4.98,1\n", 'line 3, column "quantity"'),
+        (good + '2024-05-01 10:00:00,"Roma,Lazio,Pasta,Grocery,web,2,2.49,4.98,1\n', "unterminated quoted field"),
+        (good + "2024-05-01 10:00:00,,Lazio,Pasta,Grocery,web,2,2.49,4.98,1\n", 'column "store" is NOT NULL'),
+    ]
+    for csv, want in cases:
+        p = load(db, "sales", head + csv)
+        assert p.returncode == 1, (want, p.stdout)
+        err = p.stderr.decode()
+        assert err.startswith("factdb: ") and want in err, (want, err)
+    p = load(db, "sales", "nosuch\n1\n")
+    assert p.returncode == 1 and b'"nosuch"' in p.stderr
+    assert rows(db, "sales") == before
+    # A load of several chunks that fails at its last line stores nothing either.
+    big = head + good * 150000 + "2024-05-01 10:00:00,Roma,Lazio,Pasta,Grocery,web,2,2.49,4.98,x\n"
+    p = load(db, "sales", big)
+    assert p.returncode == 1 and b"line 150002" in p.stderr, p.stderr
+    assert rows(db, "sales") == before
+    run([FACTDB, "check", db])
+    p = load(db, "sales", head + good * 70000)
+    assert p.returncode == 0, p.stderr
+    assert rows(db, "sales") == before + 70000
+    run([FACTDB, "check", db])
+    # --create that fails leaves no table behind.
+    p = load(db, "fresh", "a,b\n1,2\n3\n", "--create")
+    assert p.returncode == 1 and rows(db, "fresh") is None
+    cleanup(d)
+
+
+@test
+def not_a_database_truncated_newer_corrupted():
+    d = scratch("bad")
+    junk = os.path.join(d, "junk.db")
+    with open(junk, "wb") as f:
+        f.write(b"hello, I am a text file\n" * 1000)
+    p = run([FACTDB, "info", junk], check=False)
+    assert p.returncode == 1 and "not a factdb database" in p.stderr, p.stderr
+    db = os.path.join(d, "good.db")
+    assert load(db, "t", "a,b\n" + "".join("%d,x%d\n" % (i, i % 100) for i in range(200000)), "--create").returncode == 0
+    raw = open(db, "rb").read()
+    # Truncated.
+    tr = os.path.join(d, "trunc.db")
+    open(tr, "wb").write(raw[: len(raw) // 2])
+    p = run([FACTDB, "info", tr], check=False)
+    assert p.returncode == 1 and "truncated" in p.stderr, p.stderr
+    # Newer format: patch the version after the magic (every copy: LMDB keeps old pages around).
+    nw = os.path.join(d, "newer.db")
+    magic = b"FACTDB\0\0" + struct.pack("<I", 1)
+    assert magic in raw
+    open(nw, "wb").write(raw.replace(magic, b"FACTDB\0\0" + struct.pack("<I", 99)))
+    p = run([FACTDB, "info", nw], check=False)
+    assert p.returncode == 1 and "format version 99" in p.stderr, p.stderr
+    # Corrupted chunk data: flip bytes inside column values; check must fail and say why.
+    bad = bytearray(raw)
+    for off in range(len(raw) // 3, len(raw) // 3 + 64):
+        bad[off] ^= 0x5A
+    cp = os.path.join(d, "corrupt.db")
+    open(cp, "wb").write(bytes(bad))
+    p = run([FACTDB, "check", cp], check=False)
+    assert p.returncode == 1 and p.stderr.startswith("factdb: "), (p.returncode, p.stderr)
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def messages_identical_under_any_locale():
+    d = scratch("locale")
+    db = os.path.join(d, "l.db")
+    assert load(db, "t", "id,v\n1,2.5\n", "--create").returncode == 0
+    outs = set()
+    for loc in ("C", "it_IT.UTF-8", "it_IT", "it_IT.ISO-8859-1"):
+        env = dict(ENV, LC_ALL=loc, LANG=loc)
+        p1 = load(db, "t", b"id,v\n2,3,5\n", env=env)
+        p2 = load(db, "t", b"id,v\n2,abc\n", env=env)
+        p3 = load(db, "t", b"id,v\n2,\xe8\n", env=env)
+        p4 = subprocess.run([FACTDB, "info", os.path.join(d, "missing", "x.db")], capture_output=True, env=env)
+        outs.add((p1.stderr, p2.stderr, p3.stderr, p4.stderr))
+        for e in (p1.stderr, p2.stderr, p3.stderr, p4.stderr):
+            e.decode("utf-8")  # valid UTF-8
+    assert len(outs) == 1, outs
+    # A decimal comma locale must not change how numbers are read.
+    env = dict(ENV, LC_ALL="it_IT.UTF-8")
+    assert load(db, "t", b"id,v\n3,4.25\n", env=env).returncode == 0
+    cleanup(d)
+
+
+if __name__ == "__main__":
+    finish()

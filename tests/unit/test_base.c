@@ -1,0 +1,97 @@
+/* test_base.c: UTF-8 validation, dates, numbers and formatting of the base layer. */
+#include "base/base.h"
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+static size_t valid(const char *s) { return base_utf8_valid_prefix((const unsigned char *)s, strlen(s)); }
+
+Test(utf8, accepts_and_rejects)
+{
+    cr_expect_eq(valid("plain ascii text, longer than eight"), 35);
+    cr_expect_eq(valid("Forl\xc3\xac"), 6);
+    cr_expect_eq(valid("Forl\xec"), 4);             /* Latin-1 byte */
+    cr_expect_eq(valid("\xc0\xaf"), 0);             /* overlong */
+    cr_expect_eq(valid("a\xed\xa0\x80"), 1);        /* surrogate */
+    cr_expect_eq(valid("\xf4\x90\x80\x80"), 0);     /* above U+10FFFF */
+    cr_expect_eq(valid("ab\xe2\x82"), 2);           /* truncated sequence */
+    cr_expect_eq(valid("\xf0\x9f\x98\x80!"), 5);    /* emoji */
+}
+
+Test(dates, roundtrip_and_errors)
+{
+    int32_t d;
+    const char *why;
+    cr_assert_eq(base_parse_date("1970-01-01", 10, &d, &why), 0);
+    cr_expect_eq(d, 0);
+    cr_assert_eq(base_parse_date("2024-02-29", 10, &d, &why), 0);
+    char buf[32];
+    base_format_date(d, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2024-02-29");
+    cr_expect_neq(base_parse_date("2023-02-29", 10, &d, &why), 0);
+    cr_expect_neq(base_parse_date("2024-13-45", 10, &d, &why), 0);
+    cr_expect_neq(base_parse_date("2024-1-5", 8, &d, &why), 0);
+    for (int32_t x = -719000; x < 2900000; x += 997) /* years 0..9999 */ {
+        base_format_date(x, buf, sizeof buf);
+        cr_assert_eq(base_parse_date(buf, strlen(buf), &d, &why), 0, "%s", buf);
+        cr_assert_eq(d, x);
+    }
+}
+
+Test(timestamps, parse_and_format)
+{
+    int64_t t;
+    const char *why;
+    const char *s = "2024-01-31 12:34:56.5";
+    cr_assert_eq(base_parse_timestamp(s, strlen(s), &t, &why), 0);
+    char buf[40];
+    base_format_timestamp(t, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2024-01-31 12:34:56.5");
+    s = "1969-12-31 23:59:59";
+    cr_assert_eq(base_parse_timestamp(s, strlen(s), &t, &why), 0);
+    cr_expect_eq(t, -1000000);
+    base_format_timestamp(t, buf, sizeof buf);
+    cr_expect_str_eq(buf, "1969-12-31 23:59:59");
+    s = "2024-01-31T25:00:00";
+    cr_expect_neq(base_parse_timestamp(s, strlen(s), &t, &why), 0);
+    s = "2024-01-31";
+    cr_assert_eq(base_parse_timestamp(s, strlen(s), &t, &why), 0);
+}
+
+Test(numbers, decimal_exact)
+{
+    int64_t v;
+    const char *why;
+    cr_assert_eq(base_parse_decimal("123.45", 6, 10, 2, &v, &why), 0);
+    cr_expect_eq(v, 12345);
+    cr_assert_eq(base_parse_decimal("-0.5", 4, 10, 2, &v, &why), 0);
+    cr_expect_eq(v, -50);
+    cr_assert_eq(base_parse_decimal("1.005", 5, 10, 2, &v, &why), 0);
+    cr_expect_eq(v, 101);  /* rounds half away from zero, as PostgreSQL */
+    cr_expect_neq(base_parse_decimal("123456789.123", 13, 10, 2, &v, &why), 0);
+    cr_expect_neq(base_parse_decimal("12a", 3, 10, 2, &v, &why), 0);
+    char buf[40];
+    base_format_decimal(-5, 2, buf, sizeof buf);
+    cr_expect_str_eq(buf, "-0.05");
+}
+
+Test(numbers, integers_and_doubles)
+{
+    int64_t v;
+    double d;
+    const char *why;
+    cr_assert_eq(base_parse_int64("-9223372036854775808", 20, &v, &why), 0);
+    cr_expect_eq(v, INT64_MIN);
+    cr_expect_neq(base_parse_int64("9223372036854775808", 19, &v, &why), 0);
+    cr_expect_neq(base_parse_int64("12x", 3, &v, &why), 0);
+    cr_assert_eq(base_parse_double("1e3", 3, &d, &why), 0);
+    cr_expect_eq(d, 1000.0);
+    cr_expect_neq(base_parse_double("0x10", 4, &d, &why), 0);
+    cr_expect_neq(base_parse_double("1e999", 5, &d, &why), 0);
+    char buf[40];
+    base_format_double(0.1, buf, sizeof buf);
+    cr_expect_str_eq(buf, "0.1");
+    base_format_double(1.0 / 3, buf, sizeof buf);
+    cr_assert_eq(base_parse_double(buf, strlen(buf), &d, &why), 0);
+    cr_expect_eq(d, 1.0 / 3);
+}
