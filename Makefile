@@ -46,6 +46,13 @@ $(BUILD)/factdb-demo: $(BUILD)/obj/tools/demo.o $(BUILD)/libfactdb.a
 $(BUILD)/procdriver: $(BUILD)/obj/tests/proc/procdriver.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/bench-gen: bench/gen.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -o $@ $<
+
+$(BUILD)/bench-scan: $(BUILD)/obj/bench/scan.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LIBS)
@@ -53,7 +60,7 @@ $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
 # All tests: unit tests, CLI tests and the multi-process tests, first in a sanitizer build
 # (ASan+UBSan), then the crash tests against the optimized build.
 test: test-deps
-	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
+	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/factdb-demo build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
 	$(MAKE) all build/unit_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --jobs 2
 	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
@@ -68,7 +75,7 @@ run: all
 	@$(BUILD)/factdb info demo.factdb
 	@$(BUILD)/factdb-demo summary demo.factdb
 
-bench: all
+bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan
 	bash bench/run.sh
 
 clean:
