@@ -146,6 +146,39 @@ int base_parse_double(const char *s, size_t len, double *out, const char **why)
     }
     if (!digits)
         return -1;
+    /* Clinger's fast path: a plain decimal with at most 15 significant digits is m / 10^k with m and
+     * 10^k exact doubles, and IEEE division rounds correctly, so the result equals strtod's. */
+    {
+        const char *q = s;
+        int neg = 0, k = 0, nd = 0, after = 0, simple = 1;
+        uint64_t m = 0;
+        if (*q == '+' || *q == '-')
+            neg = *q++ == '-';
+        for (; q < s + len; q++) {
+            if (*q == '.') {
+                after = 1;
+            } else if (*q >= '0' && *q <= '9') {
+                if (m || *q != '0')
+                    nd++;
+                m = m * 10 + (uint64_t)(*q - '0');
+                k += after;
+                if (nd > 15) {
+                    simple = 0;
+                    break;
+                }
+            } else {
+                simple = 0;  /* an exponent: leave it to strtod */
+                break;
+            }
+        }
+        if (simple && k <= 22) {
+            static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+            double d = (double)m / p10[k];
+            *out = neg ? -d : d;
+            return 0;
+        }
+    }
     memcpy(tmp, s, len);
     tmp[len] = 0;
     pthread_once(&c_locale_once, c_locale_init);

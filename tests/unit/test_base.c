@@ -2,6 +2,8 @@
 #include "base/base.h"
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static size_t valid(const char *s) { return base_utf8_valid_prefix((const unsigned char *)s, strlen(s)); }
@@ -94,4 +96,24 @@ Test(numbers, integers_and_doubles)
     base_format_double(1.0 / 3, buf, sizeof buf);
     cr_assert_eq(base_parse_double(buf, strlen(buf), &d, &why), 0);
     cr_expect_eq(d, 1.0 / 3);
+}
+
+Test(numbers, double_fast_path_matches_strtod)
+{
+    const char *cases[] = {"0.1", "123.45", "-7.05", "99999.99", "0.000001", "123456789012345", "1.2345678901234",
+                           "-0.0", "3", "12345678901234567", "0.30000000000000004"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double d;
+        const char *why;
+        cr_assert_eq(base_parse_double(cases[i], strlen(cases[i]), &d, &why), 0);
+        cr_expect_eq(d, strtod(cases[i], NULL), "%s", cases[i]);
+    }
+    char buf[32];
+    for (int i = 0; i < 200000; i++) {
+        snprintf(buf, sizeof buf, "%d.%02d", i * 37 % 100000, i % 100);
+        double d;
+        const char *why;
+        cr_assert_eq(base_parse_double(buf, strlen(buf), &d, &why), 0);
+        cr_assert_eq(d, strtod(buf, NULL), "%s", buf);
+    }
 }
