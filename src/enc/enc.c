@@ -3,6 +3,7 @@
  * modified blob never verifies. */
 #include "enc.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -27,6 +28,49 @@ static unsigned bits_for(uint64_t range)
     while (w < 64 && (range >> w))
         w++;
     return w;
+}
+
+static const double P10[] = {1e0, 1e1, 1e2, 1e3, 1e4};
+
+/* Finds the smallest k <= 4 such that every valid double is exactly some integer / 10^k; fills ints
+ * (NULL slots get the minimum) and returns k, or -1. */
+static int find_scale(const int64_t *vals, const uint8_t *valid, uint32_t n, int64_t *ints, int64_t *imin,
+                      int64_t *imax)
+{
+    for (int k = 0; k < 5; k++) {
+        int ok = 1, seen = 0;
+        int64_t mn = 0, mx = 0;
+        for (uint32_t i = 0; i < n && ok; i++) {
+            if (valid && !valid[i])
+                continue;
+            double d, back;
+            memcpy(&d, &vals[i], 8);
+            double x = d * P10[k];
+            if (!(x > -4e15 && x < 4e15)) {
+                ok = 0;
+                break;
+            }
+            int64_t iv = llround(x);
+            back = (double)iv / P10[k];
+            if (memcmp(&back, &d, 8) != 0) {
+                ok = 0;
+                break;
+            }
+            ints[i] = iv;
+            if (!seen || iv < mn) mn = iv;
+            if (!seen || iv > mx) mx = iv;
+            seen = 1;
+        }
+        if (ok && seen) {
+            for (uint32_t i = 0; valid && i < n; i++)
+                if (!valid[i])
+                    ints[i] = mn;
+            *imin = mn;
+            *imax = mx;
+            return k;
+        }
+    }
+    return -1;
 }
 
 static uint64_t checksum(const unsigned char *blob, size_t payload)
@@ -59,6 +103,7 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
                enc_header *hdr)
 {
     memset(hdr, 0, sizeof *hdr);
+    const uint8_t *orig_valid = valid;
     hdr->type = (uint8_t)type;
     hdr->rows = n;
     int is_double = type == FACTDB_DOUBLE;
@@ -111,8 +156,26 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
         width = bits_for((uint64_t)mx - (uint64_t)mn);
         packed = ((size_t)n * width + 63) / 64 * 8;
     }
+    int64_t *ints = NULL;
+    int scale_k = -1;
+    int64_t imin = 0, imax = 0;
+    if (is_double && has_minmax && !has_nan && runs > 1 && (ints = malloc((size_t)n * 8)) != NULL) {
+        scale_k = find_scale(vals, valid, n, ints, &imin, &imax);
+    }
+    unsigned swidth = scale_k >= 0 ? bits_for((uint64_t)imax - (uint64_t)imin) : 64;
+    size_t spacked = ((size_t)n * swidth + 63) / 64 * 8;
     size_t payload;
-    if (runs <= 1) {
+    if (scale_k >= 0 && spacked < plain / 2 && spacked <= rle) {
+        hdr->encoding = ENC_SCALED;
+        width = swidth;
+        hdr->width = (uint8_t)width;
+        hdr->reference = imin;
+        hdr->exponent = (uint32_t)scale_k;
+        payload = spacked;
+        vals = ints;  /* packed below like integers */
+        valid = NULL;
+        mn = imin;
+    } else if (runs <= 1) {
         hdr->encoding = ENC_CONST;
         hdr->reference = prev_set ? prev : 0;
         payload = 0;
@@ -131,18 +194,21 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
     payload += bitmap;
     hdr->payload_bytes = (uint32_t)payload;
     int rc = base_buf_reserve(out, ENC_HEADER_BYTES + payload);
-    if (rc)
+    if (rc) {
+        free(ints);
         return rc;
+    }
     unsigned char *b = out->data + out->len;
     memset(b, 0, ENC_HEADER_BYTES + payload);
     unsigned char *p = b + ENC_HEADER_BYTES;
     if (nulls) {
+        const uint8_t *vv = hdr->encoding == ENC_SCALED ? orig_valid : valid;
         for (uint32_t i = 0; i < n; i++)
-            if (valid[i])
+            if (vv[i])
                 p[i / 8] |= (unsigned char)(1u << (i % 8));
         p += bitmap;
     }
-    if (hdr->encoding == ENC_BITPACK && width) {
+    if ((hdr->encoding == ENC_BITPACK || hdr->encoding == ENC_SCALED) && width) {
         uint64_t *words = (uint64_t *)(void *)p;  /* p is 8-aligned within the fresh buffer */
         for (uint32_t i = 0; i < n; i++) {
             uint64_t v = valid && !valid[i] ? 0 : (uint64_t)vals[i] - (uint64_t)mn;
@@ -189,6 +255,8 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
     put64(b + 24, (uint64_t)hdr->max);
     put64(b + 32, (uint64_t)hdr->reference);
     put32(b + 40, hdr->nruns);
+    put32(b + 44, hdr->exponent);
+    free(ints);
     hdr->checksum = checksum(b, payload);
     put64(b + 48, hdr->checksum);
     out->len += ENC_HEADER_BYTES + payload;
@@ -213,6 +281,7 @@ int enc_read_header(const void *blob, size_t len, enc_header *hdr, const char **
     hdr->max = (int64_t)get64(b + 24);
     hdr->reference = (int64_t)get64(b + 32);
     hdr->nruns = get32(b + 40);
+    hdr->exponent = get32(b + 44);
     hdr->checksum = get64(b + 48);
     if (hdr->type < FACTDB_BOOLEAN || hdr->type > FACTDB_TIMESTAMP || hdr->rows > FACTDB_CHUNK_ROWS ||
         hdr->nulls > hdr->rows || hdr->width > 64) {
@@ -230,6 +299,13 @@ int enc_read_header(const void *blob, size_t len, enc_header *hdr, const char **
     case ENC_CONST: need = 0; break;
     case ENC_RLE: need = (size_t)hdr->nruns * 12; break;
     case ENC_BITPACK: need = ((size_t)hdr->rows * hdr->width + 63) / 64 * 8; break;
+    case ENC_SCALED:
+        if (hdr->type != FACTDB_DOUBLE || hdr->exponent > 4) {
+            *why = "scaled encoding on a non-double column or with a bad exponent";
+            return -1;
+        }
+        need = ((size_t)hdr->rows * hdr->width + 63) / 64 * 8;
+        break;
     default: *why = "unknown column encoding"; return -1;
     }
     if (need + bitmap != hdr->payload_bytes) {
@@ -340,6 +416,15 @@ int enc_decode(const void *blob, const enc_header *hdr, void *out, uint8_t *vali
     case ENC_BITPACK:
         unpack(p, hdr->width, hdr->reference, n, out, w);
         break;
+    case ENC_SCALED: {
+        unpack(p, hdr->width, hdr->reference, n, out, 8);
+        int64_t *iv = out;
+        double *dv = out;
+        const double div = P10[hdr->exponent];
+        for (uint32_t i = 0; i < n; i++)
+            dv[i] = (double)iv[i] / div;
+        break;
+    }
     }
     return has_nulls;
 }

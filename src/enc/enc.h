@@ -7,7 +7,9 @@
 
 #include "base/base.h"
 
-enum { ENC_PLAIN = 1, ENC_CONST = 2, ENC_RLE = 3, ENC_BITPACK = 4 };
+/* ENC_SCALED: doubles that are all exactly i / 10^k for small integers i (prices, amounts) are stored as
+ * bit-packed i with the exponent k; decoding divides, which IEEE rounds back to the same double. */
+enum { ENC_PLAIN = 1, ENC_CONST = 2, ENC_RLE = 3, ENC_BITPACK = 4, ENC_SCALED = 5 };
 #define ENC_HEADER_BYTES 64
 #define ENC_FLAG_NULLS 1u    /* a validity bitmap follows the header */
 #define ENC_FLAG_MINMAX 2u   /* min/max are meaningful (there is a non-null, non-NaN value) */
@@ -16,7 +18,7 @@ typedef struct enc_header {
     uint8_t encoding, type, width, flags;
     uint32_t rows, nulls, payload_bytes;
     int64_t min, max, reference;
-    uint32_t nruns;
+    uint32_t nruns, exponent;
     uint64_t checksum;
 } enc_header;
 

@@ -57,6 +57,12 @@ Test(enc, constant_rle_bitpack_plain)
         valid[i] = i % 3 != 0;
     }
     roundtrip(FACTDB_DOUBLE, v, valid, N, ENC_PLAIN);
+    for (int i = 0; i < N; i++) {
+        double d = (double)(199 + i % 9000) / 100.0;  /* prices: exactly cents */
+        memcpy(&v[i], &d, 8);
+    }
+    roundtrip(FACTDB_DOUBLE, v, valid, N, ENC_SCALED);
+    roundtrip(FACTDB_DOUBLE, v, NULL, N, ENC_SCALED);
     for (int i = 0; i < N; i++)
         v[i] = 19000 + i % 700;
     roundtrip(FACTDB_DATE, v, valid, N, ENC_BITPACK);
@@ -90,4 +96,16 @@ Test(enc, rejects_bad_headers)
     const char *why;
     cr_expect_neq(enc_read_header(junk, sizeof junk, &h, &why), 0);
     cr_expect_neq(enc_read_header(junk, 10, &h, &why), 0);
+}
+
+Test(enc, doubles_never_bitpacked_raw)
+{
+    /* Exact decimals whose scaled form is not small enough must stay plain, never raw bit-packed. */
+    enum { N = 4096 };
+    int64_t v[N];
+    for (int i = 0; i < N; i++) {
+        double d = (double)((int64_t)i * 7777777777LL % 100000000000LL) / 1000.0;
+        memcpy(&v[i], &d, 8);
+    }
+    roundtrip(FACTDB_DOUBLE, v, NULL, N, ENC_PLAIN);
 }
