@@ -163,8 +163,7 @@ int ingest_load_csv(factdb *db, const char *table, const char *path, const inges
         for (size_t i = 0; i < nf; i++)
             masks[i] = T_BOOL | T_BIGINT | T_DOUBLE | T_DATE | T_TS;
         csv_reader s2;
-        ingest_input sub = in;
-        csv_init(&s2, &sub, o->delim);
+        csv_init(&s2, &in, o->delim);
         s2.p = in.data + (o->header ? data_start : 0);
         s2.line = o->header ? data_line : 1;
         int n;

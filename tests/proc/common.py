@@ -20,6 +20,15 @@ def scratch(name):
     return d
 
 
+def new_db(name, *tables):
+    """A scratch directory with database NAME.db holding the batch tables TABLES; returns (dir, db)."""
+    d = scratch(name)
+    db = os.path.join(d, name + ".db")
+    for t in tables:
+        run([DRIVER, "create", db, t])
+    return d, db
+
+
 def run(args, check=True, env=None, timeout=300, **kw):
     p = subprocess.run(args, capture_output=True, text=True, env=env or ENV, timeout=timeout, **kw)
     if check and p.returncode != 0:

@@ -105,7 +105,7 @@ typedef struct seen {
 } seen;
 
 /* Scans the table once, verifies every batch, returns the row count; prints batches if `print`. */
-static uint64_t verify(factdb *db, const char *table, int print, int allow_fail)
+static uint64_t verify(factdb *db, const char *table, int print)
 {
     factdb_error err;
     factdb_scan *s;
@@ -161,7 +161,6 @@ static uint64_t verify(factdb *db, const char *table, int print, int allow_fail)
         if (print)
             printf("batch %lld %lld %lld\n", (long long)b[i].writer, (long long)b[i].batch, (long long)b[i].nrows);
     }
-    (void)allow_fail;
     free(b);
     factdb_batch_cleanup(&bt);
     factdb_scan_free(s);
@@ -201,7 +200,7 @@ static void *thread_main(void *p)
     } else {
         uint64_t last = 0;
         while (atomic_load(a->writers_left) > 0) {
-            uint64_t rows = verify(a->db, a->table, 0, 0);
+            uint64_t rows = verify(a->db, a->table, 0);
             if (rows < last)
                 DIE("thread reader: count went down from %llu to %llu", (unsigned long long)last,
                     (unsigned long long)rows);
@@ -244,7 +243,7 @@ int main(int argc, char **argv)
         double until = now_s() + atof(argv[4]);
         uint64_t last = 0, scans = 0;
         while (now_s() < until) {
-            uint64_t rows = verify(db, table, 0, 0);
+            uint64_t rows = verify(db, table, 0);
             if (rows < last)
                 DIE("count went down from %llu to %llu", (unsigned long long)last, (unsigned long long)rows);
             last = rows;
@@ -264,7 +263,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(mode, "verify")) {
         factdb *db = open_db(path, 10000);
-        uint64_t rows = verify(db, table, 1, 0);
+        uint64_t rows = verify(db, table, 1);
         printf("rows %llu\n", (unsigned long long)rows);
         factdb_close(db);
         return 0;
@@ -313,14 +312,14 @@ int main(int argc, char **argv)
         thread_arg args[64];
         _Atomic int writers_left = nt / 2;
         _Atomic uint64_t acked = 0;
-        uint64_t before = verify(db, table, 0, 0);
+        uint64_t before = verify(db, table, 0);
         for (int i = 0; i < nt && i < 64; i++) {
             args[i] = (thread_arg){db, table, i, nb, i < nt / 2, &writers_left, &acked};
             pthread_create(&th[i], NULL, thread_main, &args[i]);
         }
         for (int i = 0; i < nt && i < 64; i++)
             pthread_join(th[i], NULL);
-        uint64_t after = verify(db, table, 0, 0);
+        uint64_t after = verify(db, table, 0);
         if (after != before + atomic_load(&acked))
             DIE("threads: %llu rows before, %llu acked, %llu after", (unsigned long long)before,
                 (unsigned long long)atomic_load(&acked), (unsigned long long)after);

@@ -4,16 +4,14 @@ import random
 import re
 import time
 
-from common import DRIVER, FACTDB, acked, cleanup, finish, run, scratch, spawn, test, verify
+from common import DRIVER, FACTDB, acked, cleanup, finish, new_db, run, spawn, test, verify
 
 
 @test
 def writers_and_scanners_at_once():
     """4 writer processes and 4 scanner processes, repeatedly: nothing fails, no partial batch is seen,
     counts never go down, and the final count is the sum of the acknowledged batches."""
-    d = scratch("conc")
-    db = os.path.join(d, "c.db")
-    run([DRIVER, "create", db, "t"])
+    d, db = new_db("conc", "t")
     total_acked = {}
     for rnd in range(2):
         writers = [spawn([DRIVER, "write", db, "t", str(rnd * 10 + w), "12", str(rnd * 100 + w)]) for w in range(4)]
@@ -22,8 +20,6 @@ def writers_and_scanners_at_once():
             out, err = p.communicate(timeout=300)
             assert p.returncode == 0, "process failed: %s" % err
             total_acked.update(acked(out))
-        for p in scanners:
-            pass
     present = verify(db, "t")
     assert present == total_acked, "present batches differ from acknowledged ones"
     info = run([FACTDB, "info", db]).stdout
@@ -35,10 +31,7 @@ def writers_and_scanners_at_once():
 
 @test
 def several_tables_and_a_create_meanwhile():
-    d = scratch("tables")
-    db = os.path.join(d, "m.db")
-    run([DRIVER, "create", db, "a"])
-    run([DRIVER, "create", db, "b"])
+    d, db = new_db("tables", "a", "b")
     ws = [spawn([DRIVER, "write", db, t, str(i), "8", str(i)]) for i, t in enumerate(["a", "b", "a", "b"])]
     time.sleep(0.2)
     run([DRIVER, "create", db, "c"])  # created while the others write
@@ -56,9 +49,7 @@ def several_tables_and_a_create_meanwhile():
 
 @test
 def busy_writer_times_out_naming_the_holder():
-    d = scratch("busy")
-    db = os.path.join(d, "b.db")
-    run([DRIVER, "create", db, "t"])
+    d, db = new_db("busy", "t")
     holder = spawn([DRIVER, "hold", db, "t", "3000"])
     line = holder.stdout.readline()
     assert line.startswith("holding"), line
@@ -84,9 +75,7 @@ def busy_writer_times_out_naming_the_holder():
 
 @test
 def threads_share_one_handle():
-    d = scratch("threads")
-    db = os.path.join(d, "t.db")
-    run([DRIVER, "create", db, "t"])
+    d, db = new_db("threads", "t")
     out = run([DRIVER, "threads", db, "t", "8", "15"]).stdout
     assert "threads ok" in out
     run([FACTDB, "check", db])

@@ -5,16 +5,14 @@ import re
 import signal
 import time
 
-from common import DRIVER, FACTDB, acked, cleanup, finish, run, scratch, spawn, test, verify
+from common import DRIVER, FACTDB, acked, cleanup, finish, new_db, run, spawn, test, verify
 
 ROUNDS = int(os.environ.get("FACTDB_CRASH_ROUNDS", "40"))
 
 
 @test
 def kill_writers_at_random_moments():
-    d = scratch("crash")
-    db = os.path.join(d, "k.db")
-    run([DRIVER, "create", db, "t"])
+    d, db = new_db("crash", "t")
     expected = {}
     rnd = random.Random(7)
     for i in range(ROUNDS):
@@ -53,9 +51,7 @@ def kill_writers_at_random_moments():
 
 @test
 def killed_readers_do_not_pin_pages():
-    d = scratch("readers")
-    db = os.path.join(d, "r.db")
-    run([DRIVER, "create", db, "t"])
+    d, db = new_db("readers", "t")
     run([DRIVER, "write", db, "t", "1", "5", "1"])
     readers = [spawn([DRIVER, "readhold", db, "t", "60000"]) for _ in range(4)]
     for r in readers:
