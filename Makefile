@@ -6,9 +6,10 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS = -Iinclude -Isrc
 LIBS = -llmdb -lxxhash -lpthread -lm
+CLI_LIBS = -ledit
 BUILD ?= build
 
-LIB_SRC = $(wildcard src/base/*.c src/enc/*.c src/store/*.c src/ingest/*.c)
+LIB_SRC = $(wildcard src/base/*.c src/enc/*.c src/store/*.c src/ingest/*.c src/sql/*.c src/exec/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
@@ -38,7 +39,7 @@ $(BUILD)/libfactdb.so: $(PIC_OBJ)
 	$(CC) -shared -o $@ $^ $(LIBS)
 
 $(BUILD)/factdb: $(CLI_OBJ) $(BUILD)/libfactdb.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfactdb.a $(LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfactdb.a $(LIBS) $(CLI_LIBS)
 
 $(BUILD)/factdb-demo: $(BUILD)/obj/tools/demo.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)

@@ -140,6 +140,10 @@ int factdb_drop_table(factdb *db, const char *name, factdb_error *err);
 /* Removes every row of `name`, keeping its definition. Errors: NO_TABLE, BUSY, IO, NOMEM. */
 int factdb_truncate_table(factdb *db, const char *name, factdb_error *err);
 
+/* Adds column `def` at the end of `table`; rows already stored read NULL in it. NOT NULL is refused when
+ * the table has rows. Errors: NO_TABLE, INVALID_ARGUMENT (duplicate name, bad type), NOT_NULL, BUSY, IO. */
+int factdb_add_column(factdb *db, const char *table, const factdb_column_def *def, factdb_error *err);
+
 /* Fills *out with the table's schema and statistics in one snapshot. The caller frees it with
  * factdb_table_info_free. Errors: NO_TABLE, NOMEM, IO. */
 int factdb_table_info_get(factdb *db, const char *name, factdb_table_info *out, factdb_error *err);
@@ -257,6 +261,71 @@ int factdb_parse_value(factdb_type type, int precision, int scale, const char *s
 size_t factdb_format_value(factdb_type type, int scale, int64_t v, char *buf, size_t cap);
 /* The type's name as PostgreSQL spells it ("bigint", "numeric(12,2)"). */
 const char *factdb_type_name(factdb_type type, int precision, int scale, char *buf, size_t cap);
+
+/* ---- SQL ----
+ * A session runs SQL statements (PostgreSQL's dialect; see docs/sql.md) one at a time. Each statement
+ * reads one snapshot; each writing statement is atomic and durable on return. A session is used by one
+ * thread at a time; factdb_session_cancel may be called from any thread or a signal handler. */
+typedef struct factdb_session factdb_session;
+typedef struct factdb_result factdb_result;
+
+typedef enum factdb_param_kind {
+    FACTDB_PARAM_NULL = 0,
+    FACTDB_PARAM_BOOL,
+    FACTDB_PARAM_INT,     /* i */
+    FACTDB_PARAM_DOUBLE,  /* d */
+    FACTDB_PARAM_TEXT     /* s, len: typed by its context, like a quoted literal ('2024-01-31' can be a date) */
+} factdb_param_kind;
+
+/* A parameter value for $1..$n: bound as a value, never spliced into the SQL text. */
+typedef struct factdb_param {
+    factdb_param_kind kind;
+    bool b;
+    int64_t i;
+    double d;
+    const char *s;
+    size_t len;
+} factdb_param;
+
+/* Errors: NOMEM. *out is freed with factdb_session_free. */
+int factdb_session_new(factdb *db, factdb_session **out, factdb_error *err);
+void factdb_session_free(factdb_session *s);
+/* Worker threads per query (default: the number of cores). */
+void factdb_session_set_threads(factdb_session *s, int threads);
+/* Memory a query may use for groups, sorting and results (default 4 GiB); beyond it the query fails
+ * with LIMIT. */
+void factdb_session_set_memory_limit(factdb_session *s, size_t bytes);
+/* Makes the running statement fail at once with "canceling statement due to user request". */
+void factdb_session_cancel(factdb_session *s);
+
+/* Runs the first statement of sql[0..len) with parameters params[0..nparams). *consumed receives the bytes
+ * used (through the statement's ';'), so a caller runs a script by calling again on the rest. *out receives
+ * the result (NULL when the text held only white space, comments or ';'), freed with factdb_result_free.
+ * Errors: INVALID_ARGUMENT (syntax, unknown names, types; err->position is the 1-based byte offset in
+ * `sql`), INVALID_VALUE (bad values, overflow, division by zero), NO_TABLE, TABLE_EXISTS, NOT_NULL, BUSY,
+ * LIMIT, IO, FULL, NOMEM. A failed statement changes nothing. */
+int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const factdb_param *params, size_t nparams,
+                        size_t *consumed, factdb_result **out, factdb_error *err);
+
+/* Result columns (0 for statements that return no rows, such as INSERT), names and PostgreSQL type names. */
+size_t factdb_result_ncols(const factdb_result *r);
+const char *factdb_result_column_name(const factdb_result *r, size_t col);
+const char *factdb_result_column_type(const factdb_result *r, size_t col);
+uint64_t factdb_result_nrows(const factdb_result *r);
+bool factdb_result_is_null(const factdb_result *r, uint64_t row, size_t col);
+/* The value's text form (PostgreSQL's output format); *len receives its length. The pointer is valid
+ * until the next call on the result (it may point into buf[cap >= 128]). NULL for SQL NULL. */
+const char *factdb_result_text(const factdb_result *r, uint64_t row, size_t col, char *buf, size_t cap,
+                               size_t *len);
+/* How the column is written in JSON: 0 string, 1 number, 2 boolean. */
+int factdb_result_json_kind(const factdb_result *r, size_t col);
+/* The command tag ("SELECT 3", "INSERT 0 5", "CREATE TABLE", "DELETE 2"). */
+const char *factdb_result_tag(const factdb_result *r);
+/* True for statements that return rows (SELECT, SHOW, DESCRIBE, EXPLAIN). */
+bool factdb_result_has_rows(const factdb_result *r);
+/* data_version after the statement (for writes, the version of its commit). */
+uint64_t factdb_result_data_version(const factdb_result *r);
+void factdb_result_free(factdb_result *r);
 
 #ifdef __cplusplus
 }

@@ -228,12 +228,22 @@ size_t base_format_double(double v, char *buf, size_t cap)
         return (size_t)snprintf(buf, cap, v < 0 ? "-Infinity" : "Infinity");
     pthread_once(&c_locale_once, c_locale_init);
     locale_t old = uselocale(c_locale);
-    int n = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        n = snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod_l(buf, NULL, c_locale) == v)
+    /* The fewest significant digits that read back exactly, printed as PostgreSQL does: positional
+     * notation for decimal exponents -4..14, else d.ddde+XX. */
+    int prec = 1;
+    char tmp[64];
+    for (; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
+        if (strtod_l(tmp, NULL, c_locale) == v)
             break;
     }
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
+    int exp10 = atoi(strchr(tmp, 'e') + 1);
+    int n;
+    if (exp10 >= -4 && exp10 < 15)
+        n = snprintf(buf, cap, "%.*f", prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
+    else
+        n = snprintf(buf, cap, "%s", tmp);
     uselocale(old);
     return n < 0 ? 0 : MIN((size_t)n, cap - 1);
 }

@@ -15,6 +15,7 @@ static const char HELP[] =
     "usage: factdb COMMAND [OPTIONS] ARGS\n"
     "\n"
     "commands:\n"
+    "  sql     run SQL statements, or an interactive SQL shell\n"
     "  load    load a CSV file into a table, all or nothing\n"
     "  info    show the tables, their sizes, data_version and live readers\n"
     "  check   verify every chunk, dictionary and zone map\n"
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
         printf("factdb %s (format %u)\n", FACTDB_VERSION, FACTDB_FILE_FORMAT);
         return 0;
     }
+    if (!strcmp(cmd, "sql"))
+        return cmd_sql(argc - 1, argv + 1);
     if (!strcmp(cmd, "load"))
         return cmd_load(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))

@@ -308,3 +308,42 @@ int store_chunk_merge_tail(store_txn *t, store_table *tab, factdb_error *err)
     store_chunk_list_free(list, n);
     return rc;
 }
+
+int store_chunk_delete(store_txn *t, store_table *tab, uint64_t chunk_id, const unsigned char *bitmap, uint32_t ndel,
+                       factdb_error *err)
+{
+    unsigned char key[14];
+    store_chunk_key(key, tab->id, chunk_id, STORE_COL_HEADER);
+    MDB_val k = {14, key}, v;
+    int rc = mdb_get(t->txn, t->env->chunks, &k, &v);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read a chunk to delete rows from it");
+    store_chunk_header h;
+    const char *why;
+    if (store_chunk_header_parse(v.mv_data, v.mv_size, &h, &why))
+        return base_err(err, FACTDB_CORRUPT, "table \"%s\", chunk %llu: %s; run factdb check", tab->name,
+                        (unsigned long long)chunk_id, why);
+    if (h.deleted + ndel > h.rows) {
+        free(h.cols);
+        return base_err(err, FACTDB_INTERNAL, "deleting more rows than a chunk holds");
+    }
+    h.deleted += ndel;
+    tab->rows -= ndel;
+    if (h.deleted == h.rows) {
+        /* nothing left: drop the whole chunk */
+        unsigned char prefix[12];
+        memcpy(prefix, key, 12);
+        free(h.cols);
+        tab->chunks--;
+        return store_delete_prefix(t, t->env->chunks, prefix, 12, err);
+    }
+    rc = put_header(t, tab->id, chunk_id, &h, err);
+    free(h.cols);
+    if (rc)
+        return rc;
+    store_chunk_key(key, tab->id, chunk_id, STORE_COL_DELETED);
+    MDB_val bk = {14, key}, bv = {((size_t)h.rows + 7) / 8, (void *)bitmap};
+    if ((rc = mdb_put(t->txn, t->env->chunks, &bk, &bv, 0)))
+        return store_mdb_err(err, rc, "cannot write a deletion bitmap");
+    return 0;
+}

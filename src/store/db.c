@@ -1,5 +1,6 @@
 /* db.c: the public handle and catalog functions of factdb.h, on top of the store layer. */
 #include "store_int.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,4 +186,64 @@ int factdb_db_info_get(factdb *db, factdb_db_info *out, factdb_error *err)
 {
     base_err_clear(err);
     return store_env_info(db->env, out, err);
+}
+
+typedef struct add_arg {
+    const char *table;
+    const factdb_column_def *def;
+} add_arg;
+
+static int do_add_column(store_txn *t, const void *arg, factdb_error *err)
+{
+    const add_arg *a = arg;
+    store_table tab;
+    int rc = store_table_get(t, a->table, &tab, err);
+    if (rc)
+        return rc;
+    /* validate the definition the way CREATE TABLE does, on a one-column scratch table */
+    for (uint16_t i = 0; i < tab.ncols && !rc; i++)
+        if (!strcmp(tab.cols[i].name, a->def->name))
+            rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" of table \"%s\" already exists", a->def->name,
+                          a->table);
+    if (!rc && tab.ncols >= FACTDB_MAX_COLUMNS)
+        rc = base_err(err, FACTDB_INVALID_ARGUMENT, "table \"%s\" already has %d columns", a->table, FACTDB_MAX_COLUMNS);
+    if (!rc && a->def->not_null && tab.rows)
+        rc = base_err(err, FACTDB_NOT_NULL, "column \"%s\" of table \"%s\" would contain NULL values (the table has "
+                                            "rows); add it without NOT NULL",
+                      a->def->name, a->table);
+    if (!rc) {
+        const factdb_column_def *d = a->def;
+        if (d->type < FACTDB_BOOLEAN || d->type > FACTDB_TIMESTAMP ||
+            (d->type == FACTDB_DECIMAL && (d->precision < 1 || d->precision > 18 || d->scale < 0 || d->scale > d->precision)))
+            rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" has an unsupported type", d->name);
+        size_t len = d->name ? strlen(d->name) : 0;
+        if (!rc && (len == 0 || len > FACTDB_NAME_MAX))
+            rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column name must be 1 to %d bytes", FACTDB_NAME_MAX);
+    }
+    if (!rc) {
+        store_col *cols = realloc(tab.cols, (size_t)(tab.ncols + 1) * sizeof *cols);
+        if (!cols) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        } else {
+            tab.cols = cols;
+            store_col *c = &cols[tab.ncols];
+            memset(c, 0, sizeof *c);
+            snprintf(c->name, sizeof c->name, "%s", a->def->name);
+            c->type = (uint8_t)a->def->type;
+            c->precision = (uint8_t)(a->def->type == FACTDB_DECIMAL ? a->def->precision : 0);
+            c->scale = (uint8_t)(a->def->type == FACTDB_DECIMAL ? a->def->scale : 0);
+            c->flags = a->def->not_null ? STORE_COL_NOT_NULL : 0;
+            tab.ncols++;
+            rc = store_table_put(t, &tab, err);
+        }
+    }
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+int factdb_add_column(factdb *db, const char *table, const factdb_column_def *def, factdb_error *err)
+{
+    base_err_clear(err);
+    add_arg a = {table, def};
+    return write_op(db, do_add_column, &a, err);
 }

@@ -15,11 +15,12 @@ struct factdb_scan {
     int *colidx;
     store_dict **dicts;
     store_chunk_ref *chunks;
-    size_t nchunks;
+    size_t nchunks, nlive;  /* nlive: chunks still to scan after pruning (a prefix) */
     _Atomic size_t next;
 };
 
 typedef struct batch_buf {
+    const store_chunk_ref *chunk;
     size_t ncols;
     void **data;
     uint8_t **valid;
@@ -90,6 +91,7 @@ int factdb_scan_open(factdb *db, const char *table, const char *const *columns, 
         goto fail;
     for (size_t i = 0; i < s->nchunks; i++)
         s->rows += s->chunks[i].hdr.rows - s->chunks[i].hdr.deleted;
+    s->nlive = s->nchunks;
     *out = s;
     return FACTDB_OK;
 fail:
@@ -98,6 +100,36 @@ fail:
 }
 
 uint64_t factdb_scan_row_count(factdb_scan *s) { return s->rows; }
+
+size_t store_scan_prune(factdb_scan *s, bool (*keep)(void *ctx, const store_chunk_header *h), void *ctx)
+{
+    size_t o = 0, dropped = 0;
+    for (size_t i = 0; i < s->nchunks; i++) {
+        if (keep(ctx, &s->chunks[i].hdr)) {
+            if (o != i) {
+                store_chunk_ref tmp = s->chunks[o];
+                s->chunks[o] = s->chunks[i];
+                s->chunks[i] = tmp;
+            }
+            o++;
+        } else {
+            dropped++;
+        }
+    }
+    /* dropped refs stay after nchunks - dropped, so store_chunk_list_free still frees them */
+    s->nlive = o;
+    return dropped;
+}
+
+size_t store_scan_chunk_count(factdb_scan *s) { return s->nlive; }
+
+uint32_t store_scan_dict_count(factdb_scan *s, size_t col)
+{
+    if (col >= s->ncols)
+        return 0;
+    const store_col *c = &s->tab.cols[s->colidx[col]];
+    return c->type == FACTDB_TEXT ? c->dict_count : 0;
+}
 uint64_t factdb_scan_data_version(factdb_scan *s) { return s->version; }
 
 const char *factdb_scan_text(factdb_scan *s, size_t col, uint32_t code, size_t *len)
@@ -171,7 +203,7 @@ int factdb_scan_next(factdb_scan *s, factdb_batch *b, factdb_error *err)
         return rc;
     b->count = 0;
     size_t i = atomic_fetch_add(&s->next, 1);
-    if (i >= s->nchunks)
+    if (i >= s->nlive)
         return FACTDB_OK;
     const store_chunk_ref *ch = &s->chunks[i];
     batch_buf *bb = b->internal;
@@ -205,5 +237,14 @@ int factdb_scan_next(factdb_scan *s, factdb_batch *b, factdb_error *err)
         }
     }
     b->count = ch->hdr.rows - ch->hdr.deleted;
+    bb->chunk = ch;
     return FACTDB_OK;
+}
+
+void store_batch_chunk(const factdb_batch *b, uint64_t *id, uint32_t *rows, const unsigned char **deleted)
+{
+    const batch_buf *bb = b->internal;
+    *id = bb->chunk->id;
+    *rows = bb->chunk->hdr.rows;
+    *deleted = bb->chunk->deleted;
 }

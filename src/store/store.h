@@ -135,6 +135,20 @@ int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col,
                     factdb_error *err);
 void store_env_dicts_free(store_env *env);
 
+/* Marks rows of chunk `chunk_id` deleted: `bitmap` (rows bits, 1 = deleted) holds the old and the new
+ * deletions, ndel counts the new ones. Updates tab's counters (the caller stores tab). */
+int store_chunk_delete(store_txn *t, store_table *tab, uint64_t chunk_id, const unsigned char *bitmap, uint32_t ndel,
+                       factdb_error *err);
+
+/* ---- scan internals for the executor ---- */
+/* The chunk the batch came from: id, physical rows and the deletion bitmap it had (NULL: none). */
+void store_batch_chunk(const factdb_batch *b, uint64_t *id, uint32_t *rows, const unsigned char **deleted);
+/* Drops from the scan the chunks for which keep(ctx, header) returns false; returns how many it dropped. */
+size_t store_scan_prune(factdb_scan *s, bool (*keep)(void *ctx, const store_chunk_header *h), void *ctx);
+size_t store_scan_chunk_count(factdb_scan *s);
+/* Dictionary entries visible to the scan for its column `col` (TEXT columns), else 0. */
+uint32_t store_scan_dict_count(factdb_scan *s, size_t col);
+
 /* Converts an LMDB return code into a factdb error with `what` as context. */
 int store_mdb_err(factdb_error *err, int rc, const char *what);
 

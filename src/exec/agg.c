@@ -1,0 +1,804 @@
+/* agg.c: grouping and aggregate states. Groups live in a table keyed by one 64-bit word per key (the
+ * value, a dictionary code, normalized double bits, or a string's hash with the string compared in
+ * full). When every key is a dictionary-coded text or a boolean and the key space is small, a dense array
+ * maps the combined codes straight to the group ("perfect hashing"); otherwise open addressing. Each
+ * worker thread aggregates into its own table; the tables merge at the end. */
+#include "agg.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATE 32
+
+static int charge(gtab *t, size_t bytes, factdb_error *err)
+{
+    if (!t->mem)
+        return 0;
+    size_t now = atomic_fetch_add(t->mem, bytes) + bytes;
+    t->charged += bytes;
+    if (t->limit && now > t->limit)
+        return base_err(err, FACTDB_LIMIT,
+                        "the query needs more than its memory limit of %zu MiB (too many groups); add filters, or "
+                        "raise the limit (factdb sql --memory-limit)", t->limit >> 20);
+    return 0;
+}
+
+static int new_group(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, uint64_t h, bool copy,
+                     uint32_t *out, factdb_error *err);
+
+int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, _Atomic size_t *mem, size_t limit,
+              sql_arena *keep, factdb_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->q = q;
+    t->nkeys = q->nkeys;
+    t->naggs = q->naggs;
+    t->ssz = (size_t)(q->naggs ? q->naggs : 1) * STATE;
+    t->mem = mem;
+    t->limit = limit;
+    t->keep = keep;
+    memcpy(t->kmode, kmode, (size_t)q->nkeys * sizeof *kmode);
+    t->dense = q->nkeys > 0;
+    uint64_t size = 1;
+    for (int k = 0; k < q->nkeys && t->dense; k++) {
+        if (!domain[k] || size * (domain[k] + 1) > (1u << 20))
+            t->dense = false;
+        else {
+            t->stride[k] = size;
+            t->domain[k] = domain[k];
+            size *= domain[k] + 1;
+        }
+    }
+    if (t->dense) {
+        t->dsize = size;
+        t->dmap = calloc(size, sizeof *t->dmap);
+        if (!t->dmap || charge(t, size * 4, err))
+            return err->code ? err->code : base_err(err, FACTDB_NOMEM, "out of memory");
+    } else {
+        t->smask = 1023;
+        t->slots = calloc(t->smask + 1, sizeof *t->slots);
+        if (!t->slots)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    if (q->nkeys == 0) {
+        uint32_t g0;
+        if (new_group(t, NULL, NULL, NULL, 0, false, &g0, err))
+            return err->code;
+    }
+    for (int j = 0; j < q->naggs; j++)
+        if (q->aggs[j].distinct) {
+            t->dsets[j] = calloc(1, sizeof(dset));
+            if (!t->dsets[j])
+                return base_err(err, FACTDB_NOMEM, "out of memory");
+        }
+    return 0;
+}
+
+void gtab_cleanup(gtab *t)
+{
+    free(t->kw);
+    free(t->kn);
+    free(t->ks);
+    free(t->gh);
+    free(t->st);
+    free(t->slots);
+    free(t->dmap);
+    for (int j = 0; j < t->naggs; j++)
+        if (t->dsets[j]) {
+            free(t->dsets[j]->e);
+            free(t->dsets[j]);
+        }
+    if (t->mem)
+        atomic_fetch_sub(t->mem, t->charged);
+    memset(t, 0, sizeof *t);
+}
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h ^= w + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t finish(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static int grow_groups(gtab *t, factdb_error *err)
+{
+    size_t cap = t->gcap ? t->gcap * 2 : 256;
+    size_t nk = (size_t)(t->nkeys ? t->nkeys : 1);
+    if (charge(t, (cap - t->gcap) * (nk * (8 + 1 + sizeof(sql_str)) + 8 + t->ssz), err))
+        return err->code;
+    uint64_t *kw = realloc(t->kw, cap * nk * 8);
+    if (kw)
+        t->kw = kw;
+    uint8_t *kn = realloc(t->kn, cap * nk);
+    if (kn)
+        t->kn = kn;
+    sql_str *ks = realloc(t->ks, cap * nk * sizeof *ks);
+    if (ks)
+        t->ks = ks;
+    uint64_t *gh = realloc(t->gh, cap * 8);
+    if (gh)
+        t->gh = gh;
+    unsigned char *st = realloc(t->st, cap * t->ssz);
+    if (st)
+        t->st = st;
+    if (!kw || !kn || !ks || !gh || !st)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    t->gcap = cap;
+    return 0;
+}
+
+static int rehash(gtab *t, factdb_error *err)
+{
+    size_t ncap = (t->smask + 1) * 2;
+    uint32_t *s = calloc(ncap, sizeof *s);
+    if (!s || charge(t, ncap * 4, err)) {
+        free(s);
+        return err->code ? err->code : base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    for (size_t g = 0; g < t->ng; g++) {
+        size_t i = t->gh[g] & (ncap - 1);
+        while (s[i])
+            i = (i + 1) & (ncap - 1);
+        s[i] = (uint32_t)g + 1;
+    }
+    free(t->slots);
+    t->slots = s;
+    t->smask = ncap - 1;
+    return 0;
+}
+
+static void init_states(gtab *t, size_t g)
+{
+    unsigned char *st = t->st + g * t->ssz;
+    memset(st, 0, t->ssz);
+}
+
+static int new_group(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, uint64_t h, bool copy,
+                     uint32_t *out, factdb_error *err)
+{
+    if (t->ng == t->gcap && grow_groups(t, err))
+        return err->code;
+    if (t->ng >= UINT32_MAX - 1)
+        return base_err(err, FACTDB_LIMIT, "too many groups (more than 4 billion)");
+    size_t g = t->ng++;
+    size_t nk = (size_t)t->nkeys;
+    for (size_t k = 0; k < nk; k++) {
+        t->kw[g * nk + k] = w[k];
+        t->kn[g * nk + k] = nl[k];
+        sql_str v = {"", 0};
+        if (t->kmode[k] == KEY_STR && !nl[k]) {
+            v = s[k];
+            if (copy) {
+                char *p = sql_arena_strndup(t->keep, s[k].p, s[k].len);
+                if (!p)
+                    return base_err(err, FACTDB_NOMEM, "out of memory");
+                v.p = p;
+            }
+        }
+        t->ks[g * nk + k] = v;
+    }
+    t->gh[g] = h;
+    init_states(t, g);
+    *out = (uint32_t)g;
+    return 0;
+}
+
+static bool keys_equal(const gtab *t, size_t g, const uint64_t *w, const uint8_t *nl, const sql_str *s)
+{
+    size_t nk = (size_t)t->nkeys;
+    for (size_t k = 0; k < nk; k++) {
+        if (t->kn[g * nk + k] != nl[k])
+            return false;
+        if (nl[k])
+            continue;
+        if (t->kw[g * nk + k] != w[k])
+            return false;
+        if (t->kmode[k] == KEY_STR) {
+            const sql_str *a = &t->ks[g * nk + k];
+            if (a->len != s[k].len || memcmp(a->p, s[k].p, a->len))
+                return false;
+        }
+    }
+    return true;
+}
+
+int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, bool copy, uint32_t *out,
+              factdb_error *err)
+{
+    if (t->dense) {
+        uint64_t idx = 0;
+        for (int k = 0; k < t->nkeys; k++) {
+            uint64_t v = nl[k] ? 0 : w[k] + 1;
+            if (v > t->domain[k])
+                return base_err(err, FACTDB_CORRUPT, "a text value refers to a dictionary entry beyond the "
+                                                     "dictionary; run factdb check");
+            idx += v * t->stride[k];
+        }
+        uint32_t g = t->dmap[idx];
+        if (g) {
+            *out = g - 1;
+            return 0;
+        }
+        if (new_group(t, w, nl, s, idx, copy, out, err))
+            return err->code;
+        t->dmap[idx] = *out + 1;
+        return 0;
+    }
+    uint64_t h = 0;
+    for (int k = 0; k < t->nkeys; k++)
+        h = mix(h, nl[k] ? 0x5bd1e995u : w[k]);
+    h = finish(h);
+    size_t i = h & t->smask;
+    for (;;) {
+        uint32_t g = t->slots[i];
+        if (!g)
+            break;
+        if (t->gh[g - 1] == h && keys_equal(t, g - 1, w, nl, s)) {
+            *out = g - 1;
+            return 0;
+        }
+        i = (i + 1) & t->smask;
+    }
+    if (new_group(t, w, nl, s, h, copy, out, err))
+        return err->code;
+    t->slots[i] = *out + 1;
+    if (t->ng * 2 > t->smask + 1 && rehash(t, err))
+        return err->code;
+    return 0;
+}
+
+/* The key word of row i of v. */
+static void key_of(const vec *v, int mode, size_t i, uint64_t *w, uint8_t *nl, sql_str *s)
+{
+    *nl = v->valid && !v->valid[i];
+    if (*nl) {
+        *w = 0;
+        return;
+    }
+    switch (mode) {
+    case KEY_CODE: *w = v->codes[i]; return;
+    case KEY_STR: {
+        *s = ((const sql_str *)v->data)[i];
+        *w = base_hash(s->p, s->len);
+        return;
+    }
+    case KEY_F64: {
+        double d = ((const double *)v->data)[i];
+        if (d == 0)
+            d = 0;  /* -0 groups with 0 */
+        if (isnan(d))
+            d = NAN;
+        memcpy(w, &d, 8);
+        return;
+    }
+    case KEY_U8: *w = ((const uint8_t *)v->data)[i]; return;
+    default: *w = (uint64_t)((const int64_t *)v->data)[i]; return;
+    }
+}
+
+int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
+{
+    uint64_t w[MAX_KEYS];
+    uint8_t nl[MAX_KEYS];
+    sql_str s[MAX_KEYS];
+    memset(s, 0, sizeof s[0] * (size_t)(t->nkeys ? t->nkeys : 1));
+    if (t->nkeys == 1 && t->dense && t->kmode[0] == KEY_CODE && !kv[0]->valid) {
+        const uint32_t *c = kv[0]->codes;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t gi = c[i] + 1 <= t->domain[0] ? t->dmap[c[i] + 1] : 0;
+            if (gi) {
+                g[i] = gi - 1;
+                continue;
+            }
+            w[0] = c[i];
+            nl[0] = 0;
+            if (gtab_find(t, w, nl, s, true, &g[i], err))
+                return err->code;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < t->nkeys; k++)
+            key_of(kv[k], t->kmode[k], i, &w[k], &nl[k], &s[k]);
+        if (gtab_find(t, w, nl, s, true, &g[i], err))
+            return err->code;
+    }
+    return 0;
+}
+
+/* ---- aggregate states ---- */
+typedef struct st_sum { i128 sum; int64_t cnt; int32_t scale; } st_sum;
+typedef struct st_dsum { double sum; int64_t cnt; } st_dsum;
+typedef struct st_mm { union { i128 n; int64_t i; double d; sql_str s; }; int8_t scale; uint8_t has; } st_mm;
+typedef struct st_var { double n, mean, m2; } st_var;
+
+static inline unsigned char *state(gtab *t, uint32_t g, int j) { return t->st + (size_t)g * t->ssz + (size_t)j * STATE; }
+
+static int dset_add(gtab *t, dset *d, uint32_t g, uint64_t w, sql_str s, bool is_str, bool copy, factdb_error *err)
+{
+    if (d->n * 2 >= d->cap) {
+        size_t ncap = d->cap ? d->cap * 2 : 1024;
+        dentry *e = calloc(ncap, sizeof *e);
+        if (!e || charge(t, ncap * sizeof *e, err)) {
+            free(e);
+            return err->code ? err->code : base_err(err, FACTDB_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < d->cap; i++)
+            if (d->e[i].used) {
+                size_t k = d->e[i].h & (ncap - 1);
+                while (e[k].used)
+                    k = (k + 1) & (ncap - 1);
+                e[k] = d->e[i];
+            }
+        free(d->e);
+        d->e = e;
+        d->cap = ncap;
+    }
+    uint64_t h = finish(mix(mix(0, g), w));
+    size_t k = h & (d->cap - 1);
+    while (d->e[k].used) {
+        dentry *x = &d->e[k];
+        if (x->h == h && x->g == g && x->w == w &&
+            (!is_str || (x->s.len == s.len && !memcmp(x->s.p, s.p, s.len))))
+            return 0;
+        k = (k + 1) & (d->cap - 1);
+    }
+    if (is_str && copy) {
+        char *p = sql_arena_strndup(t->keep, s.p, s.len);
+        if (!p)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        s.p = p;
+    }
+    d->e[k] = (dentry){.h = h, .g = g, .w = w, .s = s, .used = 1};
+    d->n++;
+    return 0;
+}
+
+static void get_n(const vec *a, size_t i, i128 *n, int *s)
+{
+    if (exec_phys(a->type) == P_N128) {
+        *n = ((const i128 *)a->data)[i];
+        *s = a->scales ? a->scales[i] : 0;
+    } else {
+        *n = ((const int64_t *)a->data)[i];
+        *s = a->type.id == TY_NUMERIC ? a->type.scale : 0;
+    }
+}
+
+static i128 p10(int k)
+{
+    i128 r = 1;
+    while (k-- > 0)
+        r *= 10;
+    return r;
+}
+
+static int sum_add(st_sum *s, i128 v, int sc, factdb_error *err)
+{
+    if (sc > s->scale) {
+        if (s->cnt && __builtin_mul_overflow(s->sum, p10(sc - s->scale), &s->sum))
+            return base_err(err, FACTDB_INVALID_VALUE, "numeric value out of range in sum");
+        s->scale = sc;
+    } else if (sc < s->scale) {
+        if (__builtin_mul_overflow(v, p10(s->scale - sc), &v))
+            return base_err(err, FACTDB_INVALID_VALUE, "numeric value out of range in sum");
+    }
+    if (__builtin_add_overflow(s->sum, v, &s->sum))
+        return base_err(err, FACTDB_INVALID_VALUE, "numeric value out of range in sum");
+    s->cnt++;
+    return 0;
+}
+
+static void var_add(st_var *v, double x)
+{
+    v->n += 1;
+    double d = x - v->mean;
+    v->mean += d / v->n;
+    v->m2 += d * (x - v->mean);
+}
+
+static int mm_cmp(const st_mm *m, const vec *a, size_t i)
+{
+    sql_value x, y;
+    vec_get(a, i, &x);
+    memset(&y, 0, sizeof y);
+    y.type = a->type;
+    switch (exec_phys(a->type)) {
+    case P_STR: y.s = m->s; break;
+    case P_F64: y.d = m->d; break;
+    case P_N128: y.n = m->n; y.nscale = m->scale; break;
+    default: y.i = m->i; break;
+    }
+    return exec_compare_values(&x, &y);
+}
+
+static void mm_set(st_mm *m, const vec *a, size_t i)
+{
+    switch (exec_phys(a->type)) {
+    case P_STR: m->s = ((const sql_str *)a->data)[i]; break;
+    case P_F64: m->d = ((const double *)a->data)[i]; break;
+    case P_N128:
+        m->n = ((const i128 *)a->data)[i];
+        m->scale = (int8_t)(a->scales ? a->scales[i] : 0);
+        break;
+    case P_U8: m->i = ((const uint8_t *)a->data)[i]; break;
+    default: m->i = ((const int64_t *)a->data)[i]; break;
+    }
+    m->has = 1;
+}
+
+int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask, const uint8_t *fvalid, size_t n,
+                bool coded, factdb_error *err)
+{
+    const agg_spec *sp = &t->q->aggs[j];
+#define SKIP(i) ((fmask && (!fmask[i] || (fvalid && !fvalid[i]))) || (a && a->valid && !a->valid[i]))
+#define G(i) (g ? g[i] : 0)
+    if (sp->fn == AG_COUNT_STAR) {
+        if (!g && !fmask) {
+            *(int64_t *)state(t, 0, j) += (int64_t)n;
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!SKIP(i))
+                (*(int64_t *)state(t, G(i), j))++;
+        return 0;
+    }
+    if (sp->distinct) {
+        dset *d = t->dsets[j];
+        phys p = exec_phys(a->type);
+        for (size_t i = 0; i < n; i++) {
+            if (SKIP(i))
+                continue;
+            uint64_t w;
+            uint8_t nl;
+            sql_str s = {"", 0};
+            int mode = coded ? KEY_CODE : p == P_STR ? KEY_STR : p == P_F64 ? KEY_F64 : p == P_U8 ? KEY_U8 : KEY_I64;
+            key_of(a, mode, i, &w, &nl, &s);
+            if (dset_add(t, d, G(i), w, s, mode == KEY_STR, true, err))
+                return err->code;
+        }
+        return 0;
+    }
+    phys p = exec_phys(a->type);
+    switch (sp->fn) {
+    case AG_COUNT:
+        if (!g && !fmask) {
+            int64_t c = 0;
+            if (a->valid)
+                for (size_t i = 0; i < n; i++)
+                    c += a->valid[i];
+            else
+                c = (int64_t)n;
+            *(int64_t *)state(t, 0, j) += c;
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!SKIP(i))
+                (*(int64_t *)state(t, G(i), j))++;
+        return 0;
+    case AG_SUM:
+    case AG_AVG:
+        if (p == P_F64) {
+            const double *x = a->data;
+            if (!g && !fmask && !a->valid) {
+                double s = 0;
+                for (size_t i = 0; i < n; i++)
+                    s += x[i];
+                st_dsum *d = (st_dsum *)state(t, 0, j);
+                d->sum += s;
+                d->cnt += (int64_t)n;
+                return 0;
+            }
+            for (size_t i = 0; i < n; i++)
+                if (!SKIP(i)) {
+                    st_dsum *d = (st_dsum *)state(t, G(i), j);
+                    d->sum += x[i];
+                    d->cnt++;
+                }
+            return 0;
+        }
+        if (p == P_I64) {
+            const int64_t *x = a->data;
+            int sc = a->type.id == TY_NUMERIC ? a->type.scale : 0;
+            if (!g && !fmask && !a->valid) {
+                i128 s = 0;
+                for (size_t i = 0; i < n; i++)
+                    s += x[i];
+                st_sum *d = (st_sum *)state(t, 0, j);
+                d->sum += s;
+                d->cnt += (int64_t)n;
+                d->scale = sc;
+                return 0;
+            }
+            for (size_t i = 0; i < n; i++)
+                if (!SKIP(i)) {
+                    st_sum *d = (st_sum *)state(t, G(i), j);
+                    d->sum += x[i];
+                    d->cnt++;
+                    d->scale = sc;
+                }
+            return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!SKIP(i)) {
+                i128 v;
+                int sc;
+                get_n(a, i, &v, &sc);
+                if (sum_add((st_sum *)state(t, G(i), j), v, sc, err))
+                    return err->code;
+            }
+        return 0;
+    case AG_MIN:
+    case AG_MAX: {
+        bool is_min = sp->fn == AG_MIN;
+        for (size_t i = 0; i < n; i++) {
+            if (SKIP(i))
+                continue;
+            st_mm *m = (st_mm *)state(t, G(i), j);
+            if (p == P_I64 && m->has) {
+                int64_t v = ((const int64_t *)a->data)[i];
+                if (is_min ? v < m->i : v > m->i)
+                    m->i = v;
+                continue;
+            }
+            if (!m->has || (is_min ? mm_cmp(m, a, i) < 0 : mm_cmp(m, a, i) > 0)) {
+                mm_set(m, a, i);
+                if (p == P_STR && !coded) {
+                    char *c = sql_arena_strndup(t->keep, m->s.p, m->s.len);
+                    if (!c)
+                        return base_err(err, FACTDB_NOMEM, "out of memory");
+                    m->s.p = c;
+                }
+            }
+        }
+        return 0;
+    }
+    case AG_VAR:
+    case AG_STDDEV:
+        for (size_t i = 0; i < n; i++) {
+            if (SKIP(i))
+                continue;
+            double x;
+            if (p == P_F64)
+                x = ((const double *)a->data)[i];
+            else {
+                sql_value v, d;
+                vec_get(a, i, &v);
+                exec_cast_value(&v, (sql_type){TY_DOUBLE, 0, 0}, 0, NULL, &d, err);
+                x = d.d;
+            }
+            var_add((st_var *)state(t, G(i), j), x);
+        }
+        return 0;
+    case AG_BOOL_AND:
+    case AG_BOOL_OR:
+        for (size_t i = 0; i < n; i++) {
+            if (SKIP(i))
+                continue;
+            st_mm *m = (st_mm *)state(t, G(i), j);
+            uint8_t v = ((const uint8_t *)a->data)[i];
+            if (!m->has)
+                m->i = v;
+            else
+                m->i = sp->fn == AG_BOOL_AND ? (m->i && v) : (m->i || v);
+            m->has = 1;
+        }
+        return 0;
+    default:
+        return base_err(err, FACTDB_INTERNAL, "unknown aggregate");
+    }
+#undef SKIP
+#undef G
+}
+
+/* Merges states of group sg of src into group dg of dst. */
+static int merge_state(gtab *dst, uint32_t dg, gtab *src, uint32_t sg, int j, factdb_error *err)
+{
+    const agg_spec *sp = &dst->q->aggs[j];
+    unsigned char *d = state(dst, dg, j), *s = state(src, sg, j);
+    if (sp->distinct && sp->fn != AG_COUNT_STAR)
+        return 0;  /* distinct sets merge separately */
+    switch (sp->fn) {
+    case AG_COUNT_STAR:
+    case AG_COUNT: *(int64_t *)d += *(int64_t *)s; return 0;
+    case AG_SUM:
+    case AG_AVG:
+        if (sp->arg->type.id == TY_DOUBLE) {
+            ((st_dsum *)d)->sum += ((st_dsum *)s)->sum;
+            ((st_dsum *)d)->cnt += ((st_dsum *)s)->cnt;
+            return 0;
+        } else {
+            st_sum *a = (st_sum *)d, *b = (st_sum *)s;
+            if (!b->cnt)
+                return 0;
+            int64_t cnt = a->cnt + b->cnt;
+            if (a->cnt == 0) {
+                *a = *b;
+                return 0;
+            }
+            if (sum_add(a, b->sum, b->scale, err))
+                return err->code;
+            a->cnt = cnt;
+            return 0;
+        }
+    case AG_MIN:
+    case AG_MAX:
+    case AG_BOOL_AND:
+    case AG_BOOL_OR: {
+        st_mm *a = (st_mm *)d, *b = (st_mm *)s;
+        if (!b->has)
+            return 0;
+        if (!a->has) {
+            *a = *b;
+            return 0;
+        }
+        if (sp->fn == AG_BOOL_AND || sp->fn == AG_BOOL_OR) {
+            a->i = sp->fn == AG_BOOL_AND ? (a->i && b->i) : (a->i || b->i);
+            return 0;
+        }
+        sql_value x, y;
+        memset(&x, 0, sizeof x);
+        memset(&y, 0, sizeof y);
+        x.type = y.type = sp->type;
+        switch (exec_phys(sp->type)) {
+        case P_STR: x.s = a->s; y.s = b->s; break;
+        case P_F64: x.d = a->d; y.d = b->d; break;
+        case P_N128: x.n = a->n; x.nscale = a->scale; y.n = b->n; y.nscale = b->scale; break;
+        default: x.i = a->i; y.i = b->i; break;
+        }
+        int c = exec_compare_values(&y, &x);
+        if (sp->fn == AG_MIN ? c < 0 : c > 0)
+            *a = *b;
+        return 0;
+    }
+    case AG_VAR:
+    case AG_STDDEV: {
+        st_var *a = (st_var *)d, *b = (st_var *)s;
+        if (!b->n)
+            return 0;
+        if (!a->n) {
+            *a = *b;
+            return 0;
+        }
+        double n = a->n + b->n, delta = b->mean - a->mean;
+        a->m2 += b->m2 + delta * delta * a->n * b->n / n;
+        a->mean += delta * b->n / n;
+        a->n = n;
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int gtab_merge(gtab *dst, gtab *src, factdb_error *err)
+{
+    size_t nk = (size_t)dst->nkeys;
+    uint32_t *map = malloc((src->ng ? src->ng : 1) * sizeof *map);
+    if (!map)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t g = 0; g < src->ng && !rc; g++) {
+        uint32_t dg;
+        if (nk == 0) {
+            dg = 0;
+        } else if ((rc = gtab_find(dst, src->kw + g * nk, src->kn + g * nk, src->ks + g * nk, false, &dg, err))) {
+            break;
+        }
+        map[g] = dg;
+        for (int j = 0; j < dst->naggs && !rc; j++)
+            rc = merge_state(dst, dg, src, (uint32_t)g, j, err);
+    }
+    for (int j = 0; j < dst->naggs && !rc; j++) {
+        dset *s = src->dsets[j];
+        if (!s)
+            continue;
+        bool is_str = false;
+        if (dst->q->aggs[j].arg)
+            is_str = exec_phys(dst->q->aggs[j].arg->type) == P_STR && !dst->dset_coded[j];
+        for (size_t i = 0; i < s->cap && !rc; i++)
+            if (s->e[i].used)
+                rc = dset_add(dst, dst->dsets[j], map[s->e[i].g], s->e[i].w, s->e[i].s, is_str, false, err);
+    }
+    free(map);
+    return rc;
+}
+
+int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out, factdb_error *err)
+{
+    const agg_spec *sp = &t->q->aggs[j];
+    unsigned char *s = state(t, g, j);
+    memset(out, 0, sizeof *out);
+    out->type = sp->type;
+    if (sp->distinct && sp->fn != AG_COUNT_STAR) {
+        if (sp->fn == AG_COUNT) {
+            out->i = dcount[g];
+            return 0;
+        }
+        return base_err(err, FACTDB_INTERNAL, "distinct aggregate without a final step");
+    }
+    switch (sp->fn) {
+    case AG_COUNT_STAR:
+    case AG_COUNT: out->i = *(int64_t *)s; return 0;
+    case AG_SUM:
+    case AG_AVG:
+        if (sp->arg->type.id == TY_DOUBLE) {
+            st_dsum *d = (st_dsum *)s;
+            if (!d->cnt) {
+                out->null = true;
+                return 0;
+            }
+            out->d = sp->fn == AG_SUM ? d->sum : d->sum / (double)d->cnt;
+            return 0;
+        } else {
+            st_sum *d = (st_sum *)s;
+            if (!d->cnt) {
+                out->null = true;
+                return 0;
+            }
+            if (sp->fn == AG_SUM) {
+                if (sp->type.id == TY_BIGINT) {
+                    if (d->sum > INT64_MAX || d->sum < INT64_MIN)
+                        return base_err(err, FACTDB_INVALID_VALUE, "bigint out of range in sum");
+                    out->i = (int64_t)d->sum;
+                } else {
+                    out->n = d->sum;
+                    out->nscale = (int8_t)d->scale;
+                }
+                return 0;
+            }
+            int rs = exec_div_scale(d->sum, d->scale, d->cnt, 0);
+            if (exec_n128_div(d->sum, d->scale, d->cnt, 0, rs, &out->n))
+                return base_err(err, FACTDB_INVALID_VALUE, "numeric value out of range in avg");
+            out->nscale = (int8_t)rs;
+            return 0;
+        }
+    case AG_MIN:
+    case AG_MAX:
+    case AG_BOOL_AND:
+    case AG_BOOL_OR: {
+        st_mm *m = (st_mm *)s;
+        if (!m->has) {
+            out->null = true;
+            return 0;
+        }
+        switch (exec_phys(sp->type)) {
+        case P_STR: out->s = m->s; break;
+        case P_F64: out->d = m->d; break;
+        case P_N128: out->n = m->n; out->nscale = m->scale; break;
+        default: out->i = m->i; break;
+        }
+        return 0;
+    }
+    case AG_VAR:
+    case AG_STDDEV: {
+        st_var *v = (st_var *)s;
+        if (v->n < 2) {
+            out->null = true;
+            return 0;
+        }
+        double var = v->m2 / (v->n - 1);
+        out->d = sp->fn == AG_VAR ? var : sqrt(var);
+        return 0;
+    }
+    }
+    return base_err(err, FACTDB_INTERNAL, "unknown aggregate");
+}
+
+int64_t *gtab_distinct_counts(gtab *t, int j)
+{
+    int64_t *c = calloc(t->ng ? t->ng : 1, sizeof *c);
+    dset *d = t->dsets[j];
+    if (!c || !d)
+        return c;
+    for (size_t i = 0; i < d->cap; i++)
+        if (d->e[i].used)
+            c[d->e[i].g]++;
+    return c;
+}

@@ -1,0 +1,63 @@
+/* agg.h: group tables and aggregate states (agg.c), used by the executor (run.c). */
+#ifndef FACTDB_AGG_H
+#define FACTDB_AGG_H
+
+#include "exec.h"
+
+#define MAX_KEYS 64
+#define MAX_AGGS 256
+
+enum { KEY_I64, KEY_F64, KEY_U8, KEY_CODE, KEY_STR };
+
+typedef struct dentry {
+    uint64_t h, w;
+    sql_str s;
+    uint32_t g;
+    uint8_t used;
+} dentry;
+
+typedef struct dset {
+    dentry *e;
+    size_t n, cap;
+} dset;
+
+typedef struct gtab {
+    const query *q;
+    int nkeys, naggs;
+    int kmode[MAX_KEYS];
+    size_t ng, gcap, ssz;
+    uint64_t *kw;          /* ng * nkeys key words */
+    uint8_t *kn;           /* ng * nkeys NULL flags */
+    sql_str *ks;           /* ng * nkeys strings (KEY_STR) */
+    uint64_t *gh;          /* per group hash */
+    unsigned char *st;     /* ng * ssz aggregate states */
+    uint32_t *slots;       /* hash mode: group + 1 */
+    size_t smask;
+    bool dense;
+    uint32_t *dmap;        /* dense mode: combined codes -> group + 1 */
+    size_t dsize;
+    uint64_t stride[MAX_KEYS], domain[MAX_KEYS];
+    dset *dsets[MAX_AGGS];
+    bool dset_coded[MAX_AGGS];
+    _Atomic size_t *mem;
+    size_t limit, charged;
+    sql_arena *keep;
+} gtab;
+
+/* kmode/domain per key (domain: dictionary size of a KEY_CODE key, 2 for booleans, 0 = unknown). */
+int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, _Atomic size_t *mem, size_t limit,
+              sql_arena *keep, factdb_error *err);
+void gtab_cleanup(gtab *t);
+int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, bool copy, uint32_t *out,
+              factdb_error *err);
+/* Group ids of rows 0..n of the key vectors. */
+int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err);
+/* Adds rows 0..n of `a` (NULL for count(*)) to aggregate j; g NULL = all in group 0; fmask/fvalid: FILTER.
+ * coded: text values are dictionary codes / stable dictionary strings. */
+int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask, const uint8_t *fvalid, size_t n,
+                bool coded, factdb_error *err);
+int gtab_merge(gtab *dst, gtab *src, factdb_error *err);
+int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out, factdb_error *err);
+int64_t *gtab_distinct_counts(gtab *t, int j);
+
+#endif

@@ -1,0 +1,1102 @@
+/* eval.c: vectorized evaluation of bound expressions. Each node writes into its own per-thread buffer
+ * (its "slot"); inputs are read zero-copy when no selection applies. Errors (overflow, division by zero,
+ * bad casts) are raised only for rows that are present and not NULL, as PostgreSQL would. CASE, COALESCE,
+ * AND and OR evaluate their later arguments only on the rows that need them. */
+#include "exec.h"
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static size_t phys_width(phys p)
+{
+    switch (p) {
+    case P_U8: return 1;
+    case P_I64:
+    case P_F64: return 8;
+    default: return 16;
+    }
+}
+
+int eval_thread_init(eval_thread *t, exec_ctx *x, int nslots, size_t cap, factdb_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->x = x;
+    size_t ns = (size_t)(nslots ? nslots : 1);
+    t->v = calloc(ns, sizeof *t->v);
+    t->buf = calloc(ns, sizeof *t->buf);
+    t->vbuf = calloc(ns, sizeof *t->vbuf);
+    t->sbuf = calloc(ns, sizeof *t->sbuf);
+    t->cbuf = calloc(ns, sizeof *t->cbuf);
+    t->filled = calloc(ns, sizeof *t->filled);
+    t->memo = calloc(ns, sizeof *t->memo);
+    t->memo_len = calloc(ns, sizeof *t->memo_len);
+    if (!t->v || !t->buf || !t->vbuf || !t->sbuf || !t->cbuf || !t->filled || !t->memo || !t->memo_len)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (size_t i = 0; i < ns; i++) {
+        t->buf[i] = aligned_alloc(64, cap * 16);
+        t->vbuf[i] = malloc(cap);
+        t->sbuf[i] = malloc(cap);
+        t->cbuf[i] = malloc(cap * sizeof(uint32_t));
+        if (!t->buf[i] || !t->vbuf[i] || !t->sbuf[i] || !t->cbuf[i])
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    t->nslots_ = nslots;
+    sql_arena_init(&t->tmp, 0);
+    sql_arena_init(&t->keep, 0);
+    return 0;
+}
+
+void eval_thread_cleanup(eval_thread *t)
+{
+    for (int i = 0; i < t->nslots_; i++) {
+        free(t->buf[i]);
+        free(t->vbuf[i]);
+        free(t->sbuf[i]);
+        free(t->cbuf[i]);
+        free(t->memo[i]);
+    }
+    free(t->v);
+    free(t->buf);
+    free(t->vbuf);
+    free(t->sbuf);
+    free(t->cbuf);
+    free(t->filled);
+    free(t->memo);
+    free(t->memo_len);
+    sql_arena_cleanup(&t->tmp);
+    sql_arena_cleanup(&t->keep);
+    memset(t, 0, sizeof *t);
+}
+
+static int fail(eval_thread *t, int code, int pos, const char *msg)
+{
+    return sql_err(&t->err, code, pos, "%s", msg);
+}
+
+static int oom(eval_thread *t, int pos) { return fail(t, FACTDB_LIMIT, pos, "out of memory for text values in this query"); }
+
+/* AND of two validity arrays into the slot's buffer; NULL when neither has NULLs. */
+static const uint8_t *and_valid(eval_thread *t, int slot, const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (!a && !b)
+        return NULL;
+    if (!a || !b)
+        return a ? a : b;
+    uint8_t *o = t->vbuf[slot];
+    for (size_t i = 0; i < n; i++)
+        o[i] = a[i] & b[i];
+    return o;
+}
+
+static vec *slot_vec(eval_thread *t, bexpr *e)
+{
+    vec *v = &t->v[e->slot];
+    v->type = e->type;
+    v->data = t->buf[e->slot];
+    v->buf = t->buf[e->slot];
+    v->valid = NULL;
+    v->scales = NULL;
+    v->codes = NULL;
+    v->dict = -1;
+    return v;
+}
+
+int eval_strings(eval_thread *t, vec *v, size_t n)
+{
+    if (!v->codes || v->data != NULL)
+        return 0;
+    sql_str *o = v->buf;
+    for (size_t i = 0; i < n; i++) {
+        if (v->valid && !v->valid[i]) {
+            o[i].p = "";
+            o[i].len = 0;
+            continue;
+        }
+        o[i].p = t->text(t->text_ctx, v->dict, v->codes[i], &o[i].len);
+        if (!o[i].p)
+            return fail(t, FACTDB_CORRUPT, 0, "a text value refers to a missing dictionary entry; run factdb check");
+    }
+    v->data = o;
+    return 0;
+}
+
+/* ---- inputs ---- */
+static int eval_input(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
+{
+    const in_col *c = &t->in[e->input];
+    if (c->valid) {
+        if (sel) {
+            uint8_t *o = t->vbuf[e->slot];
+            for (size_t i = 0; i < n; i++)
+                o[i] = c->valid[sel[i]];
+            v->valid = o;
+        } else {
+            v->valid = c->valid;
+        }
+    }
+    switch (c->raw) {
+    case RAW_I32: {
+        const int32_t *s = c->data;
+        int64_t *o = v->buf;
+        if (sel)
+            for (size_t i = 0; i < n; i++)
+                o[i] = s[sel[i]];
+        else
+            for (size_t i = 0; i < n; i++)
+                o[i] = s[i];
+        return 0;
+    }
+    case RAW_CODE: {
+        const uint32_t *s = c->data;
+        if (sel) {
+            uint32_t *o = t->cbuf[e->slot];
+            for (size_t i = 0; i < n; i++)
+                o[i] = s[sel[i]];
+            v->codes = o;
+        } else {
+            v->codes = s;
+        }
+        v->dict = c->dict;
+        v->data = NULL;
+        return 0;
+    }
+    case RAW_N128:
+        if (c->scales) {
+            if (sel) {
+                uint8_t *o = t->sbuf[e->slot];
+                for (size_t i = 0; i < n; i++)
+                    o[i] = c->scales[sel[i]];
+                v->scales = o;
+            } else {
+                v->scales = c->scales;
+            }
+        }
+        /* fall through */
+    default: {
+        size_t w = c->raw == RAW_U8 ? 1 : c->raw == RAW_STR || c->raw == RAW_N128 ? 16 : 8;
+        if (!sel) {
+            v->data = (void *)c->data;
+            return 0;
+        }
+        if (w == 8) {
+            const int64_t *s = c->data;
+            int64_t *o = v->buf;
+            for (size_t i = 0; i < n; i++)
+                o[i] = s[sel[i]];
+        } else if (w == 1) {
+            const uint8_t *s = c->data;
+            uint8_t *o = v->buf;
+            for (size_t i = 0; i < n; i++)
+                o[i] = s[sel[i]];
+        } else {
+            const sql_str *s = c->data;
+            sql_str *o = v->buf;
+            for (size_t i = 0; i < n; i++)
+                o[i] = s[sel[i]];
+        }
+        return 0;
+    }
+    }
+}
+
+static void store_value(vec *v, size_t i, const sql_value *x, uint8_t *valid)
+{
+    if (x->null) {
+        valid[i] = 0;
+        return;
+    }
+    valid[i] = 1;
+    switch (exec_phys(v->type)) {
+    case P_U8: ((uint8_t *)v->buf)[i] = (uint8_t)x->i; break;
+    case P_I64: ((int64_t *)v->buf)[i] = x->i; break;
+    case P_F64: ((double *)v->buf)[i] = x->d; break;
+    case P_STR: ((sql_str *)v->buf)[i] = x->s; break;
+    case P_N128:
+        ((i128 *)v->buf)[i] = x->n;
+        ((uint8_t *)v->scales)[i] = (uint8_t)x->nscale;
+        break;
+    case P_IV: ((sql_interval *)v->buf)[i] = x->iv; break;
+    }
+}
+
+static int eval_const_node(eval_thread *t, bexpr *e, size_t n, vec *v)
+{
+    if (e->val.null) {
+        memset(t->vbuf[e->slot], 0, n);
+        v->valid = t->vbuf[e->slot];
+        return 0;
+    }
+    if (exec_phys(e->type) == P_N128)
+        v->scales = t->sbuf[e->slot];
+    if (t->filled[e->slot] >= n)
+        return 0;
+    uint8_t *valid = t->vbuf[e->slot];
+    for (size_t i = 0; i < n; i++)
+        store_value(v, i, &e->val, valid);
+    t->filled[e->slot] = n;
+    return 0;
+}
+
+/* ---- arithmetic ---- */
+static int overflow_err(eval_thread *t, bexpr *e)
+{
+    const char *m = e->type.id == TY_INT ? "integer out of range"
+                    : e->type.id == TY_BIGINT ? "bigint out of range"
+                    : e->type.id == TY_DOUBLE ? "value out of range: overflow"
+                    : e->type.id == TY_DATE || e->type.id == TY_TIMESTAMP ? "date/timestamp out of range"
+                    : "numeric value out of range (factdb's numeric holds 18 digits; cast to double precision for larger values)";
+    return fail(t, FACTDB_INVALID_VALUE, e->pos, m);
+}
+
+static int arith_i64(eval_thread *t, bexpr *e, const vec *a, const vec *b, size_t n, vec *v)
+{
+    const int64_t *x = a->data, *y = b->data;
+    int64_t *o = v->buf;
+    const uint8_t *valid = v->valid;
+    bool ovf = false;
+    switch (e->op) {
+    case OP_ADD:
+        for (size_t i = 0; i < n; i++)
+            ovf |= __builtin_add_overflow(x[i], y[i], &o[i]);
+        break;
+    case OP_SUB:
+        for (size_t i = 0; i < n; i++)
+            ovf |= __builtin_sub_overflow(x[i], y[i], &o[i]);
+        break;
+    case OP_MUL:
+        for (size_t i = 0; i < n; i++)
+            ovf |= __builtin_mul_overflow(x[i], y[i], &o[i]);
+        break;
+    case OP_DIV:
+    case OP_MOD:
+        for (size_t i = 0; i < n; i++) {
+            if (valid && !valid[i]) {
+                o[i] = 0;
+                continue;
+            }
+            if (y[i] == 0)
+                return fail(t, FACTDB_INVALID_VALUE, e->pos, "division by zero");
+            if (y[i] == -1)
+                o[i] = e->op == OP_MOD ? 0 : (ovf |= x[i] == INT64_MIN, x[i] == INT64_MIN ? 0 : -x[i]);
+            else
+                o[i] = e->op == OP_DIV ? x[i] / y[i] : x[i] % y[i];
+        }
+        break;
+    }
+    bool check32 = e->type.id == TY_INT;
+    bool checkp = e->type.id == TY_NUMERIC && e->type.prec;
+    if (!ovf && !check32 && !checkp)
+        return 0;
+    /* find whether a present row overflowed (garbage in NULL rows may overflow harmlessly) */
+    for (size_t i = 0; i < n; i++) {
+        if (valid && !valid[i])
+            continue;
+        int64_t r;
+        bool bad;
+        switch (e->op) {
+        case OP_ADD: bad = __builtin_add_overflow(x[i], y[i], &r); break;
+        case OP_SUB: bad = __builtin_sub_overflow(x[i], y[i], &r); break;
+        case OP_MUL: bad = __builtin_mul_overflow(x[i], y[i], &r); break;
+        default: bad = x[i] == INT64_MIN && y[i] == -1 && e->op == OP_DIV; r = o[i]; break;
+        }
+        if (!bad && check32)
+            bad = r < INT32_MIN || r > INT32_MAX;
+        if (bad)
+            return overflow_err(t, e);
+    }
+    return 0;
+}
+
+static int arith_f64(eval_thread *t, bexpr *e, const vec *a, const vec *b, size_t n, vec *v)
+{
+    const double *x = a->data, *y = b->data;
+    double *o = v->buf;
+    switch (e->op) {
+    case OP_ADD: for (size_t i = 0; i < n; i++) o[i] = x[i] + y[i]; break;
+    case OP_SUB: for (size_t i = 0; i < n; i++) o[i] = x[i] - y[i]; break;
+    case OP_MUL: for (size_t i = 0; i < n; i++) o[i] = x[i] * y[i]; break;
+    case OP_DIV:
+        for (size_t i = 0; i < n; i++) {
+            if (y[i] == 0 && !(v->valid && !v->valid[i]))
+                return fail(t, FACTDB_INVALID_VALUE, e->pos, "division by zero");
+            o[i] = y[i] == 0 ? 0 : x[i] / y[i];
+        }
+        break;
+    default: return fail(t, FACTDB_INTERNAL, e->pos, "bad double operator");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (isinf(o[i]) && !isinf(x[i]) && !isinf(y[i]) && !(v->valid && !v->valid[i]))
+            return overflow_err(t, e);
+    return 0;
+}
+
+/* Generic numeric path on (i128, scale) pairs: operands may be static 64-bit or per-value 128-bit. */
+static void get_num(const vec *a, size_t i, i128 *n, int *s)
+{
+    if (exec_phys(a->type) == P_N128) {
+        *n = ((const i128 *)a->data)[i];
+        *s = a->scales ? a->scales[i] : 0;
+    } else {
+        *n = ((const int64_t *)a->data)[i];
+        *s = a->type.id == TY_NUMERIC ? a->type.scale : 0;
+    }
+}
+
+static int arith_n128(eval_thread *t, bexpr *e, const vec *a, const vec *b, size_t n, vec *v)
+{
+    i128 *o = v->buf;
+    uint8_t *sc = t->sbuf[e->slot];
+    v->scales = sc;
+    for (size_t i = 0; i < n; i++) {
+        if (v->valid && !v->valid[i]) {
+            o[i] = 0;
+            sc[i] = 0;
+            continue;
+        }
+        i128 x, y, r;
+        int sx, sy, rs;
+        get_num(a, i, &x, &sx);
+        get_num(b, i, &y, &sy);
+        bool bad = false;
+        switch (e->op) {
+        case OP_ADD:
+        case OP_SUB:
+        case OP_MOD:
+            rs = MAX(sx, sy);
+            {
+                i128 xs = x, ys = y;
+                for (int k = sx; k < rs && !bad; k++)
+                    bad = __builtin_mul_overflow(xs, 10, &xs);
+                for (int k = sy; k < rs && !bad; k++)
+                    bad = __builtin_mul_overflow(ys, 10, &ys);
+                if (!bad) {
+                    if (e->op == OP_ADD)
+                        bad = __builtin_add_overflow(xs, ys, &r);
+                    else if (e->op == OP_SUB)
+                        bad = __builtin_sub_overflow(xs, ys, &r);
+                    else if (ys == 0)
+                        return fail(t, FACTDB_INVALID_VALUE, e->pos, "division by zero");
+                    else
+                        r = xs % ys;
+                }
+            }
+            break;
+        case OP_MUL:
+            rs = sx + sy;
+            bad = __builtin_mul_overflow(x, y, &r) || rs > 76;
+            break;
+        default:
+            if (y == 0)
+                return fail(t, FACTDB_INVALID_VALUE, e->pos, "division by zero");
+            rs = exec_div_scale(x, sx, y, sy);
+            bad = rs > 76 || exec_n128_div(x, sx, y, sy, rs, &r);
+            break;
+        }
+        if (bad)
+            return overflow_err(t, e);
+        o[i] = r;
+        sc[i] = (uint8_t)rs;
+    }
+    return 0;
+}
+
+static int concat(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
+{
+    if (eval_strings(t, a, n) || eval_strings(t, b, n))
+        return t->err.code;
+    const sql_str *x = a->data, *y = b->data;
+    sql_str *o = v->buf;
+    for (size_t i = 0; i < n; i++) {
+        if (v->valid && !v->valid[i]) {
+            o[i].p = "";
+            o[i].len = 0;
+            continue;
+        }
+        size_t len = x[i].len + y[i].len;
+        if (len > FACTDB_TEXT_MAX)
+            return fail(t, FACTDB_LIMIT, e->pos, "text value longer than 1 MiB");
+        char *p = sql_arena_alloc(&t->tmp, len + 1);
+        if (!p)
+            return oom(t, e->pos);
+        memcpy(p, x[i].p, x[i].len);
+        memcpy(p + x[i].len, y[i].p, y[i].len);
+        o[i].p = p;
+        o[i].len = len;
+    }
+    return 0;
+}
+
+/* ---- comparisons ---- */
+static int str_cmp(sql_str a, sql_str b)
+{
+    size_t n = MIN(a.len, b.len);
+    int c = n ? memcmp(a.p, b.p, n) : 0;
+    return c ? c : (a.len < b.len ? -1 : a.len > b.len);
+}
+
+static inline uint8_t cmp_result(int op, int c)
+{
+    switch (op) {
+    case CMP_EQ: return c == 0;
+    case CMP_NE: return c != 0;
+    case CMP_LT: return c < 0;
+    case CMP_LE: return c <= 0;
+    case CMP_GT: return c > 0;
+    default: return c >= 0;
+    }
+}
+
+#define CMP_LOOP(T, OP)                                       \
+    for (size_t i = 0; i < n; i++)                            \
+        o[i] = ((const T *)a->data)[i] OP((const T *)b->data)[i];
+
+static bool is_memo_const(const vec *a, const bexpr *b) { return a->codes && !a->data && b->kind == B_CONST; }
+
+/* Per dictionary code cache of a predicate over one text column and constants. */
+static int8_t *memo_for(eval_thread *t, int slot, uint32_t code)
+{
+    if (code >= t->memo_len[slot]) {
+        size_t nl = MAX((size_t)code + 1, t->memo_len[slot] * 2);
+        if (nl < 64)
+            nl = 64;
+        int8_t *m = realloc(t->memo[slot], nl);
+        if (!m)
+            return NULL;
+        memset(m + t->memo_len[slot], -1, nl - t->memo_len[slot]);
+        t->memo[slot] = m;
+        t->memo_len[slot] = nl;
+    }
+    return &t->memo[slot][code];
+}
+
+static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
+{
+    uint8_t *o = v->buf;
+    v->valid = and_valid(t, e->slot, a->valid, b->valid, n);
+    phys p = exec_phys(e->args[0]->type);
+    if (p == P_STR && is_memo_const(a, e->args[1]) && !e->val.null) {
+        sql_str k = e->args[1]->val.s;
+        for (size_t i = 0; i < n; i++) {
+            int8_t *m = memo_for(t, e->slot, a->codes[i]);
+            if (!m)
+                return oom(t, e->pos);
+            if (*m < 0) {
+                size_t len;
+                const char *s = t->text(t->text_ctx, a->dict, a->codes[i], &len);
+                *m = (int8_t)cmp_result(e->op, str_cmp((sql_str){s ? s : "", s ? len : 0}, k));
+            }
+            o[i] = (uint8_t)*m;
+        }
+        return 0;
+    }
+    switch (p) {
+    case P_I64:
+        switch (e->op) {
+        case CMP_EQ: CMP_LOOP(int64_t, ==) break;
+        case CMP_NE: CMP_LOOP(int64_t, !=) break;
+        case CMP_LT: CMP_LOOP(int64_t, <) break;
+        case CMP_LE: CMP_LOOP(int64_t, <=) break;
+        case CMP_GT: CMP_LOOP(int64_t, >) break;
+        default: CMP_LOOP(int64_t, >=) break;
+        }
+        return 0;
+    case P_U8:
+        switch (e->op) {
+        case CMP_EQ: CMP_LOOP(uint8_t, ==) break;
+        case CMP_NE: CMP_LOOP(uint8_t, !=) break;
+        case CMP_LT: CMP_LOOP(uint8_t, <) break;
+        case CMP_LE: CMP_LOOP(uint8_t, <=) break;
+        case CMP_GT: CMP_LOOP(uint8_t, >) break;
+        default: CMP_LOOP(uint8_t, >=) break;
+        }
+        return 0;
+    case P_F64: {
+        const double *x = a->data, *y = b->data;
+        for (size_t i = 0; i < n; i++) {
+            int c = (isnan(x[i]) || isnan(y[i])) ? (isnan(x[i]) ? (isnan(y[i]) ? 0 : 1) : -1) : (x[i] < y[i] ? -1 : x[i] > y[i]);
+            o[i] = cmp_result(e->op, c);
+        }
+        return 0;
+    }
+    case P_STR: {
+        if (eval_strings(t, a, n) || eval_strings(t, b, n))
+            return t->err.code;
+        const sql_str *x = a->data, *y = b->data;
+        for (size_t i = 0; i < n; i++)
+            o[i] = cmp_result(e->op, str_cmp(x[i], y[i]));
+        return 0;
+    }
+    default:
+        for (size_t i = 0; i < n; i++) {
+            sql_value x, y;
+            vec_get(a, i, &x);
+            vec_get(b, i, &y);
+            o[i] = (x.null || y.null) ? 0 : cmp_result(e->op, exec_compare_values(&x, &y));
+        }
+        return 0;
+    }
+}
+
+/* ---- LIKE ---- */
+static size_t utf8_len1(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
+
+static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool ci)
+{
+    size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0;
+    while (si < sl) {
+        if (pi < pl && p[pi] == '%') {
+            star_p = ++pi;
+            star_s = si;
+            continue;
+        }
+        if (pi < pl) {
+            char pc = p[pi];
+            size_t plen = 1;
+            if (pc == '\\' && pi + 1 < pl) {
+                pi++;
+                pc = p[pi];
+            } else if (pc == '_') {
+                si += utf8_len1((unsigned char)s[si]);
+                pi++;
+                continue;
+            }
+            char sc = s[si];
+            if (ci) {
+                sc = (char)tolower((unsigned char)sc);
+                pc = (char)tolower((unsigned char)pc);
+            }
+            if (pc == sc) {
+                si++;
+                pi += plen;
+                continue;
+            }
+        }
+        if (star_p != (size_t)-1) {
+            star_s += utf8_len1((unsigned char)s[star_s]);
+            si = star_s;
+            pi = star_p;
+            continue;
+        }
+        return false;
+    }
+    while (pi < pl && p[pi] == '%')
+        pi++;
+    return pi == pl;
+}
+
+static int eval_like(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
+{
+    uint8_t *o = v->buf;
+    v->valid = and_valid(t, e->slot, a->valid, b->valid, n);
+    if (is_memo_const(a, e->args[1]) && !e->args[1]->val.null) {
+        sql_str k = e->args[1]->val.s;
+        for (size_t i = 0; i < n; i++) {
+            int8_t *m = memo_for(t, e->slot, a->codes[i]);
+            if (!m)
+                return oom(t, e->pos);
+            if (*m < 0) {
+                size_t len;
+                const char *s = t->text(t->text_ctx, a->dict, a->codes[i], &len);
+                *m = (int8_t)(like_match(s ? s : "", s ? len : 0, k.p, k.len, e->ilike) != e->neg);
+            }
+            o[i] = (uint8_t)*m;
+        }
+        return 0;
+    }
+    if (eval_strings(t, a, n) || eval_strings(t, b, n))
+        return t->err.code;
+    const sql_str *x = a->data, *y = b->data;
+    for (size_t i = 0; i < n; i++)
+        o[i] = (v->valid && !v->valid[i]) ? 0 : (uint8_t)(like_match(x[i].p, x[i].len, y[i].p, y[i].len, e->ilike) != e->neg);
+    return 0;
+}
+
+/* ---- IN ---- */
+static int eval_in(eval_thread *t, bexpr *e, vec *a, size_t n, vec *v)
+{
+    uint8_t *o = v->buf;
+    uint8_t *valid = t->vbuf[e->slot];
+    bool memo = a->codes && !a->data;
+    if (!memo && exec_phys(a->type) == P_STR && eval_strings(t, a, n))
+        return t->err.code;
+    for (size_t i = 0; i < n; i++) {
+        if (a->valid && !a->valid[i]) {
+            valid[i] = 0;
+            o[i] = 0;
+            continue;
+        }
+        int8_t *m = NULL;
+        if (memo) {
+            if (!(m = memo_for(t, e->slot, a->codes[i])))
+                return oom(t, e->pos);
+            if (*m >= 0) {
+                valid[i] = *m != 2;
+                o[i] = *m == 1;
+                continue;
+            }
+        }
+        sql_value x;
+        if (memo) {
+            memset(&x, 0, sizeof x);
+            x.type = a->type;
+            x.s.p = t->text(t->text_ctx, a->dict, a->codes[i], &x.s.len);
+            if (!x.s.p)
+                x.s.p = "";
+        } else {
+            vec_get(a, i, &x);
+        }
+        int lo = 0, hi = e->nset - 1;
+        bool found = false;
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2;
+            int c = exec_compare_values(&x, &e->set[mid]);
+            if (!c) {
+                found = true;
+                break;
+            }
+            if (c < 0)
+                hi = mid - 1;
+            else
+                lo = mid + 1;
+        }
+        /* x IN (..., NULL) is NULL when not found; NOT IN likewise */
+        int r = found ? 1 : e->set_has_null ? 2 : 0;
+        if (r != 2 && e->neg)
+            r = !r;
+        if (m)
+            *m = (int8_t)r;
+        valid[i] = r != 2;
+        o[i] = r == 1;
+    }
+    v->valid = valid;
+    return 0;
+}
+
+/* ---- selections ---- */
+/* Builds the absolute row numbers of local rows idx[0..m) under `sel`. */
+static void compose(const uint32_t *sel, const uint32_t *idx, size_t m, uint32_t *out)
+{
+    for (size_t i = 0; i < m; i++)
+        out[i] = sel ? sel[idx[i]] : idx[i];
+}
+
+static void scatter(vec *dst, const vec *src, const uint32_t *idx, size_t m, uint8_t *valid)
+{
+    phys p = exec_phys(dst->type);
+    size_t w = phys_width(p);
+    for (size_t i = 0; i < m; i++) {
+        size_t k = idx[i];
+        valid[k] = src->valid ? src->valid[i] : 1;
+        memcpy((char *)dst->buf + k * w, (const char *)src->data + i * w, w);
+        if (p == P_N128)
+            ((uint8_t *)dst->scales)[k] = src->scales ? src->scales[i] : 0;
+    }
+}
+
+static int eval_case(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
+{
+    uint32_t rest[EXEC_VEC], idx[EXEC_VEC], abs_[EXEC_VEC];
+    size_t nrest = n;
+    for (size_t i = 0; i < n; i++)
+        rest[i] = (uint32_t)i;
+    uint8_t *valid = t->vbuf[e->slot];
+    memset(valid, 0, n);
+    if (exec_phys(e->type) == P_N128)
+        v->scales = t->sbuf[e->slot];
+    int npairs = (e->nargs - (e->has_else ? 1 : 0)) / 2;
+    for (int k = 0; k < npairs && nrest; k++) {
+        vec *c;
+        compose(sel, rest, nrest, abs_);
+        if (eval(t, e->args[2 * k], abs_, nrest, &c))
+            return t->err.code;
+        const uint8_t *cv = c->data;
+        size_t m = 0, r = 0;
+        for (size_t i = 0; i < nrest; i++) {
+            if ((!c->valid || c->valid[i]) && cv[i])
+                idx[m++] = rest[i];
+            else
+                rest[r++] = rest[i];
+        }
+        nrest = r;
+        if (!m)
+            continue;
+        vec *val;
+        compose(sel, idx, m, abs_);
+        if (eval(t, e->args[2 * k + 1], abs_, m, &val) || eval_strings(t, val, m))
+            return t->err.code;
+        scatter(v, val, idx, m, valid);
+    }
+    if (e->has_else && nrest) {
+        vec *val;
+        compose(sel, rest, nrest, abs_);
+        if (eval(t, e->args[e->nargs - 1], abs_, nrest, &val) || eval_strings(t, val, nrest))
+            return t->err.code;
+        scatter(v, val, rest, nrest, valid);
+    }
+    v->valid = valid;
+    return 0;
+}
+
+static int eval_coalesce(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
+{
+    uint32_t rest[EXEC_VEC], abs_[EXEC_VEC], sub[EXEC_VEC];
+    size_t nrest = n;
+    for (size_t i = 0; i < n; i++)
+        rest[i] = (uint32_t)i;
+    uint8_t *valid = t->vbuf[e->slot];
+    memset(valid, 0, n);
+    if (exec_phys(e->type) == P_N128)
+        v->scales = t->sbuf[e->slot];
+    for (int k = 0; k < e->nargs && nrest; k++) {
+        vec *a;
+        compose(sel, rest, nrest, abs_);
+        if (eval(t, e->args[k], abs_, nrest, &a) || eval_strings(t, a, nrest))
+            return t->err.code;
+        size_t r = 0;
+        /* copy the present values, keep the NULL rows for the next argument */
+        size_t m = 0;
+        for (size_t i = 0; i < nrest; i++) {
+            if (!a->valid || a->valid[i])
+                sub[m++] = (uint32_t)i;
+        }
+        for (size_t j = 0; j < m; j++) {
+            size_t i = sub[j], dst = rest[i];
+            size_t w = phys_width(exec_phys(e->type));
+            memcpy((char *)v->buf + dst * w, (const char *)a->data + i * w, w);
+            if (v->scales)
+                ((uint8_t *)v->scales)[dst] = a->scales ? a->scales[i] : 0;
+            valid[dst] = 1;
+        }
+        for (size_t i = 0; i < nrest; i++)
+            if (a->valid && !a->valid[i])
+                rest[r++] = rest[i];
+        nrest = r;
+    }
+    v->valid = valid;
+    return 0;
+}
+
+static int eval_logic(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
+{
+    bool is_and = e->kind == B_AND;
+    vec *a;
+    if (eval(t, e->args[0], sel, n, &a))
+        return t->err.code;
+    uint8_t *o = v->buf, *valid = t->vbuf[e->slot];
+    const uint8_t *av = a->data;
+    uint32_t need[EXEC_VEC], abs_[EXEC_VEC];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool known = (!a->valid || a->valid[i]) && (is_and ? !av[i] : av[i]);
+        if (known) {
+            o[i] = !is_and;
+            valid[i] = 1;
+        } else {
+            need[m++] = (uint32_t)i;
+        }
+    }
+    if (m) {
+        vec *b;
+        const uint32_t *bsel = sel;
+        if (m != n) {
+            compose(sel, need, m, abs_);
+            bsel = abs_;
+        }
+        if (eval(t, e->args[1], bsel, m, &b))
+            return t->err.code;
+        const uint8_t *bv = b->data;
+        for (size_t j = 0; j < m; j++) {
+            size_t i = need[j];
+            bool anull = a->valid && !a->valid[i], bnull = b->valid && !b->valid[j];
+            /* here a is TRUE or NULL (AND) / FALSE or NULL (OR) */
+            if (!bnull && (is_and ? !bv[j] : bv[j])) {
+                o[i] = !is_and;
+                valid[i] = 1;
+            } else if (anull || bnull) {
+                o[i] = 0;
+                valid[i] = 0;
+            } else {
+                o[i] = is_and;
+                valid[i] = 1;
+            }
+        }
+    }
+    v->valid = valid;
+    return 0;
+}
+
+/* ---- functions ---- */
+
+static int eval_func(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
+{
+    vec *a[8];
+    for (int k = 0; k < e->nargs; k++) {
+        if (eval(t, e->args[k], sel, n, &a[k]))
+            return t->err.code;
+        if (exec_phys(a[k]->type) == P_STR && eval_strings(t, a[k], n))
+            return t->err.code;
+    }
+    uint8_t *valid = t->vbuf[e->slot];
+    if (exec_phys(e->type) == P_N128)
+        v->scales = t->sbuf[e->slot];
+    sql_value args[8], r;
+    bool strict = e->op != F_GREATEST && e->op != F_LEAST;
+    for (size_t i = 0; i < n; i++) {
+        bool anynull = false;
+        for (int k = 0; k < e->nargs; k++) {
+            vec_get(a[k], i, &args[k]);
+            anynull |= args[k].null;
+        }
+        if (strict && anynull) {
+            valid[i] = 0;
+            continue;
+        }
+        memset(&r, 0, sizeof r);
+        r.type = e->type;
+        if (exec_func_scalar(t, e, args, &r))
+            return t->err.code;
+        store_value(v, i, &r, valid);
+    }
+    v->valid = valid;
+    return 0;
+}
+
+static int eval_cast(eval_thread *t, bexpr *e, vec *a, size_t n, vec *v)
+{
+    sql_type from = a->type, to = e->type;
+    phys pf = exec_phys(from), pt = exec_phys(to);
+    v->valid = a->valid;
+    /* physical no-ops */
+    if (pf == P_I64 && pt == P_I64 &&
+        ((from.id == TY_INT && to.id == TY_BIGINT) ||
+         (from.id == TY_NUMERIC && to.id == TY_NUMERIC && from.scale == to.scale && (!to.prec || to.prec >= from.prec)) ||
+         (from.id == to.id && from.id != TY_NUMERIC))) {
+        v->data = a->data;
+        return 0;
+    }
+    /* int/bigint/numeric -> wider-scaled numeric, and -> double: vector loops */
+    if (pf == P_I64 && to.id == TY_NUMERIC && pt == P_I64 && (from.id == TY_INT || from.id == TY_BIGINT || from.id == TY_NUMERIC)) {
+        int fs = from.id == TY_NUMERIC ? from.scale : 0;
+        if (to.scale >= fs) {
+            int64_t mul = base_pow10[to.scale - fs];
+            const int64_t *x = a->data;
+            int64_t *o = v->buf;
+            bool ovf = false;
+            for (size_t i = 0; i < n; i++)
+                ovf |= __builtin_mul_overflow(x[i], mul, &o[i]);
+            int64_t lim = to.prec ? base_pow10[to.prec] : INT64_MAX;
+            bool bad = false;
+            for (size_t i = 0; i < n && (ovf || to.prec); i++)
+                if (!(a->valid && !a->valid[i])) {
+                    int64_t r;
+                    if (__builtin_mul_overflow(x[i], mul, &r) || (to.prec && (r >= lim || r <= -lim)))
+                        bad = true;
+                }
+            if (!bad)
+                return 0;
+        }
+    }
+    if (pf == P_I64 && to.id == TY_DOUBLE && (from.id == TY_INT || from.id == TY_BIGINT || from.id == TY_NUMERIC)) {
+        const int64_t *x = a->data;
+        double *o = v->buf;
+        if (from.id != TY_NUMERIC || from.scale == 0) {
+            for (size_t i = 0; i < n; i++)
+                o[i] = (double)x[i];
+            return 0;
+        }
+        double d = (double)base_pow10[from.scale];
+        bool exact = true;
+        for (size_t i = 0; i < n; i++) {
+            exact &= x[i] > -(1LL << 53) && x[i] < (1LL << 53);
+            o[i] = (double)x[i] / d;
+        }
+        if (exact)
+            return 0;
+    }
+    if (from.id == TY_DATE && to.id == TY_TIMESTAMP) {
+        const int64_t *x = a->data;
+        int64_t *o = v->buf;
+        for (size_t i = 0; i < n; i++)
+            o[i] = x[i] * 86400000000LL;
+        return 0;
+    }
+    /* everything else, value by value */
+    if (pf == P_STR && eval_strings(t, a, n))
+        return t->err.code;
+    uint8_t *valid = t->vbuf[e->slot];
+    if (pt == P_N128)
+        v->scales = t->sbuf[e->slot];
+    for (size_t i = 0; i < n; i++) {
+        sql_value x, r;
+        vec_get(a, i, &x);
+        if (exec_cast_value(&x, to, e->pos, &t->tmp, &r, &t->err))
+            return t->err.code;
+        store_value(v, i, &r, valid);
+    }
+    v->valid = valid;
+    return 0;
+}
+
+int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
+{
+    vec *v = slot_vec(t, e);
+    *out = v;
+    if (t->x && t->x->cancel && atomic_load_explicit(t->x->cancel, memory_order_relaxed))
+        return fail(t, FACTDB_INVALID_ARGUMENT, 0, "canceling statement due to user request");
+    vec *a, *b;
+    switch (e->kind) {
+    case B_CONST: return eval_const_node(t, e, n, v);
+    case B_INPUT: return eval_input(t, e, sel, n, v);
+    case B_CAST:
+        if (eval(t, e->args[0], sel, n, &a))
+            return t->err.code;
+        return eval_cast(t, e, a, n, v);
+    case B_NEG: {
+        if (eval(t, e->args[0], sel, n, &a))
+            return t->err.code;
+        v->valid = a->valid;
+        if (exec_phys(e->type) == P_F64) {
+            for (size_t i = 0; i < n; i++)
+                ((double *)v->buf)[i] = -((const double *)a->data)[i];
+        } else if (exec_phys(e->type) == P_N128) {
+            v->scales = a->scales;
+            for (size_t i = 0; i < n; i++)
+                ((i128 *)v->buf)[i] = -((const i128 *)a->data)[i];
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                int64_t x = ((const int64_t *)a->data)[i];
+                if ((x == INT64_MIN || (e->type.id == TY_INT && x == INT32_MIN)) && !(a->valid && !a->valid[i]))
+                    return overflow_err(t, e);
+                ((int64_t *)v->buf)[i] = x == INT64_MIN ? 0 : -x;
+            }
+        }
+        return 0;
+    }
+    case B_ARITH:
+        if (eval(t, e->args[0], sel, n, &a) || eval(t, e->args[1], sel, n, &b))
+            return t->err.code;
+        v->valid = and_valid(t, e->slot, a->valid, b->valid, n);
+        if (e->op == OP_CONCAT)
+            return concat(t, e, a, b, n, v);
+        switch (exec_phys(e->type)) {
+        case P_I64: return arith_i64(t, e, a, b, n, v);
+        case P_F64: return arith_f64(t, e, a, b, n, v);
+        default: return arith_n128(t, e, a, b, n, v);
+        }
+    case B_CMP:
+        if (eval(t, e->args[0], sel, n, &a) || eval(t, e->args[1], sel, n, &b))
+            return t->err.code;
+        return eval_cmp(t, e, a, b, n, v);
+    case B_AND:
+    case B_OR: return eval_logic(t, e, sel, n, v);
+    case B_NOT:
+        if (eval(t, e->args[0], sel, n, &a))
+            return t->err.code;
+        v->valid = a->valid;
+        for (size_t i = 0; i < n; i++)
+            ((uint8_t *)v->buf)[i] = !((const uint8_t *)a->data)[i];
+        return 0;
+    case B_ISNULL:
+        if (eval(t, e->args[0], sel, n, &a))
+            return t->err.code;
+        for (size_t i = 0; i < n; i++)
+            ((uint8_t *)v->buf)[i] = (uint8_t)((a->valid && !a->valid[i]) != e->neg);
+        return 0;
+    case B_IN:
+        if (eval(t, e->args[0], sel, n, &a))
+            return t->err.code;
+        return eval_in(t, e, a, n, v);
+    case B_LIKE:
+        if (eval(t, e->args[0], sel, n, &a) || eval(t, e->args[1], sel, n, &b))
+            return t->err.code;
+        return eval_like(t, e, a, b, n, v);
+    case B_CASE: return eval_case(t, e, sel, n, v);
+    case B_COALESCE: return eval_coalesce(t, e, sel, n, v);
+    case B_NULLIF: {
+        if (eval(t, e->args[0], sel, n, &a) || eval(t, e->args[1], sel, n, &b) || eval_strings(t, a, n) ||
+            eval_strings(t, b, n))
+            return t->err.code;
+        uint8_t *valid = t->vbuf[e->slot];
+        if (exec_phys(e->type) == P_N128)
+            v->scales = t->sbuf[e->slot];
+        for (size_t i = 0; i < n; i++) {
+            sql_value x, y;
+            vec_get(a, i, &x);
+            vec_get(b, i, &y);
+            if (!x.null && !y.null && exec_compare_values(&x, &y) == 0)
+                x.null = true;
+            store_value(v, i, &x, valid);
+        }
+        v->valid = valid;
+        return 0;
+    }
+    case B_FUNC: return eval_func(t, e, sel, n, v);
+    }
+    return fail(t, FACTDB_INTERNAL, e->pos, "unknown expression node");
+}
+
+int eval_filter(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, uint32_t *out_sel, size_t *m)
+{
+    if (e->kind == B_AND) {
+        size_t k;
+        if (eval_filter(t, e->args[0], sel, n, out_sel, &k))
+            return t->err.code;
+        if (!k) {
+            *m = 0;
+            return 0;
+        }
+        return eval_filter(t, e->args[1], out_sel, k, out_sel, m);
+    }
+    vec *v;
+    if (eval(t, e, sel, n, &v))
+        return t->err.code;
+    const uint8_t *d = v->data;
+    size_t k = 0;
+    if (v->valid) {
+        for (size_t i = 0; i < n; i++) {
+            out_sel[k] = sel ? sel[i] : (uint32_t)i;
+            k += d[i] & v->valid[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            out_sel[k] = sel ? sel[i] : (uint32_t)i;
+            k += d[i];
+        }
+    }
+    *m = k;
+    return 0;
+}
+
+static const char *no_text(void *ctx, int col, uint32_t code, size_t *len)
+{
+    (void)ctx, (void)col, (void)code;
+    *len = 0;
+    return NULL;
+}
+
+int eval_const(bexpr *e, int nslots, int64_t now_us, sql_arena *a, sql_value *out, factdb_error *err)
+{
+    exec_ctx x = {.now_us = now_us};
+    eval_thread t;
+    int rc = eval_thread_init(&t, &x, nslots, 1, err);
+    t.text = no_text;
+    if (!rc) {
+        vec *v;
+        if (eval(&t, e, NULL, 1, &v) || eval_strings(&t, v, 1)) {
+            rc = t.err.code;
+            *err = t.err;
+        } else {
+            vec_get(v, 0, out);
+            if (!out->null && exec_phys(out->type) == P_STR) {
+                char *p = sql_arena_strndup(a, out->s.p, out->s.len);
+                if (!p)
+                    rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                out->s.p = p;
+            }
+        }
+    }
+    eval_thread_cleanup(&t);
+    return rc;
+}

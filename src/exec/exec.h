@@ -1,0 +1,262 @@
+/* exec.h: bound expressions, vectors and the vectorized executor. The binder (src/sql/bind.c) turns an
+ * AST into typed `bexpr` trees with every PostgreSQL typing decision made (casts inserted, result scales
+ * fixed), so the kernels in eval.c only ever see operands of one physical type. Vectors hold up to
+ * EXEC_VEC values; a selection vector (`sel`) picks input rows and every result is dense. */
+#ifndef FACTDB_EXEC_H
+#define FACTDB_EXEC_H
+
+#include "sql/sql.h"
+#include <stdatomic.h>
+
+#define EXEC_VEC 2048
+
+typedef __int128 i128;
+
+typedef struct sql_str {
+    const char *p;
+    size_t len;
+} sql_str;
+
+/* A scalar value (constants, parameters, results of folding). */
+typedef struct sql_value {
+    sql_type type;
+    bool null;
+    int8_t nscale;      /* per-value scale of a 128-bit numeric */
+    union {
+        int64_t i;      /* bool, int, bigint, date, timestamp, static numeric */
+        double d;
+        i128 n;         /* numeric with per-value scale */
+        sql_str s;
+        sql_interval iv;
+    };
+} sql_value;
+
+/* Physical representations. */
+typedef enum phys { P_U8, P_I64, P_F64, P_STR, P_N128, P_IV } phys;
+phys exec_phys(sql_type t);
+
+typedef struct vec {
+    sql_type type;
+    void *data;             /* uint8_t / int64_t / double / sql_str / i128 / sql_interval */
+    const uint8_t *valid;   /* 1 = value; NULL pointer = no NULLs */
+    const uint8_t *scales;  /* P_N128: per-value scale */
+    const uint32_t *codes;  /* TEXT read from a dictionary column: codes (data filled on demand) */
+    int dict;               /* input index of that column, -1 otherwise */
+    void *buf;              /* the owning slot's own data buffer */
+} vec;
+
+typedef enum bkind {
+    B_CONST, B_INPUT, B_CAST, B_NEG, B_ARITH, B_CMP, B_AND, B_OR, B_NOT, B_ISNULL, B_IN, B_LIKE, B_CASE,
+    B_COALESCE, B_NULLIF, B_FUNC
+} bkind;
+
+typedef enum arith_op { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_CONCAT } arith_op;
+typedef enum cmp_op { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE } cmp_op;
+
+typedef enum func_id {
+    F_LOWER, F_UPPER, F_LENGTH, F_SUBSTR, F_TRIM, F_LTRIM, F_RTRIM, F_REPLACE, F_ABS, F_ROUND, F_TRUNC,
+    F_FLOOR, F_CEIL, F_GREATEST, F_LEAST, F_DATE_TRUNC, F_EXTRACT, F_DATE_ADD_IV, F_DATE_SUB_DATE,
+    F_SQRT, F_POWER, F_SIGN
+} func_id;
+
+typedef struct bexpr bexpr;
+struct bexpr {
+    bkind kind;
+    int op;                 /* arith_op, cmp_op, func_id, cast source type id */
+    sql_type type;
+    int pos;
+    int slot;               /* index of this node's vector in a thread's state */
+    bexpr **args;
+    int nargs;
+    sql_value val;          /* B_CONST; B_FUNC constant extras (date_trunc unit, extract field) */
+    int input;              /* B_INPUT */
+    bool neg, ilike, has_else, has_operand;
+    int aux;                /* B_FUNC: unit/field code; B_CAST: flags */
+    sql_value *set;         /* B_IN: constant list (sorted for binary search) */
+    int nset;
+    bool set_has_null;
+};
+
+/* Aggregates. */
+typedef enum agg_fn { AG_COUNT_STAR, AG_COUNT, AG_SUM, AG_AVG, AG_MIN, AG_MAX, AG_VAR, AG_STDDEV, AG_BOOL_AND,
+                      AG_BOOL_OR } agg_fn;
+
+typedef struct agg_spec {
+    agg_fn fn;
+    bool distinct;
+    bexpr *arg;             /* NULL for count(*) */
+    bexpr *filter;          /* NULL: no FILTER */
+    sql_type type;          /* result type */
+    ast *src;               /* for de-duplication */
+} agg_spec;
+
+/* One input column of the scan. */
+typedef struct scan_col {
+    char *name;
+    int table_col;          /* index in the table */
+    sql_type type;
+    int store_type;
+} scan_col;
+
+/* Zone-map predicate: chunks whose [min,max] of `table_col` cannot satisfy `op const` are skipped. */
+typedef struct zone_pred {
+    int table_col;
+    int store_type;
+    cmp_op op;
+    int64_t v;              /* in the column's storage units (double bits for DOUBLE) */
+} zone_pred;
+
+typedef struct sort_key {
+    int col;                /* index into the projected columns */
+    bool desc, nulls_first;
+} sort_key;
+
+typedef struct query {
+    char *table;            /* NULL: no FROM (one empty row) */
+    scan_col *cols;
+    int ncols;
+    zone_pred *zones;
+    int nzones;
+    bexpr *where;           /* scan scope */
+    bool agg;
+    bexpr **keys;           /* scan scope */
+    int nkeys;
+    agg_spec *aggs;
+    int naggs;
+    bexpr *having;          /* agg scope: inputs = keys then aggregates */
+    bexpr **outs;           /* outputs then hidden ORDER BY columns */
+    char **names;
+    int nouts, nvisible;
+    sort_key *sort;
+    int nsort;
+    bool distinct;
+    int64_t limit, offset;  /* limit -1: none */
+    int nslots;
+    int64_t now_us;
+} query;
+
+/* ---- rowsets: materialized results ---- */
+typedef struct rs_col {
+    sql_type type;
+    phys ph;
+    size_t width;
+    unsigned char *data;
+    uint8_t *valid;         /* always allocated: 1 = value */
+    uint8_t *scales;        /* P_N128 */
+} rs_col;
+
+typedef struct rowset {
+    int ncols;
+    rs_col *cols;
+    size_t n, cap;
+    sql_arena strings;      /* text values */
+    _Atomic size_t *mem;    /* shared memory counter of the query */
+    size_t mem_limit;
+} rowset;
+
+int rowset_init(rowset *r, int ncols, const sql_type *types, _Atomic size_t *mem, size_t limit, factdb_error *err);
+void rowset_cleanup(rowset *r);
+/* Appends n rows from vectors v[0..ncols) (copying text). Errors: LIMIT, NOMEM. */
+int rowset_append(rowset *r, vec *const *v, size_t n, factdb_error *err);
+int rowset_reserve(rowset *r, size_t extra, factdb_error *err);
+void rowset_get(const rowset *r, int col, size_t row, sql_value *out);
+/* Appends one row of values (their types must match the columns'). */
+int rowset_add_row(rowset *r, const sql_value *vals, factdb_error *err);
+/* Formats one cell as text (PostgreSQL output form); returns its length or 0 for NULL (*null set). */
+size_t exec_format_value(const sql_value *v, char *buf, size_t cap);
+
+/* ---- evaluation context (one per worker thread) ---- */
+typedef enum raw_kind { RAW_I32, RAW_I64, RAW_F64, RAW_U8, RAW_CODE, RAW_STR, RAW_N128 } raw_kind;
+
+typedef struct in_col {
+    raw_kind raw;
+    const void *data;       /* already offset to the current slice */
+    const uint8_t *valid;
+    const uint8_t *scales;
+    sql_type type;
+    int dict;               /* RAW_CODE: scan column index for the dictionary */
+} in_col;
+
+typedef struct exec_ctx exec_ctx;
+typedef struct eval_thread {
+    exec_ctx *x;
+    in_col *in;
+    int nin;
+    vec *v;                 /* per slot */
+    void **buf;             /* per slot: data buffer (EXEC_VEC * 16 bytes) */
+    uint8_t **vbuf;         /* per slot: validity buffer */
+    uint8_t **sbuf;         /* per slot: scales buffer */
+    uint32_t **cbuf;        /* per slot: dictionary codes buffer */
+    size_t *filled;         /* per slot: rows of a constant already broadcast */
+    int8_t **memo;          /* per slot: per dictionary code cached predicate result (-1 unknown) */
+    size_t *memo_len;
+    sql_arena tmp;          /* per slice strings; reset each slice */
+    sql_arena keep;         /* strings that outlive a slice (group keys, min/max) */
+    const char *(*text)(void *ctx, int col, uint32_t code, size_t *len);
+    void *text_ctx;
+    factdb_error err;
+    int nslots_;
+} eval_thread;
+
+struct exec_ctx {
+    query *q;
+    int64_t now_us;
+    atomic_bool *cancel;
+    atomic_bool failed;
+};
+
+/* cap: rows per vector (EXEC_VEC, or 1 for constant folding). */
+int eval_thread_init(eval_thread *t, exec_ctx *x, int nslots, size_t cap, factdb_error *err);
+void eval_thread_cleanup(eval_thread *t);
+/* Evaluates `e` for rows sel[0..n) (or 0..n when sel is NULL) of the current inputs; *out points to the
+ * node's dense result. Errors: INVALID_VALUE (overflow, division by zero, bad cast) with the position. */
+int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out);
+/* Makes v->data hold strings (materializing dictionary codes). */
+int eval_strings(eval_thread *t, vec *v, size_t n);
+/* Evaluates a predicate and narrows the selection: out_sel receives the rows where it is TRUE.
+ * Returns the count in *m. sel may alias out_sel. */
+int eval_filter(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, uint32_t *out_sel, size_t *m);
+/* Evaluates a constant expression (no inputs) into *out, with strings copied into `a`. */
+int eval_const(bexpr *e, int nslots, int64_t now_us, sql_arena *a, sql_value *out, factdb_error *err);
+/* Scalar function kernels (func.c). */
+int exec_func_scalar(eval_thread *t, bexpr *e, sql_value *args, sql_value *out);
+/* Reads row i of v as a scalar. */
+void vec_get(const vec *v, size_t i, sql_value *out);
+/* Casts a scalar (used for INSERT and constant folding). */
+int exec_cast_value(const sql_value *in, sql_type to, int pos, sql_arena *a, sql_value *out, factdb_error *err);
+int exec_compare_values(const sql_value *a, const sql_value *b);
+
+/* Numeric helpers */
+size_t exec_format_n128(i128 v, int scale, char *buf, size_t cap);
+int exec_div_scale(i128 a, int sa, i128 b, int sb);
+/* a / b rounded half away from zero at result scale rs; -1 on overflow. */
+int exec_n128_div(i128 a, int sa, i128 b, int sb, int rs, i128 *out);
+
+/* ---- running queries ---- */
+typedef struct factdb factdb;
+typedef struct exec_stats {
+    size_t chunks_total, chunks_skipped;
+    int threads;
+} exec_stats;
+
+typedef struct exec_options {
+    int threads;
+    size_t mem_limit;
+    atomic_bool *cancel;
+    int64_t now_us;
+} exec_options;
+
+/* A query result: rows idx[0..n) of rs, columns 0..ncols (the visible ones). */
+typedef struct exec_result {
+    rowset *rs;
+    size_t *idx;
+    size_t n;
+    int ncols;
+} exec_result;
+
+/* Runs a bound SELECT. On success *res owns the result (free with exec_result_free). */
+int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, exec_stats *st, factdb_error *err);
+void exec_result_free(exec_result *r);
+void exec_rowset_free(rowset *r);
+
+#endif

@@ -1,0 +1,207 @@
+/* rowset.c: materialized results, column by column, with a memory budget shared by every rowset and
+ * hash table of one query (an atomic counter), so a query that would need more than the limit fails with
+ * LIMIT instead of exhausting the machine. */
+#include "exec.h"
+#include <stdlib.h>
+#include <string.h>
+
+static size_t col_width(phys p)
+{
+    switch (p) {
+    case P_U8: return 1;
+    case P_I64:
+    case P_F64: return 8;
+    default: return 16;
+    }
+}
+
+int rowset_init(rowset *r, int ncols, const sql_type *types, _Atomic size_t *mem, size_t limit, factdb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->ncols = ncols;
+    r->mem = mem;
+    r->mem_limit = limit;
+    r->cols = calloc((size_t)(ncols ? ncols : 1), sizeof *r->cols);
+    if (!r->cols)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (int i = 0; i < ncols; i++) {
+        r->cols[i].type = types[i];
+        r->cols[i].ph = exec_phys(types[i]);
+        r->cols[i].width = col_width(r->cols[i].ph);
+    }
+    sql_arena_init(&r->strings, 0);
+    return 0;
+}
+
+void rowset_cleanup(rowset *r)
+{
+    if (!r->cols)
+        return;
+    size_t bytes = 0;
+    for (int i = 0; i < r->ncols; i++) {
+        free(r->cols[i].data);
+        free(r->cols[i].valid);
+        free(r->cols[i].scales);
+        bytes += r->cap * (r->cols[i].width + 2);
+    }
+    bytes += r->strings.total;
+    if (r->mem)
+        atomic_fetch_sub(r->mem, bytes);
+    free(r->cols);
+    sql_arena_cleanup(&r->strings);
+    memset(r, 0, sizeof *r);
+}
+
+void exec_rowset_free(rowset *r)
+{
+    if (r) {
+        rowset_cleanup(r);
+        free(r);
+    }
+}
+
+static int charge(rowset *r, size_t bytes, factdb_error *err)
+{
+    if (!r->mem)
+        return 0;
+    size_t now = atomic_fetch_add(r->mem, bytes) + bytes;
+    if (r->mem_limit && now > r->mem_limit) {
+        atomic_fetch_sub(r->mem, bytes);
+        return base_err(err, FACTDB_LIMIT,
+                        "the query needs more than its memory limit of %zu MiB; add filters or a LIMIT, or raise "
+                        "the limit (factdb sql --memory-limit)", r->mem_limit >> 20);
+    }
+    return 0;
+}
+
+int rowset_reserve(rowset *r, size_t extra, factdb_error *err)
+{
+    if (r->n + extra <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap : 1024;
+    while (cap < r->n + extra)
+        cap *= 2;
+    size_t per_row = 0;
+    for (int i = 0; i < r->ncols; i++)
+        per_row += r->cols[i].width + 2;
+    if (charge(r, (cap - r->cap) * per_row, err))
+        return err->code;
+    for (int i = 0; i < r->ncols; i++) {
+        rs_col *c = &r->cols[i];
+        unsigned char *d = realloc(c->data, cap * c->width);
+        if (d)
+            c->data = d;
+        uint8_t *v = realloc(c->valid, cap);
+        if (v)
+            c->valid = v;
+        uint8_t *s = c->ph == P_N128 ? realloc(c->scales, cap) : NULL;
+        if (s)
+            c->scales = s;
+        if (!d || !v || (c->ph == P_N128 && !s))
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    r->cap = cap;
+    return 0;
+}
+
+int rowset_append(rowset *r, vec *const *v, size_t n, factdb_error *err)
+{
+    if (rowset_reserve(r, n, err))
+        return err->code;
+    for (int i = 0; i < r->ncols; i++) {
+        rs_col *c = &r->cols[i];
+        const vec *x = v[i];
+        if (x->valid)
+            memcpy(c->valid + r->n, x->valid, n);
+        else
+            memset(c->valid + r->n, 1, n);
+        if (c->ph == P_STR) {
+            const sql_str *s = x->data;
+            sql_str *o = (sql_str *)c->data + r->n;
+            size_t before = r->strings.total;
+            for (size_t k = 0; k < n; k++) {
+                if (x->valid && !x->valid[k]) {
+                    o[k].p = "";
+                    o[k].len = 0;
+                    continue;
+                }
+                char *p = sql_arena_strndup(&r->strings, s[k].p, s[k].len);
+                if (!p)
+                    return base_err(err, FACTDB_NOMEM, "out of memory");
+                o[k].p = p;
+                o[k].len = s[k].len;
+            }
+            if (charge(r, r->strings.total - before, err))
+                return err->code;
+        } else {
+            memcpy(c->data + r->n * c->width, x->data, n * c->width);
+            if (c->ph == P_N128) {
+                if (x->scales)
+                    memcpy(c->scales + r->n, x->scales, n);
+                else
+                    memset(c->scales + r->n, 0, n);
+            }
+        }
+    }
+    r->n += n;
+    return 0;
+}
+
+void rowset_get(const rowset *r, int col, size_t row, sql_value *out)
+{
+    const rs_col *c = &r->cols[col];
+    memset(out, 0, sizeof *out);
+    out->type = c->type;
+    if (!c->valid[row]) {
+        out->null = true;
+        return;
+    }
+    const unsigned char *p = c->data + row * c->width;
+    switch (c->ph) {
+    case P_U8: out->i = *p; break;
+    case P_I64: memcpy(&out->i, p, 8); break;
+    case P_F64: memcpy(&out->d, p, 8); break;
+    case P_STR: memcpy(&out->s, p, sizeof out->s); break;
+    case P_N128:
+        memcpy(&out->n, p, 16);
+        out->nscale = (int8_t)c->scales[row];
+        break;
+    case P_IV: memcpy(&out->iv, p, sizeof out->iv); break;
+    }
+}
+
+int rowset_add_row(rowset *r, const sql_value *vals, factdb_error *err)
+{
+    if (rowset_reserve(r, 1, err))
+        return err->code;
+    size_t row = r->n;
+    for (int c = 0; c < r->ncols; c++) {
+        rs_col *col = &r->cols[c];
+        sql_value v = vals[c];
+        col->valid[row] = !v.null;
+        unsigned char *p = col->data + row * col->width;
+        memset(p, 0, col->width);
+        if (v.null)
+            continue;
+        switch (col->ph) {
+        case P_U8: *p = (uint8_t)v.i; break;
+        case P_I64: memcpy(p, &v.i, 8); break;
+        case P_F64: memcpy(p, &v.d, 8); break;
+        case P_N128:
+            memcpy(p, &v.n, 16);
+            col->scales[row] = (uint8_t)v.nscale;
+            break;
+        case P_IV: memcpy(p, &v.iv, 16); break;
+        case P_STR: {
+            char *s = sql_arena_strndup(&r->strings, v.s.p, v.s.len);
+            if (!s)
+                return base_err(err, FACTDB_NOMEM, "out of memory");
+            v.s.p = s;
+            memcpy(p, &v.s, 16);
+            break;
+        }
+        }
+    }
+    r->n++;
+    return 0;
+}

@@ -1,0 +1,890 @@
+/* run.c: runs a bound SELECT. One snapshot scan (zone maps drop chunks first) is shared by worker threads
+ * that claim chunks; each worker filters and either aggregates into its own group table or projects into
+ * its own rowset. The main thread merges, applies HAVING and the outputs over the groups, then DISTINCT,
+ * ORDER BY (top-N when a LIMIT allows), OFFSET and LIMIT. */
+#include "agg.h"
+#include "store/store.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct run run;
+
+typedef struct worker {
+    run *r;
+    eval_thread th;
+    gtab gt;
+    rowset rs;
+    factdb_batch batch;
+    factdb_error err;
+    int rc;
+    bool gt_ready, rs_ready;
+} worker;
+
+struct run {
+    factdb *db;
+    query *q;
+    const exec_options *o;
+    exec_ctx x;
+    factdb_scan *scan;
+    _Atomic size_t mem;
+    _Atomic size_t produced;
+    atomic_bool stop;
+    size_t want;            /* rows needed for LIMIT without ORDER BY/DISTINCT; 0 = all */
+    int kmode[MAX_KEYS];
+    uint64_t domain[MAX_KEYS];
+    bool agg_coded[MAX_AGGS];
+    worker *w;
+    int nw;
+};
+
+static const char *scan_text(void *ctx, int col, uint32_t code, size_t *len)
+{
+    return factdb_scan_text(ctx, (size_t)col, code, len);
+}
+
+static raw_kind raw_of_store(int st)
+{
+    switch (st) {
+    case FACTDB_BOOLEAN: return RAW_U8;
+    case FACTDB_INTEGER:
+    case FACTDB_DATE: return RAW_I32;
+    case FACTDB_DOUBLE: return RAW_F64;
+    case FACTDB_TEXT: return RAW_CODE;
+    default: return RAW_I64;
+    }
+}
+
+static size_t raw_width(raw_kind r)
+{
+    switch (r) {
+    case RAW_U8: return 1;
+    case RAW_I32:
+    case RAW_CODE: return 4;
+    case RAW_STR:
+    case RAW_N128: return 16;
+    default: return 8;
+    }
+}
+
+static raw_kind raw_of_phys(phys p)
+{
+    switch (p) {
+    case P_U8: return RAW_U8;
+    case P_F64: return RAW_F64;
+    case P_STR: return RAW_STR;
+    case P_N128: return RAW_N128;
+    default: return RAW_I64;
+    }
+}
+
+static void reset_tmp(eval_thread *t)
+{
+    if (t->tmp.total > (1u << 20)) {
+        sql_arena_cleanup(&t->tmp);
+        sql_arena_init(&t->tmp, 0);
+    } else if (t->tmp.head) {
+        t->tmp.used = 0;  /* reuse the newest block; older ones are freed at the end */
+    }
+}
+
+static bool is_coded(const query *q, const bexpr *e)
+{
+    return e && e->kind == B_INPUT && e->input < q->ncols && q->cols[e->input].store_type == FACTDB_TEXT;
+}
+
+/* Processes rows [0, n) of the current inputs. */
+static int process(worker *w, size_t n)
+{
+    run *r = w->r;
+    query *q = r->q;
+    eval_thread *t = &w->th;
+    uint32_t sel_buf[EXEC_VEC];
+    const uint32_t *sel = NULL;
+    size_t m = n;
+    reset_tmp(t);
+    if (q->where) {
+        if (eval_filter(t, q->where, NULL, n, sel_buf, &m))
+            return (w->err = t->err).code;
+        if (!m)
+            return 0;
+        if (m != n)
+            sel = sel_buf;
+    }
+    if (q->agg) {
+        vec *kv[MAX_KEYS];
+        uint32_t gids[EXEC_VEC];
+        for (int k = 0; k < q->nkeys; k++) {
+            if (eval(t, q->keys[k], sel, m, &kv[k]))
+                return (w->err = t->err).code;
+            if (r->kmode[k] == KEY_STR && eval_strings(t, kv[k], m))
+                return (w->err = t->err).code;
+        }
+        if (q->nkeys && gtab_groups(&w->gt, kv, m, gids, &w->err))
+            return w->err.code;
+        for (int j = 0; j < q->naggs; j++) {
+            agg_spec *sp = &q->aggs[j];
+            vec *a = NULL, *f = NULL;
+            if (sp->arg && eval(t, sp->arg, sel, m, &a))
+                return (w->err = t->err).code;
+            if (sp->filter && eval(t, sp->filter, sel, m, &f))
+                return (w->err = t->err).code;
+            if (a && exec_phys(a->type) == P_STR && (sp->fn == AG_MIN || sp->fn == AG_MAX) && eval_strings(t, a, m))
+                return (w->err = t->err).code;
+            if (a && exec_phys(a->type) == P_STR && sp->distinct && !r->agg_coded[j] && eval_strings(t, a, m))
+                return (w->err = t->err).code;
+            if (gtab_update(&w->gt, j, q->nkeys ? gids : NULL, a, f ? f->data : NULL, f ? f->valid : NULL, m,
+                            r->agg_coded[j], &w->err))
+                return w->err.code;
+        }
+        return 0;
+    }
+    vec *ov[1024];
+    for (int i = 0; i < q->nouts; i++) {
+        if (eval(t, q->outs[i], sel, m, &ov[i]))
+            return (w->err = t->err).code;
+        if (exec_phys(ov[i]->type) == P_STR && eval_strings(t, ov[i], m))
+            return (w->err = t->err).code;
+    }
+    if (rowset_append(&w->rs, ov, m, &w->err))
+        return w->err.code;
+    if (r->want && atomic_fetch_add(&r->produced, m) + m >= r->want)
+        atomic_store(&r->stop, true);
+    return 0;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    run *r = w->r;
+    query *q = r->q;
+    if (!r->scan) {
+        /* no FROM: one row without columns */
+        w->rc = process(w, 1);
+        return NULL;
+    }
+    for (;;) {
+        if (atomic_load(&r->stop) || atomic_load(&r->x.failed))
+            break;
+        if ((w->rc = factdb_scan_next(r->scan, &w->batch, &w->err)))
+            break;
+        size_t count = w->batch.count;
+        if (!count)
+            break;
+        for (size_t off = 0; off < count && !w->rc; off += EXEC_VEC) {
+            size_t n = MIN((size_t)EXEC_VEC, count - off);
+            for (int c = 0; c < q->ncols; c++) {
+                const factdb_vector *bv = &w->batch.cols[c];
+                in_col *ic = &w->th.in[c];
+                ic->raw = raw_of_store(q->cols[c].store_type);
+                ic->data = (const char *)bv->data + off * raw_width(ic->raw);
+                ic->valid = bv->valid ? bv->valid + off : NULL;
+                ic->type = q->cols[c].type;
+                ic->dict = c;
+            }
+            w->rc = process(w, n);
+            if (r->stop)
+                break;
+        }
+        if (w->rc)
+            break;
+    }
+    if (w->rc)
+        atomic_store(&r->x.failed, true);
+    return NULL;
+}
+
+/* ---- zone maps ---- */
+static bool zone_keep(void *ctx, const store_chunk_header *h)
+{
+    const query *q = ctx;
+    for (int i = 0; i < q->nzones; i++) {
+        const zone_pred *z = &q->zones[i];
+        if (z->table_col >= h->ncols || !h->cols[z->table_col].present)
+            return false;  /* column added later: all NULL, no row can match */
+        const store_colmeta *m = &h->cols[z->table_col];
+        if (m->nulls == h->rows)
+            return false;
+        if (!(m->flags & ENC_FLAG_MINMAX))
+            continue;
+        int lo, hi;  /* compare v with min and max: -1, 0, 1 */
+        if (z->store_type == FACTDB_DOUBLE) {
+            double v, mn, mx;
+            memcpy(&v, &z->v, 8);
+            memcpy(&mn, &m->min, 8);
+            memcpy(&mx, &m->max, 8);
+            lo = v < mn ? -1 : v > mn;
+            hi = v < mx ? -1 : v > mx;
+        } else {
+            lo = z->v < m->min ? -1 : z->v > m->min;
+            hi = z->v < m->max ? -1 : z->v > m->max;
+        }
+        bool skip = false;
+        switch (z->op) {
+        case CMP_EQ: skip = lo < 0 || hi > 0; break;
+        case CMP_LT: skip = lo <= 0; break;   /* col < v impossible when min >= v */
+        case CMP_LE: skip = lo < 0; break;
+        case CMP_GT: skip = hi >= 0; break;   /* col > v impossible when max <= v */
+        case CMP_GE: skip = hi > 0; break;
+        default: break;
+        }
+        if (skip)
+            return false;
+    }
+    return true;
+}
+
+static bool keep_none(void *ctx, const store_chunk_header *h)
+{
+    (void)ctx, (void)h;
+    return false;
+}
+
+
+/* Opens the query's scan. A query that reads no column (count(*)) still needs the rows: it reads one
+ * column, a boolean if there is one; *owned is that column's descriptor, freed with close_scan. */
+static int open_scan(factdb *db, query *q, factdb_scan **scan, scan_col **owned, factdb_error *err)
+{
+    const char *names[FACTDB_MAX_COLUMNS];
+    int rc;
+    *owned = NULL;
+    if (q->ncols == 0) {
+        factdb_table_info ti;
+        if ((rc = factdb_table_info_get(db, q->table, &ti, err)))
+            return rc;
+        size_t best = 0;
+        for (size_t i = 0; i < ti.ncols; i++)
+            if (ti.cols[i].type == FACTDB_BOOLEAN)
+                best = i;
+        scan_col *sc = calloc(1, sizeof *sc);
+        if (sc)
+            sc->name = strdup(ti.cols[best].name);
+        if (!sc || !sc->name) {
+            free(sc);
+            factdb_table_info_free(&ti);
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        }
+        sc->table_col = (int)best;
+        sc->store_type = ti.cols[best].type;
+        sc->type = sql_type_from_store(ti.cols[best].type, ti.cols[best].precision, ti.cols[best].scale);
+        factdb_table_info_free(&ti);
+        q->cols = sc;
+        q->ncols = 1;
+        *owned = sc;
+    }
+    for (int c = 0; c < q->ncols; c++)
+        names[c] = q->cols[c].name;
+    return factdb_scan_open(db, q->table, names, (size_t)q->ncols, scan, err);
+}
+
+static void close_scan(query *q, factdb_scan *scan, scan_col *owned)
+{
+    factdb_scan_free(scan);
+    if (owned) {
+        free(owned->name);
+        free(owned);
+        q->cols = NULL;
+        q->ncols = 0;
+    }
+}
+
+int exec_explain_chunks(factdb *db, query *q, size_t *total, size_t *skipped, factdb_error *err)
+{
+    factdb_scan *scan;
+    scan_col *owned;
+    int rc = open_scan(db, q, &scan, &owned, err);
+    if (rc)
+        return rc;
+    *total = store_scan_chunk_count(scan);
+    *skipped = q->nzones ? store_scan_prune(scan, zone_keep, q) : 0;
+    close_scan(q, scan, owned);
+    return 0;
+}
+
+typedef struct del_chunk {
+    uint64_t id;
+    uint32_t ndel;
+    unsigned char *bitmap;
+} del_chunk;
+
+int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
+{
+    *deleted = 0;
+    if (db->read_only)
+        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+    int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
+    if (rc)
+        return rc;
+    /* under the write lock the snapshot is the latest state and nobody else can change it */
+    factdb_scan *scan = NULL;
+    scan_col *owned = NULL;
+    del_chunk *dc = NULL;
+    size_t ndc = 0;
+    exec_ctx x = {.q = q};
+    eval_thread th;
+    factdb_batch batch;
+    factdb_batch_init(&batch);
+    memset(&th, 0, sizeof th);
+    if ((rc = open_scan(db, q, &scan, &owned, err)))
+        goto out;
+    if (q->nzones)
+        store_scan_prune(scan, zone_keep, q);
+    size_t nchunks = store_scan_chunk_count(scan);
+    dc = calloc(nchunks ? nchunks : 1, sizeof *dc);
+    if (!dc || (rc = eval_thread_init(&th, &x, q->nslots, EXEC_VEC, err))) {
+        rc = rc ? rc : base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    th.in = calloc((size_t)(q->ncols ? q->ncols : 1), sizeof *th.in);
+    th.text = scan_text;
+    th.text_ctx = scan;
+    if (!th.in) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        if ((rc = factdb_scan_next(scan, &batch, err)) || !batch.count)
+            break;
+        uint64_t id;
+        uint32_t rows;
+        const unsigned char *old;
+        store_batch_chunk(&batch, &id, &rows, &old);
+        /* physical row of each live row */
+        uint32_t *phys_of = malloc(batch.count * sizeof *phys_of);
+        unsigned char *bm = calloc(((size_t)rows + 7) / 8, 1);
+        if (!phys_of || !bm) {
+            free(phys_of);
+            free(bm);
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+            break;
+        }
+        if (old)
+            memcpy(bm, old, ((size_t)rows + 7) / 8);
+        size_t live = 0;
+        for (uint32_t p = 0; p < rows; p++)
+            if (!(old && (old[p / 8] >> (p % 8) & 1)))
+                phys_of[live++] = p;
+        uint32_t ndel = 0;
+        for (size_t off = 0; off < batch.count && !rc; off += EXEC_VEC) {
+            size_t n = MIN((size_t)EXEC_VEC, batch.count - off);
+            for (int c = 0; c < q->ncols; c++) {
+                const factdb_vector *bv = &batch.cols[c];
+                in_col *ic = &th.in[c];
+                ic->raw = raw_of_store(q->cols[c].store_type);
+                ic->data = (const char *)bv->data + off * raw_width(ic->raw);
+                ic->valid = bv->valid ? bv->valid + off : NULL;
+                ic->type = q->cols[c].type;
+                ic->dict = c;
+            }
+            reset_tmp(&th);
+            uint32_t sel[EXEC_VEC];
+            size_t m = n;
+            if (q->where) {
+                if (eval_filter(&th, q->where, NULL, n, sel, &m)) {
+                    rc = (*err = th.err).code;
+                    break;
+                }
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    sel[i] = (uint32_t)i;
+            }
+            for (size_t i = 0; i < m; i++) {
+                uint32_t p = phys_of[off + sel[i]];
+                bm[p / 8] |= (unsigned char)(1u << (p % 8));
+            }
+            ndel += (uint32_t)m;
+        }
+        free(phys_of);
+        if (rc || !ndel) {
+            free(bm);
+            if (rc)
+                break;
+            continue;
+        }
+        dc[ndc++] = (del_chunk){id, ndel, bm};
+    }
+    if (rc || !ndc)
+        goto out;
+    store_txn *t;
+    if ((rc = store_txn_write(db->env, false, &t, err)))
+        goto out;
+    store_table tab;
+    if ((rc = store_table_get(t, q->table, &tab, err))) {
+        store_txn_abort(t);
+        goto out;
+    }
+    for (size_t i = 0; i < ndc && !rc; i++) {
+        rc = store_chunk_delete(t, &tab, dc[i].id, dc[i].bitmap, dc[i].ndel, err);
+        *deleted += dc[i].ndel;
+    }
+    if (!rc)
+        rc = store_table_put(t, &tab, err);
+    store_table_cleanup(&tab);
+    if (rc)
+        store_txn_abort(t);
+    else
+        rc = store_txn_commit(t, err);
+    if (rc)
+        *deleted = 0;
+out:
+    for (size_t i = 0; i < ndc; i++)
+        free(dc[i].bitmap);
+    free(dc);
+    free(th.in);
+    if (th.v)
+        eval_thread_cleanup(&th);
+    factdb_batch_cleanup(&batch);
+    close_scan(q, scan, owned);
+    store_gate_release(db->env);
+    return rc;
+}
+
+/* ---- sorting ---- */
+typedef struct sort_ctx {
+    const rowset *rs;
+    const sort_key *keys;
+    int nkeys;
+} sort_ctx;
+
+static int cmp_rows(const sort_ctx *c, size_t a, size_t b)
+{
+    for (int k = 0; k < c->nkeys; k++) {
+        const sort_key *sk = &c->keys[k];
+        const rs_col *col = &c->rs->cols[sk->col];
+        bool na = !col->valid[a], nb = !col->valid[b];
+        if (na || nb) {
+            if (na && nb)
+                continue;
+            return (na ? -1 : 1) * (sk->nulls_first ? 1 : -1);
+        }
+        int r;
+        switch (col->ph) {
+        case P_I64: {
+            int64_t x, y;
+            memcpy(&x, col->data + a * 8, 8);
+            memcpy(&y, col->data + b * 8, 8);
+            r = x < y ? -1 : x > y;
+            break;
+        }
+        case P_U8: r = col->data[a] < col->data[b] ? -1 : col->data[a] > col->data[b]; break;
+        default: {
+            sql_value x, y;
+            rowset_get(c->rs, sk->col, a, &x);
+            rowset_get(c->rs, sk->col, b, &y);
+            r = exec_compare_values(&x, &y);
+        }
+        }
+        if (r)
+            return sk->desc ? -r : r;
+    }
+    return a < b ? -1 : a > b;  /* stable */
+}
+
+static int qcmp(const void *x, const void *y, void *ctx)
+{
+    return cmp_rows(ctx, *(const size_t *)x, *(const size_t *)y);
+}
+
+static void sift_down(sort_ctx *c, size_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && cmp_rows(c, h[l], h[m]) > 0)
+            m = l;
+        if (r < n && cmp_rows(c, h[r], h[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        size_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Sorts idx[0..n) by c, keeping only the first `keep` (top-N with a max-heap when keep is small). */
+static size_t sort_rows(sort_ctx *c, size_t *idx, size_t n, size_t keep)
+{
+    if (keep < n && keep <= n / 8) {
+        size_t hn = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (hn < keep) {
+                idx[hn++] = idx[i];
+                for (size_t j = hn - 1; j > 0;) {
+                    size_t p = (j - 1) / 2;
+                    if (cmp_rows(c, idx[j], idx[p]) <= 0)
+                        break;
+                    size_t t = idx[j];
+                    idx[j] = idx[p];
+                    idx[p] = t;
+                    j = p;
+                }
+            } else if (keep && cmp_rows(c, idx[i], idx[0]) < 0) {
+                idx[0] = idx[i];
+                sift_down(c, idx, hn, 0);
+            }
+        }
+        n = hn;
+    }
+    qsort_r(idx, n, sizeof *idx, qcmp, c);
+    return MIN(n, keep);
+}
+
+/* ---- result assembly ---- */
+static int set_cell(rowset *rs, int col, size_t row, const sql_value *v, factdb_error *err)
+{
+    rs_col *c = &rs->cols[col];
+    c->valid[row] = !v->null;
+    if (v->null) {
+        memset(c->data + row * c->width, 0, c->width);
+        return 0;
+    }
+    switch (c->ph) {
+    case P_U8: c->data[row] = (uint8_t)v->i; break;
+    case P_I64: memcpy(c->data + row * 8, &v->i, 8); break;
+    case P_F64: memcpy(c->data + row * 8, &v->d, 8); break;
+    case P_N128:
+        memcpy(c->data + row * 16, &v->n, 16);
+        c->scales[row] = (uint8_t)v->nscale;
+        break;
+    case P_STR: {
+        sql_str s = v->s;
+        char *p = sql_arena_strndup(&rs->strings, s.p, s.len);
+        if (!p)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        s.p = p;
+        memcpy(c->data + row * 16, &s, 16);
+        break;
+    }
+    case P_IV: memcpy(c->data + row * 16, &v->iv, 16); break;
+    }
+    return 0;
+}
+
+/* Group table -> rowset of keys then aggregates. */
+static int groups_to_rowset(run *r, gtab *gt, rowset *out, factdb_error *err)
+{
+    query *q = r->q;
+    int nc = q->nkeys + q->naggs;
+    sql_type types[MAX_KEYS + MAX_AGGS];
+    for (int k = 0; k < q->nkeys; k++)
+        types[k] = q->keys[k]->type;
+    for (int j = 0; j < q->naggs; j++)
+        types[q->nkeys + j] = q->aggs[j].type;
+    if (rowset_init(out, nc, types, &r->mem, r->o->mem_limit, err) || rowset_reserve(out, gt->ng ? gt->ng : 1, err))
+        return err->code;
+    int64_t *dcount[MAX_AGGS] = {0};
+    int rc = 0;
+    for (int j = 0; j < q->naggs && !rc; j++)
+        if (q->aggs[j].distinct && !(dcount[j] = gtab_distinct_counts(gt, j)))
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+    size_t nk = (size_t)q->nkeys;
+    for (size_t g = 0; g < gt->ng && !rc; g++) {
+        for (size_t k = 0; k < nk && !rc; k++) {
+            sql_value v;
+            memset(&v, 0, sizeof v);
+            v.type = types[k];
+            v.null = gt->kn[g * nk + k];
+            uint64_t w = gt->kw[g * nk + k];
+            if (!v.null) {
+                switch (r->kmode[k]) {
+                case KEY_CODE:
+                    v.s.p = factdb_scan_text(r->scan, (size_t)q->keys[k]->input, (uint32_t)w, &v.s.len);
+                    if (!v.s.p)
+                        rc = base_err(err, FACTDB_CORRUPT, "a text value refers to a missing dictionary entry; run factdb check");
+                    break;
+                case KEY_STR: v.s = gt->ks[g * nk + k]; break;
+                case KEY_F64: memcpy(&v.d, &w, 8); break;
+                default: v.i = (int64_t)w; break;
+                }
+            }
+            if (!rc)
+                rc = set_cell(out, (int)k, g, &v, err);
+        }
+        for (int j = 0; j < q->naggs && !rc; j++) {
+            sql_value v;
+            if (!(rc = gtab_final(gt, (uint32_t)g, j, dcount[j], &v, err)))
+                rc = set_cell(out, q->nkeys + j, g, &v, err);
+        }
+    }
+    for (int j = 0; j < q->naggs; j++)
+        free(dcount[j]);
+    if (!rc)
+        out->n = gt->ng;
+    return rc;
+}
+
+/* Evaluates HAVING and the outputs over the rows of `in` (post-aggregation scope). */
+static int project_groups(run *r, eval_thread *t, rowset *in, rowset *out, factdb_error *err)
+{
+    query *q = r->q;
+    for (size_t off = 0; off < in->n; off += EXEC_VEC) {
+        size_t n = MIN((size_t)EXEC_VEC, in->n - off);
+        for (int c = 0; c < in->ncols; c++) {
+            rs_col *col = &in->cols[c];
+            in_col *ic = &t->in[c];
+            ic->raw = raw_of_phys(col->ph);
+            ic->data = col->data + off * col->width;
+            ic->valid = col->valid + off;
+            ic->scales = col->scales ? col->scales + off : NULL;
+            ic->type = col->type;
+            ic->dict = -1;
+        }
+        reset_tmp(t);
+        uint32_t sel_buf[EXEC_VEC];
+        const uint32_t *sel = NULL;
+        size_t m = n;
+        if (q->having) {
+            if (eval_filter(t, q->having, NULL, n, sel_buf, &m))
+                return *err = t->err, err->code;
+            if (!m)
+                continue;
+            if (m != n)
+                sel = sel_buf;
+        }
+        vec *ov[1024];
+        for (int i = 0; i < q->nouts; i++)
+            if (eval(t, q->outs[i], sel, m, &ov[i]) || (exec_phys(ov[i]->type) == P_STR && eval_strings(t, ov[i], m)))
+                return *err = t->err, err->code;
+        if (rowset_append(out, ov, m, err))
+            return err->code;
+    }
+    return 0;
+}
+
+void exec_result_free(exec_result *r)
+{
+    exec_rowset_free(r->rs);
+    free(r->idx);
+    memset(r, 0, sizeof *r);
+}
+
+int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, exec_stats *st, factdb_error *err)
+{
+    memset(res, 0, sizeof *res);
+    memset(st, 0, sizeof *st);
+    run R;
+    memset(&R, 0, sizeof R);
+    run *r = &R;
+    r->db = db;
+    r->q = q;
+    r->o = o;
+    r->x.q = q;
+    r->x.now_us = o->now_us;
+    r->x.cancel = o->cancel;
+    int rc = 0;
+    scan_col *owned_cols = NULL;
+    bool count_only = false;
+    rowset *out = calloc(1, sizeof *out);
+    rowset groups;
+    memset(&groups, 0, sizeof groups);
+    if (!out)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    if (q->nkeys > MAX_KEYS || q->naggs > MAX_AGGS || q->nouts > 1024) {
+        free(out);
+        return base_err(err, FACTDB_LIMIT, "too many GROUP BY keys, aggregates or output columns");
+    }
+    sql_type otypes[1024];
+    for (int i = 0; i < q->nouts; i++)
+        otypes[i] = q->outs[i]->type;
+    if ((rc = rowset_init(out, q->nouts, otypes, &r->mem, o->mem_limit, err))) {
+        free(out);
+        return rc;
+    }
+    /* scan */
+    if (q->table) {
+        if ((rc = open_scan(db, q, &r->scan, &owned_cols, err)))
+            goto out;
+        st->chunks_total = store_scan_chunk_count(r->scan);
+        count_only = q->agg && q->nkeys == 0 && !q->where && q->naggs > 0;
+        for (int j = 0; j < q->naggs; j++)
+            count_only &= q->aggs[j].fn == AG_COUNT_STAR && !q->aggs[j].filter;
+        if (count_only)
+            st->chunks_skipped = store_scan_prune(r->scan, keep_none, NULL);
+        else if (q->nzones)
+            st->chunks_skipped = store_scan_prune(r->scan, zone_keep, q);
+    }
+    for (int k = 0; k < q->nkeys; k++) {
+        phys p = exec_phys(q->keys[k]->type);
+        r->kmode[k] = is_coded(q, q->keys[k]) ? KEY_CODE : p == P_STR ? KEY_STR : p == P_F64 ? KEY_F64
+                      : p == P_U8 ? KEY_U8 : KEY_I64;
+        r->domain[k] = r->kmode[k] == KEY_CODE ? store_scan_dict_count(r->scan, (size_t)q->keys[k]->input)
+                       : p == P_U8 ? 2 : 0;
+    }
+    for (int j = 0; j < q->naggs; j++)
+        r->agg_coded[j] = is_coded(q, q->aggs[j].arg);
+    if (!q->agg && q->nsort == 0 && !q->distinct && q->limit >= 0)
+        r->want = (size_t)(q->limit + q->offset);
+    if (!q->agg && q->limit == 0 && q->nsort == 0)
+        r->want = 0, atomic_store(&r->stop, true);
+    /* workers */
+    int nw = o->threads > 0 ? o->threads : 1;
+    size_t chunks = r->scan ? store_scan_chunk_count(r->scan) : 1;
+    if ((size_t)nw > chunks)
+        nw = chunks ? (int)chunks : 1;
+    r->w = calloc((size_t)nw, sizeof *r->w);
+    if (!r->w) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    r->nw = nw;
+    st->threads = nw;
+    int ninputs = MAX(q->ncols, q->nkeys + q->naggs);
+    for (int i = 0; i < nw && !rc; i++) {
+        worker *w = &r->w[i];
+        w->r = r;
+        factdb_batch_init(&w->batch);
+        if ((rc = eval_thread_init(&w->th, &r->x, q->nslots, EXEC_VEC, err)))
+            break;
+        w->th.in = calloc((size_t)(ninputs ? ninputs : 1), sizeof *w->th.in);
+        w->th.nin = ninputs;
+        w->th.text = scan_text;
+        w->th.text_ctx = r->scan;
+        if (!w->th.in) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+            break;
+        }
+        if (q->agg) {
+            if ((rc = gtab_init(&w->gt, q, r->kmode, r->domain, &r->mem, o->mem_limit, &w->th.keep, err)))
+                break;
+            w->gt_ready = true;
+            for (int j = 0; j < q->naggs; j++)
+                w->gt.dset_coded[j] = r->agg_coded[j];
+        } else {
+            if ((rc = rowset_init(&w->rs, q->nouts, otypes, &r->mem, o->mem_limit, err)))
+                break;
+            w->rs_ready = true;
+        }
+    }
+    if (rc)
+        goto out;
+    if (!(r->stop && !q->agg)) {
+        pthread_t tids[256];
+        int started = 0;
+        for (int i = 1; i < nw && i < 256; i++) {
+            if (pthread_create(&tids[i], NULL, work, &r->w[i]))
+                break;
+            started = i;
+        }
+        work(&r->w[0]);
+        for (int i = 1; i <= started; i++)
+            pthread_join(tids[i], NULL);
+        for (int i = 0; i < nw; i++)
+            if (r->w[i].rc) {
+                rc = r->w[i].rc;
+                *err = r->w[i].err;
+                break;
+            }
+    }
+    if (rc)
+        goto out;
+    if (count_only)
+        for (int j = 0; j < q->naggs && !rc; j++)
+            rc = gtab_update(&r->w[0].gt, j, NULL, NULL, NULL, NULL, factdb_scan_row_count(r->scan), false, err);
+    if (q->agg) {
+        for (int i = 1; i < nw && !rc; i++)
+            rc = gtab_merge(&r->w[0].gt, &r->w[i].gt, err);
+        if (!rc)
+            rc = groups_to_rowset(r, &r->w[0].gt, &groups, err);
+        if (!rc)
+            rc = project_groups(r, &r->w[0].th, &groups, out, err);
+    } else {
+        for (int i = 0; i < nw && !rc; i++) {
+            rowset *src = &r->w[i].rs;
+            if (!src->n)
+                continue;
+            for (size_t off = 0; off < src->n && !rc; off += EXEC_VEC) {
+                size_t n = MIN((size_t)EXEC_VEC, src->n - off);
+                vec vs[1024], *vp[1024];
+                for (int c = 0; c < q->nouts; c++) {
+                    rs_col *col = &src->cols[c];
+                    vs[c] = (vec){.type = col->type, .data = col->data + off * col->width, .valid = col->valid + off,
+                                  .scales = col->scales ? col->scales + off : NULL, .dict = -1};
+                    vp[c] = &vs[c];
+                }
+                rc = rowset_append(out, vp, n, err);
+            }
+        }
+    }
+    if (rc)
+        goto out;
+    /* DISTINCT, ORDER BY, OFFSET, LIMIT */
+    size_t n = out->n;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    if (q->distinct && n > 1) {
+        sort_key dk[1024];
+        for (int c = 0; c < q->nvisible; c++)
+            dk[c] = (sort_key){.col = c};
+        sort_ctx dc = {out, dk, q->nvisible};
+        qsort_r(idx, n, sizeof *idx, qcmp, &dc);
+        size_t k = 1;
+        for (size_t i = 1; i < n; i++) {
+            dc.nkeys = q->nvisible;
+            /* equal on every visible column (cmp_rows breaks ties by index, so compare keys only) */
+            bool same = true;
+            for (int c = 0; c < q->nvisible && same; c++) {
+                sort_ctx one = {out, &dk[c], 1};
+                size_t a = idx[k - 1], b = idx[i];
+                const rs_col *col = &out->cols[c];
+                if (!col->valid[a] || !col->valid[b]) {
+                    same = col->valid[a] == col->valid[b];
+                    continue;
+                }
+                sql_value x, y;
+                rowset_get(out, c, a, &x);
+                rowset_get(out, c, b, &y);
+                same = exec_compare_values(&x, &y) == 0;
+                (void)one;
+            }
+            if (!same)
+                idx[k++] = idx[i];
+        }
+        n = k;
+        /* back to first-seen order so results without ORDER BY look natural */
+        sort_key none[1];
+        sort_ctx nc = {out, none, 0};
+        qsort_r(idx, n, sizeof *idx, qcmp, &nc);
+    }
+    size_t off = (size_t)q->offset;
+    size_t keep = q->limit >= 0 ? (size_t)q->limit + off : n;
+    if (q->nsort) {
+        sort_ctx sc = {out, q->sort, q->nsort};
+        n = sort_rows(&sc, idx, n, MIN(keep, n));
+    } else {
+        n = MIN(n, keep);
+    }
+    if (off >= n) {
+        n = 0;
+    } else if (off) {
+        memmove(idx, idx + off, (n - off) * sizeof *idx);
+        n -= off;
+    }
+    res->rs = out;
+    res->idx = idx;
+    res->n = n;
+    res->ncols = q->nvisible;
+    out = NULL;
+out:
+    if (out)
+        exec_rowset_free(out);
+    rowset_cleanup(&groups);
+    for (int i = 0; i < r->nw; i++) {
+        worker *w = &r->w[i];
+        if (w->gt_ready)
+            gtab_cleanup(&w->gt);
+        if (w->rs_ready)
+            rowset_cleanup(&w->rs);
+        free(w->th.in);
+        eval_thread_cleanup(&w->th);
+        factdb_batch_cleanup(&w->batch);
+    }
+    free(r->w);
+    close_scan(q, r->scan, owned_cols);
+    return rc;
+}

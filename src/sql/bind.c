@@ -1,0 +1,1406 @@
+/* bind.c: resolves names against the table, applies PostgreSQL's typing rules (implicit casts, result
+ * types and scales, unknown-typed literals taking their context's type) and turns a SELECT into a `query`
+ * for the executor: scan columns, filter, group keys, aggregates, outputs, sort keys and zone-map
+ * predicates. Constant subexpressions are folded here, so bad literals fail before any row is read. */
+#include "bind.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SCOPE_NONE, SCOPE_SCAN, SCOPE_AGG };
+
+typedef struct binder {
+    sql_arena *a;
+    factdb_error *err;
+    query *q;
+    const factdb_table_info *tab;
+    const sql_value *params;
+    int nparams;
+    int scope;
+    bool in_agg;
+    ast **group_asts;      /* agg scope: keys as written */
+    int ngroup;
+    int64_t now_us;
+} binder;
+
+static const sql_type T_BOOL = {TY_BOOL, 0, 0}, T_INT = {TY_INT, 0, 0}, T_BIGINT = {TY_BIGINT, 0, 0},
+                      T_DOUBLE = {TY_DOUBLE, 0, 0}, T_TEXT = {TY_TEXT, 0, 0}, T_DATE = {TY_DATE, 0, 0},
+                      T_TS = {TY_TIMESTAMP, 0, 0}, T_NUMDYN = {TY_NUMERIC, -1, 0};
+
+static bexpr *bind(binder *b, ast *x);
+
+static bexpr *mk(binder *b, bkind k, sql_type t, int pos, int nargs)
+{
+    bexpr *e = sql_arena_alloc(b->a, sizeof *e);
+    if (!e) {
+        sql_err(b->err, FACTDB_LIMIT, pos, "the query is too large (memory limit while binding)");
+        return NULL;
+    }
+    e->kind = k;
+    e->type = t;
+    e->pos = pos;
+    e->slot = b->q->nslots++;
+    if (nargs) {
+        e->args = sql_arena_alloc(b->a, (size_t)nargs * sizeof *e->args);
+        if (!e->args) {
+            sql_err(b->err, FACTDB_LIMIT, pos, "the query is too large (memory limit while binding)");
+            return NULL;
+        }
+        e->nargs = nargs;
+    }
+    return e;
+}
+
+static const char *tname(sql_type t, char *buf) { return sql_type_name(t, buf, 32); }
+
+static bool is_numeric_family(uint8_t id) { return id == TY_INT || id == TY_BIGINT || id == TY_NUMERIC || id == TY_DOUBLE; }
+
+static int bind_err(binder *b, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bind_err(binder *b, int pos, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sql_err(b->err, FACTDB_INVALID_ARGUMENT, pos, "%s", msg);
+}
+
+/* Folds a constant subtree into a B_CONST. */
+static bexpr *fold(binder *b, bexpr *e)
+{
+    sql_value v;
+    if (eval_const(e, b->q->nslots, b->now_us, b->a, &v, b->err))
+        return NULL;
+    bexpr *c = mk(b, B_CONST, e->type, e->pos, 0);
+    if (!c)
+        return NULL;
+    v.type = e->type;
+    c->val = v;
+    return c;
+}
+
+static bool is_const(const bexpr *e)
+{
+    if (e->kind == B_INPUT)
+        return false;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i] && !is_const(e->args[i]))
+            return false;
+    return true;
+}
+
+static bool same_type(sql_type a, sql_type b)
+{
+    return a.id == b.id && (a.id != TY_NUMERIC || (a.scale == b.scale && (a.prec == b.prec || !b.prec)));
+}
+
+/* Casts e to t (explicit = CAST/::, which allows more conversions). Constants fold at once. */
+static bexpr *cast_to(binder *b, bexpr *e, sql_type t, int pos)
+{
+    if (!e)
+        return NULL;
+    if (same_type(e->type, t))
+        return e;
+    if (e->kind == B_CONST) {
+        sql_value v;
+        if (exec_cast_value(&e->val, t, pos ? pos : e->pos, b->a, &v, b->err))
+            return NULL;
+        bexpr *c = mk(b, B_CONST, t, e->pos, 0);
+        if (c)
+            c->val = v;
+        return c;
+    }
+    bexpr *c = mk(b, B_CAST, t, pos ? pos : e->pos, 1);
+    if (!c)
+        return NULL;
+    c->args[0] = e;
+    c->op = e->type.id;
+    return c;
+}
+
+/* PostgreSQL's common type for comparison, CASE, COALESCE, IN, UNION-like contexts. */
+static int common_type(binder *b, sql_type x, sql_type y, int pos, const char *ctx, sql_type *out)
+{
+    char b1[32], b2[32];
+    if (x.id == TY_UNKNOWN) {
+        *out = y.id == TY_UNKNOWN ? T_TEXT : y;
+        return 0;
+    }
+    if (y.id == TY_UNKNOWN || same_type(x, y)) {
+        *out = x;
+        return 0;
+    }
+    if (is_numeric_family(x.id) && is_numeric_family(y.id)) {
+        if (x.id == TY_DOUBLE || y.id == TY_DOUBLE)
+            *out = T_DOUBLE;
+        else if (x.id == TY_NUMERIC || y.id == TY_NUMERIC) {
+            int sx = x.id == TY_NUMERIC ? x.scale : 0, sy = y.id == TY_NUMERIC ? y.scale : 0;
+            *out = (sql_type){TY_NUMERIC, (int8_t)(sx < 0 || sy < 0 ? -1 : MAX(sx, sy)), 0};
+        } else
+            *out = (x.id == TY_BIGINT || y.id == TY_BIGINT) ? T_BIGINT : T_INT;
+        return 0;
+    }
+    if ((x.id == TY_DATE || x.id == TY_TIMESTAMP) && (y.id == TY_DATE || y.id == TY_TIMESTAMP)) {
+        *out = T_TS;
+        return 0;
+    }
+    if (x.id == y.id) {
+        *out = x;
+        return 0;
+    }
+    return bind_err(b, pos, "%s types %s and %s cannot be matched", ctx, tname(x, b1), tname(y, b2));
+}
+
+static sql_type unknown_to_text(sql_type t) { return t.id == TY_UNKNOWN ? T_TEXT : t; }
+
+/* ---- literals ---- */
+static bexpr *literal(binder *b, ast *x)
+{
+    sql_value v;
+    memset(&v, 0, sizeof v);
+    const char *why;
+    switch (x->lit) {
+    case L_NULL:
+        v.null = true;
+        v.type.id = TY_UNKNOWN;
+        break;
+    case L_TRUE:
+    case L_FALSE:
+        v.type = T_BOOL;
+        v.i = x->lit == L_TRUE;
+        break;
+    case L_INT:
+        if (!base_parse_int64(x->text, x->text_len, &v.i, &why)) {
+            v.type = (v.i >= INT32_MIN && v.i <= INT32_MAX) ? T_INT : T_BIGINT;
+            break;
+        }
+        /* too large for bigint -> numeric */
+        __attribute__((fallthrough));
+    case L_DEC:
+    case L_FLOAT: {
+        sql_value s = {.type = T_TEXT, .s = {x->text, x->text_len}};
+        if (exec_cast_value(&s, T_NUMDYN, x->pos, b->a, &v, b->err))
+            return NULL;
+        /* a literal that fits 18 digits gets a static scale, so arithmetic stays in 64 bits */
+        int digits = 0;
+        for (i128 n = v.n < 0 ? -v.n : v.n; n; n /= 10)
+            digits++;
+        if (digits <= 18 && v.nscale <= 18) {
+            sql_value st = {.type = {TY_NUMERIC, v.nscale, 0}, .i = (int64_t)v.n};
+            v = st;
+        }
+        break;
+    }
+    case L_STRING:
+        v.type.id = TY_UNKNOWN;
+        v.s.p = x->text;
+        v.s.len = x->text_len;
+        break;
+    case L_DATE:
+    case L_TIMESTAMP:
+    case L_INTERVAL: {
+        sql_value s = {.type = T_TEXT, .s = {x->text, x->text_len}};
+        sql_type to = x->lit == L_DATE ? T_DATE : x->lit == L_TIMESTAMP ? T_TS : (sql_type){TY_INTERVAL, 0, 0};
+        if (x->lit == L_INTERVAL) {
+            v.type = to;
+            if (sql_parse_interval(x->text, x->text_len, x->name, &v.iv, &why))
+                return bind_err(b, x->pos, "invalid input syntax for type interval: \"%s\": %s", x->text, why), NULL;
+        } else if (exec_cast_value(&s, to, x->pos, b->a, &v, b->err)) {
+            return NULL;
+        }
+        break;
+    }
+    }
+    bexpr *e = mk(b, B_CONST, v.type, x->pos, 0);
+    if (e)
+        e->val = v;
+    return e;
+}
+
+static bexpr *param(binder *b, ast *x)
+{
+    if (x->ival > b->nparams)
+        return bind_err(b, x->pos, "there is no parameter $%lld (%d given)", (long long)x->ival, b->nparams), NULL;
+    sql_value v = b->params[x->ival - 1];
+    if (v.type.id == TY_TEXT)
+        v.type.id = TY_UNKNOWN;  /* typed by its context, like a quoted literal */
+    if (v.type.id == TY_BIGINT && v.i >= INT32_MIN && v.i <= INT32_MAX)
+        v.type = T_INT;
+    bexpr *e = mk(b, B_CONST, v.type, x->pos, 0);
+    if (e)
+        e->val = v;
+    return e;
+}
+
+/* ---- columns ---- */
+static int edit_distance(const char *s, const char *t)
+{
+    size_t n = strlen(s), m = strlen(t);
+    if (n > 64 || m > 64)
+        return 99;
+    int d[65][65];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            int c = d[i - 1][j - 1] + (s[i - 1] != t[j - 1]);
+            c = MIN(c, d[i - 1][j] + 1);
+            d[i][j] = MIN(c, d[i][j - 1] + 1);
+        }
+    return d[n][m];
+}
+
+int bind_column_hint(const factdb_table_info *tab, const char *name, char *buf, size_t cap)
+{
+    int best = 99;
+    for (size_t i = 0; i < tab->ncols; i++)
+        best = MIN(best, edit_distance(name, tab->cols[i].name));
+    size_t o = 0;
+    buf[0] = 0;
+    if (best > 3 && best >= (int)strlen(name))
+        best = -1;
+    for (size_t i = 0; i < tab->ncols && best >= 0; i++)
+        if (edit_distance(name, tab->cols[i].name) == best && o + strlen(tab->cols[i].name) + 8 < cap)
+            o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", o ? ", " : "", tab->cols[i].name);
+    return (int)o;
+}
+
+static bexpr *column(binder *b, ast *x)
+{
+    if (!b->tab || b->scope == SCOPE_NONE)
+        return bind_err(b, x->pos, "column \"%s\" does not exist%s", x->name,
+                        b->tab ? "" : " (the query has no FROM clause)"), NULL;
+    int tc = -1;
+    for (size_t i = 0; i < b->tab->ncols; i++)
+        if (!strcmp(b->tab->cols[i].name, x->name))
+            tc = (int)i;
+    if (tc < 0) {
+        char hint[400];
+        if (bind_column_hint(b->tab, x->name, hint, sizeof hint))
+            return bind_err(b, x->pos, "column \"%s\" does not exist in table \"%s\"; perhaps you meant %s", x->name,
+                            b->tab->name, hint), NULL;
+        char all[600];
+        size_t o = 0;
+        all[0] = 0;
+        for (size_t i = 0; i < b->tab->ncols && o + 70 < sizeof all; i++)
+            o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", i ? ", " : "", b->tab->cols[i].name);
+        return bind_err(b, x->pos, "column \"%s\" does not exist in table \"%s\" (its columns: %s)", x->name,
+                        b->tab->name, all), NULL;
+    }
+    if (b->scope == SCOPE_AGG && !b->in_agg)
+        return bind_err(b, x->pos, "column \"%s\" must appear in the GROUP BY clause or be used in an aggregate function",
+                        x->name), NULL;
+    query *q = b->q;
+    int k = -1;
+    for (int i = 0; i < q->ncols; i++)
+        if (q->cols[i].table_col == tc)
+            k = i;
+    if (k < 0) {
+        scan_col *nc = sql_arena_alloc(b->a, (size_t)(q->ncols + 1) * sizeof *nc);
+        if (!nc)
+            return bind_err(b, x->pos, "out of memory"), NULL;
+        if (q->ncols)
+            memcpy(nc, q->cols, (size_t)q->ncols * sizeof *nc);
+        const factdb_column_info *ci = &b->tab->cols[tc];
+        nc[q->ncols] = (scan_col){.name = (char *)ci->name, .table_col = tc,
+                                  .type = sql_type_from_store(ci->type, ci->precision, ci->scale), .store_type = ci->type};
+        q->cols = nc;
+        k = q->ncols++;
+    }
+    bexpr *e = mk(b, B_INPUT, q->cols[k].type, x->pos, 0);
+    if (e)
+        e->input = k;
+    return e;
+}
+
+/* ---- operators ---- */
+static bexpr *bin2(binder *b, bkind k, int op, sql_type t, int pos, bexpr *l, bexpr *r)
+{
+    if (!l || !r)
+        return NULL;
+    bexpr *e = mk(b, k, t, pos, 2);
+    if (!e)
+        return NULL;
+    e->op = op;
+    e->args[0] = l;
+    e->args[1] = r;
+    return e;
+}
+
+static bexpr *maybe_fold(binder *b, bexpr *e)
+{
+    if (e && e->kind != B_CONST && is_const(e))
+        return fold(b, e);
+    return e;
+}
+
+static bexpr *func_call(binder *b, func_id f, sql_type t, int pos, bexpr **args, int nargs, int aux)
+{
+    bexpr *e = mk(b, B_FUNC, t, pos, nargs);
+    if (!e)
+        return NULL;
+    e->op = f;
+    e->aux = aux;
+    for (int i = 0; i < nargs; i++)
+        e->args[i] = args[i];
+    return maybe_fold(b, e);
+}
+
+static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
+{
+    if (!l || !r)
+        return NULL;
+    char b1[32], b2[32];
+    int op = !strcmp(opname, "+") ? OP_ADD : !strcmp(opname, "-") ? OP_SUB : !strcmp(opname, "*") ? OP_MUL
+             : !strcmp(opname, "/") ? OP_DIV : !strcmp(opname, "%") ? OP_MOD : OP_CONCAT;
+    sql_type lt = l->type, rt = r->type;
+    if (op == OP_CONCAT) {
+        if (lt.id == TY_INTERVAL || rt.id == TY_INTERVAL)
+            goto no_op;
+        l = cast_to(b, l, T_TEXT, pos);
+        r = cast_to(b, r, T_TEXT, pos);
+        return maybe_fold(b, bin2(b, B_ARITH, OP_CONCAT, T_TEXT, pos, l, r));
+    }
+    /* unknown literals take the other side's type ('5' + 1, date_col - '2024-01-01') */
+    if (lt.id == TY_UNKNOWN && rt.id == TY_UNKNOWN)
+        goto no_op;
+    if (lt.id == TY_UNKNOWN) {
+        l = cast_to(b, l, rt.id == TY_DATE && op == OP_SUB ? T_DATE : rt, pos);
+        lt = l ? l->type : lt;
+    }
+    if (rt.id == TY_UNKNOWN) {
+        sql_type want = rt;
+        if (lt.id == TY_DATE || lt.id == TY_TIMESTAMP)
+            want = (op == OP_SUB && lt.id == TY_DATE) ? T_DATE : (sql_type){TY_INTERVAL, 0, 0};
+        else
+            want = lt;
+        if (lt.id == TY_DATE && op == OP_ADD)
+            want = T_INT;
+        r = cast_to(b, r, want, pos);
+        rt = r ? r->type : rt;
+    }
+    if (!l || !r)
+        return NULL;
+    /* dates and timestamps */
+    if (lt.id == TY_DATE || lt.id == TY_TIMESTAMP || rt.id == TY_DATE || rt.id == TY_TIMESTAMP || lt.id == TY_INTERVAL ||
+        rt.id == TY_INTERVAL) {
+        if (lt.id == TY_DATE && (rt.id == TY_INT || rt.id == TY_BIGINT) && (op == OP_ADD || op == OP_SUB))
+            return maybe_fold(b, bin2(b, B_ARITH, op, T_DATE, pos, l, cast_to(b, r, T_BIGINT, pos)));
+        if (rt.id == TY_DATE && lt.id == TY_INT && op == OP_ADD)
+            return maybe_fold(b, bin2(b, B_ARITH, op, T_DATE, pos, cast_to(b, l, T_BIGINT, pos), r));
+        if (lt.id == TY_DATE && rt.id == TY_DATE && op == OP_SUB)
+            return maybe_fold(b, bin2(b, B_ARITH, OP_SUB, T_INT, pos, l, r));
+        if ((lt.id == TY_DATE || lt.id == TY_TIMESTAMP) && rt.id == TY_INTERVAL && (op == OP_ADD || op == OP_SUB)) {
+            if (r->kind != B_CONST)
+                return bind_err(b, pos, "interval values must be constants in factdb"), NULL;
+            bexpr *args[2] = {cast_to(b, l, T_TS, pos), r};
+            return args[0] ? func_call(b, F_DATE_ADD_IV, T_TS, pos, args, 2, op == OP_ADD ? 1 : -1) : NULL;
+        }
+        if (lt.id == TY_INTERVAL && (rt.id == TY_DATE || rt.id == TY_TIMESTAMP) && op == OP_ADD)
+            return arith(b, "+", pos, r, l);
+        if (lt.id == TY_TIMESTAMP && rt.id == TY_TIMESTAMP && op == OP_SUB)
+            return bind_err(b, pos, "timestamp - timestamp (an interval) is not supported yet; use "
+                                    "extract(epoch FROM a) - extract(epoch FROM b) for seconds"), NULL;
+        goto no_op;
+    }
+    if (!is_numeric_family(lt.id) || !is_numeric_family(rt.id))
+        goto no_op;
+    if (lt.id == TY_DOUBLE || rt.id == TY_DOUBLE) {
+        if (op == OP_MOD)
+            goto no_op;
+        return maybe_fold(b, bin2(b, B_ARITH, op, T_DOUBLE, pos, cast_to(b, l, T_DOUBLE, pos), cast_to(b, r, T_DOUBLE, pos)));
+    }
+    if (lt.id == TY_NUMERIC || rt.id == TY_NUMERIC) {
+        int sl = lt.id == TY_NUMERIC ? lt.scale : 0, sr = rt.id == TY_NUMERIC ? rt.scale : 0;
+        bool dyn = sl < 0 || sr < 0 || op == OP_DIV;
+        if (op == OP_MUL && sl + sr > 18)
+            dyn = true;
+        if (dyn)
+            return maybe_fold(b, bin2(b, B_ARITH, op, T_NUMDYN, pos, l, r));
+        if (op == OP_MUL) {
+            sql_type t = {TY_NUMERIC, (int8_t)(sl + sr), 0};
+            return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, (sql_type){TY_NUMERIC, (int8_t)sl, 0}, pos),
+                                      cast_to(b, r, (sql_type){TY_NUMERIC, (int8_t)sr, 0}, pos)));
+        }
+        sql_type t = {TY_NUMERIC, (int8_t)MAX(sl, sr), 0};
+        return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos)));
+    }
+    sql_type t = (lt.id == TY_BIGINT || rt.id == TY_BIGINT) ? T_BIGINT : T_INT;
+    return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos)));
+no_op:
+    return bind_err(b, pos, "operator does not exist: %s %s %s", tname(unknown_to_text(lt), b1), opname,
+                    tname(unknown_to_text(rt), b2)), NULL;
+}
+
+static bexpr *compare(binder *b, int op, int pos, bexpr *l, bexpr *r, const char *opname)
+{
+    if (!l || !r)
+        return NULL;
+    sql_type t;
+    if (l->type.id == TY_UNKNOWN && r->type.id == TY_UNKNOWN)
+        t = T_TEXT;
+    else if (common_type(b, l->type, r->type, pos, "comparison:", &t)) {
+        char b1[32], b2[32];
+        return bind_err(b, pos, "operator does not exist: %s %s %s (cast one side, e.g. x::text)",
+                        tname(unknown_to_text(l->type), b1), opname, tname(unknown_to_text(r->type), b2)), NULL;
+    }
+    if (t.id == TY_INTERVAL)
+        return bind_err(b, pos, "comparing intervals is not supported"), NULL;
+    l = cast_to(b, l, t, pos);
+    r = cast_to(b, r, t, pos);
+    /* put a constant on the right, so dictionary columns can compare by code */
+    if (l && r && l->kind == B_CONST && r->kind != B_CONST) {
+        bexpr *tmp = l;
+        l = r;
+        r = tmp;
+        static const int flip[] = {CMP_EQ, CMP_NE, CMP_GT, CMP_GE, CMP_LT, CMP_LE};
+        op = flip[op];
+    }
+    return maybe_fold(b, bin2(b, B_CMP, op, T_BOOL, pos, l, r));
+}
+
+static bexpr *to_bool(binder *b, bexpr *e, const char *ctx)
+{
+    if (!e)
+        return NULL;
+    char b1[32];
+    if (e->type.id == TY_UNKNOWN)
+        return cast_to(b, e, T_BOOL, e->pos);
+    if (e->type.id != TY_BOOL)
+        return bind_err(b, e->pos, "argument of %s must be type boolean, not type %s", ctx, tname(e->type, b1)), NULL;
+    return e;
+}
+
+/* ---- aggregates ---- */
+static const char *const AGG_NAMES[] = {"count", "sum", "avg", "min", "max", "var_samp", "variance", "stddev_samp",
+                                        "stddev", "bool_and", "bool_or", "every"};
+
+static bool is_agg_name(const char *n)
+{
+    for (size_t i = 0; i < ARRAY_LEN(AGG_NAMES); i++)
+        if (!strcmp(n, AGG_NAMES[i]))
+            return true;
+    return false;
+}
+
+bool bind_has_agg(const ast *x)
+{
+    if (!x)
+        return false;
+    if (x->kind == A_FUNC && is_agg_name(x->name))
+        return true;
+    for (int i = 0; i < x->nargs; i++)
+        if (bind_has_agg(x->args[i]))
+            return true;
+    return false;
+}
+
+static bool ast_equal(const ast *x, const ast *y)
+{
+    if (!x || !y)
+        return x == y;
+    if (x->kind != y->kind || x->nargs != y->nargs || x->neg != y->neg || x->ilike != y->ilike ||
+        x->distinct != y->distinct || x->star != y->star || x->lit != y->lit || x->ival != y->ival ||
+        x->has_else != y->has_else)
+        return false;
+    if ((x->op || y->op) && (!x->op || !y->op || strcmp(x->op, y->op)))
+        return false;
+    if ((x->name || y->name) && (!x->name || !y->name || strcmp(x->name, y->name)))
+        return false;
+    if ((x->text || y->text) && (!x->text || !y->text || x->text_len != y->text_len || memcmp(x->text, y->text, x->text_len)))
+        return false;
+    if (x->kind == A_CAST && memcmp(&x->cast_type, &y->cast_type, sizeof x->cast_type))
+        return false;
+    if (!ast_equal(x->filter, y->filter))
+        return false;
+    for (int i = 0; i < x->nargs; i++)
+        if (!ast_equal(x->args[i], y->args[i]))
+            return false;
+    return true;
+}
+
+static bexpr *aggregate(binder *b, ast *x)
+{
+    if (b->scope != SCOPE_AGG)
+        return bind_err(b, x->pos, "aggregate functions are not allowed %s",
+                        b->scope == SCOPE_SCAN ? "in WHERE or GROUP BY" : "here"), NULL;
+    if (b->in_agg)
+        return bind_err(b, x->pos, "aggregate function calls cannot be nested"), NULL;
+    query *q = b->q;
+    for (int i = 0; i < q->naggs; i++)
+        if (ast_equal(q->aggs[i].src, x)) {
+            bexpr *e = mk(b, B_INPUT, q->aggs[i].type, x->pos, 0);
+            if (e)
+                e->input = q->nkeys + i;
+            return e;
+        }
+    agg_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.src = x;
+    sp.distinct = x->distinct;
+    const char *n = x->name;
+    char b1[32];
+    if (!strcmp(n, "count") && x->star) {
+        sp.fn = AG_COUNT_STAR;
+    } else {
+        if (x->star)
+            return bind_err(b, x->pos, "%s(*) is not allowed; only count(*)", n), NULL;
+        if (x->nargs != 1)
+            return bind_err(b, x->pos, "%s takes exactly one argument", n), NULL;
+        b->in_agg = true;
+        b->scope = SCOPE_SCAN;
+        sp.arg = bind(b, x->args[0]);
+        b->scope = SCOPE_AGG;
+        b->in_agg = false;
+        if (!sp.arg)
+            return NULL;
+        if (sp.arg->type.id == TY_UNKNOWN)
+            sp.arg = cast_to(b, sp.arg, T_TEXT, x->pos);
+        if (!sp.arg)
+            return NULL;
+        sql_type at = sp.arg->type;
+        bool num = is_numeric_family(at.id);
+        if (!strcmp(n, "count"))
+            sp.fn = AG_COUNT;
+        else if (!strcmp(n, "sum") || !strcmp(n, "avg")) {
+            sp.fn = n[0] == 's' ? AG_SUM : AG_AVG;
+            if (!num && at.id != TY_INTERVAL)
+                return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(at, b1)), NULL;
+            if (at.id == TY_INTERVAL)
+                return bind_err(b, x->pos, "%s over intervals is not supported", n), NULL;
+        } else if (!strcmp(n, "min") || !strcmp(n, "max"))
+            sp.fn = n[1] == 'i' ? AG_MIN : AG_MAX;
+        else if (!strcmp(n, "var_samp") || !strcmp(n, "variance") || !strcmp(n, "stddev_samp") || !strcmp(n, "stddev")) {
+            sp.fn = (n[0] == 'v') ? AG_VAR : AG_STDDEV;
+            if (!num)
+                return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(at, b1)), NULL;
+        } else {
+            sp.fn = !strcmp(n, "bool_or") ? AG_BOOL_OR : AG_BOOL_AND;
+            if (at.id != TY_BOOL)
+                return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(at, b1)), NULL;
+        }
+        if (sp.distinct && sp.fn != AG_COUNT && sp.fn != AG_SUM && sp.fn != AG_MIN && sp.fn != AG_MAX)
+            return bind_err(b, x->pos, "DISTINCT is supported in count, sum, min and max"), NULL;
+        if (sp.distinct && sp.fn == AG_SUM)
+            return bind_err(b, x->pos, "sum(DISTINCT ...) is not supported yet; count(DISTINCT ...) is"), NULL;
+        if (sp.fn == AG_COUNT && sp.distinct && exec_phys(at) == P_N128)
+            return bind_err(b, x->pos, "count(DISTINCT ...) of a numeric division result is not supported; round() it first"), NULL;
+    }
+    switch (sp.fn) {
+    case AG_COUNT_STAR:
+    case AG_COUNT: sp.type = T_BIGINT; break;
+    case AG_SUM:
+        sp.type = sp.arg->type.id == TY_DOUBLE ? T_DOUBLE : sp.arg->type.id == TY_INT ? T_BIGINT : T_NUMDYN;
+        break;
+    case AG_AVG: sp.type = sp.arg->type.id == TY_DOUBLE ? T_DOUBLE : T_NUMDYN; break;
+    case AG_MIN:
+    case AG_MAX: sp.type = sp.arg->type; break;
+    case AG_VAR:
+    case AG_STDDEV: sp.type = T_DOUBLE; break;
+    default: sp.type = T_BOOL; break;
+    }
+    if (x->filter) {
+        b->in_agg = true;
+        b->scope = SCOPE_SCAN;
+        sp.filter = to_bool(b, bind(b, x->filter), "FILTER");
+        b->scope = SCOPE_AGG;
+        b->in_agg = false;
+        if (!sp.filter)
+            return NULL;
+    }
+    agg_spec *na = sql_arena_alloc(b->a, (size_t)(q->naggs + 1) * sizeof *na);
+    if (!na)
+        return bind_err(b, x->pos, "out of memory"), NULL;
+    if (q->naggs)
+        memcpy(na, q->aggs, (size_t)q->naggs * sizeof *na);
+    na[q->naggs] = sp;
+    q->aggs = na;
+    bexpr *e = mk(b, B_INPUT, sp.type, x->pos, 0);
+    if (e)
+        e->input = q->nkeys + q->naggs;
+    q->naggs++;
+    return e;
+}
+
+/* ---- functions ---- */
+static const char *const TRUNC_UNITS[] = {"second", "minute", "hour", "day", "week", "month", "quarter", "year", "decade", "century"};
+static const char *const EXTRACT_FIELDS[] = {"year", "quarter", "month", "week", "day", "dow", "isodow", "doy",
+                                             "hour", "minute", "second", "epoch", "millennium", "century", "decade"};
+
+static int const_text(binder *b, bexpr *e, const char *what, char *buf, size_t cap)
+{
+    if (!e || e->kind != B_CONST || e->val.null || (e->type.id != TY_UNKNOWN && e->type.id != TY_TEXT))
+        return bind_err(b, e ? e->pos : 0, "%s must be a constant string", what);
+    snprintf(buf, cap, "%.*s", (int)MIN(e->val.s.len, cap - 1), e->val.s.p);
+    for (char *c = buf; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+    return 0;
+}
+
+static bool bad_nargs(binder *b, const ast *x, int lo, int hi)
+{
+    if (x->nargs >= lo && x->nargs <= hi)
+        return false;
+    if (lo == hi)
+        bind_err(b, x->pos, "function %s takes %d argument%s, not %d", x->name, lo, lo == 1 ? "" : "s", x->nargs);
+    else
+        bind_err(b, x->pos, "function %s takes %d to %d arguments, not %d", x->name, lo, hi, x->nargs);
+    return true;
+}
+
+static bexpr *function(binder *b, ast *x)
+{
+    const char *n = x->name;
+    if (is_agg_name(n))
+        return aggregate(b, x);
+    if (x->distinct || x->star || x->filter)
+        return bind_err(b, x->pos, "DISTINCT, * and FILTER apply only to aggregate functions; %s is not one", n), NULL;
+    bexpr *a[8] = {0};
+    if (x->nargs > 8)
+        return bind_err(b, x->pos, "too many arguments to %s", n), NULL;
+    for (int i = 0; i < x->nargs; i++)
+        if (!(a[i] = bind(b, x->args[i])))
+            return NULL;
+    int na = x->nargs;
+    char b1[32];
+    if (!strcmp(n, "lower") || !strcmp(n, "upper") || !strcmp(n, "length") || !strcmp(n, "char_length")) {
+        if (bad_nargs(b, x, 1, 1))
+            return NULL;
+        a[0] = cast_to(b, a[0], T_TEXT, x->pos);
+        if (!a[0] || a[0]->type.id != TY_TEXT)
+            return NULL;
+        func_id f = n[0] == 'l' && n[1] == 'o' ? F_LOWER : n[0] == 'u' ? F_UPPER : F_LENGTH;
+        return func_call(b, f, f == F_LENGTH ? T_INT : T_TEXT, x->pos, a, 1, 0);
+    }
+    if (!strcmp(n, "substring") || !strcmp(n, "substr")) {
+        if (bad_nargs(b, x, 2, 3))
+            return NULL;
+        a[0] = cast_to(b, a[0], T_TEXT, x->pos);
+        for (int i = 1; i < na; i++)
+            if (!(a[i] = cast_to(b, a[i], T_BIGINT, x->pos)))
+                return NULL;
+        return a[0] ? func_call(b, F_SUBSTR, T_TEXT, x->pos, a, na, 0) : NULL;
+    }
+    if (!strcmp(n, "trim") || !strcmp(n, "btrim") || !strcmp(n, "ltrim") || !strcmp(n, "rtrim")) {
+        if (bad_nargs(b, x, 1, 2))
+            return NULL;
+        for (int i = 0; i < na; i++)
+            if (!(a[i] = cast_to(b, a[i], T_TEXT, x->pos)))
+                return NULL;
+        func_id f = n[0] == 'l' ? F_LTRIM : n[0] == 'r' ? F_RTRIM : F_TRIM;
+        return func_call(b, f, T_TEXT, x->pos, a, na, 0);
+    }
+    if (!strcmp(n, "replace")) {
+        if (bad_nargs(b, x, 3, 3))
+            return NULL;
+        for (int i = 0; i < na; i++)
+            if (!(a[i] = cast_to(b, a[i], T_TEXT, x->pos)))
+                return NULL;
+        return func_call(b, F_REPLACE, T_TEXT, x->pos, a, na, 0);
+    }
+    if (!strcmp(n, "abs") || !strcmp(n, "sign")) {
+        if (bad_nargs(b, x, 1, 1))
+            return NULL;
+        if (a[0]->type.id == TY_UNKNOWN)
+            a[0] = cast_to(b, a[0], T_DOUBLE, x->pos);
+        if (!a[0] || !is_numeric_family(a[0]->type.id))
+            return a[0] ? bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(a[0]->type, b1)), NULL : NULL;
+        sql_type t = a[0]->type;
+        if (t.id == TY_NUMERIC)
+            t.prec = 0;
+        if (n[0] == 's')
+            t = t.id == TY_DOUBLE ? T_DOUBLE : t.id == TY_NUMERIC ? (sql_type){TY_NUMERIC, 0, 0} : t;
+        return func_call(b, n[0] == 'a' ? F_ABS : F_SIGN, t, x->pos, a, 1, 0);
+    }
+    if (!strcmp(n, "sqrt") || !strcmp(n, "power") || !strcmp(n, "pow")) {
+        if (bad_nargs(b, x, n[0] == 's' ? 1 : 2, n[0] == 's' ? 1 : 2))
+            return NULL;
+        for (int i = 0; i < na; i++)
+            if (!(a[i] = cast_to(b, a[i], T_DOUBLE, x->pos)))
+                return NULL;
+        return func_call(b, n[0] == 's' ? F_SQRT : F_POWER, T_DOUBLE, x->pos, a, na, 0);
+    }
+    if (!strcmp(n, "round") || !strcmp(n, "trunc") || !strcmp(n, "floor") || !strcmp(n, "ceil") || !strcmp(n, "ceiling")) {
+        func_id f = n[0] == 'r' ? F_ROUND : n[0] == 't' ? F_TRUNC : n[0] == 'f' ? F_FLOOR : F_CEIL;
+        if (bad_nargs(b, x, 1, (f == F_ROUND || f == F_TRUNC) ? 2 : 1))
+            return NULL;
+        if (a[0]->type.id == TY_UNKNOWN || a[0]->type.id == TY_INT || a[0]->type.id == TY_BIGINT)
+            a[0] = cast_to(b, a[0], na == 2 ? T_NUMDYN : T_DOUBLE, x->pos);
+        if (!a[0])
+            return NULL;
+        if (a[0]->type.id == TY_DOUBLE) {
+            if (na == 2)
+                return bind_err(b, x->pos, "function %s(double precision, integer) does not exist; cast the first "
+                                           "argument to numeric", n), NULL;
+            return func_call(b, f, T_DOUBLE, x->pos, a, 1, 0);
+        }
+        if (a[0]->type.id != TY_NUMERIC)
+            return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(a[0]->type, b1)), NULL;
+        int digits = 0;
+        if (na == 2) {
+            if (a[1]->kind != B_CONST || a[1]->val.null || (a[1]->type.id != TY_INT && a[1]->type.id != TY_BIGINT))
+                return bind_err(b, x->pos, "the second argument of %s must be an integer constant in factdb", n), NULL;
+            digits = (int)a[1]->val.i;
+            if (digits > 30 || digits < -30)
+                return bind_err(b, x->pos, "%s to %d digits is out of range", n, digits), NULL;
+        }
+        int to = MAX(digits, 0);
+        /* negative digits round to tens/hundreds: done at scale 0 with the same rule */
+        sql_type t = to <= 18 ? (sql_type){TY_NUMERIC, (int8_t)to, 0} : T_NUMDYN;
+        if (digits < 0) {
+            /* x rounded to 10^-digits: divide the problem into a scale-0 rounding of x / 10^k */
+            return bind_err(b, x->pos, "%s with negative digits is not supported yet", n), NULL;
+        }
+        return func_call(b, f, t, x->pos, a, 1, to);
+    }
+    if (!strcmp(n, "greatest") || !strcmp(n, "least") || !strcmp(n, "coalesce") || !strcmp(n, "nullif")) {
+        if (na < 1 || (n[0] == 'n' && na != 2))
+            return bind_err(b, x->pos, "function %s needs %s arguments", n, n[0] == 'n' ? "2" : "at least 1"), NULL;
+        sql_type t = a[0]->type;
+        for (int i = 1; i < na; i++)
+            if (common_type(b, t, a[i]->type, a[i]->pos, n[0] == 'c' ? "COALESCE" : n[0] == 'n' ? "NULLIF" : n, &t))
+                return NULL;
+        if (n[0] == 'n')
+            t = unknown_to_text(a[0]->type.id == TY_UNKNOWN ? t : a[0]->type);
+        t = unknown_to_text(t);
+        if (t.id == TY_NUMERIC)
+            t.prec = 0;
+        for (int i = 0; i < na; i++)
+            if (!(a[i] = cast_to(b, a[i], t, x->pos)))
+                return NULL;
+        if (n[0] == 'g' || n[0] == 'l')
+            return func_call(b, n[0] == 'g' ? F_GREATEST : F_LEAST, t, x->pos, a, na, 0);
+        bexpr *e = mk(b, n[0] == 'c' ? B_COALESCE : B_NULLIF, t, x->pos, na);
+        if (!e)
+            return NULL;
+        for (int i = 0; i < na; i++)
+            e->args[i] = a[i];
+        return maybe_fold(b, e);
+    }
+    if (!strcmp(n, "date_trunc")) {
+        if (bad_nargs(b, x, 2, 2))
+            return NULL;
+        char unit[32];
+        if (const_text(b, a[0], "the first argument of date_trunc", unit, sizeof unit))
+            return NULL;
+        int u = -1;
+        for (size_t i = 0; i < ARRAY_LEN(TRUNC_UNITS); i++)
+            if (!strcmp(unit, TRUNC_UNITS[i]))
+                u = (int)i;
+        if (u < 0)
+            return bind_err(b, a[0]->pos, "unit \"%s\" not recognized by date_trunc; use second, minute, hour, day, week, "
+                                          "month, quarter, year, decade or century", unit), NULL;
+        if (a[1]->type.id == TY_UNKNOWN)
+            a[1] = cast_to(b, a[1], T_TS, x->pos);
+        if (!a[1] || (a[1]->type.id != TY_DATE && a[1]->type.id != TY_TIMESTAMP))
+            return a[1] ? bind_err(b, x->pos, "function date_trunc(unknown, %s) does not exist", tname(a[1]->type, b1)), NULL : NULL;
+        a[0] = cast_to(b, a[1], T_TS, x->pos);
+        return a[0] ? func_call(b, F_DATE_TRUNC, T_TS, x->pos, a, 1, u) : NULL;
+    }
+    if (!strcmp(n, "date_part")) {
+        if (bad_nargs(b, x, 2, 2))
+            return NULL;
+        char field[32];
+        if (const_text(b, a[0], "the first argument of date_part", field, sizeof field))
+            return NULL;
+        a[0] = a[1];
+        return NULL == a[0] ? NULL : bind_extract(b, field, a[0], x->pos, true);
+    }
+    if (!strcmp(n, "now") || !strcmp(n, "current_date") || !strcmp(n, "current_timestamp")) {
+        if (bad_nargs(b, x, 0, 0))
+            return NULL;
+        bexpr *e = mk(b, B_CONST, n[0] == 'c' && n[8] == 'd' ? T_DATE : T_TS, x->pos, 0);
+        if (!e)
+            return NULL;
+        e->val.type = e->type;
+        e->val.i = e->type.id == TY_DATE ? b->now_us / 86400000000LL : b->now_us;
+        return e;
+    }
+    return bind_err(b, x->pos, "function %s does not exist (see docs/sql.md for the functions factdb has)", n), NULL;
+}
+
+bexpr *bind_extract(void *bp, const char *field, bexpr *arg, int pos, bool as_double)
+{
+    binder *b = bp;
+    int f = -1;
+    for (size_t i = 0; i < ARRAY_LEN(EXTRACT_FIELDS); i++)
+        if (!strcmp(field, EXTRACT_FIELDS[i]))
+            f = (int)i;
+    if (f < 0)
+        return bind_err(b, pos, "unit \"%s\" not recognized; use year, quarter, month, week, day, dow, isodow, doy, "
+                                "hour, minute, second or epoch", field), NULL;
+    if (arg->type.id == TY_UNKNOWN)
+        arg = cast_to(b, arg, T_TS, pos);
+    char b1[32];
+    if (!arg || (arg->type.id != TY_DATE && arg->type.id != TY_TIMESTAMP))
+        return arg ? bind_err(b, pos, "extract from %s is not supported", tname(arg->type, b1)), NULL : NULL;
+    bool is_date = arg->type.id == TY_DATE;
+    if (is_date && (f == 8 || f == 9 || f == 10))
+        return bind_err(b, pos, "unit \"%s\" not supported for type date", field), NULL;
+    sql_type t = as_double ? T_DOUBLE : (sql_type){TY_NUMERIC, (int8_t)((f == 10 || (f == 11 && !is_date)) ? 6 : 0), 0};
+    bexpr *args[1] = {arg};
+    return func_call(b, F_EXTRACT, t, pos, args, 1, f);
+}
+
+/* ---- the main switch ---- */
+static bexpr *agg_group_match(binder *b, ast *x)
+{
+    for (int i = 0; i < b->ngroup; i++)
+        if (ast_equal(b->group_asts[i], x)) {
+            bexpr *e = mk(b, B_INPUT, b->q->keys[i]->type, x->pos, 0);
+            if (e)
+                e->input = i;
+            return e;
+        }
+    return NULL;
+}
+
+static bexpr *bind(binder *b, ast *x)
+{
+    if (b->scope == SCOPE_AGG && !b->in_agg) {
+        bexpr *g = agg_group_match(b, x);
+        if (g || b->err->code)
+            return g;
+    }
+    char b1[32];
+    switch (x->kind) {
+    case A_CONST: return literal(b, x);
+    case A_PARAM: return param(b, x);
+    case A_COLUMN: return column(b, x);
+    case A_STAR: return bind_err(b, x->pos, "* is allowed only as a whole select item or in count(*)"), NULL;
+    case A_NEG: {
+        bexpr *a = bind(b, x->args[0]);
+        if (!a)
+            return NULL;
+        if (a->type.id == TY_UNKNOWN)
+            a = cast_to(b, a, T_DOUBLE, x->pos);
+        if (!a || !is_numeric_family(a->type.id))
+            return a ? bind_err(b, x->pos, "operator does not exist: - %s", tname(a->type, b1)), NULL : NULL;
+        bexpr *e = mk(b, B_NEG, a->type, x->pos, 1);
+        if (e)
+            e->args[0] = a;
+        return maybe_fold(b, e);
+    }
+    case A_NOT: {
+        bexpr *a = to_bool(b, bind(b, x->args[0]), "NOT");
+        bexpr *e = a ? mk(b, B_NOT, T_BOOL, x->pos, 1) : NULL;
+        if (e)
+            e->args[0] = a;
+        return maybe_fold(b, e);
+    }
+    case A_BIN: {
+        const char *op = x->op;
+        if (!strcmp(op, "and") || !strcmp(op, "or")) {
+            bexpr *l = to_bool(b, bind(b, x->args[0]), op[0] == 'a' ? "AND" : "OR");
+            bexpr *r = l ? to_bool(b, bind(b, x->args[1]), op[0] == 'a' ? "AND" : "OR") : NULL;
+            return maybe_fold(b, bin2(b, op[0] == 'a' ? B_AND : B_OR, 0, T_BOOL, x->pos, l, r));
+        }
+        bexpr *l = bind(b, x->args[0]);
+        bexpr *r = l ? bind(b, x->args[1]) : NULL;
+        if (!l || !r)
+            return NULL;
+        static const char *cmps[] = {"=", "<>", "<", "<=", ">", ">="};
+        for (int i = 0; i < 6; i++)
+            if (!strcmp(op, cmps[i]))
+                return compare(b, i, x->pos, l, r, op);
+        return arith(b, op, x->pos, l, r);
+    }
+    case A_ISNULL: {
+        bexpr *a = bind(b, x->args[0]);
+        bexpr *e = a ? mk(b, B_ISNULL, T_BOOL, x->pos, 1) : NULL;
+        if (!e)
+            return NULL;
+        e->args[0] = a;
+        e->neg = x->neg;
+        return maybe_fold(b, e);
+    }
+    case A_BETWEEN: {
+        /* x BETWEEN lo AND hi == x >= lo AND x <= hi (NOT: x < lo OR x > hi) */
+        bexpr *v = bind(b, x->args[0]);
+        bexpr *lo = v ? bind(b, x->args[1]) : NULL;
+        bexpr *hi = lo ? bind(b, x->args[2]) : NULL;
+        if (!hi)
+            return NULL;
+        bexpr *c1 = compare(b, x->neg ? CMP_LT : CMP_GE, x->pos, v, lo, x->neg ? "<" : ">=");
+        bexpr *c2 = c1 ? compare(b, x->neg ? CMP_GT : CMP_LE, x->pos, v, hi, x->neg ? ">" : "<=") : NULL;
+        return maybe_fold(b, bin2(b, x->neg ? B_OR : B_AND, 0, T_BOOL, x->pos, c1, c2));
+    }
+    case A_IN: {
+        bexpr *v = bind(b, x->args[0]);
+        if (!v)
+            return NULL;
+        int n = x->nargs - 1;
+        bexpr **items = sql_arena_alloc(b->a, (size_t)n * sizeof *items);
+        if (!items)
+            return bind_err(b, x->pos, "out of memory"), NULL;
+        sql_type t = v->type;
+        bool all_const = true;
+        for (int i = 0; i < n; i++) {
+            if (!(items[i] = bind(b, x->args[i + 1])))
+                return NULL;
+            if (common_type(b, t, items[i]->type, items[i]->pos, "IN:", &t))
+                return NULL;
+            all_const &= items[i]->kind == B_CONST;
+        }
+        t = unknown_to_text(t);
+        if (t.id == TY_NUMERIC)
+            t.prec = 0;
+        v = cast_to(b, v, t, x->pos);
+        if (!v)
+            return NULL;
+        if (!all_const) {
+            /* x IN (a, b) with non-constant items: x = a OR x = b */
+            bexpr *acc = NULL;
+            for (int i = 0; i < n; i++) {
+                bexpr *c = compare(b, x->neg ? CMP_NE : CMP_EQ, x->pos, v, items[i], x->neg ? "<>" : "=");
+                acc = acc ? bin2(b, x->neg ? B_AND : B_OR, 0, T_BOOL, x->pos, acc, c) : c;
+                if (!acc)
+                    return NULL;
+            }
+            return acc;
+        }
+        bexpr *e = mk(b, B_IN, T_BOOL, x->pos, 1);
+        if (!e)
+            return NULL;
+        e->args[0] = v;
+        e->neg = x->neg;
+        e->set = sql_arena_alloc(b->a, (size_t)n * sizeof *e->set);
+        if (!e->set)
+            return bind_err(b, x->pos, "out of memory"), NULL;
+        for (int i = 0; i < n; i++) {
+            bexpr *c = cast_to(b, items[i], t, items[i]->pos);
+            if (!c)
+                return NULL;
+            if (c->val.null) {
+                e->set_has_null = true;
+                continue;
+            }
+            c->val.type = t;
+            e->set[e->nset++] = c->val;
+        }
+        /* sort (insertion: lists are short) and de-duplicate */
+        for (int i = 1; i < e->nset; i++)
+            for (int j = i; j > 0 && exec_compare_values(&e->set[j - 1], &e->set[j]) > 0; j--) {
+                sql_value tmp = e->set[j];
+                e->set[j] = e->set[j - 1];
+                e->set[j - 1] = tmp;
+            }
+        return maybe_fold(b, e);
+    }
+    case A_LIKE: {
+        bexpr *s = bind(b, x->args[0]);
+        bexpr *p = s ? bind(b, x->args[1]) : NULL;
+        if (!p)
+            return NULL;
+        if ((s->type.id != TY_TEXT && s->type.id != TY_UNKNOWN) || (p->type.id != TY_TEXT && p->type.id != TY_UNKNOWN))
+            return bind_err(b, x->pos, "operator does not exist: %s %s %s", tname(unknown_to_text(s->type), b1),
+                            x->ilike ? "~~*" : "~~", "text"), NULL;
+        s = cast_to(b, s, T_TEXT, x->pos);
+        p = cast_to(b, p, T_TEXT, x->pos);
+        bexpr *e = bin2(b, B_LIKE, 0, T_BOOL, x->pos, s, p);
+        if (e) {
+            e->neg = x->neg;
+            e->ilike = x->ilike;
+        }
+        return maybe_fold(b, e);
+    }
+    case A_CASE: {
+        int npairs = (int)x->ival;
+        ast *operand = x->args[0];
+        bexpr *op = operand ? bind(b, operand) : NULL;
+        if (operand && !op)
+            return NULL;
+        int nargs = npairs * 2 + (x->has_else ? 1 : 0);
+        bexpr **conds = sql_arena_alloc(b->a, (size_t)(nargs + 1) * sizeof *conds);
+        if (!conds)
+            return bind_err(b, x->pos, "out of memory"), NULL;
+        sql_type t = {TY_UNKNOWN, 0, 0};
+        for (int i = 0; i < npairs; i++) {
+            ast *w = x->args[1 + 2 * i];
+            bexpr *c = bind(b, w);
+            if (!c)
+                return NULL;
+            if (op)
+                c = compare(b, CMP_EQ, w->pos, op, c, "=");
+            else
+                c = to_bool(b, c, "CASE/WHEN");
+            if (!c)
+                return NULL;
+            conds[2 * i] = c;
+            bexpr *v = bind(b, x->args[2 + 2 * i]);
+            if (!v || common_type(b, t, v->type, v->pos, "CASE", &t))
+                return NULL;
+            conds[2 * i + 1] = v;
+        }
+        if (x->has_else) {
+            bexpr *v = bind(b, x->args[x->nargs - 1]);
+            if (!v || common_type(b, t, v->type, v->pos, "CASE", &t))
+                return NULL;
+            conds[nargs - 1] = v;
+        }
+        t = unknown_to_text(t);
+        if (t.id == TY_NUMERIC)
+            t.prec = 0;
+        bexpr *e = mk(b, B_CASE, t, x->pos, nargs);
+        if (!e)
+            return NULL;
+        e->has_else = x->has_else;
+        for (int i = 0; i < nargs; i++) {
+            bool is_val = (x->has_else && i == nargs - 1) || (i % 2 == 1);
+            e->args[i] = is_val ? cast_to(b, conds[i], t, conds[i]->pos) : conds[i];
+            if (!e->args[i])
+                return NULL;
+        }
+        return maybe_fold(b, e);
+    }
+    case A_CAST: {
+        bexpr *a = bind(b, x->args[0]);
+        if (!a)
+            return NULL;
+        sql_type t = x->cast_type;
+        if (t.id == TY_NUMERIC && t.scale < 0)
+            t = T_NUMDYN;
+        if (t.id == TY_NUMERIC && t.scale >= 0 && exec_phys(a->type) == P_STR && a->kind != B_CONST) {
+            /* text -> numeric(p,s) goes through the value path */
+        }
+        if (a->type.id == TY_UNKNOWN && a->kind == B_CONST && t.id == TY_TEXT) {
+            bexpr *c = mk(b, B_CONST, T_TEXT, a->pos, 0);
+            if (c) {
+                c->val = a->val;
+                c->val.type = T_TEXT;
+            }
+            return c;
+        }
+        bexpr *c = cast_to(b, a, t, x->pos);
+        if (c && c->kind == B_CAST && exec_phys(a->type) == exec_phys(t) && t.id == TY_NUMERIC && t.prec &&
+            a->type.id == TY_NUMERIC) {
+            /* precision check needs the value path */
+        }
+        return c;
+    }
+    case A_FUNC: return function(b, x);
+    case A_EXTRACT: {
+        bexpr *a = bind(b, x->args[0]);
+        if (!a)
+            return NULL;
+        char field[32];
+        snprintf(field, sizeof field, "%s", x->text);
+        for (char *c = field; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c + 32);
+        return bind_extract(b, field, a, x->pos, false);
+    }
+    }
+    return bind_err(b, x->pos, "unsupported expression"), NULL;
+}
+
+/* ---- SELECT ---- */
+static const char *item_name(const ast *x)
+{
+    switch (x->kind) {
+    case A_COLUMN: return x->name;
+    case A_FUNC: return x->name;
+    case A_EXTRACT: return "extract";
+    case A_CASE: return "case";
+    case A_CAST:
+        if (x->args[0]->kind == A_COLUMN || x->args[0]->kind == A_FUNC)
+            return item_name(x->args[0]);
+        switch (x->cast_type.id) {
+        case TY_INT: return "int4";
+        case TY_BIGINT: return "int8";
+        case TY_DOUBLE: return "float8";
+        case TY_NUMERIC: return "numeric";
+        case TY_TEXT: return "text";
+        case TY_BOOL: return "bool";
+        case TY_DATE: return "date";
+        case TY_TIMESTAMP: return "timestamp";
+        default: return "?column?";
+        }
+    case A_CONST:
+        if (x->lit == L_TRUE || x->lit == L_FALSE)
+            return "bool";
+        if (x->lit == L_DATE)
+            return "date";
+        if (x->lit == L_TIMESTAMP)
+            return "timestamp";
+        if (x->lit == L_INTERVAL)
+            return "interval";
+        return "?column?";
+    default: return "?column?";
+    }
+}
+
+/* Zone-map predicates from the top-level conjuncts of the WHERE clause. */
+static void collect_zones(binder *b, bexpr *e)
+{
+    if (!e)
+        return;
+    if (e->kind == B_AND) {
+        collect_zones(b, e->args[0]);
+        collect_zones(b, e->args[1]);
+        return;
+    }
+    if (e->kind != B_CMP || e->op == CMP_NE || e->args[0]->kind != B_INPUT || e->args[1]->kind != B_CONST ||
+        e->args[1]->val.null)
+        return;
+    query *q = b->q;
+    scan_col *c = &q->cols[e->args[0]->input];
+    sql_type ct = c->type, vt = e->args[1]->type;
+    if (!same_type(ct, vt) || ct.id == TY_TEXT || ct.id == TY_BOOL)
+        return;
+    zone_pred *nz = sql_arena_alloc(b->a, (size_t)(q->nzones + 1) * sizeof *nz);
+    if (!nz)
+        return;
+    if (q->nzones)
+        memcpy(nz, q->zones, (size_t)q->nzones * sizeof *nz);
+    zone_pred *z = &nz[q->nzones];
+    z->table_col = c->table_col;
+    z->store_type = c->store_type;
+    z->op = (cmp_op)e->op;
+    if (ct.id == TY_DOUBLE)
+        memcpy(&z->v, &e->args[1]->val.d, 8);
+    else
+        z->v = e->args[1]->val.i;
+    q->zones = nz;
+    q->nzones++;
+}
+
+static int resolve_ordinal_or_alias(binder *b, sql_select *s, ast *x, bool alias_first, int *item)
+{
+    *item = -1;
+    if (x->kind == A_CONST && x->lit == L_INT) {
+        long long k = atoll(x->text);
+        if (k < 1 || k > s->nitems)
+            return bind_err(b, x->pos, "position %lld is not in select list (it has %d items)", k, s->nitems);
+        *item = (int)k - 1;
+        return 0;
+    }
+    if (x->kind == A_COLUMN) {
+        bool is_col = false;
+        if (b->tab)
+            for (size_t i = 0; i < b->tab->ncols; i++)
+                is_col |= !strcmp(b->tab->cols[i].name, x->name);
+        if (is_col && !alias_first)
+            return 0;
+        int found = -1;
+        for (int i = 0; i < s->nitems; i++) {
+            const char *nm = s->aliases[i] ? s->aliases[i] : item_name(s->items[i]);
+            if (!strcmp(nm, x->name)) {
+                if (found >= 0 && !ast_equal(s->items[found], s->items[i]))
+                    return bind_err(b, x->pos, "ORDER BY \"%s\" is ambiguous", x->name);
+                if (found < 0)
+                    found = i;
+            }
+        }
+        *item = found;
+    }
+    return 0;
+}
+
+int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const sql_value *params, int nparams,
+                int64_t now_us, query *q, factdb_error *err)
+{
+    binder bb = {.a = a, .err = err, .q = q, .tab = tab, .params = params, .nparams = nparams, .now_us = now_us};
+    binder *b = &bb;
+    memset(q, 0, sizeof *q);
+    q->limit = -1;
+    q->now_us = now_us;
+    q->distinct = s->distinct;
+    /* expand * */
+    int nitems = 0;
+    for (int i = 0; i < s->nitems; i++)
+        nitems += s->items[i]->kind == A_STAR ? (tab ? (int)tab->ncols : 0) : 1;
+    ast **items = sql_arena_alloc(a, (size_t)(nitems + 1) * sizeof *items);
+    char **aliases = sql_arena_alloc(a, (size_t)(nitems + 1) * sizeof *aliases);
+    if (!items || !aliases)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    int k = 0;
+    for (int i = 0; i < s->nitems; i++) {
+        if (s->items[i]->kind == A_STAR) {
+            if (!tab)
+                return bind_err(b, s->items[i]->pos, "SELECT * with no tables specified is not valid");
+            for (size_t c = 0; c < tab->ncols; c++) {
+                ast *col = sql_arena_alloc(a, sizeof *col);
+                if (!col)
+                    return base_err(err, FACTDB_NOMEM, "out of memory");
+                col->kind = A_COLUMN;
+                col->pos = s->items[i]->pos;
+                col->name = (char *)tab->cols[c].name;
+                aliases[k] = NULL;
+                items[k++] = col;
+            }
+        } else {
+            aliases[k] = s->aliases[i];
+            items[k++] = s->items[i];
+        }
+    }
+    s->items = items;
+    s->aliases = aliases;
+    s->nitems = nitems;
+    if (!nitems)
+        return bind_err(b, 1, "SELECT needs at least one column");
+
+    b->scope = tab ? SCOPE_SCAN : SCOPE_NONE;
+    if (s->where) {
+        if (bind_has_agg(s->where))
+            return bind_err(b, s->where->pos, "aggregate functions are not allowed in WHERE");
+        if (!(q->where = to_bool(b, bind(b, s->where), "WHERE")))
+            return err->code;
+        if (q->where->kind == B_CONST) {
+            /* WHERE true -> no filter; WHERE false/NULL: keep, it filters everything */
+            if (!q->where->val.null && q->where->val.i)
+                q->where = NULL;
+        }
+        collect_zones(b, q->where);
+    }
+    bool agg = s->ngroup > 0 || (s->having != NULL);
+    for (int i = 0; i < s->nitems; i++)
+        agg |= bind_has_agg(s->items[i]);
+    for (int i = 0; i < s->norder; i++)
+        agg |= bind_has_agg(s->order[i].expr);
+    q->agg = agg;
+    if (agg) {
+        /* group keys, in scan scope */
+        b->group_asts = sql_arena_alloc(a, (size_t)(s->ngroup + 1) * sizeof *b->group_asts);
+        q->keys = sql_arena_alloc(a, (size_t)(s->ngroup + 1) * sizeof *q->keys);
+        if (!b->group_asts || !q->keys)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        for (int i = 0; i < s->ngroup; i++) {
+            ast *g = s->group[i];
+            int item;
+            if (resolve_ordinal_or_alias(b, s, g, false, &item))
+                return err->code;
+            if (item >= 0)
+                g = s->items[item];
+            if (bind_has_agg(g))
+                return bind_err(b, g->pos, "aggregate functions are not allowed in GROUP BY");
+            bool dup = false;
+            for (int j = 0; j < b->ngroup; j++)
+                dup |= ast_equal(b->group_asts[j], g);
+            if (dup)
+                continue;
+            bexpr *e = bind(b, g);
+            if (!e)
+                return err->code;
+            if (e->type.id == TY_UNKNOWN)
+                e = cast_to(b, e, T_TEXT, g->pos);
+            if (exec_phys(e->type) == P_N128 || e->type.id == TY_INTERVAL)
+                return bind_err(b, g->pos, "grouping by a numeric division or an interval is not supported; round() it first");
+            b->group_asts[b->ngroup] = g;
+            q->keys[b->ngroup++] = e;
+        }
+        q->nkeys = b->ngroup;
+        b->ngroup = q->nkeys;
+        b->scope = SCOPE_AGG;
+    }
+    /* outputs */
+    q->outs = sql_arena_alloc(a, (size_t)(nitems + s->norder + 1) * sizeof *q->outs);
+    q->names = sql_arena_alloc(a, (size_t)(nitems + s->norder + 1) * sizeof *q->names);
+    q->sort = sql_arena_alloc(a, (size_t)(s->norder + 1) * sizeof *q->sort);
+    if (!q->outs || !q->names || !q->sort)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (int i = 0; i < nitems; i++) {
+        bexpr *e = bind(b, items[i]);
+        if (!e)
+            return err->code;
+        if (e->type.id == TY_UNKNOWN) {
+            e = cast_to(b, e, T_TEXT, items[i]->pos);
+            if (!e)
+                return err->code;
+        }
+        q->outs[i] = e;
+        q->names[i] = aliases[i] ? aliases[i] : (char *)item_name(items[i]);
+    }
+    q->nouts = q->nvisible = nitems;
+    if (s->having) {
+        if (!(q->having = to_bool(b, bind(b, s->having), "HAVING")))
+            return err->code;
+    }
+    for (int i = 0; i < s->norder; i++) {
+        sql_order_item *o = &s->order[i];
+        int item;
+        if (resolve_ordinal_or_alias(b, s, o->expr, true, &item))
+            return err->code;
+        if (item < 0) {
+            for (int j = 0; j < nitems; j++)
+                if (ast_equal(items[j], o->expr))
+                    item = j;
+        }
+        if (item < 0) {
+            if (q->distinct)
+                return bind_err(b, o->expr->pos, "for SELECT DISTINCT, ORDER BY expressions must appear in select list");
+            bexpr *e = bind(b, o->expr);
+            if (!e)
+                return err->code;
+            if (e->type.id == TY_UNKNOWN && !(e = cast_to(b, e, T_TEXT, o->expr->pos)))
+                return err->code;
+            q->outs[q->nouts] = e;
+            q->names[q->nouts] = "?order?";
+            item = q->nouts++;
+        }
+        q->sort[i].col = item;
+        q->sort[i].desc = o->desc;
+        q->sort[i].nulls_first = o->nulls ? o->nulls == 1 : o->desc;
+        if (q->outs[item]->type.id == TY_INTERVAL)
+            return bind_err(b, o->expr->pos, "ordering by an interval is not supported");
+    }
+    q->nsort = s->norder;
+    b->scope = SCOPE_NONE;
+    for (int pass = 0; pass < 2; pass++) {
+        ast *x = pass ? s->offset : s->limit;
+        if (!x)
+            continue;
+        bexpr *e = bind(b, x);
+        if (!e)
+            return err->code;
+        e = cast_to(b, e, T_BIGINT, x->pos);
+        if (!e)
+            return err->code;
+        if (e->kind != B_CONST)
+            return bind_err(b, x->pos, "%s must be a constant", pass ? "OFFSET" : "LIMIT");
+        if (e->val.null)
+            continue;
+        if (e->val.i < 0)
+            return bind_err(b, x->pos, "%s must not be negative", pass ? "OFFSET" : "LIMIT");
+        if (pass)
+            q->offset = e->val.i;
+        else
+            q->limit = e->val.i;
+    }
+    q->table = tab ? (char *)tab->name : NULL;
+    return 0;
+}
+
+int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,
+               sql_value *out, factdb_error *err)
+{
+    query q;
+    memset(&q, 0, sizeof q);
+    binder bb = {.a = a, .err = err, .q = &q, .params = params, .nparams = nparams, .now_us = now_us, .scope = SCOPE_NONE};
+    bexpr *e = bind(&bb, x);
+    if (!e)
+        return err->code;
+    if (e->kind != B_CONST && !(e = fold(&bb, e)))
+        return err->code;
+    *nslots = q.nslots;
+    if (to.id == TY_UNKNOWN) {
+        *out = e->val;
+        out->type = unknown_to_text(e->type);
+        return 0;
+    }
+    char b1[32], b2[32];
+    /* assignment casts: what PostgreSQL allows in INSERT (numbers between each other, text literals into
+     * anything); a typed value of another family needs an explicit cast */
+    sql_type from = e->type;
+    bool ok = from.id == TY_UNKNOWN || from.id == to.id || (is_numeric_family(from.id) && is_numeric_family(to.id)) ||
+              (from.id == TY_DATE && to.id == TY_TIMESTAMP) || (from.id == TY_TIMESTAMP && to.id == TY_DATE) ||
+              to.id == TY_TEXT || e->val.null;
+    if (!ok)
+        return sql_err(err, FACTDB_INVALID_VALUE, x->pos, "column is of type %s but expression is of type %s; add a cast",
+                       tname(to, b1), tname(from, b2));
+    return exec_cast_value(&e->val, to, x->pos, a, out, err);
+}

@@ -1,0 +1,1464 @@
+/* parse.c: tokenizer and recursive-descent parser for factdb's PostgreSQL subset. Unquoted identifiers
+ * fold to lower case as in PostgreSQL; keywords are matched case-insensitively on identifier tokens,
+ * so only the words the grammar needs at a given spot are reserved there. */
+#include "sql.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- arena ---- */
+struct sql_arena_block {
+    sql_arena_block *next;
+    size_t cap;
+    _Alignas(16) unsigned char data[];
+};
+
+void sql_arena_init(sql_arena *a, size_t limit)
+{
+    memset(a, 0, sizeof *a);
+    a->limit = limit;
+}
+
+void sql_arena_cleanup(sql_arena *a)
+{
+    sql_arena_block *b = a->head;
+    while (b) {
+        sql_arena_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    memset(a, 0, sizeof *a);
+}
+
+void *sql_arena_alloc(sql_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!a->head || a->used + n > a->cap) {
+        size_t cap = n > 32768 ? n : 32768;
+        if (a->limit && a->total + cap > a->limit)
+            return NULL;
+        sql_arena_block *b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = a->head;
+        b->cap = cap;
+        a->head = b;
+        a->cap = cap;
+        a->used = 0;
+        a->total += cap;
+    }
+    void *p = a->head->data + a->used;
+    a->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *sql_arena_strndup(sql_arena *a, const char *s, size_t n)
+{
+    char *p = sql_arena_alloc(a, n + 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+int sql_err(factdb_error *err, int code, int pos, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[sizeof err->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    base_err(err, code, "%s", msg);
+    err->position = pos;
+    return code;
+}
+
+/* ---- tokenizer ---- */
+typedef struct parser {
+    const char *text;
+    size_t len, at;
+    sql_token tok;          /* current token */
+    sql_arena *arena;
+    factdb_error *err;
+    int rc;
+    int depth;
+} parser;
+
+#define MAX_DEPTH 200
+
+static int lex_error(parser *p, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int lex_error(parser *p, int pos, const char *fmt, ...)
+{
+    if (p->rc)
+        return p->rc;
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[900];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->rc = sql_err(p->err, FACTDB_INVALID_ARGUMENT, pos, "%s", msg);
+    return p->rc;
+}
+
+static void next(parser *p)
+{
+    const char *t = p->text;
+    size_t n = p->len, i = p->at;
+    for (;;) {
+        while (i < n && isspace((unsigned char)t[i]))
+            i++;
+        if (i + 1 < n && t[i] == '-' && t[i + 1] == '-') {
+            while (i < n && t[i] != '\n')
+                i++;
+            continue;
+        }
+        if (i + 1 < n && t[i] == '/' && t[i + 1] == '*') {
+            size_t start = i;
+            i += 2;
+            while (i + 1 < n && !(t[i] == '*' && t[i + 1] == '/'))
+                i++;
+            if (i + 1 >= n) {
+                lex_error(p, (int)start + 1, "unterminated /* comment");
+                p->tok.kind = TK_EOF;
+                p->at = n;
+                return;
+            }
+            i += 2;
+            continue;
+        }
+        break;
+    }
+    sql_token *k = &p->tok;
+    memset(k, 0, sizeof *k);
+    k->pos = (int)i + 1;
+    k->s = t + i;
+    if (i >= n) {
+        k->kind = TK_EOF;
+        p->at = i;
+        return;
+    }
+    unsigned char c = (unsigned char)t[i];
+    size_t s = i;
+    if (isalpha(c) || c == '_' || c >= 0x80) {
+        while (i < n && (isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '$' || (unsigned char)t[i] >= 0x80))
+            i++;
+        k->kind = TK_IDENT;
+    } else if (isdigit(c) || (c == '.' && i + 1 < n && isdigit((unsigned char)t[i + 1]))) {
+        k->kind = TK_INT;
+        while (i < n && isdigit((unsigned char)t[i]))
+            i++;
+        if (i < n && t[i] == '.') {
+            k->kind = TK_DEC;
+            i++;
+            while (i < n && isdigit((unsigned char)t[i]))
+                i++;
+        }
+        if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+            size_t j = i + 1;
+            if (j < n && (t[j] == '+' || t[j] == '-'))
+                j++;
+            if (j < n && isdigit((unsigned char)t[j])) {
+                k->kind = TK_FLOAT;
+                i = j;
+                while (i < n && isdigit((unsigned char)t[i]))
+                    i++;
+            }
+        }
+        if (i < n && (isalpha((unsigned char)t[i]) || t[i] == '_')) {
+            lex_error(p, (int)i + 1, "trailing junk after numeric literal");
+            k->kind = TK_EOF;
+            p->at = n;
+            return;
+        }
+    } else if (c == '\'') {
+        i++;
+        for (;;) {
+            if (i >= n) {
+                lex_error(p, (int)s + 1, "unterminated quoted string; close it with '");
+                k->kind = TK_EOF;
+                p->at = n;
+                return;
+            }
+            if (t[i] == '\'') {
+                if (i + 1 < n && t[i + 1] == '\'') {
+                    i += 2;
+                    continue;
+                }
+                i++;
+                break;
+            }
+            i++;
+        }
+        k->kind = TK_STRING;
+    } else if (c == '"') {
+        i++;
+        for (;;) {
+            if (i >= n) {
+                lex_error(p, (int)s + 1, "unterminated quoted identifier; close it with \"");
+                k->kind = TK_EOF;
+                p->at = n;
+                return;
+            }
+            if (t[i] == '"') {
+                if (i + 1 < n && t[i + 1] == '"') {
+                    i += 2;
+                    continue;
+                }
+                i++;
+                break;
+            }
+            i++;
+        }
+        k->kind = TK_QIDENT;
+    } else if (c == '$' && i + 1 < n && isdigit((unsigned char)t[i + 1])) {
+        i++;
+        while (i < n && isdigit((unsigned char)t[i]))
+            i++;
+        k->kind = TK_PARAM;
+    } else {
+        static const char *two[] = {"<=", ">=", "<>", "!=", "::", "||"};
+        k->kind = TK_OP;
+        for (size_t j = 0; j < ARRAY_LEN(two); j++)
+            if (i + 1 < n && t[i] == two[j][0] && t[i + 1] == two[j][1]) {
+                memcpy(k->op, two[j], 2);
+                i += 2;
+                goto done;
+            }
+        if (!strchr("(),;*+-/%=<>.[]", c)) {
+            lex_error(p, (int)i + 1, "unexpected character '%c'", c >= 0x20 && c < 0x7f ? c : '?');
+            k->kind = TK_EOF;
+            p->at = n;
+            return;
+        }
+        k->op[0] = (char)c;
+        i++;
+    }
+done:
+    k->len = i - s;
+    p->at = i;
+}
+
+static bool is_op(parser *p, const char *op) { return p->tok.kind == TK_OP && !strcmp(p->tok.op, op); }
+
+static bool is_kw(parser *p, const char *kw)
+{
+    return p->tok.kind == TK_IDENT && p->tok.len == strlen(kw) && !strncasecmp(p->tok.s, kw, p->tok.len);
+}
+
+static bool accept_kw(parser *p, const char *kw)
+{
+    if (!is_kw(p, kw))
+        return false;
+    next(p);
+    return true;
+}
+
+static bool accept_op(parser *p, const char *op)
+{
+    if (!is_op(p, op))
+        return false;
+    next(p);
+    return true;
+}
+
+static void describe_tok(parser *p, char *buf, size_t cap)
+{
+    if (p->tok.kind == TK_EOF)
+        snprintf(buf, cap, "end of input");
+    else
+        snprintf(buf, cap, "\"%.*s\"", (int)MIN(p->tok.len, 40), p->tok.s);
+}
+
+static int syntax(parser *p, const char *expected)
+{
+    char got[64];
+    describe_tok(p, got, sizeof got);
+    return lex_error(p, p->tok.pos, "syntax error at %s: expected %s", got, expected);
+}
+
+static int expect_kw(parser *p, const char *kw)
+{
+    if (accept_kw(p, kw))
+        return 0;
+    char want[64];
+    snprintf(want, sizeof want, "%s", kw);
+    for (char *c = want; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    return syntax(p, want);
+}
+
+static int expect_op(parser *p, const char *op)
+{
+    if (accept_op(p, op))
+        return 0;
+    char want[16];
+    snprintf(want, sizeof want, "\"%s\"", op);
+    return syntax(p, want);
+}
+
+static void *alloc(parser *p, size_t n)
+{
+    void *m = sql_arena_alloc(p->arena, n);
+    if (!m && !p->rc)
+        p->rc = sql_err(p->err, FACTDB_LIMIT, p->tok.pos, "the statement is too large to parse (memory limit)");
+    return m;
+}
+
+/* Identifier (folded unless quoted) or NULL with an error. */
+static char *ident(parser *p, const char *what)
+{
+    if (p->tok.kind == TK_IDENT) {
+        char *s = alloc(p, p->tok.len + 1);
+        if (!s)
+            return NULL;
+        for (size_t i = 0; i < p->tok.len; i++)
+            s[i] = (char)tolower((unsigned char)p->tok.s[i]);
+        next(p);
+        return s;
+    }
+    if (p->tok.kind == TK_QIDENT) {
+        char *s = alloc(p, p->tok.len);
+        if (!s)
+            return NULL;
+        size_t o = 0;
+        for (size_t i = 1; i + 1 < p->tok.len; i++) {
+            s[o++] = p->tok.s[i];
+            if (p->tok.s[i] == '"')
+                i++;
+        }
+        if (o == 0) {
+            lex_error(p, p->tok.pos, "zero-length quoted identifier");
+            return NULL;
+        }
+        next(p);
+        return s;
+    }
+    syntax(p, what);
+    return NULL;
+}
+
+static char *string_lit(parser *p, size_t *len)
+{
+    char *s = alloc(p, p->tok.len);
+    if (!s)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < p->tok.len; i++) {
+        s[o++] = p->tok.s[i];
+        if (p->tok.s[i] == '\'')
+            i++;
+    }
+    if (base_utf8_valid_prefix((const unsigned char *)s, o) != o) {
+        lex_error(p, p->tok.pos, "string literal is not valid UTF-8");
+        return NULL;
+    }
+    *len = o;
+    next(p);
+    return s;
+}
+
+/* ---- types ---- */
+static int parse_int_arg(parser *p, int *out)
+{
+    if (p->tok.kind != TK_INT || p->tok.len > 6)
+        return syntax(p, "an integer");
+    *out = atoi(p->tok.s);
+    next(p);
+    return 0;
+}
+
+static int parse_type(parser *p, sql_type *t)
+{
+    memset(t, 0, sizeof *t);
+    int pos = p->tok.pos;
+    if (p->tok.kind != TK_IDENT)
+        return syntax(p, "a type name");
+    char name[32] = "";
+    snprintf(name, sizeof name, "%.*s", (int)MIN(p->tok.len, 31), p->tok.s);
+    for (char *c = name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    next(p);
+    if (!strcmp(name, "boolean") || !strcmp(name, "bool"))
+        t->id = TY_BOOL;
+    else if (!strcmp(name, "integer") || !strcmp(name, "int") || !strcmp(name, "int4"))
+        t->id = TY_INT;
+    else if (!strcmp(name, "bigint") || !strcmp(name, "int8"))
+        t->id = TY_BIGINT;
+    else if (!strcmp(name, "smallint") || !strcmp(name, "int2"))
+        t->id = TY_INT;
+    else if (!strcmp(name, "double")) {
+        if (expect_kw(p, "precision"))
+            return p->rc;
+        t->id = TY_DOUBLE;
+    } else if (!strcmp(name, "float8") || !strcmp(name, "float") || !strcmp(name, "real") ||
+               !strcmp(name, "float4"))
+        t->id = TY_DOUBLE;
+    else if (!strcmp(name, "numeric") || !strcmp(name, "decimal")) {
+        t->id = TY_NUMERIC;
+        int prec = 18, scale = 0;
+        if (accept_op(p, "(")) {
+            int ppos = p->tok.pos;
+            if (parse_int_arg(p, &prec))
+                return p->rc;
+            if (accept_op(p, ",") && parse_int_arg(p, &scale))
+                return p->rc;
+            if (expect_op(p, ")"))
+                return p->rc;
+            if (prec < 1 || prec > 18)
+                return lex_error(p, ppos, "NUMERIC precision %d must be between 1 and 18 in factdb", prec);
+            if (scale < 0 || scale > prec)
+                return lex_error(p, ppos, "NUMERIC scale %d must be between 0 and the precision %d", scale, prec);
+        } else {
+            /* PostgreSQL's unconstrained numeric: factdb stores numeric(18,6) columns for it but in
+             * expressions (casts) it keeps each value's own scale. */
+            prec = 0;
+            scale = -1;
+        }
+        t->prec = (uint8_t)prec;
+        t->scale = (int8_t)scale;
+    } else if (!strcmp(name, "text") || !strcmp(name, "varchar") || !strcmp(name, "character") ||
+               !strcmp(name, "char")) {
+        t->id = TY_TEXT;
+        if (!strcmp(name, "character"))
+            accept_kw(p, "varying");
+        if (accept_op(p, "(")) {
+            int n;
+            if (parse_int_arg(p, &n) || expect_op(p, ")"))
+                return p->rc;
+        }
+    } else if (!strcmp(name, "date"))
+        t->id = TY_DATE;
+    else if (!strcmp(name, "timestamp")) {
+        t->id = TY_TIMESTAMP;
+        if (accept_kw(p, "without")) {
+            if (expect_kw(p, "time") || expect_kw(p, "zone"))
+                return p->rc;
+        }
+    } else if (!strcmp(name, "interval"))
+        t->id = TY_INTERVAL;
+    else
+        return lex_error(p, pos,
+                         "unknown type \"%s\"; factdb has boolean, integer, bigint, double precision, real, "
+                         "numeric(p,s), text, varchar(n), date, timestamp",
+                         name);
+    return 0;
+}
+
+/* ---- expressions ---- */
+static ast *expr(parser *p);
+
+static ast *node(parser *p, ast_kind k, int pos)
+{
+    ast *a = alloc(p, sizeof *a);
+    if (a) {
+        a->kind = k;
+        a->pos = pos;
+    }
+    return a;
+}
+
+/* Collects a growable list of ast pointers in the arena (doubling copies; lists are short). */
+typedef struct ast_list {
+    ast **v;
+    int n, cap;
+} ast_list;
+
+static int list_push(parser *p, ast_list *l, ast *a)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 8;
+        ast **v = alloc(p, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        if (l->n)
+            memcpy(v, l->v, (size_t)l->n * sizeof *v);
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = a;
+    return 0;
+}
+
+static ast *binop(parser *p, const char *op, int pos, ast *l, ast *r)
+{
+    if (!l || !r)
+        return NULL;
+    ast *a = node(p, A_BIN, pos);
+    ast **args = alloc(p, 2 * sizeof *args);
+    if (!a || !args)
+        return NULL;
+    args[0] = l;
+    args[1] = r;
+    a->op = op;
+    a->args = args;
+    a->nargs = 2;
+    return a;
+}
+
+static ast *typed_literal(parser *p, lit_kind lk, int pos)
+{
+    if (p->tok.kind != TK_STRING) {
+        syntax(p, "a quoted string after the type name");
+        return NULL;
+    }
+    ast *a = node(p, A_CONST, pos);
+    if (!a)
+        return NULL;
+    a->lit = lk;
+    a->text = string_lit(p, &a->text_len);
+    if (!a->text)
+        return NULL;
+    if (lk == L_INTERVAL) {
+        static const char *units[] = {"year", "month", "day", "hour", "minute", "second"};
+        for (size_t i = 0; i < ARRAY_LEN(units); i++)
+            if (is_kw(p, units[i])) {
+                a->name = (char *)units[i];
+                next(p);
+            }
+    }
+    return a;
+}
+
+static ast *func_call(parser *p, char *name, int pos)
+{
+    ast *a = node(p, A_FUNC, pos);
+    if (!a)
+        return NULL;
+    a->name = name;
+    ast_list args = {0};
+    if (!strcmp(name, "extract")) {
+        a->kind = A_EXTRACT;
+        if (p->tok.kind == TK_STRING) {
+            size_t l;
+            a->text = string_lit(p, &l);
+        } else {
+            a->text = ident(p, "a field name (year, month, day, hour, ...)");
+        }
+        if (!a->text || expect_kw(p, "from"))
+            return NULL;
+        ast *x = expr(p);
+        if (!x || list_push(p, &args, x) || expect_op(p, ")"))
+            return NULL;
+        a->args = args.v;
+        a->nargs = args.n;
+        return a;
+    }
+    if (accept_op(p, "*")) {
+        a->star = true;
+    } else if (!is_op(p, ")")) {
+        if (accept_kw(p, "distinct"))
+            a->distinct = true;
+        else
+            accept_kw(p, "all");
+        for (;;) {
+            ast *x = expr(p);
+            if (!x || list_push(p, &args, x))
+                return NULL;
+            if (!strcmp(name, "substring") && args.n == 1 && accept_kw(p, "from")) {
+                ast *y = expr(p);
+                if (!y || list_push(p, &args, y))
+                    return NULL;
+                if (accept_kw(p, "for")) {
+                    ast *z = expr(p);
+                    if (!z || list_push(p, &args, z))
+                        return NULL;
+                }
+                break;
+            }
+            if (!accept_op(p, ","))
+                break;
+        }
+    }
+    if (expect_op(p, ")"))
+        return NULL;
+    a->args = args.v;
+    a->nargs = args.n;
+    if (accept_kw(p, "filter")) {
+        if (expect_op(p, "(") || expect_kw(p, "where"))
+            return NULL;
+        a->filter = expr(p);
+        if (!a->filter || expect_op(p, ")"))
+            return NULL;
+    }
+    if (is_kw(p, "over")) {
+        lex_error(p, p->tok.pos, "window functions (OVER) are not supported yet");
+        return NULL;
+    }
+    return a;
+}
+
+static ast *primary(parser *p)
+{
+    int pos = p->tok.pos;
+    sql_token t = p->tok;
+    switch (t.kind) {
+    case TK_INT:
+    case TK_DEC:
+    case TK_FLOAT: {
+        ast *a = node(p, A_CONST, pos);
+        if (!a)
+            return NULL;
+        a->lit = t.kind == TK_INT ? L_INT : t.kind == TK_DEC ? L_DEC : L_FLOAT;
+        a->text = sql_arena_strndup(p->arena, t.s, t.len);
+        a->text_len = t.len;
+        next(p);
+        return a->text ? a : NULL;
+    }
+    case TK_STRING: {
+        ast *a = node(p, A_CONST, pos);
+        if (!a)
+            return NULL;
+        a->lit = L_STRING;
+        a->text = string_lit(p, &a->text_len);
+        return a->text ? a : NULL;
+    }
+    case TK_PARAM: {
+        ast *a = node(p, A_PARAM, pos);
+        if (!a)
+            return NULL;
+        if (t.len > 6) {
+            lex_error(p, pos, "parameter number too large");
+            return NULL;
+        }
+        a->ival = atoi(t.s + 1);
+        if (a->ival < 1) {
+            lex_error(p, pos, "parameters are numbered from $1");
+            return NULL;
+        }
+        next(p);
+        return a;
+    }
+    case TK_OP:
+        if (accept_op(p, "(")) {
+            if (is_kw(p, "select")) {
+                lex_error(p, pos, "subqueries are not supported yet");
+                return NULL;
+            }
+            ast *a = expr(p);
+            if (!a || expect_op(p, ")"))
+                return NULL;
+            return a;
+        }
+        if (is_op(p, "*")) {
+            next(p);
+            return node(p, A_STAR, pos);
+        }
+        syntax(p, "an expression");
+        return NULL;
+    case TK_QIDENT: {
+        ast *a = node(p, A_COLUMN, pos);
+        if (!a || !(a->name = ident(p, "a column name")))
+            return NULL;
+        if (is_op(p, ".")) {
+            lex_error(p, p->tok.pos, "qualified names (table.column) are not supported yet; use the column name");
+            return NULL;
+        }
+        return a;
+    }
+    case TK_IDENT:
+        break;
+    default:
+        syntax(p, "an expression");
+        return NULL;
+    }
+    /* keywords that start expressions */
+    if (accept_kw(p, "null")) {
+        ast *a = node(p, A_CONST, pos);
+        if (a)
+            a->lit = L_NULL;
+        return a;
+    }
+    if (accept_kw(p, "true") || accept_kw(p, "false")) {
+        ast *a = node(p, A_CONST, pos);
+        if (a)
+            a->lit = (t.len == 4) ? L_TRUE : L_FALSE;
+        return a;
+    }
+    if (is_kw(p, "date") || is_kw(p, "timestamp") || is_kw(p, "interval")) {
+        lit_kind lk = is_kw(p, "date") ? L_DATE : is_kw(p, "timestamp") ? L_TIMESTAMP : L_INTERVAL;
+        /* DATE 'x' is a typed literal; date alone may be a column name */
+        size_t save_at = p->at;
+        sql_token save = p->tok;
+        next(p);
+        if (p->tok.kind == TK_STRING)
+            return typed_literal(p, lk, pos);
+        p->at = save_at;
+        p->tok = save;
+    }
+    if (accept_kw(p, "case")) {
+        ast *a = node(p, A_CASE, pos);
+        ast_list args = {0};
+        if (!a)
+            return NULL;
+        ast *operand = NULL;
+        if (!is_kw(p, "when") && !(operand = expr(p)))
+            return NULL;
+        if (list_push(p, &args, operand))
+            return NULL;
+        while (accept_kw(p, "when")) {
+            ast *w = expr(p);
+            if (!w || expect_kw(p, "then"))
+                return NULL;
+            ast *th = expr(p);
+            if (!th || list_push(p, &args, w) || list_push(p, &args, th))
+                return NULL;
+            a->ival++;
+        }
+        if (!a->ival) {
+            syntax(p, "WHEN");
+            return NULL;
+        }
+        if (accept_kw(p, "else")) {
+            ast *e = expr(p);
+            if (!e || list_push(p, &args, e))
+                return NULL;
+            a->has_else = true;
+        }
+        if (expect_kw(p, "end"))
+            return NULL;
+        a->args = args.v;
+        a->nargs = args.n;
+        return a;
+    }
+    if (accept_kw(p, "cast")) {
+        if (expect_op(p, "("))
+            return NULL;
+        ast *x = expr(p);
+        if (!x || expect_kw(p, "as"))
+            return NULL;
+        ast *a = node(p, A_CAST, pos);
+        ast **args = alloc(p, sizeof *args);
+        if (!a || !args || parse_type(p, &a->cast_type) || expect_op(p, ")"))
+            return NULL;
+        args[0] = x;
+        a->args = args;
+        a->nargs = 1;
+        return a;
+    }
+    if (is_kw(p, "current_date") || is_kw(p, "current_timestamp") || is_kw(p, "localtimestamp")) {
+        ast *a = node(p, A_FUNC, pos);
+        if (!a)
+            return NULL;
+        a->name = is_kw(p, "current_date") ? "current_date" : "now";
+        next(p);
+        return a;
+    }
+    char *name = ident(p, "an expression");
+    if (!name)
+        return NULL;
+    if (accept_op(p, "("))
+        return func_call(p, name, pos);
+    if (is_op(p, ".")) {
+        lex_error(p, p->tok.pos, "qualified names (table.column) are not supported yet; use the column name");
+        return NULL;
+    }
+    ast *a = node(p, A_COLUMN, pos);
+    if (a)
+        a->name = name;
+    return a;
+}
+
+static ast *postfix(parser *p)
+{
+    ast *a = primary(p);
+    while (a && is_op(p, "::")) {
+        int pos = p->tok.pos;
+        next(p);
+        ast *c = node(p, A_CAST, pos);
+        ast **args = alloc(p, sizeof *args);
+        if (!c || !args || parse_type(p, &c->cast_type))
+            return NULL;
+        args[0] = a;
+        c->args = args;
+        c->nargs = 1;
+        a = c;
+    }
+    return a;
+}
+
+static ast *unary(parser *p)
+{
+    if (++p->depth > MAX_DEPTH) {
+        lex_error(p, p->tok.pos, "expression nested too deeply (more than %d levels)", MAX_DEPTH);
+        return NULL;
+    }
+    ast *r;
+    int pos = p->tok.pos;
+    if (accept_op(p, "-")) {
+        ast *x = unary(p);
+        if (x && x->kind == A_CONST && (x->lit == L_INT || x->lit == L_DEC || x->lit == L_FLOAT) && x->text[0] != '-') {
+            char *t = alloc(p, x->text_len + 2);
+            if (!t)
+                return NULL;
+            t[0] = '-';
+            memcpy(t + 1, x->text, x->text_len);
+            x->text = t;
+            x->text_len++;
+            x->pos = pos;
+            r = x;
+        } else {
+            r = node(p, A_NEG, pos);
+            ast **args = alloc(p, sizeof *args);
+            if (!r || !args || !x)
+                return NULL;
+            args[0] = x;
+            r->args = args;
+            r->nargs = 1;
+        }
+    } else if (accept_op(p, "+")) {
+        r = unary(p);
+    } else {
+        r = postfix(p);
+    }
+    p->depth--;
+    return r;
+}
+
+static ast *mul(parser *p)
+{
+    ast *a = unary(p);
+    while (a && (is_op(p, "*") || is_op(p, "/") || is_op(p, "%"))) {
+        const char *op = is_op(p, "*") ? "*" : is_op(p, "/") ? "/" : "%";
+        int pos = p->tok.pos;
+        next(p);
+        a = binop(p, op, pos, a, unary(p));
+    }
+    return a;
+}
+
+static ast *add(parser *p)
+{
+    ast *a = mul(p);
+    while (a && (is_op(p, "+") || is_op(p, "-"))) {
+        const char *op = is_op(p, "+") ? "+" : "-";
+        int pos = p->tok.pos;
+        next(p);
+        a = binop(p, op, pos, a, mul(p));
+    }
+    return a;
+}
+
+static ast *concat(parser *p)
+{
+    ast *a = add(p);
+    while (a && is_op(p, "||")) {
+        int pos = p->tok.pos;
+        next(p);
+        a = binop(p, "||", pos, a, add(p));
+    }
+    return a;
+}
+
+static ast *predicate(parser *p)
+{
+    ast *a = concat(p);
+    if (!a)
+        return NULL;
+    for (;;) {
+        int pos = p->tok.pos;
+        static const char *cmp[] = {"=", "<>", "!=", "<", "<=", ">", ">="};
+        const char *op = NULL;
+        for (size_t i = 0; i < ARRAY_LEN(cmp); i++)
+            if (is_op(p, cmp[i]))
+                op = cmp[i];
+        if (op) {
+            next(p);
+            a = binop(p, !strcmp(op, "!=") ? "<>" : op, pos, a, concat(p));
+            if (!a)
+                return NULL;
+            continue;
+        }
+        if (accept_kw(p, "is")) {
+            bool neg = accept_kw(p, "not");
+            if (accept_kw(p, "null")) {
+                ast *n = node(p, A_ISNULL, pos);
+                ast **args = alloc(p, sizeof *args);
+                if (!n || !args)
+                    return NULL;
+                args[0] = a;
+                n->args = args;
+                n->nargs = 1;
+                n->neg = neg;
+                a = n;
+                continue;
+            }
+            if (is_kw(p, "true") || is_kw(p, "false")) {
+                /* x IS TRUE -> coalesce(x = true, false) expressed as CASE */
+                lex_error(p, p->tok.pos, "IS TRUE / IS FALSE are not supported yet; use x = true or coalesce(x, false)");
+                return NULL;
+            }
+            syntax(p, "NULL after IS");
+            return NULL;
+        }
+        bool neg = false;
+        size_t save_at = p->at;
+        sql_token save = p->tok;
+        if (accept_kw(p, "not"))
+            neg = true;
+        if (accept_kw(p, "in")) {
+            if (expect_op(p, "("))
+                return NULL;
+            if (is_kw(p, "select")) {
+                lex_error(p, p->tok.pos, "subqueries are not supported yet");
+                return NULL;
+            }
+            ast_list args = {0};
+            if (list_push(p, &args, a))
+                return NULL;
+            do {
+                ast *x = expr(p);
+                if (!x || list_push(p, &args, x))
+                    return NULL;
+            } while (accept_op(p, ","));
+            if (expect_op(p, ")"))
+                return NULL;
+            ast *n = node(p, A_IN, pos);
+            if (!n)
+                return NULL;
+            n->args = args.v;
+            n->nargs = args.n;
+            n->neg = neg;
+            a = n;
+            continue;
+        }
+        if (accept_kw(p, "between")) {
+            accept_kw(p, "symmetric") ? (void)lex_error(p, pos, "BETWEEN SYMMETRIC is not supported") : (void)0;
+            ast *lo = concat(p);
+            if (!lo || expect_kw(p, "and"))
+                return NULL;
+            ast *hi = concat(p);
+            ast *n = node(p, A_BETWEEN, pos);
+            ast **args = alloc(p, 3 * sizeof *args);
+            if (!hi || !n || !args)
+                return NULL;
+            args[0] = a;
+            args[1] = lo;
+            args[2] = hi;
+            n->args = args;
+            n->nargs = 3;
+            n->neg = neg;
+            a = n;
+            continue;
+        }
+        if (is_kw(p, "like") || is_kw(p, "ilike")) {
+            bool ilike = is_kw(p, "ilike");
+            next(p);
+            ast *pat = concat(p);
+            if (is_kw(p, "escape")) {
+                lex_error(p, p->tok.pos, "LIKE ... ESCAPE is not supported; the escape character is \\");
+                return NULL;
+            }
+            ast *n = node(p, A_LIKE, pos);
+            ast **args = alloc(p, 2 * sizeof *args);
+            if (!pat || !n || !args)
+                return NULL;
+            args[0] = a;
+            args[1] = pat;
+            n->args = args;
+            n->nargs = 2;
+            n->neg = neg;
+            n->ilike = ilike;
+            a = n;
+            continue;
+        }
+        if (neg) {
+            p->at = save_at;
+            p->tok = save;
+        }
+        break;
+    }
+    return a;
+}
+
+static ast *not_expr(parser *p)
+{
+    int pos = p->tok.pos;
+    if (accept_kw(p, "not")) {
+        if (++p->depth > MAX_DEPTH) {
+            lex_error(p, pos, "expression nested too deeply (more than %d levels)", MAX_DEPTH);
+            return NULL;
+        }
+        ast *x = not_expr(p);
+        p->depth--;
+        ast *n = node(p, A_NOT, pos);
+        ast **args = alloc(p, sizeof *args);
+        if (!x || !n || !args)
+            return NULL;
+        args[0] = x;
+        n->args = args;
+        n->nargs = 1;
+        return n;
+    }
+    return predicate(p);
+}
+
+static ast *and_expr(parser *p)
+{
+    ast *a = not_expr(p);
+    while (a && is_kw(p, "and")) {
+        int pos = p->tok.pos;
+        next(p);
+        a = binop(p, "and", pos, a, not_expr(p));
+    }
+    return a;
+}
+
+static ast *expr(parser *p)
+{
+    if (++p->depth > MAX_DEPTH) {
+        lex_error(p, p->tok.pos, "expression nested too deeply (more than %d levels)", MAX_DEPTH);
+        return NULL;
+    }
+    ast *a = and_expr(p);
+    while (a && is_kw(p, "or")) {
+        int pos = p->tok.pos;
+        next(p);
+        a = binop(p, "or", pos, a, and_expr(p));
+    }
+    p->depth--;
+    return a;
+}
+
+/* ---- statements ---- */
+static const char *const RESERVED_AFTER_ITEM[] = {"from", "where", "group", "having", "order", "limit",
+                                                  "offset", "union", "into"};
+
+static sql_select *select_body(parser *p)
+{
+    sql_select *s = alloc(p, sizeof *s);
+    if (!s)
+        return NULL;
+    if (accept_kw(p, "distinct"))
+        s->distinct = true;
+    else
+        accept_kw(p, "all");
+    ast_list items = {0};
+    int cap = 0;
+    char **aliases = NULL;
+    do {
+        ast *x = expr(p);
+        if (!x || list_push(p, &items, x))
+            return NULL;
+        if (items.cap != cap) {
+            char **na = alloc(p, (size_t)items.cap * sizeof *na);
+            if (!na)
+                return NULL;
+            if (aliases)
+                memcpy(na, aliases, (size_t)(items.n - 1) * sizeof *na);
+            aliases = na;
+            cap = items.cap;
+        }
+        char *alias = NULL;
+        if (accept_kw(p, "as")) {
+            if (!(alias = ident(p, "an alias")))
+                return NULL;
+        } else if (p->tok.kind == TK_QIDENT || p->tok.kind == TK_IDENT) {
+            bool reserved = false;
+            for (size_t i = 0; i < ARRAY_LEN(RESERVED_AFTER_ITEM); i++)
+                reserved |= is_kw(p, RESERVED_AFTER_ITEM[i]);
+            if (!reserved && !(alias = ident(p, "an alias")))
+                return NULL;
+        }
+        aliases[items.n - 1] = alias;
+    } while (accept_op(p, ","));
+    s->items = items.v;
+    s->aliases = aliases;
+    s->nitems = items.n;
+    if (accept_kw(p, "from")) {
+        s->table_pos = p->tok.pos;
+        if (is_op(p, "(")) {
+            lex_error(p, p->tok.pos, "subqueries in FROM are not supported yet");
+            return NULL;
+        }
+        if (!(s->table = ident(p, "a table name")))
+            return NULL;
+        if (accept_kw(p, "as"))
+            ident(p, "a table alias");
+        else if (p->tok.kind == TK_IDENT && !is_kw(p, "where") && !is_kw(p, "group") && !is_kw(p, "order") &&
+                 !is_kw(p, "limit") && !is_kw(p, "offset") && !is_kw(p, "having") && !is_kw(p, "join") &&
+                 !is_kw(p, "inner") && !is_kw(p, "left") && !is_kw(p, "cross"))
+            ident(p, "a table alias");
+        if (p->rc)
+            return NULL;
+        if (is_op(p, ",") || is_kw(p, "join") || is_kw(p, "inner") || is_kw(p, "left") || is_kw(p, "cross")) {
+            lex_error(p, p->tok.pos, "joins are not supported yet: a query reads one table");
+            return NULL;
+        }
+    }
+    if (accept_kw(p, "where") && !(s->where = expr(p)))
+        return NULL;
+    if (accept_kw(p, "group")) {
+        if (expect_kw(p, "by"))
+            return NULL;
+        ast_list g = {0};
+        do {
+            ast *x = expr(p);
+            if (!x || list_push(p, &g, x))
+                return NULL;
+        } while (accept_op(p, ","));
+        s->group = g.v;
+        s->ngroup = g.n;
+    }
+    if (accept_kw(p, "having") && !(s->having = expr(p)))
+        return NULL;
+    if (accept_kw(p, "order")) {
+        if (expect_kw(p, "by"))
+            return NULL;
+        ast_list o = {0};
+        sql_order_item tmp[1024];
+        do {
+            ast *x = expr(p);
+            if (!x || list_push(p, &o, x))
+                return NULL;
+            if (o.n > (int)ARRAY_LEN(tmp)) {
+                lex_error(p, x->pos, "too many ORDER BY items (at most %zu)", ARRAY_LEN(tmp));
+                return NULL;
+            }
+            sql_order_item *it = &tmp[o.n - 1];
+            memset(it, 0, sizeof *it);
+            it->expr = x;
+            if (accept_kw(p, "desc"))
+                it->desc = true;
+            else
+                accept_kw(p, "asc");
+            if (accept_kw(p, "nulls")) {
+                if (accept_kw(p, "first"))
+                    it->nulls = 1;
+                else if (accept_kw(p, "last"))
+                    it->nulls = 2;
+                else {
+                    syntax(p, "FIRST or LAST");
+                    return NULL;
+                }
+            }
+        } while (accept_op(p, ","));
+        s->order = alloc(p, (size_t)o.n * sizeof *s->order);
+        if (!s->order)
+            return NULL;
+        memcpy(s->order, tmp, (size_t)o.n * sizeof *s->order);
+        s->norder = o.n;
+    }
+    for (int round = 0; round < 2; round++) {
+        if (!s->limit && accept_kw(p, "limit")) {
+            if (accept_kw(p, "all"))
+                continue;
+            if (!(s->limit = expr(p)))
+                return NULL;
+        }
+        if (!s->offset && accept_kw(p, "offset")) {
+            if (!(s->offset = expr(p)))
+                return NULL;
+            if (!accept_kw(p, "rows"))
+                accept_kw(p, "row");
+        }
+    }
+    return s;
+}
+
+static int copy_options(parser *p, sql_copy_opts *o)
+{
+    o->delimiter = ',';
+    if (!accept_kw(p, "with"))
+        return 0;
+    if (expect_op(p, "("))
+        return p->rc;
+    do {
+        int pos = p->tok.pos;
+        char *name = ident(p, "a COPY option (FORMAT, HEADER, DELIMITER, ENCODING)");
+        if (!name)
+            return p->rc;
+        if (!strcmp(name, "format")) {
+            if (!(o->format = ident(p, "csv")))
+                return p->rc;
+            if (strcmp(o->format, "csv"))
+                return lex_error(p, pos, "COPY FORMAT %s is not supported; use FORMAT csv", o->format);
+        } else if (!strcmp(name, "header")) {
+            o->header = true;
+            o->header_set = true;
+            if (is_kw(p, "true") || is_kw(p, "on")) {
+                next(p);
+            } else if (is_kw(p, "false") || is_kw(p, "off")) {
+                o->header = false;
+                next(p);
+            }
+        } else if (!strcmp(name, "delimiter")) {
+            if (p->tok.kind != TK_STRING)
+                return syntax(p, "a quoted delimiter character");
+            size_t l;
+            char *d = string_lit(p, &l);
+            if (!d)
+                return p->rc;
+            if (l != 1)
+                return lex_error(p, pos, "DELIMITER must be a single one-byte character");
+            o->delimiter = d[0];
+        } else if (!strcmp(name, "encoding")) {
+            if (p->tok.kind != TK_STRING)
+                return syntax(p, "a quoted encoding name");
+            size_t l;
+            if (!(o->encoding = string_lit(p, &l)))
+                return p->rc;
+        } else {
+            return lex_error(p, pos, "unknown COPY option \"%s\"; factdb knows FORMAT, HEADER, DELIMITER, ENCODING",
+                             name);
+        }
+    } while (accept_op(p, ","));
+    return expect_op(p, ")");
+}
+
+static int column_defs(parser *p, sql_stmt *st, bool single)
+{
+    sql_coldef tmp[FACTDB_MAX_COLUMNS];
+    int n = 0;
+    do {
+        if (n == FACTDB_MAX_COLUMNS)
+            return lex_error(p, p->tok.pos, "too many columns (at most %d)", FACTDB_MAX_COLUMNS);
+        sql_coldef *d = &tmp[n];
+        memset(d, 0, sizeof *d);
+        d->pos = p->tok.pos;
+        if (!(d->name = ident(p, "a column name")) || parse_type(p, &d->type))
+            return p->rc;
+        for (;;) {
+            if (accept_kw(p, "not")) {
+                if (expect_kw(p, "null"))
+                    return p->rc;
+                d->not_null = true;
+            } else if (accept_kw(p, "null")) {
+                d->not_null = false;
+            } else if (is_kw(p, "primary") || is_kw(p, "unique") || is_kw(p, "default") || is_kw(p, "references") ||
+                       is_kw(p, "check")) {
+                return lex_error(p, p->tok.pos, "column constraint %.*s is not supported; factdb supports NOT NULL",
+                                 (int)p->tok.len, p->tok.s);
+            } else {
+                break;
+            }
+        }
+        n++;
+    } while (!single && accept_op(p, ","));
+    st->defs = alloc(p, (size_t)n * sizeof *st->defs);
+    if (!st->defs)
+        return p->rc;
+    memcpy(st->defs, tmp, (size_t)n * sizeof *tmp);
+    st->ndefs = n;
+    return 0;
+}
+
+static int statement(parser *p, sql_stmt *st)
+{
+    st->pos = p->tok.pos;
+    if (accept_kw(p, "select")) {
+        st->kind = S_SELECT;
+        st->select = select_body(p);
+        return p->rc;
+    }
+    if (accept_kw(p, "explain")) {
+        st->kind = S_EXPLAIN;
+        if (expect_kw(p, "select"))
+            return p->rc;
+        st->select = select_body(p);
+        return p->rc;
+    }
+    if (accept_kw(p, "insert")) {
+        st->kind = S_INSERT;
+        if (expect_kw(p, "into"))
+            return p->rc;
+        st->table_pos = p->tok.pos;
+        if (!(st->table = ident(p, "a table name")))
+            return p->rc;
+        if (accept_op(p, "(")) {
+            char *names[FACTDB_MAX_COLUMNS];
+            int pos[FACTDB_MAX_COLUMNS], n = 0;
+            do {
+                if (n == FACTDB_MAX_COLUMNS)
+                    return lex_error(p, p->tok.pos, "too many columns");
+                pos[n] = p->tok.pos;
+                if (!(names[n++] = ident(p, "a column name")))
+                    return p->rc;
+            } while (accept_op(p, ","));
+            if (expect_op(p, ")"))
+                return p->rc;
+            st->cols = alloc(p, (size_t)n * sizeof *st->cols);
+            st->col_pos = alloc(p, (size_t)n * sizeof *st->col_pos);
+            if (!st->cols || !st->col_pos)
+                return p->rc;
+            memcpy(st->cols, names, (size_t)n * sizeof *names);
+            memcpy(st->col_pos, pos, (size_t)n * sizeof *pos);
+            st->ncols = n;
+        }
+        if (accept_kw(p, "select")) {
+            st->select = select_body(p);
+            return p->rc;
+        }
+        if (expect_kw(p, "values"))
+            return p->rc;
+        ast_list rows = {0};
+        do {
+            int rpos = p->tok.pos;
+            if (expect_op(p, "("))
+                return p->rc;
+            ast_list vals = {0};
+            do {
+                ast *x = expr(p);
+                if (!x || list_push(p, &vals, x))
+                    return p->rc;
+            } while (accept_op(p, ","));
+            if (expect_op(p, ")"))
+                return p->rc;
+            if (rows.n && vals.n != st->row_width)
+                return lex_error(p, rpos, "VALUES lists must all be the same length (row %d has %d values, the first "
+                                          "has %d)", rows.n + 1, vals.n, st->row_width);
+            st->row_width = vals.n;
+            if (list_push(p, &rows, (ast *)vals.v))
+                return p->rc;
+        } while (accept_op(p, ","));
+        st->rows = (ast ***)rows.v;
+        st->nrows = rows.n;
+        return p->rc;
+    }
+    if (accept_kw(p, "create")) {
+        st->kind = S_CREATE;
+        if (expect_kw(p, "table"))
+            return p->rc;
+        if (accept_kw(p, "if")) {
+            if (expect_kw(p, "not") || expect_kw(p, "exists"))
+                return p->rc;
+            st->if_not_exists = true;
+        }
+        st->table_pos = p->tok.pos;
+        if (!(st->table = ident(p, "a table name")) || expect_op(p, "(") || column_defs(p, st, false) ||
+            expect_op(p, ")"))
+            return p->rc;
+        return 0;
+    }
+    if (accept_kw(p, "drop")) {
+        st->kind = S_DROP;
+        if (expect_kw(p, "table"))
+            return p->rc;
+        if (accept_kw(p, "if")) {
+            if (expect_kw(p, "exists"))
+                return p->rc;
+            st->if_exists = true;
+        }
+        st->table_pos = p->tok.pos;
+        st->table = ident(p, "a table name");
+        return p->rc;
+    }
+    if (accept_kw(p, "alter")) {
+        st->kind = S_ALTER_ADD;
+        if (expect_kw(p, "table"))
+            return p->rc;
+        st->table_pos = p->tok.pos;
+        if (!(st->table = ident(p, "a table name")) || expect_kw(p, "add"))
+            return p->rc;
+        accept_kw(p, "column");
+        return column_defs(p, st, true);
+    }
+    if (accept_kw(p, "truncate")) {
+        st->kind = S_TRUNCATE;
+        accept_kw(p, "table");
+        st->table_pos = p->tok.pos;
+        st->table = ident(p, "a table name");
+        return p->rc;
+    }
+    if (accept_kw(p, "delete")) {
+        st->kind = S_DELETE;
+        if (expect_kw(p, "from"))
+            return p->rc;
+        st->table_pos = p->tok.pos;
+        if (!(st->table = ident(p, "a table name")))
+            return p->rc;
+        if (accept_kw(p, "where"))
+            st->where = expr(p);
+        return p->rc;
+    }
+    if (accept_kw(p, "copy")) {
+        st->table_pos = p->tok.pos;
+        if (accept_op(p, "(")) {
+            if (expect_kw(p, "select"))
+                return p->rc;
+            st->select = select_body(p);
+            if (p->rc || expect_op(p, ")"))
+                return p->rc;
+        } else if (!(st->table = ident(p, "a table name or (SELECT ...)"))) {
+            return p->rc;
+        }
+        if (accept_kw(p, "from")) {
+            if (st->select)
+                return lex_error(p, st->table_pos, "COPY (SELECT ...) can only write TO a file");
+            st->kind = S_COPY_FROM;
+        } else if (accept_kw(p, "to")) {
+            st->kind = S_COPY_TO;
+        } else {
+            return syntax(p, "FROM or TO");
+        }
+        if (is_kw(p, "stdin") || is_kw(p, "stdout"))
+            return lex_error(p, p->tok.pos, "COPY ... STDIN/STDOUT is not supported; give a file name in quotes");
+        if (p->tok.kind != TK_STRING)
+            return syntax(p, "a quoted file name");
+        size_t l;
+        if (!(st->file = string_lit(p, &l)))
+            return p->rc;
+        return copy_options(p, &st->copy);
+    }
+    if (accept_kw(p, "show")) {
+        st->kind = S_SHOW_TABLES;
+        return expect_kw(p, "tables");
+    }
+    if (accept_kw(p, "describe") || accept_kw(p, "desc")) {
+        st->kind = S_DESCRIBE;
+        st->table_pos = p->tok.pos;
+        st->table = ident(p, "a table name");
+        return p->rc;
+    }
+    if (accept_kw(p, "begin") || accept_kw(p, "start")) {
+        st->kind = S_BEGIN;
+        if (!accept_kw(p, "transaction"))
+            accept_kw(p, "work");
+        return 0;
+    }
+    if (accept_kw(p, "commit") || accept_kw(p, "end")) {
+        st->kind = S_COMMIT;
+        if (!accept_kw(p, "transaction"))
+            accept_kw(p, "work");
+        return 0;
+    }
+    if (accept_kw(p, "rollback") || accept_kw(p, "abort")) {
+        st->kind = S_ROLLBACK;
+        if (!accept_kw(p, "transaction"))
+            accept_kw(p, "work");
+        return 0;
+    }
+    if (is_kw(p, "update"))
+        return lex_error(p, p->tok.pos, "UPDATE is not supported yet; use DELETE and INSERT");
+    return syntax(p, "a statement (SELECT, INSERT, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, COPY, "
+                     "SHOW TABLES, DESCRIBE, EXPLAIN, BEGIN, COMMIT, ROLLBACK)");
+}
+
+int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t *consumed, factdb_error *err)
+{
+    parser p = {.text = text, .len = len, .arena = a, .err = err};
+    *out = NULL;
+    *consumed = len;
+    next(&p);
+    while (!p.rc && accept_op(&p, ";"))
+        ;
+    if (p.rc)
+        return p.rc;
+    if (p.tok.kind == TK_EOF) {
+        *consumed = len;
+        return 0;
+    }
+    sql_stmt *st = alloc(&p, sizeof *st);
+    if (!st)
+        return p.rc;
+    if (statement(&p, st))
+        return p.rc;
+    if (p.tok.kind != TK_EOF && !is_op(&p, ";"))
+        return syntax(&p, "\";\" or the end of the statement");
+    *consumed = p.tok.kind == TK_EOF ? len : (size_t)p.tok.pos;
+    *out = st;
+    return 0;
+}

@@ -1,0 +1,775 @@
+/* session.c: the public SQL API (factdb_session_*, factdb_result_*): parses one statement, binds it and
+ * runs it on the engine. Every statement is its own snapshot (reads) or its own atomic, durable commit
+ * (writes). */
+#include "bind.h"
+#include "ingest/ingest.h"
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct factdb_session {
+    factdb *db;
+    int threads;
+    size_t mem_limit;
+    atomic_bool cancel;
+};
+
+struct factdb_result {
+    exec_result er;
+    int ncols;
+    char **names;
+    char **types;
+    char tag[64];
+    bool has_rows;
+    uint64_t version;
+    sql_arena arena;
+};
+
+int factdb_session_new(factdb *db, factdb_session **out, factdb_error *err)
+{
+    factdb_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    s->db = db;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    s->threads = n > 0 ? (int)MIN(n, 64) : 1;
+    s->mem_limit = (size_t)4 << 30;
+    *out = s;
+    return 0;
+}
+
+void factdb_session_free(factdb_session *s) { free(s); }
+void factdb_session_set_threads(factdb_session *s, int threads) { s->threads = threads > 0 ? MIN(threads, 256) : 1; }
+void factdb_session_set_memory_limit(factdb_session *s, size_t bytes) { s->mem_limit = bytes; }
+void factdb_session_cancel(factdb_session *s) { atomic_store(&s->cancel, true); }
+
+/* ---- results ---- */
+static factdb_result *result_new(void)
+{
+    factdb_result *r = calloc(1, sizeof *r);
+    if (r)
+        sql_arena_init(&r->arena, 0);
+    return r;
+}
+
+void factdb_result_free(factdb_result *r)
+{
+    if (!r)
+        return;
+    exec_result_free(&r->er);
+    sql_arena_cleanup(&r->arena);
+    free(r);
+}
+
+size_t factdb_result_ncols(const factdb_result *r) { return r->has_rows ? (size_t)r->ncols : 0; }
+const char *factdb_result_column_name(const factdb_result *r, size_t c) { return r->names[c]; }
+const char *factdb_result_column_type(const factdb_result *r, size_t c) { return r->types[c]; }
+uint64_t factdb_result_nrows(const factdb_result *r) { return r->has_rows ? r->er.n : 0; }
+const char *factdb_result_tag(const factdb_result *r) { return r->tag; }
+bool factdb_result_has_rows(const factdb_result *r) { return r->has_rows; }
+uint64_t factdb_result_data_version(const factdb_result *r) { return r->version; }
+
+bool factdb_result_is_null(const factdb_result *r, uint64_t row, size_t col)
+{
+    return !r->er.rs->cols[col].valid[r->er.idx[row]];
+}
+
+const char *factdb_result_text(const factdb_result *r, uint64_t row, size_t col, char *buf, size_t cap, size_t *len)
+{
+    sql_value v;
+    rowset_get(r->er.rs, (int)col, r->er.idx[row], &v);
+    if (v.null) {
+        *len = 0;
+        return NULL;
+    }
+    if (v.type.id == TY_TEXT) {
+        *len = v.s.len;
+        return v.s.p;
+    }
+    *len = exec_format_value(&v, buf, cap);
+    return buf;
+}
+
+int factdb_result_json_kind(const factdb_result *r, size_t col)
+{
+    switch (r->er.rs->cols[col].type.id) {
+    case TY_BOOL: return 2;
+    case TY_INT:
+    case TY_BIGINT:
+    case TY_NUMERIC:
+    case TY_DOUBLE: return 1;
+    default: return 0;
+    }
+}
+
+static int set_columns(factdb_result *r, int n, char *const *names, const sql_type *types, factdb_error *err)
+{
+    r->ncols = n;
+    r->names = sql_arena_alloc(&r->arena, (size_t)(n + 1) * sizeof *r->names);
+    r->types = sql_arena_alloc(&r->arena, (size_t)(n + 1) * sizeof *r->types);
+    if (!r->names || !r->types)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        char tb[40];
+        const char *t = sql_type_name(types[i], tb, sizeof tb);
+        if (types[i].id == TY_NUMERIC)
+            t = "numeric";  /* expression results carry no declared precision */
+        r->names[i] = sql_arena_strndup(&r->arena, names[i], strlen(names[i]));
+        r->types[i] = sql_arena_strndup(&r->arena, t, strlen(t));
+        if (!r->names[i] || !r->types[i])
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* A result built from rows of values (SHOW TABLES, DESCRIBE, EXPLAIN). */
+static int rows_result(factdb_result *r, int ncols, char *const *names, const sql_type *types, factdb_error *err)
+{
+    r->has_rows = true;
+    r->er.rs = calloc(1, sizeof *r->er.rs);
+    if (!r->er.rs)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    r->er.ncols = ncols;
+    if (rowset_init(r->er.rs, ncols, types, NULL, 0, err))
+        return err->code;
+    return set_columns(r, ncols, names, types, err);
+}
+
+static int rows_finish(factdb_result *r, factdb_error *err)
+{
+    r->er.n = r->er.rs->n;
+    r->er.idx = malloc((r->er.n ? r->er.n : 1) * sizeof *r->er.idx);
+    if (!r->er.idx)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->er.n; i++)
+        r->er.idx[i] = i;
+    snprintf(r->tag, sizeof r->tag, "SELECT %zu", r->er.n);
+    return 0;
+}
+
+static sql_value text_value(const char *s)
+{
+    sql_value v;
+    memset(&v, 0, sizeof v);
+    v.type.id = TY_TEXT;
+    v.s.p = s;
+    v.s.len = strlen(s);
+    return v;
+}
+
+/* ---- statements ---- */
+typedef struct stmt_ctx {
+    factdb_session *s;
+    sql_arena *a;
+    const char *sql;
+    sql_value *params;
+    int nparams;
+    int64_t now_us;
+    factdb_error *err;
+} stmt_ctx;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int table_info(stmt_ctx *c, const char *name, int pos, factdb_table_info *ti)
+{
+    int rc = factdb_table_info_get(c->s->db, name, ti, c->err);
+    if (rc == FACTDB_NO_TABLE)
+        return sql_err(c->err, FACTDB_NO_TABLE, pos, "relation \"%s\" does not exist", name);
+    if (rc)
+        c->err->position = pos;
+    return rc;
+}
+
+static int run_select(stmt_ctx *c, sql_select *sel, query *q, exec_result *er, exec_stats *st)
+{
+    factdb_table_info ti;
+    memset(&ti, 0, sizeof ti);
+    int rc = 0;
+    if (sel->table && (rc = table_info(c, sel->table, sel->table_pos, &ti)))
+        return rc;
+    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, q, c->err);
+    if (!rc) {
+        /* the binder points into ti for names: copy what outlives it */
+        if (q->table)
+            q->table = sql_arena_strndup(c->a, q->table, strlen(q->table));
+        for (int i = 0; i < q->ncols && !rc; i++)
+            if (!(q->cols[i].name = sql_arena_strndup(c->a, q->cols[i].name, strlen(q->cols[i].name))))
+                rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+        for (int i = 0; i < q->nouts && !rc; i++)
+            if (!(q->names[i] = sql_arena_strndup(c->a, q->names[i], strlen(q->names[i]))))
+                rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+    }
+    factdb_table_info_free(&ti);
+    if (rc)
+        return rc;
+    exec_options o = {.threads = c->s->threads, .mem_limit = c->s->mem_limit, .cancel = &c->s->cancel, .now_us = c->now_us};
+    return exec_select(c->s->db, q, &o, er, st, c->err);
+}
+
+static int do_select(stmt_ctx *c, sql_select *sel, factdb_result *r)
+{
+    query q;
+    exec_stats st;
+    int rc = run_select(c, sel, &q, &r->er, &st);
+    if (rc)
+        return rc;
+    sql_type types[1024];
+    for (int i = 0; i < q.nvisible; i++)
+        types[i] = q.outs[i]->type;
+    r->has_rows = true;
+    if ((rc = set_columns(r, q.nvisible, q.names, types, c->err)))
+        return rc;
+    snprintf(r->tag, sizeof r->tag, "SELECT %zu", r->er.n);
+    return 0;
+}
+
+static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap);
+
+static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap)
+{
+    static const char *ops[] = {"+", "-", "*", "/", "%", "||"};
+    static const char *cmps[] = {"=", "<>", "<", "<=", ">", ">="};
+    char a[512] = "", b[512] = "";
+    if (e->nargs > 0 && e->args[0])
+        explain_expr(q, e->args[0], a, sizeof a);
+    if (e->nargs > 1 && e->args[1])
+        explain_expr(q, e->args[1], b, sizeof b);
+    switch (e->kind) {
+    case B_INPUT:
+        if (q->cols && e->input < q->ncols && !q->agg)
+            snprintf(buf, cap, "%s", q->cols[e->input].name);
+        else
+            snprintf(buf, cap, "#%d", e->input);
+        return;
+    case B_CONST: {
+        char v[128];
+        exec_format_value(&e->val, v, sizeof v);
+        snprintf(buf, cap, e->val.null ? "NULL" : exec_phys(e->type) == P_STR ? "'%s'" : "%s", v);
+        return;
+    }
+    case B_ARITH: snprintf(buf, cap, "(%s %s %s)", a, ops[e->op], b); return;
+    case B_CMP: snprintf(buf, cap, "(%s %s %s)", a, cmps[e->op], b); return;
+    case B_AND: snprintf(buf, cap, "(%s AND %s)", a, b); return;
+    case B_OR: snprintf(buf, cap, "(%s OR %s)", a, b); return;
+    case B_NOT: snprintf(buf, cap, "(NOT %s)", a); return;
+    case B_CAST: {
+        char tb[40];
+        snprintf(buf, cap, "%s::%s", a, sql_type_name(e->type, tb, sizeof tb));
+        return;
+    }
+    case B_ISNULL: snprintf(buf, cap, "(%s IS %sNULL)", a, e->neg ? "NOT " : ""); return;
+    case B_IN: snprintf(buf, cap, "(%s %sIN (%d values))", a, e->neg ? "NOT " : "", e->nset); return;
+    case B_LIKE: snprintf(buf, cap, "(%s %s%s %s)", a, e->neg ? "NOT " : "", e->ilike ? "ILIKE" : "LIKE", b); return;
+    default: snprintf(buf, cap, "%s(%s%s%s)", e->kind == B_CASE ? "CASE" : e->kind == B_COALESCE ? "coalesce" : "f", a,
+                      e->nargs > 1 ? ", " : "", b);
+    }
+}
+
+int exec_explain_chunks(factdb *db, query *q, size_t *total, size_t *skipped, factdb_error *err);
+
+static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
+{
+    factdb_table_info ti;
+    memset(&ti, 0, sizeof ti);
+    int rc = 0;
+    if (sel->table && (rc = table_info(c, sel->table, sel->table_pos, &ti)))
+        return rc;
+    query q;
+    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, &q, c->err);
+    size_t total = 0, skipped = 0;
+    if (!rc && q.table)
+        rc = exec_explain_chunks(c->s->db, &q, &total, &skipped, c->err);
+    char *names[] = {"plan"};
+    sql_type types[] = {{TY_TEXT, 0, 0}};
+    if (!rc)
+        rc = rows_result(r, 1, names, types, c->err);
+    char line[2048], e[1024];
+    int depth = 0;
+#define LINE(...)                                                                      \
+    do {                                                                               \
+        int o_ = snprintf(line, sizeof line, "%*s", depth * 2, "");                    \
+        snprintf(line + o_, sizeof line - (size_t)o_, __VA_ARGS__);                    \
+        sql_value v_ = text_value(line);                                               \
+        if (!rc)                                                                       \
+            rc = rowset_add_row(r->er.rs, &v_, c->err);                                \
+    } while (0)
+    if (!rc) {
+        if (q.limit >= 0 || q.offset)
+        {
+            LINE("Limit %lld offset %lld", (long long)q.limit, (long long)q.offset);
+            depth++;
+        }
+        if (q.nsort)
+            {
+            LINE("%s (%d keys)", q.limit >= 0 ? "TopN" : "Sort", q.nsort);
+            depth++;
+        }
+        if (q.distinct)
+            {
+            LINE("Distinct");
+            depth++;
+        }
+        {
+            LINE("Project (%d columns)", q.nvisible);
+            depth++;
+        }
+        if (q.having) {
+            explain_expr(&q, q.having, e, sizeof e);
+            {
+            LINE("Filter (HAVING) %s", e);
+            depth++;
+        }
+        }
+        if (q.agg) {
+            {
+            LINE("Aggregate: %d group keys, %d aggregates, %s", q.nkeys, q.naggs,
+                 q.nkeys ? "hash or dense (perfect-hash) groups per worker thread, merged" : "one group");
+            depth++;
+        }
+        }
+        if (q.where) {
+            explain_expr(&q, q.where, e, sizeof e);
+            {
+            LINE("Filter %s", e);
+            depth++;
+        }
+        }
+        if (q.table) {
+            char cols[1024] = "";
+            size_t o = 0;
+            for (int i = 0; i < q.ncols && o + 70 < sizeof cols; i++)
+                o += (size_t)snprintf(cols + o, sizeof cols - o, "%s%s", i ? ", " : "", q.cols[i].name);
+            LINE("Scan %s (%s): %zu chunks, %zu skipped by zone maps, %d threads", q.table, cols, total, skipped,
+                 c->s->threads);
+        } else {
+            LINE("Result (one row)");
+        }
+    }
+#undef LINE
+    factdb_table_info_free(&ti);
+    return rc ? rc : rows_finish(r, c->err);
+}
+
+static int make_defs(stmt_ctx *c, sql_stmt *st, factdb_column_def *defs)
+{
+    for (int i = 0; i < st->ndefs; i++) {
+        sql_coldef *d = &st->defs[i];
+        int prec, scale;
+        sql_type t = d->type;
+        if (t.id == TY_INTERVAL)
+            return sql_err(c->err, FACTDB_INVALID_ARGUMENT, d->pos, "columns of type interval are not supported");
+        defs[i].name = d->name;
+        defs[i].type = (factdb_type)sql_type_to_store(t, &prec, &scale);
+        defs[i].precision = prec;
+        defs[i].scale = scale;
+        defs[i].not_null = d->not_null;
+    }
+    return 0;
+}
+
+static int append_value(factdb_appender *app, size_t col, const sql_value *v, factdb_error *err)
+{
+    if (v->null)
+        return factdb_append_null(app, col, err);
+    switch (v->type.id) {
+    case TY_BOOL: return factdb_append_bool(app, col, v->i != 0, err);
+    case TY_DOUBLE: return factdb_append_double(app, col, v->d, err);
+    case TY_TEXT: return factdb_append_text(app, col, v->s.p, v->s.len, err);
+    default: return factdb_append_int64(app, col, v->i, err);
+    }
+}
+
+static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    factdb_appender *app;
+    int rc = factdb_appender_new(c->s->db, st->table, &app, c->err);
+    if (rc == FACTDB_NO_TABLE)
+        return sql_err(c->err, rc, st->table_pos, "relation \"%s\" does not exist", st->table);
+    if (rc)
+        return rc;
+    size_t ncols = factdb_appender_ncols(app);
+    int target[FACTDB_MAX_COLUMNS];
+    int ntarget = st->ncols ? st->ncols : (int)ncols;
+    for (int i = 0; i < ntarget; i++) {
+        if (!st->ncols) {
+            target[i] = i;
+            continue;
+        }
+        target[i] = -1;
+        for (size_t k = 0; k < ncols; k++)
+            if (!strcmp(factdb_appender_column(app, k)->name, st->cols[i]))
+                target[i] = (int)k;
+        if (target[i] < 0) {
+            rc = sql_err(c->err, FACTDB_NO_COLUMN, st->col_pos[i], "column \"%s\" of relation \"%s\" does not exist",
+                         st->cols[i], st->table);
+            goto out;
+        }
+        for (int j = 0; j < i; j++)
+            if (target[j] == target[i]) {
+                rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->col_pos[i], "column \"%s\" specified more than once",
+                             st->cols[i]);
+                goto out;
+            }
+    }
+    sql_type ctype[FACTDB_MAX_COLUMNS];
+    for (size_t k = 0; k < ncols; k++) {
+        const factdb_column_info *ci = factdb_appender_column(app, k);
+        ctype[k] = sql_type_from_store(ci->type, ci->precision, ci->scale);
+    }
+    uint64_t rows = 0;
+    if (st->select) {
+        query q;
+        exec_result er;
+        exec_stats es;
+        if ((rc = run_select(c, st->select, &q, &er, &es)))
+            goto out;
+        if (q.nvisible != ntarget) {
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->pos, "INSERT has %s expressions than target columns",
+                         q.nvisible > ntarget ? "more" : "fewer");
+            exec_result_free(&er);
+            goto out;
+        }
+        for (size_t i = 0; i < er.n && !rc; i++) {
+            for (int k = 0; k < ntarget && !rc; k++) {
+                sql_value v, cv;
+                rowset_get(er.rs, k, er.idx[i], &v);
+                if (!(rc = exec_cast_value(&v, ctype[target[k]], st->pos, c->a, &cv, c->err)))
+                    rc = append_value(app, (size_t)target[k], &cv, c->err);
+            }
+            if (!rc)
+                rc = factdb_append_row_end(app, c->err);
+            if (rc && !c->err->line)
+                c->err->line = (int64_t)i + 1;
+            rows++;
+            if ((i & 1023) == 0)
+                sql_arena_cleanup(c->a), sql_arena_init(c->a, 0);
+        }
+        exec_result_free(&er);
+        /* c->a was recycled above; nothing bound lives on after this point */
+    } else {
+        if (st->row_width != ntarget) {
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->rows[0][0]->pos, "INSERT has %s expressions than target columns",
+                         st->row_width > ntarget ? "more" : "fewer");
+            goto out;
+        }
+        for (int i = 0; i < st->nrows && !rc; i++) {
+            for (int k = 0; k < ntarget && !rc; k++) {
+                sql_value v;
+                int ns;
+                if (!(rc = bind_value(c->a, st->rows[i][k], c->params, c->nparams, c->now_us, ctype[target[k]], &ns, &v,
+                                      c->err)))
+                    rc = append_value(app, (size_t)target[k], &v, c->err);
+                if (rc && !c->err->position)
+                    c->err->position = st->rows[i][k]->pos;
+            }
+            if (!rc && (rc = factdb_append_row_end(app, c->err)))
+                c->err->position = st->rows[i][0]->pos;
+            rows++;
+        }
+    }
+    if (!rc)
+        rc = factdb_appender_commit(app, c->err);
+    if (!rc) {
+        snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)rows);
+    }
+out:
+    factdb_appender_free(app);
+    return rc;
+}
+
+static int do_copy_to(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    sql_select *sel = st->select;
+    if (!sel) {
+        sel = sql_arena_alloc(c->a, sizeof *sel);
+        ast *star = sql_arena_alloc(c->a, sizeof *star);
+        ast **items = sql_arena_alloc(c->a, sizeof *items);
+        char **aliases = sql_arena_alloc(c->a, sizeof *aliases);
+        if (!sel || !star || !items || !aliases)
+            return base_err(c->err, FACTDB_NOMEM, "out of memory");
+        star->kind = A_STAR;
+        star->pos = st->table_pos;
+        items[0] = star;
+        sel->items = items;
+        sel->aliases = aliases;
+        sel->nitems = 1;
+        sel->table = st->table;
+        sel->table_pos = st->table_pos;
+    }
+    query q;
+    exec_result er;
+    exec_stats es;
+    int rc = run_select(c, sel, &q, &er, &es);
+    if (rc)
+        return rc;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", st->file, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        exec_result_free(&er);
+        return base_err(c->err, FACTDB_IO, "cannot write \"%s\": %s", st->file, base_errno_text(errno));
+    }
+    char d = st->copy.delimiter ? st->copy.delimiter : ',';
+    if (st->copy.header)
+        for (int i = 0; i < q.nvisible; i++)
+            fprintf(f, "%s%s", i ? (char[]){d, 0} : "", q.names[i]);
+    if (st->copy.header)
+        fputc('\n', f);
+    char buf[128];
+    for (size_t i = 0; i < er.n; i++) {
+        for (int k = 0; k < q.nvisible; k++) {
+            if (k)
+                fputc(d, f);
+            sql_value v;
+            rowset_get(er.rs, k, er.idx[i], &v);
+            if (v.null)
+                continue;
+            const char *s = v.s.p;
+            size_t len = v.s.len;
+            if (v.type.id != TY_TEXT) {
+                len = exec_format_value(&v, buf, sizeof buf);
+                s = buf;
+            }
+            bool quote = len == 0 && v.type.id == TY_TEXT;
+            for (size_t j = 0; j < len && !quote; j++)
+                quote = s[j] == d || s[j] == '"' || s[j] == '\n' || s[j] == '\r';
+            if (!quote) {
+                fwrite(s, 1, len, f);
+                continue;
+            }
+            fputc('"', f);
+            for (size_t j = 0; j < len; j++) {
+                if (s[j] == '"')
+                    fputc('"', f);
+                fputc(s[j], f);
+            }
+            fputc('"', f);
+        }
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, st->file)) {
+        unlink(tmp);
+        exec_result_free(&er);
+        return base_err(c->err, FACTDB_IO, "cannot write \"%s\": %s", st->file, base_errno_text(errno));
+    }
+    snprintf(r->tag, sizeof r->tag, "COPY %zu", er.n);
+    exec_result_free(&er);
+    return 0;
+}
+
+int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err);
+
+static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    /* bind the condition as SELECT 1 FROM t WHERE cond */
+    sql_select sel;
+    memset(&sel, 0, sizeof sel);
+    ast one = {.kind = A_CONST, .lit = L_TRUE, .pos = st->pos};
+    ast *items[1] = {&one};
+    char *aliases[1] = {NULL};
+    sel.items = items;
+    sel.aliases = aliases;
+    sel.nitems = 1;
+    sel.table = st->table;
+    sel.table_pos = st->table_pos;
+    sel.where = st->where;
+    query q;
+    rc = bind_select(c->a, &sel, &ti, c->params, c->nparams, c->now_us, &q, c->err);
+    if (!rc) {
+        q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
+        for (int i = 0; i < q.ncols; i++)
+            q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
+    }
+    factdb_table_info_free(&ti);
+    uint64_t n = 0;
+    if (!rc)
+        rc = exec_delete(c->s->db, &q, &n, c->err);
+    if (!rc)
+        snprintf(r->tag, sizeof r->tag, "DELETE %llu", (unsigned long long)n);
+    return rc;
+}
+
+static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    factdb *db = c->s->db;
+    factdb_error *err = c->err;
+    int rc = 0;
+    switch (st->kind) {
+    case S_SELECT: return do_select(c, st->select, r);
+    case S_EXPLAIN: return do_explain(c, st->select, r);
+    case S_INSERT: return do_insert(c, st, r);
+    case S_DELETE: return do_delete(c, st, r);
+    case S_CREATE: {
+        factdb_column_def defs[FACTDB_MAX_COLUMNS];
+        if ((rc = make_defs(c, st, defs)))
+            return rc;
+        rc = factdb_create_table(db, st->table, defs, (size_t)st->ndefs, err);
+        if (rc == FACTDB_TABLE_EXISTS && st->if_not_exists) {
+            rc = 0;
+            snprintf(r->tag, sizeof r->tag, "CREATE TABLE");
+        } else if (rc == FACTDB_TABLE_EXISTS) {
+            return sql_err(err, rc, st->table_pos, "relation \"%s\" already exists", st->table);
+        }
+        snprintf(r->tag, sizeof r->tag, "CREATE TABLE");
+        break;
+    }
+    case S_DROP:
+        rc = factdb_drop_table(db, st->table, err);
+        if (rc == FACTDB_NO_TABLE && st->if_exists)
+            rc = 0;
+        else if (rc == FACTDB_NO_TABLE)
+            return sql_err(err, rc, st->table_pos, "table \"%s\" does not exist", st->table);
+        snprintf(r->tag, sizeof r->tag, "DROP TABLE");
+        break;
+    case S_TRUNCATE:
+        rc = factdb_truncate_table(db, st->table, err);
+        if (rc == FACTDB_NO_TABLE)
+            return sql_err(err, rc, st->table_pos, "relation \"%s\" does not exist", st->table);
+        snprintf(r->tag, sizeof r->tag, "TRUNCATE TABLE");
+        break;
+    case S_ALTER_ADD: {
+        factdb_column_def def;
+        if ((rc = make_defs(c, st, &def)))
+            return rc;
+        rc = factdb_add_column(db, st->table, &def, err);
+        if (rc == FACTDB_NO_TABLE)
+            return sql_err(err, rc, st->table_pos, "relation \"%s\" does not exist", st->table);
+        if (rc)
+            err->position = st->defs[0].pos;
+        snprintf(r->tag, sizeof r->tag, "ALTER TABLE");
+        break;
+    }
+    case S_COPY_FROM: {
+        ingest_load_opts o = {.header = st->copy.header, .delim = st->copy.delimiter ? st->copy.delimiter : ',',
+                              .encoding = st->copy.encoding ? st->copy.encoding : "utf-8"};
+        if (o.encoding && (!strcasecmp(o.encoding, "latin1") || !strcasecmp(o.encoding, "iso-8859-1") ||
+                           !strcasecmp(o.encoding, "iso88591")))
+            o.encoding = "latin-1";
+        if (o.encoding && (!strcasecmp(o.encoding, "utf8") || !strcasecmp(o.encoding, "utf-8")))
+            o.encoding = "utf-8";
+        if (o.encoding && (!strcasecmp(o.encoding, "win1252") || !strcasecmp(o.encoding, "windows-1252")))
+            o.encoding = "cp1252";
+        uint64_t rows = 0;
+        rc = ingest_load_csv(db, st->table, st->file, &o, &rows, err);
+        if (rc == FACTDB_NO_TABLE)
+            return sql_err(err, rc, st->table_pos, "relation \"%s\" does not exist", st->table);
+        snprintf(r->tag, sizeof r->tag, "COPY %llu", (unsigned long long)rows);
+        break;
+    }
+    case S_COPY_TO: return do_copy_to(c, st, r);
+    case S_SHOW_TABLES: {
+        factdb_table_info *list;
+        size_t n;
+        if ((rc = factdb_table_list(db, &list, &n, err)))
+            return rc;
+        char *names[] = {"name", "row_count"};
+        sql_type types[] = {{TY_TEXT, 0, 0}, {TY_BIGINT, 0, 0}};
+        rc = rows_result(r, 2, names, types, err);
+        for (size_t i = 0; i < n && !rc; i++) {
+            sql_value v[2] = {text_value(list[i].name), {.type = {TY_BIGINT, 0, 0}, .i = (int64_t)list[i].row_count}};
+            rc = rowset_add_row(r->er.rs, v, err);
+        }
+        factdb_table_list_free(list, n);
+        return rc ? rc : rows_finish(r, err);
+    }
+    case S_DESCRIBE: {
+        factdb_table_info ti;
+        if ((rc = table_info(c, st->table, st->table_pos, &ti)))
+            return rc;
+        char *names[] = {"column_name", "column_type", "null"};
+        sql_type types[] = {{TY_TEXT, 0, 0}, {TY_TEXT, 0, 0}, {TY_TEXT, 0, 0}};
+        rc = rows_result(r, 3, names, types, err);
+        for (size_t i = 0; i < ti.ncols && !rc; i++) {
+            char tb[40];
+            const factdb_column_info *ci = &ti.cols[i];
+            sql_value v[3] = {text_value(ci->name), text_value(factdb_type_name(ci->type, ci->precision, ci->scale, tb, sizeof tb)),
+                              text_value(ci->not_null ? "NO" : "YES")};
+            rc = rowset_add_row(r->er.rs, v, err);
+        }
+        factdb_table_info_free(&ti);
+        return rc ? rc : rows_finish(r, err);
+    }
+    case S_BEGIN:
+    case S_COMMIT:
+    case S_ROLLBACK:
+        return sql_err(err, FACTDB_INVALID_ARGUMENT, st->pos,
+                       "multi-statement transactions (BEGIN/COMMIT/ROLLBACK) are not supported yet; every statement is "
+                       "its own atomic transaction");
+    }
+    return rc;
+}
+
+int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const factdb_param *params, size_t nparams,
+                        size_t *consumed, factdb_result **out, factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    *consumed = len;
+    atomic_store(&s->cancel, false);
+    if (len > (64u << 20))
+        return base_err(err, FACTDB_LIMIT, "the SQL text is longer than 64 MiB");
+    if (nparams > 65535)
+        return base_err(err, FACTDB_LIMIT, "too many parameters (at most 65535)");
+    sql_arena a;
+    sql_arena_init(&a, (size_t)1 << 30);
+    sql_stmt *st;
+    int rc = sql_parse(&a, sql, len, &st, consumed, err);
+    if (rc || !st) {
+        sql_arena_cleanup(&a);
+        return rc;
+    }
+    sql_value *pv = sql_arena_alloc(&a, (nparams ? nparams : 1) * sizeof *pv);
+    if (!pv) {
+        sql_arena_cleanup(&a);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nparams; i++) {
+        const factdb_param *p = &params[i];
+        switch (p->kind) {
+        case FACTDB_PARAM_NULL: pv[i].null = true; pv[i].type.id = TY_UNKNOWN; break;
+        case FACTDB_PARAM_BOOL: pv[i].type.id = TY_BOOL; pv[i].i = p->b; break;
+        case FACTDB_PARAM_INT: pv[i].type.id = TY_BIGINT; pv[i].i = p->i; break;
+        case FACTDB_PARAM_DOUBLE: pv[i].type.id = TY_DOUBLE; pv[i].d = p->d; break;
+        case FACTDB_PARAM_TEXT:
+            if (base_utf8_valid_prefix((const unsigned char *)p->s, p->len) != p->len) {
+                sql_arena_cleanup(&a);
+                return base_err(err, FACTDB_INVALID_UTF8, "parameter $%zu is not valid UTF-8", i + 1);
+            }
+            pv[i].type.id = TY_TEXT;
+            pv[i].s.p = p->s;
+            pv[i].s.len = p->len;
+            break;
+        }
+    }
+    factdb_result *r = result_new();
+    if (!r) {
+        sql_arena_cleanup(&a);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    stmt_ctx c = {.s = s, .a = &a, .sql = sql, .params = pv, .nparams = (int)nparams, .now_us = now_us(), .err = err};
+    rc = run_stmt(&c, st, r);
+    sql_arena_cleanup(&a);
+    if (rc) {
+        factdb_result_free(r);
+        return rc;
+    }
+    r->version = factdb_data_version(s->db);
+    *out = r;
+    return 0;
+}

@@ -1,0 +1,174 @@
+/* sql.h: the SQL front end: tokens, the parse tree (AST) and SQL types. The parser turns text into
+ * statements whose nodes all carry their 1-based byte position in the text, so every later error can point
+ * at the offending spot. All AST memory comes from one arena freed with the statement. */
+#ifndef FACTDB_SQL_H
+#define FACTDB_SQL_H
+
+#include "base/base.h"
+
+/* ---- arena: bump allocator, freed all at once ---- */
+typedef struct sql_arena_block sql_arena_block;
+typedef struct sql_arena {
+    sql_arena_block *head;
+    size_t used, cap, total, limit;
+} sql_arena;
+void sql_arena_init(sql_arena *a, size_t limit);
+void sql_arena_cleanup(sql_arena *a);
+/* Zeroed memory, 16-byte aligned; NULL when out of memory or over the limit. */
+void *sql_arena_alloc(sql_arena *a, size_t n);
+char *sql_arena_strndup(sql_arena *a, const char *s, size_t n);
+
+/* ---- SQL types (PostgreSQL's) ---- */
+typedef enum sql_tid {
+    TY_UNKNOWN = 0, /* NULL literal or untyped string literal before coercion */
+    TY_BOOL,
+    TY_INT,       /* integer (int4) */
+    TY_BIGINT,    /* bigint (int8) */
+    TY_DOUBLE,    /* double precision */
+    TY_NUMERIC,   /* numeric: scale >= 0 static, 64-bit scaled; scale < 0: per-value scale, 128-bit */
+    TY_TEXT,
+    TY_DATE,
+    TY_TIMESTAMP,
+    TY_INTERVAL
+} sql_tid;
+
+typedef struct sql_type {
+    uint8_t id;
+    int8_t scale;     /* NUMERIC */
+    uint8_t prec;     /* NUMERIC declared precision (0 = none) */
+} sql_type;
+
+typedef struct sql_interval {
+    int32_t months, days;
+    int64_t us;
+} sql_interval;
+
+/* PostgreSQL's name for the type ("numeric(12,2)"). */
+const char *sql_type_name(sql_type t, char *buf, size_t cap);
+sql_type sql_type_from_store(int store_type, int prec, int scale);
+/* Maps an SQL type to a storage type; returns 0 if the type cannot be stored. */
+int sql_type_to_store(sql_type t, int *prec, int *scale);
+
+/* ---- tokens ---- */
+typedef enum tok_kind {
+    TK_EOF, TK_IDENT, TK_QIDENT, TK_INT, TK_DEC, TK_FLOAT, TK_STRING, TK_PARAM, TK_OP
+} tok_kind;
+
+typedef struct sql_token {
+    tok_kind kind;
+    int pos;            /* 1-based byte position */
+    const char *s;      /* points into the text */
+    size_t len;
+    char op[3];         /* TK_OP: "(", ">=", "::", "||" ... */
+} sql_token;
+
+/* ---- AST ---- */
+typedef enum ast_kind {
+    A_CONST,     /* literal: lit_kind + text */
+    A_PARAM,     /* $n: ival */
+    A_COLUMN,    /* name */
+    A_STAR,      /* * in count(*) or SELECT * */
+    A_NEG, A_NOT,
+    A_BIN,       /* op: "+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "||", "and", "or" */
+    A_ISNULL,    /* neg: IS NOT NULL */
+    A_IN,        /* args[0] IN (args[1..]) ; neg */
+    A_BETWEEN,   /* args[0] BETWEEN args[1] AND args[2]; neg */
+    A_LIKE,      /* args[0] LIKE args[1]; neg; ilike */
+    A_CASE,      /* args: [operand or NULL], when1, then1, ..., [else]; ival = number of WHEN; has_else */
+    A_CAST,      /* args[0]::cast_type */
+    A_FUNC,      /* name(args) [FILTER (WHERE filter)], distinct, star */
+    A_EXTRACT    /* extract(name FROM args[0]) */
+} ast_kind;
+
+typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING, L_DATE, L_TIMESTAMP, L_INTERVAL } lit_kind;
+
+typedef struct ast ast;
+struct ast {
+    ast_kind kind;
+    int pos;
+    const char *op;
+    char *name;
+    lit_kind lit;
+    char *text;         /* literal text (strings unescaped) */
+    size_t text_len;
+    int64_t ival;
+    bool neg, ilike, distinct, star, has_else;
+    sql_type cast_type;
+    ast **args;
+    int nargs;
+    ast *filter;
+};
+
+typedef struct sql_order_item {
+    ast *expr;
+    bool desc;
+    int nulls;          /* 0 default (PostgreSQL: NULLS LAST for ASC, FIRST for DESC), 1 first, 2 last */
+} sql_order_item;
+
+typedef struct sql_select {
+    bool distinct;
+    ast **items;
+    char **aliases;     /* NULL entry: no alias */
+    int nitems;
+    char *table;        /* NULL: no FROM */
+    int table_pos;
+    ast *where;
+    ast **group;
+    int ngroup;
+    ast *having;
+    sql_order_item *order;
+    int norder;
+    ast *limit, *offset;
+} sql_select;
+
+typedef struct sql_coldef {
+    char *name;
+    int pos;
+    sql_type type;
+    bool not_null;
+} sql_coldef;
+
+typedef enum stmt_kind {
+    S_SELECT, S_INSERT, S_CREATE, S_DROP, S_ALTER_ADD, S_TRUNCATE, S_DELETE, S_COPY_FROM, S_COPY_TO,
+    S_SHOW_TABLES, S_DESCRIBE, S_EXPLAIN, S_BEGIN, S_COMMIT, S_ROLLBACK
+} stmt_kind;
+
+typedef struct sql_copy_opts {
+    bool header, header_set;
+    char delimiter;
+    char *encoding;
+    char *format;
+} sql_copy_opts;
+
+typedef struct sql_stmt {
+    stmt_kind kind;
+    int pos;
+    char *table;
+    int table_pos;
+    bool if_exists, if_not_exists;
+    sql_select *select;          /* SELECT, EXPLAIN, INSERT ... SELECT, COPY (SELECT) TO */
+    char **cols;                 /* INSERT column list */
+    int *col_pos;
+    int ncols;
+    ast ***rows;                 /* INSERT VALUES rows */
+    int nrows, row_width;
+    sql_coldef *defs;            /* CREATE / ALTER ADD */
+    int ndefs;
+    ast *where;                  /* DELETE */
+    char *file;                  /* COPY */
+    sql_copy_opts copy;
+} sql_stmt;
+
+/* Parses the first statement of text[0..len). On success *out is the statement (NULL for an empty
+ * statement) and *consumed the bytes up to and including its ';' (or the end). Errors: INVALID_ARGUMENT
+ * with position set (1-based byte offset into text) and a message naming what was expected. */
+int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t *consumed, factdb_error *err);
+
+/* Sets an error with a SQL position. */
+int sql_err(factdb_error *err, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Parses an interval literal ("90 days", "3 months 2 hours", "1 year") with an optional unit keyword
+ * applying to a bare number. Returns 0 or -1 with *why. */
+int sql_parse_interval(const char *s, size_t len, const char *unit, sql_interval *out, const char **why);
+
+#endif
