@@ -35,7 +35,7 @@ int eval_thread_init(eval_thread *t, exec_ctx *x, int nslots, size_t cap, factdb
     if (!t->v || !t->buf || !t->vbuf || !t->sbuf || !t->cbuf || !t->filled || !t->memo || !t->memo_len)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     for (size_t i = 0; i < ns; i++) {
-        t->buf[i] = aligned_alloc(64, cap * 16);
+        t->buf[i] = aligned_alloc(64, (cap * 16 + 63) / 64 * 64);
         t->vbuf[i] = malloc(cap);
         t->sbuf[i] = malloc(cap);
         t->cbuf[i] = malloc(cap * sizeof(uint32_t));
@@ -525,7 +525,7 @@ static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
             return t->err.code;
         const sql_str *x = a->data, *y = b->data;
         for (size_t i = 0; i < n; i++)
-            o[i] = cmp_result(e->op, str_cmp(x[i], y[i]));
+            o[i] = (v->valid && !v->valid[i]) ? 0 : cmp_result(e->op, str_cmp(x[i], y[i]));
         return 0;
     }
     default:

@@ -154,6 +154,21 @@ static int common_type(binder *b, sql_type x, sql_type y, int pos, const char *c
 
 static sql_type unknown_to_text(sql_type t) { return t.id == TY_UNKNOWN ? T_TEXT : t; }
 
+/* PostgreSQL numeric values keep their own display scale through CASE, COALESCE, GREATEST and LEAST
+ * (coalesce(1.50, 2) prints 2, not 2.00): when the branches' scales differ, use per-value scales. */
+static sql_type branch_type(sql_type t, bexpr *const *args, int n, int stride, int first)
+{
+    if (t.id != TY_NUMERIC || t.scale < 0)
+        return t;
+    for (int i = first; i < n; i += stride) {
+        sql_type a = args[i]->type;
+        if (a.id == TY_UNKNOWN || (a.id == TY_NUMERIC && a.scale == t.scale))
+            continue;
+        return T_NUMDYN;
+    }
+    return t;
+}
+
 /* ---- literals ---- */
 static bexpr *literal(binder *b, ast *x)
 {
@@ -769,6 +784,7 @@ static bexpr *function(binder *b, ast *x)
         t = unknown_to_text(t);
         if (t.id == TY_NUMERIC)
             t.prec = 0;
+        t = branch_type(t, a, na, 1, 0);
         for (int i = 0; i < na; i++)
             if (!(a[i] = cast_to(b, a[i], t, x->pos)))
                 return NULL;
@@ -1045,6 +1061,9 @@ static bexpr *bind(binder *b, ast *x)
         t = unknown_to_text(t);
         if (t.id == TY_NUMERIC)
             t.prec = 0;
+        t = branch_type(t, conds, npairs * 2, 2, 1);
+        if (x->has_else)
+            t = branch_type(t, conds, nargs, 1, nargs - 1);
         bexpr *e = mk(b, B_CASE, t, x->pos, nargs);
         if (!e)
             return NULL;

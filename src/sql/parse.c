@@ -747,6 +747,14 @@ static ast *primary(parser *p)
         next(p);
         return a;
     }
+    static const char *const reserved[] = {"from", "where", "group", "order", "having", "limit", "offset", "select",
+                                           "and", "or", "then", "else", "end", "when", "as", "by", "union", "on", "join", "into",
+                                           "values", "is", "in", "between", "like", "ilike"};
+    for (size_t i = 0; i < ARRAY_LEN(reserved); i++)
+        if (is_kw(p, reserved[i])) {
+            syntax(p, "an expression");
+            return NULL;
+        }
     char *name = ident(p, "an expression");
     if (!name)
         return NULL;

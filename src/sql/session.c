@@ -438,11 +438,13 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
             exec_result_free(&er);
             goto out;
         }
+        sql_arena scratch;
+        sql_arena_init(&scratch, 0);
         for (size_t i = 0; i < er.n && !rc; i++) {
             for (int k = 0; k < ntarget && !rc; k++) {
                 sql_value v, cv;
                 rowset_get(er.rs, k, er.idx[i], &v);
-                if (!(rc = exec_cast_value(&v, ctype[target[k]], st->pos, c->a, &cv, c->err)))
+                if (!(rc = exec_cast_value(&v, ctype[target[k]], st->pos, &scratch, &cv, c->err)))
                     rc = append_value(app, (size_t)target[k], &cv, c->err);
             }
             if (!rc)
@@ -450,11 +452,13 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
             if (rc && !c->err->line)
                 c->err->line = (int64_t)i + 1;
             rows++;
-            if ((i & 1023) == 0)
-                sql_arena_cleanup(c->a), sql_arena_init(c->a, 0);
+            if ((i & 1023) == 1023) {
+                sql_arena_cleanup(&scratch);
+                sql_arena_init(&scratch, 0);
+            }
         }
+        sql_arena_cleanup(&scratch);
         exec_result_free(&er);
-        /* c->a was recycled above; nothing bound lives on after this point */
     } else {
         if (st->row_width != ntarget) {
             rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->rows[0][0]->pos, "INSERT has %s expressions than target columns",
