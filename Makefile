@@ -65,6 +65,8 @@ test: test-deps
 	$(MAKE) all build/unit_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --jobs 2
 	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
+	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py
+	FACTDB_BUILD=build/asan python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 

@@ -941,8 +941,11 @@ static bexpr *bind(binder *b, ast *x)
         bexpr *hi = lo ? bind(b, x->args[2]) : NULL;
         if (!hi)
             return NULL;
-        bexpr *c1 = compare(b, x->neg ? CMP_LT : CMP_GE, x->pos, v, lo, x->neg ? "<" : ">=");
-        bexpr *c2 = c1 ? compare(b, x->neg ? CMP_GT : CMP_LE, x->pos, v, hi, x->neg ? ">" : "<=") : NULL;
+        /* each comparison gets its own copy of x: a node is never shared, because a node's vector is
+         * overwritten whenever it is evaluated again under another selection */
+        bexpr *v2 = bind(b, x->args[0]);
+        bexpr *c1 = v2 ? compare(b, x->neg ? CMP_LT : CMP_GE, x->pos, v, lo, x->neg ? "<" : ">=") : NULL;
+        bexpr *c2 = c1 ? compare(b, x->neg ? CMP_GT : CMP_LE, x->pos, v2, hi, x->neg ? ">" : "<=") : NULL;
         return maybe_fold(b, bin2(b, x->neg ? B_OR : B_AND, 0, T_BOOL, x->pos, c1, c2));
     }
     case A_IN: {
@@ -972,7 +975,10 @@ static bexpr *bind(binder *b, ast *x)
             /* x IN (a, b) with non-constant items: x = a OR x = b */
             bexpr *acc = NULL;
             for (int i = 0; i < n; i++) {
-                bexpr *c = compare(b, x->neg ? CMP_NE : CMP_EQ, x->pos, v, items[i], x->neg ? "<>" : "=");
+                bexpr *vi = i ? cast_to(b, bind(b, x->args[0]), t, x->pos) : v;
+                if (!vi)
+                    return NULL;
+                bexpr *c = compare(b, x->neg ? CMP_NE : CMP_EQ, x->pos, vi, items[i], x->neg ? "<>" : "=");
                 acc = acc ? bin2(b, x->neg ? B_AND : B_OR, 0, T_BOOL, x->pos, acc, c) : c;
                 if (!acc)
                     return NULL;
@@ -1040,8 +1046,10 @@ static bexpr *bind(binder *b, ast *x)
             bexpr *c = bind(b, w);
             if (!c)
                 return NULL;
-            if (op)
-                c = compare(b, CMP_EQ, w->pos, op, c, "=");
+            if (op) {
+                bexpr *opi = i ? bind(b, operand) : op;
+                c = opi ? compare(b, CMP_EQ, w->pos, opi, c, "=") : NULL;
+            }
             else
                 c = to_bool(b, c, "CASE/WHEN");
             if (!c)
