@@ -54,6 +54,9 @@ $(BUILD)/bench-gen: bench/gen.c
 $(BUILD)/bench-scan: $(BUILD)/obj/bench/scan.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
+$(BUILD)/bench-sql: $(BUILD)/obj/bench/sql.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcriterion $(LIBS)
@@ -78,7 +81,7 @@ run: all
 	@$(BUILD)/factdb info demo.factdb
 	@$(BUILD)/factdb-demo summary demo.factdb
 
-bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan
+bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql
 	bash bench/run.sh
 
 clean:
