@@ -55,7 +55,8 @@ int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain,
         if (!t->dmap || charge(t, size * 4, err))
             return err->code ? err->code : base_err(err, FACTDB_NOMEM, "out of memory");
     } else {
-        t->smask = 1023;
+        t->smask = 4095;
+        t->single = q->nkeys == 1 && kmode[0] != KEY_STR;
         t->slots = calloc(t->smask + 1, sizeof *t->slots);
         if (!t->slots)
             return base_err(err, FACTDB_NOMEM, "out of memory");
@@ -111,7 +112,10 @@ static int grow_groups(gtab *t, factdb_error *err)
 {
     size_t cap = t->gcap ? t->gcap * 2 : 256;
     size_t nk = (size_t)(t->nkeys ? t->nkeys : 1);
-    if (charge(t, (cap - t->gcap) * (nk * (8 + 1 + sizeof(sql_str)) + 8 + t->ssz), err))
+    bool strs = false;
+    for (int k = 0; k < t->nkeys; k++)
+        strs |= t->kmode[k] == KEY_STR;
+    if (charge(t, (cap - t->gcap) * (nk * (8 + 1 + (strs ? sizeof(sql_str) : 0)) + 8 + t->ssz), err))
         return err->code;
     uint64_t *kw = realloc(t->kw, cap * nk * 8);
     if (kw)
@@ -119,34 +123,42 @@ static int grow_groups(gtab *t, factdb_error *err)
     uint8_t *kn = realloc(t->kn, cap * nk);
     if (kn)
         t->kn = kn;
-    sql_str *ks = realloc(t->ks, cap * nk * sizeof *ks);
+    /* strings and hashes are kept only when a key needs them */
+    sql_str *ks = strs ? realloc(t->ks, cap * nk * sizeof *ks) : t->ks;
     if (ks)
         t->ks = ks;
-    uint64_t *gh = realloc(t->gh, cap * 8);
+    uint64_t *gh = !t->single ? realloc(t->gh, cap * 8) : t->gh;
     if (gh)
         t->gh = gh;
     unsigned char *st = realloc(t->st, cap * t->ssz);
     if (st)
         t->st = st;
-    if (!kw || !kn || !ks || !gh || !st)
+    if (!kw || !kn || (strs && !ks) || (!t->single && !gh) || !st)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     t->gcap = cap;
     return 0;
 }
 
+static inline uint64_t slot_hash(uint64_t w) { return finish(w * 0x9E3779B97F4A7C15ull); }
+
 static int rehash(gtab *t, factdb_error *err)
 {
-    size_t ncap = (t->smask + 1) * 2;
-    uint32_t *s = calloc(ncap, sizeof *s);
-    if (!s || charge(t, ncap * 4, err)) {
+    /* grow fourfold once large: fewer rehashes of big tables */
+    size_t ncap = (t->smask + 1) * (t->smask + 1 >= 65536 ? 4 : 2);
+    gslot *s = calloc(ncap, sizeof *s);
+    if (!s || charge(t, ncap * sizeof *s, err)) {
         free(s);
         return err->code ? err->code : base_err(err, FACTDB_NOMEM, "out of memory");
     }
     for (size_t g = 0; g < t->ng; g++) {
-        size_t i = t->gh[g] & (ncap - 1);
-        while (s[i])
+        if (t->single && t->kn[g])
+            continue;
+        uint64_t tag = t->single ? t->kw[g] : t->gh[g];
+        size_t i = (t->single ? slot_hash(tag) : tag) & (ncap - 1);
+        while (s[i].g)
             i = (i + 1) & (ncap - 1);
-        s[i] = (uint32_t)g + 1;
+        s[i].tag = tag;
+        s[i].g = (uint32_t)g + 1;
     }
     free(t->slots);
     t->slots = s;
@@ -172,8 +184,10 @@ static int new_group(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_st
     for (size_t k = 0; k < nk; k++) {
         t->kw[g * nk + k] = w[k];
         t->kn[g * nk + k] = nl[k];
+        if (t->kmode[k] != KEY_STR)
+            continue;
         sql_str v = {"", 0};
-        if (t->kmode[k] == KEY_STR && !nl[k]) {
+        if (!nl[k]) {
             v = s[k];
             if (copy) {
                 char *p = sql_arena_strndup(t->keep, s[k].p, s[k].len);
@@ -184,7 +198,8 @@ static int new_group(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_st
         }
         t->ks[g * nk + k] = v;
     }
-    t->gh[g] = h;
+    if (t->gh)
+        t->gh[g] = h;
     init_states(t, g);
     *out = (uint32_t)g;
     return 0;
@@ -231,16 +246,46 @@ int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, b
         t->dmap[idx] = *out + 1;
         return 0;
     }
+    if (t->single) {
+        if (nl[0]) {
+            if (t->null_g) {
+                *out = t->null_g - 1;
+                return 0;
+            }
+            if (new_group(t, w, nl, s, 0, copy, out, err))
+                return err->code;
+            t->null_g = *out + 1;
+            return 0;
+        }
+        size_t i = slot_hash(w[0]) & t->smask;
+        for (;;) {
+            gslot *sl = &t->slots[i];
+            if (!sl->g)
+                break;
+            if (sl->tag == w[0]) {
+                *out = sl->g - 1;
+                return 0;
+            }
+            i = (i + 1) & t->smask;
+        }
+        if (new_group(t, w, nl, s, 0, copy, out, err))
+            return err->code;
+        t->slots[i].tag = w[0];
+        t->slots[i].g = *out + 1;
+        if (t->ng * 2 > t->smask + 1 && rehash(t, err))
+            return err->code;
+        return 0;
+    }
     uint64_t h = 0;
     for (int k = 0; k < t->nkeys; k++)
         h = mix(h, nl[k] ? 0x5bd1e995u : w[k]);
     h = finish(h);
     size_t i = h & t->smask;
     for (;;) {
-        uint32_t g = t->slots[i];
+        uint32_t g = t->slots[i].g;
         if (!g)
             break;
-        if (t->gh[g - 1] == h && keys_equal(t, g - 1, w, nl, s)) {
+        if (t->slots[i].tag == h && keys_equal(t, g - 1, w, nl, s)) {
             *out = g - 1;
             return 0;
         }
@@ -248,7 +293,8 @@ int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, b
     }
     if (new_group(t, w, nl, s, h, copy, out, err))
         return err->code;
-    t->slots[i] = *out + 1;
+    t->slots[i].tag = h;
+    t->slots[i].g = *out + 1;
     if (t->ng * 2 > t->smask + 1 && rehash(t, err))
         return err->code;
     return 0;
@@ -300,6 +346,28 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
             w[0] = c[i];
             nl[0] = 0;
             if (gtab_find(t, w, nl, s, true, &g[i], err))
+                return err->code;
+        }
+        return 0;
+    }
+    if (t->single) {
+        /* hash the whole vector first and prefetch the slots: the probes then overlap their cache misses */
+        uint64_t kw[EXEC_VEC];
+        uint8_t kn[EXEC_VEC];
+        for (size_t i = 0; i < n; i++) {
+            key_of(kv[0], t->kmode[0], i, &kw[i], &kn[i], &s[0]);
+            __builtin_prefetch(&t->slots[slot_hash(kw[i]) & t->smask]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!kn[i]) {
+                size_t j = slot_hash(kw[i]) & t->smask;
+                gslot *sl = &t->slots[j];
+                if (sl->g && sl->tag == kw[i]) {
+                    g[i] = sl->g - 1;
+                    continue;
+                }
+            }
+            if (gtab_find(t, &kw[i], &kn[i], s, true, &g[i], err))
                 return err->code;
         }
         return 0;
@@ -688,7 +756,8 @@ int gtab_merge(gtab *dst, gtab *src, factdb_error *err)
         uint32_t dg;
         if (nk == 0) {
             dg = 0;
-        } else if ((rc = gtab_find(dst, src->kw + g * nk, src->kn + g * nk, src->ks + g * nk, false, &dg, err))) {
+        } else if ((rc = gtab_find(dst, src->kw + g * nk, src->kn + g * nk, src->ks ? src->ks + g * nk : NULL, false,
+                                   &dg, err))) {
             break;
         }
         map[g] = dg;

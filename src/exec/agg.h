@@ -21,6 +21,13 @@ typedef struct dset {
     size_t n, cap;
 } dset;
 
+/* A hash slot: for a single non-string key the key word itself, else the hash; g = group + 1 (0 = empty). */
+typedef struct gslot {
+    uint64_t tag;
+    uint32_t g;
+    uint32_t pad;
+} gslot;
+
 typedef struct gtab {
     const query *q;
     int nkeys, naggs;
@@ -31,8 +38,10 @@ typedef struct gtab {
     sql_str *ks;           /* ng * nkeys strings (KEY_STR) */
     uint64_t *gh;          /* per group hash */
     unsigned char *st;     /* ng * ssz aggregate states */
-    uint32_t *slots;       /* hash mode: group + 1 */
+    gslot *slots;          /* hash mode */
     size_t smask;
+    bool single;           /* one non-string key: slots hold the key word itself */
+    uint32_t null_g;       /* single: group + 1 of the NULL key */
     bool dense;
     uint32_t *dmap;        /* dense mode: combined codes -> group + 1 */
     size_t dsize;
