@@ -340,7 +340,162 @@ static inline void put_w(void *out, size_t w, size_t i, int64_t v)
         ((uint8_t *)out)[i] = (uint8_t)v;
 }
 
+/* Unpacking 64 values of a compile-time width: 64 values fill exactly `W` words, every shift is a
+ * constant and the loop unrolls into straight-line code (about 4x faster than the generic loop). */
+#define UNPACK_BODY(T)                                                                    \
+    _Pragma("GCC unroll 64") for (unsigned i = 0; i < 64; i++)                            \
+    {                                                                                     \
+        const unsigned bit = i * W, wi = bit >> 6, off = bit & 63;                        \
+        uint64_t v = get64(p + wi * 8) >> off;                                            \
+        if (off + W > 64)                                                                 \
+            v |= get64(p + wi * 8 + 8) << ((64 - off) & 63);                              \
+        o[i] = (T)((uint64_t)ref + (v & (W == 64 ? ~0ull : ((1ull << (W & 63)) - 1))));   \
+    }
+
+static inline __attribute__((always_inline)) void unpack64_i64(const unsigned char *p, int64_t ref, int64_t *o,
+                                                               const unsigned W)
+{
+    UNPACK_BODY(int64_t)
+}
+
+static inline __attribute__((always_inline)) void unpack64_i32(const unsigned char *p, int64_t ref, int32_t *o,
+                                                               const unsigned W)
+{
+    UNPACK_BODY(int32_t)
+}
+
+#define UNPACK_FNS(W)                                                                                   \
+    static void unpack_i64_##W(const unsigned char *p, int64_t ref, int64_t *o) { unpack64_i64(p, ref, o, W); } \
+    static void unpack_i32_##W(const unsigned char *p, int64_t ref, int32_t *o) { unpack64_i32(p, ref, o, W); }
+UNPACK_FNS(1)
+UNPACK_FNS(2)
+UNPACK_FNS(3)
+UNPACK_FNS(4)
+UNPACK_FNS(5)
+UNPACK_FNS(6)
+UNPACK_FNS(7)
+UNPACK_FNS(8)
+UNPACK_FNS(9)
+UNPACK_FNS(10)
+UNPACK_FNS(11)
+UNPACK_FNS(12)
+UNPACK_FNS(13)
+UNPACK_FNS(14)
+UNPACK_FNS(15)
+UNPACK_FNS(16)
+UNPACK_FNS(17)
+UNPACK_FNS(18)
+UNPACK_FNS(19)
+UNPACK_FNS(20)
+UNPACK_FNS(21)
+UNPACK_FNS(22)
+UNPACK_FNS(23)
+UNPACK_FNS(24)
+UNPACK_FNS(25)
+UNPACK_FNS(26)
+UNPACK_FNS(27)
+UNPACK_FNS(28)
+UNPACK_FNS(29)
+UNPACK_FNS(30)
+UNPACK_FNS(31)
+UNPACK_FNS(32)
+UNPACK_FNS(33)
+UNPACK_FNS(34)
+UNPACK_FNS(35)
+UNPACK_FNS(36)
+UNPACK_FNS(37)
+UNPACK_FNS(38)
+UNPACK_FNS(39)
+UNPACK_FNS(40)
+UNPACK_FNS(41)
+UNPACK_FNS(42)
+UNPACK_FNS(43)
+UNPACK_FNS(44)
+UNPACK_FNS(45)
+UNPACK_FNS(46)
+UNPACK_FNS(47)
+UNPACK_FNS(48)
+UNPACK_FNS(49)
+UNPACK_FNS(50)
+UNPACK_FNS(51)
+UNPACK_FNS(52)
+UNPACK_FNS(53)
+UNPACK_FNS(54)
+UNPACK_FNS(55)
+UNPACK_FNS(56)
+UNPACK_FNS(57)
+UNPACK_FNS(58)
+UNPACK_FNS(59)
+UNPACK_FNS(60)
+UNPACK_FNS(61)
+UNPACK_FNS(62)
+UNPACK_FNS(63)
+UNPACK_FNS(64)
+static void (*const UNPACK_I64[65])(const unsigned char *, int64_t, int64_t *) = {
+    NULL,
+    unpack_i64_1, unpack_i64_2, unpack_i64_3, unpack_i64_4, unpack_i64_5, unpack_i64_6, unpack_i64_7, unpack_i64_8,
+    unpack_i64_9, unpack_i64_10, unpack_i64_11, unpack_i64_12, unpack_i64_13, unpack_i64_14, unpack_i64_15, unpack_i64_16,
+    unpack_i64_17, unpack_i64_18, unpack_i64_19, unpack_i64_20, unpack_i64_21, unpack_i64_22, unpack_i64_23, unpack_i64_24,
+    unpack_i64_25, unpack_i64_26, unpack_i64_27, unpack_i64_28, unpack_i64_29, unpack_i64_30, unpack_i64_31, unpack_i64_32,
+    unpack_i64_33, unpack_i64_34, unpack_i64_35, unpack_i64_36, unpack_i64_37, unpack_i64_38, unpack_i64_39, unpack_i64_40,
+    unpack_i64_41, unpack_i64_42, unpack_i64_43, unpack_i64_44, unpack_i64_45, unpack_i64_46, unpack_i64_47, unpack_i64_48,
+    unpack_i64_49, unpack_i64_50, unpack_i64_51, unpack_i64_52, unpack_i64_53, unpack_i64_54, unpack_i64_55, unpack_i64_56,
+    unpack_i64_57, unpack_i64_58, unpack_i64_59, unpack_i64_60, unpack_i64_61, unpack_i64_62, unpack_i64_63, unpack_i64_64};
+static void (*const UNPACK_I32[65])(const unsigned char *, int64_t, int32_t *) = {
+    NULL,
+    unpack_i32_1, unpack_i32_2, unpack_i32_3, unpack_i32_4, unpack_i32_5, unpack_i32_6, unpack_i32_7, unpack_i32_8,
+    unpack_i32_9, unpack_i32_10, unpack_i32_11, unpack_i32_12, unpack_i32_13, unpack_i32_14, unpack_i32_15, unpack_i32_16,
+    unpack_i32_17, unpack_i32_18, unpack_i32_19, unpack_i32_20, unpack_i32_21, unpack_i32_22, unpack_i32_23, unpack_i32_24,
+    unpack_i32_25, unpack_i32_26, unpack_i32_27, unpack_i32_28, unpack_i32_29, unpack_i32_30, unpack_i32_31, unpack_i32_32,
+    unpack_i32_33, unpack_i32_34, unpack_i32_35, unpack_i32_36, unpack_i32_37, unpack_i32_38, unpack_i32_39, unpack_i32_40,
+    unpack_i32_41, unpack_i32_42, unpack_i32_43, unpack_i32_44, unpack_i32_45, unpack_i32_46, unpack_i32_47, unpack_i32_48,
+    unpack_i32_49, unpack_i32_50, unpack_i32_51, unpack_i32_52, unpack_i32_53, unpack_i32_54, unpack_i32_55, unpack_i32_56,
+    unpack_i32_57, unpack_i32_58, unpack_i32_59, unpack_i32_60, unpack_i32_61, unpack_i32_62, unpack_i32_63, unpack_i32_64};
+
+static void unpack_generic(const unsigned char *p, unsigned width, int64_t ref, uint32_t n, void *out, size_t w);
+
+/* Scaled doubles: converts each block while it is still in L1 (the division is exact IEEE rounding). */
+static void to_double(int64_t *v, uint32_t n, double div)
+{
+    double *d = (double *)(void *)v;
+    for (uint32_t i = 0; i < n; i++)
+        d[i] = (double)v[i] / div;
+}
+
+static void unpack_scaled(const unsigned char *p, unsigned width, int64_t ref, uint32_t n, double *out, double div)
+{
+    uint32_t full = width > 0 && width <= 64 ? n / 64 : 0;
+    for (uint32_t b = 0; b < full; b++) {
+        int64_t *o = (int64_t *)(void *)(out + (size_t)b * 64);
+        UNPACK_I64[width](p + (size_t)b * width * 8, ref, o);
+        to_double(o, 64, div);
+    }
+    int64_t *o = (int64_t *)(void *)(out + (size_t)full * 64);
+    unpack_generic(p + (size_t)full * width * 8, width, ref, n - full * 64, o, 8);
+    to_double(o, n - full * 64, div);
+}
+
 static void unpack(const unsigned char *p, unsigned width, int64_t ref, uint32_t n, void *out, size_t w)
+{
+    if (width > 0 && width <= 64 && (w == 8 || w == 4)) {
+        uint32_t full = n / 64;
+        for (uint32_t b = 0; b < full; b++) {
+            if (w == 8)
+                UNPACK_I64[width](p + (size_t)b * width * 8, ref, (int64_t *)out + (size_t)b * 64);
+            else
+                UNPACK_I32[width](p + (size_t)b * width * 8, ref, (int32_t *)out + (size_t)b * 64);
+        }
+        if (n % 64) {
+            /* the last partial block: unpack from its own start with the generic loop */
+            unsigned char *o = (unsigned char *)out + (size_t)full * 64 * w;
+            unpack_generic(p + (size_t)full * width * 8, width, ref, n % 64, o, w);
+        }
+        return;
+    }
+    unpack_generic(p, width, ref, n, out, w);
+}
+
+static void unpack_generic(const unsigned char *p, unsigned width, int64_t ref, uint32_t n, void *out, size_t w)
 {
     if (width == 0) {
         for (uint32_t i = 0; i < n; i++)
@@ -416,15 +571,9 @@ int enc_decode(const void *blob, const enc_header *hdr, void *out, uint8_t *vali
     case ENC_BITPACK:
         unpack(p, hdr->width, hdr->reference, n, out, w);
         break;
-    case ENC_SCALED: {
-        unpack(p, hdr->width, hdr->reference, n, out, 8);
-        int64_t *iv = out;
-        double *dv = out;
-        const double div = P10[hdr->exponent];
-        for (uint32_t i = 0; i < n; i++)
-            dv[i] = (double)iv[i] / div;
+    case ENC_SCALED:
+        unpack_scaled(p, hdr->width, hdr->reference, n, out, P10[hdr->exponent]);
         break;
-    }
     }
     return has_nulls;
 }

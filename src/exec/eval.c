@@ -514,10 +514,25 @@ static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
         return 0;
     case P_F64: {
         const double *x = a->data, *y = b->data;
-        for (size_t i = 0; i < n; i++) {
-            int c = (isnan(x[i]) || isnan(y[i])) ? (isnan(x[i]) ? (isnan(y[i]) ? 0 : 1) : -1) : (x[i] < y[i] ? -1 : x[i] > y[i]);
-            o[i] = cmp_result(e->op, c);
+        switch (e->op) {
+        case CMP_EQ: CMP_LOOP(double, ==) break;
+        case CMP_NE: CMP_LOOP(double, !=) break;
+        case CMP_LT: CMP_LOOP(double, <) break;
+        case CMP_LE: CMP_LOOP(double, <=) break;
+        case CMP_GT: CMP_LOOP(double, >) break;
+        default: CMP_LOOP(double, >=) break;
         }
+        /* PostgreSQL orders NaN above every number and equal to itself: redo rows with a NaN */
+        bool nan = false;
+        for (size_t i = 0; i < n; i++)
+            nan |= (x[i] != x[i]) | (y[i] != y[i]);
+        if (nan)
+            for (size_t i = 0; i < n; i++) {
+                if (!isnan(x[i]) && !isnan(y[i]))
+                    continue;
+                int c = isnan(x[i]) ? (isnan(y[i]) ? 0 : 1) : -1;
+                o[i] = cmp_result(e->op, c);
+            }
         return 0;
     }
     case P_STR: {
@@ -1037,8 +1052,78 @@ int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
     return fail(t, FACTDB_INTERNAL, e->pos, "unknown expression node");
 }
 
+/* A conjunct that cannot fail and costs a few instructions per row: a comparison of a column or a
+ * constant with a column or a constant, or IS [NOT] NULL of a column. */
+static bool cheap(const bexpr *e)
+{
+    if (e->kind == B_ISNULL)
+        return e->args[0]->kind == B_INPUT;
+    if (e->kind != B_CMP)
+        return false;
+    for (int i = 0; i < 2; i++) {
+        const bexpr *a = e->args[i];
+        if (a->kind != B_INPUT && a->kind != B_CONST)
+            return false;
+        phys p = exec_phys(a->type);
+        if (p != P_I64 && p != P_F64 && p != P_U8)
+            return false;
+    }
+    return true;
+}
+
+static int collect_conjuncts(bexpr *e, bexpr **out, int n, int cap)
+{
+    if (e->kind == B_AND && n < cap) {
+        n = collect_conjuncts(e->args[0], out, n, cap);
+        return collect_conjuncts(e->args[1], out, n, cap);
+    }
+    if (n < cap)
+        out[n++] = e;
+    return n;
+}
+
 int eval_filter(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, uint32_t *out_sel, size_t *m)
 {
+    if (e->kind == B_AND && !sel) {
+        /* Cheap conjuncts run over every row into one mask (no gathers, vectorizable); the rest then
+         * narrow the selection one by one, so they only see rows that can still qualify. */
+        bexpr *cj[64];
+        int nc = collect_conjuncts(e, cj, 0, 64);
+        int ncheap = 0;
+        for (int i = 0; i < nc; i++)
+            ncheap += cheap(cj[i]);
+        if (ncheap >= 2 && nc < 64) {
+            uint8_t mask[EXEC_VEC];
+            memset(mask, 1, n);
+            for (int i = 0; i < nc; i++) {
+                if (!cheap(cj[i]))
+                    continue;
+                vec *v;
+                if (eval(t, cj[i], NULL, n, &v))
+                    return t->err.code;
+                const uint8_t *d = v->data;
+                if (v->valid)
+                    for (size_t r = 0; r < n; r++)
+                        mask[r] &= d[r] & v->valid[r];
+                else
+                    for (size_t r = 0; r < n; r++)
+                        mask[r] &= d[r];
+            }
+            size_t k = 0;
+            for (size_t r = 0; r < n; r++) {
+                out_sel[k] = (uint32_t)r;
+                k += mask[r];
+            }
+            for (int i = 0; i < nc && k; i++) {
+                if (cheap(cj[i]))
+                    continue;
+                if (eval_filter(t, cj[i], out_sel, k, out_sel, &k))
+                    return t->err.code;
+            }
+            *m = k;
+            return 0;
+        }
+    }
     if (e->kind == B_AND) {
         size_t k;
         if (eval_filter(t, e->args[0], sel, n, out_sel, &k))
