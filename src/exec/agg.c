@@ -358,17 +358,29 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
             key_of(kv[0], t->kmode[0], i, &kw[i], &kn[i], &s[0]);
             __builtin_prefetch(&t->slots[slot_hash(kw[i]) & t->smask]);
         }
+        uint64_t last_w = 0;
+        uint32_t last_g = UINT32_MAX;
         for (size_t i = 0; i < n; i++) {
+            if (!kn[i] && last_g != UINT32_MAX && kw[i] == last_w) {
+                g[i] = last_g;  /* runs of one key (sorted or clustered data) skip the probe */
+                continue;
+            }
             if (!kn[i]) {
                 size_t j = slot_hash(kw[i]) & t->smask;
                 gslot *sl = &t->slots[j];
                 if (sl->g && sl->tag == kw[i]) {
                     g[i] = sl->g - 1;
+                    last_w = kw[i];
+                    last_g = g[i];
                     continue;
                 }
             }
             if (gtab_find(t, &kw[i], &kn[i], s, true, &g[i], err))
                 return err->code;
+            if (!kn[i]) {
+                last_w = kw[i];
+                last_g = g[i];
+            }
         }
         return 0;
     }
@@ -470,6 +482,14 @@ static void var_add(st_var *v, double x)
     double d = x - v->mean;
     v->mean += d / v->n;
     v->m2 += d * (x - v->mean);
+}
+
+/* PostgreSQL's order of doubles: NaN above everything, equal to itself. */
+static inline bool dbl_lt(double a, double b)
+{
+    if (b != b)
+        return a == a;
+    return a < b;
 }
 
 static int mm_cmp(const st_mm *m, const vec *a, size_t i)
@@ -606,6 +626,37 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
     case AG_MIN:
     case AG_MAX: {
         bool is_min = sp->fn == AG_MIN;
+        if (p == P_F64) {
+            const double *x = a->data;
+            for (size_t i = 0; i < n; i++) {
+                if (SKIP(i))
+                    continue;
+                st_mm *m = (st_mm *)state(t, G(i), j);
+                double v = x[i];
+                if (!m->has) {
+                    m->d = v;
+                    m->has = 1;
+                } else if (is_min ? dbl_lt(v, m->d) : dbl_lt(m->d, v)) {
+                    m->d = v;
+                }
+            }
+            return 0;
+        }
+        if (p == P_I64 || p == P_U8) {
+            for (size_t i = 0; i < n; i++) {
+                if (SKIP(i))
+                    continue;
+                st_mm *m = (st_mm *)state(t, G(i), j);
+                int64_t v = p == P_I64 ? ((const int64_t *)a->data)[i] : ((const uint8_t *)a->data)[i];
+                if (!m->has) {
+                    m->i = v;
+                    m->has = 1;
+                } else if (is_min ? v < m->i : v > m->i) {
+                    m->i = v;
+                }
+            }
+            return 0;
+        }
         for (size_t i = 0; i < n; i++) {
             if (SKIP(i))
                 continue;

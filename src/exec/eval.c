@@ -844,8 +844,43 @@ static int eval_logic(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, v
 
 /* ---- functions ---- */
 
+int64_t exec_date_trunc(int unit, int64_t us);
+
+/* date_trunc over a vector: rows of one day share the result (fact data arrives in time order). */
+static int date_trunc_vec(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
+{
+    vec *a;
+    if (eval(t, e->args[0], sel, n, &a))
+        return t->err.code;
+    const int64_t *x = a->data;
+    int64_t *o = v->buf;
+    const int64_t day = 86400000000LL;
+    int64_t last_day = INT64_MIN, last = 0;
+    bool by_day = e->aux >= 3;  /* day and coarser units depend on the day only */
+    for (size_t i = 0; i < n; i++) {
+        if (a->valid && !a->valid[i]) {
+            o[i] = 0;
+            continue;
+        }
+        if (!by_day) {
+            o[i] = exec_date_trunc(e->aux, x[i]);
+            continue;
+        }
+        int64_t d = x[i] >= 0 ? x[i] / day : -((-x[i] + day - 1) / day);
+        if (d != last_day) {
+            last_day = d;
+            last = exec_date_trunc(e->aux, d * day);
+        }
+        o[i] = last;
+    }
+    v->valid = a->valid;
+    return 0;
+}
+
 static int eval_func(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
 {
+    if (e->op == F_DATE_TRUNC)
+        return date_trunc_vec(t, e, sel, n, v);
     vec *a[8];
     for (int k = 0; k < e->nargs; k++) {
         if (eval(t, e->args[k], sel, n, &a[k]))

@@ -33,7 +33,18 @@ typedef struct sql_value {
 
 /* Physical representations. */
 typedef enum phys { P_U8, P_I64, P_F64, P_STR, P_N128, P_IV } phys;
-phys exec_phys(sql_type t);
+static inline phys exec_phys(sql_type t)
+{
+    switch (t.id) {
+    case TY_BOOL: return P_U8;
+    case TY_DOUBLE: return P_F64;
+    case TY_TEXT:
+    case TY_UNKNOWN: return P_STR;
+    case TY_NUMERIC: return t.scale < 0 ? P_N128 : P_I64;
+    case TY_INTERVAL: return P_IV;
+    default: return P_I64;
+    }
+}
 
 typedef struct vec {
     sql_type type;

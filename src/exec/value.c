@@ -6,19 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-phys exec_phys(sql_type t)
-{
-    switch (t.id) {
-    case TY_BOOL: return P_U8;
-    case TY_DOUBLE: return P_F64;
-    case TY_TEXT:
-    case TY_UNKNOWN: return P_STR;
-    case TY_NUMERIC: return t.scale < 0 ? P_N128 : P_I64;
-    case TY_INTERVAL: return P_IV;
-    default: return P_I64;
-    }
-}
-
 const char *sql_type_name(sql_type t, char *buf, size_t cap)
 {
     switch (t.id) {
