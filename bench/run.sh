@@ -35,10 +35,13 @@ f_load=$(echo "($t1 - $t0) * 1000" | bc -l)
 f_bytes=$(stat -c %s "$D/f.db")
 "$B/factdb" check "$D/f.db" >/dev/null
 f_scan=$("$B/bench-scan" "$D/f.db" sales "$THREADS" "$RUNS")
+echo "factdb: SQL queries"
+f_sql=$("$B/bench-sql" "$D/f.db" bench/queries.txt "$THREADS" "$RUNS")
 
 echo "duckdb: load and scans"
 rm -f "$D/d.duckdb" "$D/d.duckdb.wal"
 d_out=$(node bench/duckdb.mjs "$(pwd)/$CSV" "$D/d.duckdb" "$THREADS" "$RUNS")
+d_sql=$(node bench/duckdb_sql.mjs "$D/d.duckdb" bench/queries.txt "$THREADS" "$RUNS")
 
 echo "sqlite: load and scans"
 rm -f "$D/s.sqlite"
@@ -66,12 +69,30 @@ for name, sql in [("count_star", "SELECT count(*) FROM sales"), ("sum_double_amo
 PY
 )
 
+echo "sqlite: SQL queries"
+s_sql=$(python3 - "$D/s.sqlite" bench/queries.txt <<'PY'
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1])
+for line in open(sys.argv[2]):
+    if not line.strip() or line.startswith("#"):
+        continue
+    name, sql = line.rstrip("\n").split("\t")
+    # SQLite keeps timestamps as ISO text: typed literals become plain strings, date_trunc a strftime
+    sql = sql.replace("TIMESTAMP '", "'").replace("date_trunc('month', sold_at)", "strftime('%Y-%m-01 00:00:00', sold_at)")
+    ts = []
+    for _ in range(3):
+        t0 = time.perf_counter(); rows = con.execute(sql).fetchall(); ts.append((time.perf_counter() - t0) * 1000)
+    ts.sort()
+    print(name, "%.3f" % ts[1], rows[0][-1] if rows else "")
+PY
+)
+
 get() { echo "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 res() { echo "$1" | awk -v k="$2" '$1 == k { print $3 }'; }
 d_load=$(get "$d_out" load_ms); d_bytes=$(get "$d_out" file_bytes)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 mem=$(free -g | awk '/Mem:/ {print $2}')
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
 
 {
   echo "# Benchmarks"
@@ -104,5 +125,24 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
   echo
   echo "Results agree: sum(customer_id) factdb $(res "$f_scan" sum_bigint_customer_id), DuckDB $(res "$d_out" sum_bigint_customer_id), SQLite $(res "$s_out" sum_bigint_customer_id)."
   echo "count(*) in factdb reads the row count of the snapshot's catalog; the sums decode every chunk."
+  echo
+  echo "## SQL queries (ms, median)"
+  echo
+  echo "The queries of bench/queries.txt, the same SQL text for factdb and DuckDB ($THREADS threads each; factdb"
+  echo "through factdb_session_exec in bench/sql.c, timing parse, plan, execution and the materialized result);"
+  echo "for SQLite the timestamp literals and date_trunc are rewritten to its ISO-text dates. The last column"
+  echo "shows the last value of the first result row in each engine (they must agree up to float rounding)."
+  echo
+  echo "| query | factdb | DuckDB | SQLite | DuckDB / factdb | SQLite / factdb | result (factdb / DuckDB / SQLite) |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
+  for q in $(grep -v '^#' bench/queries.txt | cut -f1); do
+    fq=$(get "$f_sql" $q); dq=$(get "$d_sql" $q); sq=$(get "$s_sql" $q)
+    printf "| %s | %.2f | %.1f | %.1f | %s | %s | %s / %s / %s |\n" "$q" "$fq" "$dq" "$sq" "$(ratio "$dq" "$fq")" "$(ratio "$sq" "$fq")" "$(res "$f_sql" $q)" "$(res "$d_sql" $q)" "$(res "$s_sql" $q)"
+  done
+  echo
+  echo '```sql'
+  grep -v '^#' bench/queries.txt | cut -f2- | sed 's/$/;/'
+  echo '```'
+  echo
 } > docs/benchmarks.md
 cat docs/benchmarks.md

@@ -183,5 +183,138 @@ def messages_identical_under_any_locale():
     cleanup(d)
 
 
+def sql(db, text, *opts, check=True, stdin=None):
+    p = subprocess.run([FACTDB, "sql", *opts, db] + ([text] if text is not None else []), input=stdin,
+                       capture_output=True, text=True, env=ENV)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@test
+def sql_formats_and_errors():
+    d = scratch("sql")
+    db = os.path.join(d, "s.db")
+    sql(db, "CREATE TABLE t (id integer, name text, price numeric(8,2), at timestamp, ok boolean, d double precision)")
+    sql(db, "INSERT INTO t VALUES (1, 'Forlì', 1.50, '2024-01-02 10:00:00', true, 0.1), "
+            "(2, 'say \"hi\", ok', NULL, NULL, false, 1e20::double precision)")
+    q = "SELECT id, name, price, at, ok, d FROM t ORDER BY id"
+    p = sql(db, q, "--format", "csv")
+    assert p.stdout == ('id,name,price,at,ok,d\n1,Forlì,1.50,2024-01-02 10:00:00,true,0.1\n'
+                        '2,"say ""hi"", ok",,,false,1e+20\n'), p.stdout
+    p = sql(db, q, "--format", "json")
+    assert p.stdout == ('{"columns":[{"name":"id","type":"integer"},{"name":"name","type":"text"},'
+                        '{"name":"price","type":"numeric"},{"name":"at","type":"timestamp without time zone"},'
+                        '{"name":"ok","type":"boolean"},{"name":"d","type":"double precision"}],'
+                        '"rows":[[1,"Forlì",1.50,"2024-01-02 10:00:00",true,0.1],[2,"say \\"hi\\", ok",null,null,false,1e+20]],'
+                        '"row_count":2}\n'), p.stdout
+    p = sql(db, "SELECT id, name FROM t ORDER BY id", "--format", "ndjson")
+    assert p.stdout == '{"id":1,"name":"Forlì"}\n{"id":2,"name":"say \\"hi\\", ok"}\n', p.stdout
+    p = sql(db, "SELECT id, price FROM t ORDER BY id", "--format", "table")
+    assert p.stdout == " id | price \n----+-------\n  1 |  1.50 \n  2 |       \n(2 rows)\n\n", repr(p.stdout)
+    # a script from standard input: the failing statement stops it, earlier ones stay applied
+    p = sql(db, None, "--format", "csv", check=False,
+            stdin="INSERT INTO t (id) VALUES (3);\nSELECT count(*) FROM t;\nSELECT nme\n  FROM t;\nINSERT INTO t (id) VALUES (4);")
+    assert p.returncode == 1, p.returncode
+    assert p.stdout == "count\n3\n", p.stdout
+    assert p.stderr == ('factdb: ERROR: column "nme" does not exist in table "t"; perhaps you meant "name"\n'
+                        'LINE 1: SELECT nme\n'
+                        '               ^\n'), p.stderr
+    assert sql(db, "SELECT count(*) FROM t", "--format", "csv").stdout == "count\n3\n"
+    p = sql(db, "SELECT 1 +", check=False)
+    assert p.returncode == 1 and "syntax error at end of input: expected an expression" in p.stderr, p.stderr
+    p = sql(db, "SELECT 1;\nSELECT id FROM t WHERE id = 'x'", check=False, *["--format", "csv"])
+    assert p.returncode == 1 and 'invalid input syntax for type integer: "x"' in p.stderr, p.stderr
+    assert p.stderr.endswith("LINE 1: SELECT id FROM t WHERE id = 'x'\n" + " " * 36 + "^\n"), p.stderr
+    # usage errors
+    for args in (["sql"], ["sql", "--format", "xml", db], ["sql", "--threads", "0", db], ["sql", "--bogus", db]):
+        p = run([FACTDB, *args], check=False)
+        assert p.returncode == 2 and p.stderr.startswith("factdb: "), (args, p.stderr)
+    # a database that is not one
+    bad = os.path.join(d, "bad.db")
+    with open(bad, "wb") as f:
+        f.write(b"hello" * 1000)
+    p = sql(bad, "SELECT 1", check=False)
+    assert p.returncode == 1 and "not a factdb database" in p.stderr, p.stderr
+    cleanup(d)
+
+
+@test
+def sql_memory_limit_and_cancel():
+    d = scratch("sqlmem")
+    db = os.path.join(d, "m.db")
+    sql(db, "CREATE TABLE t (id bigint, v text)")
+    data = "id,v\n" + "".join("%d,v%d\n" % (i, i) for i in range(300000))
+    assert load(db, "t", data).returncode == 0
+    p = sql(db, "SELECT id, v, count(*) FROM t GROUP BY id, v", "--memory-limit", "1", check=False)
+    assert p.returncode == 1 and "memory limit of 1 MiB" in p.stderr, p.stderr
+    # Ctrl-C (SIGINT) cancels a running statement at once and the shell reports it
+    import signal
+    import time
+    big = "SELECT count(*) FROM t WHERE " + " OR ".join("v LIKE '%%%d%%x'" % i for i in range(60))
+    script = ";\n".join([big] * 200) + ";\n"
+    spath = os.path.join(d, "script.sql")
+    with open(spath, "w") as f:
+        f.write(script)
+    sf = open(spath)
+    proc = subprocess.Popen([FACTDB, "sql", db], stdin=sf, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.time()
+    out, err = proc.communicate(timeout=30)
+    assert time.time() - t0 < 5, "cancel took too long"
+    sf.close()
+    assert proc.returncode == 1 and "canceling statement due to user request" in err, (proc.returncode, err)
+    cleanup(d)
+
+
+@test
+def sql_interactive_shell():
+    import pty
+    import select
+    d = scratch("shell")
+    db = os.path.join(d, "i.db")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["HOME"] = d
+        os.execv(FACTDB, [FACTDB, "sql", db])
+    out = b""
+
+    def expect(what, timeout=10):
+        nonlocal out
+        import time
+        end = time.time() + timeout
+        while what.encode() not in out:
+            r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
+            if not r:
+                raise AssertionError("shell did not print %r; got %r" % (what, out[-500:]))
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                raise AssertionError("shell exited early; got %r" % out[-500:])
+    expect("factdb> ")
+    os.write(fd, b"CREATE TABLE t (a integer,\n")
+    expect("...> ")
+    os.write(fd, b"b text);\n")
+    expect("CREATE TABLE")
+    os.write(fd, b"INSERT INTO t VALUES (1, 'x'), (22, 'yy');\n")
+    expect("INSERT 0 2")
+    os.write(fd, b".timer on\n")
+    os.write(fd, b"SELECT a, b FROM t ORDER BY a;\n")
+    expect("(2 rows)")
+    expect("Time: ")
+    os.write(fd, b".format csv\n")
+    os.write(fd, b"SELECT sum(a) AS s FROM t;\n")
+    expect("s\r\n23")
+    os.write(fd, b"SELECT nope FROM t;\n")
+    expect('column "nope" does not exist')
+    os.write(fd, b".quit\n")
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, status
+    assert os.path.exists(os.path.join(d, ".factdb_history"))
+    cleanup(d)
+
+
 if __name__ == "__main__":
     finish()

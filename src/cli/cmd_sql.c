@@ -307,6 +307,19 @@ static int run_text(shell *sh, const char *text, size_t len)
 {
     size_t at = 0;
     while (at < len) {
+        /* start each statement at its first token, so error lines are counted from there */
+        for (;;) {
+            while (at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+                at++;
+            if (at + 1 < len && text[at] == '-' && text[at + 1] == '-') {
+                while (at < len && text[at] != '\n')
+                    at++;
+                continue;
+            }
+            break;
+        }
+        if (at >= len)
+            break;
         size_t used;
         factdb_result *r;
         factdb_error err;

@@ -104,7 +104,7 @@ static bexpr *cast_to(binder *b, bexpr *e, sql_type t, int pos)
         return e;
     if (e->kind == B_CONST) {
         sql_value v;
-        if (exec_cast_value(&e->val, t, pos ? pos : e->pos, b->a, &v, b->err))
+        if (exec_cast_value(&e->val, t, e->pos ? e->pos : pos, b->a, &v, b->err))
             return NULL;
         bexpr *c = mk(b, B_CONST, t, e->pos, 0);
         if (c)
