@@ -297,6 +297,16 @@ void factdb_session_set_threads(factdb_session *s, int threads);
 void factdb_session_set_memory_limit(factdb_session *s, size_t bytes);
 /* Makes the running statement fail at once with "canceling statement due to user request". */
 void factdb_session_cancel(factdb_session *s);
+/* BEGIN ... COMMIT: true between BEGIN and COMMIT/ROLLBACK. The block's first write takes the write
+ * lock (waiting up to the busy timeout) and holds it, with one write transaction, until the block ends;
+ * statements in the block see its own writes; other processes see all of it at COMMIT or none of it.
+ * After a failed statement the block only accepts ROLLBACK (COMMIT then rolls back), as in PostgreSQL.
+ * The session must be used by one thread for the whole block. */
+bool factdb_session_in_transaction(const factdb_session *s);
+/* True once the block has written (and so holds the write lock). */
+bool factdb_session_holds_write_lock(const factdb_session *s);
+/* Ends the block, discarding its writes (also done by factdb_session_free). */
+void factdb_session_rollback(factdb_session *s);
 
 /* Runs the first statement of sql[0..len) with parameters params[0..nparams). *consumed receives the bytes
  * used (through the statement's ';'), so a caller runs a script by calling again on the rest. *out receives

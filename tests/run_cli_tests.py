@@ -309,10 +309,31 @@ def sql_interactive_shell():
     expect("s\r\n23")
     os.write(fd, b"SELECT nope FROM t;\n")
     expect('column "nope" does not exist')
+    # a transaction left idle longer than --idle-timeout is rolled back, releasing the write lock
     os.write(fd, b".quit\n")
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0, status
     assert os.path.exists(os.path.join(d, ".factdb_history"))
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(FACTDB, [FACTDB, "sql", "--idle-timeout", "1", db])
+    out = b""
+    expect("factdb> ")
+    os.write(fd, b"BEGIN;\n")
+    expect("factdb*> ")
+    os.write(fd, b"INSERT INTO t VALUES (3, 'z');\n")
+    expect("INSERT 0 1")
+    # meanwhile another process cannot write
+    p = sql(db, "INSERT INTO t VALUES (4, 'w')", "--busy-timeout", "200", check=False)
+    assert p.returncode == 1 and "write lock" in p.stderr, p.stderr
+    expect("was idle for 1 s and was rolled back, releasing the write lock", timeout=10)
+    assert sql(db, "INSERT INTO t VALUES (4, 'w')", "--busy-timeout", "2000").returncode == 0
+    assert sql(db, "SELECT a FROM t ORDER BY a", "--format", "csv").stdout == "a\n1\n4\n22\n"
+    os.write(fd, b"SELECT count(*) FROM t;\n")
+    expect("(1 row)")
+    os.write(fd, b".quit\n")
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, status
     cleanup(d)
 
 

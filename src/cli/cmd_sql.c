@@ -4,6 +4,8 @@
  * statement with a caret under the position and stop the script (exit 1); earlier statements stay. */
 #include "cli.h"
 #include <editline/readline.h>
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 
 static const char USAGE[] =
     "usage: factdb sql [--format table|csv|json|ndjson] [--busy-timeout MS] [--threads N]\n"
-    "                  [--memory-limit MB] DB [SQL]\n"
+    "                  [--memory-limit MB] [--idle-timeout S] DB [SQL]\n"
     "\n"
     "Runs the ';'-separated SQL statements in SQL, or read from standard input. On a terminal with no SQL\n"
     "it is an interactive shell (.help lists its commands). The dialect is PostgreSQL's; see docs/sql.md.\n"
@@ -21,7 +23,9 @@ static const char USAGE[] =
     "                     statement: {\"columns\":[...],\"rows\":[[...]],\"row_count\":N}) or ndjson\n"
     "  --busy-timeout MS  how long a write waits for another writer (default 10000)\n"
     "  --threads N        worker threads per query (default: one per core)\n"
-    "  --memory-limit MB  memory one query may use for groups, sorts and results (default 4096)\n";
+    "  --memory-limit MB  memory one query may use for groups, sorts and results (default 4096)\n"
+    "  --idle-timeout S   in the interactive shell, roll back a transaction (BEGIN ...) left idle this many\n"
+    "                     seconds, so a forgotten BEGIN never blocks other processes (default 60)\n";
 
 static const char SHELL_HELP[] =
     ".help             this text\n"
@@ -29,7 +33,9 @@ static const char SHELL_HELP[] =
     ".format FMT       table, csv, json or ndjson\n"
     ".tables           list the tables (same as SHOW TABLES)\n"
     ".quit             leave (also Ctrl-D)\n"
-    "Statements end with ';' and may span lines. Ctrl-C cancels the running statement.\n";
+    "Statements end with ';' and may span lines. Ctrl-C cancels the running statement.\n"
+    "BEGIN; ...; COMMIT; (or ROLLBACK;) groups statements into one transaction (prompt factdb*>); one left\n"
+    "idle longer than --idle-timeout is rolled back.\n";
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_NDJSON };
 
@@ -38,6 +44,7 @@ typedef struct shell {
     factdb_session *s;
     int format;
     bool timer;
+    long idle_s;
 } shell;
 
 static factdb_session *volatile g_session;
@@ -368,6 +375,47 @@ static bool statement_complete(const char *s, size_t len)
     return !any || (!sq && !dq && s[last] == ';');
 }
 
+static char *g_line;
+static bool g_have_line;
+
+static void on_line(char *line)
+{
+    g_line = line;
+    g_have_line = true;
+    rl_callback_handler_remove();
+}
+
+/* Reads one line with libedit's callback interface, so that while a transaction is open the wait can time
+ * out: an idle open transaction is rolled back and the prompt comes back. NULL at end of input. */
+static char *read_line(shell *sh, const char *prompt)
+{
+    g_have_line = false;
+    g_line = NULL;
+    rl_callback_handler_install(prompt, on_line);
+    while (!g_have_line) {
+        bool open_txn = factdb_session_in_transaction(sh->s);
+        struct pollfd p = {.fd = 0, .events = POLLIN};
+        int r = poll(&p, 1, open_txn ? (int)(sh->idle_s > 1000000 ? 1000000000 : sh->idle_s * 1000) : -1);
+        if (r == 0) {
+            bool locked = factdb_session_holds_write_lock(sh->s);
+            factdb_session_rollback(sh->s);
+            fprintf(stdout, "\nfactdb: the transaction was idle for %ld s and was rolled back%s\n", sh->idle_s,
+                    locked ? ", releasing the write lock other processes may be waiting for" : "");
+            fflush(stdout);
+            rl_forced_update_display();
+            continue;
+        }
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rl_callback_handler_remove();
+            return NULL;
+        }
+        rl_callback_read_char();
+    }
+    return g_line;
+}
+
 static int interactive(shell *sh)
 {
     char hist[4096] = "";
@@ -381,7 +429,7 @@ static int interactive(shell *sh)
     char *buf = NULL;
     size_t blen = 0;
     for (;;) {
-        char *line = readline(blen ? "   ...> " : "factdb> ");
+        char *line = read_line(sh, blen ? "   ...> " : factdb_session_in_transaction(sh->s) ? "factdb*> " : "factdb> ");
         if (!line) {
             putchar('\n');
             break;
@@ -465,7 +513,7 @@ static int read_all(FILE *f, char **out, size_t *len)
 
 int cmd_sql(int argc, char **argv)
 {
-    shell sh = {.format = isatty(1) ? FMT_TABLE : FMT_CSV};
+    shell sh = {.format = isatty(1) ? FMT_TABLE : FMT_CSV, .idle_s = 60};
     long busy = 10000, threads = 0, mem_mb = 4096;
     const char *pos[2];
     int npos = 0;
@@ -475,7 +523,7 @@ int cmd_sql(int argc, char **argv)
             fputs(USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "--format") || !strcmp(a, "--busy-timeout") || !strcmp(a, "--threads") ||
-                   !strcmp(a, "--memory-limit")) {
+                   !strcmp(a, "--memory-limit") || !strcmp(a, "--idle-timeout")) {
             if (i + 1 >= argc)
                 return cli_usage(USAGE, "%s needs a value", a);
             const char *v = argv[++i];
@@ -490,6 +538,8 @@ int cmd_sql(int argc, char **argv)
                     busy = n;
                 else if (!strcmp(a, "--threads"))
                     threads = n;
+                else if (!strcmp(a, "--idle-timeout"))
+                    sh.idle_s = n;
                 else
                     mem_mb = n;
             }

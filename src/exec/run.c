@@ -312,7 +312,8 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
     *deleted = 0;
     if (db->read_only)
         return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
-    int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
+    store_txn *x = store_xact_current(db);  /* inside BEGIN ... COMMIT: write into it, it holds the gate */
+    int rc = x ? 0 : store_gate_acquire(db->env, db->busy_timeout_ms, err);
     if (rc)
         return rc;
     /* under the write lock the snapshot is the latest state and nobody else can change it */
@@ -320,7 +321,7 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
     scan_col *owned = NULL;
     del_chunk *dc = NULL;
     size_t ndc = 0;
-    exec_ctx x = {.q = q};
+    exec_ctx xc = {.q = q};
     eval_thread th;
     factdb_batch batch;
     factdb_batch_init(&batch);
@@ -331,7 +332,7 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
         store_scan_prune(scan, zone_keep, q);
     size_t nchunks = store_scan_chunk_count(scan);
     dc = calloc(nchunks ? nchunks : 1, sizeof *dc);
-    if (!dc || (rc = eval_thread_init(&th, &x, q->nslots, EXEC_VEC, err))) {
+    if (!dc || (rc = eval_thread_init(&th, &xc, q->nslots, EXEC_VEC, err))) {
         rc = rc ? rc : base_err(err, FACTDB_NOMEM, "out of memory");
         goto out;
     }
@@ -405,12 +406,13 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
     }
     if (rc || !ndc)
         goto out;
-    store_txn *t;
-    if ((rc = store_txn_write(db->env, false, &t, err)))
+    store_txn *t = x;
+    if (!x && (rc = store_txn_write(db->env, false, &t, err)))
         goto out;
     store_table tab;
     if ((rc = store_table_get(t, q->table, &tab, err))) {
-        store_txn_abort(t);
+        if (!x)
+            store_txn_abort(t);
         goto out;
     }
     for (size_t i = 0; i < ndc && !rc; i++) {
@@ -420,7 +422,9 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
     if (!rc)
         rc = store_table_put(t, &tab, err);
     store_table_cleanup(&tab);
-    if (rc)
+    if (x)
+        ; /* the transaction's COMMIT or ROLLBACK decides */
+    else if (rc)
         store_txn_abort(t);
     else
         rc = store_txn_commit(t, err);
@@ -435,7 +439,8 @@ out:
         eval_thread_cleanup(&th);
     factdb_batch_cleanup(&batch);
     close_scan(q, scan, owned);
-    store_gate_release(db->env);
+    if (!x)
+        store_gate_release(db->env);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * (writes). */
 #include "bind.h"
 #include "ingest/ingest.h"
+#include "store/store.h"
 #include <errno.h>
 #include <stdio.h>
 #include <strings.h>
@@ -16,6 +17,9 @@ struct factdb_session {
     int threads;
     size_t mem_limit;
     atomic_bool cancel;
+    bool in_block;       /* between BEGIN and COMMIT/ROLLBACK */
+    bool failed;         /* a statement of the block failed: only ROLLBACK/COMMIT are accepted */
+    store_txn *xact;     /* the block's write transaction, from its first write on */
 };
 
 struct factdb_result {
@@ -42,7 +46,25 @@ int factdb_session_new(factdb *db, factdb_session **out, factdb_error *err)
     return 0;
 }
 
-void factdb_session_free(factdb_session *s) { free(s); }
+void factdb_session_free(factdb_session *s)
+{
+    if (!s)
+        return;
+    factdb_session_rollback(s);
+    free(s);
+}
+
+bool factdb_session_in_transaction(const factdb_session *s) { return s->in_block; }
+bool factdb_session_holds_write_lock(const factdb_session *s) { return s->xact != NULL; }
+
+void factdb_session_rollback(factdb_session *s)
+{
+    if (s->xact)
+        store_xact_rollback(s->db, s->xact);
+    s->xact = NULL;
+    s->in_block = false;
+    s->failed = false;
+}
 void factdb_session_set_threads(factdb_session *s, int threads) { s->threads = threads > 0 ? MIN(threads, 256) : 1; }
 void factdb_session_set_memory_limit(factdb_session *s, size_t bytes) { s->mem_limit = bytes; }
 void factdb_session_cancel(factdb_session *s) { atomic_store(&s->cancel, true); }
@@ -709,13 +731,57 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
         factdb_table_info_free(&ti);
         return rc ? rc : rows_finish(r, err);
     }
-    case S_BEGIN:
-    case S_COMMIT:
-    case S_ROLLBACK:
-        return sql_err(err, FACTDB_INVALID_ARGUMENT, st->pos,
-                       "multi-statement transactions (BEGIN/COMMIT/ROLLBACK) are not supported yet; every statement is "
-                       "its own atomic transaction");
+    default:
+        return base_err(err, FACTDB_INTERNAL, "transaction statement outside the block logic");
     }
+    return rc;
+}
+
+static bool writes(stmt_kind k)
+{
+    return k == S_INSERT || k == S_DELETE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD || k == S_TRUNCATE ||
+           k == S_COPY_FROM;
+}
+
+/* Runs a statement with PostgreSQL's transaction-block rules. */
+static int run_block_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    factdb_session *s = c->s;
+    int rc;
+    switch (st->kind) {
+    case S_BEGIN:
+        s->in_block = true;  /* a second BEGIN is a no-op, as PostgreSQL's warning says */
+        snprintf(r->tag, sizeof r->tag, "BEGIN");
+        return 0;
+    case S_COMMIT:
+        if (s->failed) {
+            factdb_session_rollback(s);
+            snprintf(r->tag, sizeof r->tag, "ROLLBACK");
+            return 0;
+        }
+        rc = s->xact ? store_xact_commit(s->db, s->xact, c->err) : 0;
+        s->xact = NULL;
+        s->in_block = false;
+        snprintf(r->tag, sizeof r->tag, "COMMIT");
+        return rc;
+    case S_ROLLBACK:
+        factdb_session_rollback(s);
+        snprintf(r->tag, sizeof r->tag, "ROLLBACK");
+        return 0;
+    default:
+        break;
+    }
+    if (s->failed)
+        return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->pos,
+                       "current transaction is aborted, commands ignored until end of transaction block; run "
+                       "ROLLBACK");
+    if (s->in_block && !s->xact && writes(st->kind) && (rc = store_xact_begin(s->db, &s->xact, c->err)))
+        return rc;  /* could not get the write lock: the block stays usable, nothing was written */
+    store_xact_bind(s->db, s->xact);
+    rc = run_stmt(c, st, r);
+    store_xact_bind(s->db, NULL);
+    if (rc && s->in_block)
+        s->failed = true;
     return rc;
 }
 
@@ -767,7 +833,7 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
         return base_err(err, FACTDB_NOMEM, "out of memory");
     }
     stmt_ctx c = {.s = s, .a = &a, .sql = sql, .params = pv, .nparams = (int)nparams, .now_us = now_us(), .err = err};
-    rc = run_stmt(&c, st, r);
+    rc = run_block_stmt(&c, st, r);
     sql_arena_cleanup(&a);
     if (rc) {
         factdb_result_free(r);

@@ -36,6 +36,7 @@ struct factdb_appender {
     uint64_t pending;
     /* load state */
     bool loading;
+    store_txn *xact;     /* the loading happens inside this explicit transaction (never committed here) */
     uint64_t next_chunk, load_rows, load_chunks, load_bytes;
     uint32_t *dict_next;
 };
@@ -124,17 +125,18 @@ int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, fa
     if (db->read_only)
         return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
     store_txn *t;
-    int rc = store_txn_read(db->env, &t, err);
+    bool borrowed;
+    int rc = store_txn_read_db(db, &t, &borrowed, err);
     if (rc)
         return rc;
     factdb_appender *a = calloc(1, sizeof *a);
     if (!a) {
-        store_txn_abort(t);
+        store_txn_end(t, borrowed);
         return base_err(err, FACTDB_NOMEM, "out of memory");
     }
     a->db = db;
     rc = store_table_get(t, table, &a->schema, err);
-    store_txn_abort(t);
+    store_txn_end(t, borrowed);
     if (rc) {
         free(a);
         return rc;
@@ -447,6 +449,12 @@ static void abort_load(factdb_appender *a)
 {
     if (!a->loading)
         return;
+    if (a->xact) {
+        /* chunks written into an explicit transaction vanish with it; the session rolls it back */
+        a->loading = false;
+        a->xact = NULL;
+        return;
+    }
     store_txn *t;
     if (store_txn_write(a->db->env, false, &t, NULL) == FACTDB_OK)
         store_txn_commit(t, NULL);
@@ -459,6 +467,29 @@ static int flush_full_chunk(factdb_appender *a, factdb_error *err)
     int rc;
     store_txn *t = NULL;
     store_table tab = {0};
+    store_txn *x = store_xact_current(a->db);
+    if (x) {
+        if ((rc = fresh_table(a, x, &tab, err)))
+            goto fail;
+        if (!a->loading) {
+            a->loading = true;
+            a->xact = x;
+            a->next_chunk = tab.next_chunk;
+            a->load_rows = a->load_chunks = a->load_bytes = 0;
+            for (uint16_t c = 0; c < a->schema.ncols; c++)
+                a->dict_next[c] = tab.cols[c].dict_count;
+        }
+        uint64_t bytes = 0;
+        if ((rc = write_buffer(a, x, &tab, a->next_chunk, &bytes, err)))
+            goto fail;
+        a->next_chunk++;
+        a->load_rows += a->nrows;
+        a->load_chunks++;
+        a->load_bytes += bytes;
+        reset_buffer(a);
+        store_table_cleanup(&tab);
+        return FACTDB_OK;
+    }
     if (!a->loading) {
         if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
             goto fail;
@@ -526,6 +557,47 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
     int rc;
     store_txn *t = NULL;
     store_table tab = {0};
+    store_txn *x = a->loading ? a->xact : store_xact_current(a->db);
+    if (x) {
+        /* inside BEGIN ... COMMIT: publish into the transaction; its COMMIT makes it durable */
+        if ((rc = fresh_table(a, x, &tab, err)))
+            goto fail_xact;
+        if (!a->loading) {
+            a->next_chunk = tab.next_chunk;
+            a->load_rows = a->load_chunks = a->load_bytes = 0;
+            for (uint16_t c = 0; c < a->schema.ncols; c++)
+                a->dict_next[c] = tab.cols[c].dict_count;
+        }
+        if (a->nrows) {
+            uint64_t bytes = 0;
+            if ((rc = write_buffer(a, x, &tab, a->next_chunk, &bytes, err)))
+                goto fail_xact;
+            a->next_chunk++;
+            a->load_rows += a->nrows;
+            a->load_chunks++;
+            a->load_bytes += bytes;
+        }
+        tab.next_chunk = a->next_chunk;
+        tab.rows += a->load_rows;
+        tab.chunks += a->load_chunks;
+        tab.bytes += a->load_bytes;
+        for (uint16_t c = 0; c < a->schema.ncols; c++)
+            if (a->schema.cols[c].type == FACTDB_TEXT)
+                tab.cols[c].dict_count = a->dict_next[c];
+        if ((rc = store_chunk_merge_tail(x, &tab, err)) || (rc = store_table_put(x, &tab, err)))
+            goto fail_xact;
+        a->loading = false;
+        a->xact = NULL;
+        store_table_cleanup(&tab);
+        reset_all(a);
+        return FACTDB_OK;
+    fail_xact:
+        a->loading = false;
+        a->xact = NULL;
+        store_table_cleanup(&tab);
+        reset_all(a);
+        return rc;
+    }
     if (!a->loading) {
         if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
             goto fail_nogate;

@@ -40,6 +40,9 @@ static int write_op(factdb *db, int (*fn)(store_txn *t, const void *arg, factdb_
 {
     if (db->read_only)
         return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+    store_txn *x = store_xact_current(db);
+    if (x)
+        return fn(x, arg, err);  /* inside BEGIN ... COMMIT: the transaction commits later */
     int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
     if (rc)
         return rc;
@@ -108,12 +111,13 @@ int factdb_table_info_get(factdb *db, const char *name, factdb_table_info *out, 
     base_err_clear(err);
     memset(out, 0, sizeof *out);
     store_txn *t;
-    int rc = store_txn_read(db->env, &t, err);
+    bool borrowed;
+    int rc = store_txn_read_db(db, &t, &borrowed, err);
     if (rc)
         return rc;
     store_table tab;
     rc = store_table_get(t, name, &tab, err);
-    store_txn_abort(t);
+    store_txn_end(t, borrowed);
     if (rc)
         return rc;
     if (info_from_table(&tab, out))
@@ -158,12 +162,13 @@ int factdb_table_list(factdb *db, factdb_table_info **out, size_t *n, factdb_err
     *out = NULL;
     *n = 0;
     store_txn *t;
-    int rc = store_txn_read(db->env, &t, err);
+    bool borrowed;
+    int rc = store_txn_read_db(db, &t, &borrowed, err);
     if (rc)
         return rc;
     list_ctx l = {0};
     rc = store_table_each(t, add_table, &l, err);
-    store_txn_abort(t);
+    store_txn_end(t, borrowed);
     if (rc) {
         if (rc == FACTDB_NOMEM)
             base_err(err, rc, "out of memory listing tables");

@@ -149,36 +149,19 @@ static char *arena_copy(store_dict *d, const void *s, size_t len)
     return p;
 }
 
-int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
-                      factdb_error *err)
+/* Loads entries have..count-1 of d's column from snapshot t into d. */
+static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *err)
 {
     store_env *env = t->env;
+    uint32_t table_id = d->table;
+    uint16_t col = d->col;
     int rc = FACTDB_OK;
-    pthread_mutex_lock(&env->dict_mu);
-    store_dict *d;
-    for (d = env->dicts; d; d = d->next)
-        if (d->table == table_id && d->col == col)
-            break;
-    if (!d) {
-        d = calloc(1, sizeof *d);
-        if (d)
-            d->pages = calloc(TOP_SIZE, sizeof *d->pages);
-        if (!d || !d->pages) {
-            free(d);
-            rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
-            goto out;
-        }
-        d->table = table_id;
-        d->col = col;
-        d->next = env->dicts;
-        env->dicts = d;
-    }
     uint32_t have = atomic_load_explicit(&d->count, memory_order_relaxed);
     if (have < count) {
         MDB_cursor *c;
         if ((rc = mdb_cursor_open(t->txn, env->dstr, &c))) {
             rc = store_mdb_err(err, rc, "cannot read a dictionary");
-            goto out;
+            return rc;
         }
         unsigned char sk[10];
         str_key(sk, table_id, col, have);
@@ -209,11 +192,79 @@ int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t co
         if (!rc)
             atomic_store_explicit(&d->count, count, memory_order_release);
     }
+    return rc;
+}
+
+int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
+                      factdb_error *err)
+{
+    store_env *env = t->env;
+    int rc = FACTDB_OK;
+    pthread_mutex_lock(&env->dict_mu);
+    store_dict *d;
+    for (d = env->dicts; d; d = d->next)
+        if (d->table == table_id && d->col == col)
+            break;
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (d)
+            d->pages = calloc(TOP_SIZE, sizeof *d->pages);
+        if (!d || !d->pages) {
+            free(d);
+            rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+            goto out;
+        }
+        d->table = table_id;
+        d->col = col;
+        d->next = env->dicts;
+        env->dicts = d;
+    }
+    rc = dict_fill(t, d, count, err);
 out:
     pthread_mutex_unlock(&env->dict_mu);
     *out = rc ? NULL : d;
     return rc;
 }
+
+static void dict_free(store_dict *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < TOP_SIZE; i++)
+        free(d->pages[i]);
+    free(d->pages);
+    arena_block *b = d->arena;
+    while (b) {
+        arena_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    free(d);
+}
+
+int store_dict_private(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
+                       factdb_error *err)
+{
+    *out = NULL;
+    store_dict *d = calloc(1, sizeof *d);
+    if (d)
+        d->pages = calloc(TOP_SIZE, sizeof *d->pages);
+    if (!d || !d->pages) {
+        free(d);
+        return base_err(err, FACTDB_NOMEM, "out of memory reading a dictionary");
+    }
+    d->table = table_id;
+    d->col = col;
+    int rc = dict_fill(t, d, count, err);
+    if (rc) {
+        dict_free(d);
+        return rc;
+    }
+    *out = d;
+    return FACTDB_OK;
+}
+
+void store_dict_private_free(store_dict *d) { dict_free(d); }
 
 const char *store_dict_str(store_dict *d, uint32_t id, size_t *len)
 {
@@ -259,14 +310,7 @@ void store_env_dicts_free(store_env *env)
     store_dict *d = env->dicts;
     while (d) {
         store_dict *next = d->next;
-        for (uint32_t i = 0; i < TOP_SIZE; i++)
-            free(d->pages[i]);
-        free(d->pages);
-        for (arena_block *b = d->arena, *nb; b; b = nb) {
-            nb = b->next;
-            free(b);
-        }
-        free(d);
+        dict_free(d);
         d = next;
     }
     env->dicts = NULL;

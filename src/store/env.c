@@ -491,6 +491,67 @@ void store_txn_abort(store_txn *t)
 
 uint64_t store_txn_id(store_txn *t) { return mdb_txn_id(t->txn); }
 
+static _Thread_local factdb *tl_db;
+static _Thread_local store_txn *tl_txn;
+
+int store_xact_begin(factdb *db, store_txn **out, factdb_error *err)
+{
+    *out = NULL;
+    if (db->read_only)
+        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+    int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
+    if (rc)
+        return rc;
+    if ((rc = store_txn_write(db->env, false, out, err)))
+        store_gate_release(db->env);
+    return rc;
+}
+
+int store_xact_commit(factdb *db, store_txn *t, factdb_error *err)
+{
+    if (tl_txn == t)
+        tl_db = NULL, tl_txn = NULL;
+    int rc = store_txn_commit(t, err);
+    store_gate_release(db->env);
+    return rc;
+}
+
+void store_xact_rollback(factdb *db, store_txn *t)
+{
+    if (!t)
+        return;
+    if (tl_txn == t)
+        tl_db = NULL, tl_txn = NULL;
+    store_txn_abort(t);
+    store_gate_release(db->env);
+}
+
+void store_xact_bind(factdb *db, store_txn *t)
+{
+    tl_db = t ? db : NULL;
+    tl_txn = t;
+}
+
+store_txn *store_xact_current(factdb *db) { return tl_txn && tl_db == db ? tl_txn : NULL; }
+
+int store_txn_read_db(factdb *db, store_txn **out, bool *borrowed, factdb_error *err)
+{
+    store_txn *x = store_xact_current(db);
+    if (x) {
+        *out = x;
+        *borrowed = true;
+        return FACTDB_OK;
+    }
+    *borrowed = false;
+    return store_txn_read(db->env, out, err);
+}
+
+void store_txn_end(store_txn *t, bool borrowed)
+{
+    if (!borrowed)
+        store_txn_abort(t);
+}
+
 int store_delete_prefix(store_txn *t, MDB_dbi dbi, const unsigned char *prefix, size_t plen, factdb_error *err)
 {
     MDB_cursor *c;

@@ -15,6 +15,8 @@ struct factdb_scan {
     int *colidx;
     store_dict **dicts;
     store_chunk_ref *chunks;
+    bool borrowed;          /* txn is the caller's transaction: not ours to end */
+    store_dict **private_dicts;
     size_t nchunks, nlive;  /* nlive: chunks still to scan after pruning (a prefix) */
     _Atomic size_t next;
 };
@@ -53,7 +55,7 @@ int factdb_scan_open(factdb *db, const char *table, const char *const *columns, 
     if (!s)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     s->db = db;
-    int rc = store_txn_read(db->env, &s->txn, err);
+    int rc = store_txn_read_db(db, &s->txn, &s->borrowed, err);
     if (rc) {
         free(s);
         return rc;
@@ -83,9 +85,22 @@ int factdb_scan_open(factdb *db, const char *table, const char *const *columns, 
             }
         }
         const store_col *c = &s->tab.cols[s->colidx[i]];
-        if (c->type == FACTDB_TEXT &&
-            (rc = store_dict_cached(s->txn, s->tab.id, (uint16_t)s->colidx[i], c->dict_count, &s->dicts[i], err)))
+        if (c->type != FACTDB_TEXT)
+            continue;
+        if (s->borrowed) {
+            /* inside a transaction: its new strings must not reach the process-wide cache */
+            if (!s->private_dicts && !(s->private_dicts = calloc(s->ncols, sizeof *s->private_dicts))) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                goto fail;
+            }
+            if ((rc = store_dict_private(s->txn, s->tab.id, (uint16_t)s->colidx[i], c->dict_count,
+                                         &s->private_dicts[i], err)))
+                goto fail;
+            s->dicts[i] = s->private_dicts[i];
+        } else if ((rc = store_dict_cached(s->txn, s->tab.id, (uint16_t)s->colidx[i], c->dict_count, &s->dicts[i],
+                                           err))) {
             goto fail;
+        }
     }
     if ((rc = store_chunk_list(s->txn, &s->tab, s->colidx, s->ncols, false, &s->chunks, &s->nchunks, err)))
         goto fail;
@@ -144,7 +159,12 @@ void factdb_scan_free(factdb_scan *s)
     if (!s)
         return;
     store_chunk_list_free(s->chunks, s->nchunks);
-    store_txn_abort(s->txn);
+    if (s->txn)
+        store_txn_end(s->txn, s->borrowed);
+    if (s->private_dicts)
+        for (size_t i = 0; i < s->ncols; i++)
+            store_dict_private_free(s->private_dicts[i]);
+    free(s->private_dicts);
     store_table_cleanup(&s->tab);
     free(s->colidx);
     free(s->dicts);

@@ -67,6 +67,21 @@ int store_txn_commit(store_txn *t, factdb_error *err);
 void store_txn_abort(store_txn *t);
 uint64_t store_txn_id(store_txn *t);
 
+/* ---- explicit transactions (SQL BEGIN ... COMMIT) ----
+ * A transaction holds the write gate and one LMDB write transaction until it ends. While a thread has
+ * it bound (store_xact_bind), every write of that thread on that handle goes into it (nothing is
+ * committed on its own) and every read sees it, own writes included. Other threads and processes see
+ * nothing of it until store_xact_commit, and wait for the gate meanwhile. */
+int store_xact_begin(factdb *db, store_txn **out, factdb_error *err);
+int store_xact_commit(factdb *db, store_txn *t, factdb_error *err);
+void store_xact_rollback(factdb *db, store_txn *t);
+void store_xact_bind(factdb *db, store_txn *t);
+store_txn *store_xact_current(factdb *db);
+/* A transaction to read from: the thread's bound transaction (*borrowed = true: do not end it) or a new
+ * read-only snapshot. */
+int store_txn_read_db(factdb *db, store_txn **out, bool *borrowed, factdb_error *err);
+void store_txn_end(store_txn *t, bool borrowed);
+
 /* ---- catalog ---- */
 int store_table_get(store_txn *t, const char *name, store_table *out, factdb_error *err);
 int store_table_get_id(store_txn *t, uint32_t id, store_table *out, factdb_error *err);
@@ -129,6 +144,11 @@ int store_dict_drop(store_txn *t, uint32_t table_id, uint16_t col, factdb_error 
 int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
                       factdb_error *err);
 const char *store_dict_str(store_dict *d, uint32_t id, size_t *len);
+/* A dictionary loaded from t for this caller only (inside a transaction whose new entries must not reach
+ * the shared cache). Free with store_dict_private_free. */
+int store_dict_private(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
+                       factdb_error *err);
+void store_dict_private_free(store_dict *d);
 /* Calls fn for every dictionary entry of a column (for check). */
 int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col,
                     int (*fn)(void *ctx, uint32_t id, const char *s, size_t len, int hashed), void *ctx,

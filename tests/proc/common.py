@@ -47,8 +47,10 @@ def test(fn):
         fn()
         print("ok   %s" % name, flush=True)
     except Exception as e:  # noqa: BLE001 - report any failure and continue
+        import traceback
         failures.append(name)
-        print("FAIL %s: %s" % (name, e), flush=True)
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        print("FAIL %s: %s (line %d: %s)" % (name, str(e)[:2000], where.lineno, where.line), flush=True)
     return fn
 
 

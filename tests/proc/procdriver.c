@@ -216,6 +216,37 @@ int main(int argc, char **argv)
         DIE("usage: see the comment at the top of procdriver.c");
     const char *mode = argv[1], *path = argv[2], *table = argv[3];
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (!strcmp(mode, "sqlstep")) {
+        /* One SQL statement per stdin line, run in one session; prints "ok TAG [first value]" or
+         * "err CODE message" per line, so a test can step a transaction and kill the process anywhere. */
+        factdb *db = open_db(path, atoi(table));
+        factdb_session *s;
+        factdb_error err;
+        if (factdb_session_new(db, &s, &err))
+            DIE("session: %s", err.message);
+        size_t cap = 1 << 24;
+        char *line = malloc(cap);
+        if (!line)
+            DIE("out of memory");
+        while (fgets(line, (int)cap, stdin)) {
+            line[strcspn(line, "\n")] = 0;
+            size_t used;
+            factdb_result *r;
+            if (factdb_session_exec(s, line, strlen(line), NULL, 0, &used, &r, &err)) {
+                printf("err %s %s\n", factdb_error_name(err.code), err.message);
+                continue;
+            }
+            char buf[128] = "";
+            size_t len = 0;
+            const char *v = r && factdb_result_nrows(r) ? factdb_result_text(r, 0, 0, buf, sizeof buf, &len) : NULL;
+            printf("ok %s %.*s\n", r ? factdb_result_tag(r) : "", (int)len, v ? v : "");
+            factdb_result_free(r);
+        }
+        free(line);
+        factdb_session_free(s);
+        factdb_close(db);
+        return 0;
+    }
     if (!strcmp(mode, "create")) {
         factdb *db = open_db(path, 10000);
         do_create(db, table);

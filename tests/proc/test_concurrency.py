@@ -2,9 +2,10 @@
 import os
 import random
 import re
+import subprocess
 import time
 
-from common import DRIVER, FACTDB, acked, cleanup, finish, new_db, run, spawn, test, verify
+from common import DRIVER, ENV, FACTDB, acked, cleanup, finish, new_db, run, spawn, test, verify
 
 
 @test
@@ -78,6 +79,110 @@ def threads_share_one_handle():
     d, db = new_db("threads", "t")
     out = run([DRIVER, "threads", db, "t", "8", "15"]).stdout
     assert "threads ok" in out
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+class Stepper:
+    """A procdriver sqlstep process: one statement per call, its answer line back."""
+
+    def __init__(self, db, busy_ms=10000):
+        self.p = subprocess.Popen([DRIVER, "sqlstep", db, str(busy_ms)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+    def __call__(self, sql, expect="ok"):
+        self.p.stdin.write(sql + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().rstrip("\n")
+        assert line.startswith(expect), (sql[:200], line[:500], self.p.stderr.read()[-2000:] if not line else "")
+        return line
+
+    def close(self):
+        self.p.stdin.close()
+        assert self.p.wait(timeout=60) == 0, self.p.stderr.read()
+
+
+def sql_out(db, text, *opts, check=True):
+    p = run([FACTDB, "sql", "--format", "csv", *opts, db, text], check=check)
+    return p
+
+
+@test
+def transaction_block_is_atomic_isolated_and_holds_the_lock():
+    d, db = new_db("txn")
+    a = Stepper(db)
+    a("CREATE TABLE t (a integer, b text)")
+    a("INSERT INTO t VALUES (0, 'before')")
+    a("BEGIN")
+    # before its first write the block does not hold the lock
+    assert sql_out(db, "INSERT INTO t VALUES (9, 'outside')").returncode == 0
+    a("INSERT INTO t VALUES (1, 'nuovo-uno'), (2, 'nuovo-due')")
+    assert a("SELECT count(*) FROM t") == "ok SELECT 1 4"        # sees its own writes
+    assert a("SELECT b FROM t WHERE a = 2") == "ok SELECT 1 nuovo-due"
+    # other processes see nothing of it, and readers do not wait
+    assert sql_out(db, "SELECT count(*) FROM t").stdout == "count\n2\n"
+    # writers wait for the block's lock and give up after their busy timeout, naming the holder
+    t0 = time.time()
+    p = sql_out(db, "INSERT INTO t VALUES (3, 'z')", "--busy-timeout", "300", check=False)
+    assert p.returncode == 1 and "write lock" in p.stderr and "process %d" % a.p.pid in p.stderr, p.stderr
+    assert time.time() - t0 < 5
+    a("DELETE FROM t WHERE a = 1")
+    a("CREATE TABLE u (x bigint)")
+    a("INSERT INTO u SELECT a FROM t")
+    assert a("SELECT sum(x) FROM u") == "ok SELECT 1 11"
+    a("COMMIT")
+    assert sql_out(db, "SELECT a, b FROM t ORDER BY a").stdout == "a,b\n0,before\n2,nuovo-due\n9,outside\n"
+    assert sql_out(db, "SELECT sum(x) FROM u").stdout == "sum\n11\n"
+    # ROLLBACK discards everything, new dictionary strings included
+    a("BEGIN")
+    a("INSERT INTO t VALUES (5, 'rolled-back')")
+    assert a("SELECT b FROM t WHERE a = 5") == "ok SELECT 1 rolled-back"
+    a("DROP TABLE u")
+    a("ROLLBACK")
+    assert sql_out(db, "SELECT count(*) FROM u").stdout == "count\n3\n"
+    a("INSERT INTO t VALUES (6, 'other-string')")   # reuses the rolled-back dictionary ids
+    assert a("SELECT b FROM t WHERE a = 6") == "ok SELECT 1 other-string"
+    assert sql_out(db, "SELECT a, b FROM t WHERE a >= 5 ORDER BY a").stdout == "a,b\n6,other-string\n9,outside\n"
+    # a failed statement aborts the block: nothing of it is applied, COMMIT rolls back
+    a("BEGIN")
+    a("INSERT INTO t VALUES (7, 'lost')")
+    a("SELECT 1 / 0", expect="err INVALID_VALUE division by zero")
+    a("SELECT 1", expect="err INVALID_ARGUMENT current transaction is aborted")
+    assert a("COMMIT") == "ok ROLLBACK "
+    assert sql_out(db, "SELECT count(*) FROM t WHERE a = 7").stdout == "count\n0\n"
+    a.close()
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def killed_inside_a_transaction_leaves_nothing():
+    d, db = new_db("txnkill")
+    run([FACTDB, "sql", db, "CREATE TABLE t (a bigint, b text)"])
+    vals = ", ".join("(%d, 's%d')" % (i, i) for i in range(20000))
+    for round_ in range(3):
+        a = Stepper(db)
+        a("BEGIN")
+        for k in range(8):   # 160,000 rows: several chunks inside one transaction
+            a("INSERT INTO t VALUES " + vals)
+        assert a("SELECT count(*) FROM t") == "ok SELECT 1 %d" % (160000 + round_)
+        a.p.kill()
+        a.p.wait()
+        # the lock died with the process: the next writer proceeds at once
+        t0 = time.time()
+        p = sql_out(db, "INSERT INTO t VALUES (%d, 'after')" % round_, "--busy-timeout", "2000")
+        assert time.time() - t0 < 1.5, time.time() - t0
+        got = sql_out(db, "SELECT count(*) FROM t").stdout
+        assert got == "count\n%d\n" % (round_ + 1), got
+    # a committed multi-chunk transaction is all there
+    a = Stepper(db)
+    a("BEGIN")
+    for k in range(8):
+        a("INSERT INTO t VALUES " + vals)
+    a("COMMIT")
+    a.close()
+    got = sql_out(db, "SELECT count(*), count(DISTINCT b) FROM t").stdout
+    assert got == "count,count\n160003,20001\n", got
     run([FACTDB, "check", db])
     cleanup(d)
 
