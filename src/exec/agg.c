@@ -346,16 +346,41 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
     uint8_t nl[MAX_KEYS];
     sql_str s[MAX_KEYS];
     memset(s, 0, sizeof s[0] * (size_t)(t->nkeys ? t->nkeys : 1));
-    if (t->nkeys == 1 && t->dense && t->kmode[0] == KEY_CODE && !kv[0]->valid) {
-        const uint32_t *c = kv[0]->codes;
+    if (t->dense) {
+        /* combined dictionary codes index the dense map directly; only new groups take the slow path */
+        uint32_t idx[EXEC_VEC];
+        bool bad = false;
+        for (size_t i = 0; i < n; i++)
+            idx[i] = 0;
+        for (int k = 0; k < t->nkeys; k++) {
+            const vec *v = kv[k];
+            uint64_t stride = t->stride[k], dom = t->domain[k];
+            if (t->kmode[k] == KEY_CODE) {
+                const uint32_t *c = v->codes;
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t x = (v->valid && !v->valid[i]) ? 0 : (uint64_t)c[i] + 1;
+                    bad |= x > dom;
+                    idx[i] += (uint32_t)(x * stride);
+                }
+            } else {
+                const uint8_t *b = v->data;
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t x = (v->valid && !v->valid[i]) ? 0 : (uint64_t)(b[i] != 0) + 1;
+                    idx[i] += (uint32_t)(x * stride);
+                }
+            }
+        }
+        if (bad)
+            return base_err(err, FACTDB_CORRUPT, "a text value refers to a dictionary entry beyond the dictionary; "
+                                                 "run factdb check");
         for (size_t i = 0; i < n; i++) {
-            uint32_t gi = c[i] + 1 <= t->domain[0] ? t->dmap[c[i] + 1] : 0;
+            uint32_t gi = t->dmap[idx[i]];
             if (gi) {
                 g[i] = gi - 1;
                 continue;
             }
-            w[0] = c[i];
-            nl[0] = 0;
+            for (int k = 0; k < t->nkeys; k++)
+                key_of(kv[k], t->kmode[k], i, &w[k], &nl[k], &s[k]);
             if (gtab_find(t, w, nl, s, true, &g[i], err))
                 return err->code;
         }
@@ -545,6 +570,11 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
             *(int64_t *)state(t, 0, j) += (int64_t)n;
             return 0;
         }
+        if (g && !fmask) {
+            for (size_t i = 0; i < n; i++)
+                (*(int64_t *)state(t, g[i], j))++;
+            return 0;
+        }
         for (size_t i = 0; i < n; i++)
             if (!SKIP(i))
                 (*(int64_t *)state(t, G(i), j))++;
@@ -596,6 +626,14 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 d->cnt += (int64_t)n;
                 return 0;
             }
+            if (g && !fmask && !a->valid) {
+                for (size_t i = 0; i < n; i++) {
+                    st_dsum *d = (st_dsum *)state(t, g[i], j);
+                    d->sum += x[i];
+                    d->cnt++;
+                }
+                return 0;
+            }
             for (size_t i = 0; i < n; i++)
                 if (!SKIP(i)) {
                     st_dsum *d = (st_dsum *)state(t, G(i), j);
@@ -615,6 +653,15 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 d->sum += s;
                 d->cnt += (int64_t)n;
                 d->scale = sc;
+                return 0;
+            }
+            if (g && !fmask && !a->valid) {
+                for (size_t i = 0; i < n; i++) {
+                    st_sum *d = (st_sum *)state(t, g[i], j);
+                    d->sum += x[i];
+                    d->cnt++;
+                    d->scale = sc;
+                }
                 return 0;
             }
             for (size_t i = 0; i < n; i++)
