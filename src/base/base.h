@@ -66,6 +66,13 @@ void base_buf_cleanup(base_buf *b);
 int base_buf_reserve(base_buf *b, size_t extra);
 int base_buf_append(base_buf *b, const void *p, size_t n);
 
+/* ---- reusable large buffers ----
+ * Queries need the same large scratch buffers again and again (decoded chunks, vectors). Fresh memory
+ * costs a page fault per 4 KiB on first touch, so freed buffers are kept (up to 256 MiB per process) and
+ * handed out again. Contents are undefined. */
+void *base_pool_get(size_t size);
+void base_pool_put(void *p, size_t size);
+
 /* ---- big-endian key helpers ---- */
 static inline void base_put_be32(unsigned char *p, uint32_t v)
 {

@@ -34,15 +34,16 @@ int eval_thread_init(eval_thread *t, exec_ctx *x, int nslots, size_t cap, factdb
     t->memo_len = calloc(ns, sizeof *t->memo_len);
     if (!t->v || !t->buf || !t->vbuf || !t->sbuf || !t->cbuf || !t->filled || !t->memo || !t->memo_len)
         return base_err(err, FACTDB_NOMEM, "out of memory");
+    t->nslots_ = (int)ns;
+    t->cap_ = cap;
     for (size_t i = 0; i < ns; i++) {
-        t->buf[i] = aligned_alloc(64, (cap * 16 + 63) / 64 * 64);
+        t->buf[i] = base_pool_get(cap * 16);
         t->vbuf[i] = malloc(cap);
         t->sbuf[i] = malloc(cap);
         t->cbuf[i] = malloc(cap * sizeof(uint32_t));
         if (!t->buf[i] || !t->vbuf[i] || !t->sbuf[i] || !t->cbuf[i])
             return base_err(err, FACTDB_NOMEM, "out of memory");
     }
-    t->nslots_ = nslots;
     sql_arena_init(&t->tmp, 0);
     sql_arena_init(&t->keep, 0);
     return 0;
@@ -51,7 +52,7 @@ int eval_thread_init(eval_thread *t, exec_ctx *x, int nslots, size_t cap, factdb
 void eval_thread_cleanup(eval_thread *t)
 {
     for (int i = 0; i < t->nslots_; i++) {
-        free(t->buf[i]);
+        base_pool_put(t->buf[i], t->cap_ * 16);
         free(t->vbuf[i]);
         free(t->sbuf[i]);
         free(t->cbuf[i]);

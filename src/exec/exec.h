@@ -207,6 +207,7 @@ typedef struct eval_thread {
     void *text_ctx;
     factdb_error err;
     int nslots_;
+    size_t cap_;
 } eval_thread;
 
 struct exec_ctx {

@@ -35,8 +35,8 @@ void factdb_batch_cleanup(factdb_batch *b)
     batch_buf *bb = b->internal;
     if (bb) {
         for (size_t i = 0; i < bb->ncols; i++) {
-            free(bb->data[i]);
-            free(bb->valid[i]);
+            base_pool_put(bb->data[i], FACTDB_CHUNK_ROWS * 8);
+            base_pool_put(bb->valid[i], FACTDB_CHUNK_ROWS);
         }
         free(bb->data);
         free(bb->valid);
@@ -190,8 +190,8 @@ static int batch_prepare(factdb_scan *s, factdb_batch *b, factdb_error *err)
     if (!bb->data || !bb->valid)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     for (size_t i = 0; i < s->ncols; i++) {
-        bb->data[i] = malloc(FACTDB_CHUNK_ROWS * 8);
-        bb->valid[i] = malloc(FACTDB_CHUNK_ROWS);
+        bb->data[i] = base_pool_get(FACTDB_CHUNK_ROWS * 8);
+        bb->valid[i] = base_pool_get(FACTDB_CHUNK_ROWS);
         if (!bb->data[i] || !bb->valid[i])
             return base_err(err, FACTDB_NOMEM, "out of memory");
     }
