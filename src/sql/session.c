@@ -254,23 +254,21 @@ static int do_select(stmt_ctx *c, sql_select *sel, factdb_result *r)
     return 0;
 }
 
-static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap);
+static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, char **names);
 
-static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap)
+/* names: what each input of the expression's scope is called (scan columns, or group keys and aggregates). */
+static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, char **names)
 {
     static const char *ops[] = {"+", "-", "*", "/", "%", "||"};
     static const char *cmps[] = {"=", "<>", "<", "<=", ">", ">="};
     char a[512] = "", b[512] = "";
     if (e->nargs > 0 && e->args[0])
-        explain_expr(q, e->args[0], a, sizeof a);
+        explain_expr(q, e->args[0], a, sizeof a, names);
     if (e->nargs > 1 && e->args[1])
-        explain_expr(q, e->args[1], b, sizeof b);
+        explain_expr(q, e->args[1], b, sizeof b, names);
     switch (e->kind) {
     case B_INPUT:
-        if (q->cols && e->input < q->ncols && !q->agg)
-            snprintf(buf, cap, "%s", q->cols[e->input].name);
-        else
-            snprintf(buf, cap, "#%d", e->input);
+        snprintf(buf, cap, "%s", names && names[e->input] ? names[e->input] : "?");
         return;
     case B_CONST: {
         char v[128];
@@ -316,6 +314,33 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
         rc = rows_result(r, 1, names, types, c->err);
     char line[2048], e[1024];
     int depth = 0;
+    /* input names: scan columns for WHERE and the aggregates' arguments; keys and aggregates after grouping */
+    char *scan_names[FACTDB_MAX_COLUMNS + 1] = {0};
+    char **agg_names = NULL;
+    if (!rc) {
+        for (int i = 0; i < q.ncols && i < FACTDB_MAX_COLUMNS; i++)
+            scan_names[i] = q.cols[i].name;
+        agg_names = sql_arena_alloc(c->a, (size_t)(q.nkeys + q.naggs + 1) * sizeof *agg_names);
+        static const char *fns[] = {"count", "count", "sum", "avg", "min", "max", "var_samp", "stddev_samp", "bool_and",
+                                    "bool_or"};
+        for (int k = 0; agg_names && k < q.nkeys; k++) {
+            explain_expr(&q, q.keys[k], e, sizeof e, scan_names);
+            agg_names[k] = sql_arena_strndup(c->a, e, strlen(e));
+        }
+        for (int j = 0; agg_names && j < q.naggs; j++) {
+            char arg[400] = "*";
+            if (q.aggs[j].arg)
+                explain_expr(&q, q.aggs[j].arg, arg, sizeof arg, scan_names);
+            char filt[500] = "";
+            if (q.aggs[j].filter) {
+                char fx[400];
+                explain_expr(&q, q.aggs[j].filter, fx, sizeof fx, scan_names);
+                snprintf(filt, sizeof filt, " FILTER (WHERE %s)", fx);
+            }
+            snprintf(e, sizeof e, "%s(%s%s)%s", fns[q.aggs[j].fn], q.aggs[j].distinct ? "DISTINCT " : "", arg, filt);
+            agg_names[q.nkeys + j] = sql_arena_strndup(c->a, e, strlen(e));
+        }
+    }
 #define LINE(...)                                                                      \
     do {                                                                               \
         int o_ = snprintf(line, sizeof line, "%*s", depth * 2, "");                    \
@@ -345,21 +370,29 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
             depth++;
         }
         if (q.having) {
-            explain_expr(&q, q.having, e, sizeof e);
+            explain_expr(&q, q.having, e, sizeof e, agg_names);
             {
             LINE("Filter (HAVING) %s", e);
             depth++;
         }
         }
         if (q.agg) {
-            {
-            LINE("Aggregate: %d group keys, %d aggregates, %s", q.nkeys, q.naggs,
-                 q.nkeys ? "hash or dense (perfect-hash) groups per worker thread, merged" : "one group");
+            char keys[600] = "", aggs[1000] = "";
+            size_t o = 0;
+            for (int k = 0; k < q.nkeys && o + 80 < sizeof keys; k++)
+                o += (size_t)snprintf(keys + o, sizeof keys - o, "%s%s", k ? ", " : "", agg_names ? agg_names[k] : "?");
+            o = 0;
+            for (int j = 0; j < q.naggs && o + 80 < sizeof aggs; j++)
+                o += (size_t)snprintf(aggs + o, sizeof aggs - o, "%s%s", j ? ", " : "",
+                                      agg_names ? agg_names[q.nkeys + j] : "?");
+            if (q.nkeys)
+                LINE("Aggregate by %s: %s (per-thread dense or hash group tables, merged)", keys, aggs);
+            else
+                LINE("Aggregate: %s", aggs);
             depth++;
         }
-        }
         if (q.where) {
-            explain_expr(&q, q.where, e, sizeof e);
+            explain_expr(&q, q.where, e, sizeof e, scan_names);
             {
             LINE("Filter %s", e);
             depth++;
