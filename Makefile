@@ -70,6 +70,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
 	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py
 	FACTDB_BUILD=build/asan python3 tests/differential.py
+	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 

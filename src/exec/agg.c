@@ -886,7 +886,23 @@ static int merge_state(gtab *dst, uint32_t dg, gtab *src, uint32_t sg, int j, fa
     return 0;
 }
 
-int gtab_merge(gtab *dst, gtab *src, factdb_error *err)
+void gtab_key_words(gtab *t, vec **kv, size_t i, uint64_t *w, uint8_t *nl)
+{
+    sql_str s;
+    for (int k = 0; k < t->nkeys; k++)
+        key_of(kv[k], t->kmode[k], i, &w[k], &nl[k], &s);
+}
+
+static int merge_some(gtab *dst, gtab *src, int me, int nw, factdb_error *err);
+
+int gtab_merge(gtab *dst, gtab *src, factdb_error *err) { return merge_some(dst, src, 0, 1, err); }
+
+int gtab_merge_owned(gtab *dst, gtab *src, int me, int nw, factdb_error *err)
+{
+    return merge_some(dst, src, me, nw, err);
+}
+
+static int merge_some(gtab *dst, gtab *src, int me, int nw, factdb_error *err)
 {
     size_t nk = (size_t)dst->nkeys;
     uint32_t *map = malloc((src->ng ? src->ng : 1) * sizeof *map);
@@ -895,6 +911,9 @@ int gtab_merge(gtab *dst, gtab *src, factdb_error *err)
     int rc = 0;
     for (size_t g = 0; g < src->ng && !rc; g++) {
         uint32_t dg;
+        map[g] = UINT32_MAX;
+        if (nw > 1 && gtab_owner(src->kw + g * nk, src->kn + g * nk, (int)nk, nw) != me)
+            continue;
         if (dst->single && g + 16 < src->ng)
             __builtin_prefetch(&dst->slots[slot_hash(src->kw[g + 16]) & dst->smask]);
         if (nk == 0) {
@@ -915,7 +934,7 @@ int gtab_merge(gtab *dst, gtab *src, factdb_error *err)
         if (dst->q->aggs[j].arg)
             is_str = exec_phys(dst->q->aggs[j].arg->type) == P_STR && !dst->dset_coded[j];
         for (size_t i = 0; i < s->cap && !rc; i++)
-            if (s->e[i].used)
+            if (s->e[i].used && map[s->e[i].g] != UINT32_MAX)
                 rc = dset_add(dst, dst->dsets[j], map[s->e[i].g], s->e[i].w, s->e[i].s, is_str, false, err);
     }
     free(map);

@@ -66,6 +66,19 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err);
 int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask, const uint8_t *fvalid, size_t n,
                 bool coded, factdb_error *err);
 int gtab_merge(gtab *dst, gtab *src, factdb_error *err);
+/* Which of nw workers owns a group key (the same for a row's key words and a stored group's). */
+static inline int gtab_owner(const uint64_t *w, const uint8_t *nl, int nkeys, int nw)
+{
+    uint64_t h = 0x51ed27;
+    for (int k = 0; k < nkeys; k++)
+        h = (h ^ (nl[k] ? 0x5bd1e995u : w[k])) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    return (int)((h >> 32) % (uint64_t)nw);
+}
+/* Merges the groups of src that worker `me` of nw owns into dst. */
+int gtab_merge_owned(gtab *dst, gtab *src, int me, int nw, factdb_error *err);
+/* The key words of rows 0..n of the key vectors (for ownership). */
+void gtab_key_words(gtab *t, vec **kv, size_t i, uint64_t *w, uint8_t *nl);
 int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out, factdb_error *err);
 int64_t *gtab_distinct_counts(gtab *t, int j);
 

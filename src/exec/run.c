@@ -10,6 +10,9 @@
 
 typedef struct run run;
 
+/* Groups made by the first chunk (65,536 rows) above which grouping switches to owned mode. */
+#define OWNED_MIN_GROUPS 4096
+
 typedef struct worker {
     run *r;
     eval_thread th;
@@ -18,6 +21,7 @@ typedef struct worker {
     factdb_batch batch;
     factdb_error err;
     int rc;
+    int me;                 /* index among the workers */
     bool gt_ready, rs_ready;
 } worker;
 
@@ -36,6 +40,10 @@ struct run {
     bool agg_coded[MAX_AGGS];
     worker *w;
     int nw;
+    /* High-cardinality grouping: every worker reads every chunk but aggregates only the keys it owns
+     * (gtab_owner), so no worker holds all groups and no final merge is needed. */
+    bool owned;
+    size_t first_chunk;     /* owned mode: chunks before it were aggregated the ordinary way */
 };
 
 static const char *scan_text(void *ctx, int col, uint32_t code, size_t *len)
@@ -111,6 +119,27 @@ static int process(worker *w, size_t n)
         if (m != n)
             sel = sel_buf;
     }
+    uint32_t own_buf[EXEC_VEC];
+    if (q->agg && r->owned) {
+        /* keep the rows whose group this worker owns */
+        vec *kv[MAX_KEYS];
+        for (int k = 0; k < q->nkeys; k++)
+            if (eval(t, q->keys[k], sel, m, &kv[k]) ||
+                (r->kmode[k] == KEY_STR && eval_strings(t, kv[k], m)))
+                return (w->err = t->err).code;
+        size_t k2 = 0;
+        uint64_t kw[MAX_KEYS];
+        uint8_t kn[MAX_KEYS];
+        for (size_t i = 0; i < m; i++) {
+            gtab_key_words(&w->gt, kv, i, kw, kn);
+            own_buf[k2] = sel ? sel[i] : (uint32_t)i;
+            k2 += gtab_owner(kw, kn, q->nkeys, r->nw) == w->me;
+        }
+        if (!k2)
+            return 0;
+        sel = own_buf;
+        m = k2;
+    }
     if (q->agg) {
         vec *kv[MAX_KEYS];
         uint32_t gids[EXEC_VEC];
@@ -153,9 +182,13 @@ static int process(worker *w, size_t n)
     return 0;
 }
 
-static void *work(void *arg)
+static void *work_chunks(worker *w, size_t limit);
+
+static void *work(void *arg) { return work_chunks(arg, SIZE_MAX); }
+
+/* Processes up to `limit` chunks (claimed, or all of them in owned mode). */
+static void *work_chunks(worker *w, size_t limit)
 {
-    worker *w = arg;
     run *r = w->r;
     query *q = r->q;
     if (!r->scan) {
@@ -163,10 +196,12 @@ static void *work(void *arg)
         w->rc = process(w, 1);
         return NULL;
     }
-    for (;;) {
+    size_t next_own = r->first_chunk;
+    for (size_t done = 0; done < limit; done++) {
         if (atomic_load(&r->stop) || atomic_load(&r->x.failed))
             break;
-        if ((w->rc = factdb_scan_next(r->scan, &w->batch, &w->err)))
+        if ((w->rc = r->owned ? store_scan_read(r->scan, &w->batch, next_own++, &w->err)
+                              : factdb_scan_next(r->scan, &w->batch, &w->err)))
             break;
         size_t count = w->batch.count;
         if (!count)
@@ -566,8 +601,9 @@ static int set_cell(rowset *rs, int col, size_t row, const sql_value *v, factdb_
     return 0;
 }
 
-/* Group table -> rowset of keys then aggregates. */
-static int groups_to_rowset(run *r, gtab *gt, rowset *out, factdb_error *err)
+/* Group tables of workers w[0..nw) -> one rowset of keys then aggregates. In owned mode a group is taken
+ * only from the table of the worker that owns it (worker 0 also holds others' first-chunk groups). */
+static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_error *err)
 {
     query *q = r->q;
     int nc = q->nkeys + q->naggs;
@@ -576,46 +612,57 @@ static int groups_to_rowset(run *r, gtab *gt, rowset *out, factdb_error *err)
         types[k] = q->keys[k]->type;
     for (int j = 0; j < q->naggs; j++)
         types[q->nkeys + j] = q->aggs[j].type;
-    if (rowset_init(out, nc, types, &r->mem, r->o->mem_limit, err) || rowset_reserve(out, gt->ng ? gt->ng : 1, err))
+    size_t total = 0;
+    for (int i = 0; i < nw; i++)
+        total += ws[i].gt.ng;
+    if (rowset_init(out, nc, types, &r->mem, r->o->mem_limit, err) || rowset_reserve(out, total ? total : 1, err))
         return err->code;
-    int64_t *dcount[MAX_AGGS] = {0};
     int rc = 0;
-    for (int j = 0; j < q->naggs && !rc; j++)
-        if (q->aggs[j].distinct && !(dcount[j] = gtab_distinct_counts(gt, j)))
-            rc = base_err(err, FACTDB_NOMEM, "out of memory");
     size_t nk = (size_t)q->nkeys;
-    for (size_t g = 0; g < gt->ng && !rc; g++) {
-        for (size_t k = 0; k < nk && !rc; k++) {
-            sql_value v;
-            memset(&v, 0, sizeof v);
-            v.type = types[k];
-            v.null = gt->kn[g * nk + k];
-            uint64_t w = gt->kw[g * nk + k];
-            if (!v.null) {
-                switch (r->kmode[k]) {
-                case KEY_CODE:
-                    v.s.p = factdb_scan_text(r->scan, (size_t)q->keys[k]->input, (uint32_t)w, &v.s.len);
-                    if (!v.s.p)
-                        rc = base_err(err, FACTDB_CORRUPT, "a text value refers to a missing dictionary entry; run factdb check");
-                    break;
-                case KEY_STR: v.s = gt->ks[g * nk + k]; break;
-                case KEY_F64: memcpy(&v.d, &w, 8); break;
-                default: v.i = (int64_t)w; break;
+    size_t row = 0;
+    for (int wi = 0; wi < nw && !rc; wi++) {
+        gtab *gt = &ws[wi].gt;
+        int64_t *dcount[MAX_AGGS] = {0};
+        for (int j = 0; j < q->naggs && !rc; j++)
+            if (q->aggs[j].distinct && !(dcount[j] = gtab_distinct_counts(gt, j)))
+                rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        for (size_t g = 0; g < gt->ng && !rc; g++) {
+            if (r->owned && gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != ws[wi].me)
+                continue;
+            for (size_t k = 0; k < nk && !rc; k++) {
+                sql_value v;
+                memset(&v, 0, sizeof v);
+                v.type = types[k];
+                v.null = gt->kn[g * nk + k];
+                uint64_t w = gt->kw[g * nk + k];
+                if (!v.null) {
+                    switch (r->kmode[k]) {
+                    case KEY_CODE:
+                        v.s.p = factdb_scan_text(r->scan, (size_t)q->keys[k]->input, (uint32_t)w, &v.s.len);
+                        if (!v.s.p)
+                            rc = base_err(err, FACTDB_CORRUPT,
+                                          "a text value refers to a missing dictionary entry; run factdb check");
+                        break;
+                    case KEY_STR: v.s = gt->ks[g * nk + k]; break;
+                    case KEY_F64: memcpy(&v.d, &w, 8); break;
+                    default: v.i = (int64_t)w; break;
+                    }
                 }
+                if (!rc)
+                    rc = set_cell(out, (int)k, row, &v, err);
             }
-            if (!rc)
-                rc = set_cell(out, (int)k, g, &v, err);
+            for (int j = 0; j < q->naggs && !rc; j++) {
+                sql_value v;
+                if (!(rc = gtab_final(gt, (uint32_t)g, j, dcount[j], &v, err)))
+                    rc = set_cell(out, q->nkeys + j, row, &v, err);
+            }
+            row++;
         }
-        for (int j = 0; j < q->naggs && !rc; j++) {
-            sql_value v;
-            if (!(rc = gtab_final(gt, (uint32_t)g, j, dcount[j], &v, err)))
-                rc = set_cell(out, q->nkeys + j, g, &v, err);
-        }
+        for (int j = 0; j < q->naggs; j++)
+            free(dcount[j]);
     }
-    for (int j = 0; j < q->naggs; j++)
-        free(dcount[j]);
     if (!rc)
-        out->n = gt->ng;
+        out->n = row;
     return rc;
 }
 
@@ -763,6 +810,22 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
     }
     if (rc)
         goto out;
+    for (int i = 0; i < nw; i++)
+        r->w[i].me = i;
+    /* Probe the grouping's cardinality on the first chunk: when it alone makes many groups, switch to
+     * owned mode (every worker reads every chunk, aggregates its own keys). */
+    if (q->agg && q->nkeys && nw > 1 && r->scan && !r->w[0].gt.dense && store_scan_chunk_count(r->scan) > 2) {
+        work_chunks(&r->w[0], 1);
+        if (r->w[0].rc) {
+            rc = r->w[0].rc;
+            *err = r->w[0].err;
+            goto out;
+        }
+        if (r->w[0].gt.ng > OWNED_MIN_GROUPS) {
+            r->owned = true;
+            r->first_chunk = 1;
+        }
+    }
     if (!(r->stop && !q->agg)) {
         pthread_t tids[256];
         int started = 0;
@@ -786,11 +849,19 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
     if (count_only)
         for (int j = 0; j < q->naggs && !rc; j++)
             rc = gtab_update(&r->w[0].gt, j, NULL, NULL, NULL, NULL, factdb_scan_row_count(r->scan), false, err);
-    if (q->agg) {
+    if (q->agg && r->owned) {
+        /* worker 0 aggregated the first chunk for every key: hand each owner its share */
+        for (int i = 1; i < nw && !rc; i++)
+            rc = gtab_merge_owned(&r->w[i].gt, &r->w[0].gt, i, nw, err);
+        if (!rc)
+            rc = groups_to_rowset(r, r->w, nw, &groups, err);
+        if (!rc)
+            rc = project_groups(r, &r->w[0].th, &groups, out, err);
+    } else if (q->agg) {
         for (int i = 1; i < nw && !rc; i++)
             rc = gtab_merge(&r->w[0].gt, &r->w[i].gt, err);
         if (!rc)
-            rc = groups_to_rowset(r, &r->w[0].gt, &groups, err);
+            rc = groups_to_rowset(r, r->w, 1, &groups, err);
         if (!rc)
             rc = project_groups(r, &r->w[0].th, &groups, out, err);
     } else {

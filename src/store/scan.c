@@ -218,11 +218,15 @@ static size_t compact(void *data, uint8_t *valid, size_t w, uint32_t rows, const
 
 int factdb_scan_next(factdb_scan *s, factdb_batch *b, factdb_error *err)
 {
+    return store_scan_read(s, b, atomic_fetch_add(&s->next, 1), err);
+}
+
+int store_scan_read(factdb_scan *s, factdb_batch *b, size_t i, factdb_error *err)
+{
     int rc = batch_prepare(s, b, err);
     if (rc)
         return rc;
     b->count = 0;
-    size_t i = atomic_fetch_add(&s->next, 1);
     if (i >= s->nlive)
         return FACTDB_OK;
     const store_chunk_ref *ch = &s->chunks[i];
