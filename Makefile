@@ -2,7 +2,7 @@
 # `make run` is the main job; `make bench` the benchmarks. Missing Debian packages are installed by
 # scripts/deps.sh (apt-get as root, else it prints the command).
 CC ?= cc
-CFLAGS ?= -O2 -g
+CFLAGS ?= -O3 -g
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS = -Iinclude -Isrc
 LIBS = -llmdb -lxxhash -lpthread -lm

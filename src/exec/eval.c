@@ -449,9 +449,13 @@ static inline uint8_t cmp_result(int op, int c)
     }
 }
 
-#define CMP_LOOP(T, OP)                                       \
-    for (size_t i = 0; i < n; i++)                            \
-        o[i] = ((const T *)a->data)[i] OP((const T *)b->data)[i];
+#define CMP_LOOP(T, OP)                                                                  \
+    {                                                                                    \
+        const T *__restrict xa = a->data, *__restrict xb = b->data;                      \
+        uint8_t *__restrict oo = o;                                                      \
+        for (size_t i = 0; i < n; i++)                                                   \
+            oo[i] = xa[i] OP xb[i];                                                      \
+    }
 
 static bool is_memo_const(const vec *a, const bexpr *b) { return a->codes && !a->data && b->kind == B_CONST; }
 

@@ -507,6 +507,16 @@ static int cmp_rows(const sort_ctx *c, size_t a, size_t b)
             break;
         }
         case P_U8: r = col->data[a] < col->data[b] ? -1 : col->data[a] > col->data[b]; break;
+        case P_F64: {
+            double x, y;
+            memcpy(&x, col->data + a * 8, 8);
+            memcpy(&y, col->data + b * 8, 8);
+            if (x != x || y != y)  /* NaN sorts above every number, as in PostgreSQL */
+                r = (x != x) - (y != y);
+            else
+                r = x < y ? -1 : x > y;
+            break;
+        }
         default: {
             sql_value x, y;
             rowset_get(c->rs, sk->col, a, &x);
@@ -666,10 +676,28 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
     return rc;
 }
 
+/* True when the outputs are exactly the group keys then the aggregates, in order, with no HAVING: the
+ * groups' rowset is then the result as it is. */
+static bool identity_projection(const query *q)
+{
+    if (q->having || q->nouts != q->nkeys + q->naggs)
+        return false;
+    for (int i = 0; i < q->nouts; i++)
+        if (q->outs[i]->kind != B_INPUT || q->outs[i]->input != i)
+            return false;
+    return true;
+}
+
 /* Evaluates HAVING and the outputs over the rows of `in` (post-aggregation scope). */
 static int project_groups(run *r, eval_thread *t, rowset *in, rowset *out, factdb_error *err)
 {
     query *q = r->q;
+    if (identity_projection(q)) {
+        rowset tmp = *out;
+        *out = *in;   /* hand the groups over; `in` gets the empty rowset to clean up */
+        *in = tmp;
+        return 0;
+    }
     for (size_t off = 0; off < in->n; off += EXEC_VEC) {
         size_t n = MIN((size_t)EXEC_VEC, in->n - off);
         for (int c = 0; c < in->ncols; c++) {
