@@ -262,6 +262,16 @@ size_t factdb_format_value(factdb_type type, int scale, int64_t v, char *buf, si
 /* The type's name as PostgreSQL spells it ("bigint", "numeric(12,2)"). */
 const char *factdb_type_name(factdb_type type, int precision, int scale, char *buf, size_t cap);
 
+/* ---- Write transactions spanning several calls ----
+ * factdb_txn_begin waits for the write lock (the busy timeout) and starts one write transaction owned by
+ * the calling thread. Until factdb_txn_commit or factdb_txn_rollback, every write of that thread on db
+ * (appender commits, create/drop/truncate, SQL) goes into it and its reads see it; other threads and
+ * processes see all of it at commit (durable on return) or nothing. The same thread must end it. */
+typedef struct factdb_txn factdb_txn;
+int factdb_txn_begin(factdb *db, factdb_txn **out, factdb_error *err);
+int factdb_txn_commit(factdb_txn *t, factdb_error *err);
+void factdb_txn_rollback(factdb_txn *t);
+
 /* ---- SQL ----
  * A session runs SQL statements (PostgreSQL's dialect; see docs/sql.md) one at a time. Each statement
  * reads one snapshot; each writing statement is atomic and durable on return. A session is used by one
@@ -317,6 +327,10 @@ void factdb_session_rollback(factdb_session *s);
 int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const factdb_param *params, size_t nparams,
                         size_t *consumed, factdb_result **out, factdb_error *err);
 
+/* Whether the statements of sql[0..len) would write (INSERT, DELETE, DDL, COPY FROM); for access
+ * control before running them. Errors: INVALID_ARGUMENT (syntax, with position). */
+int factdb_sql_writes(const char *sql, size_t len, bool *writes, factdb_error *err);
+
 /* Result columns (0 for statements that return no rows, such as INSERT), names and PostgreSQL type names. */
 size_t factdb_result_ncols(const factdb_result *r);
 const char *factdb_result_column_name(const factdb_result *r, size_t col);
@@ -336,6 +350,22 @@ bool factdb_result_has_rows(const factdb_result *r);
 /* data_version after the statement (for writes, the version of its commit). */
 uint64_t factdb_result_data_version(const factdb_result *r);
 void factdb_result_free(factdb_result *r);
+
+/* Renders a result as text, piece by piece, so a large result is never one string in memory.
+ * JSON: {"columns":[{"name":"x","type":"bigint"}],"rows":[[1],[2]],"row_count":2<extra>} with numbers
+ * exact (numeric keeps its scale), NaN/Infinity as strings; NDJSON: one object per row; CSV: RFC 4180 with
+ * a header row, NULL as an empty field. `extra` (may be NULL) is inserted into the JSON document before its
+ * closing brace, e.g. ",\"elapsed_ms\":1.5". The result must outlive the writer. */
+typedef enum factdb_format { FACTDB_FORMAT_JSON = 1, FACTDB_FORMAT_NDJSON, FACTDB_FORMAT_CSV } factdb_format;
+typedef struct factdb_writer factdb_writer;
+int factdb_writer_new(const factdb_result *r, factdb_format fmt, const char *extra, factdb_writer **out,
+                      factdb_error *err);
+/* Copies the next bytes of the output (at most cap) into buf; returns how many, 0 at the end. */
+size_t factdb_writer_read(factdb_writer *w, char *buf, size_t cap);
+void factdb_writer_free(factdb_writer *w);
+/* Appends `s` as a JSON string literal (quotes and escapes) to buf (cap bytes, NUL-terminated); returns
+ * the length it needs (call again with a larger buffer when >= cap). */
+size_t factdb_json_quote(const char *s, size_t len, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@
 # Installs the Debian packages factdb needs to build and test. As root it runs apt-get; otherwise it
 # prints the exact command to run and fails. Usage: scripts/deps.sh build|test
 set -eu
-build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev"
+build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev libmicrohttpd-dev libjansson-dev"
 test_pkgs="$build_pkgs libcriterion-dev python3 sqlite3 locales"
 case "${1:-build}" in
   build) want=$build_pkgs ;;

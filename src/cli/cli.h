@@ -17,6 +17,7 @@ int cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(pri
 long cli_parse_ms(const char *s);
 
 int cmd_sql(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);

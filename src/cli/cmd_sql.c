@@ -66,127 +66,19 @@ static int parse_format(const char *f)
 }
 
 /* ---- output ---- */
-static void json_string(FILE *f, const char *s, size_t len)
+static void print_rendered(FILE *f, const factdb_result *r, factdb_format fmt)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\r')
-            fputs("\\r", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void json_value(FILE *f, const factdb_result *r, uint64_t row, size_t col)
-{
-    char buf[128];
-    size_t len;
-    const char *v = factdb_result_text(r, row, col, buf, sizeof buf, &len);
-    if (!v) {
-        fputs("null", f);
+    factdb_writer *w;
+    factdb_error err;
+    if (factdb_writer_new(r, fmt, NULL, &w, &err)) {
+        cli_fail(&err);
         return;
     }
-    int kind = factdb_result_json_kind(r, col);
-    /* NaN and infinities are not JSON numbers: write them as strings */
-    if (kind == 1 && (v[0] == 'N' || v[0] == 'I' || (v[0] == '-' && v[1] == 'I')))
-        kind = 0;
-    if (kind)
-        fwrite(v, 1, len, f);
-    else
-        json_string(f, v, len);
-}
-
-static void print_json(FILE *f, const factdb_result *r, bool nd)
-{
-    size_t nc = factdb_result_ncols(r);
-    uint64_t nr = factdb_result_nrows(r);
-    if (nd) {
-        for (uint64_t i = 0; i < nr; i++) {
-            fputc('{', f);
-            for (size_t c = 0; c < nc; c++) {
-                if (c)
-                    fputc(',', f);
-                const char *n = factdb_result_column_name(r, c);
-                json_string(f, n, strlen(n));
-                fputc(':', f);
-                json_value(f, r, i, c);
-            }
-            fputs("}\n", f);
-        }
-        return;
-    }
-    fputs("{\"columns\":[", f);
-    for (size_t c = 0; c < nc; c++) {
-        const char *n = factdb_result_column_name(r, c), *t = factdb_result_column_type(r, c);
-        fputs(c ? ",{\"name\":" : "{\"name\":", f);
-        json_string(f, n, strlen(n));
-        fputs(",\"type\":", f);
-        json_string(f, t, strlen(t));
-        fputc('}', f);
-    }
-    fputs("],\"rows\":[", f);
-    for (uint64_t i = 0; i < nr; i++) {
-        fputs(i ? ",[" : "[", f);
-        for (size_t c = 0; c < nc; c++) {
-            if (c)
-                fputc(',', f);
-            json_value(f, r, i, c);
-        }
-        fputc(']', f);
-    }
-    fprintf(f, "],\"row_count\":%llu}\n", (unsigned long long)nr);
-}
-
-static void csv_field(FILE *f, const char *s, size_t len, bool is_text)
-{
-    bool quote = is_text && len == 0;
-    for (size_t i = 0; i < len && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!quote) {
-        fwrite(s, 1, len, f);
-        return;
-    }
-    fputc('"', f);
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"')
-            fputc('"', f);
-        fputc(s[i], f);
-    }
-    fputc('"', f);
-}
-
-static void print_csv(FILE *f, const factdb_result *r)
-{
-    size_t nc = factdb_result_ncols(r);
-    for (size_t c = 0; c < nc; c++) {
-        if (c)
-            fputc(',', f);
-        const char *n = factdb_result_column_name(r, c);
-        csv_field(f, n, strlen(n), false);
-    }
-    fputc('\n', f);
-    char buf[128];
-    for (uint64_t i = 0; i < factdb_result_nrows(r); i++) {
-        for (size_t c = 0; c < nc; c++) {
-            if (c)
-                fputc(',', f);
-            size_t len;
-            const char *v = factdb_result_text(r, i, c, buf, sizeof buf, &len);
-            if (v)
-                csv_field(f, v, len, factdb_result_json_kind(r, c) == 0);
-        }
-        fputc('\n', f);
-    }
+    char buf[65536];
+    size_t n;
+    while ((n = factdb_writer_read(w, buf, sizeof buf)) > 0)
+        fwrite(buf, 1, n, f);
+    factdb_writer_free(w);
 }
 
 static size_t display_width(const char *s, size_t len)
@@ -274,9 +166,9 @@ static void print_result(shell *sh, const factdb_result *r)
         return;
     }
     switch (sh->format) {
-    case FMT_CSV: print_csv(stdout, r); break;
-    case FMT_JSON: print_json(stdout, r, false); break;
-    case FMT_NDJSON: print_json(stdout, r, true); break;
+    case FMT_CSV: print_rendered(stdout, r, FACTDB_FORMAT_CSV); break;
+    case FMT_JSON: print_rendered(stdout, r, FACTDB_FORMAT_JSON); break;
+    case FMT_NDJSON: print_rendered(stdout, r, FACTDB_FORMAT_NDJSON); break;
     default: print_table(stdout, r); break;
     }
 }

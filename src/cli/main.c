@@ -16,6 +16,7 @@ static const char HELP[] =
     "\n"
     "commands:\n"
     "  sql     run SQL statements, or an interactive SQL shell\n"
+    "  serve   serve the HTTP JSON API (queries, inserts, change events, metrics)\n"
     "  load    load a CSV file into a table, all or nothing\n"
     "  info    show the tables, their sizes, data_version and live readers\n"
     "  check   verify every chunk, dictionary and zone map\n"
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
         printf("factdb %s (format %u)\n", FACTDB_VERSION, FACTDB_FILE_FORMAT);
         return 0;
     }
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "sql"))
         return cmd_sql(argc - 1, argv + 1);
     if (!strcmp(cmd, "load"))

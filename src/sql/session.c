@@ -876,3 +876,29 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
     *out = r;
     return 0;
 }
+
+int factdb_sql_writes(const char *sql, size_t len, bool *writes_out, factdb_error *err)
+{
+    base_err_clear(err);
+    *writes_out = false;
+    size_t at = 0;
+    while (at < len) {
+        sql_arena a;
+        sql_arena_init(&a, (size_t)1 << 30);
+        sql_stmt *st;
+        size_t used;
+        int rc = sql_parse(&a, sql + at, len - at, &st, &used, err);
+        if (rc) {
+            err->position += err->position ? (int64_t)at : 0;
+            sql_arena_cleanup(&a);
+            return rc;
+        }
+        if (st && writes(st->kind))
+            *writes_out = true;
+        sql_arena_cleanup(&a);
+        if (!used)
+            break;
+        at += used;
+    }
+    return 0;
+}

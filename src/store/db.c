@@ -252,3 +252,46 @@ int factdb_add_column(factdb *db, const char *table, const factdb_column_def *de
     add_arg a = {table, def};
     return write_op(db, do_add_column, &a, err);
 }
+
+struct factdb_txn {
+    factdb *db;
+    store_txn *t;
+};
+
+int factdb_txn_begin(factdb *db, factdb_txn **out, factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    if (store_xact_current(db))
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "this thread already has a transaction open on the database");
+    factdb_txn *x = calloc(1, sizeof *x);
+    if (!x)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    int rc = store_xact_begin(db, &x->t, err);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    x->db = db;
+    store_xact_bind(db, x->t);
+    *out = x;
+    return FACTDB_OK;
+}
+
+int factdb_txn_commit(factdb_txn *x, factdb_error *err)
+{
+    base_err_clear(err);
+    int rc = store_xact_commit(x->db, x->t, err);
+    store_xact_bind(x->db, NULL);
+    free(x);
+    return rc;
+}
+
+void factdb_txn_rollback(factdb_txn *x)
+{
+    if (!x)
+        return;
+    store_xact_rollback(x->db, x->t);
+    store_xact_bind(x->db, NULL);
+    free(x);
+}

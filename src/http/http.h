@@ -1,0 +1,77 @@
+/* http.h: `factdb serve`, the JSON-over-HTTP API on libmicrohttpd (the only code that includes
+ * microhttpd.h). One thread per connection: handlers may block (queries, waiting for a group commit,
+ * event streams); the connection limit bounds the threads. */
+#ifndef FACTDB_HTTP_H
+#define FACTDB_HTTP_H
+
+#include "base/base.h"
+#include <stdatomic.h>
+#include <pthread.h>
+
+typedef struct http_opts {
+    const char *db_path;
+    const char *host;         /* default 127.0.0.1 */
+    int port;                 /* default 8080; 0 = any free port (printed) */
+    const char *token;        /* writes need it (and reads, when read_token is set) */
+    const char *read_token;
+    size_t max_body;          /* bytes of one request body */
+    size_t max_rows;          /* rows in one insert request */
+    size_t max_result;        /* rows of a result */
+    int query_timeout_ms;
+    int threads;              /* worker threads per query */
+    int busy_timeout_ms;
+    unsigned max_connections;
+} http_opts;
+
+/* Runs the server until SIGINT or SIGTERM; returns 0 after a clean shutdown. Prints the URL on stdout
+ * once it accepts connections and one line per request on stderr. */
+int http_serve(const http_opts *o, factdb_error *err);
+
+/* ---- shared between the server files ---- */
+typedef struct http_server http_server;
+
+/* Metrics (metrics.c). */
+typedef enum http_route {
+    R_HEALTH, R_TABLES, R_SQL, R_ROWS, R_EVENTS, R_METRICS, R_OTHER, R_COUNT
+} http_route;
+void metrics_request(http_server *s, http_route r, int status, double seconds);
+void metrics_commit(http_server *s, uint64_t rows);
+size_t metrics_render(http_server *s, base_buf *out);
+
+/* Group commit (ingest.c). */
+typedef struct ins_req ins_req;
+int ingest_start(http_server *s, factdb_error *err);
+void ingest_stop(http_server *s);
+/* Parses and validates a request body of rows for `table` (content type ctype); on success queues it for
+ * the next group commit and waits until it is durable. Fills *inserted and *version, or err (with
+ * err->line = row, err->column = column number; *colname the column's name when known). */
+int ingest_rows(http_server *s, const char *table, const char *ctype, const char *body, size_t len,
+                uint64_t *inserted, uint64_t *version, char *colname, size_t colcap, factdb_error *err);
+
+struct http_server {
+    http_opts o;
+    factdb *db;
+    atomic_bool stopping;    /* shutting down: event streams end */
+    atomic_bool closed;      /* no connection is left: the committer may exit once its queue is empty */
+    /* metrics */
+    pthread_mutex_t mu;
+    uint64_t req_count[R_COUNT][6];          /* by status class index */
+    uint64_t req_by_status[R_COUNT][600];
+    uint64_t lat_bucket[R_COUNT][12];
+    double lat_sum[R_COUNT];
+    uint64_t lat_count[R_COUNT];
+    uint64_t rows_inserted, commits, commit_rows_bucket[10];
+    /* group commit */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv, donecv;
+    ins_req *queue, *queue_tail;
+    pthread_t committer;
+    bool committer_running;
+    /* query watchdog */
+    pthread_mutex_t wmu;
+    struct watch *watches;
+    pthread_t watchdog;
+    bool watchdog_running;
+};
+
+#endif

@@ -1,0 +1,744 @@
+/* server.c: the libmicrohttpd daemon of `factdb serve`: routing, bearer tokens, request bodies with a size
+ * limit, JSON errors with fitting statuses, the SQL endpoint (results streamed through factdb_writer),
+ * change events (server-sent events), metrics, query timeouts and a clean shutdown on SIGINT/SIGTERM. */
+#include "http.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- per-request state ---- */
+typedef struct req {
+    double t0;
+    http_route route;
+    base_buf body;
+    bool too_large;
+    int status;
+    uint64_t bytes;
+    char method[8];
+    char path[256];
+} req;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- responses ---- */
+static enum MHD_Result send_buf(struct MHD_Connection *c, req *rq, int status, const char *ctype, const char *body,
+                                size_t len, const char *extra_header, const char *extra_value)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (extra_header)
+        MHD_add_response_header(r, extra_header, extra_value);
+    rq->status = status;
+    rq->bytes = len;
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, req *rq, int status, const char *json)
+{
+    return send_buf(c, rq, status, "application/json", json, strlen(json), NULL, NULL);
+}
+
+static int status_of(int code)
+{
+    switch (code) {
+    case FACTDB_NO_TABLE: return MHD_HTTP_NOT_FOUND;
+    case FACTDB_BUSY: return MHD_HTTP_CONFLICT;
+    case FACTDB_PERMISSION: return MHD_HTTP_FORBIDDEN;
+    case FACTDB_NOMEM:
+    case FACTDB_IO:
+    case FACTDB_FULL:
+    case FACTDB_READERS_FULL: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case FACTDB_INTERNAL:
+    case FACTDB_CORRUPT:
+    case FACTDB_NOT_A_DATABASE:
+    case FACTDB_NEWER_FORMAT: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    default: return MHD_HTTP_BAD_REQUEST;
+    }
+}
+
+/* {"error":{"code":"...","message":"...", "position":N, "row":N, "column":...}} */
+static enum MHD_Result send_error(struct MHD_Connection *c, req *rq, int status, const char *code, const char *msg,
+                                  int64_t position, int64_t row, const char *column, int64_t colnum)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", json_string(msg));
+    if (position > 0)
+        json_object_set_new(e, "position", json_integer(position));
+    if (row > 0)
+        json_object_set_new(e, "row", json_integer(row));
+    if (column && column[0])
+        json_object_set_new(e, "column", json_string(column));
+    else if (colnum > 0)
+        json_object_set_new(e, "column", json_integer(colnum));
+    json_t *root = json_pack("{s:o}", "error", e);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    char *t2 = realloc(text, len + 2);
+    if (!t2) {
+        free(text);
+        return MHD_NO;
+    }
+    t2[len++] = '\n';
+    enum MHD_Result ret = send_buf(c, rq, status, "application/json", t2, len,
+                                   status == MHD_HTTP_CONFLICT ? "Retry-After" : NULL, "1");
+    free(t2);
+    return ret;
+}
+
+static enum MHD_Result send_factdb_error(struct MHD_Connection *c, req *rq, const factdb_error *err)
+{
+    return send_error(c, rq, status_of(err->code), factdb_error_name(err->code), err->message, err->position, 0, NULL,
+                      0);
+}
+
+/* ---- auth ---- */
+static bool token_equal(const char *given, const char *want)
+{
+    /* constant time in the length of the secret: no early exit on the first differing byte */
+    size_t gl = strlen(given), wl = strlen(want);
+    unsigned char d = (unsigned char)(gl != wl);
+    for (size_t i = 0; i < wl; i++)
+        d |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+    return d == 0;
+}
+
+/* 0 allowed, else the status to answer (401/403). */
+static int authorize(http_server *s, struct MHD_Connection *c, bool write)
+{
+    const char *need_w = s->o.token, *need_r = s->o.read_token;
+    if (!need_w && !need_r)
+        return 0;
+    if (!write && !need_r)
+        return 0;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *tok = h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : NULL;
+    if (!tok)
+        return MHD_HTTP_UNAUTHORIZED;
+    bool is_w = need_w && token_equal(tok, need_w);
+    bool is_r = need_r && token_equal(tok, need_r);
+    if (write) {
+        if (is_w)
+            return 0;
+        return is_r ? MHD_HTTP_FORBIDDEN : MHD_HTTP_UNAUTHORIZED;
+    }
+    return is_w || is_r ? 0 : MHD_HTTP_UNAUTHORIZED;
+}
+
+static enum MHD_Result send_auth_error(struct MHD_Connection *c, req *rq, int status)
+{
+    if (status == MHD_HTTP_FORBIDDEN)
+        return send_error(c, rq, status, "PERMISSION", "the read token cannot write; use the write token", 0, 0,
+                          NULL, 0);
+    struct MHD_Response *r;
+    const char *msg = "{\"error\":{\"code\":\"UNAUTHORIZED\",\"message\":\"missing or invalid token; send "
+                      "Authorization: Bearer <token>\"}}\n";
+    r = MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"factdb\"");
+    rq->status = status;
+    rq->bytes = strlen(msg);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- query timeouts ---- */
+typedef struct watch {
+    struct watch *next;
+    factdb_session *session;
+    double deadline;
+    bool fired;
+} watch;
+
+static void *watchdog(void *arg)
+{
+    http_server *s = arg;
+    while (!atomic_load(&s->stopping)) {
+        usleep(5000);
+        double t = now_s();
+        pthread_mutex_lock(&s->wmu);
+        for (watch *w = s->watches; w; w = w->next)
+            if (!w->fired && t >= w->deadline) {
+                w->fired = true;
+                factdb_session_cancel(w->session);
+            }
+        pthread_mutex_unlock(&s->wmu);
+    }
+    return NULL;
+}
+
+static void watch_add(http_server *s, watch *w)
+{
+    pthread_mutex_lock(&s->wmu);
+    w->next = s->watches;
+    s->watches = w;
+    pthread_mutex_unlock(&s->wmu);
+}
+
+static void watch_remove(http_server *s, watch *w)
+{
+    pthread_mutex_lock(&s->wmu);
+    for (watch **p = &s->watches; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    pthread_mutex_unlock(&s->wmu);
+}
+
+/* ---- endpoints ---- */
+static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"data_version\":%llu}\n", FACTDB_VERSION,
+             (unsigned long long)factdb_data_version(s->db));
+    return send_json(c, rq, MHD_HTTP_OK, buf);
+}
+
+static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
+{
+    factdb_table_info *list;
+    size_t n;
+    factdb_error err;
+    if (factdb_table_list(s->db, &list, &n, &err))
+        return send_factdb_error(c, rq, &err);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *cols = json_array();
+        for (size_t k = 0; k < list[i].ncols; k++) {
+            char tb[40];
+            const factdb_column_info *ci = &list[i].cols[k];
+            json_array_append_new(cols, json_pack("{s:s,s:s,s:b}", "name", ci->name, "type",
+                                                  factdb_type_name(ci->type, ci->precision, ci->scale, tb, sizeof tb),
+                                                  "nullable", !ci->not_null));
+        }
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:o}", "name", list[i].name, "row_count",
+                                             (json_int_t)list[i].row_count, "columns", cols));
+    }
+    factdb_table_list_free(list, n);
+    json_t *root = json_pack("{s:o,s:I}", "tables", arr, "data_version", (json_int_t)factdb_data_version(s->db));
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    char *t2 = realloc(text, len + 2);
+    if (!t2) {
+        free(text);
+        return MHD_NO;
+    }
+    t2[len++] = '\n';
+    enum MHD_Result r = send_buf(c, rq, MHD_HTTP_OK, "application/json", t2, len, NULL, NULL);
+    free(t2);
+    return r;
+}
+
+/* A streamed SQL result: the writer renders it as MHD asks for bytes. */
+typedef struct stream {
+    factdb_result *result;
+    factdb_writer *w;
+    req *rq;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *st = cls;
+    size_t n = factdb_writer_read(st->w, buf, max);
+    st->rq->bytes += n;
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+    stream *st = cls;
+    factdb_writer_free(st->w);
+    factdb_result_free(st->result);
+    free(st);
+}
+
+static int param_from_json(json_t *v, factdb_param *p, int index, factdb_error *err)
+{
+    memset(p, 0, sizeof *p);
+    switch (json_typeof(v)) {
+    case JSON_NULL: p->kind = FACTDB_PARAM_NULL; return 0;
+    case JSON_TRUE:
+    case JSON_FALSE: p->kind = FACTDB_PARAM_BOOL; p->b = json_is_true(v); return 0;
+    case JSON_INTEGER: p->kind = FACTDB_PARAM_INT; p->i = json_integer_value(v); return 0;
+    case JSON_REAL: p->kind = FACTDB_PARAM_DOUBLE; p->d = json_real_value(v); return 0;
+    case JSON_STRING:
+        p->kind = FACTDB_PARAM_TEXT;
+        p->s = json_string_value(v);
+        p->len = json_string_length(v);
+        return 0;
+    default:
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "parameter $%d must be a string, number, boolean or null", index);
+    }
+}
+
+static bool wants_csv(struct MHD_Connection *c)
+{
+    const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    if (f)
+        return !strcmp(f, "csv");
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    return a && strstr(a, "text/csv") && !strstr(a, "application/json");
+}
+
+static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
+{
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *text = NULL;
+    size_t len = 0;
+    json_t *root = NULL, *params = NULL;
+    factdb_error err;
+    const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    if (f && strcmp(f, "csv") && strcmp(f, "json"))
+        return send_error(c, rq, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT", "format must be json or csv", 0, 0, NULL, 0);
+    if (ctype && !strncasecmp(ctype, "text/plain", 10)) {
+        text = (const char *)rq->body.data;
+        len = rq->body.len;
+    } else if (!ctype || !strncasecmp(ctype, "application/json", 16)) {
+        json_error_t je;
+        root = json_loadb((const char *)rq->body.data, rq->body.len, JSON_REJECT_DUPLICATES, &je);
+        if (!root) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "invalid JSON at line %d, column %d: %s", je.line, je.column, je.text);
+            return send_error(c, rq, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT", msg, 0, 0, NULL, 0);
+        }
+        json_t *q = json_object_get(root, "sql");
+        params = json_object_get(root, "params");
+        if (!json_is_object(root) || !json_is_string(q) || (params && !json_is_array(params) && !json_is_null(params))) {
+            json_decref(root);
+            return send_error(c, rq, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT",
+                              "expected {\"sql\": \"...\", \"params\": [...]}", 0, 0, NULL, 0);
+        }
+        text = json_string_value(q);
+        len = json_string_length(q);
+    } else {
+        return send_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
+                          "send application/json ({\"sql\":..., \"params\":[...]}) or text/plain SQL", 0, 0, NULL, 0);
+    }
+    size_t np = params && json_is_array(params) ? json_array_size(params) : 0;
+    factdb_param *pv = calloc(np ? np : 1, sizeof *pv);
+    if (!pv) {
+        json_decref(root);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < np; i++)
+        if (param_from_json(json_array_get(params, i), &pv[i], (int)i + 1, &err)) {
+            free(pv);
+            json_decref(root);
+            return send_factdb_error(c, rq, &err);
+        }
+    bool writes;
+    if (factdb_sql_writes(text, len, &writes, &err)) {
+        free(pv);
+        json_decref(root);
+        return send_factdb_error(c, rq, &err);
+    }
+    int auth = authorize(s, c, writes);
+    if (auth) {
+        free(pv);
+        json_decref(root);
+        return send_auth_error(c, rq, auth);
+    }
+    factdb_session *sess;
+    if (factdb_session_new(s->db, &sess, &err)) {
+        free(pv);
+        json_decref(root);
+        return send_factdb_error(c, rq, &err);
+    }
+    if (s->o.threads > 0)
+        factdb_session_set_threads(sess, s->o.threads);
+    watch w = {.session = sess, .deadline = now_s() + s->o.query_timeout_ms / 1000.0};
+    if (s->o.query_timeout_ms > 0)
+        watch_add(s, &w);
+    /* run every statement; answer with the last one that returns rows (or the last one) */
+    factdb_result *last = NULL;
+    size_t at = 0;
+    int rc = 0;
+    double t0 = now_s();
+    while (at < len) {
+        size_t used;
+        factdb_result *r = NULL;
+        rc = factdb_session_exec(sess, text + at, len - at, pv, np, &used, &r, &err);
+        if (rc) {
+            if (err.position)
+                err.position += (int64_t)at;
+            break;
+        }
+        if (r && (!last || factdb_result_has_rows(r) || !factdb_result_has_rows(last))) {
+            factdb_result_free(last);
+            last = r;
+        } else {
+            factdb_result_free(r);
+        }
+        if (!used)
+            break;
+        at += used;
+    }
+    double elapsed = (now_s() - t0) * 1000;
+    if (s->o.query_timeout_ms > 0)
+        watch_remove(s, &w);
+    factdb_session_free(sess);  /* a BEGIN left open by the request is rolled back */
+    free(pv);
+    if (rc) {
+        factdb_result_free(last);
+        json_decref(root);
+        if (w.fired) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "the query ran longer than the server's query timeout (%d ms) and was canceled",
+                     s->o.query_timeout_ms);
+            return send_error(c, rq, MHD_HTTP_REQUEST_TIMEOUT, "TIMEOUT", msg, 0, 0, NULL, 0);
+        }
+        return send_factdb_error(c, rq, &err);
+    }
+    json_decref(root);
+    if (!last) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "{\"columns\":[],\"rows\":[],\"row_count\":0,\"elapsed_ms\":%.3f}\n", elapsed);
+        return send_json(c, rq, MHD_HTTP_OK, buf);
+    }
+    if (factdb_result_nrows(last) > s->o.max_result && s->o.max_result) {
+        factdb_result_free(last);
+        char msg[200];
+        snprintf(msg, sizeof msg, "the result has more than %zu rows; add a LIMIT", s->o.max_result);
+        return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
+    }
+    bool csv = wants_csv(c);
+    char extra[160];
+    if (factdb_result_has_rows(last))
+        snprintf(extra, sizeof extra, ",\"elapsed_ms\":%.3f,\"data_version\":%llu", elapsed,
+                 (unsigned long long)factdb_result_data_version(last));
+    else
+        snprintf(extra, sizeof extra, ",\"command\":\"%s\",\"elapsed_ms\":%.3f,\"data_version\":%llu",
+                 factdb_result_tag(last), elapsed, (unsigned long long)factdb_result_data_version(last));
+    stream *st = calloc(1, sizeof *st);
+    if (!st || factdb_writer_new(last, csv ? FACTDB_FORMAT_CSV : FACTDB_FORMAT_JSON, extra, &st->w, &err)) {
+        free(st);
+        factdb_result_free(last);
+        return MHD_NO;
+    }
+    st->result = last;
+    st->rq = rq;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, stream_read, st, stream_free);
+    if (!r) {
+        stream_free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", csv ? "text/csv; charset=utf-8" : "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    rq->status = MHD_HTTP_OK;
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result rows(http_server *s, struct MHD_Connection *c, req *rq, const char *table)
+{
+    int auth = authorize(s, c, true);
+    if (auth)
+        return send_auth_error(c, rq, auth);
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    char ct[64] = "";
+    snprintf(ct, sizeof ct, "%s", ctype ? ctype : "");
+    ct[strcspn(ct, "; ")] = 0;
+    if (strcasecmp(ct, "application/json") && strcasecmp(ct, "application/x-ndjson") &&
+        strcasecmp(ct, "application/ndjson") && strcasecmp(ct, "text/csv"))
+        return send_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
+                          "send application/json (an array of objects), application/x-ndjson or text/csv with a "
+                          "header row", 0, 0, NULL, 0);
+    uint64_t inserted, version;
+    char colname[FACTDB_NAME_MAX + 1];
+    factdb_error err;
+    int rc = ingest_rows(s, table, ctype, (const char *)rq->body.data, rq->body.len, &inserted, &version, colname,
+                         sizeof colname, &err);
+    if (rc) {
+        int status = rc == FACTDB_LIMIT ? MHD_HTTP_CONTENT_TOO_LARGE : status_of(rc);
+        return send_error(c, rq, status, factdb_error_name(rc), err.message, 0, err.line, colname,
+                          colname[0] ? 0 : err.column);
+    }
+    char buf[160];
+    snprintf(buf, sizeof buf, "{\"inserted\":%llu,\"data_version\":%llu}\n", (unsigned long long)inserted,
+             (unsigned long long)version);
+    return send_json(c, rq, MHD_HTTP_OK, buf);
+}
+
+/* Server-sent events: the data_version whenever any process commits, a comment every 15 s. */
+typedef struct events {
+    http_server *s;
+    uint64_t last;
+    double last_send;
+    bool first;
+    req *rq;
+} events;
+
+static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    events *e = cls;
+    for (;;) {
+        if (atomic_load(&e->s->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        uint64_t v = factdb_data_version(e->s->db);
+        double t = now_s();
+        int n = 0;
+        if (e->first || v != e->last)
+            n = snprintf(buf, max, "data: {\"data_version\":%llu}\n\n", (unsigned long long)v);
+        else if (t - e->last_send >= 15)
+            n = snprintf(buf, max, ": keep-alive\n\n");
+        if (n > 0 && (size_t)n < max) {
+            e->first = false;
+            e->last = v;
+            e->last_send = t;
+            e->rq->bytes += (uint64_t)n;
+            return n;
+        }
+        usleep(50000);  /* 50 ms: commits by any process show within 250 ms */
+    }
+}
+
+static enum MHD_Result event_stream(http_server *s, struct MHD_Connection *c, req *rq)
+{
+    int auth = authorize(s, c, false);
+    if (auth)
+        return send_auth_error(c, rq, auth);
+    events *e = calloc(1, sizeof *e);
+    if (!e)
+        return MHD_NO;
+    e->s = s;
+    e->first = true;
+    e->rq = rq;
+    e->last_send = now_s();
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, events_read, e, free);
+    if (!r) {
+        free(e);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    rq->status = MHD_HTTP_OK;
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result metrics(http_server *s, struct MHD_Connection *c, req *rq)
+{
+    int auth = authorize(s, c, false);
+    if (auth)
+        return send_auth_error(c, rq, auth);
+    base_buf b;
+    base_buf_init(&b, (size_t)1 << 24);
+    metrics_render(s, &b);
+    enum MHD_Result r = send_buf(c, rq, MHD_HTTP_OK, "text/plain; version=0.0.4", (const char *)b.data, b.len, NULL,
+                                 NULL);
+    base_buf_cleanup(&b);
+    return r;
+}
+
+/* ---- dispatch ---- */
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    http_server *s = cls;
+    req *rq = *con_cls;
+    if (!rq) {
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        rq->t0 = now_s();
+        rq->route = R_OTHER;
+        snprintf(rq->method, sizeof rq->method, "%s", method);
+        snprintf(rq->path, sizeof rq->path, "%s", url);
+        base_buf_init(&rq->body, s->o.max_body);
+        *con_cls = rq;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
+            rq->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!rq->too_large && base_buf_append(&rq->body, upload, *upload_size))
+            rq->too_large = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the request body is larger than the server's limit of %zu bytes (--max-body)",
+                 s->o.max_body);
+        return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
+    }
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
+    if (!strcmp(url, "/v1/health")) {
+        rq->route = R_HEALTH;
+        return get ? health(s, c, rq) : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                                                   "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n",
+                                                   57, "Allow", "GET");
+    }
+    if (!strcmp(url, "/v1/tables")) {
+        rq->route = R_TABLES;
+        if (!get)
+            return send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                            "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n", 57, "Allow", "GET");
+        int auth = authorize(s, c, false);
+        return auth ? send_auth_error(c, rq, auth) : tables(s, c, rq);
+    }
+    if (!strcmp(url, "/v1/sql")) {
+        rq->route = R_SQL;
+        return post ? sql(s, c, rq) : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                                                 "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use POST\"}}\n",
+                                                 58, "Allow", "POST");
+    }
+    if (!strncmp(url, "/v1/tables/", 11)) {
+        const char *name = url + 11, *slash = strchr(name, '/');
+        if (slash && !strcmp(slash, "/rows") && slash > name && (size_t)(slash - name) <= FACTDB_NAME_MAX) {
+            rq->route = R_ROWS;
+            char table[FACTDB_NAME_MAX + 1];
+            snprintf(table, sizeof table, "%.*s", (int)(slash - name), name);
+            return post ? rows(s, c, rq, table)
+                        : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                                   "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use POST\"}}\n", 58,
+                                   "Allow", "POST");
+        }
+    }
+    if (!strcmp(url, "/v1/events")) {
+        rq->route = R_EVENTS;
+        return get ? event_stream(s, c, rq)
+                   : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                              "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n", 57, "Allow", "GET");
+    }
+    if (!strcmp(url, "/metrics")) {
+        rq->route = R_METRICS;
+        return get ? metrics(s, c, rq)
+                   : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+                              "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n", 57, "Allow", "GET");
+    }
+    char msg[400];
+    snprintf(msg, sizeof msg, "no such route: %s %.200s (see docs/http.md)", method, url);
+    return send_error(c, rq, MHD_HTTP_NOT_FOUND, "NOT_FOUND", msg, 0, 0, NULL, 0);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    http_server *s = cls;
+    req *rq = *con_cls;
+    if (!rq)
+        return;
+    double secs = now_s() - rq->t0;
+    if (!rq->status)
+        rq->status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
+    metrics_request(s, rq->route, rq->status, secs);
+    fprintf(stderr, "%s %s %d %llu %.1f ms%s\n", rq->method, rq->path, rq->status, (unsigned long long)rq->bytes,
+            secs * 1000, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
+    base_buf_cleanup(&rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+static bool is_loopback(const char *host)
+{
+    return !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+           !strncmp(host, "127.", 4);
+}
+
+int http_serve(const http_opts *o, factdb_error *err)
+{
+    http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    s->o = *o;
+    if (!s->o.host)
+        s->o.host = "127.0.0.1";
+    if (!is_loopback(s->o.host) && !s->o.token) {
+        free(s);
+        return base_err(err, FACTDB_INVALID_ARGUMENT,
+                        "refusing to listen on %s without --token: anyone on the network could write; set --token "
+                        "(and --read-token), or listen on 127.0.0.1", o->host);
+    }
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)s->o.port);
+    const char *h = !strcmp(s->o.host, "localhost") ? "127.0.0.1" : s->o.host;
+    if (inet_pton(AF_INET, h, &sin.sin_addr) != 1) {
+        free(s);
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "--host %s is not an IPv4 address", o->host);
+    }
+    factdb_options fo = {.busy_timeout_ms = o->busy_timeout_ms};
+    int rc = factdb_open(o->db_path, &fo, &s->db, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    pthread_cond_init(&s->donecv, NULL);
+    /* SIGINT/SIGTERM are taken by sigwait below; block them before any thread starts */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if ((rc = ingest_start(s, err)))
+        goto out;
+    if (pthread_create(&s->watchdog, NULL, watchdog, s) == 0)
+        s->watchdog_running = true;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_END);
+    if (!d) {
+        rc = base_err(err, FACTDB_IO, "cannot listen on %s:%d (is the port in use?)", s->o.host, o->port);
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    int port = di ? di->port : o->port;
+    printf("factdb serve: listening on http://%s:%d/ (database %s)\n", s->o.host, port, o->db_path);
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    fprintf(stderr, "factdb serve: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    MHD_quiesce_daemon(d);         /* stop accepting */
+    atomic_store(&s->stopping, true);  /* event streams end, new inserts are refused */
+    MHD_stop_daemon(d);            /* waits for the connection threads */
+    rc = 0;
+out:
+    atomic_store(&s->stopping, true);
+    ingest_stop(s);
+    if (s->watchdog_running)
+        pthread_join(s->watchdog, NULL);
+    factdb_close(s->db);
+    free(s);
+    return rc;
+}
