@@ -53,6 +53,7 @@ struct http_server {
     factdb *db;
     atomic_bool stopping;    /* shutting down: event streams end */
     atomic_bool closed;      /* no connection is left: the committer may exit once its queue is empty */
+    atomic_int active;       /* requests being answered */
     /* metrics */
     pthread_mutex_t mu;
     uint64_t req_count[R_COUNT][6];          /* by status class index */

@@ -559,6 +559,13 @@ static enum MHD_Result metrics(http_server *s, struct MHD_Connection *c, req *rq
     return r;
 }
 
+static enum MHD_Result not_allowed(struct MHD_Connection *c, req *rq, const char *allow)
+{
+    char msg[120];
+    snprintf(msg, sizeof msg, "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use %s\"}}\n", allow);
+    return send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, strlen(msg), "Allow", allow);
+}
+
 /* ---- dispatch ---- */
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -572,6 +579,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
         rq->t0 = now_s();
         rq->route = R_OTHER;
+        atomic_fetch_add(&s->active, 1);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         base_buf_init(&rq->body, s->o.max_body);
@@ -596,23 +604,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/v1/health")) {
         rq->route = R_HEALTH;
-        return get ? health(s, c, rq) : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                                                   "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n",
-                                                   57, "Allow", "GET");
+        return get ? health(s, c, rq) : not_allowed(c, rq, "GET");
     }
     if (!strcmp(url, "/v1/tables")) {
         rq->route = R_TABLES;
         if (!get)
-            return send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                            "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n", 57, "Allow", "GET");
+            return not_allowed(c, rq, "GET");
         int auth = authorize(s, c, false);
         return auth ? send_auth_error(c, rq, auth) : tables(s, c, rq);
     }
     if (!strcmp(url, "/v1/sql")) {
         rq->route = R_SQL;
-        return post ? sql(s, c, rq) : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                                                 "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use POST\"}}\n",
-                                                 58, "Allow", "POST");
+        return post ? sql(s, c, rq) : not_allowed(c, rq, "POST");
     }
     if (!strncmp(url, "/v1/tables/", 11)) {
         const char *name = url + 11, *slash = strchr(name, '/');
@@ -621,22 +624,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             char table[FACTDB_NAME_MAX + 1];
             snprintf(table, sizeof table, "%.*s", (int)(slash - name), name);
             return post ? rows(s, c, rq, table)
-                        : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                                   "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use POST\"}}\n", 58,
-                                   "Allow", "POST");
+                        : not_allowed(c, rq, "POST");
         }
     }
     if (!strcmp(url, "/v1/events")) {
         rq->route = R_EVENTS;
         return get ? event_stream(s, c, rq)
-                   : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                              "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n", 57, "Allow", "GET");
+                   : not_allowed(c, rq, "GET");
     }
     if (!strcmp(url, "/metrics")) {
         rq->route = R_METRICS;
         return get ? metrics(s, c, rq)
-                   : send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
-                              "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use GET\"}}\n", 57, "Allow", "GET");
+                   : not_allowed(c, rq, "GET");
     }
     char msg[400];
     snprintf(msg, sizeof msg, "no such route: %s %.200s (see docs/http.md)", method, url);
@@ -659,6 +658,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     base_buf_cleanup(&rq->body);
     free(rq);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->active, 1);
 }
 
 static bool is_loopback(const char *host)
@@ -729,9 +729,12 @@ int http_serve(const http_opts *o, factdb_error *err)
     int sig;
     sigwait(&set, &sig);
     fprintf(stderr, "factdb serve: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    MHD_quiesce_daemon(d);         /* stop accepting */
-    atomic_store(&s->stopping, true);  /* event streams end, new inserts are refused */
-    MHD_stop_daemon(d);            /* waits for the connection threads */
+    MHD_quiesce_daemon(d);             /* stop accepting */
+    atomic_store(&s->stopping, true);  /* event streams end */
+    /* let the requests in flight finish (queries, inserts waiting for their commit) */
+    for (int i = 0; i < 6000 && atomic_load(&s->active) > 0; i++)
+        usleep(10000);
+    MHD_stop_daemon(d);                /* closes idle connections, joins their threads */
     rc = 0;
 out:
     atomic_store(&s->stopping, true);

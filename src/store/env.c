@@ -232,8 +232,11 @@ int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_
     MDB_stat mst;
     mdb_env_info(e->env, &info);
     mdb_env_stat(e->env, &mst);
-    if (stat(path, &st) == 0 && st.st_size > 0 &&
-        (uint64_t)st.st_size < ((uint64_t)info.me_last_pgno + 1) * mst.ms_psize) {
+    /* LMDB counts pages a transaction allocated and freed again without ever writing them, so the file may
+     * legitimately end a little before the last page; a truncated copy ends far before it. */
+    uint64_t want = ((uint64_t)info.me_last_pgno + 1) * mst.ms_psize;
+    uint64_t slack = MAX((uint64_t)64 * mst.ms_psize, want / 8);
+    if (stat(path, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + slack < want) {
         rc = base_err(err, FACTDB_CORRUPT,
                       "cannot open \"%s\": the file is truncated (%lld bytes, but its last page ends at "
                       "byte %llu); restore it from a backup",
