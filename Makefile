@@ -72,6 +72,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/differential.py
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
+	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 
 demo.factdb: | all
@@ -81,6 +82,8 @@ run: all
 	@test -f demo.factdb || $(BUILD)/factdb-demo create demo.factdb
 	@$(BUILD)/factdb info demo.factdb
 	@$(BUILD)/factdb-demo summary demo.factdb
+	@echo "starting the API server (Ctrl-C stops it); try: curl -s http://127.0.0.1:8080/v1/tables"
+	@exec $(BUILD)/factdb serve --port $${PORT:-8080} demo.factdb
 
 bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql
 	bash bench/run.sh

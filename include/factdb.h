@@ -327,8 +327,8 @@ void factdb_session_rollback(factdb_session *s);
 int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const factdb_param *params, size_t nparams,
                         size_t *consumed, factdb_result **out, factdb_error *err);
 
-/* Whether the statements of sql[0..len) would write (INSERT, DELETE, DDL, COPY FROM); for access
- * control before running them. Errors: INVALID_ARGUMENT (syntax, with position). */
+/* Whether the statements of sql[0..len) would write (INSERT, DELETE, DDL, COPY FROM, and COPY TO, which
+ * writes a file); for access control before running them. Errors: INVALID_ARGUMENT (syntax, with position). */
 int factdb_sql_writes(const char *sql, size_t len, bool *writes, factdb_error *err);
 
 /* Result columns (0 for statements that return no rows, such as INSERT), names and PostgreSQL type names. */

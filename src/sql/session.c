@@ -893,7 +893,8 @@ int factdb_sql_writes(const char *sql, size_t len, bool *writes_out, factdb_erro
             sql_arena_cleanup(&a);
             return rc;
         }
-        if (st && writes(st->kind))
+        /* COPY ... TO writes a file on the server: it needs the same trust as a write */
+        if (st && (writes(st->kind) || st->kind == S_COPY_TO))
             *writes_out = true;
         sql_arena_cleanup(&a);
         if (!used)

@@ -185,6 +185,8 @@ def auth_and_limits():
     st, body, _ = s.sql("INSERT INTO ev (at) VALUES ('2024-01-01')", token="read-secret-1")
     assert st == 403 and body["error"]["code"] == "PERMISSION", body
     assert s.insert("ev", [{"at": "2024-01-01"}], token="read-secret-1")[0] == 403
+    st, body, _ = s.sql("COPY ev TO '%s/x.csv'" % d, token="read-secret-1")  # writes a file on the server
+    assert st == 403, body
     assert s.insert("ev", [{"at": "2024-01-01"}])[0] == 401
     assert s.insert("ev", [{"at": "2024-01-01"}], token="write-secret-1")[0] == 200
     assert s.req("GET", "/v1/tables")[0] == 401
