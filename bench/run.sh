@@ -87,6 +87,9 @@ for line in open(sys.argv[2]):
 PY
 )
 
+echo "http: factdb serve and FastAPI + SQLite under wrk"
+h_out=$(bash bench/http.sh)
+
 get() { echo "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
 res() { echo "$1" | awk -v k="$2" '$1 == k { print $3 }'; }
 d_load=$(get "$d_out" load_ms); d_bytes=$(get "$d_out" file_bytes)
@@ -144,5 +147,22 @@ ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
   grep -v '^#' bench/queries.txt | cut -f2- | sed 's/$/;/'
   echo '```'
   echo
+  echo "## HTTP API (requests per second)"
+  echo
+  echo "\`factdb serve\` against the baseline it replaces, a FastAPI + SQLite (WAL) app (bench/fastapi_app.py, Debian"
+  echo "python3-fastapi under uvicorn with 2 workers), on loopback, driven by wrk (2 threads, 64 keep-alive"
+  echo "connections, ${FACTDB_BENCH_HTTP_SECONDS:-10} s each). Inserts are single-row JSON requests, each answered only once durable"
+  echo "(factdb: group commit, one fsync per batch; SQLite: synchronous=FULL). The query is"
+  echo "\`POST /v1/sql {\"sql\":\"SELECT count(*) FROM sales\"}\` on the 6-million-row table."
+  echo
+  echo "| | factdb serve | FastAPI + SQLite | factdb / FastAPI |"
+  echo "|---|---:|---:|---:|"
+  fi=$(get "$h_out" factdb_insert_rps); si=$(get "$h_out" fastapi_insert_rps)
+  fc=$(get "$h_out" factdb_count_rps); sc=$(get "$h_out" fastapi_count_rps)
+  printf "| single-row inserts, 64 connections | %.0f | %.0f | %s |\n" "$fi" "$si" "$(ratio "$fi" "$si")"
+  printf "| SELECT count(*) over HTTP | %.0f | %.1f | %s |\n" "$fc" "$sc" "$(ratio "$fc" "$sc")"
+  echo
+  echo "Details: $(echo "$h_out" | grep factdb_insert | cut -d' ' -f3-) (rows stored / group commits for factdb; every"
+  echo "acknowledged row is stored, the rows above the request count were in flight when wrk stopped)."
 } > docs/benchmarks.md
 cat docs/benchmarks.md
