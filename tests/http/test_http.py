@@ -379,6 +379,13 @@ def two_servers_a_loader_and_a_reader_at_once():
     assert not errors, errors[:5]
     total = sum(acked) + loaded[0]
     assert sum(acked) > 1000 and loaded[0] > 0, (acked, loaded)
+    # group commit: concurrent requests shared commits
+    commits = sum(int(re.search(r"^factdb_commits_total (\d+)$", srv.req("GET", "/metrics")[1], re.M).group(1))
+                  for srv in (api, dash))
+    requests = sum(int(n) for srv in (api, dash) for n in re.findall(
+        r'^factdb_http_requests_total\{route="/v1/tables/\{name\}/rows",status="200"\} (\d+)$',
+        srv.req("GET", "/metrics")[1], re.M))
+    assert commits < requests, (commits, requests)
     for srv in (api, dash):
         st, body, _ = srv.sql("SELECT count(*) FROM ev")
         assert body["rows"][0][0] == total, (body, total)
@@ -386,7 +393,8 @@ def two_servers_a_loader_and_a_reader_at_once():
         assert [r[1] for r in body["rows"]] == acked, (body, acked)
     assert api.stop() == 0 and dash.stop() == 0
     run([FACTDB, "check", db])
-    print("     scenario: %d rows acknowledged over HTTP, %d loaded, in %.0f s" % (sum(acked), loaded[0], SCENARIO_SECONDS))
+    print("     scenario: %d rows acknowledged over HTTP in %d requests and %d group commits, %d loaded, in %.0f s"
+          % (sum(acked), requests, commits, loaded[0], SCENARIO_SECONDS))
     cleanup(d)
 
 
