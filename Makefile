@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench clean asan
+.PHONY: all deps test-deps test run bench clean asan screenshots
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -38,8 +38,30 @@ $(BUILD)/libfactdb.a: $(LIB_OBJ)
 $(BUILD)/libfactdb.so: $(PIC_OBJ)
 	$(CC) -shared -o $@ $^ $(LIBS)
 
-$(BUILD)/factdb: $(CLI_OBJ) $(BUILD)/libfactdb.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libfactdb.a $(LIBS) $(CLI_LIBS)
+# The dashboard (web/) is embedded into the binary: Chart.js comes from npm, pinned by web/package-lock.json.
+CHARTJS = web/node_modules/chart.js/dist/chart.umd.min.js
+WEB_ASSETS = 'web/index.html:/:text/html; charset=utf-8' 'web/app.js:/assets/app.js:text/javascript' \
+             'web/style.css:/assets/style.css:text/css' '$(CHARTJS):/assets/chart.umd.min.js:text/javascript'
+
+$(CHARTJS): web/package.json web/package-lock.json
+	@scripts/deps.sh web
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -o $@ $<
+
+$(BUILD)/gen/web_assets.c: $(BUILD)/embed web/index.html web/app.js web/style.css $(CHARTJS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $@ $(WEB_ASSETS)
+
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/factdb: $(CLI_OBJ) $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a $(LIBS) $(CLI_LIBS)
 
 $(BUILD)/factdb-demo: $(BUILD)/obj/tools/demo.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
@@ -73,6 +95,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
+	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 
 demo.factdb: | all
@@ -84,6 +107,10 @@ run: all
 	@$(BUILD)/factdb-demo summary demo.factdb
 	@echo "starting the API server (Ctrl-C stops it); try: curl -s http://127.0.0.1:8080/v1/tables"
 	@exec $(BUILD)/factdb serve --port $${PORT:-8080} demo.factdb
+
+# Refreshes the two dashboard screenshots shown in README.md (docs/dashboard-*.png).
+screenshots: all
+	FACTDB_SCREENSHOTS_TO_DOCS=1 node tests/browser/test_dashboard.mjs
 
 bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql
 	bash bench/run.sh

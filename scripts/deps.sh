@@ -3,14 +3,22 @@
 # prints the exact command to run and fails. Usage: scripts/deps.sh build|test
 set -eu
 build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev libmicrohttpd-dev libjansson-dev"
-test_pkgs="$build_pkgs libcriterion-dev python3 sqlite3 locales"
+web_pkgs="nodejs npm"
+test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium"
 case "${1:-build}" in
   build) want=$build_pkgs ;;
+  web)   want=$web_pkgs ;;
   test)  want=$test_pkgs ;;
-  *) echo "usage: scripts/deps.sh build|test" >&2; exit 2 ;;
+  *) echo "usage: scripts/deps.sh build|web|test" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
+  # Node.js may come from elsewhere than Debian (its npm bundled): the commands are what matters
+  case $p in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+    chromium) command -v chromium >/dev/null && continue ;;
+  esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -210,10 +210,45 @@ static void watch_remove(http_server *s, watch *w)
 /* ---- endpoints ---- */
 static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"data_version\":%llu}\n", FACTDB_VERSION,
-             (unsigned long long)factdb_data_version(s->db));
+    const char *base = strrchr(s->o.db_path, '/');
+    base = base ? base + 1 : s->o.db_path;
+    char name[300];
+    factdb_json_quote(base, strlen(base), name, sizeof name);
+    char buf[512];
+    snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"database\":%s,\"data_version\":%llu}\n",
+             FACTDB_VERSION, name, (unsigned long long)factdb_data_version(s->db));
     return send_json(c, rq, MHD_HTTP_OK, buf);
+}
+
+/* The dashboard's files, embedded at build time (tools/embed.c -> build/gen/web_assets.c). */
+typedef struct web_asset {
+    const char *path, *type;
+    const unsigned char *data;
+    size_t len;
+} web_asset;
+extern const web_asset web_assets[];
+extern const size_t web_asset_count;
+
+static enum MHD_Result asset(struct MHD_Connection *c, req *rq, const char *url)
+{
+    for (size_t i = 0; i < web_asset_count; i++)
+        if (!strcmp(web_assets[i].path, url)) {
+            struct MHD_Response *r = MHD_create_response_from_buffer(web_assets[i].len, (void *)web_assets[i].data,
+                                                                     MHD_RESPMEM_PERSISTENT);
+            if (!r)
+                return MHD_NO;
+            MHD_add_response_header(r, "Content-Type", web_assets[i].type);
+            MHD_add_response_header(r, "Cache-Control", "no-cache");
+            MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+            MHD_add_response_header(r, "Content-Security-Policy",
+                                    "default-src 'self'; style-src 'self'; img-src 'self' blob: data:");
+            rq->status = MHD_HTTP_OK;
+            rq->bytes = web_assets[i].len;
+            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
+    return MHD_NO + 2;  /* not an asset */
 }
 
 static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
@@ -636,6 +671,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         rq->route = R_METRICS;
         return get ? metrics(s, c, rq)
                    : not_allowed(c, rq, "GET");
+    }
+    if (get && (!strcmp(url, "/") || !strncmp(url, "/assets/", 8))) {
+        enum MHD_Result r = asset(c, rq, url);
+        if ((int)r != MHD_NO + 2)
+            return r;
     }
     char msg[400];
     snprintf(msg, sizeof msg, "no such route: %s %.200s (see docs/http.md)", method, url);
