@@ -86,8 +86,8 @@ $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
 # All tests: unit tests, CLI tests and the multi-process tests, first in a sanitizer build
 # (ASan+UBSan), then the crash tests against the optimized build.
 test: test-deps
-	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/factdb-demo build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
-	$(MAKE) all build/unit_tests
+	$(MAKE) -j$$(nproc) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/factdb-demo build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
+	$(MAKE) -j$$(nproc) all build/unit_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --jobs 2
 	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
 	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py

@@ -7,7 +7,8 @@
 
 static const char USAGE[] =
     "usage: factdb serve [--host 127.0.0.1] [--port 8080] [--token T] [--read-token R] [--max-body BYTES]\n"
-    "                    [--query-timeout MS] [--threads N] [--busy-timeout MS] [--max-connections N] DB\n"
+    "                    [--max-rows N] [--max-result N] [--query-timeout MS] [--threads N]\n"
+    "                    [--busy-timeout MS] [--max-connections N] DB\n"
     "\n"
     "Serves the HTTP JSON API of database DB (docs/http.md): /v1/health, /v1/tables, /v1/sql,\n"
     "/v1/tables/NAME/rows (group-committed inserts), /v1/events (server-sent change events), /metrics.\n"
@@ -17,7 +18,7 @@ static const char USAGE[] =
     "  --port P             TCP port (default 8080; 0 picks a free one, printed at start)\n"
     "  --token T            writes (inserts, DDL, DML) need Authorization: Bearer T\n"
     "  --read-token R       reads need Bearer R or T\n"
-    "  --max-body BYTES     largest request body (default 67108864)\n"
+    "  --max-body BYTES     largest request body (default 16777216; all bodies together at most 512 MiB)\n"
     "  --max-rows N         most rows in one insert request (default 1000000)\n"
     "  --max-result N       most rows in one query result (default 10000000)\n"
     "  --query-timeout MS   cancel queries running longer (default 30000; 0 = none)\n"
@@ -27,7 +28,7 @@ static const char USAGE[] =
 
 int cmd_serve(int argc, char **argv)
 {
-    http_opts o = {.host = "127.0.0.1", .port = 8080, .max_body = 64u << 20, .max_rows = 1000000,
+    http_opts o = {.host = "127.0.0.1", .port = 8080, .max_body = 16u << 20, .max_rows = 1000000,
                    .max_result = 10000000, .query_timeout_ms = 30000, .busy_timeout_ms = 10000,
                    .max_connections = 512};
     const char *pos = NULL;

@@ -48,12 +48,19 @@ void ingest_stop(http_server *s);
 int ingest_rows(http_server *s, const char *table, const char *ctype, const char *body, size_t len,
                 uint64_t *inserted, uint64_t *version, char *colname, size_t colcap, factdb_error *err);
 
+/* Whether JSON text nests no deeper than max (counted outside strings); *at receives the offending byte. */
+bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at);
+
+/* Request bodies of all connections together may hold at most this much memory. */
+#define HTTP_BODY_BUDGET ((size_t)512 << 20)
+
 struct http_server {
     http_opts o;
     factdb *db;
     atomic_bool stopping;    /* shutting down: event streams end */
     atomic_bool closed;      /* no connection is left: the committer may exit once its queue is empty */
     atomic_int active;       /* requests being answered */
+    _Atomic size_t body_bytes;  /* buffered request bodies, against HTTP_BODY_BUDGET */
     /* metrics */
     pthread_mutex_t mu;
     uint64_t req_count[R_COUNT][6];          /* by status class index */

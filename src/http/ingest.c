@@ -194,7 +194,7 @@ static int json_object_row(parse_ctx *p, size_t row, json_t *o)
 /* JSON nesting deeper than this is refused before parsing. */
 #define MAX_DEPTH 32
 
-static int check_depth(parse_ctx *p, const char *s, size_t len)
+bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at)
 {
     int depth = 0;
     bool in_str = false;
@@ -208,16 +208,25 @@ static int check_depth(parse_ctx *p, const char *s, size_t len)
         } else if (ch == '"') {
             in_str = true;
         } else if (ch == '[' || ch == '{') {
-            if (++depth > MAX_DEPTH) {
-                base_err(p->err, FACTDB_LIMIT, "JSON nested deeper than %d levels at byte %zu", MAX_DEPTH, i);
-                p->err->offset = (int64_t)i;
-                return FACTDB_LIMIT;
+            if (++depth > max) {
+                *at = i;
+                return false;
             }
         } else if (ch == ']' || ch == '}') {
             depth--;
         }
     }
-    return 0;
+    return true;
+}
+
+static int check_depth(parse_ctx *p, const char *s, size_t len)
+{
+    size_t at;
+    if (http_json_depth_ok(s, len, MAX_DEPTH, &at))
+        return 0;
+    base_err(p->err, FACTDB_LIMIT, "JSON nested deeper than %d levels at byte %zu", MAX_DEPTH, at);
+    p->err->offset = (int64_t)at;
+    return FACTDB_LIMIT;
 }
 
 static int json_parse_err(parse_ctx *p, const json_error_t *je, size_t row_line_base)

@@ -18,7 +18,8 @@ typedef struct req {
     double t0;
     http_route route;
     base_buf body;
-    bool too_large;
+    size_t charged;         /* bytes counted in the server's body budget */
+    bool too_large, over_budget;
     int status;
     uint64_t bytes;
     char method[8];
@@ -355,6 +356,12 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         text = (const char *)rq->body.data;
         len = rq->body.len;
     } else if (!ctype || !strncasecmp(ctype, "application/json", 16)) {
+        size_t at;
+        if (!http_json_depth_ok((const char *)rq->body.data, rq->body.len, 32, &at)) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "JSON nested deeper than 32 levels at byte %zu", at);
+            return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
+        }
         json_error_t je;
         root = json_loadb((const char *)rq->body.data, rq->body.len, JSON_REJECT_DUPLICATES, &je);
         if (!root) {
@@ -625,11 +632,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rq->too_large && base_buf_append(&rq->body, upload, *upload_size))
-            rq->too_large = true;
+        if (!rq->too_large && !rq->over_budget) {
+            size_t now = atomic_fetch_add(&s->body_bytes, *upload_size) + *upload_size;
+            rq->charged += *upload_size;
+            if (now > HTTP_BODY_BUDGET)
+                rq->over_budget = true;
+            else if (base_buf_append(&rq->body, upload, *upload_size))
+                rq->too_large = true;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
+    if (rq->over_budget)
+        return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
+                          "the server is holding too many large request bodies at once; retry shortly", 0, 0, NULL, 0);
     if (rq->too_large) {
         char msg[160];
         snprintf(msg, sizeof msg, "the request body is larger than the server's limit of %zu bytes (--max-body)",
@@ -696,6 +712,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     fprintf(stderr, "%s %s %d %llu %.1f ms%s\n", rq->method, rq->path, rq->status, (unsigned long long)rq->bytes,
             secs * 1000, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed early)");
     base_buf_cleanup(&rq->body);
+    atomic_fetch_sub(&s->body_bytes, rq->charged);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);

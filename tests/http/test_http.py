@@ -200,6 +200,9 @@ def auth_and_limits():
     st, body, _ = s.req("POST", "/v1/tables/ev/rows", deep, {"Content-Type": "application/json",
                                                              "Authorization": "Bearer write-secret-1"})
     assert st == 413 and "nested deeper" in body["error"]["message"], body
+    st, body, _ = s.req("POST", "/v1/sql", '{"sql":"SELECT 1","params":' + "[" * 40 + "]" * 40 + "}",
+                        {"Content-Type": "application/json", "Authorization": "Bearer read-secret-1"})
+    assert st == 413 and "nested deeper" in body["error"]["message"], body
     # tokens never reach the log
     assert s.stop() == 0
     assert not any("secret" in line for line in s.log), s.log
