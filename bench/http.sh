@@ -28,7 +28,8 @@ wrk.body = '{"sql":"SELECT count(*) FROM sales"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 rps() { awk '/^Requests\/sec:/ { print $2 }'; }
-bad() { awk '/Non-2xx/ { print $NF }'; }
+bad() { awk 'BEGIN { n = 0 } /Non-2xx/ { n = $NF } END { print n }'; }
+reqs() { awk '/requests in/ { print $1 }'; }
 
 # factdb: a copy of the benchmark database plus an events table
 rm -f "$D/h.db" "$D/h.db-lock"
@@ -42,7 +43,7 @@ fq_out=$(wrk -t2 -c64 -d"${SECS}s" -s "$D/count.lua" http://127.0.0.1:18181/v1/s
 f_rows=$("$B/factdb" sql --format csv "$D/h.db" "SELECT count(*) FROM ev" | tail -1)
 commits=$(curl -s http://127.0.0.1:18181/metrics | awk '$1 == "factdb_commits_total" { print $2 }')
 kill -TERM $spid; wait $spid || true
-echo "factdb_insert_rps $(echo "$fi_out" | rps) non2xx=$(echo "$fi_out" | bad) rows=$f_rows commits=$commits"
+echo "factdb_insert_rps $(echo "$fi_out" | rps) requests=$(echo "$fi_out" | reqs) non2xx=$(echo "$fi_out" | bad) rows=$f_rows commits=$commits"
 echo "factdb_count_rps $(echo "$fq_out" | rps) non2xx=$(echo "$fq_out" | bad)"
 
 # FastAPI + SQLite (WAL): a copy of the SQLite benchmark database plus the same events table
@@ -56,5 +57,5 @@ si_out=$(wrk -t2 -c64 -d"${SECS}s" -s "$D/insert.lua" http://127.0.0.1:18182/v1/
 sq_out=$(wrk -t2 -c64 -d"${SECS}s" --timeout 30s -s "$D/count.lua" http://127.0.0.1:18182/v1/sql)
 s_rows=$(sqlite3 "$D/http.sqlite" "SELECT count(*) FROM ev")
 kill -TERM $upid; wait $upid || true
-echo "fastapi_insert_rps $(echo "$si_out" | rps) non2xx=$(echo "$si_out" | bad) rows=$s_rows"
+echo "fastapi_insert_rps $(echo "$si_out" | rps) requests=$(echo "$si_out" | reqs) non2xx=$(echo "$si_out" | bad) rows=$s_rows"
 echo "fastapi_count_rps $(echo "$sq_out" | rps) non2xx=$(echo "$sq_out" | bad)"

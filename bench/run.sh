@@ -162,7 +162,9 @@ ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
   printf "| single-row inserts, 64 connections | %.0f | %.0f | %s |\n" "$fi" "$si" "$(ratio "$fi" "$si")"
   printf "| SELECT count(*) over HTTP | %.0f | %.1f | %s |\n" "$fc" "$sc" "$(ratio "$fc" "$sc")"
   echo
-  echo "Details: $(echo "$h_out" | grep factdb_insert | cut -d' ' -f3-) (rows stored / group commits for factdb; every"
-  echo "acknowledged row is stored, the rows above the request count were in flight when wrk stopped)."
+  echo "Insert runs: factdb $(echo "$h_out" | grep factdb_insert | cut -d' ' -f3-); FastAPI $(echo "$h_out" | grep fastapi_insert | cut -d' ' -f3-)."
+  echo "(requests = completed requests wrk counted, rows = rows in the table afterwards: every acknowledged"
+  echo "row is there, and requests still in flight when wrk stopped were committed too; commits = factdb's"
+  echo "group commits, so rows / commits is the batching.)"
 } > docs/benchmarks.md
 cat docs/benchmarks.md

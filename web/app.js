@@ -173,13 +173,17 @@ async function openTable(name) {
   await Promise.all([refreshKpis(), refreshSample(), drawChart()]);
 }
 
+let kpiSeq = 0;
+
 async function refreshKpis() {
   const t = state.table;
   if (!t) return;
+  const seq = ++kpiSeq;
   const m = t.columns.find((c) => isNumericType(c.type));
   const q = 'SELECT count(*)' + (m ? ', sum(' + quoteIdent(m.name) + ')' : '') + ' FROM ' + quoteIdent(t.name);
   try {
     const r = await sql(q);
+    if (seq !== kpiSeq) return;
     $('kpi-rows').textContent = fmt(r.rows[0][0]);
     $('kpi-measure-label').textContent = m ? 'sum of ' + m.name : 'no numeric column';
     $('kpi-measure').textContent = m ? fmt(r.rows[0][1]) : '–';
@@ -277,18 +281,22 @@ function chartData(q, r) {
   return { labels, datasets };
 }
 
+let chartSeq = 0;
+
 async function drawChart() {
   if (!state.table) return;
   const q = chartQuery();
   if (!q) return;
   $('chart-sql').textContent = q.sql + (q.params.length ? '\n-- params: ' + JSON.stringify(q.params) : '');
   state.chartSql = q;
+  const seq = ++chartSeq;  /* answers can arrive out of order: only the newest request may draw */
   let r;
   try {
     r = await sql(q.sql, q.params);
+    if (seq !== chartSeq) return;
     showError($('chart-error'), null);
   } catch (e) {
-    showError($('chart-error'), e);
+    if (seq === chartSeq) showError($('chart-error'), e);
     return;
   }
   setVersion(r.data_version);

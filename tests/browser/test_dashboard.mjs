@@ -34,16 +34,11 @@ function assert(cond, msg) {
   if (!cond) throw new Error('assertion failed: ' + msg);
 }
 
+// The demo database of `make run` (build/factdb-demo): 1,000,000 sales over 2024-2025.
 function makeDb(dir) {
-  const db = join(dir, 'shop.factdb');
-  const regions = ['Nord', 'Sud', 'Centro', 'Isole'], products = ['caffè', 'pasta', 'vino'];
-  let csv = 'sold_at,region,product,quantity,amount\n';
-  for (let i = 0; i < 3000; i++) {
-    const day = 1 + (i % 28), month = 1 + (Math.floor(i / 28) % 12);
-    csv += `2024-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')} 1${i % 10}:00:00,${regions[i % 4]},${products[i % 3]},${1 + (i % 5)},${((i * 37) % 1000) / 10}\n`;
-  }
-  const p = spawnSync(FACTDB, ['load', '--create', db, 'sales', '-'], { input: csv, env: ENV });
-  assert(p.status === 0, 'load: ' + p.stderr);
+  const db = join(dir, 'demo.factdb');
+  const p = spawnSync(join(BUILD, 'factdb-demo'), ['create', db], { env: ENV });
+  assert(p.status === 0, 'factdb-demo: ' + p.stderr);
   return db;
 }
 
@@ -92,11 +87,13 @@ page.on('pageerror', (e) => consoleErrors.push(String(e)));
 await test('page loads with the header and the tables', async () => {
   await page.goto(srv.url + '/');
   await page.waitForFunction(() => window.__factdb && window.__factdb.ready && window.__factdb.chart);
-  assert((await page.textContent('#dbname')) === 'shop.factdb', 'database name');
-  assert((await page.textContent('#total-rows')) === '3,000', 'total rows: ' + (await page.textContent('#total-rows')));
+  assert((await page.textContent('#dbname')) === 'demo.factdb', 'database name');
+  assert((await page.textContent('#total-rows')) === '1,000,000', 'total rows: ' + (await page.textContent('#total-rows')));
   assert(/^\d+$/.test(await page.textContent('#data-version')), 'data_version');
   assert((await page.textContent('#tables')).includes('sales'), 'tables list');
-  assert((await page.textContent('#kpi-rows')) === '3,000', 'KPI rows');
+  assert((await page.textContent('#kpi-rows')) === '1,000,000', 'KPI rows');
+  const sum = await apiSql(srv.url, 'SELECT sum(quantity) FROM sales');
+  assert((await page.textContent('#kpi-measure')) === sum.rows[0][0].toLocaleString('en-US'), 'KPI sum');
   await page.waitForFunction(() => document.querySelector('#live').textContent === 'on');
 });
 
@@ -105,7 +102,7 @@ await test('a bar chart by region matches the API', async () => {
   await page.selectOption('#aggregate', 'sum');
   await page.selectOption('#dimension', 'region');
   await page.selectOption('#chart-type', 'bar');
-  await page.waitForFunction(() => window.__factdb.chart.data.labels.length === 4 && window.__factdb.chart.config.type === 'bar');
+  await page.waitForFunction(() => window.__factdb.chart.data.labels.length === 14 && window.__factdb.chart.config.type === 'bar');
   const data = await page.evaluate(() => ({ labels: window.__factdb.chart.data.labels, values: window.__factdb.chart.data.datasets[0].data }));
   const api = await apiSql(srv.url, 'SELECT region, sum(amount) FROM sales GROUP BY region');
   const want = new Map(api.rows.map((r) => [r[0], r[1]]));
@@ -117,39 +114,39 @@ await test('a bar chart by region matches the API', async () => {
   assert(await page.isHidden('#bucket-label'), 'no bucket for a text dimension');
 });
 
-await test('a monthly line chart stacked by product, with a filter bound as a parameter', async () => {
+await test('a monthly area chart stacked by channel, with a filter bound as a parameter', async () => {
   await page.selectOption('#dimension', 'sold_at');
   await page.selectOption('#bucket', 'month');
   await page.selectOption('#chart-type', 'area');
-  await page.selectOption('#stack', 'product');
+  await page.selectOption('#stack', 'channel');
   await page.click('#add-filter');
   const f = page.locator('.filter').first();
   await f.locator('select').first().selectOption('region');
-  await f.locator('input').fill("Nord' OR '1'='1");
+  await f.locator('input').fill("Lombardia' OR '1'='1");
   await f.locator('input').dispatchEvent('change');
   await page.waitForFunction(() => document.querySelector('#chart-sql').textContent.includes('$1'));
   // the injection attempt is a value: no region has that name, so the chart is empty
   await page.waitForFunction(() => window.__factdb.chart.data.labels.length === 0);
-  await f.locator('input').fill('Nord');
+  await f.locator('input').fill('Lombardia');
   await f.locator('input').dispatchEvent('change');
-  await page.waitForFunction(() => window.__factdb.chart.data.labels.length === 12 && window.__factdb.chart.data.datasets.length === 3);
+  await page.waitForFunction(() => window.__factdb.chart.data.labels.length === 24 && window.__factdb.chart.data.datasets.length === 4);
   const got = await page.evaluate(() => window.__factdb.chart.data.datasets.map((d) => ({ label: d.label, data: d.data })));
-  const api = await apiSql(srv.url, "SELECT date_trunc('month', sold_at), product, sum(amount) FROM sales WHERE region = $1 GROUP BY 1, 2 ORDER BY 1, 2", ['Nord']);
+  const api = await apiSql(srv.url, "SELECT date_trunc('month', sold_at), channel, sum(amount) FROM sales WHERE region = $1 GROUP BY 1, 2 ORDER BY 1, 2", ['Lombardia']);
   for (const ds of got) {
     const rows = api.rows.filter((r) => r[1] === ds.label);
-    assert(rows.length === 12, 'months for ' + ds.label);
+    assert(rows.length === 24, 'months for ' + ds.label);
     rows.forEach((r, i) => assert(Math.abs(r[2] - ds.data[i]) < 1e-6, `${ds.label} month ${i}: ${ds.data[i]} vs ${r[2]}`));
   }
-  assert((await page.textContent('#chart-sql')).includes('params: ["Nord"]'), 'params shown');
+  assert((await page.textContent('#chart-sql')).includes('params: ["Lombardia"]'), 'params shown');
   await page.screenshot({ path: join(OUT, 'dashboard-chart.png') });
 });
 
 await test('the SQL editor shows a paged table and errors', async () => {
-  await page.fill('#sql', 'SELECT region, product, count(*) AS n, sum(quantity) AS q FROM sales GROUP BY 1, 2 ORDER BY 1, 2');
+  await page.fill('#sql', 'SELECT region, count(*) AS n, sum(quantity) AS q, avg(amount) AS avg_amount FROM sales GROUP BY 1 ORDER BY 2 DESC');
   await page.click('#run-sql');
-  await page.waitForFunction(() => document.querySelectorAll('#sql-result tbody tr').length === 12);
+  await page.waitForFunction(() => document.querySelectorAll('#sql-result tbody tr').length === 14);
   const first = await page.$$eval('#sql-result tbody tr:first-child td', (tds) => tds.map((t) => t.textContent));
-  const api = await apiSql(srv.url, 'SELECT region, product, count(*) AS n, sum(quantity) AS q FROM sales GROUP BY 1, 2 ORDER BY 1, 2');
+  const api = await apiSql(srv.url, 'SELECT region, count(*) AS n, sum(quantity) AS q, avg(amount) AS avg_amount FROM sales GROUP BY 1 ORDER BY 2 DESC');
   assert(JSON.stringify(first) === JSON.stringify(api.rows[0].map(String)), 'first row ' + first + ' vs ' + api.rows[0]);
   await page.locator('#sql-view').screenshot({ path: join(OUT, 'dashboard-sql.png') });
   await page.fill('#sql', 'SELECT sold_at, amount FROM sales ORDER BY sold_at, amount LIMIT 120');
@@ -171,13 +168,14 @@ await test('the SQL editor shows a paged table and errors', async () => {
 
 await test('rows inserted through the API update the KPIs live, without a reload', async () => {
   const before = await page.evaluate(() => performance.getEntriesByType('navigation').length);
-  const rows = Array.from({ length: 25 }, (_, i) => ({ sold_at: '2024-12-31 23:00:00', region: 'Nord', product: 'vino', quantity: 1, amount: 10 + i }));
+  const rows = Array.from({ length: 25 }, (_, i) => ({ sold_at: '2025-12-31 23:00:00', store: 'Forlì', region: 'Emilia-Romagna',
+    product: 'Sangiovese', category: 'Wine', channel: 'web', quantity: 1, unit_price: 10 + i, amount: 10 + i }));
   const r = await fetch(srv.url + '/v1/tables/sales/rows', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rows) });
   assert(r.status === 200, 'insert ' + r.status);
-  await page.waitForFunction(() => document.querySelector('#kpi-rows').textContent === '3,025', null, { timeout: 5000 });
+  await page.waitForFunction(() => document.querySelector('#kpi-rows').textContent === '1,000,025', null, { timeout: 5000 });
   const after = await page.evaluate(() => performance.getEntriesByType('navigation').length);
   assert(before === after, 'no reload');
-  assert((await page.textContent('#total-rows')) === '3,025', 'header total');
+  assert((await page.textContent('#total-rows')) === '1,000,025', 'header total');
   assert((await page.textContent('#last-change')).endsWith('s ago'), 'last change');
 });
 
@@ -208,7 +206,7 @@ await test('with --read-token the page asks for the token once per browser sessi
   await p2.fill('#token-input', 'read-token-123');
   await p2.click('#token-dialog button');
   await p2.waitForFunction(() => window.__factdb && window.__factdb.ready && window.__factdb.chart);
-  assert((await p2.textContent('#kpi-rows')) === '3,025', 'KPI after token');
+  assert((await p2.textContent('#kpi-rows')) === '1,000,025', 'KPI after token');
   await p2.reload();
   await p2.waitForFunction(() => window.__factdb && window.__factdb.ready && window.__factdb.chart);
   assert(!(await p2.$('#token-dialog[open]')), 'asked only once');
