@@ -138,7 +138,8 @@ await test('a monthly area chart stacked by channel, with a filter bound as a pa
     rows.forEach((r, i) => assert(Math.abs(r[2] - ds.data[i]) < 1e-6, `${ds.label} month ${i}: ${ds.data[i]} vs ${r[2]}`));
   }
   assert((await page.textContent('#chart-sql')).includes('params: ["Lombardia"]'), 'params shown');
-  await page.screenshot({ path: join(OUT, 'dashboard-chart.png') });
+  await page.evaluate(() => { document.querySelector('#table-view details').open = false; });
+  await page.locator('#table-view').screenshot({ path: join(OUT, 'dashboard-chart.png') });
 });
 
 await test('the SQL editor shows a paged table and errors', async () => {
