@@ -352,10 +352,13 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
     if (f && strcmp(f, "csv") && strcmp(f, "json"))
         return send_error(c, rq, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT", "format must be json or csv", 0, 0, NULL, 0);
+    /* curl -d sends application/x-www-form-urlencoded; a body that is a JSON object is taken as JSON */
+    bool form_json = ctype && !strncasecmp(ctype, "application/x-www-form-urlencoded", 33) && rq->body.len &&
+                     rq->body.data[0] == '{';
     if (ctype && !strncasecmp(ctype, "text/plain", 10)) {
         text = (const char *)rq->body.data;
         len = rq->body.len;
-    } else if (!ctype || !strncasecmp(ctype, "application/json", 16)) {
+    } else if (!ctype || form_json || !strncasecmp(ctype, "application/json", 16)) {
         size_t at;
         if (!http_json_depth_ok((const char *)rq->body.data, rq->body.len, 32, &at)) {
             char msg[120];

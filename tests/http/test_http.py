@@ -134,6 +134,9 @@ def endpoints_and_statuses():
     assert st == 400 and "invalid JSON" in body["error"]["message"], body
     st, body, _ = s.req("POST", "/v1/sql", "x", {"Content-Type": "application/xml"})
     assert st == 415, body
+    st, body, _ = s.req("POST", "/v1/sql", '{"sql":"SELECT 2 AS two"}',
+                        {"Content-Type": "application/x-www-form-urlencoded"})  # curl -d without -H
+    assert st == 200 and body["rows"] == [[2]], body
     st, body, _ = s.req("POST", "/v1/tables/ev/rows", "x", {"Content-Type": "application/xml"})
     assert st == 415, body
     st, body, _ = s.req("GET", "/v1/nope")
