@@ -109,3 +109,51 @@ Test(enc, doubles_never_bitpacked_raw)
     }
     roundtrip(FACTDB_DOUBLE, v, NULL, N, ENC_PLAIN);
 }
+
+/* The per-width unpacking (64 generated functions per output width) for every width, with the
+ * extremes present so the width is exactly w, block-aligned and ragged lengths, and NULLs. */
+Test(enc, bitpack_every_width)
+{
+    enum { N = 1000 };
+    int64_t *v = malloc(N * sizeof *v);
+    uint8_t valid[N];
+    uint64_t seed = 88172645463325252ull;
+    for (unsigned w = 1; w <= 63; w++) {
+        const int64_t ref = w < 40 ? -12345 : -((int64_t)1 << 40);
+        const uint64_t span = (w == 64 ? ~0ull : (1ull << w) - 1);
+        for (uint32_t i = 0; i < N; i++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            v[i] = (int64_t)((uint64_t)ref + seed % (span + 1));
+            valid[i] = (seed >> 40) % 11 != 0;
+        }
+        v[3] = ref;
+        v[700] = (int64_t)((uint64_t)ref + span);
+        valid[3] = valid[700] = 1;
+        for (uint32_t n = 192; n <= N; n += N - 192) {
+            roundtrip(FACTDB_BIGINT, v, NULL, n, ENC_BITPACK);
+            roundtrip(FACTDB_BIGINT, v, valid, n, 0);
+            if (w <= 31 && ref >= INT32_MIN) {
+                roundtrip(FACTDB_INTEGER, v, NULL, n, ENC_BITPACK);
+                roundtrip(FACTDB_DATE, v, valid, n, 0);
+            }
+        }
+    }
+    free(v);
+}
+
+/* Doubles that are exact decimals are stored scaled; every width of the scaled integers reads back. */
+Test(enc, scaled_doubles_every_width)
+{
+    enum { N = 777 };
+    int64_t *v = malloc(N * sizeof *v);
+    uint64_t seed = 1234567;
+    for (unsigned w = 2; w <= 40; w++) {
+        for (uint32_t i = 0; i < N; i++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            double d = (double)((int64_t)(seed % ((1ull << w) - 1)) - 1000) / 100.0;
+            memcpy(&v[i], &d, 8);
+        }
+        roundtrip(FACTDB_DOUBLE, v, NULL, N, 0);
+    }
+    free(v);
+}
