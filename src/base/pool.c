@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define POOL_SLOTS 256
+#define POOL_SLOTS 1024
 #define POOL_LIMIT ((size_t)256 << 20)
 
 typedef struct pool_entry {

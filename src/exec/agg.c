@@ -941,6 +941,16 @@ static int merge_some(gtab *dst, gtab *src, int me, int nw, factdb_error *err)
     return rc;
 }
 
+int gtab_merge_group(gtab *dst, gtab *src, size_t g, factdb_error *err)
+{
+    size_t nk = (size_t)dst->nkeys;
+    uint32_t dg;
+    int rc = gtab_find(dst, src->kw + g * nk, src->kn + g * nk, src->ks ? src->ks + g * nk : NULL, false, &dg, err);
+    for (int j = 0; j < dst->naggs && !rc; j++)
+        rc = merge_state(dst, dg, src, (uint32_t)g, j, err);
+    return rc;
+}
+
 int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out, factdb_error *err)
 {
     const agg_spec *sp = &t->q->aggs[j];

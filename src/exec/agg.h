@@ -75,6 +75,8 @@ static inline int gtab_owner(const uint64_t *w, const uint8_t *nl, int nkeys, in
     h ^= h >> 29;
     return (int)((h >> 32) % (uint64_t)nw);
 }
+/* Merges group g of src into dst (no DISTINCT sets). */
+int gtab_merge_group(gtab *dst, gtab *src, size_t g, factdb_error *err);
 /* Merges the groups of src that worker `me` of nw owns into dst. */
 int gtab_merge_owned(gtab *dst, gtab *src, int me, int nw, factdb_error *err);
 /* The key words of rows 0..n of the key vectors (for ownership). */

@@ -4,11 +4,27 @@
  * ORDER BY (top-N when a LIMIT allows), OFFSET and LIMIT. */
 #include "agg.h"
 #include "store/store.h"
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct run run;
+
+/* Radix partitioning of owned-mode grouping: rows are first appended to 2^RADIX_BITS partitions by key
+ * hash (sequential writes), then each partition is aggregated on its own with a table small enough to
+ * stay in cache. Used for one integer/double key and plain aggregates over numbers. */
+#define RADIX_BITS 6
+#define NPART (1 << RADIX_BITS)
+
+typedef struct part_buf {
+    size_t n, cap;
+    bool pooled;        /* the arrays are carved out of the worker's pooled block (not freed one by one) */
+    uint64_t *key;
+    uint8_t *kvalid;
+    uint64_t **val;     /* per aggregate: the argument's 8 bytes */
+    uint8_t **flag;     /* per aggregate: 1 = the row counts (argument not NULL, FILTER true) */
+} part_buf;
 
 /* Groups made by the first chunk (65,536 rows) above which grouping switches to owned mode. */
 #define OWNED_MIN_GROUPS 4096
@@ -23,6 +39,11 @@ typedef struct worker {
     int rc;
     int me;                 /* index among the workers */
     bool gt_ready, rs_ready;
+    part_buf *parts;        /* radix mode: NPART partitions of rows */
+    void *block;            /* radix mode: one pooled allocation holding every partition's first arrays */
+    size_t block_size;
+    gtab *ptabs;            /* radix mode: one table per partition */
+    int nptabs;
 } worker;
 
 struct run {
@@ -44,6 +65,7 @@ struct run {
      * (gtab_owner), so no worker holds all groups and no final merge is needed. */
     bool owned;
     size_t first_chunk;     /* owned mode: chunks before it were aggregated the ordinary way */
+    bool radix;             /* owned mode with radix-partitioned aggregation */
 };
 
 static const char *scan_text(void *ctx, int col, uint32_t code, size_t *len)
@@ -101,6 +123,177 @@ static bool is_coded(const query *q, const bexpr *e)
     return e && e->kind == B_INPUT && e->input < q->ncols && q->cols[e->input].store_type == FACTDB_TEXT;
 }
 
+static inline unsigned part_of(uint64_t w) { return (unsigned)((w * 0x9E3779B97F4A7C15ull) >> (64 - RADIX_BITS)); }
+
+/* Doubles a partition's arrays. A partition that outgrows its share of the worker's pooled block (skewed
+ * keys) moves to malloc'ed arrays of its own. */
+static int part_grow(part_buf *p, int naggs, factdb_error *err)
+{
+    size_t cap = p->cap ? p->cap * 2 : 4096, n = p->n;
+    uint64_t *k = malloc(cap * 8);
+    uint8_t *kv = malloc(cap);
+    bool ok = k && kv;
+    uint64_t *v[MAX_AGGS] = {0};
+    uint8_t *f[MAX_AGGS] = {0};
+    for (int j = 0; j < naggs && ok; j++) {
+        v[j] = malloc(cap * 8);
+        f[j] = malloc(cap);
+        ok = v[j] && f[j];
+    }
+    if (!ok) {
+        free(k);
+        free(kv);
+        for (int j = 0; j < naggs; j++)
+            free(v[j]), free(f[j]);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    memcpy(k, p->key, n * 8);
+    memcpy(kv, p->kvalid, n);
+    for (int j = 0; j < naggs; j++) {
+        memcpy(v[j], p->val[j], n * 8);
+        memcpy(f[j], p->flag[j], n);
+    }
+    if (!p->pooled) {
+        free(p->key);
+        free(p->kvalid);
+        for (int j = 0; j < naggs; j++)
+            free(p->val[j]), free(p->flag[j]);
+    }
+    p->key = k;
+    p->kvalid = kv;
+    for (int j = 0; j < naggs; j++)
+        p->val[j] = v[j], p->flag[j] = f[j];
+    p->cap = cap;
+    p->pooled = false;
+    return 0;
+}
+
+/* Radix mode, phase 1: appends the owned rows sel[0..m) to the worker's partitions. */
+static int radix_append(worker *w, const uint32_t *sel, size_t m)
+{
+    run *r = w->r;
+    query *q = r->q;
+    eval_thread *t = &w->th;
+    vec *kv, *av[MAX_AGGS], *fv[MAX_AGGS];
+    if (eval(t, q->keys[0], sel, m, &kv))
+        return (w->err = t->err).code;
+    for (int j = 0; j < q->naggs; j++) {
+        av[j] = fv[j] = NULL;
+        if ((q->aggs[j].arg && eval(t, q->aggs[j].arg, sel, m, &av[j])) ||
+            (q->aggs[j].filter && eval(t, q->aggs[j].filter, sel, m, &fv[j])))
+            return (w->err = t->err).code;
+    }
+    size_t charge = m * (9 + (size_t)q->naggs * 9);
+    if (atomic_fetch_add(&r->mem, charge) + charge > r->o->mem_limit)
+        return base_err(&w->err, FACTDB_LIMIT, "the query needs more than its memory limit of %zu MiB (too many groups); "
+                        "add filters, or raise the limit", r->o->mem_limit >> 20);
+    const bool f64 = r->kmode[0] == KEY_F64;
+    const uint64_t *kd = kv->data;
+    for (size_t i = 0; i < m; i++) {
+        uint8_t kn = kv->valid && !kv->valid[i];
+        uint64_t kw = kn ? 0 : kd[i];
+        if (f64 && !kn) {
+            double d;
+            memcpy(&d, &kw, 8);
+            if (d == 0)
+                d = 0;  /* -0 groups with 0 */
+            if (d != d)
+                d = NAN;
+            memcpy(&kw, &d, 8);
+        }
+        part_buf *p = &w->parts[part_of(kw)];
+        if (p->n == p->cap && part_grow(p, q->naggs, &w->err))
+            return w->err.code;
+        size_t at = p->n++;
+        p->key[at] = kw;
+        p->kvalid[at] = !kn;
+        for (int j = 0; j < q->naggs; j++) {
+            const vec *a = av[j], *f = fv[j];
+            uint8_t ok = 1;
+            if (a && a->valid && !a->valid[i])
+                ok = 0;
+            if (f && ((f->valid && !f->valid[i]) || !((const uint8_t *)f->data)[i]))
+                ok = 0;
+            p->flag[j][at] = ok;
+            p->val[j][at] = a ? ((const uint64_t *)a->data)[i] : 0;
+        }
+    }
+    return 0;
+}
+
+/* Radix mode, phase 2: the worker aggregates partitions p = me, me + nw, ... from every worker's rows, each
+ * with its own table (small enough for the cache); tables of different partitions hold different keys. */
+static int radix_aggregate(worker *w)
+{
+    run *r = w->r;
+    query *q = r->q;
+    uint32_t gids[EXEC_VEC];
+    for (int p = w->me; p < NPART; p += r->nw) {
+        gtab *gt = &w->ptabs[p];
+        if (gtab_init(gt, q, r->kmode, r->domain, &r->mem, r->o->mem_limit, &w->th.keep, &w->err))
+            return w->err.code;
+        w->nptabs = p + 1;
+        for (int src = 0; src < r->nw; src++) {
+            part_buf *pb = &r->w[src].parts[p];
+            for (size_t off = 0; off < pb->n; off += EXEC_VEC) {
+                size_t n = MIN((size_t)EXEC_VEC, pb->n - off);
+                vec kv = {.type = q->keys[0]->type, .data = pb->key + off, .valid = pb->kvalid + off, .dict = -1};
+                vec *kp = &kv;
+                if (gtab_groups(gt, &kp, n, gids, &w->err))
+                    return w->err.code;
+                for (int j = 0; j < q->naggs; j++) {
+                    const agg_spec *sp = &q->aggs[j];
+                    if (!sp->arg) {
+                        if (gtab_update(gt, j, gids, NULL, sp->filter ? pb->flag[j] + off : NULL, NULL, n, false,
+                                        &w->err))
+                            return w->err.code;
+                        continue;
+                    }
+                    vec av = {.type = sp->arg->type, .data = pb->val[j] + off, .valid = pb->flag[j] + off, .dict = -1};
+                    if (gtab_update(gt, j, gids, &av, NULL, NULL, n, false, &w->err))
+                        return w->err.code;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static void *radix_work(void *arg)
+{
+    worker *w = arg;
+    w->rc = radix_aggregate(w);
+    return NULL;
+}
+
+static void parts_free(worker *w, int naggs)
+{
+    if (w->parts)
+        for (int p = 0; p < NPART; p++) {
+            if (!w->parts[p].pooled) {
+                free(w->parts[p].key);
+                free(w->parts[p].kvalid);
+                for (int j = 0; j < naggs; j++) {
+                    if (w->parts[p].val)
+                        free(w->parts[p].val[j]);
+                    if (w->parts[p].flag)
+                        free(w->parts[p].flag[j]);
+                }
+            }
+            free(w->parts[p].val);
+            free(w->parts[p].flag);
+        }
+    free(w->parts);
+    base_pool_put(w->block, w->block_size);
+    w->block = NULL;
+    for (int p = 0; p < w->nptabs; p++)
+        gtab_cleanup(&w->ptabs[p]);
+    free(w->ptabs);
+    w->parts = NULL;
+    w->ptabs = NULL;
+    w->nptabs = 0;
+}
+
 /* Processes rows [0, n) of the current inputs. */
 static int process(worker *w, size_t n)
 {
@@ -119,6 +312,8 @@ static int process(worker *w, size_t n)
         if (m != n)
             sel = sel_buf;
     }
+    if (r->radix)
+        return radix_append(w, sel, m);
     uint32_t own_buf[EXEC_VEC];
     if (q->agg && r->owned) {
         /* keep the rows whose group this worker owns */
@@ -622,22 +817,38 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
         types[k] = q->keys[k]->type;
     for (int j = 0; j < q->naggs; j++)
         types[q->nkeys + j] = q->aggs[j].type;
+    /* radix mode (ws NULL): every partition table of every worker, each group owned */
+    gtab *tabs[256 * NPART];
+    int owner_of[256 * NPART];
+    int ntabs = 0;
+    if (!ws) {
+        for (int i = 0; i < r->nw; i++)
+            for (int p = i; p < r->w[i].nptabs; p += r->nw) {
+                tabs[ntabs] = &r->w[i].ptabs[p];
+                owner_of[ntabs++] = -1;
+            }
+    } else {
+        for (int i = 0; i < nw; i++) {
+            tabs[ntabs] = &ws[i].gt;
+            owner_of[ntabs++] = r->owned ? ws[i].me : -1;
+        }
+    }
     size_t total = 0;
-    for (int i = 0; i < nw; i++)
-        total += ws[i].gt.ng;
+    for (int i = 0; i < ntabs; i++)
+        total += tabs[i]->ng;
     if (rowset_init(out, nc, types, &r->mem, r->o->mem_limit, err) || rowset_reserve(out, total ? total : 1, err))
         return err->code;
     int rc = 0;
     size_t nk = (size_t)q->nkeys;
     size_t row = 0;
-    for (int wi = 0; wi < nw && !rc; wi++) {
-        gtab *gt = &ws[wi].gt;
+    for (int wi = 0; wi < ntabs && !rc; wi++) {
+        gtab *gt = tabs[wi];
         int64_t *dcount[MAX_AGGS] = {0};
         for (int j = 0; j < q->naggs && !rc; j++)
             if (q->aggs[j].distinct && !(dcount[j] = gtab_distinct_counts(gt, j)))
                 rc = base_err(err, FACTDB_NOMEM, "out of memory");
         for (size_t g = 0; g < gt->ng && !rc; g++) {
-            if (r->owned && gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != ws[wi].me)
+            if (owner_of[wi] >= 0 && gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != owner_of[wi])
                 continue;
             for (size_t k = 0; k < nk && !rc; k++) {
                 sql_value v;
@@ -850,8 +1061,63 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
             goto out;
         }
         if (r->w[0].gt.ng > OWNED_MIN_GROUPS) {
-            r->owned = true;
-            r->first_chunk = 1;
+            r->radix = q->nkeys == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
+            for (int j = 0; j < q->naggs && r->radix; j++) {
+                const agg_spec *sp = &q->aggs[j];
+                phys ap = sp->arg ? exec_phys(sp->arg->type) : P_I64;
+                r->radix = !sp->distinct && (ap == P_I64 || ap == P_F64) &&
+                           (sp->fn == AG_COUNT_STAR || sp->fn == AG_COUNT || sp->fn == AG_SUM || sp->fn == AG_AVG ||
+                            sp->fn == AG_MIN || sp->fn == AG_MAX);
+            }
+            for (int i = 0; i < nw && r->radix; i++) {
+                worker *wk = &r->w[i];
+                wk->parts = calloc(NPART, sizeof *wk->parts);
+                wk->ptabs = calloc(NPART, sizeof *wk->ptabs);
+                if (!wk->parts || !wk->ptabs) {
+                    rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                    goto out;
+                }
+                /* one pooled block per worker, sized for an even share of the rows (+25%): repeated queries
+                 * reuse it instead of page-faulting fresh memory, and nothing is copied while it suffices */
+                size_t rows = (size_t)factdb_scan_row_count(r->scan);
+                size_t cap = (rows / (size_t)nw / NPART * 5 / 4 + 1024 + 7) & ~(size_t)7;  /* keeps arrays 8-aligned */
+                size_t per_row = 9 + (size_t)q->naggs * 9;
+                wk->block_size = cap * per_row * NPART;
+                wk->block = base_pool_get(wk->block_size);
+                if (!wk->block) {
+                    rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                    goto out;
+                }
+                unsigned char *at = wk->block;
+                for (int p = 0; p < NPART; p++) {
+                    part_buf *pb = &wk->parts[p];
+                    pb->val = calloc((size_t)(q->naggs ? q->naggs : 1), sizeof *pb->val);
+                    pb->flag = calloc((size_t)(q->naggs ? q->naggs : 1), sizeof *pb->flag);
+                    if (!pb->val || !pb->flag) {
+                        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                        goto out;
+                    }
+                    pb->pooled = true;
+                    pb->cap = cap;
+                    pb->key = (uint64_t *)(void *)at;
+                    at += cap * 8;
+                    for (int j = 0; j < q->naggs; j++) {
+                        pb->val[j] = (uint64_t *)(void *)at;
+                        at += cap * 8;
+                    }
+                    pb->kvalid = at;
+                    at += cap;
+                    for (int j = 0; j < q->naggs; j++) {
+                        pb->flag[j] = at;
+                        at += cap;
+                    }
+                }
+            }
+            if (!r->radix) {
+                /* other key kinds or aggregates: owned mode (every worker reads every chunk, keeps its keys) */
+                r->owned = true;
+                r->first_chunk = 1;
+            }
         }
     }
     if (!(r->stop && !q->agg)) {
@@ -872,12 +1138,42 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
                 break;
             }
     }
+    if (!rc && r->radix) {
+        pthread_t tids[256];
+        int started = 0;
+        for (int i = 1; i < nw && i < 256; i++) {
+            if (pthread_create(&tids[i], NULL, radix_work, &r->w[i]))
+                break;
+            started = i;
+        }
+        for (int i = started + 1; i < nw; i++)
+            radix_work(&r->w[i]);  /* threads that could not start: run their partitions here */
+        radix_work(&r->w[0]);
+        for (int i = 1; i <= started; i++)
+            pthread_join(tids[i], NULL);
+        for (int i = 0; i < nw && !rc; i++)
+            if (r->w[i].rc) {
+                rc = r->w[i].rc;
+                *err = r->w[i].err;
+            }
+    }
     if (rc)
         goto out;
     if (count_only)
         for (int j = 0; j < q->naggs && !rc; j++)
             rc = gtab_update(&r->w[0].gt, j, NULL, NULL, NULL, NULL, factdb_scan_row_count(r->scan), false, err);
-    if (q->agg && r->owned) {
+    if (q->agg && r->radix) {
+        /* worker 0 aggregated the first chunk into its ordinary table: each group joins its partition's table */
+        gtab *g0 = &r->w[0].gt;
+        for (size_t g = 0; g < g0->ng && !rc; g++) {
+            unsigned p = part_of(g0->kw[g]);
+            rc = gtab_merge_group(&r->w[p % (unsigned)nw].ptabs[p], g0, g, err);
+        }
+        if (!rc)
+            rc = groups_to_rowset(r, NULL, 0, &groups, err);
+        if (!rc)
+            rc = project_groups(r, &r->w[0].th, &groups, out, err);
+    } else if (q->agg && r->owned) {
         /* worker 0 aggregated the first chunk for every key: hand each owner its share */
         for (int i = 1; i < nw && !rc; i++)
             rc = gtab_merge_owned(&r->w[i].gt, &r->w[0].gt, i, nw, err);
@@ -980,6 +1276,7 @@ out:
     rowset_cleanup(&groups);
     for (int i = 0; i < r->nw; i++) {
         worker *w = &r->w[i];
+        parts_free(w, q->naggs);
         if (w->gt_ready)
             gtab_cleanup(&w->gt);
         if (w->rs_ready)
