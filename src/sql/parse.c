@@ -174,46 +174,27 @@ static void next(parser *p)
             p->at = n;
             return;
         }
-    } else if (c == '\'') {
+    } else if (c == '\'' || c == '"') {
+        /* a quoted string or identifier; a doubled quote stands for itself */
         i++;
-        for (;;) {
+        for (;; i++) {
             if (i >= n) {
-                lex_error(p, (int)s + 1, "unterminated quoted string; close it with '");
+                lex_error(p, (int)s + 1, c == '\'' ? "unterminated quoted string; close it with '"
+                                                    : "unterminated quoted identifier; close it with \"");
                 k->kind = TK_EOF;
                 p->at = n;
                 return;
             }
-            if (t[i] == '\'') {
-                if (i + 1 < n && t[i + 1] == '\'') {
-                    i += 2;
+            if (t[i] == (char)c) {
+                if (i + 1 < n && t[i + 1] == (char)c) {
+                    i++;
                     continue;
                 }
                 i++;
                 break;
             }
-            i++;
         }
-        k->kind = TK_STRING;
-    } else if (c == '"') {
-        i++;
-        for (;;) {
-            if (i >= n) {
-                lex_error(p, (int)s + 1, "unterminated quoted identifier; close it with \"");
-                k->kind = TK_EOF;
-                p->at = n;
-                return;
-            }
-            if (t[i] == '"') {
-                if (i + 1 < n && t[i + 1] == '"') {
-                    i += 2;
-                    continue;
-                }
-                i++;
-                break;
-            }
-            i++;
-        }
-        k->kind = TK_QIDENT;
+        k->kind = c == '\'' ? TK_STRING : TK_QIDENT;
     } else if (c == '$' && i + 1 < n && isdigit((unsigned char)t[i + 1])) {
         i++;
         while (i < n && isdigit((unsigned char)t[i]))
@@ -308,6 +289,22 @@ static void *alloc(parser *p, size_t n)
     return m;
 }
 
+/* The text of the current quoted token without its quotes, doubled quotes made single. */
+static char *unquote(parser *p, size_t *len)
+{
+    char q = p->tok.s[0], *s = alloc(p, p->tok.len);
+    if (!s)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 1; i + 1 < p->tok.len; i++) {
+        s[o++] = p->tok.s[i];
+        if (p->tok.s[i] == q)
+            i++;
+    }
+    *len = o;
+    return s;
+}
+
 /* Identifier (folded unless quoted) or NULL with an error. */
 static char *ident(parser *p, const char *what)
 {
@@ -321,15 +318,10 @@ static char *ident(parser *p, const char *what)
         return s;
     }
     if (p->tok.kind == TK_QIDENT) {
-        char *s = alloc(p, p->tok.len);
+        size_t o;
+        char *s = unquote(p, &o);
         if (!s)
             return NULL;
-        size_t o = 0;
-        for (size_t i = 1; i + 1 < p->tok.len; i++) {
-            s[o++] = p->tok.s[i];
-            if (p->tok.s[i] == '"')
-                i++;
-        }
         if (o == 0) {
             lex_error(p, p->tok.pos, "zero-length quoted identifier");
             return NULL;
@@ -343,15 +335,10 @@ static char *ident(parser *p, const char *what)
 
 static char *string_lit(parser *p, size_t *len)
 {
-    char *s = alloc(p, p->tok.len);
+    size_t o;
+    char *s = unquote(p, &o);
     if (!s)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 1; i + 1 < p->tok.len; i++) {
-        s[o++] = p->tok.s[i];
-        if (p->tok.s[i] == '\'')
-            i++;
-    }
     if (base_utf8_valid_prefix((const unsigned char *)s, o) != o) {
         lex_error(p, p->tok.pos, "string literal is not valid UTF-8");
         return NULL;
