@@ -476,26 +476,40 @@ static int8_t *memo_for(eval_thread *t, int slot, uint32_t code)
     return &t->memo[slot][code];
 }
 
+/* `a` is a dictionary-coded text column compared with a constant (e->args[1]): the predicate is computed
+ * once per distinct code and cached for the rest of the query. A NULL constant yields NULL rows, which
+ * the caller's validity already marks, so those rows get 0. */
+static int memo_predicate(eval_thread *t, bexpr *e, const vec *a, size_t n, uint8_t *o,
+                          bool (*pred)(const bexpr *e, sql_str s, sql_str k))
+{
+    const sql_value *k = &e->args[1]->val;
+    if (k->null) {
+        memset(o, 0, n);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int8_t *m = memo_for(t, e->slot, a->codes[i]);
+        if (!m)
+            return oom(t, e->pos);
+        if (*m < 0) {
+            size_t len;
+            const char *s = t->text(t->text_ctx, a->dict, a->codes[i], &len);
+            *m = (int8_t)pred(e, (sql_str){s ? s : "", s ? len : 0}, k->s);
+        }
+        o[i] = (uint8_t)*m;
+    }
+    return 0;
+}
+
+static bool cmp_string(const bexpr *e, sql_str s, sql_str k) { return cmp_result(e->op, str_cmp(s, k)); }
+
 static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
 {
     uint8_t *o = v->buf;
     v->valid = and_valid(t, e->slot, a->valid, b->valid, n);
     phys p = exec_phys(e->args[0]->type);
-    if (p == P_STR && is_memo_const(a, e->args[1]) && !e->val.null) {
-        sql_str k = e->args[1]->val.s;
-        for (size_t i = 0; i < n; i++) {
-            int8_t *m = memo_for(t, e->slot, a->codes[i]);
-            if (!m)
-                return oom(t, e->pos);
-            if (*m < 0) {
-                size_t len;
-                const char *s = t->text(t->text_ctx, a->dict, a->codes[i], &len);
-                *m = (int8_t)cmp_result(e->op, str_cmp((sql_str){s ? s : "", s ? len : 0}, k));
-            }
-            o[i] = (uint8_t)*m;
-        }
-        return 0;
-    }
+    if (p == P_STR && is_memo_const(a, e->args[1]))
+        return memo_predicate(t, e, a, n, o, cmp_string);
     switch (p) {
     case P_I64:
         switch (e->op) {
@@ -606,25 +620,14 @@ static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool 
     return pi == pl;
 }
 
+static bool like_string(const bexpr *e, sql_str s, sql_str k) { return like_match(s.p, s.len, k.p, k.len, e->ilike) != e->neg; }
+
 static int eval_like(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
 {
     uint8_t *o = v->buf;
     v->valid = and_valid(t, e->slot, a->valid, b->valid, n);
-    if (is_memo_const(a, e->args[1]) && !e->args[1]->val.null) {
-        sql_str k = e->args[1]->val.s;
-        for (size_t i = 0; i < n; i++) {
-            int8_t *m = memo_for(t, e->slot, a->codes[i]);
-            if (!m)
-                return oom(t, e->pos);
-            if (*m < 0) {
-                size_t len;
-                const char *s = t->text(t->text_ctx, a->dict, a->codes[i], &len);
-                *m = (int8_t)(like_match(s ? s : "", s ? len : 0, k.p, k.len, e->ilike) != e->neg);
-            }
-            o[i] = (uint8_t)*m;
-        }
-        return 0;
-    }
+    if (is_memo_const(a, e->args[1]))
+        return memo_predicate(t, e, a, n, o, like_string);
     if (eval_strings(t, a, n) || eval_strings(t, b, n))
         return t->err.code;
     const sql_str *x = a->data, *y = b->data;
