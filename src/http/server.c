@@ -56,6 +56,26 @@ static enum MHD_Result send_json(struct MHD_Connection *c, req *rq, int status, 
     return send_buf(c, rq, status, "application/json", json, strlen(json), NULL, NULL);
 }
 
+/* Sends a jansson value as a compact JSON document with a trailing newline. */
+static enum MHD_Result send_json_value(struct MHD_Connection *c, req *rq, int status, json_t *root,
+                                       const char *extra_header, const char *extra_value)
+{
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    char *t2 = realloc(text, len + 2);
+    if (!t2) {
+        free(text);
+        return MHD_NO;
+    }
+    t2[len++] = '\n';
+    enum MHD_Result ret = send_buf(c, rq, status, "application/json", t2, len, extra_header, extra_value);
+    free(t2);
+    return ret;
+}
+
 static int status_of(int code)
 {
     switch (code) {
@@ -89,22 +109,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req *rq, int status,
         json_object_set_new(e, "column", json_string(column));
     else if (colnum > 0)
         json_object_set_new(e, "column", json_integer(colnum));
-    json_t *root = json_pack("{s:o}", "error", e);
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    char *t2 = realloc(text, len + 2);
-    if (!t2) {
-        free(text);
-        return MHD_NO;
-    }
-    t2[len++] = '\n';
-    enum MHD_Result ret = send_buf(c, rq, status, "application/json", t2, len,
-                                   status == MHD_HTTP_CONFLICT ? "Retry-After" : NULL, "1");
-    free(t2);
-    return ret;
+    return send_json_value(c, rq, status, json_pack("{s:o}", "error", e),
+                           status == MHD_HTTP_CONFLICT ? "Retry-After" : NULL, "1");
 }
 
 static enum MHD_Result send_factdb_error(struct MHD_Connection *c, req *rq, const factdb_error *err)
@@ -230,26 +236,29 @@ typedef struct web_asset {
 extern const web_asset web_assets[];
 extern const size_t web_asset_count;
 
-static enum MHD_Result asset(struct MHD_Connection *c, req *rq, const char *url)
+/* The embedded file at `url`, or NULL. */
+static const web_asset *find_asset(const char *url)
 {
     for (size_t i = 0; i < web_asset_count; i++)
-        if (!strcmp(web_assets[i].path, url)) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(web_assets[i].len, (void *)web_assets[i].data,
-                                                                     MHD_RESPMEM_PERSISTENT);
-            if (!r)
-                return MHD_NO;
-            MHD_add_response_header(r, "Content-Type", web_assets[i].type);
-            MHD_add_response_header(r, "Cache-Control", "no-cache");
-            MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-            MHD_add_response_header(r, "Content-Security-Policy",
-                                    "default-src 'self'; style-src 'self'; img-src 'self' blob: data:");
-            rq->status = MHD_HTTP_OK;
-            rq->bytes = web_assets[i].len;
-            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-            MHD_destroy_response(r);
-            return ret;
-        }
-    return MHD_NO + 2;  /* not an asset */
+        if (!strcmp(web_assets[i].path, url))
+            return &web_assets[i];
+    return NULL;
+}
+
+static enum MHD_Result asset(struct MHD_Connection *c, req *rq, const web_asset *a)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", a->type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' blob: data:");
+    rq->status = MHD_HTTP_OK;
+    rq->bytes = a->len;
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
@@ -273,21 +282,9 @@ static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
                                              (json_int_t)list[i].row_count, "columns", cols));
     }
     factdb_table_list_free(list, n);
-    json_t *root = json_pack("{s:o,s:I}", "tables", arr, "data_version", (json_int_t)factdb_data_version(s->db));
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (!text)
-        return MHD_NO;
-    size_t len = strlen(text);
-    char *t2 = realloc(text, len + 2);
-    if (!t2) {
-        free(text);
-        return MHD_NO;
-    }
-    t2[len++] = '\n';
-    enum MHD_Result r = send_buf(c, rq, MHD_HTTP_OK, "application/json", t2, len, NULL, NULL);
-    free(t2);
-    return r;
+    return send_json_value(c, rq, MHD_HTTP_OK,
+                           json_pack("{s:o,s:I}", "tables", arr, "data_version", (json_int_t)factdb_data_version(s->db)),
+                           NULL, NULL);
 }
 
 /* A streamed SQL result: the writer renders it as MHD asks for bytes. */
@@ -397,8 +394,9 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
             json_decref(root);
             return send_factdb_error(c, rq, &err);
         }
-    bool writes;
-    if (factdb_sql_writes(text, len, &writes, &err)) {
+    /* which SQL writes matters only when tokens are set: otherwise skip this second parse */
+    bool writes = false;
+    if ((s->o.token || s->o.read_token) && factdb_sql_writes(text, len, &writes, &err)) {
         free(pv);
         json_decref(root);
         return send_factdb_error(c, rq, &err);
@@ -691,11 +689,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return get ? metrics(s, c, rq)
                    : not_allowed(c, rq, "GET");
     }
-    if (get && (!strcmp(url, "/") || !strncmp(url, "/assets/", 8))) {
-        enum MHD_Result r = asset(c, rq, url);
-        if ((int)r != MHD_NO + 2)
-            return r;
-    }
+    const web_asset *wa = get ? find_asset(url) : NULL;
+    if (wa)
+        return asset(c, rq, wa);
     char msg[400];
     snprintf(msg, sizeof msg, "no such route: %s %.200s (see docs/http.md)", method, url);
     return send_error(c, rq, MHD_HTTP_NOT_FOUND, "NOT_FOUND", msg, 0, 0, NULL, 0);
