@@ -46,8 +46,9 @@ int main(int argc, char **argv)
         fclose(f);
         fprintf(out, "0};\n\n");
     }
-    fprintf(out, "const struct {\n    const char *path, *type;\n    const unsigned char *data;\n    size_t len;\n} "
-                 "web_assets[] = {\n");
+    /* the same tagged type src/http/server.c declares, so both files agree on it */
+    fprintf(out, "struct web_asset {\n    const char *path, *type;\n    const unsigned char *data;\n    size_t len;\n};\n"
+                 "const struct web_asset web_assets[] = {\n");
     for (int i = 2; i < argc; i++) {
         char spec[4096];
         snprintf(spec, sizeof spec, "%s", argv[i]);

@@ -228,11 +228,12 @@ static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
 }
 
 /* The dashboard's files, embedded at build time (tools/embed.c -> build/gen/web_assets.c). */
-typedef struct web_asset {
+struct web_asset {
     const char *path, *type;
     const unsigned char *data;
     size_t len;
-} web_asset;
+};
+typedef struct web_asset web_asset;
 extern const web_asset web_assets[];
 extern const size_t web_asset_count;
 

@@ -462,61 +462,85 @@ static void abort_load(factdb_appender *a)
     a->loading = false;
 }
 
+/* A load starts from the table's current record: where its chunks go and its dictionary ids begin. */
+static void load_begin(factdb_appender *a, const store_table *tab)
+{
+    a->next_chunk = tab->next_chunk;
+    a->load_rows = a->load_chunks = a->load_bytes = 0;
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        a->dict_next[c] = tab->cols[c].dict_count;
+}
+
+/* Writes the buffered rows as the load's next chunk in t. */
+static int write_chunk(factdb_appender *a, store_txn *t, const store_table *tab, factdb_error *err)
+{
+    uint64_t bytes = 0;
+    int rc = write_buffer(a, t, tab, a->next_chunk, &bytes, err);
+    if (rc)
+        return rc;
+    a->next_chunk++;
+    a->load_rows += a->nrows;
+    a->load_chunks++;
+    a->load_bytes += bytes;
+    return FACTDB_OK;
+}
+
+/* Makes the load's chunks part of the table in t: the last partial chunk, the counters, the dictionary
+ * sizes, a merge of small trailing chunks. */
+static int publish(factdb_appender *a, store_txn *t, store_table *tab, factdb_error *err)
+{
+    int rc;
+    if (a->nrows && (rc = write_chunk(a, t, tab, err)))
+        return rc;
+    tab->next_chunk = a->next_chunk;
+    tab->rows += a->load_rows;
+    tab->chunks += a->load_chunks;
+    tab->bytes += a->load_bytes;
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        if (a->schema.cols[c].type == FACTDB_TEXT)
+            tab->cols[c].dict_count = a->dict_next[c];
+    if ((rc = store_chunk_merge_tail(t, tab, err)))
+        return rc;
+    return store_table_put(t, tab, err);
+}
+
+/* A full chunk is written at once: in its own transaction under the write gate (taken by the first full
+ * chunk and kept until commit), or into the thread's explicit transaction. */
 static int flush_full_chunk(factdb_appender *a, factdb_error *err)
 {
     int rc;
-    store_txn *t = NULL;
+    store_txn *x = store_xact_current(a->db), *t = NULL;
     store_table tab = {0};
-    store_txn *x = store_xact_current(a->db);
     if (x) {
         if ((rc = fresh_table(a, x, &tab, err)))
             goto fail;
         if (!a->loading) {
             a->loading = true;
             a->xact = x;
-            a->next_chunk = tab.next_chunk;
-            a->load_rows = a->load_chunks = a->load_bytes = 0;
-            for (uint16_t c = 0; c < a->schema.ncols; c++)
-                a->dict_next[c] = tab.cols[c].dict_count;
+            load_begin(a, &tab);
         }
-        uint64_t bytes = 0;
-        if ((rc = write_buffer(a, x, &tab, a->next_chunk, &bytes, err)))
-            goto fail;
-        a->next_chunk++;
-        a->load_rows += a->nrows;
-        a->load_chunks++;
-        a->load_bytes += bytes;
-        reset_buffer(a);
-        store_table_cleanup(&tab);
-        return FACTDB_OK;
-    }
-    if (!a->loading) {
-        if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
-            goto fail;
-        a->loading = true;
-        if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
-            goto fail;
-        a->next_chunk = tab.next_chunk;
-        a->load_rows = a->load_chunks = a->load_bytes = 0;
-        for (uint16_t c = 0; c < a->schema.ncols; c++)
-            a->dict_next[c] = tab.cols[c].dict_count;
-        if ((rc = store_load_mark(t, a->schema.id, err)))
+        if ((rc = write_chunk(a, x, &tab, err)))
             goto fail;
     } else {
-        if ((rc = store_txn_write(a->db->env, true, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
+        if (!a->loading) {
+            if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
+                goto fail;
+            a->loading = true;
+            if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
+                goto fail;
+            load_begin(a, &tab);
+            if ((rc = store_load_mark(t, a->schema.id, err)))
+                goto fail;
+        } else if ((rc = store_txn_write(a->db->env, true, &t, err)) || (rc = fresh_table(a, t, &tab, err))) {
+            goto fail;
+        }
+        if ((rc = write_chunk(a, t, &tab, err)))
+            goto fail;
+        rc = store_txn_commit(t, err);
+        t = NULL;
+        if (rc)
             goto fail;
     }
-    uint64_t bytes = 0;
-    if ((rc = write_buffer(a, t, &tab, a->next_chunk, &bytes, err)))
-        goto fail;
-    rc = store_txn_commit(t, err);
-    t = NULL;
-    if (rc)
-        goto fail;
-    a->next_chunk++;
-    a->load_rows += a->nrows;
-    a->load_chunks++;
-    a->load_bytes += bytes;
     reset_buffer(a);
     store_table_cleanup(&tab);
     return FACTDB_OK;
@@ -560,38 +584,11 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
     store_txn *x = a->loading ? a->xact : store_xact_current(a->db);
     if (x) {
         /* inside BEGIN ... COMMIT: publish into the transaction; its COMMIT makes it durable */
-        if ((rc = fresh_table(a, x, &tab, err)))
-            goto fail_xact;
-        if (!a->loading) {
-            a->next_chunk = tab.next_chunk;
-            a->load_rows = a->load_chunks = a->load_bytes = 0;
-            for (uint16_t c = 0; c < a->schema.ncols; c++)
-                a->dict_next[c] = tab.cols[c].dict_count;
+        if (!(rc = fresh_table(a, x, &tab, err))) {
+            if (!a->loading)
+                load_begin(a, &tab);
+            rc = publish(a, x, &tab, err);
         }
-        if (a->nrows) {
-            uint64_t bytes = 0;
-            if ((rc = write_buffer(a, x, &tab, a->next_chunk, &bytes, err)))
-                goto fail_xact;
-            a->next_chunk++;
-            a->load_rows += a->nrows;
-            a->load_chunks++;
-            a->load_bytes += bytes;
-        }
-        tab.next_chunk = a->next_chunk;
-        tab.rows += a->load_rows;
-        tab.chunks += a->load_chunks;
-        tab.bytes += a->load_bytes;
-        for (uint16_t c = 0; c < a->schema.ncols; c++)
-            if (a->schema.cols[c].type == FACTDB_TEXT)
-                tab.cols[c].dict_count = a->dict_next[c];
-        if ((rc = store_chunk_merge_tail(x, &tab, err)) || (rc = store_table_put(x, &tab, err)))
-            goto fail_xact;
-        a->loading = false;
-        a->xact = NULL;
-        store_table_cleanup(&tab);
-        reset_all(a);
-        return FACTDB_OK;
-    fail_xact:
         a->loading = false;
         a->xact = NULL;
         store_table_cleanup(&tab);
@@ -603,32 +600,11 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
             goto fail_nogate;
         if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
             goto fail;
-        a->next_chunk = tab.next_chunk;
-        a->load_rows = a->load_chunks = a->load_bytes = 0;
-        for (uint16_t c = 0; c < a->schema.ncols; c++)
-            a->dict_next[c] = tab.cols[c].dict_count;
+        load_begin(a, &tab);
     } else if ((rc = store_txn_write(a->db->env, true, &t, err)) || (rc = fresh_table(a, t, &tab, err))) {
         goto fail;
     }
-    if (a->nrows) {
-        uint64_t bytes = 0;
-        if ((rc = write_buffer(a, t, &tab, a->next_chunk, &bytes, err)))
-            goto fail;
-        a->next_chunk++;
-        a->load_rows += a->nrows;
-        a->load_chunks++;
-        a->load_bytes += bytes;
-    }
-    tab.next_chunk = a->next_chunk;
-    tab.rows += a->load_rows;
-    tab.chunks += a->load_chunks;
-    tab.bytes += a->load_bytes;
-    for (uint16_t c = 0; c < a->schema.ncols; c++)
-        if (a->schema.cols[c].type == FACTDB_TEXT)
-            tab.cols[c].dict_count = a->dict_next[c];
-    if (a->loading && (rc = store_load_unmark(t, err)))
-        goto fail;
-    if ((rc = store_chunk_merge_tail(t, &tab, err)) || (rc = store_table_put(t, &tab, err)))
+    if ((a->loading && (rc = store_load_unmark(t, err))) || (rc = publish(a, t, &tab, err)))
         goto fail;
     rc = store_txn_commit(t, err);
     t = NULL;
