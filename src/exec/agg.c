@@ -596,19 +596,29 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
     const agg_spec *sp = &t->q->aggs[j];
 #define SKIP(i) ((fmask && (!fmask[i] || (fvalid && !fvalid[i]))) || (a && a->valid && !a->valid[i]))
 #define G(i) (g ? g[i] : 0)
+/* Runs BODY for every row that counts, with gi its group: without NULLs and FILTER the loop has no
+ * per-row test. */
+#define EACH_ROW(BODY)                                                   \
+    do {                                                                 \
+        if (g && !fmask && !(a && a->valid)) {                           \
+            for (size_t i = 0; i < n; i++) {                             \
+                const uint32_t gi = g[i];                                \
+                BODY                                                     \
+            }                                                            \
+        } else {                                                         \
+            for (size_t i = 0; i < n; i++)                               \
+                if (!SKIP(i)) {                                          \
+                    const uint32_t gi = G(i);                            \
+                    BODY                                                 \
+                }                                                        \
+        }                                                                \
+    } while (0)
     if (sp->fn == AG_COUNT_STAR) {
         if (!g && !fmask) {
             *(int64_t *)state(t, 0, j) += (int64_t)n;
             return 0;
         }
-        if (g && !fmask) {
-            for (size_t i = 0; i < n; i++)
-                (*(int64_t *)state(t, g[i], j))++;
-            return 0;
-        }
-        for (size_t i = 0; i < n; i++)
-            if (!SKIP(i))
-                (*(int64_t *)state(t, G(i), j))++;
+        EACH_ROW((*(int64_t *)state(t, gi, j))++;);
         return 0;
     }
     if (sp->distinct) {
@@ -640,9 +650,7 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
             *(int64_t *)state(t, 0, j) += c;
             return 0;
         }
-        for (size_t i = 0; i < n; i++)
-            if (!SKIP(i))
-                (*(int64_t *)state(t, G(i), j))++;
+        EACH_ROW((*(int64_t *)state(t, gi, j))++;);
         return 0;
     case AG_SUM:
     case AG_AVG:
@@ -657,20 +665,11 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 d->cnt += (int64_t)n;
                 return 0;
             }
-            if (g && !fmask && !a->valid) {
-                for (size_t i = 0; i < n; i++) {
-                    st_dsum *d = (st_dsum *)state(t, g[i], j);
-                    d->sum += x[i];
-                    d->cnt++;
-                }
-                return 0;
-            }
-            for (size_t i = 0; i < n; i++)
-                if (!SKIP(i)) {
-                    st_dsum *d = (st_dsum *)state(t, G(i), j);
-                    d->sum += x[i];
-                    d->cnt++;
-                }
+            EACH_ROW({
+                st_dsum *d = (st_dsum *)state(t, gi, j);
+                d->sum += x[i];
+                d->cnt++;
+            });
             return 0;
         }
         if (p == P_I64) {
@@ -686,22 +685,12 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 d->scale = sc;
                 return 0;
             }
-            if (g && !fmask && !a->valid) {
-                for (size_t i = 0; i < n; i++) {
-                    st_sum *d = (st_sum *)state(t, g[i], j);
-                    d->sum += x[i];
-                    d->cnt++;
-                    d->scale = sc;
-                }
-                return 0;
-            }
-            for (size_t i = 0; i < n; i++)
-                if (!SKIP(i)) {
-                    st_sum *d = (st_sum *)state(t, G(i), j);
-                    d->sum += x[i];
-                    d->cnt++;
-                    d->scale = sc;
-                }
+            EACH_ROW({
+                st_sum *d = (st_sum *)state(t, gi, j);
+                d->sum += x[i];
+                d->cnt++;
+                d->scale = sc;
+            });
             return 0;
         }
         for (size_t i = 0; i < n; i++)
@@ -718,10 +707,8 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
         bool is_min = sp->fn == AG_MIN;
         if (p == P_F64) {
             const double *x = a->data;
-            for (size_t i = 0; i < n; i++) {
-                if (SKIP(i))
-                    continue;
-                st_mm *m = (st_mm *)state(t, G(i), j);
+            EACH_ROW({
+                st_mm *m = (st_mm *)state(t, gi, j);
                 double v = x[i];
                 if (!m->has) {
                     m->d = v;
@@ -729,14 +716,12 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 } else if (is_min ? dbl_lt(v, m->d) : dbl_lt(m->d, v)) {
                     m->d = v;
                 }
-            }
+            });
             return 0;
         }
         if (p == P_I64 || p == P_U8) {
-            for (size_t i = 0; i < n; i++) {
-                if (SKIP(i))
-                    continue;
-                st_mm *m = (st_mm *)state(t, G(i), j);
+            EACH_ROW({
+                st_mm *m = (st_mm *)state(t, gi, j);
                 int64_t v = p == P_I64 ? ((const int64_t *)a->data)[i] : ((const uint8_t *)a->data)[i];
                 if (!m->has) {
                     m->i = v;
@@ -744,19 +729,14 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 } else if (is_min ? v < m->i : v > m->i) {
                     m->i = v;
                 }
-            }
+            });
             return 0;
         }
+        /* text and 128-bit numerics */
         for (size_t i = 0; i < n; i++) {
             if (SKIP(i))
                 continue;
             st_mm *m = (st_mm *)state(t, G(i), j);
-            if (p == P_I64 && m->has) {
-                int64_t v = ((const int64_t *)a->data)[i];
-                if (is_min ? v < m->i : v > m->i)
-                    m->i = v;
-                continue;
-            }
             if (!m->has || (is_min ? mm_cmp(m, a, i) < 0 : mm_cmp(m, a, i) > 0)) {
                 mm_set(m, a, i);
                 if (p == P_STR && !coded) {
@@ -803,6 +783,7 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
     default:
         return base_err(err, FACTDB_INTERNAL, "unknown aggregate");
     }
+#undef EACH_ROW
 #undef SKIP
 #undef G
 }
