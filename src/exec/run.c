@@ -424,6 +424,29 @@ static void *work_chunks(worker *w, size_t limit)
     return NULL;
 }
 
+/* Runs fn on every worker: workers 1.. on threads of their own, worker 0 (and any worker whose thread
+ * could not start, whose share must still be done) on this one. Returns the first worker's error. */
+static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
+{
+    pthread_t tids[256];
+    bool started[256] = {false};
+    for (int i = 1; i < r->nw && i < 256; i++)
+        started[i] = pthread_create(&tids[i], NULL, fn, &r->w[i]) == 0;
+    fn(&r->w[0]);
+    for (int i = 1; i < r->nw; i++)
+        if (i >= 256 || !started[i])
+            fn(&r->w[i]);
+    for (int i = 1; i < r->nw && i < 256; i++)
+        if (started[i])
+            pthread_join(tids[i], NULL);
+    for (int i = 0; i < r->nw; i++)
+        if (r->w[i].rc) {
+            *err = r->w[i].err;
+            return r->w[i].rc;
+        }
+    return 0;
+}
+
 /* ---- zone maps ---- */
 static bool zone_keep(void *ctx, const store_chunk_header *h)
 {
@@ -1120,43 +1143,10 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
             }
         }
     }
-    if (!(r->stop && !q->agg)) {
-        pthread_t tids[256];
-        int started = 0;
-        for (int i = 1; i < nw && i < 256; i++) {
-            if (pthread_create(&tids[i], NULL, work, &r->w[i]))
-                break;
-            started = i;
-        }
-        work(&r->w[0]);
-        for (int i = 1; i <= started; i++)
-            pthread_join(tids[i], NULL);
-        for (int i = 0; i < nw; i++)
-            if (r->w[i].rc) {
-                rc = r->w[i].rc;
-                *err = r->w[i].err;
-                break;
-            }
-    }
-    if (!rc && r->radix) {
-        pthread_t tids[256];
-        int started = 0;
-        for (int i = 1; i < nw && i < 256; i++) {
-            if (pthread_create(&tids[i], NULL, radix_work, &r->w[i]))
-                break;
-            started = i;
-        }
-        for (int i = started + 1; i < nw; i++)
-            radix_work(&r->w[i]);  /* threads that could not start: run their partitions here */
-        radix_work(&r->w[0]);
-        for (int i = 1; i <= started; i++)
-            pthread_join(tids[i], NULL);
-        for (int i = 0; i < nw && !rc; i++)
-            if (r->w[i].rc) {
-                rc = r->w[i].rc;
-                *err = r->w[i].err;
-            }
-    }
+    if (!(r->stop && !q->agg))
+        rc = run_workers(r, work, err);
+    if (!rc && r->radix)
+        rc = run_workers(r, radix_work, err);
     if (rc)
         goto out;
     if (count_only)
@@ -1225,11 +1215,9 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         qsort_r(idx, n, sizeof *idx, qcmp, &dc);
         size_t k = 1;
         for (size_t i = 1; i < n; i++) {
-            dc.nkeys = q->nvisible;
             /* equal on every visible column (cmp_rows breaks ties by index, so compare keys only) */
             bool same = true;
             for (int c = 0; c < q->nvisible && same; c++) {
-                sort_ctx one = {out, &dk[c], 1};
                 size_t a = idx[k - 1], b = idx[i];
                 const rs_col *col = &out->cols[c];
                 if (!col->valid[a] || !col->valid[b]) {
@@ -1240,7 +1228,6 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
                 rowset_get(out, c, a, &x);
                 rowset_get(out, c, b, &y);
                 same = exec_compare_values(&x, &y) == 0;
-                (void)one;
             }
             if (!same)
                 idx[k++] = idx[i];

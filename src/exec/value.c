@@ -62,7 +62,6 @@ int sql_type_to_store(sql_type t, int *prec, int *scale)
 }
 
 /* ---- 128-bit numerics ---- */
-static const i128 I128_MAX = (i128)(((unsigned __int128)1 << 127) - 1);
 
 static i128 p10(int k)
 {
@@ -663,6 +662,5 @@ int sql_parse_interval(const char *s, size_t len, const char *unit, sql_interval
     }
     if (!any)
         return -1;
-    (void)I128_MAX;
     return 0;
 }

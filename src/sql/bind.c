@@ -1091,9 +1091,6 @@ static bexpr *bind(binder *b, ast *x)
         sql_type t = x->cast_type;
         if (t.id == TY_NUMERIC && t.scale < 0)
             t = T_NUMDYN;
-        if (t.id == TY_NUMERIC && t.scale >= 0 && exec_phys(a->type) == P_STR && a->kind != B_CONST) {
-            /* text -> numeric(p,s) goes through the value path */
-        }
         if (a->type.id == TY_UNKNOWN && a->kind == B_CONST && t.id == TY_TEXT) {
             bexpr *c = mk(b, B_CONST, T_TEXT, a->pos, 0);
             if (c) {
@@ -1102,12 +1099,7 @@ static bexpr *bind(binder *b, ast *x)
             }
             return c;
         }
-        bexpr *c = cast_to(b, a, t, x->pos);
-        if (c && c->kind == B_CAST && exec_phys(a->type) == exec_phys(t) && t.id == TY_NUMERIC && t.prec &&
-            a->type.id == TY_NUMERIC) {
-            /* precision check needs the value path */
-        }
-        return c;
+        return cast_to(b, a, t, x->pos);  /* eval_cast checks a narrower precision value by value */
     }
     case A_FUNC: return function(b, x);
     case A_EXTRACT: {

@@ -254,8 +254,6 @@ static int do_select(stmt_ctx *c, sql_select *sel, factdb_result *r)
     return 0;
 }
 
-static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, char **names);
-
 /* names: what each input of the expression's scope is called (scan columns, or group keys and aggregates). */
 static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, char **names)
 {
