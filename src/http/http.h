@@ -42,10 +42,11 @@ size_t metrics_render(http_server *s, base_buf *out);
 typedef struct ins_req ins_req;
 int ingest_start(http_server *s, factdb_error *err);
 void ingest_stop(http_server *s);
-/* Parses and validates a request body of rows for `table` (content type ctype); on success queues it for
+typedef enum rows_format { ROWS_JSON, ROWS_NDJSON, ROWS_CSV } rows_format;
+/* Parses and validates a request body of rows for `table`; on success queues it for
  * the next group commit and waits until it is durable. Fills *inserted and *version, or err (with
  * err->line = row, err->column = column number; *colname the column's name when known). */
-int ingest_rows(http_server *s, const char *table, const char *ctype, const char *body, size_t len,
+int ingest_rows(http_server *s, const char *table, rows_format format, const char *body, size_t len,
                 uint64_t *inserted, uint64_t *version, char *colname, size_t colcap, factdb_error *err);
 
 /* Whether JSON text nests no deeper than max (counted outside strings); *at receives the offending byte. */

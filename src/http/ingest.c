@@ -514,7 +514,7 @@ void ingest_stop(http_server *s)
     s->committer_running = false;
 }
 
-int ingest_rows(http_server *s, const char *table, const char *ctype, const char *body, size_t len,
+int ingest_rows(http_server *s, const char *table, rows_format format, const char *body, size_t len,
                 uint64_t *inserted, uint64_t *version, char *colname, size_t colcap, factdb_error *err)
 {
     *inserted = 0;
@@ -532,24 +532,8 @@ int ingest_rows(http_server *s, const char *table, const char *ctype, const char
     }
     snprintf(r->table, sizeof r->table, "%s", p.ti.name);
     r->ncols = p.ti.ncols;
-    char ct[64] = "";
-    size_t n = 0;
-    while (ctype && ctype[n] && ctype[n] != ';' && n + 1 < sizeof ct) {
-        ct[n] = (char)(ctype[n] >= 'A' && ctype[n] <= 'Z' ? ctype[n] + 32 : ctype[n]);
-        n++;
-    }
-    while (n && ct[n - 1] == ' ')
-        ct[--n] = 0;
-    if (!strcmp(ct, "application/json"))
-        rc = parse_json(&p, body, len);
-    else if (!strcmp(ct, "application/x-ndjson") || !strcmp(ct, "application/ndjson"))
-        rc = parse_ndjson(&p, body, len);
-    else if (!strcmp(ct, "text/csv"))
-        rc = parse_csv(&p, body, len);
-    else
-        rc = base_err(err, FACTDB_ENCODING, "unsupported content type \"%s\"; send application/json (an array of "
-                                            "objects), application/x-ndjson or text/csv with a header row",
-                      ctype ? ctype : "(none)");
+    rc = format == ROWS_JSON ? parse_json(&p, body, len) : format == ROWS_NDJSON ? parse_ndjson(&p, body, len)
+                                                                                 : parse_csv(&p, body, len);
     factdb_table_info_free(&p.ti);
     if (rc) {
         req_free(r);

@@ -509,15 +509,21 @@ static enum MHD_Result rows(http_server *s, struct MHD_Connection *c, req *rq, c
     char ct[64] = "";
     snprintf(ct, sizeof ct, "%s", ctype ? ctype : "");
     ct[strcspn(ct, "; ")] = 0;
-    if (strcasecmp(ct, "application/json") && strcasecmp(ct, "application/x-ndjson") &&
-        strcasecmp(ct, "application/ndjson") && strcasecmp(ct, "text/csv"))
+    rows_format format;
+    if (!strcasecmp(ct, "application/json"))
+        format = ROWS_JSON;
+    else if (!strcasecmp(ct, "application/x-ndjson") || !strcasecmp(ct, "application/ndjson"))
+        format = ROWS_NDJSON;
+    else if (!strcasecmp(ct, "text/csv"))
+        format = ROWS_CSV;
+    else
         return send_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
                           "send application/json (an array of objects), application/x-ndjson or text/csv with a "
                           "header row", 0, 0, NULL, 0);
     uint64_t inserted, version;
     char colname[FACTDB_NAME_MAX + 1];
     factdb_error err;
-    int rc = ingest_rows(s, table, ctype, (const char *)rq->body.data, rq->body.len, &inserted, &version, colname,
+    int rc = ingest_rows(s, table, format, (const char *)rq->body.data, rq->body.len, &inserted, &version, colname,
                          sizeof colname, &err);
     if (rc) {
         int status = rc == FACTDB_LIMIT ? MHD_HTTP_CONTENT_TOO_LARGE : status_of(rc);
