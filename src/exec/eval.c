@@ -457,6 +457,17 @@ static inline uint8_t cmp_result(int op, int c)
             oo[i] = xa[i] OP xb[i];                                                      \
     }
 
+/* The comparison e->op over two vectors of C type T, one loop per operator so each vectorizes. */
+#define CMP_ALL(T)                                   \
+    switch (e->op) {                                 \
+    case CMP_EQ: CMP_LOOP(T, ==) break;              \
+    case CMP_NE: CMP_LOOP(T, !=) break;              \
+    case CMP_LT: CMP_LOOP(T, <) break;               \
+    case CMP_LE: CMP_LOOP(T, <=) break;              \
+    case CMP_GT: CMP_LOOP(T, >) break;               \
+    default: CMP_LOOP(T, >=) break;                  \
+    }
+
 static bool is_memo_const(const vec *a, const bexpr *b) { return a->codes && !a->data && b->kind == B_CONST; }
 
 /* Per dictionary code cache of a predicate over one text column and constants. */
@@ -512,35 +523,14 @@ static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
         return memo_predicate(t, e, a, n, o, cmp_string);
     switch (p) {
     case P_I64:
-        switch (e->op) {
-        case CMP_EQ: CMP_LOOP(int64_t, ==) break;
-        case CMP_NE: CMP_LOOP(int64_t, !=) break;
-        case CMP_LT: CMP_LOOP(int64_t, <) break;
-        case CMP_LE: CMP_LOOP(int64_t, <=) break;
-        case CMP_GT: CMP_LOOP(int64_t, >) break;
-        default: CMP_LOOP(int64_t, >=) break;
-        }
+        CMP_ALL(int64_t);
         return 0;
     case P_U8:
-        switch (e->op) {
-        case CMP_EQ: CMP_LOOP(uint8_t, ==) break;
-        case CMP_NE: CMP_LOOP(uint8_t, !=) break;
-        case CMP_LT: CMP_LOOP(uint8_t, <) break;
-        case CMP_LE: CMP_LOOP(uint8_t, <=) break;
-        case CMP_GT: CMP_LOOP(uint8_t, >) break;
-        default: CMP_LOOP(uint8_t, >=) break;
-        }
+        CMP_ALL(uint8_t);
         return 0;
     case P_F64: {
         const double *x = a->data, *y = b->data;
-        switch (e->op) {
-        case CMP_EQ: CMP_LOOP(double, ==) break;
-        case CMP_NE: CMP_LOOP(double, !=) break;
-        case CMP_LT: CMP_LOOP(double, <) break;
-        case CMP_LE: CMP_LOOP(double, <=) break;
-        case CMP_GT: CMP_LOOP(double, >) break;
-        default: CMP_LOOP(double, >=) break;
-        }
+        CMP_ALL(double);
         /* PostgreSQL orders NaN above every number and equal to itself: redo rows with a NaN */
         bool nan = false;
         for (size_t i = 0; i < n; i++)
