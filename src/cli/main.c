@@ -16,7 +16,7 @@ static const char HELP[] =
     "\n"
     "commands:\n"
     "  sql     run SQL statements, or an interactive SQL shell\n"
-    "  serve   serve the HTTP JSON API (queries, inserts, change events, metrics)\n"
+    "  serve   serve the HTTP JSON API and the dashboard (queries, inserts, change events, metrics)\n"
     "  load    load a CSV file into a table, all or nothing\n"
     "  info    show the tables, their sizes, data_version and live readers\n"
     "  check   verify every chunk, dictionary and zone map\n"
