@@ -305,6 +305,10 @@ void factdb_session_set_threads(factdb_session *s, int threads);
 /* Memory a query may use for groups, sorting and results (default 4 GiB); beyond it the query fails
  * with LIMIT. */
 void factdb_session_set_memory_limit(factdb_session *s, size_t bytes);
+/* Whether COPY ... FROM/TO 'file' may read and write files of the machine (as the process's user); default
+ * true. A server that runs SQL for clients turns it off: such a COPY then fails with PERMISSION and changes
+ * nothing (in a BEGIN block the block fails, as any error does). */
+void factdb_session_set_file_access(factdb_session *s, bool allow);
 /* Makes the running statement fail at once with "canceling statement due to user request". */
 void factdb_session_cancel(factdb_session *s);
 /* BEGIN ... COMMIT: true between BEGIN and COMMIT/ROLLBACK. The block's first write takes the write
@@ -323,7 +327,7 @@ void factdb_session_rollback(factdb_session *s);
  * the result (NULL when the text held only white space, comments or ';'), freed with factdb_result_free.
  * Errors: INVALID_ARGUMENT (syntax, unknown names, types; err->position is the 1-based byte offset in
  * `sql`), INVALID_VALUE (bad values, overflow, division by zero), NO_TABLE, TABLE_EXISTS, NOT_NULL, BUSY,
- * LIMIT, IO, FULL, NOMEM. A failed statement changes nothing. */
+ * LIMIT, IO, FULL, NOMEM, PERMISSION (COPY with a file when factdb_session_set_file_access turned it off). A failed statement changes nothing. */
 int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const factdb_param *params, size_t nparams,
                         size_t *consumed, factdb_result **out, factdb_error *err);
 

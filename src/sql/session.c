@@ -20,6 +20,7 @@ struct factdb_session {
     bool in_block;       /* between BEGIN and COMMIT/ROLLBACK */
     bool failed;         /* a statement of the block failed: only ROLLBACK/COMMIT are accepted */
     store_txn *xact;     /* the block's write transaction, from its first write on */
+    bool no_file_access; /* COPY to/from a server file refused (factdb_session_set_file_access) */
 };
 
 struct factdb_result {
@@ -68,6 +69,7 @@ void factdb_session_rollback(factdb_session *s)
 void factdb_session_set_threads(factdb_session *s, int threads) { s->threads = threads > 0 ? MIN(threads, 256) : 1; }
 void factdb_session_set_memory_limit(factdb_session *s, size_t bytes) { s->mem_limit = bytes; }
 void factdb_session_cancel(factdb_session *s) { atomic_store(&s->cancel, true); }
+void factdb_session_set_file_access(factdb_session *s, bool allow) { s->no_file_access = !allow; }
 
 /* ---- results ---- */
 static factdb_result *result_new(void)
@@ -806,6 +808,15 @@ static int run_block_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
         return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->pos,
                        "current transaction is aborted, commands ignored until end of transaction block; run "
                        "ROLLBACK");
+    /* checked before the write lock is taken: a refused COPY touches neither the file nor the database */
+    if ((st->kind == S_COPY_FROM || st->kind == S_COPY_TO) && s->no_file_access) {
+        if (s->in_block)
+            s->failed = true;
+        return sql_err(c->err, FACTDB_PERMISSION, st->pos,
+                       "COPY %s a file is disabled in this session: it would %s a file on the server with the "
+                       "server's permissions (factdb serve allows it with --allow-file-access)",
+                       st->kind == S_COPY_FROM ? "FROM" : "TO", st->kind == S_COPY_FROM ? "read" : "write");
+    }
     if (s->in_block && !s->xact && writes(st->kind) && (rc = store_xact_begin(s->db, &s->xact, c->err)))
         return rc;  /* could not get the write lock: the block stays usable, nothing was written */
     store_xact_bind(s->db, s->xact);
