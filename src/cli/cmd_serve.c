@@ -1,5 +1,5 @@
-/* cmd_serve.c: factdb serve [--host H] [--port P] [--token T] [--read-token R] [--max-body BYTES]
- * [--query-timeout MS] [--threads N] [--busy-timeout MS] [--max-connections N] DB. */
+/* cmd_serve.c: factdb serve [options] DB: the options of the HTTP server (docs/http.md, whose "Security"
+ * section explains the defaults that guard it against other web pages and slow clients). */
 #include "cli.h"
 #include "http/http.h"
 #include <stdlib.h>
@@ -8,7 +8,9 @@
 static const char USAGE[] =
     "usage: factdb serve [--host 127.0.0.1] [--port 8080] [--token T] [--read-token R] [--max-body BYTES]\n"
     "                    [--max-rows N] [--max-result N] [--query-timeout MS] [--threads N]\n"
-    "                    [--busy-timeout MS] [--max-connections N] DB\n"
+    "                    [--busy-timeout MS] [--max-connections N] [--max-connections-per-address N]\n"
+    "                    [--header-timeout S] [--min-body-rate BYTES] [--allow-host NAME]...\n"
+    "                    [--cors-origin URL]... [--allow-file-access] DB\n"
     "\n"
     "Serves the HTTP JSON API of database DB (docs/http.md): /v1/health, /v1/tables, /v1/sql,\n"
     "/v1/tables/NAME/rows (group-committed inserts), /v1/events (server-sent change events), /metrics,\n"
@@ -25,13 +27,47 @@ static const char USAGE[] =
     "  --query-timeout MS   cancel queries running longer (default 30000; 0 = none)\n"
     "  --threads N          worker threads per query (default: one per core)\n"
     "  --busy-timeout MS    how long a write waits for another process's write lock (default 10000)\n"
-    "  --max-connections N  simultaneous connections (default 512), each served by its own thread\n";
+    "  --max-connections N  simultaneous connections (default 512), each served by its own thread\n"
+    "  --max-connections-per-address N\n"
+    "                       simultaneous connections from one client address (default: a quarter of\n"
+    "                       --max-connections)\n"
+    "  --header-timeout S   a request's head must arrive within S seconds of the connection's start or its\n"
+    "                       previous answer, else the connection is closed (default 10)\n"
+    "  --min-body-rate BYTES  a request body may take --header-timeout plus 1 s per BYTES received\n"
+    "                       (default 4096)\n"
+    "  --allow-host NAME    also accept requests whose Host is NAME (repeatable; * accepts any). By default\n"
+    "                       only localhost, 127.0.0.1, [::1] and --host are accepted (against DNS rebinding)\n"
+    "  --cors-origin URL    let web pages of origin URL (e.g. http://localhost:3000) call the API, with CORS\n"
+    "                       (repeatable); pages of any other origin are refused with 403\n"
+    "  --allow-file-access  allow SQL COPY ... FROM/TO 'file' (reads and writes files as the server's user;\n"
+    "                       off by default, unlike in factdb sql)\n";
+
+static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **hosts, const char **origins);
 
 int cmd_serve(int argc, char **argv)
 {
     http_opts o = {.host = "127.0.0.1", .port = 8080, .max_body = 16u << 20, .max_rows = 1000000,
                    .max_result = 10000000, .query_timeout_ms = 30000, .busy_timeout_ms = 10000,
-                   .max_connections = 512};
+                   .max_connections = 512, .header_timeout_s = 10, .min_body_rate = 4096};
+    /* the repeatable options point into argv, which outlives the server */
+    const char **hosts = calloc((size_t)argc, sizeof *hosts), **origins = calloc((size_t)argc, sizeof *origins);
+    if (!hosts || !origins) {
+        free(hosts);
+        free(origins);
+        fputs("factdb: out of memory\n", stderr);
+        return 1;
+    }
+    o.allow_hosts = hosts;
+    o.cors_origins = origins;
+    int rc = cmd_serve_parse(argc, argv, &o, hosts, origins);
+    free(hosts);
+    free(origins);
+    return rc;
+}
+
+static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **hosts, const char **origins)
+{
+    http_opts o = *op;
     const char *pos = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -39,7 +75,9 @@ int cmd_serve(int argc, char **argv)
             fputs(USAGE, stdout);
             return 0;
         }
-        if (a[0] == '-' && a[1] == '-') {
+        if (!strcmp(a, "--allow-file-access")) {
+            o.allow_file_access = true;
+        } else if (a[0] == '-' && a[1] == '-') {
             if (i + 1 >= argc)
                 return cli_usage(USAGE, "%s needs a value", a);
             const char *v = argv[++i];
@@ -66,6 +104,16 @@ int cmd_serve(int argc, char **argv)
                 o.busy_timeout_ms = (int)n;
             else if (!strcmp(a, "--max-connections") && n > 0)
                 o.max_connections = (unsigned)n;
+            else if (!strcmp(a, "--max-connections-per-address") && n > 0)
+                o.max_per_address = (unsigned)n;
+            else if (!strcmp(a, "--header-timeout") && n > 0 && n <= 3600)
+                o.header_timeout_s = (int)n;
+            else if (!strcmp(a, "--min-body-rate") && n > 0)
+                o.min_body_rate = (size_t)n;
+            else if (!strcmp(a, "--allow-host") && v[0])
+                hosts[o.n_allow_hosts++] = v;
+            else if (!strcmp(a, "--cors-origin") && v[0])
+                origins[o.n_cors_origins++] = v;
             else
                 return cli_usage(USAGE, "bad option %s %s", a, v);
             if ((!strcmp(a, "--token") || !strcmp(a, "--read-token")) && strlen(v) < 8)

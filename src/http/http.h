@@ -21,6 +21,16 @@ typedef struct http_opts {
     int threads;              /* worker threads per query */
     int busy_timeout_ms;
     unsigned max_connections;
+    unsigned max_per_address;   /* connections from one client address (0: max_connections / 4) */
+    int header_timeout_s;       /* a request's head must arrive within this (from the connection's start or
+                                 * its previous answer); a body gets as long again plus 1 s per min_body_rate
+                                 * bytes received */
+    size_t min_body_rate;       /* bytes per second */
+    bool allow_file_access;     /* COPY ... 'file' over HTTP */
+    const char *const *allow_hosts;   /* extra names accepted in Host ("*": any) */
+    size_t n_allow_hosts;
+    const char *const *cors_origins;  /* origins (scheme://host[:port]) whose pages may call the API */
+    size_t n_cors_origins;
 } http_opts;
 
 /* Runs the server until SIGINT or SIGTERM; returns 0 after a clean shutdown. Prints the URL on stdout
@@ -76,6 +86,10 @@ struct http_server {
     ins_req *queue, *queue_tail;
     pthread_t committer;
     bool committer_running;
+    /* connections, for the header and body deadlines (server.c) */
+    pthread_mutex_t cmu;
+    struct conn_track *conns;
+    uint64_t slow_closed;                    /* connections closed for missing a deadline (under mu) */
     /* query watchdog */
     pthread_mutex_t wmu;
     struct watch *watches;

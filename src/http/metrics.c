@@ -86,6 +86,10 @@ size_t metrics_render(http_server *s, base_buf *b)
     add(b, "factdb_rows_per_commit_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)s->commits);
     add(b, "factdb_rows_per_commit_sum %llu\n", (unsigned long long)s->rows_inserted);
     add(b, "factdb_rows_per_commit_count %llu\n", (unsigned long long)s->commits);
+    add(b, "# HELP factdb_http_slow_connections_closed_total Connections closed for sending a request head or "
+           "body too slowly (--header-timeout, --min-body-rate).\n");
+    add(b, "# TYPE factdb_http_slow_connections_closed_total counter\n");
+    add(b, "factdb_http_slow_connections_closed_total %llu\n", (unsigned long long)s->slow_closed);
     pthread_mutex_unlock(&s->mu);
     add(b, "# HELP factdb_data_version The database's last commit id (by any process).\n");
     add(b, "# TYPE factdb_data_version gauge\n");

@@ -1,8 +1,11 @@
 /* server.c: the libmicrohttpd daemon of `factdb serve`: routing, bearer tokens, request bodies with a size
  * limit, JSON errors with fitting statuses, the SQL endpoint (results streamed through factdb_writer),
- * change events (server-sent events), metrics, query timeouts and a clean shutdown on SIGINT/SIGTERM. */
+ * change events (server-sent events), metrics, query timeouts and a clean shutdown on SIGINT/SIGTERM.
+ * Invariant: every request passes admit() (Host, then Origin, then the token) when its head has arrived,
+ * before any of its body is kept or parsed; a request admit() refuses is answered with its verdict only. */
 #include "http.h"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -10,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +27,10 @@ typedef struct req {
     bool too_large, over_budget;
     int status;
     uint64_t bytes;
+    const char *cors;       /* the listed origin this request came from (CORS headers are added), or NULL */
+    int deny;               /* admit()'s refusal (401/403), answered once the body has been discarded */
+    const char *deny_code;
+    char deny_msg[400];
     char method[8];
     char path[256];
 } req;
@@ -34,6 +43,22 @@ static double now_s(void)
 }
 
 /* ---- responses ---- */
+/* Queues `r` with the headers every answer carries: no MIME sniffing, no loading by pages of other origins
+ * as a script/image/frame (Cross-Origin-Resource-Policy), Vary: Origin (the answer depends on it) and, for
+ * a request from a --cors-origin, the CORS headers that let that page read it. */
+static enum MHD_Result queue(struct MHD_Connection *c, req *rq, unsigned status, struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    MHD_add_response_header(r, "Vary", "Origin");
+    if (rq->cors) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", rq->cors);
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
+    }
+    rq->status = (int)status;
+    return MHD_queue_response(c, status, r);
+}
+
 static enum MHD_Result send_buf(struct MHD_Connection *c, req *rq, int status, const char *ctype, const char *body,
                                 size_t len, const char *extra_header, const char *extra_value)
 {
@@ -44,9 +69,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, req *rq, int status, c
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (extra_header)
         MHD_add_response_header(r, extra_header, extra_value);
-    rq->status = status;
     rq->bytes = len;
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    enum MHD_Result ret = queue(c, rq, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -130,26 +154,22 @@ static bool token_equal(const char *given, const char *want)
     return d == 0;
 }
 
-/* 0 allowed, else the status to answer (401/403). */
+/* 0 allowed, else the status to answer (401/403). A token that is sent must be valid even where none is
+ * needed, so that a mistyped token fails at once instead of failing later, on the first write. */
 static int authorize(http_server *s, struct MHD_Connection *c, bool write)
 {
     const char *need_w = s->o.token, *need_r = s->o.read_token;
     if (!need_w && !need_r)
         return 0;
-    if (!write && !need_r)
-        return 0;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     const char *tok = h && !strncasecmp(h, "Bearer ", 7) ? h + 7 : NULL;
-    if (!tok)
+    bool is_w = tok && need_w && token_equal(tok, need_w);
+    bool is_r = tok && need_r && token_equal(tok, need_r);
+    if (h && !is_w && !is_r)
         return MHD_HTTP_UNAUTHORIZED;
-    bool is_w = need_w && token_equal(tok, need_w);
-    bool is_r = need_r && token_equal(tok, need_r);
-    if (write) {
-        if (is_w)
-            return 0;
-        return is_r ? MHD_HTTP_FORBIDDEN : MHD_HTTP_UNAUTHORIZED;
-    }
-    return is_w || is_r ? 0 : MHD_HTTP_UNAUTHORIZED;
+    if (write)
+        return is_w ? 0 : is_r ? MHD_HTTP_FORBIDDEN : MHD_HTTP_UNAUTHORIZED;
+    return !need_r || is_w || is_r ? 0 : MHD_HTTP_UNAUTHORIZED;
 }
 
 static enum MHD_Result send_auth_error(struct MHD_Connection *c, req *rq, int status)
@@ -163,9 +183,146 @@ static enum MHD_Result send_auth_error(struct MHD_Connection *c, req *rq, int st
     r = MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"factdb\"");
-    rq->status = status;
     rq->bytes = strlen(msg);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    enum MHD_Result ret = queue(c, rq, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- admission: Host, Origin, token ---- */
+/* Copies header text for an error message: printable ASCII only (the value is the client's), at most 100
+ * bytes, so the JSON document stays valid whatever was sent. */
+static void printable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *in && n + 1 < cap && n < 100; in++)
+        out[n++] = *in >= 0x20 && *in < 0x7f && *in != '"' && *in != '\\' ? *in : '?';
+    out[n] = 0;
+}
+
+/* The host name of a Host header value ("name", "name:port", "[v6]" or "[v6]:port"), lowercased into
+ * out[cap]; false when it is malformed. */
+static bool host_name(const char *h, char *out, size_t cap)
+{
+    size_t len = strlen(h), end;
+    if (len == 0 || len >= cap)
+        return false;
+    if (h[0] == '[') {
+        const char *rb = strchr(h, ']');
+        if (!rb)
+            return false;
+        end = (size_t)(rb - h) + 1;
+    } else {
+        const char *colon = strchr(h, ':');
+        end = colon ? (size_t)(colon - h) : len;
+    }
+    if (h[end] == ':') {
+        if (!h[end + 1] || strspn(h + end + 1, "0123456789") != strlen(h + end + 1))
+            return false;
+    } else if (h[end]) {
+        return false;
+    }
+    for (size_t i = 0; i < end; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (!isalnum(ch) && !strchr(".-_[]:", ch))
+            return false;
+        out[i] = (char)tolower(ch);
+    }
+    out[end] = 0;
+    return end > 0;
+}
+
+/* Whether `host` (a Host header) names this server: a loopback name, --host, an --allow-host, or, when
+ * listening on every interface, any IPv4 address (an address literal cannot be rebound by DNS). */
+static bool host_allowed(http_server *s, const char *host)
+{
+    char name[256];
+    if (!host_name(host, name, sizeof name))
+        return false;
+    if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "[::1]") ||
+        !strcasecmp(name, s->o.host))
+        return true;
+    for (size_t i = 0; i < s->o.n_allow_hosts; i++)
+        if (!strcmp(s->o.allow_hosts[i], "*") || !strcasecmp(name, s->o.allow_hosts[i]))
+            return true;
+    struct in_addr a;
+    return !strcmp(s->o.host, "0.0.0.0") && inet_pton(AF_INET, name, &a) == 1;
+}
+
+static void deny(req *rq, int status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void deny(req *rq, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rq->deny_msg, sizeof rq->deny_msg, fmt, ap);
+    va_end(ap);
+    rq->deny = status;
+    rq->deny_code = code;
+}
+
+/* Decides, from the request's head alone, whether it may go on: the Host must name this server (DNS
+ * rebinding), an Origin must be this server's own or a --cors-origin (other web pages), a page of another
+ * site may not load the API without CORS (Sec-Fetch-Site), and the token is checked before any body is
+ * parsed. Fills rq->deny on refusal and rq->cors for a listed origin. */
+static void admit(http_server *s, struct MHD_Connection *c, req *rq, const char *url)
+{
+    char shown[128];
+    /* HTTP/1.0 clients may omit Host; browsers never do, so such a request cannot come from a web page */
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (host && !host_allowed(s, host)) {
+        printable(host, shown, sizeof shown);
+        deny(rq, MHD_HTTP_FORBIDDEN, "HOST_NOT_ALLOWED",
+             "the Host \"%s\" is not a name of this server (requests by other names are refused against DNS "
+             "rebinding); if clients reach it by that name, start factdb serve with --allow-host NAME", shown);
+        return;
+    }
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    bool api = !strncmp(url, "/v1/", 4) || !strcmp(url, "/metrics");
+    if (origin) {
+        const char *auth = !strncasecmp(origin, "http://", 7) ? origin + 7 : !strncasecmp(origin, "https://", 8) ? origin + 8 : NULL;
+        bool same = auth && host && !strcasecmp(auth, host);
+        for (size_t i = 0; !same && i < s->o.n_cors_origins; i++)
+            if (!strcasecmp(origin, s->o.cors_origins[i]))
+                rq->cors = s->o.cors_origins[i];
+        if (!same && !rq->cors) {
+            printable(origin, shown, sizeof shown);
+            deny(rq, MHD_HTTP_FORBIDDEN, "ORIGIN_NOT_ALLOWED",
+                 "requests from pages of origin \"%s\" are refused; to let a web application there use this "
+                 "server, start factdb serve with --cors-origin %s", shown, shown);
+            return;
+        }
+    } else if (api) {
+        /* a <script src>, <img> or link of another site's page: no Origin is sent, but Sec-Fetch-Site is */
+        const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+        if (site && (!strcasecmp(site, "cross-site") || !strcasecmp(site, "same-site"))) {
+            deny(rq, MHD_HTTP_FORBIDDEN, "ORIGIN_NOT_ALLOWED",
+                 "the API cannot be loaded by a page of another site (Sec-Fetch-Site: %s); use fetch() from an "
+                 "origin listed with --cors-origin", site);
+            return;
+        }
+    }
+    if (!strcmp(rq->method, "OPTIONS") || !api || !strcmp(url, "/v1/health"))
+        return;  /* preflights carry no token; the page and health checks are open */
+    size_t ul = strlen(url);
+    bool write = !strncmp(url, "/v1/tables/", 11) && ul > 16 && !strcmp(url + ul - 5, "/rows");
+    int st = authorize(s, c, write);
+    if (st)
+        deny(rq, st, st == MHD_HTTP_FORBIDDEN ? "PERMISSION" : "UNAUTHORIZED", "%s", "");
+}
+
+/* OPTIONS: a CORS preflight from a listed origin, or a plain OPTIONS (answered with Allow). */
+static enum MHD_Result preflight(struct MHD_Connection *c, req *rq)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Allow", "GET, HEAD, POST, OPTIONS");
+    if (rq->cors) {
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, Accept");
+        MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+    }
+    enum MHD_Result ret = queue(c, rq, MHD_HTTP_NO_CONTENT, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -178,11 +335,15 @@ typedef struct watch {
     bool fired;
 } watch;
 
+static void close_slow_connections(http_server *s);
+
 static void *watchdog(void *arg)
 {
     http_server *s = arg;
-    while (!atomic_load(&s->stopping)) {
+    for (unsigned tick = 0; !atomic_load(&s->stopping); tick++) {
         usleep(5000);
+        if (tick % 20 == 0)
+            close_slow_connections(s);
         double t = now_s();
         pthread_mutex_lock(&s->wmu);
         for (watch *w = s->watches; w; w = w->next)
@@ -253,11 +414,10 @@ static enum MHD_Result asset(struct MHD_Connection *c, req *rq, const web_asset 
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", a->type);
     MHD_add_response_header(r, "Cache-Control", "no-cache");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' blob: data:");
-    rq->status = MHD_HTTP_OK;
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; style-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'");
     rq->bytes = a->len;
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    enum MHD_Result ret = queue(c, rq, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -331,6 +491,21 @@ static int param_from_json(json_t *v, factdb_param *p, int index, factdb_error *
     }
 }
 
+/* Whether the Content-Type value `ct` is the media type `want` (compared case-insensitively), alone or
+ * followed by parameters ("text/plain; charset=utf-8"); "text/plainjunk" is not text/plain. */
+static bool media_type_is(const char *ct, const char *want)
+{
+    if (!ct)
+        return false;
+    ct += strspn(ct, " \t");
+    size_t n = strlen(want);
+    if (strncasecmp(ct, want, n))
+        return false;
+    ct += n;
+    ct += strspn(ct, " \t");
+    return !*ct || *ct == ';';
+}
+
 static bool wants_csv(struct MHD_Connection *c)
 {
     const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
@@ -350,13 +525,12 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
     if (f && strcmp(f, "csv") && strcmp(f, "json"))
         return send_error(c, rq, MHD_HTTP_BAD_REQUEST, "INVALID_ARGUMENT", "format must be json or csv", 0, 0, NULL, 0);
-    /* curl -d sends application/x-www-form-urlencoded; a body that is a JSON object is taken as JSON */
-    bool form_json = ctype && !strncasecmp(ctype, "application/x-www-form-urlencoded", 33) && rq->body.len &&
-                     rq->body.data[0] == '{';
-    if (ctype && !strncasecmp(ctype, "text/plain", 10)) {
+    /* No form encoding (HTML forms of any site can send it, and a JSON body under it was a way in), and
+     * exact media types: text/plain is accepted (a page of another origin sending it is refused by admit). */
+    if (media_type_is(ctype, "text/plain")) {
         text = (const char *)rq->body.data;
         len = rq->body.len;
-    } else if (!ctype || form_json || !strncasecmp(ctype, "application/json", 16)) {
+    } else if (!ctype || media_type_is(ctype, "application/json")) {
         size_t at;
         if (!http_json_depth_ok((const char *)rq->body.data, rq->body.len, 32, &at)) {
             char msg[120];
@@ -379,6 +553,11 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         }
         text = json_string_value(q);
         len = json_string_length(q);
+    } else if (media_type_is(ctype, "application/x-www-form-urlencoded") || media_type_is(ctype, "multipart/form-data")) {
+        return send_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
+                          "form-encoded bodies are not accepted (web forms of any site can send them); send "
+                          "application/json ({\"sql\":..., \"params\":[...]}) or text/plain SQL (with curl: -H "
+                          "'Content-Type: application/json')", 0, 0, NULL, 0);
     } else {
         return send_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
                           "send application/json ({\"sql\":..., \"params\":[...]}) or text/plain SQL", 0, 0, NULL, 0);
@@ -395,7 +574,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
             json_decref(root);
             return send_factdb_error(c, rq, &err);
         }
-    /* which SQL writes matters only when tokens are set: otherwise skip this second parse */
+    /* the token was authenticated by admit(); which SQL writes (so needs the write token) matters only when
+     * tokens are set: otherwise skip this second parse */
     bool writes = false;
     if ((s->o.token || s->o.read_token) && factdb_sql_writes(text, len, &writes, &err)) {
         free(pv);
@@ -416,6 +596,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     }
     if (s->o.threads > 0)
         factdb_session_set_threads(sess, s->o.threads);
+    factdb_session_set_file_access(sess, s->o.allow_file_access);
     watch w = {.session = sess, .deadline = now_s() + s->o.query_timeout_ms / 1000.0};
     if (s->o.query_timeout_ms > 0)
         watch_add(s, &w);
@@ -494,27 +675,21 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     }
     MHD_add_response_header(r, "Content-Type", csv ? "text/csv; charset=utf-8" : "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    rq->status = MHD_HTTP_OK;
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    enum MHD_Result ret = queue(c, rq, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }
 
 static enum MHD_Result rows(http_server *s, struct MHD_Connection *c, req *rq, const char *table)
 {
-    int auth = authorize(s, c, true);
-    if (auth)
-        return send_auth_error(c, rq, auth);
-    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    char ct[64] = "";
-    snprintf(ct, sizeof ct, "%s", ctype ? ctype : "");
-    ct[strcspn(ct, "; ")] = 0;
+    /* the write token was checked by admit() */
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     rows_format format;
-    if (!strcasecmp(ct, "application/json"))
+    if (media_type_is(ct, "application/json"))
         format = ROWS_JSON;
-    else if (!strcasecmp(ct, "application/x-ndjson") || !strcasecmp(ct, "application/ndjson"))
+    else if (media_type_is(ct, "application/x-ndjson") || media_type_is(ct, "application/ndjson"))
         format = ROWS_NDJSON;
-    else if (!strcasecmp(ct, "text/csv"))
+    else if (media_type_is(ct, "text/csv"))
         format = ROWS_CSV;
     else
         return send_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
@@ -572,9 +747,6 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static enum MHD_Result event_stream(http_server *s, struct MHD_Connection *c, req *rq)
 {
-    int auth = authorize(s, c, false);
-    if (auth)
-        return send_auth_error(c, rq, auth);
     events *e = calloc(1, sizeof *e);
     if (!e)
         return MHD_NO;
@@ -589,17 +761,13 @@ static enum MHD_Result event_stream(http_server *s, struct MHD_Connection *c, re
     }
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    rq->status = MHD_HTTP_OK;
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    enum MHD_Result ret = queue(c, rq, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }
 
 static enum MHD_Result metrics(http_server *s, struct MHD_Connection *c, req *rq)
 {
-    int auth = authorize(s, c, false);
-    if (auth)
-        return send_auth_error(c, rq, auth);
     base_buf b;
     base_buf_init(&b, (size_t)1 << 24);
     metrics_render(s, &b);
@@ -614,6 +782,108 @@ static enum MHD_Result not_allowed(struct MHD_Connection *c, req *rq, const char
     char msg[120];
     snprintf(msg, sizeof msg, "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use %s\"}}\n", allow);
     return send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, strlen(msg), "Allow", allow);
+}
+
+/* ---- connection deadlines (slow clients) ----
+ * MHD's connection timeout restarts with every byte, so a client sending one byte every few seconds would
+ * hold its connection (and thread) forever. Each connection is tracked from accept to close with the phase
+ * it is in; the watchdog shuts down (shutdown(2), which wakes the connection's thread) those whose request
+ * head is not complete within --header-timeout of the connection's start or previous answer, or whose
+ * body arrives slower than --min-body-rate after as long again. MHD reports a connection closed before it
+ * closes its socket, and both sides hold cmu, so the watchdog never shuts down a reused descriptor. */
+enum { C_HEAD, C_BODY, C_BUSY };
+typedef struct conn_track {
+    struct conn_track *next, **pprev;
+    int fd;
+    int phase;
+    double since;           /* when the phase began */
+    uint64_t body_bytes;    /* received in C_BODY */
+    bool closing;
+    char addr[INET6_ADDRSTRLEN];
+} conn_track;
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    http_server *s = cls;
+    conn_track *t = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!t)
+            return;
+        pthread_mutex_lock(&s->cmu);
+        *t->pprev = t->next;
+        if (t->next)
+            t->next->pprev = t->pprev;
+        pthread_mutex_unlock(&s->cmu);
+        free(t);
+        *socket_context = NULL;
+        return;
+    }
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return;  /* untracked: only MHD's idle timeout applies */
+    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    t->fd = fi ? fi->connect_fd : -1;
+    t->phase = C_HEAD;
+    t->since = now_s();
+    if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->client_addr)->sin_addr, t->addr, sizeof t->addr);
+    pthread_mutex_lock(&s->cmu);
+    t->next = s->conns;
+    t->pprev = &s->conns;
+    if (s->conns)
+        s->conns->pprev = &t->next;
+    s->conns = t;
+    pthread_mutex_unlock(&s->cmu);
+    *socket_context = t;
+}
+
+/* Moves the connection of `c` to `phase` (C_BODY: adds `bytes` received, without restarting the clock). */
+static void conn_phase(http_server *s, struct MHD_Connection *c, int phase, size_t bytes)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_track *t = ci ? ci->socket_context : NULL;
+    if (!t)
+        return;
+    pthread_mutex_lock(&s->cmu);
+    if (phase == C_BODY && t->phase == C_BODY) {
+        t->body_bytes += bytes;
+    } else {
+        t->phase = phase;
+        t->since = now_s();
+        t->body_bytes = 0;
+    }
+    pthread_mutex_unlock(&s->cmu);
+}
+
+/* Called by the watchdog about ten times a second. */
+static void close_slow_connections(http_server *s)
+{
+    double t = now_s(), ht = s->o.header_timeout_s;
+    uint64_t closed = 0;
+    pthread_mutex_lock(&s->cmu);
+    for (conn_track *k = s->conns; k; k = k->next) {
+        if (k->closing || k->fd < 0 || k->phase == C_BUSY)
+            continue;
+        double deadline = k->since + ht;
+        if (k->phase == C_BODY)
+            deadline += s->o.min_body_rate ? (double)k->body_bytes / (double)s->o.min_body_rate : 1e18;
+        if (t < deadline)
+            continue;
+        k->closing = true;
+        shutdown(k->fd, SHUT_RDWR);
+        closed++;
+        fprintf(stderr, "factdb serve: closed a connection from %s: %s\n", k->addr[0] ? k->addr : "?",
+                k->phase == C_HEAD ? "no complete request head within --header-timeout"
+                                   : "its request body arrived slower than --min-body-rate");
+    }
+    pthread_mutex_unlock(&s->cmu);
+    if (closed) {
+        pthread_mutex_lock(&s->mu);
+        s->slow_closed += closed;
+        pthread_mutex_unlock(&s->mu);
+    }
 }
 
 /* ---- dispatch ---- */
@@ -634,13 +904,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         snprintf(rq->path, sizeof rq->path, "%s", url);
         base_buf_init(&rq->body, s->o.max_body);
         *con_cls = rq;
+        conn_phase(s, c, C_BODY, 0);
+        admit(s, c, rq, url);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
             rq->too_large = true;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rq->too_large && !rq->over_budget) {
+        conn_phase(s, c, C_BODY, *upload_size);
+        /* the body of a refused request is read and dropped: answering before it would reset the connection */
+        if (!rq->deny && !rq->too_large && !rq->over_budget) {
             size_t now = atomic_fetch_add(&s->body_bytes, *upload_size) + *upload_size;
             rq->charged += *upload_size;
             if (now > HTTP_BODY_BUDGET)
@@ -651,6 +925,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    conn_phase(s, c, C_BUSY, 0);
+    if (rq->deny == MHD_HTTP_UNAUTHORIZED || !strcmp(rq->deny_code ? rq->deny_code : "", "PERMISSION"))
+        return send_auth_error(c, rq, rq->deny);
+    if (rq->deny)
+        return send_error(c, rq, rq->deny, rq->deny_code, rq->deny_msg, 0, 0, NULL, 0);
+    if (!strcmp(method, "OPTIONS"))
+        return preflight(c, rq);
     if (rq->over_budget)
         return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
                           "the server is holding too many large request bodies at once; retry shortly", 0, 0, NULL, 0);
@@ -667,10 +948,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (!strcmp(url, "/v1/tables")) {
         rq->route = R_TABLES;
-        if (!get)
-            return not_allowed(c, rq, "GET");
-        int auth = authorize(s, c, false);
-        return auth ? send_auth_error(c, rq, auth) : tables(s, c, rq);
+        return get ? tables(s, c, rq) : not_allowed(c, rq, "GET");
     }
     if (!strcmp(url, "/v1/sql")) {
         rq->route = R_SQL;
@@ -706,9 +984,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     http_server *s = cls;
     req *rq = *con_cls;
+    conn_phase(s, c, C_HEAD, 0);  /* a kept-alive connection has --header-timeout for its next request */
     if (!rq)
         return;
     double secs = now_s() - rq->t0;
@@ -753,6 +1031,23 @@ int http_serve(const http_opts *o, factdb_error *err)
         free(s);
         return base_err(err, FACTDB_INVALID_ARGUMENT, "--host %s is not an IPv4 address", o->host);
     }
+    for (size_t i = 0; i < s->o.n_cors_origins; i++) {
+        const char *co = s->o.cors_origins[i];
+        const char *a = !strncmp(co, "http://", 7) ? co + 7 : !strncmp(co, "https://", 8) ? co + 8 : NULL;
+        char name[256];
+        if (!a || !host_name(a, name, sizeof name)) {
+            free(s);
+            return base_err(err, FACTDB_INVALID_ARGUMENT,
+                            "--cors-origin %s is not an origin; give it as the browser shows it: http://host:port or "
+                            "https://host (no path, no trailing /)", co);
+        }
+    }
+    if (!s->o.max_per_address)
+        s->o.max_per_address = s->o.max_connections / 4 ? s->o.max_connections / 4 : 1;
+    if (s->o.max_per_address > s->o.max_connections)
+        s->o.max_per_address = s->o.max_connections;
+    if (s->o.header_timeout_s <= 0)
+        s->o.header_timeout_s = 10;
     factdb_options fo = {.busy_timeout_ms = o->busy_timeout_ms};
     int rc = factdb_open(o->db_path, &fo, &s->db, err);
     if (rc) {
@@ -762,6 +1057,7 @@ int http_serve(const http_opts *o, factdb_error *err)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     pthread_cond_init(&s->donecv, NULL);
     /* SIGINT/SIGTERM are taken by sigwait below; block them before any thread starts */
@@ -778,8 +1074,9 @@ int http_serve(const http_opts *o, factdb_error *err)
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE,
+        s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_END);
     if (!d) {
         rc = base_err(err, FACTDB_IO, "cannot listen on %s:%d (is the port in use?)", s->o.host, o->port);

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -135,8 +136,8 @@ def endpoints_and_statuses():
     st, body, _ = s.req("POST", "/v1/sql", "x", {"Content-Type": "application/xml"})
     assert st == 415, body
     st, body, _ = s.req("POST", "/v1/sql", '{"sql":"SELECT 2 AS two"}',
-                        {"Content-Type": "application/x-www-form-urlencoded"})  # curl -d without -H
-    assert st == 200 and body["rows"] == [[2]], body
+                        {"Content-Type": "application/x-www-form-urlencoded"})  # curl -d without -H: HTML forms send it
+    assert st == 415 and "Content-Type: application/json" in body["error"]["message"], body
     st, body, _ = s.req("POST", "/v1/tables/ev/rows", "x", {"Content-Type": "application/xml"})
     assert st == 415, body
     st, body, _ = s.req("GET", "/v1/nope")
@@ -401,6 +402,306 @@ def two_servers_a_loader_and_a_reader_at_once():
     run([FACTDB, "check", db])
     print("     scenario: %d rows acknowledged over HTTP in %d requests and %d group commits, %d loaded, in %.0f s"
           % (sum(acked), requests, commits, loaded[0], SCENARIO_SECONDS))
+    cleanup(d)
+
+
+def raw(port, data, src="127.0.0.1", timeout=10):
+    """Sends raw bytes from source address SRC; returns (status, headers dict, body) of the answer."""
+    sock = socket.socket()
+    sock.bind((src, 0))
+    sock.settimeout(timeout)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(data)
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    sock.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (h.split(":", 1) for h in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def table_names(db):
+    p = run([FACTDB, "sql", "--format", "csv", db, "SHOW TABLES"])
+    return [line.split(",")[0] for line in p.stdout.splitlines()[1:]]
+
+
+@test
+def host_header_is_checked_against_dns_rebinding():
+    d, db = new_db("host")
+    s = Server(db, "--allow-host", "db.example")
+    create = "CREATE TABLE rebound (x bigint)"
+    for host in ("attacker.example", "attacker.example:%d" % s.port, "localhost.attacker.example", "127.0.0.1.nip.io",
+                 "db.example.evil", "", "local host", "[::1", "localhost:80x"):
+        st, body, r = s.req("POST", "/v1/sql", create, {"Host": host, "Content-Type": "text/plain"})
+        assert st == 403 and body["error"]["code"] == "HOST_NOT_ALLOWED", (host, st, body)
+        assert "--allow-host" in body["error"]["message"], body
+    st, body, _ = s.req("GET", "/", headers={"Host": "attacker.example"})
+    assert st == 403, st  # the dashboard page too: a rebound page must not even load it
+    assert table_names(db) == ["ev"], table_names(db)
+    for host in ("localhost", "localhost:%d" % s.port, "LocalHost:%d" % s.port, "127.0.0.1", "127.0.0.1:%d" % s.port,
+                 "[::1]:%d" % s.port, "[::1]", "db.example", "DB.example:8443"):
+        st, body, _ = s.req("POST", "/v1/sql", "SELECT 1 AS one", {"Host": host, "Content-Type": "text/plain"})
+        assert st == 200 and body["rows"] == [[1]], (host, st, body)
+    # HTTP/1.0 without Host: no browser sends that, so it is not a rebinding attack; it is served
+    st, _, body = raw(s.port, b"GET /v1/health HTTP/1.0\r\n\r\n")
+    assert st == 200 and b'"status":"ok"' in body, (st, body)
+    st, _, body = raw(s.port, b"GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert st == 200, (st, body)
+    assert s.stop() == 0
+    # listening on every interface: any IPv4 address literal is a name of the server, names are not
+    s = Server(db, "--host", "0.0.0.0", "--token", "write-secret-1")
+    assert s.req("GET", "/v1/health", headers={"Host": "10.1.2.3:%d" % s.port})[0] == 200
+    assert s.req("GET", "/v1/health", headers={"Host": "evil.example:%d" % s.port})[0] == 403
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@test
+def other_origins_are_refused_and_listed_ones_get_cors():
+    d, db = new_db("origin")
+    s = Server(db)
+    own = "http://127.0.0.1:%d" % s.port
+    # a page of another origin: simple requests (text/plain, no preflight) and everything else are refused
+    for origin in ("http://evil.example", "http://127.0.0.1:%d" % (s.port + 1), "https://localhost:%d" % s.port + "x",
+                   "null", "http://localhost:%d" % s.port):
+        st, body, r = s.req("POST", "/v1/sql", "CREATE TABLE pwned (x bigint)",
+                            {"Origin": origin, "Content-Type": "text/plain"})
+        assert st == 403 and body["error"]["code"] == "ORIGIN_NOT_ALLOWED", (origin, st, body)
+        assert "--cors-origin" in body["error"]["message"] and not r.getheader("Access-Control-Allow-Origin"), body
+        st, body, _ = s.req("POST", "/v1/tables/ev/rows", [{"at": "2024-01-01"}], {"Origin": origin})
+        assert st == 403, (origin, body)
+        st, body, _ = s.req("GET", "/v1/tables", headers={"Origin": origin})
+        assert st == 403, (origin, body)
+        st, body, _ = s.req("OPTIONS", "/v1/sql", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+        assert st == 403, (origin, body)
+    assert table_names(db) == ["ev"], table_names(db)
+    assert s.sql("SELECT count(*) FROM ev")[1]["rows"] == [[0]]
+    # the server's own pages (the dashboard): Origin equals the Host it was reached by
+    st, body, r = s.req("POST", "/v1/sql", "SELECT 1 AS one", {"Origin": own, "Content-Type": "text/plain"})
+    assert st == 200 and not r.getheader("Access-Control-Allow-Origin") and r.getheader("Vary") == "Origin", body
+    st, body, _ = s.req("POST", "/v1/sql", "SELECT 1 AS one", {"Origin": "http://localhost:%d" % s.port,
+                                                             "Host": "localhost:%d" % s.port, "Content-Type": "text/plain"})
+    assert st == 200, body
+    # no Origin (curl, scripts, servers) works as before; a no-cors load by another site's page does not
+    assert s.req("GET", "/v1/tables")[0] == 200
+    assert s.req("GET", "/v1/tables", headers={"Sec-Fetch-Site": "same-origin"})[0] == 200
+    for site in ("cross-site", "same-site"):
+        st, body, r = s.req("GET", "/v1/tables", headers={"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors"})
+        assert st == 403 and body["error"]["code"] == "ORIGIN_NOT_ALLOWED", body
+    st, _, r = s.req("GET", "/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})
+    assert st == 200 and r.getheader("Cross-Origin-Resource-Policy") == "same-origin"  # a link to the dashboard
+    assert "frame-ancestors 'none'" in r.getheader("Content-Security-Policy")
+    st, _, r = s.req("OPTIONS", "/v1/sql")
+    assert st == 204 and "POST" in r.getheader("Allow"), st
+    assert s.stop() == 0
+    # listed origins get CORS: preflight, then the request, both with the origin echoed
+    app = "http://app.example:3000"
+    s = Server(db, "--cors-origin", app, "--cors-origin", "https://bi.example", "--token", "write-secret-1")
+    st, body, r = s.req("OPTIONS", "/v1/sql", headers={"Origin": app, "Access-Control-Request-Method": "POST",
+                                                      "Access-Control-Request-Headers": "authorization,content-type"})
+    assert st == 204, (st, body)
+    assert r.getheader("Access-Control-Allow-Origin") == app and r.getheader("Vary") == "Origin"
+    assert "POST" in r.getheader("Access-Control-Allow-Methods")
+    allow = r.getheader("Access-Control-Allow-Headers").lower()
+    assert "authorization" in allow and "content-type" in allow, allow
+    assert int(r.getheader("Access-Control-Max-Age")) > 0
+    st, body, r = s.req("POST", "/v1/sql", {"sql": "CREATE TABLE from_app (x bigint)"},
+                        {"Origin": app, "Authorization": "Bearer write-secret-1"})
+    assert st == 200 and r.getheader("Access-Control-Allow-Origin") == app, (st, body)
+    st, body, r = s.req("POST", "/v1/sql", {"sql": "SELECT 1"}, {"Origin": "https://bi.example"})
+    assert st == 200 and r.getheader("Access-Control-Allow-Origin") == "https://bi.example", (st, body)
+    st, body, r = s.req("POST", "/v1/sql", {"sql": "CREATE TABLE x2 (x bigint)"}, {"Origin": app})
+    assert st == 401 and r.getheader("Access-Control-Allow-Origin") == app, (st, body)  # readable by the app
+    st, body, r = s.req("POST", "/v1/sql", {"sql": "SELECT 1"}, {"Origin": "http://app.example:3001"})
+    assert st == 403 and not r.getheader("Access-Control-Allow-Origin"), (st, body)
+    assert sorted(table_names(db)) == ["ev", "from_app"], table_names(db)
+    assert s.stop() == 0
+    p = run([FACTDB, "serve", "--port", "0", "--cors-origin", "http://app.example/", db], check=False, timeout=30)
+    assert p.returncode == 1 and "--cors-origin" in p.stderr, p.stderr
+    cleanup(d)
+
+
+@test
+def content_types_must_match_exactly():
+    d, db = new_db("ctype")
+    s = Server(db)
+    for ct in ("text/plainjunk", "text/plain-x", "application/jsonp", "application/json+x", "text/html",
+               "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text"):
+        st, body, _ = s.req("POST", "/v1/sql", '{"sql":"CREATE TABLE bad (x bigint)"}', {"Content-Type": ct})
+        assert st == 415 and body["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE", (ct, st, body)
+    for ct in ("text/plain", "TEXT/Plain; charset=utf-8", "text/plain ;charset=UTF-8"):
+        st, body, _ = s.req("POST", "/v1/sql", "SELECT 1 AS one", {"Content-Type": ct})
+        assert st == 200 and body["rows"] == [[1]], (ct, body)
+    for ct in ("application/json", "Application/JSON; charset=utf-8"):
+        st, body, _ = s.req("POST", "/v1/sql", '{"sql":"SELECT 1 AS one"}', {"Content-Type": ct})
+        assert st == 200, (ct, body)
+    for ct in ("text/csvx", "application/jsonx", "application/x-ndjsonl"):
+        st, body, _ = s.req("POST", "/v1/tables/ev/rows", "at\n2024-01-01\n", {"Content-Type": ct})
+        assert st == 415, (ct, st, body)
+    st, body, _ = s.req("POST", "/v1/tables/ev/rows", "at\n2024-01-01\n", {"Content-Type": "Text/CSV; charset=utf-8"})
+    assert st == 200, body
+    assert table_names(db) == ["ev"], table_names(db)
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@test
+def the_token_is_checked_before_the_body_is_parsed():
+    d, db = new_db("authfirst")
+    s = Server(db, "--token", "write-secret-1", "--read-token", "read-secret-1")
+    for body, ct in (("SELEC nonsense", "text/plain"), ('{"sql": ', "application/json"),
+                     ("[" * 40 + "]" * 40, "application/json"), ("x", "application/xml")):
+        for h in ({}, {"Authorization": "Bearer wrong-token-1"}, {"Authorization": "Basic d3JpdGU="}):
+            st, got, r = s.req("POST", "/v1/sql", body, dict(h, **{"Content-Type": ct}))
+            assert st == 401 and got["error"]["code"] == "UNAUTHORIZED" and r.getheader("WWW-Authenticate"), (body, h, got)
+        st, got, _ = s.req("POST", "/v1/tables/ev/rows", body, {"Content-Type": ct})
+        assert st == 401, (body, got)
+        st, got, _ = s.req("POST", "/v1/tables/ev/rows", body, {"Content-Type": ct, "Authorization": "Bearer read-secret-1"})
+        assert st == 403 and got["error"]["code"] == "PERMISSION", (body, got)
+    st, got, _ = s.req("POST", "/v1/sql", "SELEC nonsense", {"Content-Type": "text/plain",
+                                                          "Authorization": "Bearer read-secret-1"})
+    assert st == 400 and "syntax" in got["error"]["message"], got
+    for path in ("/v1/tables", "/v1/events", "/metrics"):
+        assert s.req("GET", path)[0] == 401, path
+    assert s.stop() == 0
+    # only a write token: reads are open, but a wrong token is still refused at once
+    s = Server(db, "--token", "write-secret-1")
+    st, got, _ = s.req("POST", "/v1/sql", "SELEC nonsense", {"Content-Type": "text/plain"})
+    assert st == 400, got
+    st, got, _ = s.req("POST", "/v1/sql", "SELECT 1", {"Content-Type": "text/plain", "Authorization": "Bearer nope-nope-1"})
+    assert st == 401, got
+    st, got, _ = s.req("POST", "/v1/sql", "CREATE TABLE t9 (x bigint)", {"Content-Type": "text/plain"})
+    assert st == 401, got
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@test
+def copy_with_a_server_file_needs_allow_file_access():
+    d, db = new_db("copy")
+    src = os.path.join(d, "in.csv")
+    with open(src, "w") as f:
+        f.write("at,kind,amount,n\n2024-01-01,a,1.5,1\n2024-01-02,b,,2\n")
+    out = os.path.join(d, "out.csv")
+    s = Server(db)
+    for sql in ("COPY ev TO '%s'" % out, "COPY (SELECT 1) TO '%s'" % out, "COPY ev FROM '%s' WITH (HEADER true)" % src,
+                "SELECT 1; COPY ev TO '%s'" % out, "BEGIN; INSERT INTO ev (at) VALUES ('2024-01-01'); COPY ev TO '%s'" % out):
+        st, body, _ = s.sql(sql)
+        assert st == 403 and body["error"]["code"] == "PERMISSION", (sql, body)
+        assert "--allow-file-access" in body["error"]["message"], body
+    assert not os.path.exists(out)
+    assert s.sql("SELECT count(*) FROM ev")[1]["rows"] == [[0]]
+    assert s.stop() == 0
+    # the SQL shell keeps COPY
+    run([FACTDB, "sql", db, "COPY ev FROM '%s' WITH (HEADER true)" % src])
+    s = Server(db, "--allow-file-access")
+    st, body, _ = s.sql("COPY ev FROM '%s' WITH (HEADER true)" % src)
+    assert st == 200 and body["command"] == "COPY 2", body
+    st, body, _ = s.sql("COPY (SELECT n FROM ev ORDER BY n) TO '%s' WITH (HEADER true)" % out)
+    assert st == 200, body
+    assert open(out).read() == "n\n1\n1\n2\n2\n", open(out).read()
+    assert s.stop() == 0
+    cleanup(d)
+
+
+def slow_conn(port, first=b"", src="127.0.0.1"):
+    sock = socket.socket()
+    sock.bind((src, 0))
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    if first:
+        sock.sendall(first)
+    return sock
+
+
+def is_closed(sock):
+    """True when the server closed the connection (EOF or reset), False if it is still open."""
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+@test
+def slow_clients_cannot_lock_others_out():
+    """Slowloris: connections that trickle a header byte at a time are closed after --header-timeout, slow
+    bodies after --min-body-rate, and one address gets only its share of the connections."""
+    d, db = new_db("slowloris")
+    s = Server(db, "--max-connections", "16", "--max-connections-per-address", "4", "--header-timeout", "1",
+               "--min-body-rate", "1000")
+    head = b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 200
+    t0 = time.time()
+    slow = [slow_conn(s.port) for _ in range(24)]  # more than --max-connections, all from 127.0.0.1
+    # a slow body too: a complete head, then 10 bytes every 0.2 s (50 B/s, under --min-body-rate)
+    body_head = (b"POST /v1/tables/ev/rows HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
+                 b"Content-Length: 100000\r\n\r\nat\n")
+    other = slow_conn(s.port, body_head, src="127.0.0.3")
+    served = None
+    sent = 0
+    while time.time() - t0 < 4:
+        for k in slow:
+            try:
+                k.send(head[sent % len(head):sent % len(head) + 1])
+            except OSError:
+                pass
+        try:
+            other.send(b"2024-01-01\n"[:10])
+        except OSError:
+            pass
+        sent += 1
+        if served is None:
+            # another client (another address) is served at once, in spite of the 24 slow connections
+            st, _, body = raw(s.port, b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                              src="127.0.0.2", timeout=3)
+            assert st == 200, (st, body)
+            served = time.time() - t0
+        time.sleep(0.2)
+    assert served < 1.5, served
+    closed = [is_closed(k) for k in slow]
+    assert all(closed), closed  # every slow head was cut off, though each kept sending
+    assert is_closed(other)
+    for k in slow + [other]:
+        k.close()
+    # the address of the slow clients is served again
+    st, _, _ = raw(s.port, b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", timeout=3)
+    assert st == 200
+    # fast clients are unaffected: a body at a fair rate, an idle event stream, a kept-alive connection
+    c = s.conn()
+    r_events = s.conn()
+    r_events.request("GET", "/v1/events")
+    ev = r_events.getresponse()
+    assert ev.readline().startswith(b"data: ")
+    ev.readline()
+    assert s.req("GET", "/v1/health", conn=c)[0] == 200
+    time.sleep(0.5)
+    assert s.req("GET", "/v1/health", conn=c)[0] == 200
+    fast = slow_conn(s.port, src="127.0.0.4")
+    rows = b"at\n" + b"2024-01-01\n" * 2000
+    fast.sendall(b"POST /v1/tables/ev/rows HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\nConnection: close\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(rows))
+    for i in range(0, len(rows), 4000):  # 22 kB over 1.2 s: slow, but above 1000 B/s
+        fast.sendall(rows[i:i + 4000])
+        time.sleep(0.2)
+    assert fast.recv(100).startswith(b"HTTP/1.1 200"), "a fair body was cut off"
+    fast.close()
+    time.sleep(1.0)
+    subprocess.run([FACTDB, "load", db, "ev", "-"], input="at\n2024-01-02\n", text=True, env=ENV, check=True,
+                   capture_output=True)
+    assert ev.readline().startswith(b"data: "), "the event stream was closed"
+    r_events.close()
+    st, text, _ = s.req("GET", "/metrics")
+    n = int(re.search(r"^factdb_http_slow_connections_closed_total (\d+)$", text, re.M).group(1))
+    assert n >= 5, n
+    assert s.stop() == 0
+    assert any("--header-timeout" in line for line in s.log) and any("--min-body-rate" in line for line in s.log)
     cleanup(d)
 
 
