@@ -445,6 +445,9 @@ async function listen() {
 for (const id of ['measure', 'aggregate', 'bucket', 'stack', 'chart-type']) $(id).addEventListener('change', drawChart);
 $('dimension').addEventListener('change', () => { updateBucketVisibility(); drawChart(); });
 $('add-filter').addEventListener('click', () => addFilter());
+// Enter in a filter field submits the builder form: apply the filters instead of reloading the page. (A
+// listener, because the Content-Security-Policy blocks inline handlers such as onsubmit="...".)
+$('builder').addEventListener('submit', (e) => { e.preventDefault(); drawChart(); });
 $('copy-sql').addEventListener('click', async () => {
   try { await navigator.clipboard.writeText($('chart-sql').textContent); $('copy-sql').textContent = 'copied'; }
   catch { const r = document.createRange(); r.selectNodeContents($('chart-sql')); getSelection().removeAllRanges(); getSelection().addRange(r); }
