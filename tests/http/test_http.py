@@ -21,6 +21,8 @@ SCENARIO_SECONDS = float(os.environ.get("FACTDB_SCENARIO_SECONDS", "60"))
 
 
 class Server:
+    running = []  # killed at exit, so that a failed assertion leaves no server behind
+
     def __init__(self, db, *opts):
         self.p = subprocess.Popen([FACTDB, "serve", "--port", "0", *opts, db], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=ENV)
@@ -28,6 +30,7 @@ class Server:
         line = self.p.stdout.readline()
         m = re.search(r"http://([0-9.]+):(\d+)/", line)
         assert m, (line, self.p.stderr.read() if self.p.poll() is not None else "")
+        Server.running.append(self.p)
         self.host, self.port = m.group(1), int(m.group(2))
         self.ready_s = time.time() - t0
         self.log = []
@@ -706,4 +709,8 @@ def slow_clients_cannot_lock_others_out():
 
 
 if __name__ == "__main__":
+    for p in Server.running:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     finish()
