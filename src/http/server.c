@@ -263,7 +263,8 @@ static void deny(req *rq, int status, const char *code, const char *fmt, ...)
 /* Decides, from the request's head alone, whether it may go on: the Host must name this server (DNS
  * rebinding), an Origin must be this server's own or a --cors-origin (other web pages), a page of another
  * site may not load the API without CORS (Sec-Fetch-Site), and the token is checked before any body is
- * parsed. Fills rq->deny on refusal and rq->cors for a listed origin. */
+ * parsed (rq->route tells which token a route needs). Fills rq->deny on refusal and rq->cors for a listed
+ * origin. */
 static void admit(http_server *s, struct MHD_Connection *c, req *rq, const char *url)
 {
     char shown[128];
@@ -303,9 +304,7 @@ static void admit(http_server *s, struct MHD_Connection *c, req *rq, const char 
     }
     if (!strcmp(rq->method, "OPTIONS") || !api || !strcmp(url, "/v1/health"))
         return;  /* preflights carry no token; the page and health checks are open */
-    size_t ul = strlen(url);
-    bool write = !strncmp(url, "/v1/tables/", 11) && ul > 16 && !strcmp(url + ul - 5, "/rows");
-    int st = authorize(s, c, write);
+    int st = authorize(s, c, rq->route == R_ROWS);
     if (st)
         deny(rq, st, st == MHD_HTTP_FORBIDDEN ? "PERMISSION" : "UNAUTHORIZED", "%s", "");
 }
@@ -887,6 +886,33 @@ static void close_slow_connections(http_server *s)
 }
 
 /* ---- dispatch ---- */
+/* Answers a request admit() refused. */
+static enum MHD_Result refuse(struct MHD_Connection *c, req *rq)
+{
+    if (rq->deny == MHD_HTTP_UNAUTHORIZED || !strcmp(rq->deny_code, "PERMISSION"))
+        return send_auth_error(c, rq, rq->deny);
+    return send_error(c, rq, rq->deny, rq->deny_code, rq->deny_msg, 0, 0, NULL, 0);
+}
+
+/* The route of `url`, for metrics (set before admission, so refusals are counted by route too). */
+static http_route route_of(const char *url)
+{
+    size_t n = strlen(url);
+    if (!strcmp(url, "/v1/health"))
+        return R_HEALTH;
+    if (!strcmp(url, "/v1/tables"))
+        return R_TABLES;
+    if (!strcmp(url, "/v1/sql"))
+        return R_SQL;
+    if (!strcmp(url, "/v1/events"))
+        return R_EVENTS;
+    if (!strcmp(url, "/metrics"))
+        return R_METRICS;
+    if (!strncmp(url, "/v1/tables/", 11) && n > 16 && !strcmp(url + n - 5, "/rows"))
+        return R_ROWS;
+    return R_OTHER;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -898,7 +924,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (!rq)
             return MHD_NO;
         rq->t0 = now_s();
-        rq->route = R_OTHER;
+        rq->route = route_of(url);
         atomic_fetch_add(&s->active, 1);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
@@ -906,6 +932,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = rq;
         conn_phase(s, c, C_BODY, 0);
         admit(s, c, rq, url);
+        /* a client that waits for "100 Continue" before its body gets the refusal instead */
+        const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+        if (rq->deny && expect && !strcasecmp(expect, "100-continue")) {
+            conn_phase(s, c, C_BUSY, 0);
+            return refuse(c, rq);
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
             rq->too_large = true;
@@ -926,10 +958,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     conn_phase(s, c, C_BUSY, 0);
-    if (rq->deny == MHD_HTTP_UNAUTHORIZED || !strcmp(rq->deny_code ? rq->deny_code : "", "PERMISSION"))
-        return send_auth_error(c, rq, rq->deny);
     if (rq->deny)
-        return send_error(c, rq, rq->deny, rq->deny_code, rq->deny_msg, 0, 0, NULL, 0);
+        return refuse(c, rq);
     if (!strcmp(method, "OPTIONS"))
         return preflight(c, rq);
     if (rq->over_budget)
@@ -943,21 +973,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/v1/health")) {
-        rq->route = R_HEALTH;
         return get ? health(s, c, rq) : not_allowed(c, rq, "GET");
     }
     if (!strcmp(url, "/v1/tables")) {
-        rq->route = R_TABLES;
         return get ? tables(s, c, rq) : not_allowed(c, rq, "GET");
     }
     if (!strcmp(url, "/v1/sql")) {
-        rq->route = R_SQL;
         return post ? sql(s, c, rq) : not_allowed(c, rq, "POST");
     }
     if (!strncmp(url, "/v1/tables/", 11)) {
         const char *name = url + 11, *slash = strchr(name, '/');
         if (slash && !strcmp(slash, "/rows") && slash > name && (size_t)(slash - name) <= FACTDB_NAME_MAX) {
-            rq->route = R_ROWS;
             char table[FACTDB_NAME_MAX + 1];
             snprintf(table, sizeof table, "%.*s", (int)(slash - name), name);
             return post ? rows(s, c, rq, table)
@@ -965,12 +991,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
     }
     if (!strcmp(url, "/v1/events")) {
-        rq->route = R_EVENTS;
         return get ? event_stream(s, c, rq)
                    : not_allowed(c, rq, "GET");
     }
     if (!strcmp(url, "/metrics")) {
-        rq->route = R_METRICS;
         return get ? metrics(s, c, rq)
                    : not_allowed(c, rq, "GET");
     }

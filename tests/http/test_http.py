@@ -571,6 +571,13 @@ def the_token_is_checked_before_the_body_is_parsed():
     assert st == 400 and "syntax" in got["error"]["message"], got
     for path in ("/v1/tables", "/v1/events", "/metrics"):
         assert s.req("GET", path)[0] == 401, path
+    # a client waiting for "100 Continue" is refused without sending its body
+    st, hdrs, _ = raw(s.port, b"POST /v1/tables/ev/rows HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
+                      b"Content-Length: 50000000\r\nExpect: 100-continue\r\n\r\n", timeout=5)
+    assert st == 401 and hdrs.get("www-authenticate"), (st, hdrs)
+    st, _, _ = raw(s.port, b"POST /v1/sql HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n"
+                   b"Content-Type: text/plain\r\nContent-Length: 50000000\r\nExpect: 100-continue\r\n\r\n", timeout=5)
+    assert st == 403
     assert s.stop() == 0
     # only a write token: reads are open, but a wrong token is still refused at once
     s = Server(db, "--token", "write-secret-1")
