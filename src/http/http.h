@@ -59,6 +59,9 @@ typedef enum rows_format { ROWS_JSON, ROWS_NDJSON, ROWS_CSV } rows_format;
 int ingest_rows(http_server *s, const char *table, rows_format format, const char *body, size_t len,
                 uint64_t *inserted, uint64_t *version, char *colname, size_t colcap, factdb_error *err);
 
+/* Seconds on the monotonic clock (server.c). */
+double http_now(void);
+
 /* Whether JSON text nests no deeper than max (counted outside strings); *at receives the offending byte. */
 bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at);
 

@@ -3,7 +3,7 @@
  * change events (server-sent events), metrics, query timeouts and a clean shutdown on SIGINT/SIGTERM.
  * Invariant: every request passes admit() (Host, then Origin, then the token) when its head has arrived,
  * before any of its body is kept or parsed; a request admit() refuses is answered with its verdict only. */
-#include "http.h"
+#include "http_int.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -35,7 +35,7 @@ typedef struct req {
     char path[256];
 } req;
 
-static double now_s(void)
+double http_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -334,16 +334,14 @@ typedef struct watch {
     bool fired;
 } watch;
 
-static void close_slow_connections(http_server *s);
-
 static void *watchdog(void *arg)
 {
     http_server *s = arg;
     for (unsigned tick = 0; !atomic_load(&s->stopping); tick++) {
         usleep(5000);
         if (tick % 20 == 0)
-            close_slow_connections(s);
-        double t = now_s();
+            http_conns_close_slow(s);
+        double t = http_now();
         pthread_mutex_lock(&s->wmu);
         for (watch *w = s->watches; w; w = w->next)
             if (!w->fired && t >= w->deadline) {
@@ -596,14 +594,14 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     if (s->o.threads > 0)
         factdb_session_set_threads(sess, s->o.threads);
     factdb_session_set_file_access(sess, s->o.allow_file_access);
-    watch w = {.session = sess, .deadline = now_s() + s->o.query_timeout_ms / 1000.0};
+    watch w = {.session = sess, .deadline = http_now() + s->o.query_timeout_ms / 1000.0};
     if (s->o.query_timeout_ms > 0)
         watch_add(s, &w);
     /* run every statement; answer with the last one that returns rows (or the last one) */
     factdb_result *last = NULL;
     size_t at = 0;
     int rc = 0;
-    double t0 = now_s();
+    double t0 = http_now();
     while (at < len) {
         size_t used;
         factdb_result *r = NULL;
@@ -623,7 +621,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
             break;
         at += used;
     }
-    double elapsed = (now_s() - t0) * 1000;
+    double elapsed = (http_now() - t0) * 1000;
     if (s->o.query_timeout_ms > 0)
         watch_remove(s, &w);
     factdb_session_free(sess);  /* a BEGIN left open by the request is rolled back */
@@ -727,7 +725,7 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (atomic_load(&e->s->stopping))
             return MHD_CONTENT_READER_END_OF_STREAM;
         uint64_t v = factdb_data_version(e->s->db);
-        double t = now_s();
+        double t = http_now();
         int n = 0;
         if (e->first || v != e->last)
             n = snprintf(buf, max, "data: {\"data_version\":%llu}\n\n", (unsigned long long)v);
@@ -752,7 +750,7 @@ static enum MHD_Result event_stream(http_server *s, struct MHD_Connection *c, re
     e->s = s;
     e->first = true;
     e->rq = rq;
-    e->last_send = now_s();
+    e->last_send = http_now();
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, events_read, e, free);
     if (!r) {
         free(e);
@@ -781,108 +779,6 @@ static enum MHD_Result not_allowed(struct MHD_Connection *c, req *rq, const char
     char msg[120];
     snprintf(msg, sizeof msg, "{\"error\":{\"code\":\"METHOD_NOT_ALLOWED\",\"message\":\"use %s\"}}\n", allow);
     return send_buf(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", msg, strlen(msg), "Allow", allow);
-}
-
-/* ---- connection deadlines (slow clients) ----
- * MHD's connection timeout restarts with every byte, so a client sending one byte every few seconds would
- * hold its connection (and thread) forever. Each connection is tracked from accept to close with the phase
- * it is in; the watchdog shuts down (shutdown(2), which wakes the connection's thread) those whose request
- * head is not complete within --header-timeout of the connection's start or previous answer, or whose
- * body arrives slower than --min-body-rate after as long again. MHD reports a connection closed before it
- * closes its socket, and both sides hold cmu, so the watchdog never shuts down a reused descriptor. */
-enum { C_HEAD, C_BODY, C_BUSY };
-typedef struct conn_track {
-    struct conn_track *next, **pprev;
-    int fd;
-    int phase;
-    double since;           /* when the phase began */
-    uint64_t body_bytes;    /* received in C_BODY */
-    bool closing;
-    char addr[INET6_ADDRSTRLEN];
-} conn_track;
-
-static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                              enum MHD_ConnectionNotificationCode code)
-{
-    http_server *s = cls;
-    conn_track *t = *socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        if (!t)
-            return;
-        pthread_mutex_lock(&s->cmu);
-        *t->pprev = t->next;
-        if (t->next)
-            t->next->pprev = t->pprev;
-        pthread_mutex_unlock(&s->cmu);
-        free(t);
-        *socket_context = NULL;
-        return;
-    }
-    t = calloc(1, sizeof *t);
-    if (!t)
-        return;  /* untracked: only MHD's idle timeout applies */
-    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    t->fd = fi ? fi->connect_fd : -1;
-    t->phase = C_HEAD;
-    t->since = now_s();
-    if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ai->client_addr)->sin_addr, t->addr, sizeof t->addr);
-    pthread_mutex_lock(&s->cmu);
-    t->next = s->conns;
-    t->pprev = &s->conns;
-    if (s->conns)
-        s->conns->pprev = &t->next;
-    s->conns = t;
-    pthread_mutex_unlock(&s->cmu);
-    *socket_context = t;
-}
-
-/* Moves the connection of `c` to `phase` (C_BODY: adds `bytes` received, without restarting the clock). */
-static void conn_phase(http_server *s, struct MHD_Connection *c, int phase, size_t bytes)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    conn_track *t = ci ? ci->socket_context : NULL;
-    if (!t)
-        return;
-    pthread_mutex_lock(&s->cmu);
-    if (phase == C_BODY && t->phase == C_BODY) {
-        t->body_bytes += bytes;
-    } else {
-        t->phase = phase;
-        t->since = now_s();
-        t->body_bytes = 0;
-    }
-    pthread_mutex_unlock(&s->cmu);
-}
-
-/* Called by the watchdog about ten times a second. */
-static void close_slow_connections(http_server *s)
-{
-    double t = now_s(), ht = s->o.header_timeout_s;
-    uint64_t closed = 0;
-    pthread_mutex_lock(&s->cmu);
-    for (conn_track *k = s->conns; k; k = k->next) {
-        if (k->closing || k->fd < 0 || k->phase == C_BUSY)
-            continue;
-        double deadline = k->since + ht;
-        if (k->phase == C_BODY)
-            deadline += s->o.min_body_rate ? (double)k->body_bytes / (double)s->o.min_body_rate : 1e18;
-        if (t < deadline)
-            continue;
-        k->closing = true;
-        shutdown(k->fd, SHUT_RDWR);
-        closed++;
-        fprintf(stderr, "factdb serve: closed a connection from %s: %s\n", k->addr[0] ? k->addr : "?",
-                k->phase == C_HEAD ? "no complete request head within --header-timeout"
-                                   : "its request body arrived slower than --min-body-rate");
-    }
-    pthread_mutex_unlock(&s->cmu);
-    if (closed) {
-        pthread_mutex_lock(&s->mu);
-        s->slow_closed += closed;
-        pthread_mutex_unlock(&s->mu);
-    }
 }
 
 /* ---- dispatch ---- */
@@ -923,19 +819,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
-        rq->t0 = now_s();
+        rq->t0 = http_now();
         rq->route = route_of(url);
         atomic_fetch_add(&s->active, 1);
         snprintf(rq->method, sizeof rq->method, "%s", method);
         snprintf(rq->path, sizeof rq->path, "%s", url);
         base_buf_init(&rq->body, s->o.max_body);
         *con_cls = rq;
-        conn_phase(s, c, C_BODY, 0);
+        http_conn_phase(s, c, HTTP_CONN_BODY, 0);
         admit(s, c, rq, url);
         /* a client that waits for "100 Continue" before its body gets the refusal instead */
         const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
         if (rq->deny && expect && !strcasecmp(expect, "100-continue")) {
-            conn_phase(s, c, C_BUSY, 0);
+            http_conn_phase(s, c, HTTP_CONN_BUSY, 0);
             return refuse(c, rq);
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -944,7 +840,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (*upload_size) {
-        conn_phase(s, c, C_BODY, *upload_size);
+        http_conn_phase(s, c, HTTP_CONN_BODY, *upload_size);
         /* the body of a refused request is read and dropped: answering before it would reset the connection */
         if (!rq->deny && !rq->too_large && !rq->over_budget) {
             size_t now = atomic_fetch_add(&s->body_bytes, *upload_size) + *upload_size;
@@ -957,7 +853,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
-    conn_phase(s, c, C_BUSY, 0);
+    http_conn_phase(s, c, HTTP_CONN_BUSY, 0);
     if (rq->deny)
         return refuse(c, rq);
     if (!strcmp(method, "OPTIONS"))
@@ -1010,10 +906,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 {
     http_server *s = cls;
     req *rq = *con_cls;
-    conn_phase(s, c, C_HEAD, 0);  /* a kept-alive connection has --header-timeout for its next request */
+    http_conn_phase(s, c, HTTP_CONN_HEAD, 0);  /* a kept-alive connection has --header-timeout for its next request */
     if (!rq)
         return;
-    double secs = now_s() - rq->t0;
+    double secs = http_now() - rq->t0;
     if (!rq->status)
         rq->status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
     metrics_request(s, rq->route, rq->status, secs);
@@ -1098,7 +994,7 @@ int http_serve(const http_opts *o, factdb_error *err)
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        s, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+        s, MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_END);
