@@ -1,9 +1,10 @@
 /* conns.c: deadlines for slow clients (slowloris). MHD's connection timeout restarts with every byte, so a
- * client sending one byte every few seconds would hold its connection (and thread) forever. Each connection is tracked from accept to close with the phase
- * it is in; the watchdog shuts down (shutdown(2), which wakes the connection's thread) those whose request
- * head is not complete within --header-timeout of the connection's start or previous answer, or whose
- * body arrives slower than --min-body-rate after as long again. MHD reports a connection closed before it
- * closes its socket, and both sides hold cmu, so the watchdog never shuts down a reused descriptor. */
+ * client sending one byte every few seconds would hold its connection (and thread) forever. Each
+ * connection is tracked from accept to close with the phase it is in; the watchdog shuts down
+ * (shutdown(2), which wakes the connection's thread) those whose request head is not complete within
+ * --header-timeout of the connection's start or previous answer, or whose body arrives slower than
+ * --min-body-rate after as long again. Invariant: MHD reports a connection closed before it closes its
+ * socket, and both sides hold cmu, so the watchdog never shuts down a descriptor already reused. */
 #include "http_int.h"
 #include <arpa/inet.h>
 #include <stdio.h>

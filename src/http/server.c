@@ -280,8 +280,11 @@ static void admit(http_server *s, struct MHD_Connection *c, req *rq, const char 
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     bool api = !strncmp(url, "/v1/", 4) || !strcmp(url, "/metrics");
     if (origin) {
-        const char *auth = !strncasecmp(origin, "http://", 7) ? origin + 7 : !strncasecmp(origin, "https://", 8) ? origin + 8 : NULL;
-        bool same = auth && host && !strcasecmp(auth, host);
+        /* same-origin: the scheme, then exactly the Host the request was sent to (https behind a proxy too) */
+        const char *authority = !strncasecmp(origin, "http://", 7)    ? origin + 7
+                                : !strncasecmp(origin, "https://", 8) ? origin + 8
+                                                                      : NULL;
+        bool same = authority && host && !strcasecmp(authority, host);
         for (size_t i = 0; !same && i < s->o.n_cors_origins; i++)
             if (!strcasecmp(origin, s->o.cors_origins[i]))
                 rq->cors = s->o.cors_origins[i];
