@@ -242,8 +242,10 @@ static bool host_allowed(http_server *s, const char *host)
     if (!strcmp(name, "localhost") || !strcmp(name, "127.0.0.1") || !strcmp(name, "[::1]") ||
         !strcasecmp(name, s->o.host))
         return true;
+    char allowed[256];  /* an --allow-host given with a port still means the name */
     for (size_t i = 0; i < s->o.n_allow_hosts; i++)
-        if (!strcmp(s->o.allow_hosts[i], "*") || !strcasecmp(name, s->o.allow_hosts[i]))
+        if (!strcmp(s->o.allow_hosts[i], "*") ||
+            (host_name(s->o.allow_hosts[i], allowed, sizeof allowed) && !strcmp(name, allowed)))
             return true;
     struct in_addr a;
     return !strcmp(s->o.host, "0.0.0.0") && inet_pton(AF_INET, name, &a) == 1;

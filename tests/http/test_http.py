@@ -436,7 +436,7 @@ def table_names(db):
 @test
 def host_header_is_checked_against_dns_rebinding():
     d, db = new_db("host")
-    s = Server(db, "--allow-host", "db.example")
+    s = Server(db, "--allow-host", "db.example", "--allow-host", "Other.Example:8080")
     create = "CREATE TABLE rebound (x bigint)"
     for host in ("attacker.example", "attacker.example:%d" % s.port, "localhost.attacker.example", "127.0.0.1.nip.io",
                  "db.example.evil", "", "local host", "[::1", "localhost:80x"):
@@ -447,7 +447,7 @@ def host_header_is_checked_against_dns_rebinding():
     assert st == 403, st  # the dashboard page too: a rebound page must not even load it
     assert table_names(db) == ["ev"], table_names(db)
     for host in ("localhost", "localhost:%d" % s.port, "LocalHost:%d" % s.port, "127.0.0.1", "127.0.0.1:%d" % s.port,
-                 "[::1]:%d" % s.port, "[::1]", "db.example", "DB.example:8443"):
+                 "[::1]:%d" % s.port, "[::1]", "db.example", "DB.example:8443", "other.example"):
         st, body, _ = s.req("POST", "/v1/sql", "SELECT 1 AS one", {"Host": host, "Content-Type": "text/plain"})
         assert st == 200 and body["rows"] == [[1]], (host, st, body)
     # HTTP/1.0 without Host: no browser sends that, so it is not a rebinding attack; it is served
