@@ -428,6 +428,9 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         int32_t d;
         if (base_parse_date(s, len, &d, &why)) {
             int64_t ts;
+            if (strstr(why, "out of range (factdb"))
+                return sql_err(err, FACTDB_INVALID_VALUE, pos, "date out of range: \"%.*s\" (factdb supports "
+                               "0001-01-01 to 9999-12-31)", (int)MIN(len, 40), s);
             if (base_parse_timestamp(s, len, &ts, &why))
                 return cast_fail(err, pos, to, in, "expected YYYY-MM-DD");
             d = (int32_t)(ts / 86400000000LL);
@@ -436,8 +439,12 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         return 0;
     }
     case TY_TIMESTAMP:
-        if (base_parse_timestamp(s, len, &out->i, &why))
+        if (base_parse_timestamp(s, len, &out->i, &why)) {
+            if (strstr(why, "out of range (factdb"))
+                return sql_err(err, FACTDB_INVALID_VALUE, pos, "timestamp out of range: \"%.*s\" (factdb supports "
+                               "0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)", (int)MIN(len, 40), s);
             return cast_fail(err, pos, to, in, "expected YYYY-MM-DD HH:MM:SS[.ffffff]");
+        }
         return 0;
     case TY_INTERVAL:
         if (sql_parse_interval(s, len, NULL, &out->iv, &why))
