@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 
 #define EXEC_VEC 2048
+/* Stack of the executor's worker threads (libmicrohttpd's connection threads get 4 MiB too). */
+#define EXEC_THREAD_STACK ((size_t)4 << 20)
 
 typedef __int128 i128;
 

@@ -430,8 +430,17 @@ static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
 {
     pthread_t tids[256];
     bool started[256] = {false};
+    /* An explicit stack size, not the default that follows `ulimit -s`: expression evaluation recurses
+     * up to SQL_MAX_DEPTH levels and was measured against this size (docs/design.md). Worker 0 runs on
+     * the caller's thread, which may be a libmicrohttpd thread with 4 MiB. */
+    pthread_attr_t attr;
+    bool attr_ok = pthread_attr_init(&attr) == 0;
+    if (attr_ok)
+        pthread_attr_setstacksize(&attr, EXEC_THREAD_STACK);
     for (int i = 1; i < r->nw && i < 256; i++)
-        started[i] = pthread_create(&tids[i], NULL, fn, &r->w[i]) == 0;
+        started[i] = pthread_create(&tids[i], attr_ok ? &attr : NULL, fn, &r->w[i]) == 0;
+    if (attr_ok)
+        pthread_attr_destroy(&attr);
     fn(&r->w[0]);
     for (int i = 1; i < r->nw; i++)
         if (i >= 256 || !started[i])
