@@ -23,7 +23,24 @@ typedef struct binder {
     int64_t now_us;
     atomic_bool *cancel;    /* NULL: not cancelable */
     unsigned nbind;
+    int aggs_cap, zones_cap; /* q->aggs and q->zones grow by doubling (one copy per item was quadratic) */
 } binder;
+
+/* Returns v (n used, *cap allocated) with room for one more element, doubled when full; NULL when out of
+ * memory. */
+static void *grow(binder *b, void *v, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    int nc = *cap ? *cap * 2 : 8;
+    void *nv = sql_arena_alloc(b->a, (size_t)nc * size);
+    if (!nv)
+        return NULL;
+    if (n)
+        memcpy(nv, v, (size_t)n * size);
+    *cap = nc;
+    return nv;
+}
 
 static const sql_type T_BOOL = {TY_BOOL, 0, 0}, T_INT = {TY_INT, 0, 0}, T_BIGINT = {TY_BIGINT, 0, 0},
                       T_DOUBLE = {TY_DOUBLE, 0, 0}, T_TEXT = {TY_TEXT, 0, 0}, T_DATE = {TY_DATE, 0, 0},
@@ -635,13 +652,11 @@ static bexpr *aggregate(binder *b, ast *x)
         if (!sp.filter)
             return NULL;
     }
-    agg_spec *na = sql_arena_alloc(b->a, (size_t)(q->naggs + 1) * sizeof *na);
+    agg_spec *na = grow(b, q->aggs, q->naggs, &b->aggs_cap, sizeof *q->aggs);
     if (!na)
         return bind_err(b, x->pos, "out of memory"), NULL;
-    if (q->naggs)
-        memcpy(na, q->aggs, (size_t)q->naggs * sizeof *na);
-    na[q->naggs] = sp;
     q->aggs = na;
+    q->aggs[q->naggs] = sp;
     bexpr *e = mk(b, B_INPUT, sp.type, x->pos, 0);
     if (e)
         e->input = q->nkeys + q->naggs;
@@ -1297,12 +1312,11 @@ static void collect_zones(binder *b, bexpr *e)
     sql_type ct = c->type, vt = e->args[1]->type;
     if (!same_type(ct, vt) || ct.id == TY_TEXT || ct.id == TY_BOOL)
         return;
-    zone_pred *nz = sql_arena_alloc(b->a, (size_t)(q->nzones + 1) * sizeof *nz);
+    zone_pred *nz = q->nzones < 64 ? grow(b, q->zones, q->nzones, &b->zones_cap, sizeof *q->zones) : NULL;
     if (!nz)
-        return;
-    if (q->nzones)
-        memcpy(nz, q->zones, (size_t)q->nzones * sizeof *nz);
-    zone_pred *z = &nz[q->nzones];
+        return;  /* zone maps only skip chunks: 64 predicates are plenty */
+    q->zones = nz;
+    zone_pred *z = &q->zones[q->nzones];
     z->table_col = c->table_col;
     z->store_type = c->store_type;
     z->op = (cmp_op)e->op;
@@ -1310,7 +1324,6 @@ static void collect_zones(binder *b, bexpr *e)
         memcpy(&z->v, &e->args[1]->val.d, 8);
     else
         z->v = e->args[1]->val.i;
-    q->zones = nz;
     q->nzones++;
 }
 

@@ -127,22 +127,22 @@ typedef struct sb {
     size_t n, cap;
 } sb;
 
-static void put(sb *b, const char *s)
+static void put(sb *b, const char *text)
 {
-    size_t l = strlen(s);
+    size_t l = strlen(text);
     if (b->n + l + 1 > b->cap) {
         b->cap = (b->n + l + 1) * 2;
         b->p = realloc(b->p, b->cap);
         cr_assert(b->p);
     }
-    memcpy(b->p + b->n, s, l + 1);
+    memcpy(b->p + b->n, text, l + 1);
     b->n += l;
 }
 
-static void repeat(sb *b, const char *s, int n)
+static void repeat(sb *b, const char *text, int n)
 {
     for (int i = 0; i < n; i++)
-        put(b, s);
+        put(b, text);
 }
 
 /* The nestings that cost the most stack per level in each pass, `levels` deep, over a column (nothing
