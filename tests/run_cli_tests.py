@@ -385,6 +385,9 @@ def long_expressions_answer_or_fail_cleanly():
     assert sql(db, "SELECT " + "+".join(["1"] * 10000), "--format", "csv").stdout == "?column?\n10000\n"
     assert sql(db, "SELECT sum(" + "+".join(["x"] * 3000) + ") FROM t", "--format", "csv").stdout == \
         "sum\n%d\n" % (3000 * 4999 * 5000 // 2)
+    # 3,000 || over 5,000 rows: one allocation per row (it was O(terms^2) bytes per row)
+    p = sql(db, "SELECT max(length(y::text" + " || 'ab'" * 3000 + ")) FROM t", "--format", "csv")
+    assert p.stdout == "max\n6001\n", p.stdout
     big_in = ",".join(str(i * 3) for i in range(200000))
     p = sql(db, None, "--format", "csv", stdin="SELECT count(*) FROM t WHERE x IN (%s)" % big_in)
     assert p.stdout == "count\n1667\n", p.stdout

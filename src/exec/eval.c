@@ -1021,6 +1021,60 @@ static int arith_apply(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *
     }
 }
 
+/* The top k concatenations of a chain, a || r1 || r2 ...: each row's result is allocated once at its final
+ * length (step by step, k concatenations copied O(k^2) bytes: 2,000 of them over 100,000 rows took 43 s).
+ * run[0] is the top node; run[k-1]'s left operand is `a`. Strict: NULL if any operand is NULL. */
+static int concat_run(eval_thread *t, bexpr **run, size_t k, vec *a, const uint32_t *sel, size_t n, vec *v)
+{
+    vec **r = malloc(k * sizeof *r);
+    if (!r)
+        return fail(t, FACTDB_NOMEM, run[0]->pos, "out of memory");
+    int rc = eval_strings(t, a, n);
+    bool nulls = a->valid != NULL;
+    for (size_t j = k; j-- > 0 && !rc;) {
+        if (!(rc = eval(t, run[j]->args[1], sel, n, &r[j])))
+            rc = eval_strings(t, r[j], n);
+        nulls |= !rc && r[j]->valid;
+    }
+    uint8_t *valid = t->vbuf[run[0]->slot];
+    sql_str *o = v->buf;
+    const sql_str *x = a->data;
+    for (size_t i = 0; i < n && !rc; i++) {
+        bool null = a->valid && !a->valid[i];
+        size_t len = x[i].len;
+        for (size_t j = 0; j < k; j++) {
+            null |= r[j]->valid && !r[j]->valid[i];
+            len += ((const sql_str *)r[j]->data)[i].len;
+        }
+        valid[i] = !null;
+        o[i].p = "";
+        o[i].len = 0;
+        if (null)
+            continue;
+        if (len > FACTDB_TEXT_MAX) {
+            rc = fail(t, FACTDB_LIMIT, run[0]->pos, "text value longer than 1 MiB");
+            break;
+        }
+        char *p = sql_arena_alloc(&t->tmp, len + 1);
+        if (!p) {
+            rc = oom(t, run[0]->pos);
+            break;
+        }
+        memcpy(p, x[i].p, x[i].len);
+        size_t at = x[i].len;
+        for (size_t j = k; j-- > 0;) {
+            const sql_str *y = &((const sql_str *)r[j]->data)[i];
+            memcpy(p + at, y->p, y->len);
+            at += y->len;
+        }
+        o[i].p = p;
+        o[i].len = len;
+    }
+    v->valid = nulls ? valid : NULL;
+    free(r);
+    return rc ? t->err.code : 0;
+}
+
 /* `x + 1 + 1 + ...` binds to a left-deep tree as deep as the chain is long (each step has its own
  * PostgreSQL type and overflow check). Walk its left spine (arithmetic and the casts the binder put on
  * it) bottom-up in a loop, recursing only into the right operands, whose depth the parser bounds. */
@@ -1046,11 +1100,16 @@ static int eval_arith_chain(eval_thread *t, bexpr *e, const uint32_t *sel, size_
         spine[len++] = cur;
         cur = cur->args[0];
     }
+    size_t k = 0;  /* the top run of concatenations is done in one pass */
+    while (k < len && spine[k]->kind == B_ARITH && spine[k]->op == OP_CONCAT)
+        k++;
+    if (k < 2)
+        k = 0;
     vec *a, *b;
     if ((rc = eval(t, cur, sel, n, &a)))
         goto out;
-    while (len--) {
-        bexpr *s = spine[len];
+    while (len > k) {
+        bexpr *s = spine[--len];
         vec *sv = s == e ? v : slot_vec(t, s);
         if (t->x && t->x->cancel && atomic_load_explicit(t->x->cancel, memory_order_relaxed)) {
             rc = fail(t, FACTDB_INVALID_ARGUMENT, 0, "canceling statement due to user request");
@@ -1064,6 +1123,8 @@ static int eval_arith_chain(eval_thread *t, bexpr *e, const uint32_t *sel, size_
             goto out;
         a = sv;
     }
+    if (k)
+        rc = concat_run(t, spine, k, a, sel, n, v);
 out:
     if (spine != small)
         free(spine);
