@@ -388,6 +388,9 @@ def long_expressions_answer_or_fail_cleanly():
     # 3,000 || over 5,000 rows: one allocation per row (it was O(terms^2) bytes per row)
     p = sql(db, "SELECT max(length(y::text" + " || 'ab'" * 3000 + ")) FROM t", "--format", "csv")
     assert p.stdout == "max\n6001\n", p.stdout
+    # every node of a long non-constant chain has a vector per thread: counted against the memory limit
+    p = sql(db, "SELECT sum(x" + " + 1" * 200 + ") FROM t", "--memory-limit", "10", check=False)
+    assert p.returncode == 1 and "whose vectors need" in p.stderr and "memory limit of 10 MiB" in p.stderr, p.stderr
     big_in = ",".join(str(i * 3) for i in range(200000))
     p = sql(db, None, "--format", "csv", stdin="SELECT count(*) FROM t WHERE x IN (%s)" % big_in)
     assert p.stdout == "count\n1667\n", p.stdout

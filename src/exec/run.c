@@ -1052,6 +1052,15 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
     }
     r->nw = nw;
     st->threads = nw;
+    /* Every expression node has a vector per worker (data, validity, scales, codes): a 100,000-term
+     * `x + 1 + ...` asks for gigabytes. Count it against the memory limit before allocating any. */
+    size_t vec_bytes = (size_t)q->nslots * EXEC_VEC * (16 + 1 + 1 + 4) * (size_t)nw;
+    if (atomic_fetch_add(&r->mem, vec_bytes) + vec_bytes > o->mem_limit) {
+        rc = base_err(err, FACTDB_LIMIT, "the query's expressions have %d nodes, whose vectors need %zu MiB, more than "
+                      "its memory limit of %zu MiB; simplify the expressions (an IN list costs one node) or raise "
+                      "the limit", q->nslots, vec_bytes >> 20, o->mem_limit >> 20);
+        goto out;
+    }
     int ninputs = MAX(q->ncols, q->nkeys + q->naggs);
     for (int i = 0; i < nw && !rc; i++) {
         worker *w = &r->w[i];
