@@ -370,5 +370,67 @@ def sql_interactive_shell():
     cleanup(d)
 
 
+@test
+def long_expressions_answer_or_fail_cleanly():
+    """Issue 9: the reported crashes (SIGSEGV) of the CLI: 520+ OR terms, 5,000 AND terms, 10,000 +,
+    8,000 ::int. Wide flat chains answer, fast; deep nesting is an error naming the limit and position."""
+    d = scratch("long")
+    db = os.path.join(d, "a.db")
+    assert load(db, "t", "x,y\n" + "".join("%d,%d\n" % (i, i % 7) for i in range(5000)), "--create").returncode == 0
+    ors = " OR ".join("x = %d" % i for i in range(0, 20000, 2))
+    p = sql(db, "SELECT count(*) FROM t WHERE " + ors, "--format", "csv", stdin=None)
+    assert p.stdout == "count\n2500\n", p.stdout
+    ands = " AND ".join("x <> %d" % i for i in range(5000))
+    assert sql(db, "SELECT count(*) FROM t WHERE y = 0 OR " + ands, "--format", "csv").stdout == "count\n715\n"
+    assert sql(db, "SELECT " + "+".join(["1"] * 10000), "--format", "csv").stdout == "?column?\n10000\n"
+    assert sql(db, "SELECT sum(" + "+".join(["x"] * 3000) + ") FROM t", "--format", "csv").stdout == \
+        "sum\n%d\n" % (3000 * 4999 * 5000 // 2)
+    # 3,000 || over 5,000 rows: one allocation per row (it was O(terms^2) bytes per row)
+    p = sql(db, "SELECT max(length(y::text" + " || 'ab'" * 3000 + ")) FROM t", "--format", "csv")
+    assert p.stdout == "max\n6001\n", p.stdout
+    # every node of a long non-constant chain has a vector per thread: counted against the memory limit
+    p = sql(db, "SELECT sum(x" + " + 1" * 200 + ") FROM t", "--memory-limit", "10", check=False)
+    assert p.returncode == 1 and "whose vectors need" in p.stderr and "memory limit of 10 MiB" in p.stderr, p.stderr
+    big_in = ",".join(str(i * 3) for i in range(200000))
+    p = sql(db, None, "--format", "csv", stdin="SELECT count(*) FROM t WHERE x IN (%s)" % big_in)
+    assert p.stdout == "count\n1667\n", p.stdout
+    for text in ("SELECT 1" + "::int" * 8000, "SELECT " + "(" * 600 + "1" + ")" * 600,
+                 "SELECT " + "NOT " * 300 + "true", "SELECT " + "- " * 300 + "1",
+                 "SELECT " + "abs(" * 300 + "x" + ")" * 300 + " FROM t"):
+        p = sql(db, text, check=False)
+        assert p.returncode == 1, (text[:40], p.returncode, p.stderr[-300:])
+        assert "nested too deeply (more than 200 levels)" in p.stderr, p.stderr[-300:]
+        assert "LINE 1:" in p.stderr
+    cleanup(d)
+
+
+@test
+def nul_bytes_are_rejected_where_text_enters():
+    """Issue 9: NUL bytes used to be stored (and written raw to CSV); one in a header cut the column name."""
+    d = scratch("nul")
+    db = os.path.join(d, "a.db")
+    p = load(db, "t", b"a,b\x00c\n1,2\n", "--create")
+    assert p.returncode == 1 and b"NUL byte (0x00) at line 1, field 2 (file byte 3)" in p.stderr, p.stderr
+    p = load(db, "t", b"a,b\n1,2\n3,\"x\x00y\"\n", "--create")
+    assert p.returncode == 1 and b"NUL byte (0x00) at line 3, field 2 (file byte 12)" in p.stderr, p.stderr
+    assert rows(db, "t") is None  # nothing stored, not even the table
+    p = subprocess.run([FACTDB, "sql", db], input=b"SELECT 'a\x00b'", capture_output=True, env=ENV)
+    assert p.returncode == 1 and b"NUL byte (0x00) at byte 10" in p.stderr, p.stderr
+    cleanup(d)
+
+
+@test
+def dates_outside_the_supported_range_do_not_load():
+    d = scratch("dates")
+    db = os.path.join(d, "a.db")
+    sql(db, "CREATE TABLE t (d date, ts timestamp)")
+    p = load(db, "t", "d,ts\n2024-01-01,\n0000-01-01,\n")
+    assert p.returncode == 1 and b"date out of range" in p.stderr, p.stderr
+    p = load(db, "t", "d,ts\n,0000-12-31 23:59:59\n")
+    assert p.returncode == 1 and b"date out of range" in p.stderr, p.stderr
+    assert load(db, "t", "d,ts\n0001-01-01,0001-01-01 00:00:00\n9999-12-31,9999-12-31 23:59:59.999999\n").returncode == 0
+    assert sql(db, "SELECT min(d), max(d) FROM t", "--format", "csv").stdout == "min,max\n0001-01-01,9999-12-31\n"
+    cleanup(d)
+
 if __name__ == "__main__":
     finish()

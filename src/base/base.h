@@ -26,10 +26,24 @@ const char *base_errno_text(int e);
 int base_errno_code(int e);
 
 /* ---- UTF-8 ---- */
-/* Returns the byte length of the longest valid UTF-8 prefix of s[0..len). == len when all valid. */
+/* Returns the byte length of the longest valid UTF-8 prefix of s[0..len). == len when all valid.
+ * A NUL byte ends the valid prefix too: text never holds NUL (as in PostgreSQL), and every path where text
+ * enters (SQL literals and parameters, CSV and HTTP loads, appenders, names) validates with this. */
 size_t base_utf8_valid_prefix(const unsigned char *s, size_t len);
 
-/* ---- dates and times ---- */
+/* ---- dates and times ----
+ * Supported range: 0001-01-01 .. 9999-12-31 (timestamps to 23:59:59.999999), exactly what the text form
+ * YYYY-MM-DD can print and read back. Parsing, loading, casts and arithmetic all refuse values outside it
+ * with "date out of range" / "timestamp out of range" (PostgreSQL goes further, into BC years, which the
+ * text form here cannot express). */
+#define BASE_DATE_MIN (-719162)                                   /* 0001-01-01 */
+#define BASE_DATE_MAX 2932896                                     /* 9999-12-31 */
+#define BASE_TS_MIN ((int64_t)BASE_DATE_MIN * 86400000000LL)
+#define BASE_TS_MAX ((int64_t)(BASE_DATE_MAX + 1) * 86400000000LL - 1)
+#define BASE_DATE_RANGE_ERROR "date out of range (factdb supports 0001-01-01 to 9999-12-31)"
+#define BASE_TS_RANGE_ERROR "timestamp out of range (factdb supports 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)"
+static inline int base_date_in_range(int64_t days) { return days >= BASE_DATE_MIN && days <= BASE_DATE_MAX; }
+static inline int base_ts_in_range(int64_t us) { return us >= BASE_TS_MIN && us <= BASE_TS_MAX; }
 int64_t base_days_from_civil(int64_t y, unsigned m, unsigned d);
 void base_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
 /* Parse YYYY-MM-DD (exactly) into days since epoch; returns 0 on success, -1 on bad form with

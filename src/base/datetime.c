@@ -64,6 +64,10 @@ int base_parse_date(const char *s, size_t len, int32_t *out, const char **why)
         *why = "day out of range for its month";
         return -1;
     }
+    if (y == 0) {
+        *why = BASE_DATE_RANGE_ERROR;  /* year 0 does not exist (1 BC) and BC is not supported */
+        return -1;
+    }
     *out = (int32_t)base_days_from_civil(y, m, d);
     return 0;
 }

@@ -10,13 +10,16 @@ size_t base_utf8_valid_prefix(const unsigned char *s, size_t len)
         if (i + 8 <= len) {
             uint64_t w;
             memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ull)) {
+            /* all ASCII and no zero byte */
+            if (!(w & 0x8080808080808080ull) && !((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull)) {
                 i += 8;
                 continue;
             }
         }
         unsigned char c = s[i];
         if (c < 0x80) {
+            if (!c)
+                return i;
             i++;
             continue;
         }

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 
 #define EXEC_VEC 2048
+/* Stack of the executor's worker threads (libmicrohttpd's connection threads get 4 MiB too). */
+#define EXEC_THREAD_STACK ((size_t)4 << 20)
 
 typedef __int128 i128;
 
@@ -200,6 +202,8 @@ typedef struct eval_thread {
     uint32_t **cbuf;        /* per slot: dictionary codes buffer */
     size_t *filled;         /* per slot: rows of a constant already broadcast */
     int8_t **memo;          /* per slot: per dictionary code cached predicate result (-1 unknown) */
+    uint32_t **ibuf;        /* per slot, allocated on first use: 3 row-index arrays for AND/OR/CASE/COALESCE
+                             * (on the stack they cost 24 KiB per nesting level) */
     size_t *memo_len;
     sql_arena tmp;          /* per slice strings; reset each slice */
     sql_arena keep;         /* strings that outlive a slice (group keys, min/max) */

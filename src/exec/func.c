@@ -197,7 +197,9 @@ int exec_func_scalar(eval_thread *t, bexpr *e, sql_value *a, sql_value *out)
         int64_t start = a[1].i, cnt = e->nargs > 2 ? a[2].i : INT64_MAX / 4;
         if (e->nargs > 2 && cnt < 0)
             return ferr(t, e, FACTDB_INVALID_VALUE, "negative substring length not allowed");
-        int64_t end = start + cnt;  /* exclusive, 1-based */
+        int64_t end;  /* exclusive, 1-based; start + cnt past 2^63 means "to the end", as in PostgreSQL */
+        if (__builtin_add_overflow(start, cnt, &end))
+            end = INT64_MAX;
         if (start < 1)
             start = 1;
         if (end <= start) {
@@ -376,8 +378,8 @@ int exec_func_scalar(eval_thread *t, bexpr *e, sql_value *a, sql_value *out)
     case F_DATE_ADD_IV: {
         bool bad = false;
         out->i = exec_add_interval(a[0].i, a[1].iv, e->aux, &bad);
-        if (bad)
-            return ferr(t, e, FACTDB_INVALID_VALUE, "timestamp out of range");
+        if (bad || !base_ts_in_range(out->i))
+            return ferr(t, e, FACTDB_INVALID_VALUE, BASE_TS_RANGE_ERROR);
         return 0;
     }
     case F_DATE_SUB_DATE:

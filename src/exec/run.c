@@ -430,8 +430,17 @@ static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
 {
     pthread_t tids[256];
     bool started[256] = {false};
+    /* An explicit stack size, not the default that follows `ulimit -s`: expression evaluation recurses
+     * up to SQL_MAX_DEPTH levels and was measured against this size (docs/design.md). Worker 0 runs on
+     * the caller's thread, which may be a libmicrohttpd thread with 4 MiB. */
+    pthread_attr_t attr;
+    bool attr_ok = pthread_attr_init(&attr) == 0;
+    if (attr_ok)
+        pthread_attr_setstacksize(&attr, EXEC_THREAD_STACK);
     for (int i = 1; i < r->nw && i < 256; i++)
-        started[i] = pthread_create(&tids[i], NULL, fn, &r->w[i]) == 0;
+        started[i] = pthread_create(&tids[i], attr_ok ? &attr : NULL, fn, &r->w[i]) == 0;
+    if (attr_ok)
+        pthread_attr_destroy(&attr);
     fn(&r->w[0]);
     for (int i = 1; i < r->nw; i++)
         if (i >= 256 || !started[i])
@@ -1043,6 +1052,15 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
     }
     r->nw = nw;
     st->threads = nw;
+    /* Every expression node has a vector per worker (data, validity, scales, codes): a 100,000-term
+     * `x + 1 + ...` asks for gigabytes. Count it against the memory limit before allocating any. */
+    size_t vec_bytes = (size_t)q->nslots * EXEC_VEC * (16 + 1 + 1 + 4) * (size_t)nw;
+    if (atomic_fetch_add(&r->mem, vec_bytes) + vec_bytes > o->mem_limit) {
+        rc = base_err(err, FACTDB_LIMIT, "the query's expressions have %d nodes, whose vectors need %zu MiB, more than "
+                      "its memory limit of %zu MiB; simplify the expressions (an IN list costs one node) or raise "
+                      "the limit", q->nslots, vec_bytes >> 20, o->mem_limit >> 20);
+        goto out;
+    }
     int ninputs = MAX(q->ncols, q->nkeys + q->naggs);
     for (int i = 0; i < nw && !rc; i++) {
         worker *w = &r->w[i];

@@ -428,6 +428,9 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         int32_t d;
         if (base_parse_date(s, len, &d, &why)) {
             int64_t ts;
+            if (strstr(why, "out of range (factdb"))
+                return sql_err(err, FACTDB_INVALID_VALUE, pos, "date out of range: \"%.*s\" (factdb supports "
+                               "0001-01-01 to 9999-12-31)", (int)MIN(len, 40), s);
             if (base_parse_timestamp(s, len, &ts, &why))
                 return cast_fail(err, pos, to, in, "expected YYYY-MM-DD");
             d = (int32_t)(ts / 86400000000LL);
@@ -436,8 +439,12 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         return 0;
     }
     case TY_TIMESTAMP:
-        if (base_parse_timestamp(s, len, &out->i, &why))
+        if (base_parse_timestamp(s, len, &out->i, &why)) {
+            if (strstr(why, "out of range (factdb"))
+                return sql_err(err, FACTDB_INVALID_VALUE, pos, "timestamp out of range: \"%.*s\" (factdb supports "
+                               "0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)", (int)MIN(len, 40), s);
             return cast_fail(err, pos, to, in, "expected YYYY-MM-DD HH:MM:SS[.ffffff]");
+        }
         return 0;
     case TY_INTERVAL:
         if (sql_parse_interval(s, len, NULL, &out->iv, &why))
@@ -642,22 +649,35 @@ int sql_parse_interval(const char *s, size_t len, const char *unit, sql_interval
         size_t ul = strlen(uu);
         if (ul > 1 && uu[ul - 1] == 's')
             ul--;
+        int32_t *f32 = NULL;
+        int64_t *f64 = NULL;
+        double factor;
         if (!strncmp(uu, "year", ul) || !strncmp(uu, "yr", ul) || (ul == 1 && uu[0] == 'y'))
-            out->months += (int32_t)(v * 12);
+            f32 = &out->months, factor = 12;
         else if (!strncmp(uu, "month", ul) || !strncmp(uu, "mon", ul))
-            out->months += (int32_t)v;
+            f32 = &out->months, factor = 1;
         else if (!strncmp(uu, "week", ul) || (ul == 1 && uu[0] == 'w'))
-            out->days += (int32_t)(v * 7);
+            f32 = &out->days, factor = 7;
         else if (!strncmp(uu, "day", ul) || (ul == 1 && uu[0] == 'd'))
-            out->days += (int32_t)v;
+            f32 = &out->days, factor = 1;
         else if (!strncmp(uu, "hour", ul) || (ul == 1 && uu[0] == 'h'))
-            out->us += (int64_t)llround(v * 3600e6);
+            f64 = &out->us, factor = 3600e6;
         else if (!strncmp(uu, "minute", ul) || !strncmp(uu, "min", ul) || (ul == 1 && uu[0] == 'm'))
-            out->us += (int64_t)llround(v * 60e6);
+            f64 = &out->us, factor = 60e6;
         else if (!strncmp(uu, "second", ul) || !strncmp(uu, "sec", ul) || (ul == 1 && uu[0] == 's'))
-            out->us += (int64_t)llround(v * 1e6);
+            f64 = &out->us, factor = 1e6;
         else
             return -1;
+        /* a double converted to an integer it does not fit is undefined behaviour: check first */
+        double nv = (f32 ? (double)*f32 : (double)*f64) + (f32 ? trunc(v * factor) : round(v * factor));
+        if (!(fabs(nv) <= (f32 ? 2147483647.0 : 9.2e18))) {
+            *why = "interval out of range";
+            return -1;
+        }
+        if (f32)
+            *f32 = (int32_t)nv;
+        else
+            *f64 = (int64_t)nv;
         any = true;
     }
     if (!any)

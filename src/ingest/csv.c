@@ -134,6 +134,22 @@ int csv_next(csv_reader *r, factdb_error *err)
         }
         break;
     }
+    /* Text never holds NUL (PostgreSQL rejects it too); a NUL in a header used to cut the column name
+     * short silently. One memchr over the record, so clean files pay almost nothing. */
+    const unsigned char *rec = r->base + r->fields[0].offset, *nul = memchr(rec, 0, (size_t)(p - rec));
+    if (nul) {
+        size_t at = (size_t)(nul - r->base), field = 1;
+        int64_t line = r->fields[0].line;
+        for (size_t i = 1; i < r->nfields; i++)
+            if (r->fields[i].offset <= at)
+                field = i + 1;
+        for (const unsigned char *c = rec; c < nul; c++)
+            line += *c == '\n';
+        return -base_err_at(err, FACTDB_BAD_CSV, line, (int64_t)field, (int64_t)at,
+                            "NUL byte (0x00) at line %lld, field %zu (file byte %zu): text cannot contain NUL bytes; "
+                            "remove them from the file (e.g. tr -d '\\000')",
+                            (long long)line, field, at);
+    }
     for (size_t i = 0; i < r->nfields; i++)
         if (r->fields[i].quoted == 2)
             r->fields[i].s = (const char *)r->scratch.data + (uintptr_t)r->fields[i].s;

@@ -21,7 +21,26 @@ typedef struct binder {
     ast **group_asts;      /* agg scope: keys as written */
     int ngroup;
     int64_t now_us;
+    atomic_bool *cancel;    /* NULL: not cancelable */
+    unsigned nbind;
+    int aggs_cap, zones_cap; /* q->aggs and q->zones grow by doubling (one copy per item was quadratic) */
 } binder;
+
+/* Returns v (n used, *cap allocated) with room for one more element, doubled when full; NULL when out of
+ * memory. */
+static void *grow(binder *b, void *v, int n, int *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    int nc = *cap ? *cap * 2 : 8;
+    void *nv = sql_arena_alloc(b->a, (size_t)nc * size);
+    if (!nv)
+        return NULL;
+    if (n)
+        memcpy(nv, v, (size_t)n * size);
+    *cap = nc;
+    return nv;
+}
 
 static const sql_type T_BOOL = {TY_BOOL, 0, 0}, T_INT = {TY_INT, 0, 0}, T_BIGINT = {TY_BIGINT, 0, 0},
                       T_DOUBLE = {TY_DOUBLE, 0, 0}, T_TEXT = {TY_TEXT, 0, 0}, T_DATE = {TY_DATE, 0, 0},
@@ -80,12 +99,15 @@ static bexpr *fold(binder *b, bexpr *e)
     return c;
 }
 
+/* Whether e can be folded. Every node is folded as soon as it is built (bottom-up), so a constant
+ * subtree is already one B_CONST: looking one level down suffices. (Walking the whole subtree here made
+ * binding `x + 1 + 1 + ...` quadratic.) */
 static bool is_const(const bexpr *e)
 {
     if (e->kind == B_INPUT)
         return false;
     for (int i = 0; i < e->nargs; i++)
-        if (e->args[i] && !is_const(e->args[i]))
+        if (e->args[i] && e->args[i]->kind != B_CONST)
             return false;
     return true;
 }
@@ -523,6 +545,10 @@ static bool ast_equal(const ast *x, const ast *y)
         return false;
     if ((x->op || y->op) && (!x->op || !y->op || strcmp(x->op, y->op)))
         return false;
+    if (x->ops || y->ops)
+        for (int i = 1; i < x->nargs; i++)
+            if (strcmp(x->ops ? x->ops[i] : x->op, y->ops ? y->ops[i] : y->op))
+                return false;
     if ((x->name || y->name) && (!x->name || !y->name || strcmp(x->name, y->name)))
         return false;
     if ((x->text || y->text) && (!x->text || !y->text || x->text_len != y->text_len || memcmp(x->text, y->text, x->text_len)))
@@ -626,13 +652,11 @@ static bexpr *aggregate(binder *b, ast *x)
         if (!sp.filter)
             return NULL;
     }
-    agg_spec *na = sql_arena_alloc(b->a, (size_t)(q->naggs + 1) * sizeof *na);
+    agg_spec *na = grow(b, q->aggs, q->naggs, &b->aggs_cap, sizeof *q->aggs);
     if (!na)
         return bind_err(b, x->pos, "out of memory"), NULL;
-    if (q->naggs)
-        memcpy(na, q->aggs, (size_t)q->naggs * sizeof *na);
-    na[q->naggs] = sp;
     q->aggs = na;
+    q->aggs[q->naggs] = sp;
     bexpr *e = mk(b, B_INPUT, sp.type, x->pos, 0);
     if (e)
         e->input = q->nkeys + q->naggs;
@@ -875,8 +899,129 @@ static bexpr *agg_group_match(binder *b, ast *x)
     return NULL;
 }
 
+static int cmp_set_values(const void *x, const void *y) { return exec_compare_values(x, y); }
+
+/* Sorts and de-duplicates a constant list for binary search (qsort: a 200,000-value IN list was an
+ * insertion sort, 20 s). */
+static void sort_set(bexpr *e)
+{
+    if (e->nset < 2)
+        return;
+    qsort(e->set, (size_t)e->nset, sizeof *e->set, cmp_set_values);
+    int k = 1;
+    for (int i = 1; i < e->nset; i++)
+        if (exec_compare_values(&e->set[k - 1], &e->set[i]))
+            e->set[k++] = e->set[i];
+    e->nset = k;
+}
+
+/* Adds args (flattening nested nodes of the same kind, as `(a AND b) AND c` or BETWEEN inside AND make)
+ * to the n-ary AND/OR under construction. */
+static int logic_push(binder *b, bexpr ***v, int *n, int *cap, bexpr *e, bkind k)
+{
+    int m = e->kind == k ? e->nargs : 1;
+    if (*n + m > *cap) {
+        int nc = MAX(*cap * 2, *n + m + 8);
+        bexpr **nv = sql_arena_alloc(b->a, (size_t)nc * sizeof *nv);
+        if (!nv)
+            return bind_err(b, e->pos, "the query is too large (memory limit while binding)");
+        if (*n)
+            memcpy(nv, *v, (size_t)*n * sizeof *nv);
+        *v = nv;
+        *cap = nc;
+    }
+    for (int i = 0; i < m; i++)
+        (*v)[(*n)++] = e->kind == k ? e->args[i] : e;
+    return 0;
+}
+
+/* In an OR, `col = c1 OR col = c2 OR ...` (what tools generate instead of IN) becomes `col IN (c1, c2,
+ * ...)`; in an AND, `col <> c1 AND col <> c2` becomes NOT IN. Same three-valued result (a NULL constant
+ * makes a non-match NULL either way), but one hash-free binary search per row instead of one node, one
+ * vector and one pass per term: a 10,000-term OR needed 30,000 nodes and their vectors per thread. */
+static int merge_in_terms(binder *b, bexpr **v, int *n, bool is_or)
+{
+    int cmp = is_or ? CMP_EQ : CMP_NE;
+    for (int i = 0; i < *n; i++) {
+        bexpr *t = v[i];
+        if (t->kind != B_CMP || t->op != cmp || t->args[0]->kind != B_INPUT || t->args[1]->kind != B_CONST)
+            continue;
+        int cnt = 0;
+        for (int j = i; j < *n; j++) {
+            bexpr *u = v[j];
+            cnt += u->kind == B_CMP && u->op == cmp && u->args[0]->kind == B_INPUT && u->args[1]->kind == B_CONST &&
+                   u->args[0]->input == t->args[0]->input && same_type(u->args[0]->type, t->args[0]->type);
+        }
+        if (cnt < 2)
+            continue;
+        bexpr *e = mk(b, B_IN, T_BOOL, t->pos, 1);
+        if (!e || !(e->set = sql_arena_alloc(b->a, (size_t)cnt * sizeof *e->set)))
+            return bind_err(b, t->pos, "the query is too large (memory limit while binding)");
+        e->args[0] = t->args[0];
+        e->neg = !is_or;
+        int k = i + 1;  /* v[i] (a merged term) becomes the IN; kept terms move down behind it */
+        for (int j = i; j < *n; j++) {
+            bexpr *u = v[j];
+            if (u->kind == B_CMP && u->op == cmp && u->args[0]->kind == B_INPUT && u->args[1]->kind == B_CONST &&
+                u->args[0]->input == t->args[0]->input && same_type(u->args[0]->type, t->args[0]->type)) {
+                if (u->args[1]->val.null) {
+                    e->set_has_null = true;
+                } else {
+                    e->set[e->nset] = u->args[1]->val;
+                    e->set[e->nset++].type = u->args[0]->type;
+                }
+                continue;
+            }
+            v[k++] = u;
+        }
+        sort_set(e);
+        v[i] = e;
+        *n = k;
+    }
+    return 0;
+}
+
+/* a AND b AND ... / a OR b OR ...: one n-ary node, flattened, constants folded. */
+static bexpr *logic_chain(binder *b, ast *x, bool is_and)
+{
+    bkind k = is_and ? B_AND : B_OR;
+    bexpr **v = NULL;
+    int n = 0, cap = 0;
+    for (int i = 0; i < x->nargs; i++) {
+        bexpr *e = to_bool(b, bind(b, x->args[i]), is_and ? "AND" : "OR");
+        if (!e || logic_push(b, &v, &n, &cap, e, k))
+            return NULL;
+    }
+    if (merge_in_terms(b, v, &n, !is_and))
+        return NULL;
+    if (n == 1)
+        return v[0];
+    bexpr *e = mk(b, k, T_BOOL, x->pos, 0);
+    if (!e)
+        return NULL;
+    e->args = v;
+    e->nargs = n;
+    return maybe_fold(b, e);
+}
+
+/* a + b - c ...: applied left to right, each step typed as PostgreSQL types a binary operator. The
+ * result is a left-deep tree of binary nodes, which the evaluator walks iteratively (eval.c). */
+static bexpr *arith_chain(binder *b, ast *x)
+{
+    bexpr *acc = bind(b, x->args[0]);
+    for (int i = 1; i < x->nargs && acc; i++) {
+        bexpr *r = bind(b, x->args[i]);
+        const char *op = x->ops ? x->ops[i] : x->op;
+        int pos = x->op_pos ? x->op_pos[i] : x->pos;
+        acc = r ? arith(b, op, pos, acc, r) : NULL;
+    }
+    return acc;
+}
+
 static bexpr *bind(binder *b, ast *x)
 {
+    if (b->cancel && !(++b->nbind & 255) && atomic_load_explicit(b->cancel, memory_order_relaxed))
+        return bind_err(b, x->pos, "canceling statement due to user request"), NULL;
     if (b->scope == SCOPE_AGG && !b->in_agg) {
         bexpr *g = agg_group_match(b, x);
         if (g || b->err->code)
@@ -910,11 +1055,12 @@ static bexpr *bind(binder *b, ast *x)
     }
     case A_BIN: {
         const char *op = x->op;
-        if (!strcmp(op, "and") || !strcmp(op, "or")) {
-            bexpr *l = to_bool(b, bind(b, x->args[0]), op[0] == 'a' ? "AND" : "OR");
-            bexpr *r = l ? to_bool(b, bind(b, x->args[1]), op[0] == 'a' ? "AND" : "OR") : NULL;
-            return maybe_fold(b, bin2(b, op[0] == 'a' ? B_AND : B_OR, 0, T_BOOL, x->pos, l, r));
-        }
+        if (!strcmp(op, "and") || !strcmp(op, "or"))
+            return logic_chain(b, x, op[0] == 'a');
+        static const char *arith_ops[] = {"+", "-", "*", "/", "%", "||"};
+        for (size_t i = 0; i < ARRAY_LEN(arith_ops); i++)
+            if (!strcmp(op, arith_ops[i]))
+                return arith_chain(b, x);
         bexpr *l = bind(b, x->args[0]);
         bexpr *r = l ? bind(b, x->args[1]) : NULL;
         if (!l || !r)
@@ -972,18 +1118,19 @@ static bexpr *bind(binder *b, ast *x)
         if (!v)
             return NULL;
         if (!all_const) {
-            /* x IN (a, b) with non-constant items: x = a OR x = b */
-            bexpr *acc = NULL;
+            /* x IN (a, b) with non-constant items: x = a OR x = b (one n-ary node) */
+            bexpr *acc = mk(b, x->neg ? B_AND : B_OR, T_BOOL, x->pos, n);
+            if (!acc)
+                return NULL;
             for (int i = 0; i < n; i++) {
                 bexpr *vi = i ? cast_to(b, bind(b, x->args[0]), t, x->pos) : v;
                 if (!vi)
                     return NULL;
                 bexpr *c = compare(b, x->neg ? CMP_NE : CMP_EQ, x->pos, vi, items[i], x->neg ? "<>" : "=");
-                acc = acc ? bin2(b, x->neg ? B_AND : B_OR, 0, T_BOOL, x->pos, acc, c) : c;
-                if (!acc)
+                if (!(acc->args[i] = c))
                     return NULL;
             }
-            return acc;
+            return n == 1 ? acc->args[0] : maybe_fold(b, acc);
         }
         bexpr *e = mk(b, B_IN, T_BOOL, x->pos, 1);
         if (!e)
@@ -1004,13 +1151,7 @@ static bexpr *bind(binder *b, ast *x)
             c->val.type = t;
             e->set[e->nset++] = c->val;
         }
-        /* sort (insertion: lists are short) and de-duplicate */
-        for (int i = 1; i < e->nset; i++)
-            for (int j = i; j > 0 && exec_compare_values(&e->set[j - 1], &e->set[j]) > 0; j--) {
-                sql_value tmp = e->set[j];
-                e->set[j] = e->set[j - 1];
-                e->set[j - 1] = tmp;
-            }
+        sort_set(e);
         return maybe_fold(b, e);
     }
     case A_LIKE: {
@@ -1159,8 +1300,8 @@ static void collect_zones(binder *b, bexpr *e)
     if (!e)
         return;
     if (e->kind == B_AND) {
-        collect_zones(b, e->args[0]);
-        collect_zones(b, e->args[1]);
+        for (int i = 0; i < e->nargs; i++)  /* flattened: its args are not ANDs */
+            collect_zones(b, e->args[i]);
         return;
     }
     if (e->kind != B_CMP || e->op == CMP_NE || e->args[0]->kind != B_INPUT || e->args[1]->kind != B_CONST ||
@@ -1171,12 +1312,11 @@ static void collect_zones(binder *b, bexpr *e)
     sql_type ct = c->type, vt = e->args[1]->type;
     if (!same_type(ct, vt) || ct.id == TY_TEXT || ct.id == TY_BOOL)
         return;
-    zone_pred *nz = sql_arena_alloc(b->a, (size_t)(q->nzones + 1) * sizeof *nz);
+    zone_pred *nz = q->nzones < 64 ? grow(b, q->zones, q->nzones, &b->zones_cap, sizeof *q->zones) : NULL;
     if (!nz)
-        return;
-    if (q->nzones)
-        memcpy(nz, q->zones, (size_t)q->nzones * sizeof *nz);
-    zone_pred *z = &nz[q->nzones];
+        return;  /* zone maps only skip chunks: 64 predicates are plenty */
+    q->zones = nz;
+    zone_pred *z = &q->zones[q->nzones];
     z->table_col = c->table_col;
     z->store_type = c->store_type;
     z->op = (cmp_op)e->op;
@@ -1184,7 +1324,6 @@ static void collect_zones(binder *b, bexpr *e)
         memcpy(&z->v, &e->args[1]->val.d, 8);
     else
         z->v = e->args[1]->val.i;
-    q->zones = nz;
     q->nzones++;
 }
 
@@ -1220,10 +1359,44 @@ static int resolve_ordinal_or_alias(binder *b, sql_select *s, ast *x, bool alias
     return 0;
 }
 
-int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const sql_value *params, int nparams,
-                int64_t now_us, query *q, factdb_error *err)
+/* Gives the nodes that remain in the bound query slots 0..n-1. Every node built while binding took a
+ * slot, including the constants folded away and IN-list items (a 40,000-value IN list made 40,000 slots
+ * and each worker thread allocated a vector for each). Iterative: an arithmetic chain is a deep tree. */
+static int renumber_slots(binder *b)
 {
-    binder bb = {.a = a, .err = err, .q = q, .tab = tab, .params = params, .nparams = nparams, .now_us = now_us};
+    query *q = b->q;
+    size_t cap = (size_t)q->nslots + 1, n = 0;
+    bexpr **stack = malloc(cap * sizeof *stack);
+    if (!stack)
+        return base_err(b->err, FACTDB_NOMEM, "out of memory");
+    bexpr *roots[3] = {q->where, q->having, NULL};
+    int next = 0;
+    for (int r = -3; r < q->nkeys + q->naggs * 2 + q->nouts; r++) {
+        bexpr *e = r < 0 ? roots[r + 3]
+                 : r < q->nkeys ? q->keys[r]
+                 : r < q->nkeys + q->naggs * 2 ? ((r - q->nkeys) % 2 ? q->aggs[(r - q->nkeys) / 2].filter
+                                                                     : q->aggs[(r - q->nkeys) / 2].arg)
+                 : q->outs[r - q->nkeys - q->naggs * 2];
+        if (e)
+            stack[n++] = e;
+        while (n) {
+            e = stack[--n];
+            e->slot = next++;
+            for (int i = 0; i < e->nargs; i++)
+                if (e->args[i] && n < cap)
+                    stack[n++] = e->args[i];
+        }
+    }
+    free(stack);
+    q->nslots = next;
+    return 0;
+}
+
+int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const sql_value *params, int nparams,
+                int64_t now_us, atomic_bool *cancel, query *q, factdb_error *err)
+{
+    binder bb = {.a = a, .err = err, .q = q, .tab = tab, .params = params, .nparams = nparams, .now_us = now_us,
+                 .cancel = cancel};
     binder *b = &bb;
     memset(q, 0, sizeof *q);
     q->limit = -1;
@@ -1391,7 +1564,7 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
             q->limit = e->val.i;
     }
     q->table = tab ? (char *)tab->name : NULL;
-    return 0;
+    return renumber_slots(b);
 }
 
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,

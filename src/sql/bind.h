@@ -6,9 +6,9 @@
 
 /* Binds SELECT `s` against table `tab` (NULL when there is no FROM) with parameters params[0..nparams).
  * Fills *q (allocated in `a`). Errors: INVALID_ARGUMENT (names, types) and INVALID_VALUE (bad literals),
- * with err->position set. */
+ * with err->position set; "canceling statement due to user request" once *cancel (may be NULL) is set. */
 int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const sql_value *params, int nparams,
-                int64_t now_us, query *q, factdb_error *err);
+                int64_t now_us, atomic_bool *cancel, query *q, factdb_error *err);
 /* Binds and evaluates a constant expression (an INSERT value) and converts it to `to` with PostgreSQL's
  * assignment rules (TY_UNKNOWN: keep its own type). */
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,

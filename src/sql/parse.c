@@ -85,10 +85,12 @@ typedef struct parser {
     sql_arena *arena;
     factdb_error *err;
     int rc;
-    int depth;
+    int depth;              /* recursion depth of the descent (parentheses, unary operators, arguments) */
+    atomic_bool *cancel;    /* NULL: not cancelable */
+    unsigned ntok;
 } parser;
 
-#define MAX_DEPTH 200
+#define MAX_DEPTH SQL_MAX_DEPTH
 
 static int lex_error(parser *p, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int lex_error(parser *p, int pos, const char *fmt, ...)
@@ -108,19 +110,29 @@ static void next(parser *p)
 {
     const char *t = p->text;
     size_t n = p->len, i = p->at;
+    if (p->cancel && !(++p->ntok & 255) && atomic_load_explicit(p->cancel, memory_order_relaxed)) {
+        lex_error(p, (int)i + 1, "canceling statement due to user request");
+        p->tok.kind = TK_EOF;
+        p->at = n;
+        return;
+    }
     for (;;) {
         while (i < n && isspace((unsigned char)t[i]))
             i++;
         if (i + 1 < n && t[i] == '-' && t[i + 1] == '-') {
-            while (i < n && t[i] != '\n')
+            while (i < n && t[i] != '\n' && t[i])
                 i++;
+            if (i < n && !t[i])
+                break;  /* the NUL is reported below */
             continue;
         }
         if (i + 1 < n && t[i] == '/' && t[i + 1] == '*') {
             size_t start = i;
             i += 2;
-            while (i + 1 < n && !(t[i] == '*' && t[i + 1] == '/'))
+            while (i + 1 < n && !(t[i] == '*' && t[i + 1] == '/') && t[i])
                 i++;
+            if (i < n && !t[i])
+                break;
             if (i + 1 >= n) {
                 lex_error(p, (int)start + 1, "unterminated /* comment");
                 p->tok.kind = TK_EOF;
@@ -143,6 +155,14 @@ static void next(parser *p)
     }
     unsigned char c = (unsigned char)t[i];
     size_t s = i;
+    if (!c) {
+        /* PostgreSQL cannot receive a NUL in a statement; text never holds one (docs/sql.md) */
+        lex_error(p, (int)i + 1, "the SQL text contains a NUL byte (0x00) at byte %zu; NUL is not allowed in SQL "
+                                 "text or text values", i + 1);
+        k->kind = TK_EOF;
+        p->at = n;
+        return;
+    }
     if (isalpha(c) || c == '_' || c >= 0x80) {
         while (i < n && (isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '$' || (unsigned char)t[i] >= 0x80))
             i++;
@@ -181,6 +201,13 @@ static void next(parser *p)
             if (i >= n) {
                 lex_error(p, (int)s + 1, c == '\'' ? "unterminated quoted string; close it with '"
                                                     : "unterminated quoted identifier; close it with \"");
+                k->kind = TK_EOF;
+                p->at = n;
+                return;
+            }
+            if (!t[i]) {
+                lex_error(p, (int)i + 1, "the SQL text contains a NUL byte (0x00) at byte %zu inside a quoted %s; "
+                                         "NUL is not allowed in text values", i + 1, c == '\'' ? "string" : "identifier");
                 k->kind = TK_EOF;
                 p->at = n;
                 return;
@@ -348,12 +375,22 @@ static char *string_lit(parser *p, size_t *len)
     return s;
 }
 
+/* The value of the digits s[0..len): token text is NOT NUL-terminated (factdb_session_exec takes a length,
+ * HTTP bodies have none), so no atoi/strtol on it. Callers bound len (<= 6 digits). */
+static int digits_value(const char *s, size_t len)
+{
+    int v = 0;
+    for (size_t i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 /* ---- types ---- */
 static int parse_int_arg(parser *p, int *out)
 {
     if (p->tok.kind != TK_INT || p->tok.len > 6)
         return syntax(p, "an integer");
-    *out = atoi(p->tok.s);
+    *out = digits_value(p->tok.s, p->tok.len);
     next(p);
     return 0;
 }
@@ -444,6 +481,26 @@ static ast *node(parser *p, ast_kind k, int pos)
     if (a) {
         a->kind = k;
         a->pos = pos;
+        a->depth = 1;
+    }
+    return a;
+}
+
+/* Called on every node once its children are attached: sets its depth and enforces the one nesting
+ * limit, so no later pass can recurse deeper than SQL_MAX_DEPTH (times a small constant). */
+static ast *seal(parser *p, ast *a)
+{
+    if (!a)
+        return NULL;
+    int d = a->filter ? a->filter->depth : 0;
+    for (int i = 0; i < a->nargs; i++)
+        if (a->args[i] && a->args[i]->depth > d)
+            d = a->args[i]->depth;
+    a->depth = d + 1;
+    if (a->depth > MAX_DEPTH) {
+        lex_error(p, a->pos, "expression nested too deeply (more than %d levels); flatten it (long AND/OR/+/* "
+                             "chains and IN lists are fine) or split it", MAX_DEPTH);
+        return NULL;
     }
     return a;
 }
@@ -483,7 +540,63 @@ static ast *binop(parser *p, const char *op, int pos, ast *l, ast *r)
     a->op = op;
     a->args = args;
     a->nargs = 2;
-    return a;
+    return seal(p, a);
+}
+
+/* The operator of `ops` at the current token, or NULL. */
+static const char *match_op(parser *p, const char *const *ops)
+{
+    for (; *ops; ops++)
+        if (isalpha((unsigned char)(*ops)[0]) ? is_kw(p, *ops) : is_op(p, *ops))
+            return *ops;
+    return NULL;
+}
+
+/* One precedence level, left-associative: `operand (op operand)*` becomes ONE A_BIN node with all the
+ * operands, so a 10,000-term OR or sum is flat (no recursion proportional to its length anywhere). */
+static ast *chain(parser *p, ast *(*operand)(parser *), const char *const *ops)
+{
+    ast *a = operand(p);
+    const char *op = a ? match_op(p, ops) : NULL;
+    if (!op)
+        return a;
+    ast *n = node(p, A_BIN, p->tok.pos);
+    ast_list args = {0};
+    const char **opv = NULL;
+    int *posv = NULL, opcap = 0;
+    if (!n || list_push(p, &args, a))
+        return NULL;
+    n->op = op;
+    while (op) {
+        int pos = p->tok.pos;
+        next(p);
+        ast *r = operand(p);
+        if (!r || list_push(p, &args, r))
+            return NULL;
+        if (opcap != args.cap) {
+            const char **nv = alloc(p, (size_t)args.cap * sizeof *nv);
+            int *np = alloc(p, (size_t)args.cap * sizeof *np);
+            if (!nv || !np)
+                return NULL;
+            if (opv) {
+                memcpy(nv, opv, (size_t)(args.n - 1) * sizeof *nv);
+                memcpy(np, posv, (size_t)(args.n - 1) * sizeof *np);
+            }
+            opv = nv;
+            posv = np;
+            opcap = args.cap;
+        }
+        opv[args.n - 1] = op;
+        posv[args.n - 1] = pos;
+        op = match_op(p, ops);
+    }
+    n->args = args.v;
+    n->nargs = args.n;
+    n->op_pos = posv;
+    for (int i = 2; i < args.n; i++)
+        if (opv[i] != n->op)
+            n->ops = opv;  /* mixed operators (a + b - c) */
+    return seal(p, n);
 }
 
 static ast *typed_literal(parser *p, lit_kind lk, int pos)
@@ -532,7 +645,7 @@ static ast *func_call(parser *p, char *name, int pos)
             return NULL;
         a->args = args.v;
         a->nargs = args.n;
-        return a;
+        return seal(p, a);
     }
     if (accept_op(p, "*")) {
         a->star = true;
@@ -575,7 +688,7 @@ static ast *func_call(parser *p, char *name, int pos)
         lex_error(p, p->tok.pos, "window functions (OVER) are not supported yet");
         return NULL;
     }
-    return a;
+    return seal(p, a);
 }
 
 static ast *primary(parser *p)
@@ -611,7 +724,7 @@ static ast *primary(parser *p)
             lex_error(p, pos, "parameter number too large");
             return NULL;
         }
-        a->ival = atoi(t.s + 1);
+        a->ival = digits_value(t.s + 1, t.len - 1);
         if (a->ival < 1) {
             lex_error(p, pos, "parameters are numbered from $1");
             return NULL;
@@ -709,7 +822,7 @@ static ast *primary(parser *p)
             return NULL;
         a->args = args.v;
         a->nargs = args.n;
-        return a;
+        return seal(p, a);
     }
     if (accept_kw(p, "cast")) {
         if (expect_op(p, "("))
@@ -724,7 +837,7 @@ static ast *primary(parser *p)
         args[0] = x;
         a->args = args;
         a->nargs = 1;
-        return a;
+        return seal(p, a);
     }
     if (is_kw(p, "current_date") || is_kw(p, "current_timestamp") || is_kw(p, "localtimestamp")) {
         ast *a = node(p, A_FUNC, pos);
@@ -770,19 +883,19 @@ static ast *postfix(parser *p)
         args[0] = a;
         c->args = args;
         c->nargs = 1;
-        a = c;
+        a = seal(p, c);
     }
     return a;
 }
 
 static ast *unary(parser *p)
 {
-    if (++p->depth > MAX_DEPTH) {
+    ast *r;
+    int pos = p->tok.pos;
+    if ((is_op(p, "-") || is_op(p, "+")) && ++p->depth > MAX_DEPTH) {
         lex_error(p, p->tok.pos, "expression nested too deeply (more than %d levels)", MAX_DEPTH);
         return NULL;
     }
-    ast *r;
-    int pos = p->tok.pos;
     if (accept_op(p, "-")) {
         ast *x = unary(p);
         if (x && x->kind == A_CONST && (x->lit == L_INT || x->lit == L_DEC || x->lit == L_FLOAT) && x->text[0] != '-') {
@@ -803,50 +916,25 @@ static ast *unary(parser *p)
             args[0] = x;
             r->args = args;
             r->nargs = 1;
+            r = seal(p, r);
         }
+        p->depth--;
     } else if (accept_op(p, "+")) {
         r = unary(p);
+        p->depth--;
     } else {
         r = postfix(p);
     }
-    p->depth--;
     return r;
 }
 
-static ast *mul(parser *p)
-{
-    ast *a = unary(p);
-    while (a && (is_op(p, "*") || is_op(p, "/") || is_op(p, "%"))) {
-        const char *op = is_op(p, "*") ? "*" : is_op(p, "/") ? "/" : "%";
-        int pos = p->tok.pos;
-        next(p);
-        a = binop(p, op, pos, a, unary(p));
-    }
-    return a;
-}
+static const char *const MUL_OPS[] = {"*", "/", "%", NULL}, *const ADD_OPS[] = {"+", "-", NULL},
+                        *const CONCAT_OPS[] = {"||", NULL}, *const AND_OPS[] = {"and", NULL},
+                        *const OR_OPS[] = {"or", NULL};
 
-static ast *add(parser *p)
-{
-    ast *a = mul(p);
-    while (a && (is_op(p, "+") || is_op(p, "-"))) {
-        const char *op = is_op(p, "+") ? "+" : "-";
-        int pos = p->tok.pos;
-        next(p);
-        a = binop(p, op, pos, a, mul(p));
-    }
-    return a;
-}
-
-static ast *concat(parser *p)
-{
-    ast *a = add(p);
-    while (a && is_op(p, "||")) {
-        int pos = p->tok.pos;
-        next(p);
-        a = binop(p, "||", pos, a, add(p));
-    }
-    return a;
-}
+static ast *mul(parser *p) { return chain(p, unary, MUL_OPS); }
+static ast *add(parser *p) { return chain(p, mul, ADD_OPS); }
+static ast *concat(parser *p) { return chain(p, add, CONCAT_OPS); }
 
 static ast *predicate(parser *p)
 {
@@ -878,7 +966,8 @@ static ast *predicate(parser *p)
                 n->args = args;
                 n->nargs = 1;
                 n->neg = neg;
-                a = n;
+                if (!(a = seal(p, n)))
+                    return NULL;
                 continue;
             }
             if (is_kw(p, "true") || is_kw(p, "false")) {
@@ -917,7 +1006,8 @@ static ast *predicate(parser *p)
             n->args = args.v;
             n->nargs = args.n;
             n->neg = neg;
-            a = n;
+            if (!(a = seal(p, n)))
+                return NULL;
             continue;
         }
         if (accept_kw(p, "between")) {
@@ -936,7 +1026,8 @@ static ast *predicate(parser *p)
             n->args = args;
             n->nargs = 3;
             n->neg = neg;
-            a = n;
+            if (!(a = seal(p, n)))
+                return NULL;
             continue;
         }
         if (is_kw(p, "like") || is_kw(p, "ilike")) {
@@ -957,7 +1048,8 @@ static ast *predicate(parser *p)
             n->nargs = 2;
             n->neg = neg;
             n->ilike = ilike;
-            a = n;
+            if (!(a = seal(p, n)))
+                return NULL;
             continue;
         }
         if (neg) {
@@ -986,21 +1078,12 @@ static ast *not_expr(parser *p)
         args[0] = x;
         n->args = args;
         n->nargs = 1;
-        return n;
+        return seal(p, n);
     }
     return predicate(p);
 }
 
-static ast *and_expr(parser *p)
-{
-    ast *a = not_expr(p);
-    while (a && is_kw(p, "and")) {
-        int pos = p->tok.pos;
-        next(p);
-        a = binop(p, "and", pos, a, not_expr(p));
-    }
-    return a;
-}
+static ast *and_expr(parser *p) { return chain(p, not_expr, AND_OPS); }
 
 static ast *expr(parser *p)
 {
@@ -1008,12 +1091,7 @@ static ast *expr(parser *p)
         lex_error(p, p->tok.pos, "expression nested too deeply (more than %d levels)", MAX_DEPTH);
         return NULL;
     }
-    ast *a = and_expr(p);
-    while (a && is_kw(p, "or")) {
-        int pos = p->tok.pos;
-        next(p);
-        a = binop(p, "or", pos, a, and_expr(p));
-    }
+    ast *a = chain(p, and_expr, OR_OPS);
     p->depth--;
     return a;
 }
@@ -1434,7 +1512,13 @@ static int statement(parser *p, sql_stmt *st)
 
 int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t *consumed, factdb_error *err)
 {
-    parser p = {.text = text, .len = len, .arena = a, .err = err};
+    return sql_parse_cancelable(a, text, len, NULL, out, consumed, err);
+}
+
+int sql_parse_cancelable(sql_arena *a, const char *text, size_t len, atomic_bool *cancel, sql_stmt **out,
+                         size_t *consumed, factdb_error *err)
+{
+    parser p = {.text = text, .len = len, .arena = a, .err = err, .cancel = cancel};
     *out = NULL;
     *consumed = len;
     next(&p);

@@ -220,7 +220,7 @@ static int run_select(stmt_ctx *c, sql_select *sel, query *q, exec_result *er, e
     int rc = 0;
     if (sel->table && (rc = table_info(c, sel->table, sel->table_pos, &ti)))
         return rc;
-    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, q, c->err);
+    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, &c->s->cancel, q, c->err);
     if (!rc) {
         /* the binder points into ti for names: copy what outlives it */
         if (q->table)
@@ -256,16 +256,32 @@ static int do_select(stmt_ctx *c, sql_select *sel, factdb_result *r)
     return 0;
 }
 
-/* names: what each input of the expression's scope is called (scan columns, or group keys and aggregates). */
-static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, char **names)
+/* names: what each input of the expression's scope is called (scan columns, or group keys and aggregates).
+ * Each level prints into 512 bytes, so below 32 levels nothing would show anyway: stop there, which also
+ * bounds the recursion for the left-deep trees of long arithmetic chains. */
+static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, char **names, int depth)
 {
     static const char *ops[] = {"+", "-", "*", "/", "%", "||"};
     static const char *cmps[] = {"=", "<>", "<", "<=", ">", ">="};
     char a[512] = "", b[512] = "";
+    if (depth > 32) {
+        snprintf(buf, cap, "...");
+        return;
+    }
+    if (e->kind == B_AND || e->kind == B_OR) {
+        size_t o = (size_t)snprintf(buf, cap, "(");
+        for (int i = 0; i < e->nargs && o + 4 < cap; i++) {
+            explain_expr(q, e->args[i], a, sizeof a, names, depth + 1);
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? (e->kind == B_AND ? " AND " : " OR ") : "", a);
+        }
+        if (o + 1 < cap)
+            snprintf(buf + o, cap - o, ")");
+        return;
+    }
     if (e->nargs > 0 && e->args[0])
-        explain_expr(q, e->args[0], a, sizeof a, names);
+        explain_expr(q, e->args[0], a, sizeof a, names, depth + 1);
     if (e->nargs > 1 && e->args[1])
-        explain_expr(q, e->args[1], b, sizeof b, names);
+        explain_expr(q, e->args[1], b, sizeof b, names, depth + 1);
     switch (e->kind) {
     case B_INPUT:
         snprintf(buf, cap, "%s", names && names[e->input] ? names[e->input] : "?");
@@ -278,8 +294,6 @@ static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, 
     }
     case B_ARITH: snprintf(buf, cap, "(%s %s %s)", a, ops[e->op], b); return;
     case B_CMP: snprintf(buf, cap, "(%s %s %s)", a, cmps[e->op], b); return;
-    case B_AND: snprintf(buf, cap, "(%s AND %s)", a, b); return;
-    case B_OR: snprintf(buf, cap, "(%s OR %s)", a, b); return;
     case B_NOT: snprintf(buf, cap, "(NOT %s)", a); return;
     case B_CAST: {
         char tb[40];
@@ -304,7 +318,7 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
     if (sel->table && (rc = table_info(c, sel->table, sel->table_pos, &ti)))
         return rc;
     query q;
-    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, &q, c->err);
+    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, &c->s->cancel, &q, c->err);
     size_t total = 0, skipped = 0;
     if (!rc && q.table)
         rc = exec_explain_chunks(c->s->db, &q, &total, &skipped, c->err);
@@ -324,17 +338,17 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
         static const char *fns[] = {"count", "count", "sum", "avg", "min", "max", "var_samp", "stddev_samp", "bool_and",
                                     "bool_or"};
         for (int k = 0; agg_names && k < q.nkeys; k++) {
-            explain_expr(&q, q.keys[k], e, sizeof e, scan_names);
+            explain_expr(&q, q.keys[k], e, sizeof e, scan_names, 0);
             agg_names[k] = sql_arena_strndup(c->a, e, strlen(e));
         }
         for (int j = 0; agg_names && j < q.naggs; j++) {
             char arg[400] = "*";
             if (q.aggs[j].arg)
-                explain_expr(&q, q.aggs[j].arg, arg, sizeof arg, scan_names);
+                explain_expr(&q, q.aggs[j].arg, arg, sizeof arg, scan_names, 0);
             char filt[500] = "";
             if (q.aggs[j].filter) {
                 char fx[400];
-                explain_expr(&q, q.aggs[j].filter, fx, sizeof fx, scan_names);
+                explain_expr(&q, q.aggs[j].filter, fx, sizeof fx, scan_names, 0);
                 snprintf(filt, sizeof filt, " FILTER (WHERE %s)", fx);
             }
             snprintf(e, sizeof e, "%s(%s%s)%s", fns[q.aggs[j].fn], q.aggs[j].distinct ? "DISTINCT " : "", arg, filt);
@@ -370,7 +384,7 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
             depth++;
         }
         if (q.having) {
-            explain_expr(&q, q.having, e, sizeof e, agg_names);
+            explain_expr(&q, q.having, e, sizeof e, agg_names, 0);
             {
             LINE("Filter (HAVING) %s", e);
             depth++;
@@ -392,7 +406,7 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
             depth++;
         }
         if (q.where) {
-            explain_expr(&q, q.where, e, sizeof e, scan_names);
+            explain_expr(&q, q.where, e, sizeof e, scan_names, 0);
             {
             LINE("Filter %s", e);
             depth++;
@@ -649,7 +663,7 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     sel.table_pos = st->table_pos;
     sel.where = st->where;
     query q;
-    rc = bind_select(c->a, &sel, &ti, c->params, c->nparams, c->now_us, &q, c->err);
+    rc = bind_select(c->a, &sel, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, c->err);
     if (!rc) {
         q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
         for (int i = 0; i < q.ncols; i++)
@@ -841,7 +855,7 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
     sql_arena a;
     sql_arena_init(&a, (size_t)1 << 30);
     sql_stmt *st;
-    int rc = sql_parse(&a, sql, len, &st, consumed, err);
+    int rc = sql_parse_cancelable(&a, sql, len, &s->cancel, &st, consumed, err);
     if (rc || !st) {
         sql_arena_cleanup(&a);
         return rc;
@@ -859,9 +873,13 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
         case FACTDB_PARAM_INT: pv[i].type.id = TY_BIGINT; pv[i].i = p->i; break;
         case FACTDB_PARAM_DOUBLE: pv[i].type.id = TY_DOUBLE; pv[i].d = p->d; break;
         case FACTDB_PARAM_TEXT:
-            if (base_utf8_valid_prefix((const unsigned char *)p->s, p->len) != p->len) {
+            size_t ok = base_utf8_valid_prefix((const unsigned char *)p->s, p->len);
+            if (ok != p->len) {
                 sql_arena_cleanup(&a);
-                return base_err(err, FACTDB_INVALID_UTF8, "parameter $%zu is not valid UTF-8", i + 1);
+                if (!p->s[ok])
+                    return base_err(err, FACTDB_INVALID_VALUE, "parameter $%zu contains a NUL byte (0x00) at byte %zu; "
+                                    "text values cannot contain NUL", i + 1, ok + 1);
+                return base_err(err, FACTDB_INVALID_UTF8, "parameter $%zu is not valid UTF-8 (byte %zu)", i + 1, ok + 1);
             }
             pv[i].type.id = TY_TEXT;
             pv[i].s.p = p->s;

@@ -5,6 +5,7 @@
 #define FACTDB_SQL_H
 
 #include "base/base.h"
+#include <stdatomic.h>
 
 /* ---- arena: bump allocator, freed all at once ---- */
 typedef struct sql_arena_block sql_arena_block;
@@ -69,7 +70,9 @@ typedef enum ast_kind {
     A_COLUMN,    /* name */
     A_STAR,      /* * in count(*) or SELECT * */
     A_NEG, A_NOT,
-    A_BIN,       /* op: "+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "||", "and", "or" */
+    A_BIN,       /* op: "+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "||", "and", "or";
+                  * chains of one precedence level (a + b - c, a AND b AND c) are ONE node with nargs >= 2,
+                  * applied left to right: ops[i] joins the result so far with args[i] (ops NULL: all `op`) */
     A_ISNULL,    /* neg: IS NOT NULL */
     A_IN,        /* args[0] IN (args[1..]) ; neg */
     A_BETWEEN,   /* args[0] BETWEEN args[1] AND args[2]; neg */
@@ -97,7 +100,16 @@ struct ast {
     ast **args;
     int nargs;
     ast *filter;
+    const char **ops;   /* A_BIN chains mixing operators of one level: ops[1..nargs) */
+    int *op_pos;        /* A_BIN chains: op_pos[i] is the position of the operator before args[i] */
+    int depth;          /* nesting depth of this subtree (a leaf is 1); never above SQL_MAX_DEPTH */
 };
+
+/* The one limit on expression nesting, enforced by the parser: every later recursive pass (binder,
+ * constant folding, evaluation, EXPLAIN) recurses at most a small constant times this deep, which keeps
+ * it far inside the smallest thread stack a statement runs on (libmicrohttpd's 4 MiB connection threads;
+ * measured in docs/design.md). Chains (a OR b OR ..., a + b + ...) are flat and do not count. */
+#define SQL_MAX_DEPTH 200
 
 typedef struct sql_order_item {
     ast *expr;
@@ -163,6 +175,11 @@ typedef struct sql_stmt {
  * statement) and *consumed the bytes up to and including its ';' (or the end). Errors: INVALID_ARGUMENT
  * with position set (1-based byte offset into text) and a message naming what was expected. */
 int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t *consumed, factdb_error *err);
+/* sql_parse that also stops with INVALID_ARGUMENT "canceling statement due to user request" when *cancel
+ * becomes true (checked every 256 tokens), so a huge statement cannot outlive a query timeout. cancel may
+ * be NULL. */
+int sql_parse_cancelable(sql_arena *a, const char *text, size_t len, atomic_bool *cancel, sql_stmt **out,
+                         size_t *consumed, factdb_error *err);
 
 /* Sets an error with a SQL position. */
 int sql_err(factdb_error *err, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -225,16 +225,21 @@ int factdb_append_int64(factdb_appender *a, size_t col, int64_t v, factdb_error 
                             (long long)v, c->name);
         break;
     case FACTDB_DATE:
-        if (v < -2000000 || v > 2000000)
-            return base_err(err, FACTDB_INVALID_VALUE, "day number %lld is out of range for date column \"%s\"",
-                            (long long)v, c->name);
+        if (!base_date_in_range(v))
+            return base_err(err, FACTDB_INVALID_VALUE, "day number %lld is out of range for date column \"%s\" "
+                            "(factdb supports 0001-01-01 to 9999-12-31)", (long long)v, c->name);
+        break;
+    case FACTDB_TIMESTAMP:
+        if (!base_ts_in_range(v))
+            return base_err(err, FACTDB_INVALID_VALUE, "%lld microseconds is out of range for timestamp column \"%s\" "
+                            "(factdb supports 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)", (long long)v, c->name);
         break;
     case FACTDB_DECIMAL:
         if (v <= -base_pow10[c->precision] || v >= base_pow10[c->precision])
             return base_err(err, FACTDB_INVALID_VALUE, "value does not fit numeric(%d,%d) column \"%s\"",
                             c->precision, c->scale, c->name);
         break;
-    case FACTDB_BIGINT: case FACTDB_TIMESTAMP:
+    case FACTDB_BIGINT:
         break;
     default:
         return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" does not take integers", c->name);

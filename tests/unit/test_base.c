@@ -20,6 +20,41 @@ Test(utf8, accepts_and_rejects)
     cr_expect_eq(valid("\xf0\x9f\x98\x80!"), 5);    /* emoji */
 }
 
+Test(utf8, rejects_nul_bytes)
+{
+    /* text never holds NUL: at every position, in the 8-byte ASCII fast path and after it */
+    char buf[40];
+    for (size_t at = 0; at < sizeof buf; at++) {
+        memset(buf, 'a', sizeof buf);
+        buf[at] = 0;
+        cr_expect_eq(base_utf8_valid_prefix((const unsigned char *)buf, sizeof buf), at, "NUL at %zu", at);
+    }
+    cr_expect_eq(base_utf8_valid_prefix((const unsigned char *)"\xc3\xac\0x", 4), 2);
+}
+
+Test(dates, supported_range_is_what_the_text_form_expresses)
+{
+    int32_t d;
+    int64_t t;
+    const char *why;
+    char buf[40];
+    cr_assert_eq(base_parse_date("0001-01-01", 10, &d, &why), 0);
+    cr_expect_eq(d, BASE_DATE_MIN);
+    cr_assert_eq(base_parse_date("9999-12-31", 10, &d, &why), 0);
+    cr_expect_eq(d, BASE_DATE_MAX);
+    cr_expect_neq(base_parse_date("0000-12-31", 10, &d, &why), 0);
+    cr_expect(strstr(why, "date out of range"), "%s", why);
+    cr_expect_neq(base_parse_timestamp("0000-12-31 23:59:59", 19, &t, &why), 0);
+    cr_expect(strstr(why, "out of range"), "%s", why);
+    cr_assert_eq(base_parse_timestamp("9999-12-31 23:59:59.999999", 26, &t, &why), 0);
+    cr_expect_eq(t, BASE_TS_MAX);
+    base_format_timestamp(BASE_TS_MIN, buf, sizeof buf);
+    cr_expect_str_eq(buf, "0001-01-01 00:00:00");
+    cr_expect(base_date_in_range(BASE_DATE_MAX) && !base_date_in_range(BASE_DATE_MAX + 1));
+    cr_expect(base_date_in_range(BASE_DATE_MIN) && !base_date_in_range(BASE_DATE_MIN - 1));
+    cr_expect(base_ts_in_range(BASE_TS_MIN) && !base_ts_in_range(BASE_TS_MIN - 1) && !base_ts_in_range(BASE_TS_MAX + 1));
+}
+
 Test(dates, roundtrip_and_errors)
 {
     int32_t d;
