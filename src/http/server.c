@@ -336,7 +336,7 @@ typedef struct watch {
     struct watch *next;
     factdb_session *session;
     double deadline;
-    bool fired;
+    atomic_bool fired;  /* set by the watchdog, read by the request's thread between statements */
 } watch;
 
 static void *watchdog(void *arg)
@@ -349,8 +349,8 @@ static void *watchdog(void *arg)
         double t = http_now();
         pthread_mutex_lock(&s->wmu);
         for (watch *w = s->watches; w; w = w->next)
-            if (!w->fired && t >= w->deadline) {
-                w->fired = true;
+            if (!atomic_load(&w->fired) && t >= w->deadline) {
+                atomic_store(&w->fired, true);
                 factdb_session_cancel(w->session);
             }
         pthread_mutex_unlock(&s->wmu);
@@ -608,6 +608,12 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     int rc = 0;
     double t0 = http_now();
     while (at < len) {
+        /* each statement clears the session's cancel flag when it starts, so a timeout that fired
+           between two statements must stop the loop here */
+        if (atomic_load(&w.fired)) {
+            rc = FACTDB_INTERNAL;
+            break;
+        }
         size_t used;
         factdb_result *r = NULL;
         rc = factdb_session_exec(sess, text + at, len - at, pv, np, &used, &r, &err);
@@ -634,7 +640,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     if (rc) {
         factdb_result_free(last);
         json_decref(root);
-        if (w.fired) {
+        if (atomic_load(&w.fired)) {
             char msg[200];
             snprintf(msg, sizeof msg, "the query ran longer than the server's query timeout (%d ms) and was canceled",
                      s->o.query_timeout_ms);

@@ -243,6 +243,12 @@ def busy_writer_gets_409_and_slow_query_408():
     st, body, _ = s.sql(slow)
     assert st == 408 and body["error"]["code"] == "TIMEOUT", body
     assert time.time() - t0 < 5
+    # many statements, each too short to see the cancel: the timeout must still end the request
+    # (each statement clears the session's cancel flag when it starts)
+    t0 = time.time()
+    st, body, _ = s.sql("SELECT 1;" * 400000)
+    assert st == 408 and body["error"]["code"] == "TIMEOUT", (st, body)
+    assert time.time() - t0 < 5
     assert s.stop() == 0
     cleanup(d)
 
