@@ -90,7 +90,7 @@ static int local_dict_add(local_dict *d, const char *str, size_t len, uint32_t *
         uint32_t p = (uint32_t)h & (d->nslots - 1);
         while (d->slots[p]) {
             uint32_t i = d->slots[p] - 1;
-            if (d->hash[i] == h && d->len[i] == len && !memcmp(d->bytes.data + d->off[i], str, len)) {
+            if (d->hash[i] == h && d->len[i] == len && (len == 0 || !memcmp(d->bytes.data + d->off[i], str, len))) {
                 *id = i;
                 return FACTDB_OK;
             }
@@ -123,7 +123,7 @@ int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, fa
     base_err_clear(err);
     *out = NULL;
     if (db->read_only)
-        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+        return store_read_only_err(db, err);
     store_txn *t;
     bool borrowed;
     int rc = store_txn_read_db(db, &t, &borrowed, err);
@@ -375,8 +375,9 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         }
         uint32_t l = (uint32_t)a->vals[col][r];
         if (d->global[l] == UINT32_MAX) {
-            int rc = store_dict_intern(t, a->schema.id, col, (const char *)d->bytes.data + d->off[l], d->len[l],
-                                       &a->dict_next[col], &d->global[l], err);
+            /* Only empty strings so far leave the byte buffer unallocated: NULL + 0 is undefined in C. */
+            const char *str = d->bytes.data ? (const char *)d->bytes.data + d->off[l] : "";
+            int rc = store_dict_intern(t, a->schema.id, col, str, d->len[l], &a->dict_next[col], &d->global[l], err);
             if (rc)
                 return rc;
         }

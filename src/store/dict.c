@@ -169,9 +169,20 @@ static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *
         int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
         uint32_t id = have;
         while (mrc == 0 && id < count && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
-            id = base_get_be32((const unsigned char *)k.mv_data + 6);
-            if (id >= count)
+            /* Strings carry no checksum of their own, but the hash index holds the XXH3-64 of each: an entry
+             * whose id skips or whose hash key is missing is damaged (or its index entry is). */
+            uint32_t kid = base_get_be32((const unsigned char *)k.mv_data + 6);
+            unsigned char hk[18];
+            hash_key(hk, table_id, col, base_hash(v.mv_data, v.mv_size), kid);
+            MDB_val hkv = {18, hk}, hv;
+            if (kid != id || mdb_get(t->txn, env->dhash, &hkv, &hv) != 0) {
+                rc = base_err(err, FACTDB_CORRUPT,
+                              "the database file \"%s\" is damaged: entry %u of the dictionary of column %u of table %u "
+                              "%s; run factdb check to list every problem, and restore the file from a backup",
+                              env->path, id, (unsigned)col, table_id,
+                              kid != id ? "is missing" : "does not match its hash");
                 break;
+            }
             dict_entry **pg = &d->pages[id >> PAGE_BITS];
             if (!*pg && !(*pg = calloc(PAGE_SIZE, sizeof **pg))) {
                 rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
@@ -189,6 +200,11 @@ static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *
         mdb_cursor_close(c);
         if (!rc && mrc && mrc != MDB_NOTFOUND)
             rc = store_mdb_err(err, mrc, "cannot read a dictionary");
+        if (!rc && id < count)
+            rc = base_err(err, FACTDB_CORRUPT,
+                          "the database file \"%s\" is damaged: the dictionary of column %u of table %u has %u of its "
+                          "%u entries; run factdb check to list every problem, and restore the file from a backup",
+                          env->path, (unsigned)col, table_id, id, count);
         if (!rc)
             atomic_store_explicit(&d->count, count, memory_order_release);
     }
