@@ -178,6 +178,14 @@ void factdb_table_list_free(factdb_table_info *list, size_t n);
 
 /* Errors: NO_TABLE, NOMEM. *out is freed with factdb_appender_free. */
 int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, factdb_error *err);
+/* Like factdb_appender_new, for a table `table` that does not exist yet, with columns cols[0..ncols): the
+ * table is created by the appender's first commit, atomically with its rows. If that commit fails, or the
+ * process dies during it, no table is left behind (a big load writes the table unnamed, invisible to
+ * everyone, and names it in its final transaction; a killed load's table is reclaimed with its chunks).
+ * Errors: TABLE_EXISTS (now; or at commit, if another process created it meanwhile), INVALID_ARGUMENT
+ * (bad definition, as factdb_create_table), PERMISSION (read-only), NOMEM. */
+int factdb_appender_create(factdb *db, const char *table, const factdb_column_def *cols, size_t ncols,
+                           factdb_appender **out, factdb_error *err);
 /* Discards uncommitted rows (releasing the write lock if a load was in progress). NULL is ignored. */
 void factdb_appender_free(factdb_appender *app);
 /* Number of columns of the appender's table and their infos (owned by the appender). */

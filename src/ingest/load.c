@@ -115,7 +115,6 @@ int ingest_load_csv(factdb *db, const char *table, const char *path, const inges
     unsigned *masks = NULL;
     factdb_column_def *defs = NULL;
     double t0 = now_s(), last = t0;
-    int created = 0;
 
     rc = csv_next(&r, err);
     if (rc < 0) {
@@ -201,12 +200,12 @@ int ingest_load_csv(factdb *db, const char *table, const char *path, const inges
         }
         for (size_t i = 0; i < nf; i++)
             defs[i] = (factdb_column_def){.name = names[i], .type = mask_type(masks[i])};
-        if ((rc = factdb_create_table(db, table, defs, nf, err)))
+        /* The table is created by the load's commit, with its rows: a failed or killed load leaves none. */
+        if ((rc = factdb_appender_create(db, table, defs, nf, &app, err)))
             goto out;
-        created = 1;
-    }
-    if ((rc = factdb_appender_new(db, table, &app, err)))
+    } else if ((rc = factdb_appender_new(db, table, &app, err))) {
         goto out;
+    }
     size_t ncols = factdb_appender_ncols(app);
     for (size_t i = 0; i < nf; i++) {
         map[i] = -1;
@@ -297,11 +296,6 @@ out:
     if (rc && o->progress && last != t0)
         fputc('\n', stderr);
     factdb_appender_free(app);
-    if (rc && created) {
-        /* All or nothing includes the table that --create made for this load. */
-        factdb_error ignore;
-        factdb_drop_table(db, table, &ignore);
-    }
     for (size_t i = 0; names && i < nf; i++)
         free(names[i]);
     free(names);

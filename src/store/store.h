@@ -97,6 +97,13 @@ void store_table_cleanup(store_table *tab);
 int store_table_copy(store_table *dst, const store_table *src);
 int store_table_create(store_txn *t, const char *name, const factdb_column_def *cols, size_t ncols,
                        factdb_error *err);
+/* Validates a definition into *out (id 0; the caller cleans it up). Errors: INVALID_ARGUMENT, NOMEM. */
+int store_table_build(const char *name, const factdb_column_def *cols, size_t ncols, store_table *out,
+                      factdb_error *err);
+/* Writes table record `tab` under a new id (set in tab->id); named=false leaves it out of the name index,
+ * invisible until store_table_name publishes it. Errors: TABLE_EXISTS, IO, FULL. */
+int store_table_insert(store_txn *t, store_table *tab, bool named, factdb_error *err);
+int store_table_name(store_txn *t, const store_table *tab, factdb_error *err);
 int store_table_drop(store_txn *t, const char *name, factdb_error *err);
 int store_table_truncate(store_txn *t, const char *name, factdb_error *err);
 /* Calls fn for every table in name order. */
@@ -106,6 +113,9 @@ void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb
 /* ---- loads spanning several transactions ---- */
 int store_load_mark(store_txn *t, uint32_t table_id, factdb_error *err);
 int store_load_unmark(store_txn *t, factdb_error *err);
+/* Records (table_id != 0) or clears (0) that the load in progress creates table `table_id`: if the load
+ * dies, the reclaim removes the table too. */
+int store_load_creates(store_txn *t, uint32_t table_id, factdb_error *err);
 
 /* ---- chunks ---- */
 /* A chunk being written: column values widened to 64 bits. TEXT values are global dictionary ids. */

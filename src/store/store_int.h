@@ -56,6 +56,7 @@ static inline void store_chunk_key(unsigned char k[14], uint32_t table, uint64_t
 }
 
 int store_reclaim(store_txn *t, factdb_error *err);
+int store_reclaim_load(store_txn *t, factdb_error *err);
 /* Maps an mdb_txn_commit failure to a factdb error: LMDB reports a short write on a full disk as EIO. */
 int store_commit_err(store_env *env, int rc, const char *what, factdb_error *err);
 /* Verifies the checksum of column value `blob` (len bytes) of (table, chunk, col) unless this process
