@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static void paths(char *db, char *lock, size_t cap, const char *name)
+static void paths(char db[256], char lock[300], const char *name)
 {
-    snprintf(db, cap, "/tmp/factdb-test-store-%s-%d.db", name, (int)getpid());
-    snprintf(lock, cap, "%s-lock", db);
+    snprintf(db, 256, "/tmp/factdb-test-store-%s-%d.db", name, (int)getpid());
+    snprintf(lock, 300, "%s-lock", db);
     unlink(db);
     unlink(lock);
 }
@@ -18,7 +18,7 @@ static void paths(char *db, char *lock, size_t cap, const char *name)
 Test(store, addr_in_map_tells_the_database_map_from_other_memory)
 {
     char path[256], lock[300];
-    paths(path, lock, sizeof path, "map");
+    paths(path, lock, "map");
     factdb *db;
     factdb_error err;
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
@@ -63,7 +63,7 @@ Test(store, addr_in_map_tells_the_database_map_from_other_memory)
 Test(store, open_existing_creates_nothing)
 {
     char path[256], lock[300];
-    paths(path, lock, sizeof path, "existing");
+    paths(path, lock, "existing");
     factdb *db;
     factdb_error err;
     factdb_options o = {.busy_timeout_ms = -1, .flags = FACTDB_OPEN_EXISTING};
@@ -91,7 +91,7 @@ Test(store, open_existing_creates_nothing)
 Test(store, appender_create_makes_the_table_only_at_commit)
 {
     char path[256], lock[300];
-    paths(path, lock, sizeof path, "create");
+    paths(path, lock, "create");
     factdb *db;
     factdb_error err;
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
