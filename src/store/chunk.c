@@ -132,6 +132,16 @@ void store_chunk_list_free(store_chunk_ref *list, size_t n)
     free(list);
 }
 
+uint32_t store_bitmap_count(const unsigned char *bits, uint32_t rows)
+{
+    uint32_t n = 0, full = rows / 8;
+    for (uint32_t b = 0; b < full; b++)
+        n += (uint32_t)__builtin_popcount(bits[b]);
+    if (rows % 8)
+        n += (uint32_t)__builtin_popcount(bits[full] & ((1u << (rows % 8)) - 1));
+    return n;
+}
+
 #define DAMAGED "the database file is damaged: "
 #define RESTORE "; run factdb check to list every problem, and restore the file from a backup"
 
@@ -164,8 +174,7 @@ static int cross_check(const store_table *tab, const int *colidx, size_t ncols, 
             if (ch->deleted_len != ((size_t)ch->hdr.rows + 7) / 8)
                 dels = UINT32_MAX;
             else
-                for (uint32_t r = 0; r < ch->hdr.rows; r++)
-                    dels += ch->deleted[r / 8] >> (r % 8) & 1;
+                dels = store_bitmap_count(ch->deleted, ch->hdr.rows);
         }
         if (dels != ch->hdr.deleted)
             return base_err(err, FACTDB_CORRUPT, DAMAGED "table \"%s\", chunk %llu: the deletion bitmap disagrees "

@@ -64,6 +64,8 @@ int store_commit_err(store_env *env, int rc, const char *what, factdb_error *err
 int store_verify_blob(store_env *env, const char *table_name, uint32_t table, uint64_t chunk, const char *col_name,
                       uint16_t col, const void *blob, size_t len, factdb_error *err);
 void store_verified_free(store_env *env);
+/* Set bits among the first `rows` bits of a deletion bitmap. */
+uint32_t store_bitmap_count(const unsigned char *bits, uint32_t rows);
 int store_delete_prefix(store_txn *t, MDB_dbi dbi, const unsigned char *prefix, size_t plen,
                         factdb_error *err);
 
