@@ -277,44 +277,54 @@ static void probe_read_only(store_env *e, const char *path)
  * end before its last page, but only on free pages. Returns 0 or CORRUPT. */
 static int check_length(store_env *e, const char *path, factdb_error *err)
 {
-    MDB_envinfo info;
     MDB_stat mst;
-    struct stat st;
-    mdb_env_info(e->env, &info);
     mdb_env_stat(e->env, &mst);
-    if (stat(path, &st) != 0 || st.st_size == 0)
-        return FACTDB_OK;
-    uint64_t psize = mst.ms_psize, pages = (uint64_t)info.me_last_pgno + 1, want = pages * psize;
-    uint64_t have_pages = (uint64_t)st.st_size / psize;
-    if (have_pages >= pages)
-        return FACTDB_OK;
-    uint64_t missing = pages - have_pages, free_tail = 0;
-    /* Far too short to be loose pages: say so without reading the free list (which may be cut off). */
-    if (missing <= MAX((uint64_t)64, pages / 8)) {
+    uint64_t psize = mst.ms_psize;
+    /* A writer may commit meanwhile: the free list must come from the snapshot whose last page is compared,
+     * so retry when a commit slipped between the two reads. */
+    for (int attempt = 0; attempt < 5; attempt++) {
         MDB_txn *txn;
-        MDB_cursor *c;
-        if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn) == 0) {
-            if (mdb_cursor_open(txn, 0, &c) == 0) {  /* dbi 0: LMDB's free list, values are page lists */
-                MDB_val k, v;
-                int op = MDB_FIRST;
-                while (mdb_cursor_get(c, &k, &v, op) == 0) {
-                    op = MDB_NEXT;
-                    const size_t *ids = v.mv_data;  /* ids[0] = count, then page numbers */
-                    size_t n = v.mv_size / sizeof *ids;
-                    for (size_t i = 1; i < n && i <= ids[0]; i++)
-                        free_tail += ids[i] >= have_pages && ids[i] < pages;
-                }
-                mdb_cursor_close(c);
-            }
+        if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn) != 0)
+            return FACTDB_OK;  /* reported by the caller's own read */
+        MDB_envinfo info;
+        struct stat st;
+        mdb_env_info(e->env, &info);
+        bool same = info.me_last_txnid == mdb_txn_id(txn);
+        if (stat(path, &st) != 0 || st.st_size == 0) {
             mdb_txn_abort(txn);
+            return FACTDB_OK;
         }
+        uint64_t pages = (uint64_t)info.me_last_pgno + 1, want = pages * psize;
+        uint64_t have_pages = (uint64_t)st.st_size / psize;
+        if (have_pages >= pages) {
+            mdb_txn_abort(txn);
+            return FACTDB_OK;
+        }
+        uint64_t missing = pages - have_pages, free_tail = 0;
+        /* Far too short to be loose pages: say so without reading the free list (which may be cut off). */
+        MDB_cursor *c;
+        if (missing <= MAX((uint64_t)64, pages / 8) && mdb_cursor_open(txn, 0, &c) == 0) {
+            MDB_val k, v;  /* dbi 0 is LMDB's free list: values are page lists, ids[0] = count */
+            int op = MDB_FIRST;
+            while (mdb_cursor_get(c, &k, &v, op) == 0) {
+                op = MDB_NEXT;
+                const size_t *ids = v.mv_data;
+                size_t n = v.mv_size / sizeof *ids;
+                for (size_t i = 1; i < n && i <= ids[0]; i++)
+                    free_tail += ids[i] >= have_pages && ids[i] < pages;
+            }
+            mdb_cursor_close(c);
+        }
+        mdb_txn_abort(txn);
+        if (free_tail >= missing)
+            return FACTDB_OK;
+        if (same || missing > MAX((uint64_t)64, pages / 8))
+            return base_err(err, FACTDB_CORRUPT,
+                            "cannot open \"%s\": the file is truncated (%lld bytes, but its last page ends at byte "
+                            "%llu); restore it from a backup",
+                            path, (long long)st.st_size, (unsigned long long)want);
     }
-    if (free_tail >= missing)
-        return FACTDB_OK;
-    return base_err(err, FACTDB_CORRUPT,
-                    "cannot open \"%s\": the file is truncated (%lld bytes, but its last page ends at byte %llu); "
-                    "restore it from a backup",
-                    path, (long long)st.st_size, (unsigned long long)want);
+    return FACTDB_OK;  /* writers kept committing: they extend the file, which is then not truncated */
 }
 
 int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_env **out, const char **ro_why,
