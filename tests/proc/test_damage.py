@@ -89,6 +89,23 @@ def single_bit_flips_never_answer_wrong():
 
 
 @test
+def damaged_dictionary_string_is_detected():
+    # TEXT strings have no checksum of their own: the hash index's XXH3 of each string guards them.
+    d = scratch("dict")
+    db = make_db(d)
+    raw = open(db, "rb").read()
+    assert raw.count(b"store-17") >= 1
+    bad = os.path.join(d, "bad.db")
+    with open(bad, "wb") as f:
+        f.write(raw.replace(b"store-17", b"stoRe-17"))  # every copy: LMDB keeps old pages too
+    p = query(bad, QUERIES[1])
+    assert p.returncode == 1 and "damaged" in p.stderr and "dictionary" in p.stderr, (p.returncode, p.stderr)
+    p = subprocess.run([BIN, "check", bad], capture_output=True, text=True, env=ENV)
+    assert p.returncode == 1, p.stderr
+    cleanup(d)
+
+
+@test
 def truncated_files_are_named_by_info_and_check():
     d = scratch("trunc")
     db = make_db(d)
