@@ -135,7 +135,17 @@ int store_table_get(store_txn *t, const char *name, store_table *out, factdb_err
         return store_mdb_err(err, rc, "cannot read the catalog");
     if (v.mv_size != 4)
         return base_err(err, FACTDB_CORRUPT, "the catalog entry of table \"%s\" is damaged", name);
-    return store_table_get_id(t, base_get_be32(v.mv_data), out, err);
+    rc = store_table_get_id(t, base_get_be32(v.mv_data), out, err);
+    if (rc == FACTDB_OK && strcmp(out->name, name) != 0) {
+        /* the name index points at another table's record: a damaged id or record */
+        store_table_cleanup(out);
+        return base_err(err, FACTDB_CORRUPT, "the database file is damaged: the catalog's name index maps table \"%s\" "
+                        "to the record of another table; run factdb check, and restore the file from a backup", name);
+    }
+    if (rc == FACTDB_NO_TABLE)
+        return base_err(err, FACTDB_CORRUPT, "the database file is damaged: the catalog's name index maps table \"%s\" "
+                        "to a record that does not exist; run factdb check, and restore the file from a backup", name);
+    return rc;
 }
 
 static int check_name(const char *what, const char *name, factdb_error *err)
@@ -318,6 +328,12 @@ int store_table_each(store_txn *t, int (*fn)(void *ctx, const store_table *tab),
         store_table tab;
         if ((rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err)))
             goto out;
+        if (k.mv_size != strlen(tab.name) || memcmp(k.mv_data, tab.name, k.mv_size) != 0) {
+            store_table_cleanup(&tab);
+            rc = base_err(err, FACTDB_CORRUPT, "the catalog's name index maps \"%.*s\" to the record of table \"%s\"",
+                          (int)MIN(k.mv_size, 64), (const char *)k.mv_data, tab.name);
+            goto out;
+        }
         rc = fn(ctx, &tab);
         store_table_cleanup(&tab);
         if (rc)
