@@ -418,6 +418,8 @@ def read_only_files_and_directories_can_be_queried():
     for args in (["sql", "--format", "csv", db, "SELECT count(*) FROM t"], ["info", db], ["check", db]):
         p = as_nobody([FACTDB, *args])
         assert p.returncode == 0, (args, p.stderr)
+        if args[0] == "info":
+            assert re.search(r"read-only +its lock file .* cannot be created or written", p.stdout), p.stdout
     p = as_nobody([FACTDB, "sql", db, "DROP TABLE t"])
     assert p.returncode == 1 and "lock file" in p.stderr and "read-only" in p.stderr, p.stderr
     assert not os.path.exists(db + "-lock")
@@ -451,12 +453,14 @@ def disk_full_says_no_space_left():
 
 @test
 def empty_first_text_value():
-    # The appender's string buffer is still unallocated: no NULL + 0 (UBSan stops the sanitizer build).
+    # Only empty strings in a chunk leave the appender's string buffer unallocated: no NULL + 0 when they are
+    # interned (clang's UBSan reports it at appender.c:378 of the old code; GCC's does not check NULL + 0).
     d = scratch("emptytext")
     db = os.path.join(d, "e.db")
-    p = load(db, "t", 'id,s\n1,""\n2,x\n3,""\n', "--create")
+    p = load(db, "t", 'id,s\n1,""\n2,""\n', "--create")
     assert p.returncode == 0, p.stderr
-    assert sql(db, "SELECT count(*) FROM t WHERE s = ''", "--format", "csv").stdout == "count\n2\n"
+    sql(db, "INSERT INTO t VALUES (3, '')")
+    assert sql(db, "SELECT count(*) FROM t WHERE s = ''", "--format", "csv").stdout == "count\n3\n"
     run([FACTDB, "check", db])
     cleanup(d)
 
