@@ -245,7 +245,7 @@ static void env_free(store_env *e)
  * (LMDB then opens it MDB_RDONLY), or no way to write its lock file (then also MDB_NOLOCK). */
 static void probe_read_only(store_env *e, const char *path)
 {
-    if (access(path, W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
         e->read_only = true;
         snprintf(e->ro_why, sizeof e->ro_why, "%s \"%.400s\"",
                  errno == EROFS ? "the file system is read-only, holding" : "this process may not write the file",
@@ -257,11 +257,11 @@ static void probe_read_only(store_env *e, const char *path)
     snprintf(lockpath, sizeof lockpath, "%s-lock", path);
     bool lock_ok;
     if (access(lockpath, F_OK) == 0) {
-        lock_ok = access(lockpath, W_OK) == 0;
+        lock_ok = faccessat(AT_FDCWD, lockpath, W_OK, AT_EACCESS) == 0;
     } else {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s", path);
-        lock_ok = access(dirname(dir), W_OK) == 0;
+        lock_ok = faccessat(AT_FDCWD, dirname(dir), W_OK, AT_EACCESS) == 0;
     }
     if (!lock_ok && !e->nolock) {
         e->read_only = e->nolock = true;
