@@ -94,9 +94,11 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/differential.py
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
+	FACTDB_BUILD=build/asan FACTDB_FLIP_TRIALS=40 python3 tests/proc/test_damage.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
+	FACTDB_BUILD=build python3 tests/proc/test_damage.py
 
 demo.factdb: | all
 	$(BUILD)/factdb-demo create demo.factdb

@@ -110,17 +110,34 @@ typedef struct factdb factdb;
 typedef struct factdb_appender factdb_appender;
 typedef struct factdb_scan factdb_scan;
 
+/* factdb_options.flags. With neither flag (and with opts == NULL) factdb_open creates a missing file, as
+ * it always did; tools that only read, or that must not create a file from a mistyped path, pass
+ * FACTDB_OPEN_EXISTING. */
+#define FACTDB_OPEN_EXISTING 1u   /* never create: a missing (or empty) file is an error, nothing is created */
+#define FACTDB_OPEN_READ_ONLY 2u  /* refuse writes (PERMISSION); implies FACTDB_OPEN_EXISTING */
+
 typedef struct factdb_options {
     int busy_timeout_ms;  /* how long a writer waits for the write lock; <0 means the default 10000 */
-    bool read_only;       /* refuse writes; the file must exist */
+    bool read_only;       /* the same as flags |= FACTDB_OPEN_READ_ONLY */
+    unsigned flags;       /* FACTDB_OPEN_* */
 } factdb_options;
 
-/* Opens (and, unless read_only, creates) the database file `path` (plus `path-lock`). `opts` may be
- * NULL. On success *out owns a handle to close with factdb_close; one handle may be shared by any
- * number of threads. Any number of processes may open the same file.
- * Errors: IO, PERMISSION, NOT_A_DATABASE, CORRUPT (e.g. truncated), FORMAT_VERSION, READERS_FULL,
- * BUSY (creating a new file while another process holds the write lock), NOMEM. */
+/* Opens the database file `path` (plus `path-lock`), creating it when it does not exist unless
+ * FACTDB_OPEN_EXISTING or FACTDB_OPEN_READ_ONLY is given. `opts` may be NULL. On success *out owns a
+ * handle to close with factdb_close; one handle may be shared by any number of threads. Any number of
+ * processes may open the same file.
+ * A file this process may not write (permissions, a read-only file system), or whose lock file
+ * `path-lock` cannot be created or written, is opened read-only even without FACTDB_OPEN_READ_ONLY:
+ * reads work, writes fail with PERMISSION saying why (factdb_read_only_reason). Without a writable lock
+ * file, reads are correct only while no other process writes the file (see docs/design.md).
+ * Errors: IO (including a missing file with FACTDB_OPEN_EXISTING), PERMISSION, NOT_A_DATABASE, CORRUPT
+ * (e.g. truncated), NEWER_FORMAT, READERS_FULL, BUSY (creating a new file while another process holds
+ * the write lock), NOMEM. */
 int factdb_open(const char *path, const factdb_options *opts, factdb **out, factdb_error *err);
+
+/* NULL when the handle may write; else why it may not ("opened read-only", "no write permission on
+ * the file ..."). Static or handle-owned storage, valid until factdb_close. */
+const char *factdb_read_only_reason(factdb *db);
 
 /* Closes the handle. Scans and appenders of the handle must be freed first. NULL is ignored. */
 void factdb_close(factdb *db);
@@ -161,6 +178,14 @@ void factdb_table_list_free(factdb_table_info *list, size_t n);
 
 /* Errors: NO_TABLE, NOMEM. *out is freed with factdb_appender_free. */
 int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, factdb_error *err);
+/* Like factdb_appender_new, for a table `table` that does not exist yet, with columns cols[0..ncols): the
+ * table is created by the appender's first commit, atomically with its rows. If that commit fails, or the
+ * process dies during it, no table is left behind (a big load writes the table unnamed, invisible to
+ * everyone, and names it in its final transaction; a killed load's table is reclaimed with its chunks).
+ * Errors: TABLE_EXISTS (now; or at commit, if another process created it meanwhile), INVALID_ARGUMENT
+ * (bad definition, as factdb_create_table), PERMISSION (read-only), NOMEM. */
+int factdb_appender_create(factdb *db, const char *table, const factdb_column_def *cols, size_t ncols,
+                           factdb_appender **out, factdb_error *err);
 /* Discards uncommitted rows (releasing the write lock if a load was in progress). NULL is ignored. */
 void factdb_appender_free(factdb_appender *app);
 /* Number of columns of the appender's table and their infos (owned by the appender). */
@@ -252,6 +277,12 @@ typedef struct factdb_db_info {
 
 /* Fills *out with the file's statistics, after clearing slots of dead reader processes. */
 int factdb_db_info_get(factdb *db, factdb_db_info *out, factdb_error *err);
+
+/* For a SIGSEGV/SIGBUS handler: true when `addr` lies inside the memory map of a database this process has
+ * open (a damaged or truncated file made a read fault there). Then *offset (if non-NULL) receives the byte
+ * offset of addr in the file and *file_bytes (if non-NULL) the file's current size, or -1 if unknown.
+ * Async-signal-safe: reads a fixed table of atomics and calls only fstat. */
+bool factdb_addr_in_map(const void *addr, uint64_t *offset, int64_t *file_bytes);
 
 /* Parses the text form of a value of `type` (scale for DECIMAL) into *out (int64 for integer-like types,
  * double bits for DOUBLE via memcpy). Used by loaders. Errors: INVALID_VALUE with a reason. */

@@ -37,7 +37,7 @@ def parse(path):
 def run_block(db, sql, datadir):
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=1", UBSAN_OPTIONS="print_stacktrace=1")
     sql = sql.replace("@DATA@", datadir)
-    p = subprocess.run([FACTDB, "sql", "--format", "csv", "--threads", "2", db, sql], capture_output=True,
+    p = subprocess.run([FACTDB, "sql", "--create", "--format", "csv", "--threads", "2", db, sql], capture_output=True,
                        text=True, env=env, timeout=120)
     return p.returncode, p.stdout, p.stderr
 

@@ -54,6 +54,10 @@ int cmd_info(int argc, char **argv)
     printf("database %s\n", path);
     printf("  file size     %llu bytes (%.1f MiB)\n", (unsigned long long)di.file_bytes, di.file_bytes / 1048576.0);
     printf("  data_version  %llu\n", (unsigned long long)di.data_version);
+    /* info itself always opens read-only; say so only when nobody here could write the file */
+    const char *why = factdb_read_only_reason(db);
+    if (why && strcmp(why, "opened read-only") != 0)
+        printf("  read-only     %s\n", why);
     printf("  tables        %zu\n", n);
     /* This process holds no reader slot between calls, so every listed reader is another process. */
     printf("  readers       %zu live (of %d slots)", di.nreaders, di.max_readers);

@@ -15,8 +15,9 @@ static const char USAGE[] =
     "The header row names the columns, matched to the table's by name; missing ones become NULL.\n"
     "An empty unquoted field is NULL.\n"
     "\n"
-    "  --create           create TABLE first, with column types inferred from the data\n"
-    "                     (boolean, bigint, double precision, date, timestamp, text)\n"
+    "  --create           create TABLE, with column types inferred from the data (boolean, bigint,\n"
+    "                     double precision, date, timestamp, text), and DB if it does not exist; the\n"
+    "                     table appears with its rows or not at all (also if the load is killed)\n"
     "  --no-header        the first line is data; fields map to the table's columns in order\n"
     "  --delimiter C      field separator (default ,; \\t for tab)\n"
     "  --encoding E       input encoding: utf-8 (default), latin-1 or cp1252 (converted to UTF-8)\n"
@@ -70,7 +71,9 @@ int cmd_load(int argc, char **argv)
     o.progress = isatty(2);
     factdb_error err;
     factdb *db;
-    factdb_options opts = {.busy_timeout_ms = (int)busy};
+    /* Only --create may make a new database: without it the table must exist, so a missing file is a
+     * mistyped path, reported without creating anything. */
+    factdb_options opts = {.busy_timeout_ms = (int)busy, .flags = o.create ? 0 : FACTDB_OPEN_EXISTING};
     if (factdb_open(pos[0], &opts, &db, &err))
         return cli_fail(&err);
     struct timespec t0, t1;

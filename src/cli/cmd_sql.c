@@ -14,11 +14,14 @@
 
 static const char USAGE[] =
     "usage: factdb sql [--format table|csv|json|ndjson] [--busy-timeout MS] [--threads N]\n"
-    "                  [--memory-limit MB] [--idle-timeout S] DB [SQL]\n"
+    "                  [--memory-limit MB] [--idle-timeout S] [--create] DB [SQL]\n"
     "\n"
     "Runs the ';'-separated SQL statements in SQL, or read from standard input. On a terminal with no SQL\n"
     "it is an interactive shell (.help lists its commands). The dialect is PostgreSQL's; see docs/sql.md.\n"
+    "A missing DB is created only when the statements write (CREATE TABLE, INSERT, ...) or with --create;\n"
+    "statements that only read fail on it and create nothing (a mistyped path stays a mistake).\n"
     "\n"
+    "  --create           create DB if it does not exist, whatever the statements do\n"
     "  --format F         table (default on a terminal), csv (default otherwise), json (one document per\n"
     "                     statement: {\"columns\":[...],\"rows\":[[...]],\"row_count\":N}) or ndjson\n"
     "  --busy-timeout MS  how long a write waits for another writer (default 10000)\n"
@@ -407,6 +410,7 @@ int cmd_sql(int argc, char **argv)
 {
     shell sh = {.format = isatty(1) ? FMT_TABLE : FMT_CSV, .idle_s = 60};
     long busy = 10000, threads = 0, mem_mb = 4096;
+    bool create = false;
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
@@ -414,6 +418,8 @@ int cmd_sql(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(USAGE, stdout);
             return 0;
+        } else if (!strcmp(a, "--create")) {
+            create = true;
         } else if (!strcmp(a, "--format") || !strcmp(a, "--busy-timeout") || !strcmp(a, "--threads") ||
                    !strcmp(a, "--memory-limit") || !strcmp(a, "--idle-timeout")) {
             if (i + 1 >= argc)
@@ -445,12 +451,36 @@ int cmd_sql(int argc, char **argv)
     }
     if (npos < 1)
         return cli_usage(USAGE, "missing the database path");
-    factdb_options opts = {.busy_timeout_ms = (int)busy};
+    /* A script from standard input is read before opening: whether it writes decides whether a missing
+     * database may be created. */
+    char *text = NULL;
+    size_t len = 0;
+    if (npos == 2) {
+        text = (char *)pos[1];
+        len = strlen(pos[1]);
+    } else if (!isatty(0) && read_all(stdin, &text, &len)) {
+        fprintf(stderr, "factdb: out of memory reading standard input\n");
+        return EXIT_FAIL;
+    }
+    factdb_options opts = {.busy_timeout_ms = (int)busy, .flags = create ? 0 : FACTDB_OPEN_EXISTING};
+    bool writes = false;
     factdb_error err;
-    if (factdb_open(pos[0], &opts, &sh.db, &err))
+    if (!create && text && factdb_sql_writes(text, len, &writes, &err) == 0 && writes)
+        opts.flags = 0;
+    if (factdb_open(pos[0], &opts, &sh.db, &err)) {
+        if (npos == 1)
+            free(text);
+        if ((opts.flags & FACTDB_OPEN_EXISTING) && access(pos[0], F_OK) != 0) {
+            fprintf(stderr, "factdb: database \"%s\" does not exist; nothing was created (statements that only "
+                            "read never create a database: check the path, or use --create)\n", pos[0]);
+            return EXIT_FAIL;
+        }
         return cli_fail(&err);
+    }
     if (factdb_session_new(sh.db, &sh.s, &err)) {
         factdb_close(sh.db);
+        if (npos == 1)
+            free(text);
         return cli_fail(&err);
     }
     if (threads)
@@ -462,20 +492,12 @@ int cmd_sql(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     int rc = 0;
-    if (npos == 2) {
-        rc = run_text(&sh, pos[1], strlen(pos[1]));
-    } else if (isatty(0)) {
-        rc = interactive(&sh);
-    } else {
-        char *text;
-        size_t len;
-        if (read_all(stdin, &text, &len)) {
-            fprintf(stderr, "factdb: out of memory reading standard input\n");
-            rc = EXIT_FAIL;
-        } else {
-            rc = run_text(&sh, text, len);
+    if (text) {
+        rc = run_text(&sh, text, len);
+        if (npos == 1)
             free(text);
-        }
+    } else {
+        rc = interactive(&sh);
     }
     g_session = NULL;
     factdb_session_free(sh.s);

@@ -2,6 +2,7 @@
  * 1 the operation failed (stderr's first line starts with "factdb: "), 2 wrong usage. The program never
  * calls setlocale(), so messages and number formats are the same under every locale. */
 #include "cli.h"
+#include "ingest/ingest.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -53,22 +54,84 @@ long cli_parse_ms(const char *s)
     return *end || v < 0 ? -1 : v;
 }
 
-/* A damaged file can make LMDB read outside the map: report it instead of dumping core. */
-static void on_fault(int sig)
+/* ---- faults ----
+ * A damaged or truncated database file can make LMDB read outside what the file holds: that fault lies in
+ * the database's map and is reported as damage. A fault in the mapped input of a load means the input
+ * file shrank under the loader. Anything else is a bug in factdb: say so and die by the signal, so that a
+ * core dump is written. Only async-signal-safe calls here (write, fstat through factdb_addr_in_map,
+ * signal, raise, _exit). */
+static size_t put_s(char *buf, size_t n, size_t cap, const char *s)
 {
-    static const char msg[] = "factdb: the database file is damaged (invalid memory access while reading it); "
-                              "run factdb check, or restore it from a backup\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
+    while (*s && n + 1 < cap)
+        buf[n++] = *s++;
+    return n;
+}
+
+static size_t put_u(char *buf, size_t n, size_t cap, uint64_t v, unsigned base)
+{
+    char tmp[24];
+    size_t k = 0;
+    do {
+        tmp[k++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (base == 16)
+        n = put_s(buf, n, cap, "0x");
+    while (k && n + 1 < cap)
+        buf[n++] = tmp[--k];
+    return n;
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+    (void)uctx;
+    char msg[400];
+    size_t n = 0, cap = sizeof msg;
+    uint64_t off;
+    int64_t size;
+    bool real = si->si_code > 0;  /* raised by the kernel for an access, not sent by kill() */
+    if (real && factdb_addr_in_map(si->si_addr, &off, &size)) {
+        if (size >= 0 && off >= (uint64_t)size) {
+            n = put_s(msg, n, cap, "factdb: the database file is truncated: reading byte ");
+            n = put_u(msg, n, cap, off, 10);
+            n = put_s(msg, n, cap, " but the file has only ");
+            n = put_u(msg, n, cap, (uint64_t)size, 10);
+            n = put_s(msg, n, cap, " bytes; restore it from a backup\n");
+        } else {
+            n = put_s(msg, n, cap, "factdb: the database file is damaged (invalid memory access at byte ");
+            n = put_u(msg, n, cap, off, 10);
+            n = put_s(msg, n, cap, " of the file); run factdb check, or restore it from a backup\n");
+        }
+        ssize_t w = write(2, msg, n);
+        (void)w;
+        _exit(EXIT_FAIL);
+    }
+    if (real && ingest_addr_in_input(si->si_addr)) {
+        static const char m[] = "factdb: the input file changed or was truncated while it was being read; "
+                                "nothing was loaded\n";
+        ssize_t w = write(2, m, sizeof m - 1);
+        (void)w;
+        _exit(EXIT_FAIL);
+    }
+    n = put_s(msg, n, cap, "factdb: internal error (a bug in factdb): signal ");
+    n = put_u(msg, n, cap, (uint64_t)sig, 10);
+    n = put_s(msg, n, cap, " at ");
+    n = put_u(msg, n, cap, (uint64_t)(uintptr_t)si->si_addr, 16);
+    n = put_s(msg, n, cap, "\n");
+    ssize_t w = write(2, msg, n);
     (void)w;
-    (void)sig;
-    _exit(EXIT_FAIL);
+    /* Die by the signal with its default action (a core dump): it is blocked while we run and is
+     * delivered as soon as the handler returns. */
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 int main(int argc, char **argv)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fault;
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO;
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);

@@ -18,6 +18,9 @@ typedef struct ingest_input {
  * `encoding` ("utf-8", "latin-1", "cp1252"). Errors: IO, ENCODING (with the byte offset), INVALID_ARGUMENT. */
 int ingest_open(const char *path, const char *encoding, ingest_input *in, factdb_error *err);
 void ingest_close(ingest_input *in);
+/* For a SIGSEGV/SIGBUS handler: true when `addr` lies inside the mapped input of a load running in this
+ * process (the file was truncated under the loader). Async-signal-safe. */
+bool ingest_addr_in_input(const void *addr);
 
 /* One CSV field, pointing into the input or into the reader's scratch when unescaped. */
 typedef struct csv_field {

@@ -3,6 +3,7 @@
  * value of the file (the ladder BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TEXT, as DuckDB's sniffer
  * does), so a late odd value cannot break the load after the table exists. */
 #include "ingest.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,16 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The mapped input of the load in progress, for ingest_addr_in_input (one load at a time per process is
+ * what the CLI runs; a second concurrent load is simply not classified). */
+static _Atomic uintptr_t input_base, input_len;
+
+bool ingest_addr_in_input(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr, b = atomic_load(&input_base), n = atomic_load(&input_len);
+    return b && a >= b && a - b < ((n + 4095) & ~(uintptr_t)4095);
 }
 
 static int is_null_field(const csv_field *f) { return f->len == 0 && !f->quoted; }
@@ -93,6 +104,10 @@ int ingest_load_csv(factdb *db, const char *table, const char *path, const inges
         return rc;
     csv_reader r;
     csv_init(&r, &in, o->delim);
+    uintptr_t none = 0;
+    bool registered = in.map && atomic_compare_exchange_strong(&input_base, &none, (uintptr_t)in.map);
+    if (registered)
+        atomic_store(&input_len, (uintptr_t)in.map_len);
     factdb_appender *app = NULL;
     char **names = NULL;
     int *map = NULL;       /* CSV field -> table column */
@@ -100,7 +115,6 @@ int ingest_load_csv(factdb *db, const char *table, const char *path, const inges
     unsigned *masks = NULL;
     factdb_column_def *defs = NULL;
     double t0 = now_s(), last = t0;
-    int created = 0;
 
     rc = csv_next(&r, err);
     if (rc < 0) {
@@ -186,12 +200,12 @@ int ingest_load_csv(factdb *db, const char *table, const char *path, const inges
         }
         for (size_t i = 0; i < nf; i++)
             defs[i] = (factdb_column_def){.name = names[i], .type = mask_type(masks[i])};
-        if ((rc = factdb_create_table(db, table, defs, nf, err)))
+        /* The table is created by the load's commit, with its rows: a failed or killed load leaves none. */
+        if ((rc = factdb_appender_create(db, table, defs, nf, &app, err)))
             goto out;
-        created = 1;
-    }
-    if ((rc = factdb_appender_new(db, table, &app, err)))
+    } else if ((rc = factdb_appender_new(db, table, &app, err))) {
         goto out;
+    }
     size_t ncols = factdb_appender_ncols(app);
     for (size_t i = 0; i < nf; i++) {
         map[i] = -1;
@@ -282,11 +296,6 @@ out:
     if (rc && o->progress && last != t0)
         fputc('\n', stderr);
     factdb_appender_free(app);
-    if (rc && created) {
-        /* All or nothing includes the table that --create made for this load. */
-        factdb_error ignore;
-        factdb_drop_table(db, table, &ignore);
-    }
     for (size_t i = 0; names && i < nf; i++)
         free(names[i]);
     free(names);
@@ -294,6 +303,8 @@ out:
     free(masks);
     free(defs);
     csv_cleanup(&r);
+    if (registered)
+        atomic_store(&input_base, 0);
     ingest_close(&in);
     return rc;
 }

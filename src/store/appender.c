@@ -39,6 +39,9 @@ struct factdb_appender {
     store_txn *xact;     /* the loading happens inside this explicit transaction (never committed here) */
     uint64_t next_chunk, load_rows, load_chunks, load_bytes;
     uint32_t *dict_next;
+    /* factdb_appender_create: the table does not exist until the first commit creates it (schema.id is 0
+     * until a transaction assigns one; the id stays unnamed while a load is in progress). */
+    bool create;
 };
 
 static void local_dict_clear(local_dict *d)
@@ -90,7 +93,7 @@ static int local_dict_add(local_dict *d, const char *str, size_t len, uint32_t *
         uint32_t p = (uint32_t)h & (d->nslots - 1);
         while (d->slots[p]) {
             uint32_t i = d->slots[p] - 1;
-            if (d->hash[i] == h && d->len[i] == len && !memcmp(d->bytes.data + d->off[i], str, len)) {
+            if (d->hash[i] == h && d->len[i] == len && (len == 0 || !memcmp(d->bytes.data + d->off[i], str, len))) {
                 *id = i;
                 return FACTDB_OK;
             }
@@ -118,12 +121,14 @@ static int local_dict_add(local_dict *d, const char *str, size_t len, uint32_t *
     return FACTDB_OK;
 }
 
+static int appender_init(factdb_appender *a, factdb_appender **out, factdb_error *err);
+
 int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, factdb_error *err)
 {
     base_err_clear(err);
     *out = NULL;
     if (db->read_only)
-        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+        return store_read_only_err(db, err);
     store_txn *t;
     bool borrowed;
     int rc = store_txn_read_db(db, &t, &borrowed, err);
@@ -141,6 +146,51 @@ int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, fa
         free(a);
         return rc;
     }
+    return appender_init(a, out, err);
+}
+
+int factdb_appender_create(factdb *db, const char *table, const factdb_column_def *cols, size_t ncols,
+                           factdb_appender **out, factdb_error *err)
+{
+    base_err_clear(err);
+    *out = NULL;
+    if (db->read_only)
+        return store_read_only_err(db, err);
+    factdb_appender *a = calloc(1, sizeof *a);
+    if (!a)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    a->db = db;
+    a->create = true;
+    int rc = store_table_build(table, cols, ncols, &a->schema, err);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    /* Fail now, not after reading the whole input, when the table exists already. */
+    store_txn *t;
+    bool borrowed;
+    store_table old;
+    if (!(rc = store_txn_read_db(db, &t, &borrowed, err))) {
+        rc = store_table_get(t, table, &old, NULL);
+        store_txn_end(t, borrowed);
+        if (rc == FACTDB_OK) {
+            store_table_cleanup(&old);
+            rc = base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" already exists", table);
+        } else {
+            rc = FACTDB_OK;
+        }
+    }
+    if (rc) {
+        store_table_cleanup(&a->schema);
+        free(a);
+        return rc;
+    }
+    return appender_init(a, out, err);
+}
+
+static int appender_init(factdb_appender *a, factdb_appender **out, factdb_error *err)
+{
+    int rc;
     size_t n = a->schema.ncols;
     a->infos = calloc(n, sizeof *a->infos);
     a->vals = calloc(n, sizeof *a->vals);
@@ -380,8 +430,9 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         }
         uint32_t l = (uint32_t)a->vals[col][r];
         if (d->global[l] == UINT32_MAX) {
-            int rc = store_dict_intern(t, a->schema.id, col, (const char *)d->bytes.data + d->off[l], d->len[l],
-                                       &a->dict_next[col], &d->global[l], err);
+            /* Only empty strings so far leave the byte buffer unallocated: NULL + 0 is undefined in C. */
+            const char *str = d->bytes.data ? (const char *)d->bytes.data + d->off[l] : "";
+            int rc = store_dict_intern(t, a->schema.id, col, str, d->len[l], &a->dict_next[col], &d->global[l], err);
             if (rc)
                 return rc;
         }
@@ -424,9 +475,30 @@ out:
     return rc;
 }
 
-/* Reads the current record of the appender's table inside t; checks it is still the same table. */
+/* Reads the current record of the appender's table inside t; checks it is still the same table. For an
+ * appender that creates its table, the first call writes the table record in t (named at once unless
+ * `unnamed`: a load names it when it publishes). */
+static int fresh_table_create(factdb_appender *a, store_txn *t, store_table *tab, bool unnamed, factdb_error *err)
+{
+    if (a->create && a->schema.id == 0) {
+        int rc = store_table_insert(t, &a->schema, !unnamed, err);
+        if (!rc && unnamed)
+            rc = store_load_creates(t, a->schema.id, err);
+        if (!rc && store_table_copy(tab, &a->schema))
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        return rc;
+    }
+    int rc = store_table_get_id(t, a->schema.id, tab, err);
+    if (rc == FACTDB_NO_TABLE)
+        return base_err(err, FACTDB_NO_TABLE, "table \"%s\" was dropped by another process; nothing was stored",
+                        a->schema.name);
+    return rc;
+}
+
 static int fresh_table(factdb_appender *a, store_txn *t, store_table *tab, factdb_error *err)
 {
+    if (a->create && a->schema.id == 0)
+        return fresh_table_create(a, t, tab, false, err);
     int rc = store_table_get_id(t, a->schema.id, tab, err);
     if (rc == FACTDB_NO_TABLE)
         return base_err(err, FACTDB_NO_TABLE, "table \"%s\" was dropped by another process; nothing was stored",
@@ -443,6 +515,8 @@ static void reset_buffer(factdb_appender *a)
 static void reset_all(factdb_appender *a)
 {
     reset_buffer(a);
+    if (a->create)
+        a->schema.id = 0;  /* the transaction that assigned it did not commit, or was reclaimed */
     a->pending = 0;
     for (uint16_t c = 0; c < a->schema.ncols; c++)
         if (a->dicts[c].n)
@@ -531,7 +605,8 @@ static int flush_full_chunk(factdb_appender *a, factdb_error *err)
             if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
                 goto fail;
             a->loading = true;
-            if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, err)))
+            if ((rc = store_txn_write(a->db->env, false, &t, err)) ||
+                (rc = fresh_table_create(a, t, &tab, true, err)))
                 goto fail;
             load_begin(a, &tab);
             if ((rc = store_load_mark(t, a->schema.id, err)))
@@ -581,7 +656,7 @@ int factdb_append_row_end(factdb_appender *a, factdb_error *err)
 int factdb_appender_commit(factdb_appender *a, factdb_error *err)
 {
     base_err_clear(err);
-    if (!a->loading && a->nrows == 0)
+    if (!a->loading && a->nrows == 0 && !a->create)
         return FACTDB_OK;
     int rc;
     store_txn *t = NULL;
@@ -596,6 +671,8 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
         }
         a->loading = false;
         a->xact = NULL;
+        if (!rc)
+            a->create = false;  /* created inside the transaction: it commits or rolls back with it */
         store_table_cleanup(&tab);
         reset_all(a);
         return rc;
@@ -611,10 +688,14 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
     }
     if ((a->loading && (rc = store_load_unmark(t, err))) || (rc = publish(a, t, &tab, err)))
         goto fail;
+    /* A load that creates its table names it now, with its rows: before this, nobody could see it. */
+    if (a->loading && a->create && ((rc = store_table_name(t, &tab, err)) || (rc = store_load_creates(t, 0, err))))
+        goto fail;
     rc = store_txn_commit(t, err);
     t = NULL;
     if (rc)
         goto fail;
+    a->create = false;
     store_gate_release(a->db->env);
     a->loading = false;
     store_table_cleanup(&tab);

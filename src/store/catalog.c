@@ -135,7 +135,17 @@ int store_table_get(store_txn *t, const char *name, store_table *out, factdb_err
         return store_mdb_err(err, rc, "cannot read the catalog");
     if (v.mv_size != 4)
         return base_err(err, FACTDB_CORRUPT, "the catalog entry of table \"%s\" is damaged", name);
-    return store_table_get_id(t, base_get_be32(v.mv_data), out, err);
+    rc = store_table_get_id(t, base_get_be32(v.mv_data), out, err);
+    if (rc == FACTDB_OK && strcmp(out->name, name) != 0) {
+        /* the name index points at another table's record: a damaged id or record */
+        store_table_cleanup(out);
+        return base_err(err, FACTDB_CORRUPT, "the database file is damaged: the catalog's name index maps table \"%s\" "
+                        "to the record of another table; run factdb check, and restore the file from a backup", name);
+    }
+    if (rc == FACTDB_NO_TABLE)
+        return base_err(err, FACTDB_CORRUPT, "the database file is damaged: the catalog's name index maps table \"%s\" "
+                        "to a record that does not exist; run factdb check, and restore the file from a backup", name);
+    return rc;
 }
 
 static int check_name(const char *what, const char *name, factdb_error *err)
@@ -155,9 +165,10 @@ static int check_name(const char *what, const char *name, factdb_error *err)
     return FACTDB_OK;
 }
 
-int store_table_create(store_txn *t, const char *name, const factdb_column_def *cols, size_t ncols,
-                       factdb_error *err)
+int store_table_build(const char *name, const factdb_column_def *cols, size_t ncols, store_table *out,
+                      factdb_error *err)
 {
+    memset(out, 0, sizeof *out);
     int rc = check_name("table", name, err);
     if (rc)
         return rc;
@@ -199,29 +210,59 @@ int store_table_create(store_txn *t, const char *name, const factdb_column_def *
         tab.cols[i].scale = (uint8_t)(d->type == FACTDB_DECIMAL ? d->scale : 0);
         tab.cols[i].flags = d->not_null ? STORE_COL_NOT_NULL : 0;
     }
-    MDB_val k = {strlen(name), (void *)name}, v;
-    rc = mdb_get(t->txn, t->env->names, &k, &v);
-    if (rc == 0) {
-        rc = base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" already exists", name);
-        goto out;
-    }
+out:
+    if (rc)
+        store_table_cleanup(&tab);
+    else
+        *out = tab;
+    return rc;
+}
+
+int store_table_name(store_txn *t, const store_table *tab, factdb_error *err)
+{
+    MDB_val k = {strlen(tab->name), (void *)tab->name}, v;
+    int rc = mdb_get(t->txn, t->env->names, &k, &v);
+    if (rc == 0)
+        return base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" already exists", tab->name);
+    if (rc != MDB_NOTFOUND)
+        return store_mdb_err(err, rc, "cannot read the catalog");
+    unsigned char idk[4];
+    base_put_be32(idk, tab->id);
+    MDB_val nv = {4, idk};
+    if ((rc = mdb_put(t->txn, t->env->names, &k, &nv, 0)))
+        return store_mdb_err(err, rc, "cannot create the table");
+    return FACTDB_OK;
+}
+
+int store_table_insert(store_txn *t, store_table *tab, bool named, factdb_error *err)
+{
+    MDB_val k = {strlen(tab->name), (void *)tab->name}, v;
+    int rc = mdb_get(t->txn, t->env->names, &k, &v);
+    if (rc == 0)
+        return base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" already exists", tab->name);
     MDB_val ik = {13, "next_table_id"}, iv;
     uint32_t id = 1;
     if (mdb_get(t->txn, t->env->meta, &ik, &iv) == 0 && iv.mv_size == 4)
         memcpy(&id, iv.mv_data, 4);
-    tab.id = id;
+    tab->id = id;
     uint32_t next = id + 1;
     iv.mv_size = 4;
     iv.mv_data = &next;
-    unsigned char idk[4];
-    base_put_be32(idk, id);
-    MDB_val nv = {4, idk};
-    if ((rc = mdb_put(t->txn, t->env->meta, &ik, &iv, 0)) || (rc = mdb_put(t->txn, t->env->names, &k, &nv, 0))) {
-        rc = store_mdb_err(err, rc, "cannot create the table");
-        goto out;
-    }
-    rc = store_table_put(t, &tab, err);
-out:
+    if ((rc = mdb_put(t->txn, t->env->meta, &ik, &iv, 0)))
+        return store_mdb_err(err, rc, "cannot create the table");
+    if (named && (rc = store_table_name(t, tab, err)))
+        return rc;
+    return store_table_put(t, tab, err);
+}
+
+int store_table_create(store_txn *t, const char *name, const factdb_column_def *cols, size_t ncols,
+                       factdb_error *err)
+{
+    store_table tab;
+    int rc = store_table_build(name, cols, ncols, &tab, err);
+    if (rc)
+        return rc;
+    rc = store_table_insert(t, &tab, true, err);
     store_table_cleanup(&tab);
     return rc;
 }
@@ -287,6 +328,12 @@ int store_table_each(store_txn *t, int (*fn)(void *ctx, const store_table *tab),
         store_table tab;
         if ((rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err)))
             goto out;
+        if (k.mv_size != strlen(tab.name) || memcmp(k.mv_data, tab.name, k.mv_size) != 0) {
+            store_table_cleanup(&tab);
+            rc = base_err(err, FACTDB_CORRUPT, "the catalog's name index maps \"%.*s\" to the record of table \"%s\"",
+                          (int)MIN(k.mv_size, 64), (const char *)k.mv_data, tab.name);
+            goto out;
+        }
         rc = fn(ctx, &tab);
         store_table_cleanup(&tab);
         if (rc)
@@ -335,10 +382,59 @@ int store_load_unmark(store_txn *t, factdb_error *err)
     return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot finish the load") : FACTDB_OK;
 }
 
+int store_load_creates(store_txn *t, uint32_t table_id, factdb_error *err)
+{
+    unsigned char id[4];
+    base_put_be32(id, table_id);
+    MDB_val k = {12, "load_creates"}, v = {4, id};
+    int rc = table_id ? mdb_put(t->txn, t->env->meta, &k, &v, 0) : mdb_del(t->txn, t->env->meta, &k, NULL);
+    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot record the table a load creates") : FACTDB_OK;
+}
+
+/* A load that was to create its table died: the table record it wrote (never named, so never visible)
+ * goes, with its chunks and dictionaries. */
+static int reclaim_created(store_txn *t, factdb_error *err)
+{
+    MDB_val k = {12, "load_creates"}, v;
+    int rc = mdb_get(t->txn, t->env->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return FACTDB_OK;
+    if (rc)
+        return store_mdb_err(err, rc, "cannot read the catalog");
+    if (v.mv_size != 4)
+        return base_err(err, FACTDB_CORRUPT, "the load mark is damaged");
+    store_table tab;
+    rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err);
+    if (rc == FACTDB_OK) {
+        MDB_val nk = {strlen(tab.name), tab.name}, nv;
+        if (mdb_get(t->txn, t->env->names, &nk, &nv) == 0 && nv.mv_size == 4 && base_get_be32(nv.mv_data) == tab.id)
+            rc = FACTDB_OK;  /* it was published after all: keep it */
+        else {
+            unsigned char key[4];
+            base_put_be32(key, tab.id);
+            MDB_val tk = {4, key};
+            rc = delete_table_data(t, &tab, 1, err);
+            int mrc = rc ? 0 : mdb_del(t->txn, t->env->tables, &tk, NULL);
+            if (mrc)
+                rc = store_mdb_err(err, mrc, "cannot reclaim an interrupted load");
+        }
+        store_table_cleanup(&tab);
+    } else if (rc == FACTDB_NO_TABLE) {
+        rc = FACTDB_OK;
+    }
+    return rc ? rc : store_load_creates(t, 0, err);
+}
+
 /* Called at the start of every write transaction (the caller holds the gate): a "loading" mark means
  * its loader died or gave up while holding the gate, so its unpublished chunks and dictionary entries
- * are garbage. */
+ * are garbage, and so is the table it was creating, if any. */
 int store_reclaim(store_txn *t, factdb_error *err)
+{
+    int rc = store_reclaim_load(t, err);
+    return rc ? rc : reclaim_created(t, err);
+}
+
+int store_reclaim_load(store_txn *t, factdb_error *err)
 {
     MDB_val k = {7, "loading"}, v;
     int rc = mdb_get(t->txn, t->env->meta, &k, &v);

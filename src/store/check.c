@@ -157,6 +157,11 @@ static int check_table(void *ctx, const store_table *tab)
             problem(c, "table \"%s\", chunk %llu: more columns than the table", tab->name, (unsigned long long)ch->id);
             continue;
         }
+        if (ch->deleted ? ch->deleted_len != ((size_t)ch->hdr.rows + 7) / 8 ||
+                              store_bitmap_count(ch->deleted, ch->hdr.rows) != ch->hdr.deleted
+                        : ch->hdr.deleted != 0)
+            problem(c, "table \"%s\", chunk %llu: the deletion bitmap disagrees with the chunk header's %u deleted "
+                       "rows", tab->name, (unsigned long long)ch->id, ch->hdr.deleted);
         for (uint16_t col = 0; col < ch->hdr.ncols; col++)
             check_column(c, tab, ch, col, &ch->hdr.cols[col]);
         for (uint16_t col = ch->hdr.ncols; col < tab->ncols; col++)

@@ -132,6 +132,61 @@ void store_chunk_list_free(store_chunk_ref *list, size_t n)
     free(list);
 }
 
+uint32_t store_bitmap_count(const unsigned char *bits, uint32_t rows)
+{
+    uint32_t n = 0, full = rows / 8;
+    for (uint32_t b = 0; b < full; b++)
+        n += (uint32_t)__builtin_popcount(bits[b]);
+    if (rows % 8)
+        n += (uint32_t)__builtin_popcount(bits[full] & ((1u << (rows % 8)) - 1));
+    return n;
+}
+
+#define DAMAGED "the database file is damaged: "
+#define RESTORE "; run factdb check to list every problem, and restore the file from a backup"
+
+static int cross_check(const store_table *tab, const int *colidx, size_t ncols, const store_chunk_ref *list,
+                       size_t n, factdb_error *err)
+{
+    uint64_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_chunk_ref *ch = &list[i];
+        unsigned long long id = (unsigned long long)ch->id;
+        rows += ch->hdr.rows - ch->hdr.deleted;
+        for (size_t j = 0; j < ncols; j++) {
+            int c = colidx[j];
+            const store_colmeta *m = c < ch->hdr.ncols ? &ch->hdr.cols[c] : NULL;
+            const char *cn = tab->cols[c].name;
+            if (m && m->present && !ch->blobs[j])
+                return base_err(err, FACTDB_CORRUPT, DAMAGED "table \"%s\", chunk %llu: the value of column \"%s\" is "
+                                "missing" RESTORE, tab->name, id, cn);
+            if (ch->blobs[j] && (!m || !m->present || ch->blob_len[j] != m->bytes))
+                return base_err(err, FACTDB_CORRUPT, DAMAGED "table \"%s\", chunk %llu: the value of column \"%s\" "
+                                "does not match the chunk header" RESTORE, tab->name, id, cn);
+            if (m && tab->cols[c].type == FACTDB_TEXT && (m->flags & ENC_FLAG_MINMAX) &&
+                (m->min < 0 || (uint64_t)m->max >= tab->cols[c].dict_count))
+                return base_err(err, FACTDB_CORRUPT, DAMAGED "table \"%s\", chunk %llu, column \"%s\": text codes "
+                                "beyond the dictionary's %u entries" RESTORE, tab->name, id, cn,
+                                tab->cols[c].dict_count);
+        }
+        uint32_t dels = 0;
+        if (ch->deleted) {
+            if (ch->deleted_len != ((size_t)ch->hdr.rows + 7) / 8)
+                dels = UINT32_MAX;
+            else
+                dels = store_bitmap_count(ch->deleted, ch->hdr.rows);
+        }
+        if (dels != ch->hdr.deleted)
+            return base_err(err, FACTDB_CORRUPT, DAMAGED "table \"%s\", chunk %llu: the deletion bitmap disagrees "
+                            "with the chunk header" RESTORE, tab->name, id);
+    }
+    if (rows != tab->rows || n != tab->chunks)
+        return base_err(err, FACTDB_CORRUPT, DAMAGED "table \"%s\": the catalog says %llu rows in %llu chunks but "
+                        "%llu rows in %zu chunks were found" RESTORE, tab->name, (unsigned long long)tab->rows,
+                        (unsigned long long)tab->chunks, (unsigned long long)rows, n);
+    return FACTDB_OK;
+}
+
 int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, size_t ncols, bool all,
                      store_chunk_ref **out, size_t *n, factdb_error *err)
 {
@@ -184,6 +239,7 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
         } else if (cur && cur->id == chunk) {
             if (col == STORE_COL_DELETED) {
                 cur->deleted = v.mv_data;
+                cur->deleted_len = v.mv_size;
             } else {
                 for (size_t i = 0; i < ncols; i++)
                     if (colidx[i] == col - 1) {
@@ -196,6 +252,8 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
     }
     if (mrc && mrc != MDB_NOTFOUND)
         rc = store_mdb_err(err, mrc, "cannot read chunks");
+    if (!rc && !all)
+        rc = cross_check(tab, colidx, ncols, list, cnt, err);
 out:
     mdb_cursor_close(c);
     if (rc) {
@@ -208,7 +266,7 @@ out:
 }
 
 /* Decodes the live rows of chunk `ref` for all columns of `tab` into wide arrays at offset `at`. */
-static int decode_live(const store_table *tab, const store_chunk_ref *ref, int64_t **vals, uint8_t **valid,
+static int decode_live(store_env *env, const store_table *tab, const store_chunk_ref *ref, int64_t **vals, uint8_t **valid,
                        uint32_t at, int64_t *tmp, uint8_t *vtmp, factdb_error *err)
 {
     for (uint16_t c = 0; c < tab->ncols; c++) {
@@ -222,6 +280,11 @@ static int decode_live(const store_table *tab, const store_chunk_ref *ref, int64
         if (enc_read_header(ref->blobs[c], ref->blob_len[c], &h, &why))
             return base_err(err, FACTDB_CORRUPT, "table \"%s\", chunk %llu, column \"%s\": %s", tab->name,
                             (unsigned long long)ref->id, tab->cols[c].name, why);
+        /* A merge must never launder damaged values into a chunk with a fresh checksum. */
+        int rc = store_verify_blob(env, tab->name, tab->id, ref->id, tab->cols[c].name, c, ref->blobs[c],
+                                   ref->blob_len[c], err);
+        if (rc)
+            return rc;
         enc_decode_wide(ref->blobs[c], &h, tmp, vtmp);
         uint32_t o = at;
         for (uint32_t r = 0; r < h.rows; r++) {
@@ -273,7 +336,7 @@ int store_chunk_merge_tail(store_txn *t, store_table *tab, factdb_error *err)
     uint32_t at = 0;
     uint64_t freed_bytes = 0;
     for (size_t i = first; !rc && i < n; i++) {
-        rc = decode_live(tab, &list[i], vals, valid, at, tmp, vtmp, err);
+        rc = decode_live(t->env, tab, &list[i], vals, valid, at, tmp, vtmp, err);
         at += list[i].hdr.rows - list[i].hdr.deleted;
         for (uint16_t c = 0; c < tab->ncols; c++)
             freed_bytes += list[i].blob_len[c];

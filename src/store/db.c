@@ -1,6 +1,7 @@
 /* db.c: the public handle and catalog functions of factdb.h, on top of the store layer. */
 #include "store_int.h"
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,21 @@ int factdb_open(const char *path, const factdb_options *opts, factdb **out, fact
     if (!db)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     db->busy_timeout_ms = opts && opts->busy_timeout_ms >= 0 ? opts->busy_timeout_ms : 10000;
-    db->read_only = opts && opts->read_only;
-    int rc = store_env_open(path, db->read_only, db->busy_timeout_ms, &db->env, err);
+    unsigned flags = opts ? opts->flags : 0;
+    if (opts && opts->read_only)
+        flags |= FACTDB_OPEN_READ_ONLY;
+    db->read_only = flags & FACTDB_OPEN_READ_ONLY;
+    const char *why;
+    int rc = store_env_open(path, flags, db->busy_timeout_ms, &db->env, &why, err);
     if (rc) {
         free(db);
         return rc;
+    }
+    if (why) {
+        db->read_only = true;
+        db->ro_why = why;
+    } else if (db->read_only) {
+        db->ro_why = "opened read-only";
     }
     *out = db;
     return FACTDB_OK;
@@ -34,12 +45,14 @@ void factdb_close(factdb *db)
 
 uint64_t factdb_data_version(factdb *db) { return store_env_data_version(db->env); }
 
+const char *factdb_read_only_reason(factdb *db) { return db->read_only ? db->ro_why : NULL; }
+
 /* Runs fn inside one write transaction under the gate, and commits durably. */
 static int write_op(factdb *db, int (*fn)(store_txn *t, const void *arg, factdb_error *err), const void *arg,
                     factdb_error *err)
 {
     if (db->read_only)
-        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+        return store_read_only_err(db, err);
     store_txn *x = store_xact_current(db);
     if (x)
         return fn(x, arg, err);  /* inside BEGIN ... COMMIT: the transaction commits later */
@@ -294,4 +307,18 @@ void factdb_txn_rollback(factdb_txn *x)
     store_xact_rollback(x->db, x->t);
     store_xact_bind(x->db, NULL);
     free(x);
+}
+
+bool factdb_addr_in_map(const void *addr, uint64_t *offset, int64_t *file_bytes)
+{
+    int fd;
+    uint64_t off;
+    if (!store_addr_in_map(addr, &fd, &off))
+        return false;
+    struct stat st;
+    if (offset)
+        *offset = off;
+    if (file_bytes)
+        *file_bytes = fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+    return true;
 }

@@ -150,6 +150,62 @@ static char *arena_copy(store_dict *d, const void *s, size_t len)
 }
 
 /* Loads entries have..count-1 of d's column from snapshot t into d. */
+#define DICT_DAMAGED "the database file \"%s\" is damaged: "
+#define DICT_RESTORE "; run factdb check to list every problem, and restore the file from a backup"
+
+/* Strings carry no checksum of their own, but the hash index holds the XXH3-64 of each: entries
+ * have..count-1 (hashes[i] computed from entry have+i) must each find their (hash, id) key. Few new
+ * entries are looked up one by one; many are matched in one ordered walk of the column's hash index (a
+ * B-tree lookup per entry cost 1.5 s for 1M strings, the walk a fraction of that). */
+static int dict_verify(store_txn *t, uint32_t table_id, uint16_t col, uint32_t have, uint32_t count,
+                       const uint64_t *hashes, factdb_error *err)
+{
+    store_env *env = t->env;
+    uint32_t n = count - have, bad = UINT32_MAX;
+    if (n < 1024 && (uint64_t)n * 16 < count) {
+        for (uint32_t i = 0; i < n && bad == UINT32_MAX; i++) {
+            unsigned char hk[18];
+            hash_key(hk, table_id, col, hashes[i], have + i);
+            MDB_val hkv = {18, hk}, hv;
+            if (mdb_get(t->txn, env->dhash, &hkv, &hv) != 0)
+                bad = have + i;
+        }
+    } else {
+        unsigned char *seen = calloc(n, 1);
+        MDB_cursor *c;
+        if (!seen)
+            return base_err(err, FACTDB_NOMEM, "out of memory verifying a dictionary");
+        int rc = mdb_cursor_open(t->txn, env->dhash, &c);
+        if (rc) {
+            free(seen);
+            return store_mdb_err(err, rc, "cannot read a dictionary");
+        }
+        unsigned char prefix[18];
+        hash_key(prefix, table_id, col, 0, 0);
+        MDB_val k = {6, prefix}, v;
+        int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        while (mrc == 0 && k.mv_size == 18 && memcmp(k.mv_data, prefix, 6) == 0) {
+            const unsigned char *kp = k.mv_data;
+            uint32_t id = base_get_be32(kp + 14);
+            if (id >= have && id < count && hashes[id - have] == base_get_be64(kp + 6))
+                seen[id - have] = 1;
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(c);
+        for (uint32_t i = 0; i < n && bad == UINT32_MAX; i++)
+            if (!seen[i])
+                bad = have + i;
+        free(seen);
+        if (mrc && mrc != MDB_NOTFOUND)
+            return store_mdb_err(err, mrc, "cannot read a dictionary");
+    }
+    if (bad != UINT32_MAX)
+        return base_err(err, FACTDB_CORRUPT, DICT_DAMAGED "entry %u of the dictionary of column %u of table %u does "
+                        "not match its hash" DICT_RESTORE, env->path, bad, (unsigned)col, table_id);
+    return FACTDB_OK;
+}
+
+/* Loads entries have..count-1 of d's column from snapshot t into d, verified. */
 static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *err)
 {
     store_env *env = t->env;
@@ -157,41 +213,52 @@ static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *
     uint16_t col = d->col;
     int rc = FACTDB_OK;
     uint32_t have = atomic_load_explicit(&d->count, memory_order_relaxed);
-    if (have < count) {
-        MDB_cursor *c;
-        if ((rc = mdb_cursor_open(t->txn, env->dstr, &c))) {
-            rc = store_mdb_err(err, rc, "cannot read a dictionary");
-            return rc;
-        }
-        unsigned char sk[10];
-        str_key(sk, table_id, col, have);
-        MDB_val k = {10, sk}, v;
-        int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-        uint32_t id = have;
-        while (mrc == 0 && id < count && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
-            id = base_get_be32((const unsigned char *)k.mv_data + 6);
-            if (id >= count)
-                break;
-            dict_entry **pg = &d->pages[id >> PAGE_BITS];
-            if (!*pg && !(*pg = calloc(PAGE_SIZE, sizeof **pg))) {
-                rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
-                break;
-            }
-            char *s = arena_copy(d, v.mv_data, v.mv_size);
-            if (!s) {
-                rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
-                break;
-            }
-            (*pg)[id & (PAGE_SIZE - 1)] = (dict_entry){s, (uint32_t)v.mv_size};
-            id++;
-            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-        }
-        mdb_cursor_close(c);
-        if (!rc && mrc && mrc != MDB_NOTFOUND)
-            rc = store_mdb_err(err, mrc, "cannot read a dictionary");
-        if (!rc)
-            atomic_store_explicit(&d->count, count, memory_order_release);
+    if (have >= count)
+        return FACTDB_OK;
+    uint64_t *hashes = malloc((size_t)(count - have) * sizeof *hashes);
+    if (!hashes)
+        return base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(t->txn, env->dstr, &c))) {
+        free(hashes);
+        return store_mdb_err(err, rc, "cannot read a dictionary");
     }
+    unsigned char sk[10];
+    str_key(sk, table_id, col, have);
+    MDB_val k = {10, sk}, v;
+    int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    uint32_t id = have;
+    while (mrc == 0 && id < count && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
+        if (base_get_be32((const unsigned char *)k.mv_data + 6) != id)
+            break;  /* an id is missing: reported below */
+        hashes[id - have] = base_hash(v.mv_data, v.mv_size);
+        dict_entry **pg = &d->pages[id >> PAGE_BITS];
+        if (!*pg && !(*pg = calloc(PAGE_SIZE, sizeof **pg))) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+            break;
+        }
+        char *s = arena_copy(d, v.mv_data, v.mv_size);
+        if (!s) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
+            break;
+        }
+        (*pg)[id & (PAGE_SIZE - 1)] = (dict_entry){s, (uint32_t)v.mv_size};
+        id++;
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = store_mdb_err(err, mrc, "cannot read a dictionary");
+    if (!rc && id < count)
+        rc = base_err(err, FACTDB_CORRUPT, DICT_DAMAGED "entry %u of the dictionary of column %u of table %u is "
+                      "missing (the catalog says %u entries)" DICT_RESTORE, env->path, id, (unsigned)col, table_id,
+                      count);
+    if (!rc)
+        rc = dict_verify(t, table_id, col, have, count, hashes, err);
+    free(hashes);
+    /* Entries past `have` may be filled, but only a verified count is published to readers. */
+    if (!rc)
+        atomic_store_explicit(&d->count, count, memory_order_release);
     return rc;
 }
 

@@ -4,10 +4,14 @@
 #include "store_int.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +19,79 @@ static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static store_env *registry;
 
 static const char FORMAT_MAGIC[8] = {'F', 'A', 'C', 'T', 'D', 'B', 0, 0};
+
+/* The memory maps of the open databases, for store_addr_in_map in a signal handler: plain atomics, no
+ * locks. Slots are written under registry_mu. */
+#define MAP_SLOTS 64
+static _Atomic uintptr_t map_base[MAP_SLOTS];
+static _Atomic int map_fd[MAP_SLOTS];
+
+static int map_register(void *base, int fd)
+{
+    for (int i = 0; i < MAP_SLOTS; i++) {
+        if (atomic_load(&map_base[i]) == 0) {
+            atomic_store(&map_fd[i], fd);
+            atomic_store(&map_base[i], (uintptr_t)base);
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* LMDB does not expose its map's address (MDB_envinfo.me_mapaddr is only set with MDB_FIXEDMAP): find
+ * the mapping of the file (device, inode) in /proc/self/maps. NULL if not found. */
+static void *find_map(dev_t dev, ino_t ino)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return NULL;
+    char line[4600];
+    void *found = NULL;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long long start, end, off, inode;
+        unsigned maj, mnr;
+        if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off, &maj, &mnr, &inode) == 6 &&
+            inode == (unsigned long long)ino && maj == major(dev) && mnr == minor(dev) && off == 0)
+            found = (void *)(uintptr_t)start;
+    }
+    fclose(f);
+    return found;
+}
+
+bool store_addr_in_map(const void *addr, int *fd, uint64_t *offset)
+{
+    uintptr_t a = (uintptr_t)addr;
+    for (int i = 0; i < MAP_SLOTS; i++) {
+        uintptr_t b = atomic_load(&map_base[i]);
+        if (b && a >= b && a - b < STORE_MAP_SIZE) {
+            if (fd)
+                *fd = atomic_load(&map_fd[i]);
+            if (offset)
+                *offset = a - b;
+            return true;
+        }
+    }
+    return false;
+}
+
+int store_commit_err(store_env *env, int rc, const char *what, factdb_error *err)
+{
+    /* LMDB turns a short write (what a full disk gives once part of a write fits) into EIO; a nearly
+     * empty file system tells the two apart. */
+    struct statvfs vs;
+    if (rc == EIO && statvfs(env->path, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < ((uint64_t)1 << 20))
+        rc = ENOSPC;
+    if (rc == ENOSPC || rc == EDQUOT)
+        return base_err(err, FACTDB_FULL, "%s: %s on the file system holding \"%s\"; nothing was written; free "
+                                          "some space and retry", what, base_errno_text(rc), env->path);
+    return store_mdb_err(err, rc, what);
+}
+
+int store_read_only_err(const factdb *db, factdb_error *err)
+{
+    return base_err(err, FACTDB_PERMISSION, "cannot write: the database is open read-only (%s)",
+                    db->ro_why ? db->ro_why : "opened read-only");
+}
 
 int store_mdb_err(factdb_error *err, int rc, const char *what)
 {
@@ -135,7 +212,7 @@ static int init_file(store_env *e, int timeout_ms, factdb_error *err)
     }
     rc = mdb_txn_commit(txn);
     if (rc) {
-        rc = store_mdb_err(err, rc, "cannot create the database");
+        rc = store_commit_err(e, rc, "cannot create the database", err);
         goto out;
     }
     rc = open_dbis(e, err);
@@ -148,25 +225,120 @@ out:
 
 static void env_free(store_env *e)
 {
+    if (e->map_slot >= 0)
+        atomic_store(&map_base[e->map_slot], 0);
     if (e->env)
         mdb_env_close(e->env);
     /* Closed after LMDB: closing any descriptor of NAME-lock drops this process's fcntl locks on it. */
     if (e->lock_fd >= 0)
         close(e->lock_fd);
     store_env_dicts_free(e);
+    store_verified_free(e);
+    pthread_mutex_destroy(&e->verified_mu);
     pthread_mutex_destroy(&e->gate_mu);
     pthread_cond_destroy(&e->gate_cv);
     pthread_mutex_destroy(&e->dict_mu);
     free(e);
 }
 
-int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_env **out, factdb_error *err)
+/* Decides whether this process can only read `path`: no write permission on the file or its file system
+ * (LMDB then opens it MDB_RDONLY), or no way to write its lock file (then also MDB_NOLOCK). */
+static void probe_read_only(store_env *e, const char *path)
+{
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+        e->read_only = true;
+        snprintf(e->ro_why, sizeof e->ro_why, "%s \"%.400s\"",
+                 errno == EROFS ? "the file system is read-only, holding" : "this process may not write the file",
+                 path);
+        if (errno == EROFS)
+            e->nolock = true;  /* LMDB runs without the lock file on a read-only file system */
+    }
+    char lockpath[4200];
+    snprintf(lockpath, sizeof lockpath, "%s-lock", path);
+    bool lock_ok;
+    if (access(lockpath, F_OK) == 0) {
+        lock_ok = faccessat(AT_FDCWD, lockpath, W_OK, AT_EACCESS) == 0;
+    } else {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", path);
+        lock_ok = faccessat(AT_FDCWD, dirname(dir), W_OK, AT_EACCESS) == 0;
+    }
+    if (!lock_ok && !e->nolock) {
+        e->read_only = e->nolock = true;
+        snprintf(e->ro_why, sizeof e->ro_why,
+                 "its lock file \"%.400s\" cannot be created or written; such a file is only read correctly "
+                 "while no process writes it",
+                 lockpath);
+    }
+}
+
+/* A file shorter than LMDB's last page is truncated, unless every page past its end is free: LMDB does
+ * not write pages that a transaction allocated and released again (loose pages), so a sound file may
+ * end before its last page, but only on free pages. Returns 0 or CORRUPT. */
+static int check_length(store_env *e, const char *path, factdb_error *err)
+{
+    MDB_stat mst;
+    mdb_env_stat(e->env, &mst);
+    uint64_t psize = mst.ms_psize;
+    /* A writer may commit meanwhile: the free list must come from the snapshot whose last page is compared,
+     * so retry when a commit slipped between the two reads. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        MDB_txn *txn;
+        if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn) != 0)
+            return FACTDB_OK;  /* reported by the caller's own read */
+        MDB_envinfo info;
+        struct stat st;
+        mdb_env_info(e->env, &info);
+        bool same = info.me_last_txnid == mdb_txn_id(txn);
+        if (stat(path, &st) != 0 || st.st_size == 0) {
+            mdb_txn_abort(txn);
+            return FACTDB_OK;
+        }
+        uint64_t pages = (uint64_t)info.me_last_pgno + 1, want = pages * psize;
+        uint64_t have_pages = (uint64_t)st.st_size / psize;
+        if (have_pages >= pages) {
+            mdb_txn_abort(txn);
+            return FACTDB_OK;
+        }
+        uint64_t missing = pages - have_pages, free_tail = 0;
+        /* Far too short to be loose pages: say so without reading the free list (which may be cut off). */
+        MDB_cursor *c;
+        if (missing <= MAX((uint64_t)64, pages / 8) && mdb_cursor_open(txn, 0, &c) == 0) {
+            MDB_val k, v;  /* dbi 0 is LMDB's free list: values are page lists, ids[0] = count */
+            int op = MDB_FIRST;
+            while (mdb_cursor_get(c, &k, &v, op) == 0) {
+                op = MDB_NEXT;
+                const size_t *ids = v.mv_data;
+                size_t n = v.mv_size / sizeof *ids;
+                for (size_t i = 1; i < n && i <= ids[0]; i++)
+                    free_tail += ids[i] >= have_pages && ids[i] < pages;
+            }
+            mdb_cursor_close(c);
+        }
+        mdb_txn_abort(txn);
+        if (free_tail >= missing)
+            return FACTDB_OK;
+        if (same || missing > MAX((uint64_t)64, pages / 8))
+            return base_err(err, FACTDB_CORRUPT,
+                            "cannot open \"%s\": the file is truncated (%lld bytes, but its last page ends at byte "
+                            "%llu); restore it from a backup",
+                            path, (long long)st.st_size, (unsigned long long)want);
+    }
+    return FACTDB_OK;  /* writers kept committing: they extend the file, which is then not truncated */
+}
+
+int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_env **out, const char **ro_why,
+                   factdb_error *err)
 {
     struct stat st;
     int rc;
+    bool existing = flags & (FACTDB_OPEN_EXISTING | FACTDB_OPEN_READ_ONLY);
     *out = NULL;
+    *ro_why = NULL;
     if (stat(path, &st) != 0) {
-        if (errno != ENOENT || read_only)
+        if (errno == ENOENT && existing)
+            return base_err(err, FACTDB_IO, "database \"%s\" does not exist", path);
+        if (errno != ENOENT)
             return base_err(err, base_errno_code(errno), "cannot open database \"%s\": %s", path,
                             base_errno_text(errno));
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -182,12 +354,15 @@ int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_
         return base_err(err, FACTDB_INVALID_ARGUMENT, "cannot open database \"%s\": it is a directory", path);
     if (!S_ISREG(st.st_mode))
         return base_err(err, FACTDB_INVALID_ARGUMENT, "cannot open database \"%s\": not a regular file", path);
+    if (st.st_size == 0 && existing)
+        return base_err(err, FACTDB_NOT_A_DATABASE, "\"%s\" is an empty file, not a factdb database", path);
 
     pthread_mutex_lock(&registry_mu);
     for (store_env *e = registry; e; e = e->next) {
         if (e->dev == st.st_dev && e->ino == st.st_ino) {
             e->refs++;
             *out = e;
+            *ro_why = e->read_only ? e->ro_why : NULL;
             pthread_mutex_unlock(&registry_mu);
             return FACTDB_OK;
         }
@@ -203,9 +378,11 @@ int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_
     e->ino = st.st_ino;
     e->refs = 1;
     e->lock_fd = -1;
+    e->map_slot = -1;
     pthread_mutex_init(&e->gate_mu, NULL);
     pthread_cond_init(&e->gate_cv, NULL);
     pthread_mutex_init(&e->dict_mu, NULL);
+    pthread_mutex_init(&e->verified_mu, NULL);
 
     /* Refuse a file shorter than LMDB's two meta pages unless it is empty (a new database). */
     if (st.st_size > 0 && st.st_size < 8192) {
@@ -214,12 +391,20 @@ int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_
                       (long long)st.st_size);
         goto fail;
     }
+    probe_read_only(e, path);
+    if (e->read_only && st.st_size == 0) {
+        rc = base_err(err, FACTDB_NOT_A_DATABASE, "\"%s\" is an empty file, not a factdb database (and it cannot "
+                      "be made one: %s)", path, e->ro_why);
+        goto fail;
+    }
     rc = mdb_env_create(&e->env);
     if (!rc) rc = mdb_env_set_maxreaders(e->env, STORE_MAX_READERS);
     if (!rc) rc = mdb_env_set_mapsize(e->env, STORE_MAP_SIZE);
     if (!rc) rc = mdb_env_set_maxdbs(e->env, 8);
     if (!rc)
-        rc = mdb_env_open(e->env, path, MDB_NOSUBDIR | MDB_NOTLS | (read_only ? MDB_RDONLY : 0), 0644);
+        rc = mdb_env_open(e->env, path,
+                          MDB_NOSUBDIR | MDB_NOTLS | (e->read_only ? MDB_RDONLY : 0) | (e->nolock ? MDB_NOLOCK : 0),
+                          0644);
     if (rc) {
         char what[600];
         snprintf(what, sizeof what, "cannot open \"%s\"", path);
@@ -228,35 +413,27 @@ int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_
             base_err(err, rc, "cannot open \"%s\": the file is not a factdb database", path);
         goto fail;
     }
-    MDB_envinfo info;
-    MDB_stat mst;
-    mdb_env_info(e->env, &info);
-    mdb_env_stat(e->env, &mst);
-    /* LMDB counts pages a transaction allocated and freed again without ever writing them, so the file may
-     * legitimately end a little before the last page; a truncated copy ends far before it. */
-    uint64_t want = ((uint64_t)info.me_last_pgno + 1) * mst.ms_psize;
-    uint64_t slack = MAX((uint64_t)64 * mst.ms_psize, want / 8);
-    if (stat(path, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + slack < want) {
-        rc = base_err(err, FACTDB_CORRUPT,
-                      "cannot open \"%s\": the file is truncated (%lld bytes, but its last page ends at "
-                      "byte %llu); restore it from a backup",
-                      path, (long long)st.st_size,
-                      (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * mst.ms_psize));
+    int dfd;
+    void *base = find_map(e->dev, e->ino);
+    if (base && mdb_env_get_fd(e->env, &dfd) == 0)
+        e->map_slot = map_register(base, dfd);
+    if ((rc = check_length(e, path, err)))
         goto fail;
+    if (!e->nolock) {
+        char lockpath[4200];
+        snprintf(lockpath, sizeof lockpath, "%s-lock", path);
+        e->lock_fd = open(lockpath, O_RDWR | O_CLOEXEC);
+        if (e->lock_fd < 0) {
+            rc = base_err(err, base_errno_code(errno), "cannot open lock file \"%s\": %s", lockpath,
+                          base_errno_text(errno));
+            goto fail;
+        }
+        int dead;
+        mdb_reader_check(e->env, &dead);
     }
-    char lockpath[4200];
-    snprintf(lockpath, sizeof lockpath, "%s-lock", path);
-    e->lock_fd = open(lockpath, O_RDWR | O_CLOEXEC);
-    if (e->lock_fd < 0) {
-        rc = base_err(err, base_errno_code(errno), "cannot open lock file \"%s\": %s", lockpath,
-                      base_errno_text(errno));
-        goto fail;
-    }
-    int dead;
-    mdb_reader_check(e->env, &dead);
     rc = open_dbis(e, err);
     if (rc == MDB_NOTFOUND) {
-        if (read_only) {
+        if (existing || e->read_only) {
             rc = base_err(err, FACTDB_NOT_A_DATABASE, "\"%s\" is an empty file, not a factdb database", path);
             goto fail;
         }
@@ -274,6 +451,7 @@ int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_
     registry = e;
     pthread_mutex_unlock(&registry_mu);
     *out = e;
+    *ro_why = e->read_only ? e->ro_why : NULL;
     return FACTDB_OK;
 fail:
     pthread_mutex_unlock(&registry_mu);
@@ -328,7 +506,8 @@ int store_env_info(store_env *env, factdb_db_info *out, factdb_error *err)
 {
     memset(out, 0, sizeof *out);
     int dead;
-    mdb_reader_check(env->env, &dead);
+    if (!env->nolock)
+        mdb_reader_check(env->env, &dead);
     MDB_envinfo info;
     MDB_stat st;
     mdb_env_info(env->env, &info);
@@ -341,7 +520,8 @@ int store_env_info(store_env *env, factdb_db_info *out, factdb_error *err)
     out->used_pages = info.me_last_pgno + 1;
     out->page_size = st.ms_psize;
     out->max_readers = (int)info.me_maxreaders;
-    mdb_reader_list(env->env, reader_line, out);
+    if (!env->nolock)
+        mdb_reader_list(env->env, reader_line, out);
     return FACTDB_OK;
 }
 
@@ -362,6 +542,8 @@ static void sleep_ms(int ms)
 
 int store_gate_acquire(store_env *env, int timeout_ms, factdb_error *err)
 {
+    if (env->read_only)
+        return base_err(err, FACTDB_PERMISSION, "cannot write: the database is open read-only (%s)", env->ro_why);
     int64_t deadline = now_ms() + (timeout_ms < 0 ? 10000 : timeout_ms);
     pthread_mutex_lock(&env->gate_mu);
     while (env->gate_held) {
@@ -439,7 +621,7 @@ int store_txn_read(store_env *env, store_txn **out, factdb_error *err)
     t->env = env;
     t->write = 0;
     int rc = mdb_txn_begin(env->env, NULL, MDB_RDONLY, &t->txn);
-    if (rc == MDB_READERS_FULL) {
+    if (rc == MDB_READERS_FULL && !env->nolock) {
         int dead;
         mdb_reader_check(env->env, &dead);  /* slots of killed readers */
         rc = mdb_txn_begin(env->env, NULL, MDB_RDONLY, &t->txn);
@@ -461,6 +643,10 @@ int store_txn_write(store_env *env, bool continuing_load, store_txn **out, factd
     t->write = 1;
     /* Killed readers pin old pages until their slots are cleared; clear them before every write so
      * the file stops growing once they are gone. */
+    if (env->read_only) {
+        free(t);
+        return base_err(err, FACTDB_PERMISSION, "cannot write: the database is open read-only (%s)", env->ro_why);
+    }
     int dead;
     mdb_reader_check(env->env, &dead);
     int rc = mdb_txn_begin(env->env, NULL, 0, &t->txn);
@@ -480,8 +666,9 @@ int store_txn_write(store_env *env, bool continuing_load, store_txn **out, factd
 int store_txn_commit(store_txn *t, factdb_error *err)
 {
     int rc = mdb_txn_commit(t->txn);
+    store_env *env = t->env;
     free(t);
-    return rc ? store_mdb_err(err, rc, "cannot commit") : FACTDB_OK;
+    return rc ? store_commit_err(env, rc, "cannot commit", err) : FACTDB_OK;
 }
 
 void store_txn_abort(store_txn *t)
@@ -501,7 +688,7 @@ int store_xact_begin(factdb *db, store_txn **out, factdb_error *err)
 {
     *out = NULL;
     if (db->read_only)
-        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+        return store_read_only_err(db, err);
     int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
     if (rc)
         return rc;

@@ -238,7 +238,7 @@ int store_scan_read(factdb_scan *s, factdb_batch *b, size_t i, factdb_error *err
         v->type = (factdb_type)col->type;
         v->scale = col->scale;
         v->valid = NULL;
-        if (!ch->blobs[c]) {  /* column added after this chunk was written */
+        if (!ch->blobs[c]) {  /* column added after this chunk was written (store_chunk_list checked that) */
             memset(bb->data[c], 0, (size_t)ch->hdr.rows * w);
             memset(bb->valid[c], 0, ch->hdr.rows);
             v->data = bb->data[c];
@@ -248,9 +248,13 @@ int store_scan_read(factdb_scan *s, factdb_batch *b, size_t i, factdb_error *err
             const char *why;
             if (enc_read_header(ch->blobs[c], ch->blob_len[c], &h, &why) || h.rows != ch->hdr.rows ||
                 h.type != col->type)
-                return base_err(err, FACTDB_CORRUPT, "table \"%s\", chunk %llu, column \"%s\": %s; run factdb check",
+                return base_err(err, FACTDB_CORRUPT, "the database file is damaged: table \"%s\", chunk %llu, column "
+                                "\"%s\": %s; run factdb check to list every problem, and restore the file from a backup",
                                 s->tab.name, (unsigned long long)ch->id, col->name,
                                 h.rows != ch->hdr.rows ? "row count differs from the chunk's" : why);
+            if ((rc = store_verify_blob(s->db->env, s->tab.name, s->tab.id, ch->id, col->name,
+                                        (uint16_t)s->colidx[c], ch->blobs[c], ch->blob_len[c], err)))
+                return rc;
             const void *zc = NULL;
             int nulls = enc_decode(ch->blobs[c], &h, bb->data[c], bb->valid[c], ch->deleted ? NULL : &zc);
             v->data = zc ? zc : bb->data[c];

@@ -46,10 +46,17 @@ struct factdb {
     store_env *env;
     int busy_timeout_ms;
     bool read_only;
+    const char *ro_why;  /* why read_only: "opened read-only" or the environment's reason */
 };
 
+/* Fills err with PERMISSION for a write on a read-only handle, saying why; returns PERMISSION. */
+int store_read_only_err(const factdb *db, factdb_error *err);
+
 /* ---- environment ---- */
-int store_env_open(const char *path, bool read_only, int busy_timeout_ms, store_env **out, factdb_error *err);
+/* Opens (or shares) the process's environment of `path`. flags: FACTDB_OPEN_*. *ro_why receives NULL, or
+ * why the file can only be read (no write permission on it or on its lock file). */
+int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_env **out, const char **ro_why,
+                   factdb_error *err);
 void store_env_release(store_env *env);
 uint64_t store_env_data_version(store_env *env);
 int store_env_info(store_env *env, factdb_db_info *out, factdb_error *err);
@@ -90,6 +97,13 @@ void store_table_cleanup(store_table *tab);
 int store_table_copy(store_table *dst, const store_table *src);
 int store_table_create(store_txn *t, const char *name, const factdb_column_def *cols, size_t ncols,
                        factdb_error *err);
+/* Validates a definition into *out (id 0; the caller cleans it up). Errors: INVALID_ARGUMENT, NOMEM. */
+int store_table_build(const char *name, const factdb_column_def *cols, size_t ncols, store_table *out,
+                      factdb_error *err);
+/* Writes table record `tab` under a new id (set in tab->id); named=false leaves it out of the name index,
+ * invisible until store_table_name publishes it. Errors: TABLE_EXISTS, IO, FULL. */
+int store_table_insert(store_txn *t, store_table *tab, bool named, factdb_error *err);
+int store_table_name(store_txn *t, const store_table *tab, factdb_error *err);
 int store_table_drop(store_txn *t, const char *name, factdb_error *err);
 int store_table_truncate(store_txn *t, const char *name, factdb_error *err);
 /* Calls fn for every table in name order. */
@@ -99,6 +113,9 @@ void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb
 /* ---- loads spanning several transactions ---- */
 int store_load_mark(store_txn *t, uint32_t table_id, factdb_error *err);
 int store_load_unmark(store_txn *t, factdb_error *err);
+/* Records (table_id != 0) or clears (0) that the load in progress creates table `table_id`: if the load
+ * dies, the reclaim removes the table too. */
+int store_load_creates(store_txn *t, uint32_t table_id, factdb_error *err);
 
 /* ---- chunks ---- */
 /* A chunk being written: column values widened to 64 bits. TEXT values are global dictionary ids. */
@@ -121,11 +138,17 @@ typedef struct store_chunk_ref {
     const void *header_raw;
     size_t header_len;
     const unsigned char *deleted;  /* bitmap or NULL */
+    size_t deleted_len;
     const void **blobs;            /* per requested column; NULL if absent (all NULL) */
     size_t *blob_len;
 } store_chunk_ref;
 /* Lists published chunks of `tab` (or all chunks when all=true), with blobs for columns `colidx`
- * (ncols entries; indexes into tab->cols). Pointers stay valid while `t` lives. *out is malloc'ed. */
+ * (ncols entries; indexes into tab->cols). Pointers stay valid while `t` lives. *out is malloc'ed.
+ * Unless all=true (factdb check, which reports each problem itself), the listing is cross-checked and
+ * fails with CORRUPT when a value the chunk header lists is missing or has another length, a deletion
+ * bitmap disagrees with the header's count, a TEXT zone map points past the published dictionary, or the
+ * catalog's row and chunk counts differ from the chunks found (a damaged key or B-tree page that hides a
+ * chunk or a column from the cursor). Column checksums are verified later, by the reader. */
 int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, size_t ncols, bool all,
                      store_chunk_ref **out, size_t *n, factdb_error *err);
 void store_chunk_list_free(store_chunk_ref *list, size_t n);
@@ -171,6 +194,11 @@ size_t store_scan_chunk_count(factdb_scan *s);
 int store_scan_read(factdb_scan *s, factdb_batch *b, size_t i, factdb_error *err);
 /* Dictionary entries visible to the scan for its column `col` (TEXT columns), else 0. */
 uint32_t store_scan_dict_count(factdb_scan *s, size_t col);
+
+/* True when `addr` lies inside the memory map of a database this process has open. Async-signal-safe (for
+ * a SIGSEGV/SIGBUS handler): reads only a fixed table of atomics. When true and `fd`/`offset` are
+ * non-NULL, they receive the database file's descriptor and the byte offset of addr in the file. */
+bool store_addr_in_map(const void *addr, int *fd, uint64_t *offset);
 
 /* Converts an LMDB return code into a factdb error with `what` as context. */
 int store_mdb_err(factdb_error *err, int rc, const char *what);

@@ -30,6 +30,14 @@ struct store_env {
     int gate_held;
     pthread_mutex_t dict_mu;
     store_dict *dicts;
+    /* Read-only environments: the file (or its lock file) is not writable by this process. */
+    bool read_only, nolock;
+    char ro_why[600];
+    int map_slot;        /* index in the signal-safe map table, -1 if none */
+    /* Column values whose checksum this process verified (see verify.c). */
+    pthread_mutex_t verified_mu;
+    uint64_t *verified;  /* open-addressing set of key hashes; 0 = empty */
+    size_t verified_cap, verified_n;
     char path[];
 };
 
@@ -48,6 +56,16 @@ static inline void store_chunk_key(unsigned char k[14], uint32_t table, uint64_t
 }
 
 int store_reclaim(store_txn *t, factdb_error *err);
+int store_reclaim_load(store_txn *t, factdb_error *err);
+/* Maps an mdb_txn_commit failure to a factdb error: LMDB reports a short write on a full disk as EIO. */
+int store_commit_err(store_env *env, int rc, const char *what, factdb_error *err);
+/* Verifies the checksum of column value `blob` (len bytes) of (table, chunk, col) unless this process
+ * already did; CORRUPT naming them otherwise. */
+int store_verify_blob(store_env *env, const char *table_name, uint32_t table, uint64_t chunk, const char *col_name,
+                      uint16_t col, const void *blob, size_t len, factdb_error *err);
+void store_verified_free(store_env *env);
+/* Set bits among the first `rows` bits of a deletion bitmap. */
+uint32_t store_bitmap_count(const unsigned char *bits, uint32_t rows);
 int store_delete_prefix(store_txn *t, MDB_dbi dbi, const unsigned char *prefix, size_t plen,
                         factdb_error *err);
 

@@ -5,7 +5,7 @@ import re
 import signal
 import time
 
-from common import DRIVER, FACTDB, acked, cleanup, finish, new_db, run, spawn, test, verify
+from common import DRIVER, FACTDB, acked, cleanup, finish, new_db, run, scratch, spawn, test, verify
 
 ROUNDS = int(os.environ.get("FACTDB_CRASH_ROUNDS", "40"))
 
@@ -73,6 +73,38 @@ def killed_readers_do_not_pin_pages():
         run([DRIVER, "truncate", db, "t"])  # TRUNCATE through the library until the SQL layer has it
         sizes.append(os.path.getsize(db))
     assert sizes[-1] == sizes[-6], "file still growing: %s" % sizes
+    cleanup(d)
+
+
+@test
+def killed_create_load_leaves_no_table():
+    """load --create killed at random moments (before, during and after its chunks): rerunning the same
+    command must succeed and give exactly the rows of the file, never `table "t" already exists`."""
+    d = scratch("ccreate")
+    db = os.path.join(d, "c.db")
+    csv = os.path.join(d, "in.csv")
+    n = 600000
+    with open(csv, "w") as f:
+        f.write("id,name,amount\n")
+        f.writelines("%d,n%d,%d.5\n" % (i, i % 5000, i % 977) for i in range(n))
+    bin_ = os.environ.get("FACTDB_BIN", FACTDB)
+    rnd = random.Random(11)
+    killed = 0
+    for i in range(10):
+        p = spawn([bin_, "load", "--create", db, "t", csv])
+        time.sleep(rnd.uniform(0.0, 0.4))
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        killed += p.returncode == -signal.SIGKILL
+        if p.returncode == 0:  # finished before the kill
+            run([bin_, "sql", db, "DROP TABLE t"])
+        r = run([bin_, "load", "--create", db, "t", csv], check=False)
+        assert r.returncode == 0, "round %d: rerunning the load failed: %s" % (i, r.stderr)
+        got = run([bin_, "sql", "--format", "csv", db, "SELECT count(*), sum(id) FROM t"]).stdout
+        assert got == "count,sum\n%d,%d\n" % (n, n * (n - 1) // 2), got
+        run([bin_, "check", db])
+        run([bin_, "sql", db, "DROP TABLE t"])
+    assert killed >= 5, "only %d of 10 loads were killed while running" % killed
     cleanup(d)
 
 

@@ -1,0 +1,127 @@
+/* test_store.c: storage promises that need no second process: the fault classification a SIGSEGV/SIGBUS
+ * handler relies on (factdb_addr_in_map), open flags that must not create files, and read-only handles. */
+#include "factdb.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void paths(char db[256], char lock[300], const char *name)
+{
+    snprintf(db, 256, "/tmp/factdb-test-store-%s-%d.db", name, (int)getpid());
+    snprintf(lock, 300, "%s-lock", db);
+    unlink(db);
+    unlink(lock);
+}
+
+Test(store, addr_in_map_tells_the_database_map_from_other_memory)
+{
+    char path[256], lock[300];
+    paths(path, lock, "map");
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def col = {"x", FACTDB_DOUBLE, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    factdb_appender *a;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < 4000; i++) {  /* irregular doubles: stored plain, read in place from the map */
+        cr_assert_eq(factdb_append_double(a, 0, 1.0 / (i + 3) + i * 1e-7, &err), 0);
+        cr_assert_eq(factdb_append_row_end(a, &err), 0);
+    }
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    factdb_scan *s;
+    cr_assert_eq(factdb_scan_open(db, "t", NULL, 0, &s, &err), 0);
+    factdb_batch b;
+    factdb_batch_init(&b);
+    cr_assert_eq(factdb_scan_next(s, &b, &err), 0);
+    cr_assert_eq(b.count, 4000);
+    uint64_t off = 0;
+    int64_t size = 0;
+    cr_assert(factdb_addr_in_map(b.cols[0].data, &off, &size), "a zero-copy vector points into the map");
+    cr_assert(size > 0 && off < (uint64_t)size, "offset %llu, size %lld", (unsigned long long)off, (long long)size);
+    /* Past the end of the file but inside the map: still the database's (a truncated file faults there). */
+    cr_assert(factdb_addr_in_map((const char *)b.cols[0].data + (size_t)size, &off, &size));
+    cr_assert(off >= (uint64_t)size);
+    int local = 0;
+    void *heap = malloc(16);
+    cr_assert(!factdb_addr_in_map(&local, NULL, NULL));
+    cr_assert(!factdb_addr_in_map(heap, NULL, NULL));
+    cr_assert(!factdb_addr_in_map(NULL, NULL, NULL));
+    free(heap);
+    const void *inside = b.cols[0].data;
+    factdb_batch_cleanup(&b);
+    factdb_scan_free(s);
+    factdb_close(db);
+    cr_assert(!factdb_addr_in_map(inside, NULL, NULL), "a closed database's map is forgotten");
+    unlink(path);
+    unlink(lock);
+}
+
+Test(store, open_existing_creates_nothing)
+{
+    char path[256], lock[300];
+    paths(path, lock, "existing");
+    factdb *db;
+    factdb_error err;
+    factdb_options o = {.busy_timeout_ms = -1, .flags = FACTDB_OPEN_EXISTING};
+    cr_assert_eq(factdb_open(path, &o, &db, &err), FACTDB_IO);
+    cr_assert(strstr(err.message, "does not exist"), "%s", err.message);
+    cr_assert(access(path, F_OK) != 0 && access(lock, F_OK) != 0, "nothing may be created");
+    o.flags = FACTDB_OPEN_READ_ONLY;
+    cr_assert_eq(factdb_open(path, &o, &db, &err), FACTDB_IO);
+    cr_assert(access(path, F_OK) != 0 && access(lock, F_OK) != 0);
+    /* The default still creates, as before the flags existed. */
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    cr_assert_null(factdb_read_only_reason(db));
+    factdb_close(db);
+    o.flags = FACTDB_OPEN_READ_ONLY;
+    cr_assert_eq(factdb_open(path, &o, &db, &err), 0, "%s", err.message);
+    cr_assert_not_null(factdb_read_only_reason(db));
+    factdb_column_def col = {"x", FACTDB_BIGINT, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), FACTDB_PERMISSION);
+    cr_assert(strstr(err.message, "read-only"), "%s", err.message);
+    factdb_close(db);
+    unlink(path);
+    unlink(lock);
+}
+
+Test(store, appender_create_makes_the_table_only_at_commit)
+{
+    char path[256], lock[300];
+    paths(path, lock, "create");
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def cols[] = {{"a", FACTDB_BIGINT, 0, 0, false}, {"s", FACTDB_TEXT, 0, 0, false}};
+    factdb_appender *a;
+    cr_assert_eq(factdb_appender_create(db, "t", cols, 2, &a, &err), 0, "%s", err.message);
+    for (int i = 0; i < 3 * FACTDB_CHUNK_ROWS + 5; i++) {  /* a load: several transactions */
+        cr_assert_eq(factdb_append_int64(a, 0, i, &err), 0);
+        cr_assert_eq(factdb_append_text(a, 1, i % 2 ? "odd" : "", i % 2 ? 3 : 0, &err), 0);
+        cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+        if (i == 2 * FACTDB_CHUNK_ROWS) {
+            factdb_table_info ti;
+            cr_assert_eq(factdb_table_info_get(db, "t", &ti, &err), FACTDB_NO_TABLE, "invisible during the load");
+        }
+    }
+    factdb_appender_rollback(a);  /* gives up: no table */
+    factdb_table_info ti;
+    cr_assert_eq(factdb_table_info_get(db, "t", &ti, &err), FACTDB_NO_TABLE);
+    for (int i = 0; i < 2 * FACTDB_CHUNK_ROWS; i++) {
+        cr_assert_eq(factdb_append_int64(a, 0, i, &err), 0);
+        cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+    }
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_table_info_get(db, "t", &ti, &err), 0, "%s", err.message);
+    cr_assert_eq(ti.row_count, 2 * FACTDB_CHUNK_ROWS);
+    factdb_table_info_free(&ti);
+    factdb_appender_free(a);
+    cr_assert_eq(factdb_appender_create(db, "t", cols, 2, &a, &err), FACTDB_TABLE_EXISTS);
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    factdb_close(db);
+    unlink(path);
+    unlink(lock);
+}
