@@ -269,10 +269,20 @@ static int parse_json(parse_ctx *p, const char *body, size_t len)
     if (items > p->s->o.max_rows)
         return row_err(p, FACTDB_LIMIT, p->s->o.max_rows + 1, -1,
                        "more than %zu rows in one request; send them in several", p->s->o.max_rows);
+    /* the decoded document counts against the body budget while it lives (128 bytes per value, measured
+       ~100 for small objects and numbers) */
+    size_t cost = values * 128;
+    if (atomic_fetch_add(&p->s->body_bytes, cost) + cost > HTTP_BODY_BUDGET) {
+        atomic_fetch_sub(&p->s->body_bytes, cost);
+        return base_err(p->err, FACTDB_NOMEM, "the server is decoding too many large JSON bodies at once (%zu "
+                        "values in this one); retry shortly, or send NDJSON or CSV", values);
+    }
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        atomic_fetch_sub(&p->s->body_bytes, cost);
         return json_parse_err(p, &je, 0);
+    }
     int rc = 0;
     if (!json_is_array(root)) {
         rc = base_err(p->err, FACTDB_INVALID_ARGUMENT, "expected a JSON array of row objects");
@@ -285,6 +295,7 @@ static int parse_json(parse_ctx *p, const char *body, size_t len)
         }
     }
     json_decref(root);
+    atomic_fetch_sub(&p->s->body_bytes, cost);
     return rc;
 }
 

@@ -979,6 +979,22 @@ def errors_are_valid_json_and_logs_are_escaped():
     cleanup(d)
 
 
+
+@test
+def decoded_json_counts_against_the_body_budget():
+    """F5: a JSON rows body is charged for what decoding it takes (~100 bytes per value), not its size."""
+    d, db = new_db("jsonmem")
+    s = Server(db, "--max-rows", "3000000")
+    row = '{"n":1,"kind":"a","amount":1,"at":"2024-01-01"}'  # 9 values in 48 bytes
+    st, got, _ = s.req("POST", "/v1/tables/ev/rows", "[" + ",".join([row] * 100000) + "]",
+                       {"Content-Type": "application/json"})
+    assert st == 200 and got["inserted"] == 100000, got
+    body = "[" + ",".join(['{"n":1}'] * 2000000) + "]"  # 16 MB, 6 million values: ~770 MB decoded
+    st, got, r = s.req("POST", "/v1/tables/ev/rows", body, {"Content-Type": "application/json"})
+    assert st == 503 and "retry" in got["error"]["message"], (st, got)
+    assert s.stop() == 0
+    cleanup(d)
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:
