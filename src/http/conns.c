@@ -12,8 +12,8 @@
  * to make room: reconnecting slowloris clients then cannot keep others out. */
 #include "http_int.h"
 #include <arpa/inet.h>
-#include <stdio.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
