@@ -1221,7 +1221,9 @@ int http_serve(const http_opts *o, factdb_error *err)
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
         s, MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        /* the per-address limit is enforced by conns.c, which closes a slowloris rather than the newcomer;
+           MHD's, at twice that, only bounds connections being closed and newcomers not yet refused */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 2 * s->o.max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_END);
     if (!d) {
