@@ -9,8 +9,9 @@ static const char USAGE[] =
     "usage: factdb serve [--host 127.0.0.1] [--port 8080] [--token T] [--read-token R] [--max-body BYTES]\n"
     "                    [--max-rows N] [--max-result N] [--query-timeout MS] [--threads N]\n"
     "                    [--busy-timeout MS] [--max-connections N] [--max-connections-per-address N]\n"
-    "                    [--header-timeout S] [--min-body-rate BYTES] [--allow-host NAME]...\n"
-    "                    [--cors-origin URL]... [--allow-file-access] DB\n"
+    "                    [--header-timeout S] [--min-body-rate BYTES] [--max-result-memory BYTES]\n"
+    "                    [--max-event-streams N] [--allow-host NAME]... [--cors-origin URL]...\n"
+    "                    [--allow-file-access] DB\n"
     "\n"
     "Serves the HTTP JSON API of database DB (docs/http.md): /v1/health, /v1/tables, /v1/sql,\n"
     "/v1/tables/NAME/rows (group-committed inserts), /v1/events (server-sent change events), /metrics,\n"
@@ -34,7 +35,11 @@ static const char USAGE[] =
     "  --header-timeout S   a request's head must arrive within S seconds of the connection's start or its\n"
     "                       previous answer, else the connection is closed (default 10)\n"
     "  --min-body-rate BYTES  a request body may take --header-timeout plus 1 s per BYTES received\n"
-    "                       (default 4096)\n"
+    "                       (default 4096); a query answer the same per BYTES sent\n"
+    "  --max-result-memory BYTES\n"
+    "                       query memory (results waiting to be sent included) of all requests together\n"
+    "                       (default 1073741824); one query gets at most half of what is free, else 503\n"
+    "  --max-event-streams N  open /v1/events streams (default: --max-connections / 16)\n"
     "  --allow-host NAME    also accept requests whose Host is NAME (repeatable; * accepts any). By default\n"
     "                       only localhost, 127.0.0.1, [::1] and --host are accepted (against DNS rebinding)\n"
     "  --cors-origin URL    let web pages of origin URL (e.g. http://localhost:3000) call the API, with CORS\n"
@@ -110,6 +115,10 @@ static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **ho
                 o.header_timeout_s = (int)n;
             else if (!strcmp(a, "--min-body-rate") && n > 0)
                 o.min_body_rate = (size_t)n;
+            else if (!strcmp(a, "--max-result-memory") && n >= (1 << 20))
+                o.max_result_memory = (size_t)n;
+            else if (!strcmp(a, "--max-event-streams") && n > 0)
+                o.max_event_streams = (unsigned)n;
             else if (!strcmp(a, "--allow-host") && v[0])
                 hosts[o.n_allow_hosts++] = v;
             else if (!strcmp(a, "--cors-origin") && v[0])

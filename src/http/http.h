@@ -25,7 +25,9 @@ typedef struct http_opts {
     int header_timeout_s;       /* a request's head must arrive within this (from the connection's start or
                                  * its previous answer); a body gets as long again plus 1 s per min_body_rate
                                  * bytes received */
-    size_t min_body_rate;       /* bytes per second */
+    size_t min_body_rate;       /* bytes per second; also the least rate at which a client must take an answer */
+    size_t max_result_memory;   /* query memory (results waiting to be sent included) of all requests together */
+    unsigned max_event_streams; /* open /v1/events streams (0: max_connections / 16, at least 1) */
     bool allow_file_access;     /* COPY ... 'file' over HTTP */
     const char *const *allow_hosts;   /* extra names accepted in Host ("*": any) */
     size_t n_allow_hosts;
@@ -64,6 +66,9 @@ double http_now(void);
 
 /* Whether JSON text nests no deeper than max (counted outside strings); *at receives the offending byte. */
 bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at);
+/* The same check, which also counts, without decoding, an upper bound of the values (`values`: what
+ * decoding would allocate) and the items of the top-level array or object (`items`). */
+bool http_json_scan(const char *s, size_t len, int max, size_t *at, size_t *values, size_t *items);
 
 /* Request bodies of all connections together may hold at most this much memory. */
 #define HTTP_BODY_BUDGET ((size_t)512 << 20)
@@ -75,6 +80,9 @@ struct http_server {
     atomic_bool closed;      /* no connection is left: the committer may exit once its queue is empty */
     atomic_int active;       /* requests being answered */
     _Atomic size_t body_bytes;  /* buffered request bodies, against HTTP_BODY_BUDGET */
+    _Atomic size_t result_bytes;  /* query memory granted to requests in flight, against o.max_result_memory */
+    atomic_uint event_streams;  /* open /v1/events streams, against o.max_event_streams */
+    atomic_bool daemon_stopped; /* MHD_stop_daemon returned: the watchdog (connection deadlines) may exit */
     /* metrics */
     pthread_mutex_t mu;
     uint64_t req_count[R_COUNT][6];          /* by status class index */

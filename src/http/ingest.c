@@ -194,10 +194,11 @@ static int json_object_row(parse_ctx *p, size_t row, json_t *o)
 /* JSON nesting deeper than this is refused before parsing. */
 #define MAX_DEPTH 32
 
-bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at)
+bool http_json_scan(const char *s, size_t len, int max, size_t *at, size_t *values, size_t *items)
 {
     int depth = 0;
-    bool in_str = false;
+    bool in_str = false, empty = true;
+    size_t nv = 0, ni = 0;
     for (size_t i = 0; i < len; i++) {
         char ch = s[i];
         if (in_str) {
@@ -205,18 +206,38 @@ bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at)
                 i++;
             else if (ch == '"')
                 in_str = false;
-        } else if (ch == '"') {
+            continue;
+        }
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+            continue;
+        if (depth == 1 && ch != ']' && ch != '}' && empty) {
+            ni++;  /* the first item of the top level */
+            empty = false;
+        }
+        if (ch == '"') {
             in_str = true;
         } else if (ch == '[' || ch == '{') {
+            nv++;
             if (++depth > max) {
                 *at = i;
                 return false;
             }
         } else if (ch == ']' || ch == '}') {
             depth--;
+        } else if (ch == ',' || ch == ':') {
+            nv++;
+            ni += depth == 1 && ch == ',';
         }
     }
+    *values = nv + 1;
+    *items = ni;
     return true;
+}
+
+bool http_json_depth_ok(const char *s, size_t len, int max, size_t *at)
+{
+    size_t values, items;
+    return http_json_scan(s, len, max, at, &values, &items);
 }
 
 static int check_depth(parse_ctx *p, const char *s, size_t len)
@@ -241,12 +262,27 @@ static int json_parse_err(parse_ctx *p, const json_error_t *je, size_t row_line_
 
 static int parse_json(parse_ctx *p, const char *body, size_t len)
 {
-    if (check_depth(p, body, len))
-        return p->err->code;
+    /* jansson takes ~100 bytes per value (a 16 MB body of `{},` took 942 MB): count before decoding */
+    size_t at, values, items;
+    if (!http_json_scan(body, len, MAX_DEPTH, &at, &values, &items))
+        return check_depth(p, body, len);
+    if (items > p->s->o.max_rows)
+        return row_err(p, FACTDB_LIMIT, p->s->o.max_rows + 1, -1,
+                       "more than %zu rows in one request; send them in several", p->s->o.max_rows);
+    /* the decoded document counts against the body budget while it lives (128 bytes per value, measured
+       ~100 for small objects and numbers) */
+    size_t cost = values * 128;
+    if (atomic_fetch_add(&p->s->body_bytes, cost) + cost > HTTP_BODY_BUDGET) {
+        atomic_fetch_sub(&p->s->body_bytes, cost);
+        return base_err(p->err, FACTDB_NOMEM, "the server is decoding too many large JSON bodies at once (%zu "
+                        "values in this one); retry shortly, or send NDJSON or CSV", values);
+    }
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        atomic_fetch_sub(&p->s->body_bytes, cost);
         return json_parse_err(p, &je, 0);
+    }
     int rc = 0;
     if (!json_is_array(root)) {
         rc = base_err(p->err, FACTDB_INVALID_ARGUMENT, "expected a JSON array of row objects");
@@ -259,6 +295,7 @@ static int parse_json(parse_ctx *p, const char *body, size_t len)
         }
     }
     json_decref(root);
+    atomic_fetch_sub(&p->s->body_bytes, cost);
     return rc;
 }
 
@@ -298,9 +335,19 @@ static int parse_csv(parse_ctx *p, const char *body, size_t len)
     ingest_input in = {.data = (const unsigned char *)body, .len = len, .name = "the request body"};
     if (base_utf8_valid_prefix(in.data, len) != len) {
         size_t at = base_utf8_valid_prefix(in.data, len);
-        base_err(p->err, FACTDB_INVALID_UTF8, "the CSV body is not valid UTF-8 at byte %zu", at);
+        int64_t line = 1;
+        for (size_t i = 0; i < at; i++)
+            line += body[i] == '\n';
+        if (!body[at]) {  /* JSON refuses \u0000 too: text never holds NUL */
+            base_err(p->err, FACTDB_BAD_CSV, "the CSV body has a NUL byte (0x00) at line %lld (byte %zu); text "
+                     "cannot contain NUL bytes", (long long)line, at + 1);
+        } else {
+            base_err(p->err, FACTDB_INVALID_UTF8, "the CSV body is not valid UTF-8 at line %lld (byte %zu)",
+                     (long long)line, at + 1);
+        }
+        p->err->line = line;
         p->err->offset = (int64_t)at;
-        return FACTDB_INVALID_UTF8;
+        return p->err->code;
     }
     csv_reader cr;
     csv_init(&cr, &in, ',');
@@ -332,6 +379,15 @@ static int parse_csv(parse_ctx *p, const char *body, size_t len)
             p->err->column = (int64_t)i + 1;
             return FACTDB_NO_COLUMN;
         }
+        for (size_t j = 0; j < i; j++)
+            if (map[j] == map[i]) {  /* JSON refuses duplicate keys; the last value must not win silently */
+                csv_cleanup(&cr);
+                base_err(p->err, FACTDB_BAD_CSV, "CSV header fields %zu and %zu both name column \"%s\"", j + 1,
+                         i + 1, name);
+                p->err->line = 1;
+                p->err->column = (int64_t)i + 1;
+                return FACTDB_BAD_CSV;
+            }
     }
     size_t row = 0;
     for (;;) {

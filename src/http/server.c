@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Parameters of one statement, as factdb_session_exec allows. */
+#define HTTP_MAX_PARAMS 65535
+
 /* ---- per-request state ---- */
 typedef struct req {
     double t0;
@@ -25,6 +28,8 @@ typedef struct req {
     base_buf body;
     size_t charged;         /* bytes counted in the server's body budget */
     bool too_large, over_budget;
+    bool close;             /* answered before its body was read: Connection: close */
+    size_t drained;         /* body bytes of a refused request read and dropped */
     int status;
     uint64_t bytes;
     const char *cors;       /* the listed origin this request came from (CORS headers are added), or NULL */
@@ -32,8 +37,13 @@ typedef struct req {
     const char *deny_code;
     char deny_msg[400];
     char method[8];
-    char path[256];
+    char path[256];         /* control bytes escaped (it is logged) */
 } req;
+
+/* A refused request's body is read and dropped up to this much (so that the client, still sending, sees
+ * the answer rather than a reset); beyond it, or when Content-Length announces more, it is answered at
+ * once and the connection closed. */
+#define DRAIN_MAX ((size_t)64 << 10)
 
 double http_now(void)
 {
@@ -51,6 +61,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, req *rq, unsigned status,
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     MHD_add_response_header(r, "Vary", "Origin");
+    if (rq->close)
+        MHD_add_response_header(r, "Connection", "close");
     if (rq->cors) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", rq->cors);
         MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
@@ -118,23 +130,49 @@ static int status_of(int code)
     }
 }
 
+/* A JSON string of `s` with every byte that is not valid UTF-8 replaced by U+FFFD (jansson refuses invalid
+ * UTF-8, and a message naming the client's bytes may hold some). */
+static json_t *json_text(const char *s)
+{
+    size_t len = strlen(s), ok = base_utf8_valid_prefix((const unsigned char *)s, len);
+    if (ok == len)
+        return json_stringn(s, len);
+    base_buf b;
+    base_buf_init(&b, len * 3 + 1);
+    for (size_t at = 0; at < len;) {
+        ok = base_utf8_valid_prefix((const unsigned char *)s + at, len - at);
+        if (base_buf_append(&b, s + at, ok))
+            break;
+        at += ok;
+        if (at < len) {
+            if (base_buf_append(&b, "\xEF\xBF\xBD", 3))
+                break;
+            at++;
+        }
+    }
+    json_t *j = json_stringn(b.data ? (const char *)b.data : "", b.len);
+    base_buf_cleanup(&b);
+    return j;
+}
+
 /* {"error":{"code":"...","message":"...", "position":N, "row":N, "column":...}} */
 static enum MHD_Result send_error(struct MHD_Connection *c, req *rq, int status, const char *code, const char *msg,
                                   int64_t position, int64_t row, const char *column, int64_t colnum)
 {
     json_t *e = json_object();
     json_object_set_new(e, "code", json_string(code));
-    json_object_set_new(e, "message", json_string(msg));
+    json_object_set_new(e, "message", json_text(msg));
     if (position > 0)
         json_object_set_new(e, "position", json_integer(position));
     if (row > 0)
         json_object_set_new(e, "row", json_integer(row));
     if (column && column[0])
-        json_object_set_new(e, "column", json_string(column));
+        json_object_set_new(e, "column", json_text(column));
     else if (colnum > 0)
         json_object_set_new(e, "column", json_integer(colnum));
     return send_json_value(c, rq, status, json_pack("{s:o}", "error", e),
-                           status == MHD_HTTP_CONFLICT ? "Retry-After" : NULL, "1");
+                           status == MHD_HTTP_CONFLICT || status == MHD_HTTP_SERVICE_UNAVAILABLE ? "Retry-After"
+                                                                                                  : NULL, "1");
 }
 
 static enum MHD_Result send_factdb_error(struct MHD_Connection *c, req *rq, const factdb_error *err)
@@ -267,9 +305,55 @@ static void deny(req *rq, int status, const char *code, const char *fmt, ...)
  * site may not load the API without CORS (Sec-Fetch-Site), and the token is checked before any body is
  * parsed (rq->route tells which token a route needs). Fills rq->deny on refusal and rq->cors for a listed
  * origin. */
-static void admit(http_server *s, struct MHD_Connection *c, req *rq, const char *url)
+typedef struct head_count {
+    unsigned host, cl, te, spaced;
+    const char *cl_first;
+    bool cl_differ;
+} head_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    head_count *h = cls;
+    size_t kl = strlen(key);
+    if (kl && (key[kl - 1] == ' ' || key[kl - 1] == '\t'))
+        h->spaced++;
+    if (!strcasecmp(key, "Host"))
+        h->host++;
+    else if (!strcasecmp(key, "Transfer-Encoding"))
+        h->te++;
+    else if (!strcasecmp(key, "Content-Length")) {
+        if (h->cl++ && strcmp(h->cl_first, value ? value : ""))
+            h->cl_differ = true;
+        else
+            h->cl_first = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* Refuses (400) heads that two HTTP parsers (a proxy in front and this server) could read differently:
+ * both Content-Length and Transfer-Encoding, Content-Lengths that differ, two Hosts, white space before a
+ * header's colon, and HTTP/1.1 without Host (RFC 9112, 3.2). Returns whether the head is acceptable. */
+static bool head_well_formed(struct MHD_Connection *c, req *rq, const char *version)
+{
+    head_count h = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &h);
+    const char *why = h.cl && h.te      ? "it has both Content-Length and Transfer-Encoding"
+                      : h.cl_differ     ? "it has Content-Length headers that differ"
+                      : h.host > 1      ? "it has more than one Host header"
+                      : h.spaced        ? "a header name is followed by white space before its colon"
+                      : !h.host && version && !strcmp(version, "HTTP/1.1") ? "an HTTP/1.1 request must have a Host header"
+                                                                            : NULL;
+    if (why)
+        deny(rq, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST", "malformed request: %s (RFC 9112)", why);
+    return !why;
+}
+
+static void admit(http_server *s, struct MHD_Connection *c, req *rq, const char *url, const char *version)
 {
     char shown[128];
+    if (!head_well_formed(c, rq, version))
+        return;
     /* HTTP/1.0 clients may omit Host; browsers never do, so such a request cannot come from a web page */
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (host && !host_allowed(s, host)) {
@@ -342,7 +426,8 @@ typedef struct watch {
 static void *watchdog(void *arg)
 {
     http_server *s = arg;
-    for (unsigned tick = 0; !atomic_load(&s->stopping); tick++) {
+    /* not `stopping`: slow clients must keep their deadlines while shutdown waits for requests in flight */
+    for (unsigned tick = 0; !atomic_load(&s->daemon_stopped); tick++) {
         usleep(5000);
         if (tick % 20 == 0)
             http_conns_close_slow(s);
@@ -380,6 +465,12 @@ static void watch_remove(http_server *s, watch *w)
 /* ---- endpoints ---- */
 static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
 {
+    /* open for liveness probes; the file's name only for clients that may read */
+    if (s->o.read_token && authorize(s, c, false)) {
+        char buf[160];
+        snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\"}\n", FACTDB_VERSION);
+        return send_json(c, rq, MHD_HTTP_OK, buf);
+    }
     const char *base = strrchr(s->o.db_path, '/');
     base = base ? base + 1 : s->o.db_path;
     char name[300];
@@ -452,9 +543,12 @@ static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
 
 /* A streamed SQL result: the writer renders it as MHD asks for bytes. */
 typedef struct stream {
+    http_server *s;
     factdb_result *result;
     factdb_writer *w;
     req *rq;
+    void *track;        /* the connection's deadline record (http_conn_progress) */
+    size_t grant;       /* result memory held against --max-result-memory until the answer is sent */
 } stream;
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -463,6 +557,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     stream *st = cls;
     size_t n = factdb_writer_read(st->w, buf, max);
     st->rq->bytes += n;
+    http_conn_progress(st->s, st->track, HTTP_CONN_SEND, n);
     return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
@@ -471,7 +566,26 @@ static void stream_free(void *cls)
     stream *st = cls;
     factdb_writer_free(st->w);
     factdb_result_free(st->result);
+    atomic_fetch_sub(&st->s->result_bytes, st->grant);
     free(st);
+}
+
+/* Query memory for one request, drawn from --max-result-memory: half of what is free (at most 4 GiB, the
+ * limit of factdb sql), or what is left once that falls under a 64th of the budget; 0 when even that is
+ * not free (answered 503). The grant is held until the answer has been sent, since the result lives in
+ * memory until then. */
+static size_t result_grant(http_server *s)
+{
+    size_t budget = s->o.max_result_memory, slice = budget / 64, used = atomic_load(&s->result_bytes), g;
+    do {
+        size_t avail = used < budget ? budget - used : 0;
+        g = avail / 2 >= slice ? avail / 2 : avail >= slice ? slice : 0;
+        if (g > ((size_t)4 << 30))
+            g = (size_t)4 << 30;
+        if (!g)
+            return 0;
+    } while (!atomic_compare_exchange_weak(&s->result_bytes, &used, used + g));
+    return g;
 }
 
 static int param_from_json(json_t *v, factdb_param *p, int index, factdb_error *err)
@@ -533,12 +647,17 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         text = (const char *)rq->body.data;
         len = rq->body.len;
     } else if (!ctype || media_type_is(ctype, "application/json")) {
-        size_t at;
-        if (!http_json_depth_ok((const char *)rq->body.data, rq->body.len, 32, &at)) {
+        size_t at, values, items;
+        if (!http_json_scan((const char *)rq->body.data, rq->body.len, 32, &at, &values, &items)) {
             char msg[120];
             snprintf(msg, sizeof msg, "JSON nested deeper than 32 levels at byte %zu", at);
             return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
         }
+        /* {"sql":..,"params":[...]} holds a few values besides the parameters; decoding takes ~100 bytes per
+           value (16 MB of `1,` took 260 MB), so count them before */
+        if (values > HTTP_MAX_PARAMS + 8)
+            return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT",
+                              "too many parameters (at most 65535) in the request", 0, 0, NULL, 0);
         json_error_t je;
         root = json_loadb((const char *)rq->body.data, rq->body.len, JSON_REJECT_DUPLICATES, &je);
         if (!root) {
@@ -590,12 +709,22 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         json_decref(root);
         return send_auth_error(c, rq, auth);
     }
+    size_t grant = result_grant(s);
+    if (!grant) {
+        free(pv);
+        json_decref(root);
+        return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
+                          "the memory for query results (--max-result-memory) is taken by other requests in flight; "
+                          "retry shortly", 0, 0, NULL, 0);
+    }
     factdb_session *sess;
     if (factdb_session_new(s->db, &sess, &err)) {
+        atomic_fetch_sub(&s->result_bytes, grant);
         free(pv);
         json_decref(root);
         return send_factdb_error(c, rq, &err);
     }
+    factdb_session_set_memory_limit(sess, grant);
     if (s->o.threads > 0)
         factdb_session_set_threads(sess, s->o.threads);
     factdb_session_set_file_access(sess, s->o.allow_file_access);
@@ -640,6 +769,19 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     if (rc) {
         factdb_result_free(last);
         json_decref(root);
+        atomic_fetch_sub(&s->result_bytes, grant);
+        if (rc == FACTDB_LIMIT && strstr(err.message, "memory")) {
+            /* the per-session message names factdb sql's option; say what applies here */
+            char msg[300];
+            size_t full = s->o.max_result_memory / 2 < ((size_t)4 << 30) ? s->o.max_result_memory / 2 : (size_t)4 << 30;
+            if (grant < full)
+                return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
+                                  "the query needs more memory than is free now: other requests in flight hold "
+                                  "most of --max-result-memory; retry shortly", 0, 0, NULL, 0);
+            snprintf(msg, sizeof msg, "the query needs more than %zu MiB of memory (half of the server's "
+                     "--max-result-memory); add filters or a LIMIT", grant >> 20);
+            return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
+        }
         if (atomic_load(&w.fired)) {
             char msg[200];
             snprintf(msg, sizeof msg, "the query ran longer than the server's query timeout (%d ms) and was canceled",
@@ -649,6 +791,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         return send_factdb_error(c, rq, &err);
     }
     json_decref(root);
+    if (!last || (factdb_result_nrows(last) > s->o.max_result && s->o.max_result))
+        atomic_fetch_sub(&s->result_bytes, grant);
     if (!last) {
         char buf[160];
         snprintf(buf, sizeof buf, "{\"columns\":[],\"rows\":[],\"row_count\":0,\"elapsed_ms\":%.3f}\n", elapsed);
@@ -672,10 +816,15 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     if (!st || factdb_writer_new(last, csv ? FACTDB_FORMAT_CSV : FACTDB_FORMAT_JSON, extra, &st->w, &err)) {
         free(st);
         factdb_result_free(last);
+        atomic_fetch_sub(&s->result_bytes, grant);
         return MHD_NO;
     }
+    st->s = s;
     st->result = last;
     st->rq = rq;
+    st->grant = grant;
+    st->track = http_conn_of(c);
+    http_conn_progress(s, st->track, HTTP_CONN_SEND, 0);  /* a client that does not read loses the result */
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, stream_read, st, stream_free);
     if (!r) {
         stream_free(st);
@@ -722,6 +871,7 @@ static enum MHD_Result rows(http_server *s, struct MHD_Connection *c, req *rq, c
 /* Server-sent events: the data_version whenever any process commits, a comment every 15 s. */
 typedef struct events {
     http_server *s;
+    void *track;        /* the connection's deadline record: a stream whose writes block is closed */
     uint64_t last;
     double last_send;
     bool first;
@@ -735,6 +885,9 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
     for (;;) {
         if (atomic_load(&e->s->stopping))
             return MHD_CONTENT_READER_END_OF_STREAM;
+        http_conn_progress(e->s, e->track, HTTP_CONN_EVENTS, 0);
+        if (http_conn_peer_gone(e->track))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         uint64_t v = factdb_data_version(e->s->db);
         double t = http_now();
         int n = 0;
@@ -753,18 +906,36 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
 }
 
+static void events_free(void *cls)
+{
+    events *e = cls;
+    atomic_fetch_sub(&e->s->event_streams, 1);
+    free(e);
+}
+
 static enum MHD_Result event_stream(http_server *s, struct MHD_Connection *c, req *rq)
 {
+    /* each stream holds a connection (and a thread) for as long as its client likes */
+    if (atomic_fetch_add(&s->event_streams, 1) >= s->o.max_event_streams) {
+        atomic_fetch_sub(&s->event_streams, 1);
+        char msg[200];
+        snprintf(msg, sizeof msg, "the server already sends %u event streams (--max-event-streams); retry later",
+                 s->o.max_event_streams);
+        return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY", msg, 0, 0, NULL, 0);
+    }
     events *e = calloc(1, sizeof *e);
-    if (!e)
+    if (!e) {
+        atomic_fetch_sub(&s->event_streams, 1);
         return MHD_NO;
+    }
     e->s = s;
+    e->track = http_conn_of(c);
     e->first = true;
     e->rq = rq;
     e->last_send = http_now();
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, events_read, e, free);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, events_read, e, events_free);
     if (!r) {
-        free(e);
+        events_free(e);
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
@@ -820,10 +991,48 @@ static http_route route_of(const char *url)
     return R_OTHER;
 }
 
+/* Copies `in` for the log: bytes under 0x20, 0x7f, backslash and bytes that are not valid UTF-8 become
+ * \xNN, so that a URL cannot forge log lines or terminal escapes. */
+static void loggable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    size_t len = strlen(in), valid = 0;  /* bytes from `in` on known to be valid UTF-8 */
+    for (; *in; in++, len--) {
+        unsigned char ch = (unsigned char)*in;
+        if (!valid)
+            valid = base_utf8_valid_prefix((const unsigned char *)in, len);
+        bool esc = ch < 0x20 || ch == 0x7f || ch == '\\' || !valid;
+        valid -= valid > 0;
+        if (n + (esc ? 4 : 1) >= cap)
+            break;
+        if (esc)
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", ch);
+        else
+            out[n++] = (char)ch;
+    }
+    out[n] = 0;
+}
+
+/* Answers a request that cannot go on (refused, body too large or over the budget) before (the rest of)
+ * its body is read: with Connection: close, since the unread body cannot be told from a next request. */
+static enum MHD_Result answer_early(http_server *s, struct MHD_Connection *c, req *rq, bool close)
+{
+    http_conn_phase(s, c, HTTP_CONN_BUSY, 0);
+    rq->close = close;
+    if (rq->deny)
+        return refuse(c, rq);
+    if (rq->over_budget)
+        return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
+                          "the server is holding too many large request bodies at once; retry shortly", 0, 0, NULL, 0);
+    char msg[160];
+    snprintf(msg, sizeof msg, "the request body is larger than the server's limit of %zu bytes (--max-body)",
+             s->o.max_body);
+    return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    (void)version;
     http_server *s = cls;
     req *rq = *con_cls;
     if (!rq) {
@@ -833,51 +1042,53 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         rq->t0 = http_now();
         rq->route = route_of(url);
         atomic_fetch_add(&s->active, 1);
-        snprintf(rq->method, sizeof rq->method, "%s", method);
-        snprintf(rq->path, sizeof rq->path, "%s", url);
+        loggable(method, rq->method, sizeof rq->method);
+        loggable(url, rq->path, sizeof rq->path);
         base_buf_init(&rq->body, s->o.max_body);
         *con_cls = rq;
         http_conn_phase(s, c, HTTP_CONN_BODY, 0);
-        admit(s, c, rq, url);
-        /* a client that waits for "100 Continue" before its body gets the refusal instead */
-        const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
-        if (rq->deny && expect && !strcasecmp(expect, "100-continue")) {
-            http_conn_phase(s, c, HTTP_CONN_BUSY, 0);
-            return refuse(c, rq);
-        }
+        admit(s, c, rq, url, version);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
+        unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+        if (announced > s->o.max_body)
             rq->too_large = true;
+        else if (announced > HTTP_BODY_BUDGET - atomic_load(&s->body_bytes))
+            rq->over_budget = true;  /* (a rough test: bodies arriving at once may still pass it together) */
+        /* a client waiting for "100 Continue", or announcing more than DRAIN_MAX (or a chunked body of
+           unknown length), gets its refusal at once instead of sending a body that would be dropped */
+        const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+        bool chunked = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
+        if ((rq->deny || rq->too_large || rq->over_budget) &&
+            ((expect && !strcasecmp(expect, "100-continue")) || announced > DRAIN_MAX || chunked || rq->deny == 400))
+            return answer_early(s, c, rq, true);
         return MHD_YES;
     }
     if (*upload_size) {
         http_conn_phase(s, c, HTTP_CONN_BODY, *upload_size);
-        /* the body of a refused request is read and dropped: answering before it would reset the connection */
-        if (!rq->deny && !rq->too_large && !rq->over_budget) {
-            size_t now = atomic_fetch_add(&s->body_bytes, *upload_size) + *upload_size;
-            rq->charged += *upload_size;
-            if (now > HTTP_BODY_BUDGET)
-                rq->over_budget = true;
-            else if (base_buf_append(&rq->body, upload, *upload_size))
-                rq->too_large = true;
+        /* a small body of a refused request is read and dropped, so that the client sees the answer */
+        if (rq->deny || rq->too_large || rq->over_budget) {
+            rq->drained += *upload_size;
+            *upload_size = 0;
+            /* MHD 0.9.75 cannot queue an answer in the middle of a body (it closes the connection instead):
+               beyond DRAIN_MAX (only a chunked body gets there) the connection is closed without one */
+            return rq->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
         }
+        size_t now = atomic_fetch_add(&s->body_bytes, *upload_size) + *upload_size;
+        rq->charged += *upload_size;
+        if (now > HTTP_BODY_BUDGET)
+            rq->over_budget = true;
+        else if (base_buf_append(&rq->body, upload, *upload_size))
+            rq->too_large = true;
         *upload_size = 0;
         return MHD_YES;
     }
     http_conn_phase(s, c, HTTP_CONN_BUSY, 0);
-    if (rq->deny)
-        return refuse(c, rq);
+    if (rq->status)
+        return MHD_YES;  /* answered early */
+    if (rq->deny || rq->over_budget || rq->too_large)
+        return answer_early(s, c, rq, false);  /* the whole (small) body was read */
     if (!strcmp(method, "OPTIONS"))
         return preflight(c, rq);
-    if (rq->over_budget)
-        return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
-                          "the server is holding too many large request bodies at once; retry shortly", 0, 0, NULL, 0);
-    if (rq->too_large) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the request body is larger than the server's limit of %zu bytes (--max-body)",
-                 s->o.max_body);
-        return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
-    }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/v1/health")) {
         return get ? health(s, c, rq) : not_allowed(c, rq, "GET");
@@ -979,6 +1190,10 @@ int http_serve(const http_opts *o, factdb_error *err)
         s->o.max_per_address = s->o.max_connections;
     if (s->o.header_timeout_s <= 0)
         s->o.header_timeout_s = 10;
+    if (!s->o.max_result_memory)
+        s->o.max_result_memory = (size_t)1 << 30;
+    if (!s->o.max_event_streams)
+        s->o.max_event_streams = s->o.max_connections / 16 ? s->o.max_connections / 16 : 1;
     factdb_options fo = {.busy_timeout_ms = o->busy_timeout_ms};
     int rc = factdb_open(o->db_path, &fo, &s->db, err);
     if (rc) {
@@ -1006,7 +1221,9 @@ int http_serve(const http_opts *o, factdb_error *err)
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
         s, MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        /* the per-address limit is enforced by conns.c, which closes a slowloris rather than the newcomer;
+           MHD's, at twice that, only bounds connections being closed and newcomers not yet refused */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 2 * s->o.max_per_address, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(4 << 20), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_END);
     if (!d) {
@@ -1029,6 +1246,7 @@ int http_serve(const http_opts *o, factdb_error *err)
     rc = 0;
 out:
     atomic_store(&s->stopping, true);
+    atomic_store(&s->daemon_stopped, true);
     ingest_stop(s);
     if (s->watchdog_running)
         pthread_join(s->watchdog, NULL);

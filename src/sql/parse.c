@@ -353,6 +353,14 @@ static char *ident(parser *p, const char *what)
             lex_error(p, p->tok.pos, "zero-length quoted identifier");
             return NULL;
         }
+        /* names end up in catalogs and JSON answers (column aliases), which must be valid UTF-8 */
+        if (base_utf8_valid_prefix((const unsigned char *)s, o) != o) {
+            if (!p->rc)
+                p->rc = sql_err(p->err, FACTDB_INVALID_UTF8, p->tok.pos,
+                                "quoted identifier is not valid UTF-8 (byte %zu of it)",
+                                base_utf8_valid_prefix((const unsigned char *)s, o) + 1);
+            return NULL;
+        }
         next(p);
         return s;
     }
