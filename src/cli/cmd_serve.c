@@ -11,7 +11,7 @@ static const char USAGE[] =
     "                    [--busy-timeout MS] [--max-connections N] [--max-connections-per-address N]\n"
     "                    [--header-timeout S] [--min-body-rate BYTES] [--max-result-memory BYTES]\n"
     "                    [--max-event-streams N] [--allow-host NAME]... [--cors-origin URL]...\n"
-    "                    [--allow-file-access] DB\n"
+    "                    [--allow-file-access] [--create] DB\n"
     "\n"
     "Serves the HTTP JSON API of database DB (docs/http.md): /v1/health, /v1/tables, /v1/sql,\n"
     "/v1/tables/NAME/rows (group-committed inserts), /v1/events (server-sent change events), /metrics,\n"
@@ -45,7 +45,10 @@ static const char USAGE[] =
     "  --cors-origin URL    let web pages of origin URL (e.g. http://localhost:3000) call the API, with CORS\n"
     "                       (repeatable); pages of any other origin are refused with 403\n"
     "  --allow-file-access  allow SQL COPY ... FROM/TO 'file' (reads and writes files as the server's user;\n"
-    "                       off by default, unlike in factdb sql)\n";
+    "                       off by default, unlike in factdb sql)\n"
+    "  --create             create DB if it does not exist (without it a missing DB is an error, so a\n"
+    "                       mistyped path never starts a server on a new, empty database)\n"
+    "A DB file (or directory) this user may not write is served read-only: writes get 403 PERMISSION.\n";
 
 static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **hosts, const char **origins);
 
@@ -82,6 +85,8 @@ static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **ho
         }
         if (!strcmp(a, "--allow-file-access")) {
             o.allow_file_access = true;
+        } else if (!strcmp(a, "--create")) {
+            o.create = true;
         } else if (a[0] == '-' && a[1] == '-') {
             if (i + 1 >= argc)
                 return cli_usage(USAGE, "%s needs a value", a);

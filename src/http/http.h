@@ -29,6 +29,7 @@ typedef struct http_opts {
     size_t max_result_memory;   /* query memory (results waiting to be sent included) of all requests together */
     unsigned max_event_streams; /* open /v1/events streams (0: max_connections / 16, at least 1) */
     bool allow_file_access;     /* COPY ... 'file' over HTTP */
+    bool create;                /* create db_path if missing (else FACTDB_OPEN_EXISTING) */
     const char *const *allow_hosts;   /* extra names accepted in Host ("*": any) */
     size_t n_allow_hosts;
     const char *const *cors_origins;  /* origins (scheme://host[:port]) whose pages may call the API */

@@ -475,9 +475,16 @@ static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
     base = base ? base + 1 : s->o.db_path;
     char name[300];
     factdb_json_quote(base, strlen(base), name, sizeof name);
-    char buf[512];
-    snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"database\":%s,\"data_version\":%llu}\n",
-             FACTDB_VERSION, name, (unsigned long long)factdb_data_version(s->db));
+    const char *ro = factdb_read_only_reason(s->db);
+    char why[400] = "";
+    if (ro) {
+        char q[360] = "";
+        factdb_json_quote(ro, strlen(ro), q, sizeof q);
+        snprintf(why, sizeof why, ",\"read_only\":%s", q);
+    }
+    char buf[1000];
+    snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"database\":%s,\"data_version\":%llu%s}\n",
+             FACTDB_VERSION, name, (unsigned long long)factdb_data_version(s->db), why);
     return send_json(c, rq, MHD_HTTP_OK, buf);
 }
 
@@ -1194,7 +1201,7 @@ int http_serve(const http_opts *o, factdb_error *err)
         s->o.max_result_memory = (size_t)1 << 30;
     if (!s->o.max_event_streams)
         s->o.max_event_streams = s->o.max_connections / 16 ? s->o.max_connections / 16 : 1;
-    factdb_options fo = {.busy_timeout_ms = o->busy_timeout_ms};
+    factdb_options fo = {.busy_timeout_ms = o->busy_timeout_ms, .flags = o->create ? 0 : FACTDB_OPEN_EXISTING};
     int rc = factdb_open(o->db_path, &fo, &s->db, err);
     if (rc) {
         free(s);

@@ -337,7 +337,8 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
     *ro_why = NULL;
     if (stat(path, &st) != 0) {
         if (errno == ENOENT && existing)
-            return base_err(err, FACTDB_IO, "database \"%s\" does not exist", path);
+            return base_err(err, FACTDB_IO, "database \"%s\" does not exist (check the path, or pass --create to "
+                            "create it)", path);
         if (errno != ENOENT)
             return base_err(err, base_errno_code(errno), "cannot open database \"%s\": %s", path,
                             base_errno_text(errno));

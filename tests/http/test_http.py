@@ -23,8 +23,8 @@ SCENARIO_SECONDS = float(os.environ.get("FACTDB_SCENARIO_SECONDS", "60"))
 class Server:
     running = []  # killed at exit, so that a failed assertion leaves no server behind
 
-    def __init__(self, db, *opts):
-        self.p = subprocess.Popen([FACTDB, "serve", "--port", "0", *opts, db], stdout=subprocess.PIPE,
+    def __init__(self, db, *opts, prefix=()):
+        self.p = subprocess.Popen([*prefix, FACTDB, "serve", "--port", "0", *opts, db], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=ENV)
         t0 = time.time()
         line = self.p.stdout.readline()
@@ -995,6 +995,39 @@ def decoded_json_counts_against_the_body_budget():
     assert st == 503 and "retry" in got["error"]["message"], (st, got)
     assert s.stop() == 0
     cleanup(d)
+
+@test
+def missing_and_read_only_databases():
+    """A mistyped path does not start a server on a new empty database (--create does); a database file
+    the server's user may not write is served read-only: reads work, writes get 403 PERMISSION."""
+    d = scratch("ro")
+    missing = os.path.join(d, "typo.db")
+    p = subprocess.run([FACTDB, "serve", "--port", "0", missing], capture_output=True, text=True, env=ENV,
+                       timeout=30)
+    assert p.returncode == 1 and "does not exist" in p.stderr and "--create" in p.stderr, p.stderr
+    assert os.listdir(d) == [], os.listdir(d)
+    s = Server(missing, "--create")
+    assert s.sql("CREATE TABLE t (a integer)")[0] == 200
+    assert s.stop() == 0
+    cleanup(d)
+    d, db = new_db("ro")
+    run([FACTDB, "sql", db, "INSERT INTO ev (at, n) VALUES ('2024-01-01', 7)"])
+    os.unlink(db + "-lock")
+    os.chmod(db, 0o444)
+    os.chmod(d, 0o777)  # the lock file can be created: only the data file is read-only
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    s = Server(db, prefix=nobody)
+    st, body, _ = s.req("GET", "/v1/health")
+    assert st == 200 and "may not write" in body.get("read_only", ""), body
+    st, body, _ = s.sql("SELECT sum(n) FROM ev")
+    assert st == 200 and body["rows"] == [[7]], body
+    st, body, _ = s.insert("ev", [{"at": "2024-01-02"}])
+    assert st == 403 and body["error"]["code"] == "PERMISSION" and "read-only" in body["error"]["message"], body
+    st, body, _ = s.sql("DROP TABLE ev")
+    assert st == 403 and body["error"]["code"] == "PERMISSION", body
+    assert s.stop() == 0
+    cleanup(d)
+
 
 if __name__ == "__main__":
     for p in Server.running:
