@@ -73,8 +73,12 @@ static i128 p10(int k)
 
 size_t exec_format_n128(i128 v, int scale, char *buf, size_t cap)
 {
-    char tmp[64];
+    /* at most 39 digits, or scale + 1 with the leading zeros: per-value scales reach 76 (eval.c caps
+       products and quotients there), so a 64-byte buffer overflowed on chained divisions */
+    char tmp[80];
     int n = 0;
+    if (scale > (int)sizeof tmp - 2)
+        scale = (int)sizeof tmp - 2;
     unsigned __int128 u = v < 0 ? (unsigned __int128)0 - (unsigned __int128)v : (unsigned __int128)v;
     do {
         tmp[n++] = (char)('0' + (int)(u % 10));
