@@ -393,18 +393,31 @@ int store_load_creates(store_txn *t, uint32_t table_id, factdb_error *err)
 
 /* A load that was to create its table died: the table record it wrote (never named, so never visible)
  * goes, with its chunks and dictionaries. */
-static int reclaim_created(store_txn *t, factdb_error *err)
+/* Reads the table id of the meta mark `name` ("loading", "load_creates") into *id: 0 when there is no
+ * mark. */
+static int read_load_mark(store_txn *t, const char *name, uint32_t *id, factdb_error *err)
 {
-    MDB_val k = {12, "load_creates"}, v;
+    MDB_val k = {strlen(name), (void *)name}, v;
+    *id = 0;
     int rc = mdb_get(t->txn, t->env->meta, &k, &v);
     if (rc == MDB_NOTFOUND)
         return FACTDB_OK;
     if (rc)
         return store_mdb_err(err, rc, "cannot read the catalog");
-    if (v.mv_size != 4)
-        return base_err(err, FACTDB_CORRUPT, "the load mark is damaged");
+    if (v.mv_size != 4 || !base_get_be32(v.mv_data))
+        return base_err(err, FACTDB_CORRUPT, "the load mark \"%s\" is damaged; run factdb check", name);
+    *id = base_get_be32(v.mv_data);
+    return FACTDB_OK;
+}
+
+static int reclaim_created(store_txn *t, factdb_error *err)
+{
+    uint32_t id;
+    int rc = read_load_mark(t, "load_creates", &id, err);
+    if (rc || !id)
+        return rc;
     store_table tab;
-    rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err);
+    rc = store_table_get_id(t, id, &tab, err);
     if (rc == FACTDB_OK) {
         MDB_val nk = {strlen(tab.name), tab.name}, nv;
         if (mdb_get(t->txn, t->env->names, &nk, &nv) == 0 && nv.mv_size == 4 && base_get_be32(nv.mv_data) == tab.id)
@@ -436,16 +449,12 @@ int store_reclaim(store_txn *t, factdb_error *err)
 
 int store_reclaim_load(store_txn *t, factdb_error *err)
 {
-    MDB_val k = {7, "loading"}, v;
-    int rc = mdb_get(t->txn, t->env->meta, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return FACTDB_OK;
-    if (rc)
-        return store_mdb_err(err, rc, "cannot read the catalog");
-    if (v.mv_size != 4)
-        return base_err(err, FACTDB_CORRUPT, "the load mark is damaged");
+    uint32_t id;
+    int rc = read_load_mark(t, "loading", &id, err);
+    if (rc || !id)
+        return rc;
     store_table tab;
-    rc = store_table_get_id(t, base_get_be32(v.mv_data), &tab, err);
+    rc = store_table_get_id(t, id, &tab, err);
     if (rc == FACTDB_NO_TABLE)
         return store_load_unmark(t, err);
     if (rc)
