@@ -25,7 +25,7 @@ class Server:
 
     def __init__(self, db, *opts, prefix=()):
         self.p = subprocess.Popen([*prefix, FACTDB, "serve", "--port", "0", *opts, db], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=ENV)
+                                  stderr=subprocess.PIPE, text=True, errors="replace", env=ENV)
         t0 = time.time()
         line = self.p.stdout.readline()
         m = re.search(r"http://([0-9.]+):(\d+)/", line)
