@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench clean asan screenshots
+.PHONY: all deps test-deps test run bench clean asan screenshots fuzz-build fuzz fuzz-replay
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -97,6 +97,61 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
+
+# ---- fuzzing (tests/fuzz/README.md): libFuzzer targets built by clang in build/fuzz ----
+# The library is compiled with -fsanitize=fuzzer-no-link (coverage, no main) and each harness linked with
+# -fsanitize=fuzzer. `make fuzz` runs every target FUZZ_SECONDS in turn and merges what it found into
+# tests/fuzz/corpus/<target>; `make fuzz-replay` (part of `make test`) replays the corpora, then fuzzes each
+# target briefly with a fixed seed so a red run can be repeated.
+FUZZ_TARGETS = fuzz_sql fuzz_csv fuzz_ingest fuzz_http fuzz_dbfile
+FUZZ_SECONDS ?= 60
+FUZZ_REPLAY_SECONDS ?= 20
+FUZZ_REPLAY_RUNS ?= 3000
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+FUZZ_DICT = $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict)
+
+fuzz-build: test-deps $(CHARTJS)
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_TARGETS:%=build/fuzz/%)
+
+$(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/%.o): tests/fuzz/fuzz_common.h
+
+$(BUILD)/fuzz_sql $(BUILD)/fuzz_csv $(BUILD)/fuzz_dbfile: $(BUILD)/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(BUILD)/fuzz_ingest: $(BUILD)/obj/tests/fuzz/fuzz_ingest.o $(BUILD)/obj/src/http/ingest.o $(BUILD)/obj/src/http/metrics.o \
+                      $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) -ljansson
+
+$(BUILD)/fuzz_http: $(BUILD)/obj/tests/fuzz/fuzz_http.o $(filter $(BUILD)/obj/src/http/%,$(CLI_OBJ)) \
+                    $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) $(CLI_LIBS)
+
+# One target at a time (the machine is shared); new inputs land in build/fuzz/work/<t>, and -merge=1 then
+# adds to the checked-in corpus only those that reach new coverage. Crashes go to build/fuzz/crashes/<t>/.
+fuzz: fuzz-build
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/work/$$t build/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_DICT) -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/work/$$t tests/fuzz/corpus/$$t || status=1; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -merge=1 tests/fuzz/corpus/$$t build/fuzz/work/$$t \
+	    >build/fuzz/merge-$$t.log 2>&1 || { echo "merge failed: build/fuzz/merge-$$t.log"; status=1; }; \
+	done; exit $$status
+
+fuzz-replay: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== $$t: replaying tests/fuzz/corpus/$$t"; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -runs=0 tests/fuzz/corpus/$$t 2>build/fuzz/replay-$$t.log \
+	    || { tail -n 60 build/fuzz/replay-$$t.log; exit 1; }; \
+	  rm -rf build/fuzz/replay/$$t && mkdir -p build/fuzz/replay/$$t build/fuzz/crashes/$$t; \
+	  echo "== $$t: fuzzing $(FUZZ_REPLAY_RUNS) runs (at most $(FUZZ_REPLAY_SECONDS) s), seed 1"; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_DICT) -seed=1 -runs=$(FUZZ_REPLAY_RUNS) \
+	    -max_total_time=$(FUZZ_REPLAY_SECONDS) -artifact_prefix=build/fuzz/crashes/$$t/ \
+	    build/fuzz/replay/$$t tests/fuzz/corpus/$$t 2>>build/fuzz/replay-$$t.log \
+	    || { tail -n 60 build/fuzz/replay-$$t.log; exit 1; }; \
+	done
 
 demo.factdb: | all
 	$(BUILD)/factdb-demo create demo.factdb
