@@ -97,6 +97,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
+	$(MAKE) fuzz-replay
 
 # ---- fuzzing (tests/fuzz/README.md): libFuzzer targets built by clang in build/fuzz ----
 # The library is compiled with -fsanitize=fuzzer-no-link (coverage, no main) and each harness linked with
@@ -111,6 +112,8 @@ FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,u
 FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 FUZZ_DICT = $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict)
+# the server logs one line per request on stderr: drop them (sanitizer reports still show)
+FUZZ_QUIET = $$(test $$t = fuzz_http && echo -close_fd_mask=2)
 
 fuzz-build: test-deps $(CHARTJS)
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_TARGETS:%=build/fuzz/%)
@@ -134,7 +137,7 @@ fuzz: fuzz-build
 	@status=0; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz/work/$$t build/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
 	  echo "== $$t: $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_DICT) -max_total_time=$(FUZZ_SECONDS) \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_QUIET) $(FUZZ_DICT) -max_total_time=$(FUZZ_SECONDS) \
 	    -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/work/$$t tests/fuzz/corpus/$$t || status=1; \
 	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -merge=1 tests/fuzz/corpus/$$t build/fuzz/work/$$t \
 	    >build/fuzz/merge-$$t.log 2>&1 || { echo "merge failed: build/fuzz/merge-$$t.log"; status=1; }; \
@@ -143,11 +146,11 @@ fuzz: fuzz-build
 fuzz-replay: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== $$t: replaying tests/fuzz/corpus/$$t"; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -runs=0 tests/fuzz/corpus/$$t 2>build/fuzz/replay-$$t.log \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_QUIET) -runs=0 tests/fuzz/corpus/$$t 2>build/fuzz/replay-$$t.log \
 	    || { tail -n 60 build/fuzz/replay-$$t.log; exit 1; }; \
 	  rm -rf build/fuzz/replay/$$t && mkdir -p build/fuzz/replay/$$t build/fuzz/crashes/$$t; \
 	  echo "== $$t: fuzzing $(FUZZ_REPLAY_RUNS) runs (at most $(FUZZ_REPLAY_SECONDS) s), seed 1"; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_DICT) -seed=1 -runs=$(FUZZ_REPLAY_RUNS) \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_QUIET) $(FUZZ_DICT) -seed=1 -runs=$(FUZZ_REPLAY_RUNS) \
 	    -max_total_time=$(FUZZ_REPLAY_SECONDS) -artifact_prefix=build/fuzz/crashes/$$t/ \
 	    build/fuzz/replay/$$t tests/fuzz/corpus/$$t 2>>build/fuzz/replay-$$t.log \
 	    || { tail -n 60 build/fuzz/replay-$$t.log; exit 1; }; \
