@@ -103,7 +103,8 @@ test: test-deps
 # The library is compiled with -fsanitize=fuzzer-no-link (coverage, no main) and each harness linked with
 # -fsanitize=fuzzer. `make fuzz` runs every target FUZZ_SECONDS in turn and merges what it found into
 # tests/fuzz/corpus/<target>; `make fuzz-replay` (part of `make test`) replays the corpora, then fuzzes each
-# target briefly with a fixed seed so a red run can be repeated.
+# target briefly with a fixed seed so a red run can be repeated (tests/fuzz/replay.sh; FUZZ_REPLAY_RUNS=0
+# only replays).
 FUZZ_TARGETS = fuzz_sql fuzz_csv fuzz_ingest fuzz_http fuzz_dbfile
 FUZZ_SECONDS ?= 60
 FUZZ_REPLAY_SECONDS ?= 20
@@ -144,17 +145,7 @@ fuzz: fuzz-build
 	done; exit $$status
 
 fuzz-replay: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
-	  echo "== $$t: replaying tests/fuzz/corpus/$$t"; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_QUIET) -runs=0 tests/fuzz/corpus/$$t 2>build/fuzz/replay-$$t.log \
-	    || { tail -n 60 build/fuzz/replay-$$t.log; exit 1; }; \
-	  rm -rf build/fuzz/replay/$$t && mkdir -p build/fuzz/replay/$$t build/fuzz/crashes/$$t; \
-	  echo "== $$t: fuzzing $(FUZZ_REPLAY_RUNS) runs (at most $(FUZZ_REPLAY_SECONDS) s), seed 1"; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_QUIET) $(FUZZ_DICT) -seed=1 -runs=$(FUZZ_REPLAY_RUNS) \
-	    -max_total_time=$(FUZZ_REPLAY_SECONDS) -artifact_prefix=build/fuzz/crashes/$$t/ \
-	    build/fuzz/replay/$$t tests/fuzz/corpus/$$t 2>>build/fuzz/replay-$$t.log \
-	    || { tail -n 60 build/fuzz/replay-$$t.log; exit 1; }; \
-	done
+	tests/fuzz/replay.sh $(FUZZ_REPLAY_RUNS) $(FUZZ_REPLAY_SECONDS) $(FUZZ_TARGETS)
 
 demo.factdb: | all
 	$(BUILD)/factdb-demo create demo.factdb
