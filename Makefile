@@ -132,16 +132,22 @@ $(BUILD)/fuzz_http: $(BUILD)/obj/tests/fuzz/fuzz_http.o $(filter $(BUILD)/obj/sr
                     $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) $(CLI_LIBS)
 
-# One target at a time (the machine is shared); new inputs land in build/fuzz/work/<t>, and -merge=1 then
-# adds to the checked-in corpus only those that reach new coverage. Crashes go to build/fuzz/crashes/<t>/.
+# One target at a time (the machine is shared), in fork mode so that a known crash does not end the run early:
+# new inputs land in build/fuzz/work/<t>, crashes in build/fuzz/crashes/<t>/ (tests/fuzz/triage.sh groups
+# them), and -merge=1 then adds to the checked-in corpus only the inputs that reach new coverage.
+FUZZ_FORK = -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
 fuzz: fuzz-build
 	@status=0; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz/work/$$t build/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
 	  echo "== $$t: $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_QUIET) $(FUZZ_DICT) -max_total_time=$(FUZZ_SECONDS) \
-	    -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/work/$$t tests/fuzz/corpus/$$t || status=1; \
-	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -merge=1 tests/fuzz/corpus/$$t build/fuzz/work/$$t \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_FORK) $(FUZZ_QUIET) $(FUZZ_DICT) -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/work/$$t tests/fuzz/corpus/$$t \
+	    >build/fuzz/fuzz-$$t.log 2>&1 || status=1; \
+	  grep -E '^#[0-9]+' build/fuzz/fuzz-$$t.log | tail -n 1; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -merge=1 -artifact_prefix=build/fuzz/crashes/$$t/ tests/fuzz/corpus/$$t build/fuzz/work/$$t \
 	    >build/fuzz/merge-$$t.log 2>&1 || { echo "merge failed: build/fuzz/merge-$$t.log"; status=1; }; \
+	  n=$$(ls build/fuzz/crashes/$$t | wc -l); \
+	  if [ $$n -gt 0 ]; then status=1; echo "$$n crash files: tests/fuzz/triage.sh $$t build/fuzz/crashes/$$t/*"; fi; \
 	done; exit $$status
 
 fuzz-replay: fuzz-build
