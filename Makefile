@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench clean asan screenshots
+.PHONY: all deps test-deps test run bench clean asan screenshots fuzz-build fuzz fuzz-replay
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -99,6 +99,61 @@ test: test-deps
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 	FACTDB_BUILD=build python3 tests/proc/test_damage.py
+	$(MAKE) fuzz-replay
+
+# ---- fuzzing (tests/fuzz/README.md): libFuzzer targets built by clang in build/fuzz ----
+# The library is compiled with -fsanitize=fuzzer-no-link (coverage, no main) and each harness linked with
+# -fsanitize=fuzzer. `make fuzz` runs every target FUZZ_SECONDS in turn and merges what it found into
+# tests/fuzz/corpus/<target>; `make fuzz-replay` (part of `make test`) replays the corpora, then fuzzes each
+# target briefly with a fixed seed so a red run can be repeated (tests/fuzz/replay.sh; FUZZ_REPLAY_RUNS=0
+# only replays).
+FUZZ_TARGETS = fuzz_sql fuzz_csv fuzz_ingest fuzz_http fuzz_dbfile
+FUZZ_SECONDS ?= 60
+FUZZ_REPLAY_SECONDS ?= 20
+FUZZ_REPLAY_RUNS ?= 3000
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_FLAGS = -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+FUZZ_DICT = $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict)
+# the server logs one line per request on stderr: drop them (sanitizer reports still show)
+FUZZ_QUIET = $$(test $$t = fuzz_http && echo -close_fd_mask=2)
+
+fuzz-build: test-deps $(CHARTJS)
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_TARGETS:%=build/fuzz/%)
+
+$(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/%.o): tests/fuzz/fuzz_common.h
+
+$(BUILD)/fuzz_sql $(BUILD)/fuzz_csv $(BUILD)/fuzz_dbfile: $(BUILD)/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(BUILD)/fuzz_ingest: $(BUILD)/obj/tests/fuzz/fuzz_ingest.o $(BUILD)/obj/src/http/ingest.o $(BUILD)/obj/src/http/metrics.o \
+                      $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) -ljansson
+
+$(BUILD)/fuzz_http: $(BUILD)/obj/tests/fuzz/fuzz_http.o $(filter $(BUILD)/obj/src/http/%,$(CLI_OBJ)) \
+                    $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) $(CLI_LIBS)
+
+# One target at a time (the machine is shared), in fork mode so that a known crash does not end the run early:
+# new inputs land in build/fuzz/work/<t>, crashes in build/fuzz/crashes/<t>/ (tests/fuzz/triage.sh groups
+# them), and -merge=1 then adds to the checked-in corpus only the inputs that reach new coverage.
+FUZZ_FORK = -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
+fuzz: fuzz-build
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/work/$$t build/fuzz/crashes/$$t tests/fuzz/corpus/$$t; \
+	  echo "== $$t: $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) $(FUZZ_FORK) $(FUZZ_QUIET) $(FUZZ_DICT) -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=build/fuzz/crashes/$$t/ build/fuzz/work/$$t tests/fuzz/corpus/$$t \
+	    >build/fuzz/fuzz-$$t.log 2>&1 || status=1; \
+	  grep -E '^#[0-9]+' build/fuzz/fuzz-$$t.log | tail -n 1; \
+	  $(FUZZ_ENV) build/fuzz/$$t $(FUZZ_FLAGS) -merge=1 -artifact_prefix=build/fuzz/crashes/$$t/ tests/fuzz/corpus/$$t build/fuzz/work/$$t \
+	    >build/fuzz/merge-$$t.log 2>&1 || { echo "merge failed: build/fuzz/merge-$$t.log"; status=1; }; \
+	  n=$$(ls build/fuzz/crashes/$$t | wc -l); \
+	  if [ $$n -gt 0 ]; then status=1; echo "$$n crash files: tests/fuzz/triage.sh $$t build/fuzz/crashes/$$t/*"; fi; \
+	done; exit $$status
+
+fuzz-replay: fuzz-build
+	tests/fuzz/replay.sh $(FUZZ_REPLAY_RUNS) $(FUZZ_REPLAY_SECONDS) $(FUZZ_TARGETS)
 
 demo.factdb: | all
 	$(BUILD)/factdb-demo create demo.factdb

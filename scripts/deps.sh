@@ -4,7 +4,7 @@
 set -eu
 build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev libmicrohttpd-dev libjansson-dev"
 web_pkgs="nodejs npm"
-test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium"
+test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev"
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   web)   want=$web_pkgs ;;

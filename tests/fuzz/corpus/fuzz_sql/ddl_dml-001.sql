@@ -1,0 +1,1 @@
+CREATE TABLE t (a integer NOT NULL, b varchar(20), c numeric(6,2), d double precision, e bigint, f boolean, g date, h timestamp)

@@ -1,0 +1,1 @@
+INSERT INTO t (b) VALUES ('no a')

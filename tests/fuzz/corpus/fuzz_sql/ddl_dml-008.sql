@@ -1,0 +1,1 @@
+INSERT INTO t (a, c) VALUES (9, 123456.7)

@@ -1,0 +1,1 @@
+INSERT INTO t (a, b, c) SELECT a + 10, upper(b), a * 1.5 FROM t WHERE a < 3

@@ -1,0 +1,1 @@
+INSERT INTO t (a, extra) VALUES (20, 'new')

@@ -1,0 +1,1 @@
+SELECT a, extra FROM t ORDER BY a

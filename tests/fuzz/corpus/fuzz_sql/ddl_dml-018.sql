@@ -1,0 +1,1 @@
+DELETE FROM t WHERE a > 10 AND a < 20

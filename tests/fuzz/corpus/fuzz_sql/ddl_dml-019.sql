@@ -1,0 +1,1 @@
+SELECT count(*) AS n, sum(a) AS s FROM t

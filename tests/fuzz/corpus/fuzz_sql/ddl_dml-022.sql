@@ -1,0 +1,1 @@
+CREATE TABLE t2 (a integer, b text, c numeric(6,2), d double precision, e bigint, f boolean, g date, h timestamp, extra text)

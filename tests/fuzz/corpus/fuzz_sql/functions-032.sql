@@ -1,0 +1,1 @@
+CREATE TABLE f (s text, n numeric(10,3), d double precision, i integer, day date, ts timestamp)

@@ -1,0 +1,1 @@
+SELECT trim(s) AS t, ltrim(s) AS l, rtrim(s) AS r, btrim('xxabcxx', 'x') AS b, length(s) AS len, upper(trim(s)) AS u FROM f WHERE i < 0

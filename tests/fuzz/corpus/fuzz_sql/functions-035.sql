@@ -1,0 +1,1 @@
+SELECT substring('hello' from 0 for 3) AS a, substr('hello', 3) AS b, substr('hello', -1, 3) AS c, substring('città' from 4) AS d, replace('aaa', 'a', 'bb') AS e

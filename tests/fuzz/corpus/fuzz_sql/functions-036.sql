@@ -1,0 +1,1 @@
+SELECT n, abs(n) AS a, round(n, 1) AS r1, round(n) AS r0, trunc(n, 2) AS t2, floor(n) AS f, ceil(n) AS c, sign(n) AS sg FROM f ORDER BY n

@@ -1,0 +1,1 @@
+SELECT d, round(d) AS r, floor(d) AS f, ceil(d) AS c, sqrt(abs(d) * 4) AS s, power(2, 10) AS p FROM f ORDER BY d

@@ -1,0 +1,1 @@
+SELECT day, date_trunc('week', day) AS w, date_trunc('quarter', day) AS q, date_trunc('year', day) AS y, extract(isodow FROM day) AS dow, extract(doy FROM day) AS doy, extract(week FROM day) AS wk, extract(quarter FROM day) AS qt FROM f ORDER BY day

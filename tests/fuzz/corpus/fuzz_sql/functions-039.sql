@@ -1,0 +1,1 @@
+SELECT ts, date_trunc('hour', ts) AS h, date_trunc('minute', ts) AS mi, date_trunc('second', ts) AS se, extract(second FROM ts) AS sec, extract(epoch FROM ts) AS ep, date_part('hour', ts) AS hr FROM f ORDER BY ts

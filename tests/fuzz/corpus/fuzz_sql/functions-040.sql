@@ -1,0 +1,1 @@
+SELECT day + INTERVAL '1 year' AS y, day - INTERVAL '1 month' AS m, ts + INTERVAL '2 hours 30 minutes' AS hm, day + INTERVAL '1 week' AS w FROM f ORDER BY day

@@ -1,0 +1,1 @@
+SELECT CAST(n AS integer) AS i, n::double precision AS dbl, n::text AS t, i::numeric(5,1) AS num, d::text AS dt, day::timestamp AS dts, ts::date AS tsd, '1.5'::numeric + 1 AS un FROM f ORDER BY n

@@ -1,0 +1,1 @@
+SELECT 10 / 4 AS a, 10 / 4.0 AS b, 10.0 / 3 AS c, 1 / 7.0 AS d, 100000.0 / 3 AS e, 2.50 * 1.1 AS f, -7 % 3 AS g, 7.5 % 2 AS h

@@ -1,0 +1,1 @@
+SELECT now() > TIMESTAMP '2020-01-01 00:00:00' AS recent, current_date > DATE '2020-01-01' AS today, extract(year FROM current_date) >= 2024 AS year_ok

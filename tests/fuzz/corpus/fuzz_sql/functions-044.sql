@@ -1,0 +1,1 @@
+SELECT greatest('b', 'a', NULL) AS g, least(3, NULL, 1) AS l, coalesce(NULL, NULL, 'z') AS c, nullif('a', 'a') IS NULL AS n

@@ -1,0 +1,1 @@
+SELECT i, CASE WHEN i < 0 THEN 'neg' WHEN i = 0 THEN 'zero' END AS c, CASE WHEN i = 0 THEN 1 / 1 ELSE 1 / i END AS safe_div FROM f ORDER BY i

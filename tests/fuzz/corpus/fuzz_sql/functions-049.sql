@@ -1,0 +1,1 @@
+SELECT extract(hour FROM day) FROM f

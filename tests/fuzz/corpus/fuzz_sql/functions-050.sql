@@ -1,0 +1,1 @@
+SELECT round(d, 1) FROM f

@@ -1,0 +1,1 @@
+ALTER TABLE f ADD COLUMN n2 integer NOT NULL

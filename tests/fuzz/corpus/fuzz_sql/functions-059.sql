@@ -1,0 +1,1 @@
+CREATE TABLE g (s text, i integer)

@@ -1,0 +1,1 @@
+SELECT s, i FROM g ORDER BY i

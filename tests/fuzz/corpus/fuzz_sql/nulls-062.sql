@@ -1,0 +1,1 @@
+INSERT INTO t VALUES (1, 'x', 1.5), (2, NULL, NULL), (NULL, 'y', 2.5), (NULL, NULL, NULL)

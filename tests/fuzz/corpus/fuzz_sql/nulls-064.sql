@@ -1,0 +1,1 @@
+SELECT count(*), count(a), count(b), sum(a), avg(c), min(b), max(b) FROM t

@@ -1,0 +1,1 @@
+SELECT count(*) AS not_in_with_null FROM t WHERE a NOT IN (3, NULL)

@@ -1,0 +1,1 @@
+SELECT coalesce(a, -1) AS a, coalesce(b, 'none') AS b, nullif(a, 1) AS n FROM t ORDER BY 1, 2

@@ -1,0 +1,1 @@
+SELECT sum(a) AS s, count(a) AS c FROM t WHERE a > 100

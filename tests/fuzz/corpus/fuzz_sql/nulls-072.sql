@@ -1,0 +1,1 @@
+SELECT b, count(*) FROM t GROUP BY b ORDER BY b

@@ -1,0 +1,1 @@
+CREATE TABLE sales (id integer NOT NULL, region text, product text, qty integer, price numeric(10,2), sold date, at timestamp)

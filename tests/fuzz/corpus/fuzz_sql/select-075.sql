@@ -1,0 +1,1 @@
+SELECT id, qty * price AS total FROM sales WHERE region = 'North' AND qty > 2 ORDER BY total DESC

@@ -1,0 +1,1 @@
+SELECT region, count(*) AS n, sum(qty) AS q, sum(qty * price) AS revenue, avg(price) AS avg_price FROM sales GROUP BY region ORDER BY revenue DESC

@@ -1,0 +1,1 @@
+SELECT region, count(*) FROM sales GROUP BY 1 HAVING count(*) > 1 ORDER BY 1

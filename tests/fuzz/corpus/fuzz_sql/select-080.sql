@@ -1,0 +1,1 @@
+SELECT id, CASE WHEN qty >= 5 THEN 'big' WHEN qty >= 2 THEN 'medium' ELSE 'small' END AS size FROM sales ORDER BY id

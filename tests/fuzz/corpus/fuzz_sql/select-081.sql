@@ -1,0 +1,1 @@
+SELECT id, CASE region WHEN 'North' THEN 1 WHEN 'South' THEN 2 END AS code FROM sales ORDER BY id

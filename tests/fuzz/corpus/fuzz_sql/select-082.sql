@@ -1,0 +1,1 @@
+SELECT id FROM sales WHERE product LIKE 'P%' AND product NOT LIKE '%lum' ORDER BY id

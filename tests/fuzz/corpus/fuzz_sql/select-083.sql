@@ -1,0 +1,1 @@
+SELECT id FROM sales WHERE region ILIKE 'n_rth' ORDER BY id

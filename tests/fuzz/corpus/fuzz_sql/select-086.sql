@@ -1,0 +1,1 @@
+SELECT date_trunc('month', sold) AS m, count(*) FROM sales GROUP BY 1 ORDER BY 1

@@ -1,0 +1,1 @@
+SELECT extract(year FROM sold) AS y, extract(month FROM at) AS mo, extract(dow FROM sold) AS dow, date_part('day', sold) AS d FROM sales WHERE id = 1

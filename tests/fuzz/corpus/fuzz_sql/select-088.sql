@@ -1,0 +1,1 @@
+SELECT substring(product from 2 for 3) AS s, substr(product, 2) AS s2, replace(region, 'th', 'TH') AS r, trim('  x  ') AS t FROM sales WHERE id = 2

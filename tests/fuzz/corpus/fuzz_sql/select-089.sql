@@ -1,0 +1,1 @@
+SELECT round(2.345, 2) AS r2, round(2.5) AS r0, round(-2.5) AS rn, floor(-1.5) AS f, ceil(1.2) AS c, abs(-3) AS a, greatest(1, 5, 3) AS g, least(2.5, 1) AS l

@@ -1,0 +1,1 @@
+SELECT count(DISTINCT region) AS regions, count(DISTINCT product) AS products FROM sales

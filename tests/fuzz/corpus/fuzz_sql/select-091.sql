@@ -1,0 +1,1 @@
+SELECT region, sum(qty) FILTER (WHERE product = 'Apple') AS apples, count(*) FILTER (WHERE qty > 3) AS big FROM sales GROUP BY region ORDER BY region

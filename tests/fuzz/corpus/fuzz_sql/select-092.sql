@@ -1,0 +1,1 @@
+SELECT min(sold) AS first, max(at) AS last, bool_and(qty > 0) AS all_pos, bool_or(qty > 5) AS any_big FROM sales

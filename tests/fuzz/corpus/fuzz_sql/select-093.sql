@@ -1,0 +1,1 @@
+SELECT stddev_samp(qty) AS sd, var_samp(qty) AS v FROM sales

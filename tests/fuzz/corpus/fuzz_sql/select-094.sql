@@ -1,0 +1,1 @@
+SELECT upper(region) AS r, count(*) FROM sales GROUP BY upper(region) ORDER BY 2 DESC, 1 LIMIT 2

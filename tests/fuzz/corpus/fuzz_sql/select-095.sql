@@ -1,0 +1,1 @@
+SELECT id, qty FROM sales WHERE qty IN (1, 2, 3) ORDER BY qty DESC, id

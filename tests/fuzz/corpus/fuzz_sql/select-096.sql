@@ -1,0 +1,1 @@
+SELECT product, count(*) AS n FROM sales GROUP BY product ORDER BY n DESC, product NULLS FIRST

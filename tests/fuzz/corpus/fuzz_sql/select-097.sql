@@ -1,0 +1,1 @@
+SELECT qtty FROM sales

@@ -1,0 +1,1 @@
+SELECT id FROM sales WHERE sum(qty) > 1

@@ -1,0 +1,1 @@
+BEGIN; INSERT INTO t VALUES (1, 'uno'), (2, 'due'); SELECT count(*) AS inside FROM t; DELETE FROM t WHERE a = 1; SELECT a, b FROM t; COMMIT

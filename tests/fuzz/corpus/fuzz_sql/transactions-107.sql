@@ -1,0 +1,1 @@
+BEGIN; INSERT INTO t VALUES (3, 'tre'); CREATE TABLE u (x integer); INSERT INTO u VALUES (1); SELECT count(*) AS n FROM t; ROLLBACK; SELECT count(*) AS after FROM t

@@ -1,0 +1,1 @@
+BEGIN; INSERT INTO t VALUES (4, 'quattro'); SELECT 1 / 0; COMMIT

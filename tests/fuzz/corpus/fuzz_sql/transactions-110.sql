@@ -1,0 +1,1 @@
+SELECT count(*) AS not_applied FROM t

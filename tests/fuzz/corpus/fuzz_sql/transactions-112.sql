@@ -1,0 +1,1 @@
+COMMIT; ROLLBACK; SELECT count(*) AS still FROM t

@@ -1,0 +1,1 @@
+SELECT 1 AS i, 2147483648 AS big, 0.1 AS n, 1e3 AS e, 'x' AS t, TRUE AS b, NULL AS z

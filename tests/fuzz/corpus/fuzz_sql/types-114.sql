@@ -1,0 +1,1 @@
+SELECT 7 / 2 AS int_div, -7 / 2 AS neg_div, 7 % 3 AS m, -7 % 3 AS negm, 7.0 / 2 AS num_div, 1 / 3.0 AS third

@@ -1,0 +1,1 @@
+SELECT 0.1 + 0.2 AS exact, 0.1::double precision + 0.2::double precision AS dbl, 1.50 * 2 AS scale2, 2.5 * 1.25 AS scale3

@@ -1,0 +1,1 @@
+SELECT 10::numeric(5,2) AS n, CAST('3.145' AS numeric(10,2)) AS r, CAST(2.5 AS integer) AS half_even_int, CAST(2.5::double precision AS integer) AS dbl_rint

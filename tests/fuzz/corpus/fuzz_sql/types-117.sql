@@ -1,0 +1,1 @@
+SELECT '42'::integer + 1 AS a, '2024-02-29'::date AS d, '2024-02-29 13:45:00.5'::timestamp AS ts, 'true'::boolean AS b

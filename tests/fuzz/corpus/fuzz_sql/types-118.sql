@@ -1,0 +1,1 @@
+SELECT DATE '2024-01-31' + 1 AS next, DATE '2024-03-01' - DATE '2024-02-01' AS days, DATE '2024-01-31' + INTERVAL '1 month' AS plus_month

@@ -1,0 +1,1 @@
+SELECT 1.0e0::double precision / 3 AS third, 100::double precision AS hundred, 1e20::double precision AS big, 0.0001::double precision AS small

@@ -1,0 +1,1 @@
+SELECT 'it''s' AS quoted, 'a' || 'b' || 1 AS cat, length('città') AS len, upper('città') AS up, lower('ÀB') AS low
