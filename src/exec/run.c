@@ -624,9 +624,21 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
         if (old)
             memcpy(bm, old, ((size_t)rows + 7) / 8);
         size_t live = 0;
-        for (uint32_t p = 0; p < rows; p++)
-            if (!(old && (old[p / 8] >> (p % 8) & 1)))
+        for (uint32_t p = 0; p < rows && live <= batch.count; p++)
+            if (!(old && (old[p / 8] >> (p % 8) & 1))) {
+                if (live == batch.count) {
+                    live++;  /* more live rows than the scan returned: the bitmap disagrees */
+                    break;
+                }
                 phys_of[live++] = p;
+            }
+        if (live != batch.count) {
+            free(phys_of);
+            free(bm);
+            rc = base_err(err, FACTDB_CORRUPT, "chunk %llu: its deletion bitmap disagrees with its row count; run "
+                          "factdb check, and restore the file from a backup", (unsigned long long)id);
+            break;
+        }
         uint32_t ndel = 0;
         for (size_t off = 0; off < batch.count && !rc; off += EXEC_VEC) {
             size_t n = MIN((size_t)EXEC_VEC, batch.count - off);

@@ -436,7 +436,11 @@ static int append_req(factdb_appender *app, ins_req *r, factdb_error *err)
             case C_INT: rc = factdb_append_int64(app, k, c[k].i, err); break;
             case C_DOUBLE: rc = factdb_append_double(app, k, c[k].d, err); break;
             case C_BOOL: rc = factdb_append_bool(app, k, c[k].i != 0, err); break;
-            default: rc = factdb_append_text(app, k, (const char *)r->text.data + c[k].off, c[k].len, err); break;
+            default:
+                /* a request whose text values are all empty never allocated r->text: no NULL + 0 */
+                rc = factdb_append_text(app, k, c[k].len ? (const char *)r->text.data + c[k].off : "", c[k].len,
+                                        err);
+                break;
             }
             if (rc) {
                 err->line = (int64_t)row + 1;

@@ -12,7 +12,7 @@ void csv_init(csv_reader *r, const ingest_input *in, char delim)
 {
     memset(r, 0, sizeof *r);
     r->p = r->base = in->data;
-    r->end = in->data + in->len;
+    r->end = in->len ? in->data + in->len : in->data;  /* an empty input may have no buffer: no NULL + 0 */
     r->delim = delim;
     r->line = 1;
     base_buf_init(&r->scratch, MAX_RECORD);

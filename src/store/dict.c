@@ -205,6 +205,13 @@ static int dict_verify(store_txn *t, uint32_t table_id, uint16_t col, uint32_t h
     return FACTDB_OK;
 }
 
+/* A dictionary string whose stored size runs past the file's pages (a damaged LMDB node). */
+static int damaged_string(store_env *env, uint32_t table_id, uint16_t col, uint32_t id, factdb_error *err)
+{
+    return base_err(err, FACTDB_CORRUPT, DICT_DAMAGED "entry %u of the dictionary of column %u of table %u has a "
+                    "size that runs past the end of the file" DICT_RESTORE, env->path, id, (unsigned)col, table_id);
+}
+
 /* Loads entries have..count-1 of d's column from snapshot t into d, verified. */
 static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *err)
 {
@@ -228,9 +235,15 @@ static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *
     MDB_val k = {10, sk}, v;
     int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     uint32_t id = have;
+    store_map_bounds mb;
+    store_map_bounds_get(env, &mb);
     while (mrc == 0 && id < count && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
         if (base_get_be32((const unsigned char *)k.mv_data + 6) != id)
             break;  /* an id is missing: reported below */
+        if (!store_val_ok(&mb, &v) || v.mv_size > FACTDB_TEXT_MAX) {
+            rc = damaged_string(env, table_id, col, id, err);
+            break;
+        }
         hashes[id - have] = base_hash(v.mv_data, v.mv_size);
         dict_entry **pg = &d->pages[id >> PAGE_BITS];
         if (!*pg && !(*pg = calloc(PAGE_SIZE, sizeof **pg))) {
@@ -356,8 +369,14 @@ int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col,
     str_key(sk, table_id, col, 0);
     MDB_val k = {10, sk}, v;
     int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    store_map_bounds mb;
+    store_map_bounds_get(t->env, &mb);
     while (mrc == 0 && k.mv_size == 10 && memcmp(k.mv_data, sk, 6) == 0) {
         uint32_t id = base_get_be32((const unsigned char *)k.mv_data + 6);
+        if (!store_val_ok(&mb, &v) || v.mv_size > FACTDB_TEXT_MAX) {
+            rc = damaged_string(t->env, table_id, col, id, err);
+            break;
+        }
         unsigned char hk[18];
         hash_key(hk, table_id, col, base_hash(v.mv_data, v.mv_size), id);
         MDB_val hkv = {18, hk}, hv;

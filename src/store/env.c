@@ -74,6 +74,20 @@ bool store_addr_in_map(const void *addr, int *fd, uint64_t *offset)
     return false;
 }
 
+void store_map_bounds_get(store_env *env, store_map_bounds *b)
+{
+    b->lo = b->hi = 0;
+    if (env->map_slot < 0)
+        return;
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env->env, &info) || mdb_env_stat(env->env, &st))
+        return;
+    b->lo = atomic_load(&map_base[env->map_slot]);
+    if (b->lo)
+        b->hi = b->lo + ((uintptr_t)info.me_last_pgno + 1) * st.ms_psize;
+}
+
 int store_commit_err(store_env *env, int rc, const char *what, factdb_error *err)
 {
     /* LMDB turns a short write (what a full disk gives once part of a write fits) into EIO; a nearly

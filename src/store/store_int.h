@@ -41,6 +41,23 @@ struct store_env {
     char path[];
 };
 
+/* The bytes of the file that hold pages (from LMDB's last page number), as addresses in this process's
+ * map: a value LMDB hands out whose bytes reach past `hi` comes from a damaged node (LMDB has no page
+ * checksums) and would fault when read. lo == hi == 0 when the map's address is unknown. */
+typedef struct store_map_bounds {
+    uintptr_t lo, hi;
+} store_map_bounds;
+void store_map_bounds_get(store_env *env, store_map_bounds *b);
+/* False when `v` points into the map but runs past the pages of the file (a damaged size). Values in
+ * memory outside the map (a write transaction's dirty pages) are always accepted. */
+static inline bool store_val_ok(const store_map_bounds *b, const MDB_val *v)
+{
+    uintptr_t a = (uintptr_t)v->mv_data;
+    if (!b->hi || a < b->lo || a - b->lo >= STORE_MAP_SIZE)
+        return true;
+    return a <= b->hi && v->mv_size <= b->hi - a;
+}
+
 struct store_txn {
     store_env *env;
     MDB_txn *txn;

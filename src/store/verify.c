@@ -83,7 +83,10 @@ int store_verify_blob(store_env *env, const char *table_name, uint32_t table, ui
     pthread_mutex_unlock(&env->verified_mu);
     if (seen)
         return FACTDB_OK;
-    if (enc_verify(blob, len))
+    store_map_bounds b;
+    store_map_bounds_get(env, &b);
+    MDB_val v = {len, (void *)blob};
+    if (!store_val_ok(&b, &v) || enc_verify(blob, len))
         return base_err(err, FACTDB_CORRUPT,
                         "the database file \"%s\" is damaged: table \"%s\", chunk %llu, column \"%s\" fails its "
                         "checksum; run factdb check to list every damaged value, and restore the file from a backup",

@@ -76,20 +76,6 @@ static inline void fuzz_check_error(const factdb_error *err, int rc, size_t len)
     }
 }
 
-/* Case-insensitive search for the ASCII word `w` in s[0..len). */
-static inline int fuzz_contains_ci(const uint8_t *s, size_t len, const char *w)
-{
-    size_t wl = strlen(w);
-    for (size_t i = 0; i + wl <= len; i++) {
-        size_t k = 0;
-        while (k < wl && (s[i + k] | 0x20) == (w[k] | 0x20))
-            k++;
-        if (k == wl)
-            return 1;
-    }
-    return 0;
-}
-
 /* Runs `sql` (a NUL-terminated script) on `db`, aborting on failure: setting up the fuzz database. */
 static inline void fuzz_exec_script(factdb *db, const char *sql)
 {
