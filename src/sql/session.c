@@ -872,7 +872,7 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
         case FACTDB_PARAM_BOOL: pv[i].type.id = TY_BOOL; pv[i].i = p->b; break;
         case FACTDB_PARAM_INT: pv[i].type.id = TY_BIGINT; pv[i].i = p->i; break;
         case FACTDB_PARAM_DOUBLE: pv[i].type.id = TY_DOUBLE; pv[i].d = p->d; break;
-        case FACTDB_PARAM_TEXT:
+        case FACTDB_PARAM_TEXT: {
             size_t ok = base_utf8_valid_prefix((const unsigned char *)p->s, p->len);
             if (ok != p->len) {
                 sql_arena_cleanup(&a);
@@ -885,6 +885,7 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
             pv[i].s.p = p->s;
             pv[i].s.len = p->len;
             break;
+        }
         }
     }
     factdb_result *r = result_new();
