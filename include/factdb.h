@@ -127,9 +127,10 @@ typedef struct factdb_options {
  * handle to close with factdb_close; one handle may be shared by any number of threads. Any number of
  * processes may open the same file.
  * A file this process may not write (permissions, a read-only file system), or whose lock file
- * `path-lock` cannot be created or written, is opened read-only even without FACTDB_OPEN_READ_ONLY:
- * reads work, writes fail with PERMISSION saying why (factdb_read_only_reason). Without a writable lock
- * file, reads are correct only while no other process writes the file (see docs/design.md).
+ * `path-lock` is absent and cannot be created, is opened read-only even without FACTDB_OPEN_READ_ONLY:
+ * reads work, writes fail with PERMISSION saying why (factdb_read_only_reason). Without a lock file, reads
+ * are correct only while no other process writes the file (see docs/design.md). A lock file that exists
+ * but that this process may not write is refused (PERMISSION): writers may be using it.
  * Errors: IO (including a missing file with FACTDB_OPEN_EXISTING), PERMISSION, NOT_A_DATABASE, CORRUPT
  * (e.g. truncated), NEWER_FORMAT, READERS_FULL, BUSY (creating a new file while another process holds
  * the write lock), NOMEM. */

@@ -573,7 +573,7 @@ int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
 {
     *deleted = 0;
     if (db->read_only)
-        return base_err(err, FACTDB_PERMISSION, "the database was opened read-only");
+        return store_read_only_err(db, err);
     store_txn *x = store_xact_current(db);  /* inside BEGIN ... COMMIT: write into it, it holds the gate */
     int rc = x ? 0 : store_gate_acquire(db->env, db->busy_timeout_ms, err);
     if (rc)

@@ -48,6 +48,11 @@ typedef struct store_map_bounds {
     uintptr_t lo, hi;
 } store_map_bounds;
 void store_map_bounds_get(store_env *env, store_map_bounds *b);
+/* The address of env's memory map, or NULL when unknown. */
+const void *store_map_base(store_env *env);
+/* Checks every B-tree page of the newest snapshot (pages.c) before LMDB walks them: CORRUPT naming the
+ * first damaged page, or OK. `path` names the file in messages. */
+int store_pages_check(store_env *env, const char *path, factdb_error *err);
 /* False when `v` points into the map but runs past the pages of the file (a damaged size). Values in
  * memory outside the map (a write transaction's dirty pages) are always accepted. */
 static inline bool store_val_ok(const store_map_bounds *b, const MDB_val *v)
