@@ -222,6 +222,11 @@ static int dict_fill(store_txn *t, store_dict *d, uint32_t count, factdb_error *
     uint32_t have = atomic_load_explicit(&d->count, memory_order_relaxed);
     if (have >= count)
         return FACTDB_OK;
+    MDB_stat ms;  /* the count comes from the table's record, which has no checksum: bound it by what exists */
+    if (mdb_stat(t->txn, env->dstr, &ms) == 0 && count - have > ms.ms_entries)
+        return base_err(err, FACTDB_CORRUPT, DICT_DAMAGED "the dictionary of column %u of table %u claims %u "
+                        "entries but the file holds %zu strings in all" DICT_RESTORE, env->path, (unsigned)col,
+                        table_id, count, ms.ms_entries);
     uint64_t *hashes = malloc((size_t)(count - have) * sizeof *hashes);
     if (!hashes)
         return base_err(err, FACTDB_NOMEM, "out of memory caching a dictionary");
