@@ -4,7 +4,7 @@
  * wild pointer, and the process dies inside liblmdb. This walk reads every branch and leaf page reachable
  * from the newest meta page (the free list, the main database and the named databases in it) and the
  * first page of every overflow run, through the memory map, checking each against the layout that LMDB
- * 0.9's mdb.c writes (docs/format.md), and never touching a byte that the file does not hold.
+ * 0.9's mdb.c writes (constants below), and never touching a byte that the file does not hold.
  * Invariants: it runs inside a read transaction, so the pages of its snapshot cannot be reused meanwhile;
  * a page is visited at most once (a tree never shares pages, so a second visit is damage, and a cycle
  * cannot make the walk loop). */
