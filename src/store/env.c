@@ -260,6 +260,37 @@ static void env_free(store_env *e)
     free(e);
 }
 
+/* LMDB's mdb_env_open trusts the page size recorded in the meta pages (a damaged one made it divide by
+ * zero): check both meta pages the way LMDB 0.9 reads them (flags, magic, version, page size) first. */
+static int check_meta_pages(const char *path, factdb_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return FACTDB_OK;  /* LMDB's own open reports it */
+    unsigned char m[64];
+    uint32_t psize = 0;
+    int rc = FACTDB_OK;
+    for (int i = 0; i < 2 && !rc; i++) {
+        off_t at = i == 0 ? 0 : (off_t)psize;
+        if (pread(fd, m, sizeof m, at) != (ssize_t)sizeof m)
+            break;  /* too short: reported by the caller's length checks */
+        uint16_t flags;
+        uint32_t magic, version, ps;
+        memcpy(&flags, m + 10, 2);
+        memcpy(&magic, m + 16, 4);
+        memcpy(&version, m + 20, 4);
+        memcpy(&ps, m + 40, 4);  /* mm_dbs[0].md_pad holds the page size */
+        if (magic != 0xBEEFC0DEu)
+            break;  /* not an LMDB file: LMDB says so (NOT_A_DATABASE) */
+        if (!(flags & 0x08) || version != 1 || ps < 512 || ps > 32768 || (ps & (ps - 1)) || (i && ps != psize))
+            rc = base_err(err, FACTDB_CORRUPT, "the database file \"%s\" is damaged: its meta page %d (the "
+                          "header LMDB reads first) is not valid; restore the file from a backup", path, i);
+        psize = ps;
+    }
+    close(fd);
+    return rc;
+}
+
 /* Decides whether this process can only read `path`: no write permission on the file or its file system
  * (LMDB then opens it MDB_RDONLY), or no way to create its lock file (then also MDB_NOLOCK). A reader
  * without the lock file has no reader slot, so writers may reuse the pages of its snapshot while it reads:
@@ -430,6 +461,8 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
                       "be made one: %s)", path, e->ro_why);
         goto fail;
     }
+    if (st.st_size > 0 && (rc = check_meta_pages(path, err)))
+        goto fail;
     rc = mdb_env_create(&e->env);
     if (!rc) rc = mdb_env_set_maxreaders(e->env, STORE_MAX_READERS);
     if (!rc) rc = mdb_env_set_mapsize(e->env, STORE_MAP_SIZE);

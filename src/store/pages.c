@@ -19,7 +19,6 @@
 #define P_BRANCH 0x01
 #define P_LEAF 0x02
 #define P_OVERFLOW 0x04
-#define P_LEAF2 0x20
 #define F_BIGDATA 0x01
 #define F_SUBDATA 0x02
 #define F_DUPDATA 0x04
@@ -96,7 +95,7 @@ static int check_overflow(walk *w, uint64_t pg, uint64_t size)
         return FACTDB_CORRUPT;
     uint32_t n;
     memcpy(&n, p + 12, 4);
-    if (!(get16(p + 10) & P_OVERFLOW) || n == 0 || pg + n > w->pages || pg + n > w->file_pages ||
+    if (get16(p + 10) != P_OVERFLOW || n == 0 || pg + n > w->pages || pg + n > w->file_pages ||
         (uint64_t)n * w->psize < size + PAGEHDRSZ)
         return damaged(w, pg, "has a damaged overflow header");
     return FACTDB_OK;
@@ -151,7 +150,8 @@ static int check_tree(walk *w, uint64_t root, unsigned depth, bool main_db)
         return FACTDB_CORRUPT;
     uint16_t flags = get16(p + 10), lower = get16(p + 12), upper = get16(p + 14);
     bool leaf = depth == 1;
-    if ((flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_LEAF2)) != (leaf ? P_LEAF : P_BRANCH))
+    /* exactly: a P_DIRTY (0x10) bit read from the file made LMDB write into the read-only map */
+    if (flags != (leaf ? P_LEAF : P_BRANCH))
         return damaged(w, root, leaf ? "should be a leaf page but is not" : "should be a branch page but is not");
     if (lower < PAGEHDRSZ || (lower - PAGEHDRSZ) % 2 || lower > upper || upper > w->psize)
         return damaged(w, root, "has damaged bounds");

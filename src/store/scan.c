@@ -245,13 +245,17 @@ int store_scan_read(factdb_scan *s, factdb_batch *b, size_t i, factdb_error *err
             v->valid = bb->valid[c];
         } else {
             enc_header h;
-            const char *why;
-            if (enc_read_header(ch->blobs[c], ch->blob_len[c], &h, &why) || h.rows != ch->hdr.rows ||
-                h.type != col->type)
+            const char *why = NULL;
+            if (enc_read_header(ch->blobs[c], ch->blob_len[c], &h, &why))
+                ;  /* why says what */
+            else if (h.rows != ch->hdr.rows)
+                why = "row count differs from the chunk's";
+            else if (h.type != col->type)
+                why = "its type differs from the column's";
+            if (why)
                 return base_err(err, FACTDB_CORRUPT, "the database file is damaged: table \"%s\", chunk %llu, column "
                                 "\"%s\": %s; run factdb check to list every problem, and restore the file from a backup",
-                                s->tab.name, (unsigned long long)ch->id, col->name,
-                                h.rows != ch->hdr.rows ? "row count differs from the chunk's" : why);
+                                s->tab.name, (unsigned long long)ch->id, col->name, why);
             if ((rc = store_verify_blob(s->db->env, s->tab.name, s->tab.id, ch->id, col->name,
                                         (uint16_t)s->colidx[c], ch->blobs[c], ch->blob_len[c], err)))
                 return rc;
