@@ -124,4 +124,19 @@ static const char FUZZ_SCHEMA[] =
     "CREATE TABLE g (s text, i integer);"
     "INSERT INTO g VALUES ('a', 1), ('b', 2), ('a', 3), (NULL, 4), ('', NULL);";
 
+/* Creates database `path` afresh (removing what was there) and runs `schema` in it; aborts, naming the
+ * target `who`, when that fails (the harness cannot run without it). */
+static inline factdb *fuzz_open_fresh(const char *path, const char *schema, const char *who)
+{
+    factdb *db;
+    factdb_error err;
+    fuzz_remove_db(path);
+    if (factdb_open(path, NULL, &db, &err)) {
+        fprintf(stderr, "%s: %s\n", who, err.message);
+        abort();
+    }
+    fuzz_exec_script(db, schema);
+    return db;
+}
+
 #endif

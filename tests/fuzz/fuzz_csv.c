@@ -17,16 +17,10 @@ static uint64_t db_version;
 
 static void db_create(void)
 {
-    factdb_error err;
     if (db)
         factdb_close(db);
-    fuzz_remove_db(db_path);
-    if (factdb_open(db_path, NULL, &db, &err)) {
-        fprintf(stderr, "fuzz_csv: %s\n", err.message);
-        abort();
-    }
-    fuzz_exec_script(db, "CREATE TABLE t (a integer NOT NULL, b text, c numeric(6,2), d double precision, "
-                         "e bigint, f boolean, g date, h timestamp)");
+    db = fuzz_open_fresh(db_path, "CREATE TABLE t (a integer NOT NULL, b text, c numeric(6,2), d double precision, "
+                         "e bigint, f boolean, g date, h timestamp)", "fuzz_csv");
     db_version = factdb_data_version(db);
 }
 

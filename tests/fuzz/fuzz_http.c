@@ -77,15 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     snprintf(db_path, sizeof db_path, "%s/http.factdb", fuzz_dir());
-    fuzz_remove_db(db_path);
-    factdb *db;
-    factdb_error err;
-    if (factdb_open(db_path, NULL, &db, &err)) {
-        fprintf(stderr, "fuzz_http: %s\n", err.message);
-        abort();
-    }
-    fuzz_exec_script(db, FUZZ_SCHEMA);
-    factdb_close(db);
+    factdb_close(fuzz_open_fresh(db_path, FUZZ_SCHEMA, "fuzz_http"));
     port = free_port();
     opts = (http_opts){.db_path = db_path, .host = "127.0.0.1", .port = port, .max_body = (size_t)1 << 20,
                        .max_rows = 10000, .max_result = 10000, .query_timeout_ms = 2000, .threads = 1,

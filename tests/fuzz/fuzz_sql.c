@@ -17,15 +17,9 @@ static uint64_t db_version;
 
 static void db_create(void)
 {
-    factdb_error err;
     if (db)
         factdb_close(db);
-    fuzz_remove_db(db_path);
-    if (factdb_open(db_path, NULL, &db, &err)) {
-        fprintf(stderr, "fuzz_sql: %s\n", err.message);
-        abort();
-    }
-    fuzz_exec_script(db, FUZZ_SCHEMA);
+    db = fuzz_open_fresh(db_path, FUZZ_SCHEMA, "fuzz_sql");
     db_version = factdb_data_version(db);
 }
 

@@ -1,6 +1,6 @@
 /* test_sql.c: the SQL session API: parameters are bound as values (never spliced into the text), typed
  * by their context like quoted literals; results carry PostgreSQL type names; errors carry positions. */
-#include "factdb.h"
+#include "unit_db.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,25 +13,10 @@ static char path[256];
 
 static void setup(void)
 {
-    snprintf(path, sizeof path, "/tmp/factdb-test-sql-%d.db", (int)getpid());
-    unlink(path);
-    char lock[300];
-    snprintf(lock, sizeof lock, "%s-lock", path);
-    unlink(lock);
-    factdb_error err;
-    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
-    cr_assert_eq(factdb_session_new(db, &s, &err), 0);
+    unit_db_open("sql", path, sizeof path, &db, &s);
 }
 
-static void teardown(void)
-{
-    factdb_session_free(s);
-    factdb_close(db);
-    unlink(path);
-    char lock[300];
-    snprintf(lock, sizeof lock, "%s-lock", path);
-    unlink(lock);
-}
+static void teardown(void) { unit_db_close(path, db, s); }
 
 static factdb_result *exec(const char *sql, const factdb_param *p, size_t np)
 {

@@ -2,7 +2,7 @@
  * the limit run on a thread with libmicrohttpd's 4 MiB stack (and the stack actually used is measured);
  * one level more is a clear error; wide flat chains (10,000-term OR or sum) answer; SQL text that is not
  * NUL-terminated is never read past its length; a cancel stops parsing and binding. Run under ASan. */
-#include "factdb.h"
+#include "unit_db.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,26 +20,11 @@ static char path[256];
 
 static void setup(void)
 {
-    snprintf(path, sizeof path, "/tmp/factdb-test-limits-%d.db", (int)getpid());
-    unlink(path);
-    char lock[300];
-    snprintf(lock, sizeof lock, "%s-lock", path);
-    unlink(lock);
-    factdb_error err;
-    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
-    cr_assert_eq(factdb_session_new(db, &s, &err), 0);
+    unit_db_open("limits", path, sizeof path, &db, &s);
     factdb_session_set_threads(s, 2);
 }
 
-static void teardown(void)
-{
-    factdb_session_free(s);
-    factdb_close(db);
-    unlink(path);
-    char lock[300];
-    snprintf(lock, sizeof lock, "%s-lock", path);
-    unlink(lock);
-}
+static void teardown(void) { unit_db_close(path, db, s); }
 
 TestSuite(limits, .init = setup, .fini = teardown, .timeout = 600);
 
