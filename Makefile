@@ -119,7 +119,7 @@ FUZZ_DICT = $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict)
 FUZZ_QUIET = $$(test $$t = fuzz_http && echo -close_fd_mask=2)
 
 fuzz-build: test-deps $(CHARTJS)
-	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_TARGETS:%=build/fuzz/%)
+	$(MAKE) -j$$(nproc) BUILD=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_TARGETS:%=build/fuzz/%)
 
 $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/%.o): tests/fuzz/fuzz_common.h
 
