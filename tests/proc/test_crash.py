@@ -89,15 +89,25 @@ def killed_create_load_leaves_no_table():
         f.writelines("%d,n%d,%d.5\n" % (i, i % 5000, i % 977) for i in range(n))
     bin_ = os.environ.get("FACTDB_BIN", FACTDB)
     rnd = random.Random(11)
+    # kill within the time a whole load takes on this machine (a fixed window let fast machines finish first)
+    t0 = time.time()
+    run([bin_, "load", "--create", os.path.join(d, "timing.db"), "t", csv])
+    full = time.time() - t0
     killed = 0
     for i in range(10):
         p = spawn([bin_, "load", "--create", db, "t", csv])
-        time.sleep(rnd.uniform(0.0, 0.4))
+        time.sleep(rnd.uniform(0.0, 0.9 * full))
         p.send_signal(signal.SIGKILL)
         p.communicate()
         killed += p.returncode == -signal.SIGKILL
-        if p.returncode == 0:  # finished before the kill
+        # The table is either absent or whole: a load killed after its commit (while exiting) or one that
+        # finished before the kill has created all of it, never a part.
+        st = run([bin_, "sql", "--format", "csv", db, "SELECT count(*), sum(id) FROM t"], check=False)
+        if st.returncode == 0:
+            assert st.stdout == "count,sum\n%d,%d\n" % (n, n * (n - 1) // 2), ("round %d" % i, st.stdout)
             run([bin_, "sql", db, "DROP TABLE t"])
+        else:
+            assert "does not exist" in st.stderr, ("round %d" % i, st.stderr)
         r = run([bin_, "load", "--create", db, "t", csv], check=False)
         assert r.returncode == 0, "round %d: rerunning the load failed: %s" % (i, r.stderr)
         got = run([bin_, "sql", "--format", "csv", db, "SELECT count(*), sum(id) FROM t"]).stdout
