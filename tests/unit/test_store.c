@@ -1,24 +1,23 @@
 /* test_store.c: storage promises that need no second process: the fault classification a SIGSEGV/SIGBUS
  * handler relies on (factdb_addr_in_map), open flags that must not create files, and read-only handles. */
-#include "factdb.h"
+#include "unit_db.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void paths(char db[256], char lock[300], const char *name)
+/* A scratch database path for test `name`, with nothing left there. */
+static void scratch_path(char db[256], const char *name)
 {
     snprintf(db, 256, "/tmp/factdb-test-store-%s-%d.db", name, (int)getpid());
-    snprintf(lock, 300, "%s-lock", db);
-    unlink(db);
-    unlink(lock);
+    unit_db_remove(db);
 }
 
 Test(store, addr_in_map_tells_the_database_map_from_other_memory)
 {
-    char path[256], lock[300];
-    paths(path, lock, "map");
+    char path[256];
+    scratch_path(path, "map");
     factdb *db;
     factdb_error err;
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
@@ -56,14 +55,14 @@ Test(store, addr_in_map_tells_the_database_map_from_other_memory)
     factdb_scan_free(s);
     factdb_close(db);
     cr_assert(!factdb_addr_in_map(inside, NULL, NULL), "a closed database's map is forgotten");
-    unlink(path);
-    unlink(lock);
+    unit_db_remove(path);
 }
 
 Test(store, open_existing_creates_nothing)
 {
     char path[256], lock[300];
-    paths(path, lock, "existing");
+    scratch_path(path, "existing");
+    snprintf(lock, sizeof lock, "%s-lock", path);
     factdb *db;
     factdb_error err;
     factdb_options o = {.busy_timeout_ms = -1, .flags = FACTDB_OPEN_EXISTING};
@@ -84,14 +83,13 @@ Test(store, open_existing_creates_nothing)
     cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), FACTDB_PERMISSION);
     cr_assert(strstr(err.message, "read-only"), "%s", err.message);
     factdb_close(db);
-    unlink(path);
-    unlink(lock);
+    unit_db_remove(path);
 }
 
 Test(store, appender_create_makes_the_table_only_at_commit)
 {
-    char path[256], lock[300];
-    paths(path, lock, "create");
+    char path[256];
+    scratch_path(path, "create");
     factdb *db;
     factdb_error err;
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
@@ -122,6 +120,5 @@ Test(store, appender_create_makes_the_table_only_at_commit)
     cr_assert_eq(factdb_appender_create(db, "t", cols, 2, &a, &err), FACTDB_TABLE_EXISTS);
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
     factdb_close(db);
-    unlink(path);
-    unlink(lock);
+    unit_db_remove(path);
 }
