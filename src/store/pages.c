@@ -203,18 +203,23 @@ int store_pages_check(store_env *e, const char *path, factdb_error *err)
 {
     if (e->map_slot < 0)
         return FACTDB_OK;  /* the map's address is unknown: nothing can be read safely */
-    struct stat st;
     MDB_stat mst;
-    if (stat(path, &st) != 0 || mdb_env_stat(e->env, &mst))
+    if (mdb_env_stat(e->env, &mst))
         return FACTDB_OK;
-    walk w = {.psize = mst.ms_psize, .file_pages = (uint64_t)st.st_size / mst.ms_psize, .path = path, .err = err};
+    walk w = {.psize = mst.ms_psize, .path = path, .err = err};
     w.base = (const unsigned char *)store_map_base(e);
-    if (!w.base || w.file_pages < 2)
+    if (!w.base)
         return FACTDB_OK;
     MDB_txn *txn;
     if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))
         return FACTDB_OK;  /* the caller's own first read reports it */
+    /* The file's length after the snapshot is taken: a writer writes its pages before its meta page, so
+     * every page of our snapshot is in the file by now (measured before, a commit in between made a false
+     * "truncated"). */
+    struct stat st;
     int rc = FACTDB_OK;
+    if (stat(path, &st) != 0 || (w.file_pages = (uint64_t)st.st_size / w.psize) < 2)
+        goto out;
     uint64_t id = mdb_txn_id(txn);
     const unsigned char *meta = NULL;
     for (int m = 0; m < 2; m++) {
