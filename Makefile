@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench clean asan screenshots fuzz-build fuzz fuzz-replay
+.PHONY: all deps test-deps test run bench clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -93,6 +93,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py
 	FACTDB_BUILD=build/asan python3 tests/differential.py
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
+	FACTDB_BUILD=build/asan python3 tests/pgdiff/test_pgdiff.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
 	FACTDB_BUILD=build/asan FACTDB_FLIP_TRIALS=40 python3 tests/proc/test_damage.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
@@ -100,6 +101,23 @@ test: test-deps
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 	FACTDB_BUILD=build python3 tests/proc/test_damage.py
 	$(MAKE) fuzz-replay
+
+# ---- oracle tests against PostgreSQL 15 (README.md, "Testing against PostgreSQL") ----
+# check-pgdiff: the differential test of `make test` alone. check-slt: SQLite's sqllogictest corpus (not
+# part of the repository) with PostgreSQL as the oracle: make check-slt SLT_DIR=/path/to/sqllogictest/test
+# [SLT_PATHS="select1.test random/expr"] [SLT_SAMPLE=files per directory] [SLT_MAX_QUERIES=per file].
+SLT_DIR ?=
+SLT_PATHS ?=
+SLT_SAMPLE ?= 0
+SLT_MAX_QUERIES ?= 0
+SLT_JOBS ?= 2
+check-pgdiff: all test-deps
+	python3 tests/pgdiff/test_pgdiff.py
+
+check-slt: all test-deps
+	@mkdir -p tests/out
+	python3 tests/slt/run_slt.py --jobs $(SLT_JOBS) --sample $(SLT_SAMPLE) --max-queries $(SLT_MAX_QUERIES) \
+	    --report tests/out/slt-report.txt --wrong tests/out/slt-wrong.txt $(SLT_DIR) $(SLT_PATHS)
 
 # ---- fuzzing (tests/fuzz/README.md): libFuzzer targets built by clang in build/fuzz ----
 # The library is compiled with -fsanitize=fuzzer-no-link (coverage, no main) and each harness linked with

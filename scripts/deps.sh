@@ -4,7 +4,8 @@
 set -eu
 build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev libmicrohttpd-dev libjansson-dev"
 web_pkgs="nodejs npm"
-test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev"
+# postgresql-15: the oracle of tests/pgdiff and tests/slt (only its binaries: the tests start their own cluster)
+test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev postgresql-15"
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   web)   want=$web_pkgs ;;
