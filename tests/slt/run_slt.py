@@ -47,6 +47,7 @@ or from the GitHub mirror
   git clone https://github.com/gregrahn/sqllogictest && make check-slt SLT_DIR=$PWD/sqllogictest/test
 and point SLT_DIR at its test/ directory."""
 ENGINE = "postgresql"
+PG_TIMEOUT_MS = 10000
 
 
 def parse(path):
@@ -171,6 +172,8 @@ def run_file(args):
         conn.query("DROP SCHEMA IF EXISTS %s CASCADE" % schema)
         conn.query("CREATE SCHEMA %s" % schema)
         conn.query("SET search_path TO %s" % schema)
+        # select5.test joins up to 64 tables: PostgreSQL may plan and run one of them for minutes
+        conn.query("SET statement_timeout = %d" % PG_TIMEOUT_MS)
         fd = engines.FactdbServer(FACTDB, os.path.join(tmp, "slt.factdb"), os.path.join(tmp, "serve.log"))
         nq = 0
         diverged = False
@@ -275,15 +278,25 @@ def main():
     per_dir = collections.defaultdict(collections.Counter)
     with engines.PgCluster() as pg:
         jobs = [(f, pg.dir, pg.port, a.max_queries, "slt%d" % i) for i, f in enumerate(files)]
-        with multiprocessing.Pool(a.jobs) as pool:
+        done_files = []
+        pool = multiprocessing.Pool(a.jobs)
+        try:
             for done, (path, c, k, pk, fi) in enumerate(pool.imap_unordered(run_file, jobs), 1):
                 counts.update(c)
                 kinds.update(k)
                 pg_kinds.update(pk)
                 findings += fi
+                done_files.append(path)
                 per_dir[os.path.relpath(os.path.dirname(path), a.slt_dir) or "."].update(c)
                 print("[%d/%d] %s: %s" % (done, len(files), os.path.relpath(path, a.slt_dir),
                                          " ".join("%s=%d" % kv for kv in sorted(c.items()))), flush=True)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: report the files that finished
+            print("interrupted: reporting the %d files that finished" % len(done_files), flush=True)
+            files = done_files
+        finally:
+            pool.terminate()
+            pool.join()
     classes = ["MATCH", "BOTH_ERROR", "FDB_ERROR", "PG_ERROR", "ORDER_DIFF", "DIVERGED", "WRONG", "CRASH"]
     tried = sum(counts[c] for c in classes)
     lines = ["sqllogictest with PostgreSQL as the oracle: %d files, %.0f s" % (len(files), time.time() - t0),
