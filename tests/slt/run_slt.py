@@ -143,12 +143,12 @@ def compare(types, sortmode, pg, fd):
 
 
 def error_kind(msg):
-    """The kind of a factdb error: its first clause with names, numbers and quoted parts taken out."""
-    m = msg.split("\n")[0]
+    """The kind of an error message: its first clause, names, numbers and quoted parts taken out."""
+    m = msg.split("\n")[0].split("; ")[0]
     m = re.sub(r'"[^"]*"', '"…"', m)
     m = re.sub(r"'[^']*'", "'…'", m)
     m = re.sub(r"\b\d+\b", "N", m)
-    m = re.split(r"[;(]", m)[0].strip()
+    m = re.sub(r"\s*\((see|factdb|use|table\.column)[^)]*\)", "", m).strip()
     return m[:100]
 
 
@@ -169,6 +169,7 @@ def run_file(args):
     kinds = collections.Counter()
     pg_kinds = collections.Counter()
     findings = []
+    examples = {}
     tmp = tempfile.mkdtemp(prefix="factdb-slt-")
     conn = engines.PgConn(os.path.join(pg_dir, ".s.PGSQL.%d" % pg_port), "postgres")
     fd = None
@@ -187,7 +188,9 @@ def run_file(args):
                 p, f = conn.query(sql), fd.query(sql)
                 if p[0] != "error" and f[0] == "error":
                     counts["statement FDB_ERROR"] += 1
-                    kinds["(statement) " + error_kind(f[2])] += 1
+                    kind = "(statement) %s: %s" % (f[1], error_kind(f[2]))
+                    kinds[kind] += 1
+                    examples.setdefault(kind, sql)
                     diverged = diverged or not NO_DATA.match(sql)
                 elif p[0] == "error" and f[0] != "error":
                     counts["statement PG_ERROR"] += 1
@@ -218,7 +221,9 @@ def run_file(args):
                 cls = "BOTH_ERROR"
             elif f[0] == "error":
                 cls = "FDB_ERROR"
-                kinds[error_kind(f[2])] += 1
+                kind = "%s: %s" % (f[1], error_kind(f[2]))
+                kinds[kind] += 1
+                examples.setdefault(kind, sql)
             elif p[0] == "error":
                 cls = "PG_ERROR"
                 pg_kinds[error_kind(p[2])] += 1
@@ -241,7 +246,7 @@ def run_file(args):
         finally:
             conn.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    return path, counts, kinds, pg_kinds, findings
+    return path, counts, kinds, pg_kinds, findings, examples
 
 
 def collect(slt_dir, paths, sample):
@@ -288,12 +293,15 @@ def main():
     pg_kinds = collections.Counter()
     findings = []
     per_dir = collections.defaultdict(collections.Counter)
+    examples = {}
     with engines.PgCluster() as pg:
         jobs = [(f, pg.dir, pg.port, a.max_queries, "slt%d" % i) for i, f in enumerate(files)]
         done_files = []
         pool = multiprocessing.Pool(a.jobs)
         try:
-            for done, (path, c, k, pk, fi) in enumerate(pool.imap_unordered(run_file, jobs), 1):
+            for done, (path, c, k, pk, fi, ex) in enumerate(pool.imap_unordered(run_file, jobs), 1):
+                for kind, sql in ex.items():
+                    examples.setdefault(kind, sql)
                 counts.update(c)
                 kinds.update(k)
                 pg_kinds.update(pk)
@@ -330,7 +338,7 @@ def main():
     lines.append("")
     lines.append("top factdb error kinds (queries factdb refuses and PostgreSQL answers):")
     for k, v in kinds.most_common(25):
-        lines.append("  %7d  %s" % (v, k))
+        lines.append("  %7d  %s\n           e.g. %s" % (v, k, " ".join(examples.get(k, "").split())[:300]))
     lines.append("")
     lines.append("PostgreSQL-only error kinds (factdb answers):")
     for k, v in pg_kinds.most_common(15):
