@@ -216,6 +216,7 @@ def hand_written():
         "SELECT id, nullif(i, 0), nullif(s, ''), nullif(g, 'k01'), nullif(n, 0) FROM t WHERE id <= 40 ORDER BY id",
         "SELECT nullif(1, 1.0), nullif(1.0, 2), nullif(2, 1), nullif('a', 'a'), nullif(NULL, 1)",
         "SELECT nullif(i, 1.5) FROM t WHERE id <= 5 ORDER BY id",
+        "SELECT nullif(85, 97 * CAST(count(*) AS REAL)) / -21 FROM t",
         "SELECT coalesce(NULL, 1), coalesce(NULL, NULL, 'x'), coalesce(1, 2.5), coalesce(NULL::integer, 2)",
         "SELECT NULL",
         "SELECT NULL AS x, 1 AS y",
@@ -234,6 +235,9 @@ def hand_written():
         "SELECT sum(DISTINCT i), avg(DISTINCT i), min(DISTINCT i), max(DISTINCT n) FROM t",
         "SELECT g, count(DISTINCT s), sum(DISTINCT i % 10) FROM t GROUP BY g ORDER BY g",
         "SELECT count(DISTINCT s) FILTER (WHERE flag), count(DISTINCT d) FROM t",
+        "SELECT max(DISTINCT 7), count(DISTINCT 1) FROM t",
+        "SELECT min(DISTINCT i), max(DISTINCT s), count(DISTINCT b) FROM t",
+        "SELECT g, min(DISTINCT d), max(DISTINCT ts) FROM t GROUP BY g ORDER BY g",
         "SELECT sum(DISTINCT n), avg(DISTINCT f), count(DISTINCT extract(year FROM d)) FROM t",
         # ---- GROUP BY by ordinal / alias / expression, HAVING
         "SELECT g AS k, count(*) FROM t GROUP BY k ORDER BY k",
