@@ -244,4 +244,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as e:
+        print("pgdiff: interrupted (%s); PostgreSQL and factdb stopped, temporary files removed" % e)
+        sys.exit(130)
