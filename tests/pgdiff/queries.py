@@ -220,6 +220,7 @@ def hand_written():
         "SELECT nullif(1, 1.0), nullif(1.0, 2), nullif(2, 1), nullif('a', 'a'), nullif(NULL, 1)",
         "SELECT nullif(i, 1.5) FROM t WHERE id <= 5 ORDER BY id",
         "SELECT nullif(85, 97 * CAST(count(*) AS REAL)) / -21 FROM t",
+        "SELECT nullif(1, 0.7), nullif(count(*), 2999.6) FROM t",
         "SELECT coalesce(NULL, 1), coalesce(NULL, NULL, 'x'), coalesce(1, 2.5), coalesce(NULL::integer, 2)",
         "SELECT NULL",
         "SELECT NULL AS x, 1 AS y",
