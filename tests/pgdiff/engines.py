@@ -57,7 +57,10 @@ class PgCluster:
                 raise PgError("%s/%s not found: install PostgreSQL 15 (Debian: apt-get install postgresql-15, "
                               "or run scripts/deps.sh test) or set FACTDB_PG_BIN to its bin directory"
                               % (PG_BIN, tool))
-        self.dir = tempfile.mkdtemp(prefix="factdb-pg-")
+        parent = tempfile.gettempdir()
+        if os.geteuid() == 0 and not os.stat(parent).st_mode & 0o001:
+            parent = "/tmp"  # nobody must be able to reach the cluster's directory
+        self.dir = tempfile.mkdtemp(prefix="factdb-pg-", dir=parent)
         self.data = os.path.join(self.dir, "data")
         self.started = False
         self.prefix = []

@@ -323,7 +323,8 @@ def hand_written():
 
 def generated(seed, count):
     """Random queries from typed pieces: projections, filters, groupings; ORDER BY ends with the unique id
-    (or every grouping key) so the order is fixed."""
+    (or every grouping key) so the order is fixed. Pieces that differ today (sum(DISTINCT), non-Latin-1
+    case folding) are tested by hand_written() alone, so that they do not hide what else a query tests."""
     rnd = random.Random(seed)
     scal = ["i", "b", "f", "n", "s", "g", "d", "ts", "flag", "i + 7", "i * 3 - b / 1000000000", "i / 3", "i % 4",
             "-i % 5", "n * 2", "n / 4", "round(n, 1)", "trunc(n)", "f * 2", "abs(i)", "coalesce(i, -1)",
@@ -331,19 +332,26 @@ def generated(seed, count):
             "d + 7", "extract(month FROM d)", "extract(dow FROM ts)", "extract(doy FROM d)", "extract(hour FROM ts)",
             "date_trunc('month', ts)", "date_trunc('year', d)::date", "CASE WHEN i > 0 THEN n ELSE -n END",
             "CASE WHEN flag THEN 'y' WHEN NOT flag THEN 'n' END", "i::numeric(10,2) / 3", "n::integer",
-            "f::integer", "round(f::numeric, 1)", "coalesce(s, g)", "i > 100", "s ILIKE '%a%'", "greatest(i, 0)"]
+            "f::integer", "round(f::numeric, 1)", "coalesce(s, g)", "i > 100", "s ILIKE '%a%'", "greatest(i, 0)",
+            "d::text", "ts::date", "n::text", "i::text || 'x'", "replace(s, 'a', 'ä')", "length(g || s)",
+            "round(n / 7, 2)", "i * 1.5", "b % 97", "-n", "abs(n)", "date_trunc('day', ts)",
+            "extract(epoch FROM ts)", "ts + INTERVAL '1 day'", "d - 30", "least(n, 0)", "upper(g) || lower(s)"]
     preds = ["i > %d" % rnd.randint(-1000, 1000), "i <= %d" % rnd.randint(-1000, 1000),
              "n > %d.5" % rnd.randint(-99999, 99999), "f < %d" % rnd.randint(-500, 500), "flag", "NOT flag",
              "flag IS NULL", "s IS NULL", "s ILIKE '%%%s%%'" % rnd.choice("aeéüiÇo"), "s LIKE '%a%'",
              "g IN ('k01', 'k03', 'k05')", "g <> 'k02'", "d >= DATE '%d-06-01'" % rnd.randint(1990, 2029),
              "ts < TIMESTAMP '%d-01-01 00:00:00'" % rnd.randint(1995, 2029), "i BETWEEN -100 AND 100",
              "i IS NULL", "n IS NOT NULL", "i % 3 = 0", "b > 0", "extract(month FROM d) IN (1, 2, 12)",
-             "coalesce(i, 0) > 0", "lower(s) = 'città'", "s IN ('über', 'Straße', 'ÆRØ')"]
+             "coalesce(i, 0) > 0", "lower(s) = 'città'", "s IN ('über', 'Straße', 'ÆRØ')", "s >= 'a'",
+             "d <> DATE '2000-01-01'", "n BETWEEN -1000 AND 1000", "ts IS NULL", "upper(s) LIKE '%É%'",
+             "i / 7 = -3", "b % 5 = -2", "f > i"]
     aggs = ["count(*)", "count(i)", "sum(i)", "sum(b)", "sum(n)", "avg(i)", "avg(n)", "min(s)", "max(d)",
             "min(ts)", "max(n)", "count(DISTINCT s)", "sum(i) FILTER (WHERE flag)", "count(*) FILTER (WHERE i > 0)",
-            "bool_or(flag)", "min(f)", "max(f)", "avg(f)", "sum(DISTINCT i % 7)", "count(DISTINCT g)"]
+            "bool_or(flag)", "min(f)", "max(f)", "avg(f)", "count(DISTINCT i % 7)", "count(DISTINCT g)",
+            "bool_and(i > -900)", "max(s)", "min(b)", "count(ts)", "sum(f)", "avg(b)", "max(ts) FILTER (WHERE flag)"]
     keys = ["g", "flag", "s", "i % 4", "extract(year FROM d)", "extract(quarter FROM d)", "date_trunc('year', ts)",
-            "lower(s)", "CASE WHEN i > 0 THEN 'p' ELSE 'q' END", "n > 0", "d"]
+            "lower(s)", "CASE WHEN i > 0 THEN 'p' ELSE 'q' END", "n > 0", "d", "extract(dow FROM ts)",
+            "date_trunc('month', d)::date", "i / 100", "upper(g)"]
     out = []
     for k in range(count):
         def where():
