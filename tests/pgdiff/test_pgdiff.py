@@ -31,7 +31,7 @@ FACTDB = os.path.join(BUILD, "factdb")
 KNOWN = os.path.join(HERE, "known-differences.txt")
 SEED = 20261129
 ROWS = 3000
-GENERATED = 260
+GENERATED = 400
 
 # PostgreSQL's SQLSTATE class -> the factdb error codes that mean the same (docs/errors.md).
 ERROR_CLASSES = {
