@@ -47,7 +47,7 @@ static void narrow(unsigned *mask, const char *s, size_t len)
         *mask &= ~(unsigned)T_DOUBLE;
     if ((*mask & T_DATE) && base_parse_date(s, len, &dt, &why))
         *mask &= ~(unsigned)T_DATE;
-    bool offset;
+    bool offset = false;
     if ((*mask & T_TS) && base_parse_timestamptz(s, len, &i, &offset, &why))
         *mask &= ~(unsigned)(T_TS | T_TS_OFFSET);
     else if ((*mask & T_TS) && offset)
