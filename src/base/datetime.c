@@ -75,7 +75,8 @@ int base_parse_date(const char *s, size_t len, int32_t *out, const char **why)
 }
 
 /* Parses an offset after a timestamp: Z, +HH, +HH:MM, +HHMM or +HH:MM:SS (or -), as PostgreSQL reads
- * them; *secs is east of UTC. Returns 0, or -1 with *why set. */
+ * them; *secs is east of UTC. Returns 0, or -1: with *why set when the offset is out of range, untouched
+ * when it is not an offset at all (the caller then lists the accepted forms). */
 static int parse_offset(const char *s, size_t len, int32_t *secs, const char **why)
 {
     if (len == 1 && (s[0] == 'Z' || s[0] == 'z')) {
@@ -85,12 +86,11 @@ static int parse_offset(const char *s, size_t len, int32_t *secs, const char **w
     unsigned hh, mm = 0, ss = 0;
     if (len < 3 || (s[0] != '+' && s[0] != '-') || digits(s + 1, 2, &hh))
         return -1;
-    if (len == 5 && digits(s + 3, 2, &mm) == 0) {
-    } else if (len == 6 && s[3] == ':' && digits(s + 4, 2, &mm) == 0) {
-    } else if (len == 9 && s[3] == ':' && s[6] == ':' && digits(s + 4, 2, &mm) == 0 && digits(s + 7, 2, &ss) == 0) {
-    } else if (len != 3) {
+    bool form = len == 3 || (len == 5 && !digits(s + 3, 2, &mm)) ||
+                (len == 6 && s[3] == ':' && !digits(s + 4, 2, &mm)) ||
+                (len == 9 && s[3] == ':' && s[6] == ':' && !digits(s + 4, 2, &mm) && !digits(s + 7, 2, &ss));
+    if (!form)
         return -1;
-    }
     if (hh > 15 || mm > 59 || ss > 59) {
         *why = "time zone displacement out of range (offsets run from -15:59:59 to +15:59:59)";
         return -1;
