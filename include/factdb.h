@@ -63,7 +63,8 @@ const char *factdb_error_name(int code);
 /* Column types. Values in vectors use these C representations:
  * BOOLEAN uint8_t (0/1); INTEGER int32_t; BIGINT int64_t; DOUBLE double; DECIMAL int64_t scaled by
  * 10^scale; TEXT uint32_t dictionary code (see factdb_scan_text); DATE int32_t days since 1970-01-01;
- * TIMESTAMP int64_t microseconds since 1970-01-01 00:00:00 (no time zone). */
+ * TIMESTAMP int64_t microseconds since 1970-01-01 00:00:00 (no time zone); TIMESTAMPTZ int64_t microseconds
+ * since 1970-01-01 00:00:00 UTC (PostgreSQL's timestamp with time zone; factdb's time zone is UTC). */
 typedef enum factdb_type {
     FACTDB_BOOLEAN = 1,
     FACTDB_INTEGER = 2,
@@ -72,7 +73,8 @@ typedef enum factdb_type {
     FACTDB_DECIMAL = 5,
     FACTDB_TEXT = 6,
     FACTDB_DATE = 7,
-    FACTDB_TIMESTAMP = 8
+    FACTDB_TIMESTAMP = 8,
+    FACTDB_TIMESTAMPTZ = 9
 } factdb_type;
 
 /* Limits. */
@@ -198,12 +200,13 @@ const factdb_column_info *factdb_appender_column(factdb_appender *app, size_t co
  * INVALID_VALUE (out of range for INTEGER/DECIMAL, text too long), INVALID_UTF8, NOMEM. */
 int factdb_append_null(factdb_appender *app, size_t col, factdb_error *err);
 int factdb_append_bool(factdb_appender *app, size_t col, bool v, factdb_error *err);
-/* For INTEGER, BIGINT, DECIMAL (v is already scaled), DATE (days), TIMESTAMP (microseconds). */
+/* For INTEGER, BIGINT, DECIMAL (v is already scaled), DATE (days), TIMESTAMP and TIMESTAMPTZ (microseconds). */
 int factdb_append_int64(factdb_appender *app, size_t col, int64_t v, factdb_error *err);
 int factdb_append_double(factdb_appender *app, size_t col, double v, factdb_error *err);
 /* TEXT only; copies `len` bytes of `s`. */
 int factdb_append_text(factdb_appender *app, size_t col, const char *s, size_t len, factdb_error *err);
-/* Any type: parses the text form ("42", "3.14", "2024-01-31", "2024-01-31 12:00:00", "true").
+/* Any type: parses the text form ("42", "3.14", "2024-01-31", "2024-01-31 12:00:00", "2024-01-31T12:00:00Z",
+ * "true"); a timestamp may carry an offset (ignored for TIMESTAMP, applied for TIMESTAMPTZ).
  * Errors: INVALID_VALUE naming the column and the reason. */
 int factdb_append_parse(factdb_appender *app, size_t col, const char *s, size_t len, factdb_error *err);
 /* Ends the current row. Errors: NOT_NULL (names the column), NOMEM, and, once a full chunk has been

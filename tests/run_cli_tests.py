@@ -1,5 +1,6 @@
 """CLI tests: `factdb` commands, their exit statuses, and a clear error for every bad input, with nothing
 stored. Runs the binaries of $FACTDB_BUILD (default build/)."""
+import json
 import os
 import re
 import struct
@@ -578,6 +579,47 @@ def input_truncated_while_loading():
     print("skip input_truncated_while_loading: the loads finished before the input could be truncated")
     cleanup(d)
 
+
+@test
+def load_python_and_javascript_timestamps():
+    # What apps write: Python's datetime.isoformat() (aware and naive) and JavaScript's toISOString().
+    # Columns whose values carry an offset become timestamptz (UTC); naive ones stay timestamp.
+    d = scratch("isots")
+    db = os.path.join(d, "i.db")
+    csv = ("id,at,naive,day\n"
+           "1,2026-11-29T18:40:00.123456+00:00,2026-11-29T18:40:00.123456,2026-11-29\n"
+           "2,2026-11-29T18:40:00.123Z,2026-11-29T18:40:00,2026-11-30\n"
+           "3,2026-11-29T20:40:00+02:00,2026-11-29 20:40:00,\n"
+           "4,2026-11-29T18:40:00,,\n")
+    p = load(db, "t", csv, "--create")
+    assert p.returncode == 0, p.stderr
+    info = run([FACTDB, "info", db]).stdout
+    for col, typ in [("id", "bigint"), ("at", "timestamp with time zone"), ("naive", "timestamp"), ("day", "date")]:
+        assert re.search(r"\n  %s +%s\n" % (col, re.escape(typ)), info), (col, typ, info)
+    p = sql(db, "SELECT id, at, naive FROM t ORDER BY id", "--format", "json")
+    doc = json.loads(p.stdout)
+    assert doc["columns"] == [{"name": "id", "type": "bigint"}, {"name": "at", "type": "timestamp with time zone"},
+                              {"name": "naive", "type": "timestamp without time zone"}], doc
+    assert doc["rows"] == [[1, "2026-11-29 18:40:00.123456+00", "2026-11-29 18:40:00.123456"],
+                           [2, "2026-11-29 18:40:00.123+00", "2026-11-29 18:40:00"],
+                           [3, "2026-11-29 18:40:00+00", "2026-11-29 20:40:00"],
+                           [4, "2026-11-29 18:40:00+00", None]], doc
+    # Into existing columns: a timestamp column ignores the offset (as PostgreSQL does), timestamptz applies it.
+    p = load(db, "t", "id,at,naive\n5,2026-11-29T18:40:00-01:00,2026-11-29T18:40:00-01:00\n")
+    assert p.returncode == 0, p.stderr
+    p = sql(db, "SELECT at, naive FROM t WHERE id = 5")
+    assert p.stdout == "at,naive\n2026-11-29 19:40:00+00,2026-11-29 18:40:00\n", p.stdout
+    # A bad value names the line, the column and the forms that are accepted; nothing is stored.
+    p = load(db, "t", "id,at\n6,2026-11-29T18:40:00Z\n7,29/11/2026 18:40\n")
+    assert p.returncode == 1, p.stdout
+    err = p.stderr.decode()
+    assert 'line 3, column "at"' in err and "with T or a space before the time and an optional offset Z, " \
+        "+HH, +HH:MM or +HHMM" in err, err
+    p = load(db, "t", "id,naive\n6,2026-11-29T18:40:00+16:00\n")
+    assert p.returncode == 1 and b"time zone displacement out of range" in p.stderr, p.stderr
+    assert rows(db, "t") == 5
+    run([FACTDB, "check", db])
+    cleanup(d)
 
 if __name__ == "__main__":
     finish()

@@ -5,6 +5,7 @@
 
 #include "factdb.h"
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,15 +45,27 @@ size_t base_utf8_valid_prefix(const unsigned char *s, size_t len);
 #define BASE_TS_RANGE_ERROR "timestamp out of range (factdb supports 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)"
 static inline int base_date_in_range(int64_t days) { return days >= BASE_DATE_MIN && days <= BASE_DATE_MAX; }
 static inline int base_ts_in_range(int64_t us) { return us >= BASE_TS_MIN && us <= BASE_TS_MAX; }
+/* Division rounding toward minus infinity (b > 0): the day of a timestamp before 1970 is the one before. */
+static inline int64_t base_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-(a + 1)) / b) - 1; }
 int64_t base_days_from_civil(int64_t y, unsigned m, unsigned d);
 void base_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
 /* Parse YYYY-MM-DD (exactly) into days since epoch; returns 0 on success, -1 on bad form with
  * `why` set to a static reason. */
 int base_parse_date(const char *s, size_t len, int32_t *out, const char **why);
-/* Parse YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]] (a bare date means midnight) into microseconds. */
+/* The accepted text forms of a timestamp, in every "expected ..." message (SQL, CSV, HTTP). */
+#define BASE_TS_FORMS "expected a timestamp as YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] with T or a space before the time " \
+                      "and an optional offset Z, +HH, +HH:MM or +HHMM (or -), e.g. 2026-11-29T18:40:00.123Z"
+/* Parse YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]][offset] (a bare date means midnight) into microseconds of wall
+ * time; an offset (Z, +HH, +HH:MM, +HHMM, +HH:MM:SS, or -) is checked and ignored, as PostgreSQL's
+ * timestamp does. More than 6 fractional digits round (half to even). Out of range: BASE_TS_RANGE_ERROR. */
 int base_parse_timestamp(const char *s, size_t len, int64_t *out, const char **why);
+/* The same form for timestamptz: into UTC microseconds, the offset subtracted (none means UTC, the only
+ * session time zone). *has_offset (may be NULL) says whether the text carried one. */
+int base_parse_timestamptz(const char *s, size_t len, int64_t *out, bool *has_offset, const char **why);
 size_t base_format_date(int32_t days, char *buf, size_t cap);
 size_t base_format_timestamp(int64_t us, char *buf, size_t cap);
+/* "YYYY-MM-DD HH:MM:SS[.ffffff]+00": PostgreSQL's output with TimeZone=UTC. */
+size_t base_format_timestamptz(int64_t us, char *buf, size_t cap);
 
 /* ---- numbers ---- */
 int base_parse_int64(const char *s, size_t len, int64_t *out, const char **why);

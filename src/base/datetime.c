@@ -1,8 +1,10 @@
 /* datetime.c: proleptic Gregorian dates as days since 1970-01-01 and timestamps as microseconds
- * since 1970-01-01 00:00:00, no time zone. The civil<->days conversions follow Howard Hinnant's
+ * since 1970-01-01 00:00:00: wall-clock time for timestamp, UTC for timestamptz (the session time zone
+ * is always UTC, so the two differ only in how offsets in their text are read and in the "+00" printed). The civil<->days conversions follow Howard Hinnant's
  * published algorithms (public domain description, written here from the paper). */
 #include "base.h"
 #include <stdio.h>
+#include <string.h>
 
 int64_t base_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -72,40 +74,75 @@ int base_parse_date(const char *s, size_t len, int32_t *out, const char **why)
     return 0;
 }
 
-int base_parse_timestamp(const char *s, size_t len, int64_t *out, const char **why)
+/* Parses an offset after a timestamp: Z, +HH, +HH:MM, +HHMM or +HH:MM:SS (or -), as PostgreSQL reads
+ * them; *secs is east of UTC. Returns 0, or -1: with *why set when the offset is out of range, untouched
+ * when it is not an offset at all (the caller then lists the accepted forms). */
+static int parse_offset(const char *s, size_t len, int32_t *secs, const char **why)
+{
+    if (len == 1 && (s[0] == 'Z' || s[0] == 'z')) {
+        *secs = 0;
+        return 0;
+    }
+    unsigned hh, mm = 0, ss = 0;
+    if (len < 3 || (s[0] != '+' && s[0] != '-') || digits(s + 1, 2, &hh))
+        return -1;
+    bool form = len == 3 || (len == 5 && !digits(s + 3, 2, &mm)) ||
+                (len == 6 && s[3] == ':' && !digits(s + 4, 2, &mm)) ||
+                (len == 9 && s[3] == ':' && s[6] == ':' && !digits(s + 4, 2, &mm) && !digits(s + 7, 2, &ss));
+    if (!form)
+        return -1;
+    if (hh > 15 || mm > 59 || ss > 59) {
+        *why = "time zone displacement out of range (offsets run from -15:59:59 to +15:59:59)";
+        return -1;
+    }
+    int32_t v = (int32_t)(hh * 3600 + mm * 60 + ss);
+    *secs = s[0] == '-' ? -v : v;
+    return 0;
+}
+
+/* The one parser of the timestamp text form: *local_us is the wall-clock time as written (not range
+ * checked: rounding the 7th fractional digit may carry past 9999-12-31), *offset the offset when
+ * *has_offset. Fractional digits beyond 6 round half to even, as PostgreSQL's rint() does. */
+static int parse_ts_parts(const char *s, size_t len, int64_t *local_us, int32_t *offset, bool *has_offset,
+                          const char **why)
 {
     int32_t days;
+    *has_offset = false;
+    *why = NULL;
     if (len < 10 || base_parse_date(s, 10, &days, why)) {
         if (len >= 10 && *why && (*why)[0] != 'e')
             return -1;
-        *why = "expected a timestamp as YYYY-MM-DD HH:MM:SS[.ffffff]";
-        return -1;
+        goto bad;
     }
     int64_t us = (int64_t)days * 86400000000LL;
     if (len == 10) {
-        *out = us;
+        *local_us = us;
         return 0;
     }
     unsigned hh, mi, ss = 0, frac = 0;
-    size_t p = 11;
-    if ((s[10] != ' ' && s[10] != 'T') || len < 16 || digits(s + 11, 2, &hh) || s[13] != ':' ||
+    size_t p;
+    if ((s[10] != ' ' && s[10] != 'T' && s[10] != 't') || len < 16 || digits(s + 11, 2, &hh) || s[13] != ':' ||
         digits(s + 14, 2, &mi))
         goto bad;
     p = 16;
+    bool round_up = false;
     if (p < len && s[p] == ':') {
         if (len < p + 3 || digits(s + p + 1, 2, &ss))
             goto bad;
         p += 3;
         if (p < len && s[p] == '.') {
             size_t k = 0;
+            int first_extra = -1;  /* the 7th digit */
+            bool more = false;     /* a non-zero digit after it */
             p++;
             while (p < len && s[p] >= '0' && s[p] <= '9') {
                 if (k < 6) {
                     frac = frac * 10 + (unsigned)(s[p] - '0');
                     k++;
+                } else if (first_extra < 0) {
+                    first_extra = s[p] - '0';
                 } else if (s[p] != '0') {
-                    *why = "more than 6 fractional digits (timestamps hold microseconds)";
-                    return -1;
+                    more = true;
                 }
                 p++;
             }
@@ -113,19 +150,58 @@ int base_parse_timestamp(const char *s, size_t len, int64_t *out, const char **w
                 goto bad;
             for (; k < 6; k++)
                 frac *= 10;
+            round_up = first_extra > 5 || (first_extra == 5 && (more || frac % 2));
         }
     }
-    if (p != len)
-        goto bad;
+    while (p < len && s[p] == ' ')  /* PostgreSQL also reads "18:40:00 +02:00" */
+        p++;
+    if (p < len) {
+        if (parse_offset(s + p, len - p, offset, why)) {
+            if (*why)
+                return -1;
+            goto bad;
+        }
+        *has_offset = true;
+    }
     if (hh > 23 || mi > 59 || ss > 59) {
         *why = "time of day out of range";
         return -1;
     }
-    *out = us + ((int64_t)hh * 3600 + mi * 60 + ss) * 1000000LL + frac;
+    *local_us = us + ((int64_t)hh * 3600 + mi * 60 + ss) * 1000000LL + frac + round_up;
     return 0;
 bad:
-    *why = "expected a timestamp as YYYY-MM-DD HH:MM:SS[.ffffff]";
+    *why = BASE_TS_FORMS;
     return -1;
+}
+
+int base_parse_timestamp(const char *s, size_t len, int64_t *out, const char **why)
+{
+    int32_t off;
+    bool has_off;
+    if (parse_ts_parts(s, len, out, &off, &has_off, why))
+        return -1;
+    if (!base_ts_in_range(*out)) {
+        *why = BASE_TS_RANGE_ERROR;
+        return -1;
+    }
+    return 0;
+}
+
+int base_parse_timestamptz(const char *s, size_t len, int64_t *out, bool *has_offset, const char **why)
+{
+    int32_t off = 0;
+    bool has_off;
+    if (parse_ts_parts(s, len, out, &off, &has_off, why))
+        return -1;
+    if (has_off)
+        *out -= (int64_t)off * 1000000;
+    if (has_offset)
+        *has_offset = has_off;
+    if (!base_ts_in_range(*out)) {
+        *why = BASE_TS_RANGE_ERROR;
+        return -1;
+    }
+    return 0;
 }
 
 size_t base_format_date(int32_t days, char *buf, size_t cap)
@@ -160,4 +236,14 @@ size_t base_format_timestamp(int64_t us, char *buf, size_t cap)
         n += snprintf(buf + n, cap - (size_t)n, ".%s", f);
     }
     return n < 0 ? 0 : MIN((size_t)n, cap - 1);
+}
+
+size_t base_format_timestamptz(int64_t us, char *buf, size_t cap)
+{
+    size_t n = base_format_timestamp(us, buf, cap);
+    if (n + 3 < cap) {
+        memcpy(buf + n, "+00", 4);
+        n += 3;
+    }
+    return n;
 }

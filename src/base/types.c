@@ -17,6 +17,7 @@ const char *factdb_type_name(factdb_type type, int precision, int scale, char *b
     case FACTDB_TEXT: n = "text"; break;
     case FACTDB_DATE: n = "date"; break;
     case FACTDB_TIMESTAMP: n = "timestamp"; break;
+    case FACTDB_TIMESTAMPTZ: n = "timestamp with time zone"; break;
     default: n = "unknown"; break;
     }
     snprintf(buf, cap, "%s", n);
@@ -37,6 +38,7 @@ size_t factdb_format_value(factdb_type type, int scale, int64_t v, char *buf, si
     case FACTDB_DECIMAL: return base_format_decimal(v, scale, buf, cap);
     case FACTDB_DATE: return base_format_date((int32_t)v, buf, cap);
     case FACTDB_TIMESTAMP: return base_format_timestamp(v, buf, cap);
+    case FACTDB_TIMESTAMPTZ: return base_format_timestamptz(v, buf, cap);
     }
     return 0;
 }

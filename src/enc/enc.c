@@ -283,7 +283,7 @@ int enc_read_header(const void *blob, size_t len, enc_header *hdr, const char **
     hdr->nruns = get32(b + 40);
     hdr->exponent = get32(b + 44);
     hdr->checksum = get64(b + 48);
-    if (hdr->type < FACTDB_BOOLEAN || hdr->type > FACTDB_TIMESTAMP || hdr->rows > FACTDB_CHUNK_ROWS ||
+    if (hdr->type < FACTDB_BOOLEAN || hdr->type > FACTDB_TIMESTAMPTZ || hdr->rows > FACTDB_CHUNK_ROWS ||
         hdr->nulls > hdr->rows || hdr->width > 64) {
         *why = "column header has impossible values";
         return -1;

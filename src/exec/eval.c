@@ -259,7 +259,7 @@ static int overflow_err(eval_thread *t, bexpr *e)
                     : e->type.id == TY_BIGINT ? "bigint out of range"
                     : e->type.id == TY_DOUBLE ? "value out of range: overflow"
                     : e->type.id == TY_DATE ? BASE_DATE_RANGE_ERROR
-                    : e->type.id == TY_TIMESTAMP ? BASE_TS_RANGE_ERROR
+                    : e->type.id == TY_TIMESTAMP || e->type.id == TY_TIMESTAMPTZ ? BASE_TS_RANGE_ERROR
                     : "numeric value out of range (factdb's numeric holds 18 digits; cast to double precision for larger values)";
     return fail(t, FACTDB_INVALID_VALUE, e->pos, m);
 }
@@ -985,7 +985,7 @@ static int eval_cast(eval_thread *t, bexpr *e, vec *a, size_t n, vec *v)
         if (exact)
             return 0;
     }
-    if (from.id == TY_DATE && to.id == TY_TIMESTAMP) {
+    if (from.id == TY_DATE && (to.id == TY_TIMESTAMP || to.id == TY_TIMESTAMPTZ)) {
         const int64_t *x = a->data;
         int64_t *o = v->buf;
         for (size_t i = 0; i < n; i++)

@@ -159,7 +159,7 @@ static int extract_field(int field, int64_t us, bool is_date, i128 *out)
     case 12: *out = y > 0 ? (y + 999) / 1000 : -((999 - y) / 1000); return 0; /* millennium */
     case 13: *out = y > 0 ? (y + 99) / 100 : -((99 - y) / 100); return 0;    /* century */
     case 14: *out = y >= 0 ? y / 10 : -((9 - y) / 10); return 0;    /* decade */
-    case 15: *out = tod % 60000000 / 1000; return 0;                  /* milliseconds as integer ms*1000? */
+    case 15: case 16: case 17: *out = 0; return 0;                  /* timezone[_hour|_minute]: always UTC */
     }
     return -1;
 }

@@ -22,6 +22,7 @@ const char *sql_type_name(sql_type t, char *buf, size_t cap)
     case TY_DATE: return "date";
     case TY_TIMESTAMP: return "timestamp without time zone";
     case TY_INTERVAL: return "interval";
+    case TY_TIMESTAMPTZ: return "timestamp with time zone";
     default: return "unknown";
     }
 }
@@ -38,6 +39,7 @@ sql_type sql_type_from_store(int st, int prec, int scale)
     case FACTDB_TEXT: t.id = TY_TEXT; break;
     case FACTDB_DATE: t.id = TY_DATE; break;
     case FACTDB_TIMESTAMP: t.id = TY_TIMESTAMP; break;
+    case FACTDB_TIMESTAMPTZ: t.id = TY_TIMESTAMPTZ; break;
     }
     return t;
 }
@@ -57,6 +59,7 @@ int sql_type_to_store(sql_type t, int *prec, int *scale)
     case TY_TEXT: return FACTDB_TEXT;
     case TY_DATE: return FACTDB_DATE;
     case TY_TIMESTAMP: return FACTDB_TIMESTAMP;
+    case TY_TIMESTAMPTZ: return FACTDB_TIMESTAMPTZ;
     default: return 0;
     }
 }
@@ -291,6 +294,7 @@ size_t exec_format_value(const sql_value *v, char *buf, size_t cap)
         return exec_format_n128(v->i, v->type.scale, buf, cap);
     case TY_DATE: return base_format_date((int32_t)v->i, buf, cap);
     case TY_TIMESTAMP: return base_format_timestamp(v->i, buf, cap);
+    case TY_TIMESTAMPTZ: return base_format_timestamptz(v->i, buf, cap);
     case TY_INTERVAL: {
         int n = 0;
         int y = v->iv.months / 12, m = v->iv.months % 12;
@@ -435,21 +439,27 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
             if (strstr(why, "out of range (factdb"))
                 return sql_err(err, FACTDB_INVALID_VALUE, pos, "date out of range: \"%.*s\" (factdb supports "
                                "0001-01-01 to 9999-12-31)", (int)MIN(len, 40), s);
+            /* the date of the wall-clock time written; an offset is ignored, as PostgreSQL does */
             if (base_parse_timestamp(s, len, &ts, &why))
                 return cast_fail(err, pos, to, in, "expected YYYY-MM-DD");
-            d = (int32_t)(ts / 86400000000LL);
+            d = (int32_t)base_floor_div(ts, 86400000000LL);
         }
         out->i = d;
         return 0;
     }
     case TY_TIMESTAMP:
-        if (base_parse_timestamp(s, len, &out->i, &why)) {
+    case TY_TIMESTAMPTZ: {
+        int rc = to.id == TY_TIMESTAMP ? base_parse_timestamp(s, len, &out->i, &why)
+                                       : base_parse_timestamptz(s, len, &out->i, NULL, &why);
+        if (rc) {
             if (strstr(why, "out of range (factdb"))
                 return sql_err(err, FACTDB_INVALID_VALUE, pos, "timestamp out of range: \"%.*s\" (factdb supports "
-                               "0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)", (int)MIN(len, 40), s);
-            return cast_fail(err, pos, to, in, "expected YYYY-MM-DD HH:MM:SS[.ffffff]");
+                               "0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999%s)", (int)MIN(len, 40), s,
+                               to.id == TY_TIMESTAMPTZ ? " UTC" : "");
+            return cast_fail(err, pos, to, in, why);
         }
         return 0;
+    }
     case TY_INTERVAL:
         if (sql_parse_interval(s, len, NULL, &out->iv, &why))
             return cast_fail(err, pos, to, in, why);
@@ -580,11 +590,13 @@ int exec_cast_value(const sql_value *in, sql_type to, int pos, sql_arena *a, sql
         break;
     case TY_DATE:
         if (from == TY_DATE) r.i = in->i;
-        else if (from == TY_TIMESTAMP) r.i = in->i >= 0 ? in->i / 86400000000LL : -((-in->i + 86400000000LL - 1) / 86400000000LL);
+        else if (from == TY_TIMESTAMP || from == TY_TIMESTAMPTZ) r.i = base_floor_div(in->i, 86400000000LL);
         else goto nocast;
         break;
     case TY_TIMESTAMP:
-        if (from == TY_TIMESTAMP) r.i = in->i;
+    case TY_TIMESTAMPTZ:
+        /* with the session time zone UTC, timestamp <-> timestamptz keeps the microseconds */
+        if (from == TY_TIMESTAMP || from == TY_TIMESTAMPTZ) r.i = in->i;
         else if (from == TY_DATE) r.i = in->i * 86400000000LL;
         else goto nocast;
         break;

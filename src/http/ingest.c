@@ -134,10 +134,10 @@ static int from_json(parse_ctx *p, size_t row, int col, json_t *v, cell *c)
         return 0;
     case JSON_INTEGER: {
         if (ci->type == FACTDB_TEXT || ci->type == FACTDB_BOOLEAN || ci->type == FACTDB_DATE ||
-            ci->type == FACTDB_TIMESTAMP)
+            ci->type == FACTDB_TIMESTAMP || ci->type == FACTDB_TIMESTAMPTZ)
             return row_err(p, FACTDB_INVALID_VALUE, row, col, "expected %s, got a number",
                            ci->type == FACTDB_TEXT ? "a string" : ci->type == FACTDB_BOOLEAN ? "true or false"
-                                                                                              : "a date string");
+                           : ci->type == FACTDB_DATE ? "a date string" : "a timestamp string");
         int n = snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
         return from_text(p, row, col, buf, (size_t)n, c);
     }

@@ -1,7 +1,7 @@
 /* load.c: `factdb load`: CSV into a table, all or nothing, through the public appender API. The header
  * is matched to the table's columns by name; with --create the column types are inferred from every
  * value of the file (the ladder BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TEXT, as DuckDB's sniffer
- * does), so a late odd value cannot break the load after the table exists. */
+ * does; TIMESTAMPTZ when a timestamp carries an offset), so a late odd value cannot break the load after the table exists. */
 #include "ingest.h"
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { T_BOOL = 1, T_BIGINT = 2, T_DOUBLE = 4, T_DATE = 8, T_TS = 16 };
+/* T_TS_OFFSET is not a candidate but a mark: some timestamp value carried an offset (Z, +02:00), so the
+ * column is timestamptz (values without one are UTC, the session time zone). */
+enum { T_BOOL = 1, T_BIGINT = 2, T_DOUBLE = 4, T_DATE = 8, T_TS = 16, T_TS_OFFSET = 32 };
 
 static double now_s(void)
 {
@@ -45,8 +47,11 @@ static void narrow(unsigned *mask, const char *s, size_t len)
         *mask &= ~(unsigned)T_DOUBLE;
     if ((*mask & T_DATE) && base_parse_date(s, len, &dt, &why))
         *mask &= ~(unsigned)T_DATE;
-    if ((*mask & T_TS) && base_parse_timestamp(s, len, &i, &why))
-        *mask &= ~(unsigned)T_TS;
+    bool offset = false;
+    if ((*mask & T_TS) && base_parse_timestamptz(s, len, &i, &offset, &why))
+        *mask &= ~(unsigned)(T_TS | T_TS_OFFSET);
+    else if ((*mask & T_TS) && offset)
+        *mask |= T_TS_OFFSET;
 }
 
 static factdb_type mask_type(unsigned m)
@@ -55,7 +60,7 @@ static factdb_type mask_type(unsigned m)
     if (m & T_BIGINT) return FACTDB_BIGINT;
     if (m & T_DOUBLE) return FACTDB_DOUBLE;
     if (m & T_DATE) return FACTDB_DATE;
-    if (m & T_TS) return FACTDB_TIMESTAMP;
+    if (m & T_TS) return m & T_TS_OFFSET ? FACTDB_TIMESTAMPTZ : FACTDB_TIMESTAMP;
     return FACTDB_TEXT;
 }
 

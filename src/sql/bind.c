@@ -44,7 +44,10 @@ static void *grow(binder *b, void *v, int n, int *cap, size_t size)
 
 static const sql_type T_BOOL = {TY_BOOL, 0, 0}, T_INT = {TY_INT, 0, 0}, T_BIGINT = {TY_BIGINT, 0, 0},
                       T_DOUBLE = {TY_DOUBLE, 0, 0}, T_TEXT = {TY_TEXT, 0, 0}, T_DATE = {TY_DATE, 0, 0},
-                      T_TS = {TY_TIMESTAMP, 0, 0}, T_NUMDYN = {TY_NUMERIC, -1, 0};
+                      T_TS = {TY_TIMESTAMP, 0, 0}, T_TSTZ = {TY_TIMESTAMPTZ, 0, 0}, T_NUMDYN = {TY_NUMERIC, -1, 0};
+
+/* date, timestamp or timestamptz: the types date_trunc, extract and interval arithmetic take */
+static bool is_datetime(uint8_t id) { return id == TY_DATE || id == TY_TIMESTAMP || id == TY_TIMESTAMPTZ; }
 
 static bexpr *bind(binder *b, ast *x);
 
@@ -163,8 +166,9 @@ static int common_type(binder *b, sql_type x, sql_type y, int pos, const char *c
             *out = (x.id == TY_BIGINT || y.id == TY_BIGINT) ? T_BIGINT : T_INT;
         return 0;
     }
-    if ((x.id == TY_DATE || x.id == TY_TIMESTAMP) && (y.id == TY_DATE || y.id == TY_TIMESTAMP)) {
-        *out = T_TS;
+    if (is_datetime(x.id) && is_datetime(y.id)) {
+        /* PostgreSQL's preferred type of the datetime category is timestamptz */
+        *out = x.id == TY_TIMESTAMPTZ || y.id == TY_TIMESTAMPTZ ? T_TSTZ : T_TS;
         return 0;
     }
     if (x.id == y.id) {
@@ -236,9 +240,11 @@ static bexpr *literal(binder *b, ast *x)
         break;
     case L_DATE:
     case L_TIMESTAMP:
+    case L_TIMESTAMPTZ:
     case L_INTERVAL: {
         sql_value s = {.type = T_TEXT, .s = {x->text, x->text_len}};
-        sql_type to = x->lit == L_DATE ? T_DATE : x->lit == L_TIMESTAMP ? T_TS : (sql_type){TY_INTERVAL, 0, 0};
+        sql_type to = x->lit == L_DATE ? T_DATE : x->lit == L_TIMESTAMP ? T_TS : x->lit == L_TIMESTAMPTZ ? T_TSTZ
+                                                                                : (sql_type){TY_INTERVAL, 0, 0};
         if (x->lit == L_INTERVAL) {
             v.type = to;
             if (sql_parse_interval(x->text, x->text_len, x->name, &v.iv, &why))
@@ -410,7 +416,7 @@ static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
     }
     if (rt.id == TY_UNKNOWN) {
         sql_type want = rt;
-        if (lt.id == TY_DATE || lt.id == TY_TIMESTAMP)
+        if (is_datetime(lt.id))
             want = (op == OP_SUB && lt.id == TY_DATE) ? T_DATE : (sql_type){TY_INTERVAL, 0, 0};
         else
             want = lt;
@@ -422,23 +428,25 @@ static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
     if (!l || !r)
         return NULL;
     /* dates and timestamps */
-    if (lt.id == TY_DATE || lt.id == TY_TIMESTAMP || rt.id == TY_DATE || rt.id == TY_TIMESTAMP || lt.id == TY_INTERVAL ||
-        rt.id == TY_INTERVAL) {
+    if (is_datetime(lt.id) || is_datetime(rt.id) || lt.id == TY_INTERVAL || rt.id == TY_INTERVAL) {
         if (lt.id == TY_DATE && (rt.id == TY_INT || rt.id == TY_BIGINT) && (op == OP_ADD || op == OP_SUB))
             return maybe_fold(b, bin2(b, B_ARITH, op, T_DATE, pos, l, cast_to(b, r, T_BIGINT, pos)));
         if (rt.id == TY_DATE && lt.id == TY_INT && op == OP_ADD)
             return maybe_fold(b, bin2(b, B_ARITH, op, T_DATE, pos, cast_to(b, l, T_BIGINT, pos), r));
         if (lt.id == TY_DATE && rt.id == TY_DATE && op == OP_SUB)
             return maybe_fold(b, bin2(b, B_ARITH, OP_SUB, T_INT, pos, l, r));
-        if ((lt.id == TY_DATE || lt.id == TY_TIMESTAMP) && rt.id == TY_INTERVAL && (op == OP_ADD || op == OP_SUB)) {
+        if (is_datetime(lt.id) && rt.id == TY_INTERVAL && (op == OP_ADD || op == OP_SUB)) {
             if (r->kind != B_CONST)
                 return bind_err(b, pos, "interval values must be constants in factdb"), NULL;
-            bexpr *args[2] = {cast_to(b, l, T_TS, pos), r};
-            return args[0] ? func_call(b, F_DATE_ADD_IV, T_TS, pos, args, 2, op == OP_ADD ? 1 : -1) : NULL;
+            /* timestamptz +/- interval is timestamptz; in UTC its days are 24 hours, as for timestamp */
+            sql_type rty = lt.id == TY_TIMESTAMPTZ ? T_TSTZ : T_TS;
+            bexpr *args[2] = {cast_to(b, l, rty, pos), r};
+            return args[0] ? func_call(b, F_DATE_ADD_IV, rty, pos, args, 2, op == OP_ADD ? 1 : -1) : NULL;
         }
-        if (lt.id == TY_INTERVAL && (rt.id == TY_DATE || rt.id == TY_TIMESTAMP) && op == OP_ADD)
+        if (lt.id == TY_INTERVAL && is_datetime(rt.id) && op == OP_ADD)
             return arith(b, "+", pos, r, l);
-        if (lt.id == TY_TIMESTAMP && rt.id == TY_TIMESTAMP && op == OP_SUB)
+        if ((lt.id == TY_TIMESTAMP || lt.id == TY_TIMESTAMPTZ) && (rt.id == TY_TIMESTAMP || rt.id == TY_TIMESTAMPTZ) &&
+            op == OP_SUB)
             return bind_err(b, pos, "timestamp - timestamp (an interval) is not supported yet; use "
                                     "extract(epoch FROM a) - extract(epoch FROM b) for seconds"), NULL;
         goto no_op;
@@ -667,7 +675,8 @@ static bexpr *aggregate(binder *b, ast *x)
 /* ---- functions ---- */
 static const char *const TRUNC_UNITS[] = {"second", "minute", "hour", "day", "week", "month", "quarter", "year", "decade", "century"};
 static const char *const EXTRACT_FIELDS[] = {"year", "quarter", "month", "week", "day", "dow", "isodow", "doy",
-                                             "hour", "minute", "second", "epoch", "millennium", "century", "decade"};
+                                             "hour", "minute", "second", "epoch", "millennium", "century", "decade",
+                                             "timezone", "timezone_hour", "timezone_minute"};
 
 static int const_text(binder *b, bexpr *e, const char *what, char *buf, size_t cap)
 {
@@ -836,10 +845,12 @@ static bexpr *function(binder *b, ast *x)
                                           "month, quarter, year, decade or century", unit), NULL;
         if (a[1]->type.id == TY_UNKNOWN)
             a[1] = cast_to(b, a[1], T_TS, x->pos);
-        if (!a[1] || (a[1]->type.id != TY_DATE && a[1]->type.id != TY_TIMESTAMP))
+        if (!a[1] || !is_datetime(a[1]->type.id))
             return a[1] ? bind_err(b, x->pos, "function date_trunc(unknown, %s) does not exist", tname(a[1]->type, b1)), NULL : NULL;
-        a[0] = cast_to(b, a[1], T_TS, x->pos);
-        return a[0] ? func_call(b, F_DATE_TRUNC, T_TS, x->pos, a, 1, u) : NULL;
+        /* timestamptz truncates in the session time zone, UTC: the same arithmetic as timestamp */
+        sql_type rty = a[1]->type.id == TY_TIMESTAMPTZ ? T_TSTZ : T_TS;
+        a[0] = cast_to(b, a[1], rty, x->pos);
+        return a[0] ? func_call(b, F_DATE_TRUNC, rty, x->pos, a, 1, u) : NULL;
     }
     if (!strcmp(n, "date_part")) {
         if (bad_nargs(b, x, 2, 2))
@@ -853,7 +864,7 @@ static bexpr *function(binder *b, ast *x)
     if (!strcmp(n, "now") || !strcmp(n, "current_date") || !strcmp(n, "current_timestamp")) {
         if (bad_nargs(b, x, 0, 0))
             return NULL;
-        bexpr *e = mk(b, B_CONST, n[0] == 'c' && n[8] == 'd' ? T_DATE : T_TS, x->pos, 0);
+        bexpr *e = mk(b, B_CONST, n[0] == 'c' && n[8] == 'd' ? T_DATE : T_TSTZ, x->pos, 0);
         if (!e)
             return NULL;
         e->val.type = e->type;
@@ -872,15 +883,17 @@ bexpr *bind_extract(void *bp, const char *field, bexpr *arg, int pos, bool as_do
             f = (int)i;
     if (f < 0)
         return bind_err(b, pos, "unit \"%s\" not recognized; use year, quarter, month, week, day, dow, isodow, doy, "
-                                "hour, minute, second or epoch", field), NULL;
+                                "hour, minute, second, epoch or (for timestamptz) timezone, timezone_hour, timezone_minute", field), NULL;
     if (arg->type.id == TY_UNKNOWN)
         arg = cast_to(b, arg, T_TS, pos);
     char b1[32];
-    if (!arg || (arg->type.id != TY_DATE && arg->type.id != TY_TIMESTAMP))
+    if (!arg || !is_datetime(arg->type.id))
         return arg ? bind_err(b, pos, "extract from %s is not supported", tname(arg->type, b1)), NULL : NULL;
     bool is_date = arg->type.id == TY_DATE;
     if (is_date && (f == 8 || f == 9 || f == 10))
         return bind_err(b, pos, "unit \"%s\" not supported for type date", field), NULL;
+    if (f >= 15 && arg->type.id != TY_TIMESTAMPTZ)  /* the time zone fields (always 0: the zone is UTC) */
+        return bind_err(b, pos, "unit \"%s\" not supported for type %s", field, tname(arg->type, b1)), NULL;
     sql_type t = as_double ? T_DOUBLE : (sql_type){TY_NUMERIC, (int8_t)((f == 10 || (f == 11 && !is_date)) ? 6 : 0), 0};
     bexpr *args[1] = {arg};
     return func_call(b, F_EXTRACT, t, pos, args, 1, f);
@@ -1278,6 +1291,7 @@ static const char *item_name(const ast *x)
         case TY_BOOL: return "bool";
         case TY_DATE: return "date";
         case TY_TIMESTAMP: return "timestamp";
+        case TY_TIMESTAMPTZ: return "timestamptz";
         default: return "?column?";
         }
     case A_CONST:
@@ -1287,6 +1301,8 @@ static const char *item_name(const ast *x)
             return "date";
         if (x->lit == L_TIMESTAMP)
             return "timestamp";
+        if (x->lit == L_TIMESTAMPTZ)
+            return "timestamptz";
         if (x->lit == L_INTERVAL)
             return "interval";
         return "?column?";
@@ -1589,7 +1605,7 @@ int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64
      * anything); a typed value of another family needs an explicit cast */
     sql_type from = e->type;
     bool ok = from.id == TY_UNKNOWN || from.id == to.id || (is_numeric_family(from.id) && is_numeric_family(to.id)) ||
-              (from.id == TY_DATE && to.id == TY_TIMESTAMP) || (from.id == TY_TIMESTAMP && to.id == TY_DATE) ||
+              (is_datetime(from.id) && is_datetime(to.id)) ||
               to.id == TY_TEXT || e->val.null;
     if (!ok)
         return sql_err(err, FACTDB_INVALID_VALUE, x->pos, "column is of type %s but expression is of type %s; add a cast",

@@ -466,16 +466,21 @@ static int parse_type(parser *p, sql_type *t)
         t->id = TY_DATE;
     else if (!strcmp(name, "timestamp")) {
         t->id = TY_TIMESTAMP;
-        if (accept_kw(p, "without")) {
+        bool with = accept_kw(p, "with");
+        if (with || accept_kw(p, "without")) {
             if (expect_kw(p, "time") || expect_kw(p, "zone"))
                 return p->rc;
+            if (with)
+                t->id = TY_TIMESTAMPTZ;
         }
-    } else if (!strcmp(name, "interval"))
+    } else if (!strcmp(name, "timestamptz"))
+        t->id = TY_TIMESTAMPTZ;
+    else if (!strcmp(name, "interval"))
         t->id = TY_INTERVAL;
     else
         return lex_error(p, pos,
                          "unknown type \"%s\"; factdb has boolean, integer, bigint, double precision, real, "
-                         "numeric(p,s), text, varchar(n), date, timestamp",
+                         "numeric(p,s), text, varchar(n), date, timestamp, timestamptz",
                          name);
     return 0;
 }
@@ -786,12 +791,23 @@ static ast *primary(parser *p)
             a->lit = (t.len == 4) ? L_TRUE : L_FALSE;
         return a;
     }
-    if (is_kw(p, "date") || is_kw(p, "timestamp") || is_kw(p, "interval")) {
-        lit_kind lk = is_kw(p, "date") ? L_DATE : is_kw(p, "timestamp") ? L_TIMESTAMP : L_INTERVAL;
+    if (is_kw(p, "date") || is_kw(p, "timestamp") || is_kw(p, "interval") || is_kw(p, "timestamptz")) {
+        lit_kind lk = is_kw(p, "date") ? L_DATE : is_kw(p, "timestamp") ? L_TIMESTAMP
+                      : is_kw(p, "timestamptz") ? L_TIMESTAMPTZ : L_INTERVAL;
         /* DATE 'x' is a typed literal; date alone may be a column name */
         size_t save_at = p->at;
         sql_token save = p->tok;
         next(p);
+        if (lk == L_TIMESTAMP && (is_kw(p, "with") || is_kw(p, "without"))) {
+            /* TIMESTAMP WITH[OUT] TIME ZONE 'x': no column is followed by these keywords */
+            if (accept_kw(p, "with"))
+                lk = L_TIMESTAMPTZ;
+            else
+                next(p);
+            if (expect_kw(p, "time") || expect_kw(p, "zone"))
+                return NULL;
+            return typed_literal(p, lk, pos);
+        }
         if (p->tok.kind == TK_STRING)
             return typed_literal(p, lk, pos);
         p->at = save_at;

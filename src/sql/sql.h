@@ -30,7 +30,8 @@ typedef enum sql_tid {
     TY_TEXT,
     TY_DATE,
     TY_TIMESTAMP,
-    TY_INTERVAL
+    TY_INTERVAL,
+    TY_TIMESTAMPTZ  /* timestamp with time zone: UTC microseconds (the session time zone is UTC) */
 } sql_tid;
 
 typedef struct sql_type {
@@ -83,7 +84,7 @@ typedef enum ast_kind {
     A_EXTRACT    /* extract(name FROM args[0]) */
 } ast_kind;
 
-typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING, L_DATE, L_TIMESTAMP, L_INTERVAL } lit_kind;
+typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING, L_DATE, L_TIMESTAMP, L_INTERVAL, L_TIMESTAMPTZ } lit_kind;
 
 typedef struct ast ast;
 struct ast {

@@ -280,6 +280,7 @@ int factdb_append_int64(factdb_appender *a, size_t col, int64_t v, factdb_error 
                             "(factdb supports 0001-01-01 to 9999-12-31)", (long long)v, c->name);
         break;
     case FACTDB_TIMESTAMP:
+    case FACTDB_TIMESTAMPTZ:
         if (!base_ts_in_range(v))
             return base_err(err, FACTDB_INVALID_VALUE, "%lld microseconds is out of range for timestamp column \"%s\" "
                             "(factdb supports 0001-01-01 00:00:00 to 9999-12-31 23:59:59.999999)", (long long)v, c->name);
@@ -391,6 +392,9 @@ int factdb_parse_value(factdb_type type, int precision, int scale, const char *s
     }
     case FACTDB_TIMESTAMP:
         bad = base_parse_timestamp(s, len, out, &why);
+        break;
+    case FACTDB_TIMESTAMPTZ:
+        bad = base_parse_timestamptz(s, len, out, NULL, &why);
         break;
     default:
         return base_err(err, FACTDB_INVALID_ARGUMENT, "text values are not parsed");

@@ -191,7 +191,7 @@ int store_table_build(const char *name, const factdb_column_def *cols, size_t nc
                               d->name, name);
                 goto out;
             }
-        if (d->type < FACTDB_BOOLEAN || d->type > FACTDB_TIMESTAMP) {
+        if (d->type < FACTDB_BOOLEAN || d->type > FACTDB_TIMESTAMPTZ) {
             rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" has an unknown type (%d)", d->name,
                           (int)d->type);
             goto out;

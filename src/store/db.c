@@ -231,7 +231,7 @@ static int do_add_column(store_txn *t, const void *arg, factdb_error *err)
                       a->def->name, a->table);
     if (!rc) {
         const factdb_column_def *d = a->def;
-        if (d->type < FACTDB_BOOLEAN || d->type > FACTDB_TIMESTAMP ||
+        if (d->type < FACTDB_BOOLEAN || d->type > FACTDB_TIMESTAMPTZ ||
             (d->type == FACTDB_DECIMAL && (d->precision < 1 || d->precision > 18 || d->scale < 0 || d->scale > d->precision)))
             rc = base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" has an unsupported type", d->name);
         size_t len = d->name ? strlen(d->name) : 0;

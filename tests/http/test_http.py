@@ -1035,6 +1035,49 @@ def missing_and_read_only_databases():
     cleanup(d)
 
 
+@test
+def inserts_and_params_take_iso_8601_timestamps():
+    """Values as apps send them: Python's datetime.isoformat() (aware and naive), pydantic, JavaScript's
+    toISOString(). timestamptz applies the offset (UTC); timestamp ignores it, as PostgreSQL does."""
+    d = scratch("isots")
+    db = os.path.join(d, "i.db")
+    run([FACTDB, "sql", db, "CREATE TABLE ev (id integer, at timestamptz, naive timestamp)"])
+    s = Server(db)
+    st, body, _ = s.req("GET", "/v1/tables")
+    assert [c["type"] for c in body["tables"][0]["columns"]] == ["integer", "timestamp with time zone", "timestamp"]
+    st, body, _ = s.insert("ev", [{"id": 1, "at": "2026-11-29T18:40:00.123456+00:00", "naive": "2026-11-29T18:40:00.123456"},
+                                  {"id": 2, "at": "2026-11-29T18:40:00.123Z", "naive": "2026-11-29T18:40:00.123Z"},
+                                  {"id": 3, "at": "2026-11-29T20:40:00+02:00", "naive": "2026-11-29T20:40:00+02:00"}])
+    assert st == 200 and body["inserted"] == 3, body
+    st, body, _ = s.req("POST", "/v1/tables/ev/rows", '{"id":4,"at":"2026-11-29T18:40:00","naive":"2026-11-29"}\n',
+                        {"Content-Type": "application/x-ndjson"})
+    assert st == 200 and body["inserted"] == 1, body
+    st, body, _ = s.req("POST", "/v1/tables/ev/rows", "id,at\n5,2026-11-29T17:40:00-0100\n", {"Content-Type": "text/csv"})
+    assert st == 200 and body["inserted"] == 1, body
+    st, body, _ = s.sql("SELECT id, at, naive FROM ev WHERE at = $1 ORDER BY id", ["2026-11-29T18:40:00Z"])
+    assert st == 200, body
+    assert body["columns"][1] == {"name": "at", "type": "timestamp with time zone"}, body
+    assert body["rows"] == [[3, "2026-11-29 18:40:00+00", "2026-11-29 20:40:00"], [4, "2026-11-29 18:40:00+00",
+                                                                                   "2026-11-29 00:00:00"],
+                            [5, "2026-11-29 18:40:00+00", None]], body
+    st, body, _ = s.sql("SELECT count(*) AS n FROM ev WHERE naive >= $1::timestamp AND at >= $2",
+                        ["2026-11-29T18:40:00.123", "2026-11-29T18:40:00.123+00:00"])
+    assert st == 200 and body["rows"] == [[2]], body
+    # a bad timestamp: the row, the column and the forms that are accepted; nothing stored
+    st, body, _ = s.insert("ev", [{"id": 6, "at": "2026-11-29T18:40:00Z"}, {"id": 7, "at": "2026-11-29T18:40:00 CET"}])
+    assert st == 400 and body["error"]["row"] == 2 and body["error"]["column"] == "at", body
+    assert body["error"]["message"] == (
+        'row 2, column "at": "2026-11-29T18:40:00 CET" is not a valid timestamp with time zone: expected a timestamp '
+        "as YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] with T or a space before the time and an optional offset Z, +HH, "
+        "+HH:MM or +HHMM (or -), e.g. 2026-11-29T18:40:00.123Z"), body
+    st, body, _ = s.insert("ev", [{"id": 8, "naive": "2026-11-29T18:40:00.5+16:00"}])
+    assert st == 400 and "time zone displacement out of range" in body["error"]["message"], body
+    st, body, _ = s.insert("ev", [{"id": 9, "at": 1795970400}])
+    assert st == 400 and "expected a timestamp string, got a number" in body["error"]["message"], body
+    assert s.sql("SELECT count(*) FROM ev")[1]["rows"] == [[5]]
+    assert s.stop() == 0
+    cleanup(d)
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:

@@ -95,6 +95,48 @@ Test(timestamps, parse_and_format)
     cr_assert_eq(base_parse_timestamp(s, strlen(s), &t, &why), 0);
 }
 
+Test(timestamps, iso_8601_as_apps_write_it)
+{
+    /* Python isoformat(), JavaScript toISOString(), PostgreSQL's offset forms */
+    static const struct { const char *s; int64_t tz_us, ts_us; bool off; } ok[] = {
+        {"2026-11-29T18:40:00.123456+00:00", 1795977600123456LL, 1795977600123456LL, true},
+        {"2026-11-29T18:40:00.123Z", 1795977600123000LL, 1795977600123000LL, true},
+        {"2026-11-29T18:40:00", 1795977600000000LL, 1795977600000000LL, false},
+        {"2026-11-29T18:40:00+02", 1795970400000000LL, 1795977600000000LL, true},
+        {"2026-11-29 18:40:00-0130", 1795983000000000LL, 1795977600000000LL, true},
+        {"2026-11-29t18:40:00 +02:30:15", 1795968585000000LL, 1795977600000000LL, true},
+        {"2026-11-29 18:40:00.0000015z", 1795977600000002LL, 1795977600000002LL, true},  /* half to even */
+        {"2026-11-29 18:40:00.0000025", 1795977600000002LL, 1795977600000002LL, false},
+        {"2026-11-29 23:59:59.99999951", 1795996800000000LL, 1795996800000000LL, false},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        int64_t t;
+        bool off = !ok[i].off;
+        const char *why = NULL;
+        cr_assert_eq(base_parse_timestamptz(ok[i].s, strlen(ok[i].s), &t, &off, &why), 0, "%s: %s", ok[i].s, why);
+        cr_expect_eq(t, ok[i].tz_us, "%s", ok[i].s);
+        cr_expect_eq(off, ok[i].off, "%s", ok[i].s);
+        cr_assert_eq(base_parse_timestamp(ok[i].s, strlen(ok[i].s), &t, &why), 0, "%s: %s", ok[i].s, why);
+        cr_expect_eq(t, ok[i].ts_us, "%s", ok[i].s);
+    }
+    static const char *bad[] = {"2026-11-29T18:40:00+", "2026-11-29T18:40:00+16", "2026-11-29T18:40:00+02:60",
+                                "2026-11-29T18:40:00 CET", "2026-11-29T18:40:00+2", "2026-11-29T18:40:00Zz",
+                                "2026-11-29T18:40:00+02:0", "2026-11-29X18:40:00", "9999-12-31 23:00:00-02",
+                                "9999-12-31 23:59:59.9999999"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        int64_t t;
+        const char *why = NULL;
+        cr_expect_neq(base_parse_timestamptz(bad[i], strlen(bad[i]), &t, NULL, &why), 0, "%s", bad[i]);
+        cr_expect(why != NULL, "%s", bad[i]);
+    }
+    char buf[48];
+    base_format_timestamptz(1795977600123000LL, buf, sizeof buf);
+    cr_expect_str_eq(buf, "2026-11-29 18:40:00.123+00");
+    cr_expect_eq(base_floor_div(-1, 86400000000LL), -1);
+    cr_expect_eq(base_floor_div(-86400000000LL, 86400000000LL), -1);
+    cr_expect_eq(base_floor_div(0, 86400000000LL), 0);
+}
+
 Test(numbers, decimal_exact)
 {
     int64_t v;

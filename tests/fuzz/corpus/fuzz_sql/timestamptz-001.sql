@@ -1,0 +1,1 @@
+SELECT '2026-11-29T18:40:00.123456+00:00'::timestamptz AS py, '2026-11-29T18:40:00.123Z'::timestamptz AS js, '2026-11-29T18:40:00'::timestamptz AS naive, '2026-11-29T18:40:00.123456+02:00'::timestamptz AS plus2

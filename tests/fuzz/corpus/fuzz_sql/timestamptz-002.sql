@@ -1,0 +1,1 @@
+SELECT '2026-11-29T18:40:00+0530'::timestamptz AS a, '2026-11-29T18:40:00-03'::timestamptz AS b, '2026-11-29t18:40:00z'::timestamptz AS c, '2026-11-29 18:40:00 +02:00'::timestamptz AS d, '2026-11-29 18:40:00+02:30:15'::timestamptz AS e, '2026-11-29T18:40+02'::timestamptz AS f, '2026-11-29'::timestamptz AS g, '2026-11-29T18:40:00-15:59'::timestamptz AS h

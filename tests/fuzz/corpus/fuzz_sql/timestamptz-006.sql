@@ -1,0 +1,1 @@
+SELECT '2026-11-29T23:40:00-02'::timestamptz::date AS a, '2026-11-29T18:40:00+02'::timestamptz::timestamp AS b, '2026-11-29'::date::timestamptz AS c, TIMESTAMP '2026-11-29 10:00'::timestamptz AS d, '2026-11-29T18:40:00.5+02'::timestamptz::text AS e, 'at ' || TIMESTAMPTZ '2026-11-29 18:40:00Z' AS f, '1969-12-31 12:00'::date AS g, '1969-12-31T23:00:00-02'::timestamptz::date AS h

@@ -1,0 +1,1 @@
+SELECT extract(timezone FROM TIMESTAMP '2026-11-29 18:40:00')

@@ -1,0 +1,1 @@
+SELECT extract(timezone_hour FROM DATE '2026-11-29')

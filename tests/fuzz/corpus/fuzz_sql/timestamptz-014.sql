@@ -1,0 +1,1 @@
+SELECT '2026-11-29T18:40:00+'::timestamptz

@@ -1,0 +1,1 @@
+SELECT '2026-11-29 18:40:00 UTC'::timestamp

@@ -1,0 +1,1 @@
+SELECT '9999-12-31 23:00:00-02'::timestamptz

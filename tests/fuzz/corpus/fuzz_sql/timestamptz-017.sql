@@ -1,0 +1,1 @@
+SELECT '0001-01-01 01:00:00+02'::timestamptz

@@ -1,0 +1,1 @@
+SELECT id, at, local, naive FROM ev ORDER BY at, id

@@ -1,0 +1,1 @@
+SELECT date_trunc('hour', at) AS h, count(*) AS n, min(at) AS first, max(at) AS last FROM ev GROUP BY date_trunc('hour', at) ORDER BY h

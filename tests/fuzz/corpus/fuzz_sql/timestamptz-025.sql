@@ -1,0 +1,1 @@
+SELECT at::date AS day, count(*) AS n FROM ev GROUP BY 1 ORDER BY 1

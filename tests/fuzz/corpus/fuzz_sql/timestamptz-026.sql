@@ -1,0 +1,1 @@
+SELECT min(at) AS a, max(at) AS b, min(local) AS c, max(naive) AS d, count(DISTINCT at) AS e FROM ev

@@ -1,0 +1,1 @@
+SELECT id, extract(epoch FROM at) AS e, extract(hour FROM at) AS h, at + INTERVAL '1 hour' AS later, at::timestamp AS ts FROM ev WHERE id <= 3 ORDER BY id

@@ -1,0 +1,1 @@
+INSERT INTO ev (id, at, naive) SELECT id + 10, naive, at FROM ev WHERE id IN (1, 5)

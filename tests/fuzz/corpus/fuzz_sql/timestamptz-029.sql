@@ -1,0 +1,1 @@
+SELECT id, at, naive FROM ev WHERE id > 10 ORDER BY id

@@ -1,0 +1,1 @@
+SELECT id, at::timestamptz AS z, (at::timestamptz)::date, extract(epoch FROM at::timestamptz), date_trunc('hour', at::timestamptz) + INTERVAL '1 day' FROM sales WHERE at::timestamptz >= '2024-01-20T11:30:00+00:00' OR at > TIMESTAMPTZ '2024-03-01T00:00:00.5Z' ORDER BY z

@@ -1,0 +1,1 @@
+SELECT n, at, at::date, extract(epoch FROM at), date_trunc('hour', at) FROM z WHERE at >= '2026-11-29T16:00:00Z' ORDER BY at
