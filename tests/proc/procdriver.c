@@ -9,7 +9,10 @@
  *   truncate DB TABLE                     remove every row
  *   hold DB TABLE MS                      take the write lock (a load in progress) for MS ms, then commit
  *   readhold DB TABLE MS                  keep a snapshot open for MS ms
- *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle */
+ *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle
+ *   commits DB TABLE WRITER NCOMMITS [NTHREADS [BUSY_MS]]   single-row durable commits from NTHREADS
+ *                                         threads (writer ids WRITER*64+thread); print "lat WRITER BATCH US"
+ *                                         after each: the commit's time, waiting for the write lock included */
 #include "factdb.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -210,6 +213,29 @@ static void *thread_main(void *p)
     return NULL;
 }
 
+typedef struct commit_arg {
+    factdb *db;
+    const char *table;
+    int64_t writer;
+    int n;
+    pthread_barrier_t *start;
+} commit_arg;
+
+static void *commit_main(void *p)
+{
+    commit_arg *a = p;
+    uint64_t seed = (uint64_t)a->writer * 2654435761ull + 1;
+    pthread_barrier_wait(a->start);
+    for (int b = 0; b < a->n; b++) {
+        factdb_error err;
+        double t0 = now_s();
+        if (write_batch(a->db, a->table, a->writer, b, 1, &seed, &err))
+            DIE("writer %lld commit %d: %s", (long long)a->writer, b, err.message);
+        printf("lat %lld %d %lld\n", (long long)a->writer, b, (long long)((now_s() - t0) * 1e6));
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4)
@@ -355,6 +381,25 @@ int main(int argc, char **argv)
             DIE("threads: %llu rows before, %llu acked, %llu after", (unsigned long long)before,
                 (unsigned long long)atomic_load(&acked), (unsigned long long)after);
         printf("threads ok rows %llu\n", (unsigned long long)after);
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "commits") && argc >= 6) {
+        int nt = argc > 6 ? atoi(argv[6]) : 1;
+        if (nt < 1 || nt > 64)
+            DIE("commits: 1 to 64 threads, not %d", nt);
+        factdb *db = open_db(path, argc > 7 ? atoi(argv[7]) : 30000);
+        pthread_t th[64];
+        commit_arg args[64];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)nt);
+        for (int i = 0; i < nt; i++) {
+            args[i] = (commit_arg){db, table, atoll(argv[4]) * 64 + i, atoi(argv[5]), &start};
+            pthread_create(&th[i], NULL, commit_main, &args[i]);
+        }
+        for (int i = 0; i < nt; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
         factdb_close(db);
         return 0;
     }
