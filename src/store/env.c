@@ -392,6 +392,39 @@ static int check_length(store_env *e, const char *path, factdb_error *err)
     return FACTDB_OK;  /* writers kept committing: they extend the file, which is then not truncated */
 }
 
+/* LMDB marks a process that reads as alive by an fcntl lock on the byte of NAME-lock at offset getpid()
+ * (mdb_reader_pid), taken at its first read transaction: two processes with the same pid in different PID
+ * namespaces (two containers whose main processes are both pid 1) collide there, and the second one's
+ * reads fail with EAGAIN. A lock on our own pid's byte that F_GETLK shows belongs to another process can
+ * only be that: our namespace has no other process with our pid (F_GETLK reports pid 0 for an owner it
+ * cannot see). Separate namespaces cannot be made safe from here: LMDB's writers decide which freed pages
+ * they may reuse from the reader table, keyed by these pids (docs/design.md). */
+static int check_pid_namespace(store_env *e, const char *path, factdb_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        mdb_txn_abort(txn);
+        return FACTDB_OK;
+    }
+    if (rc != EAGAIN && rc != EACCES)
+        return FACTDB_OK;  /* reported by the first read */
+    int pid = (int)getpid();
+    struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = pid, .l_len = 1};
+    if (fcntl(e->lock_fd, F_GETLK, &q) != 0 || q.l_type == F_UNLCK)
+        return FACTDB_OK;
+    char seen[80] = "";
+    if (q.l_pid > 0 && q.l_pid != pid)
+        snprintf(seen, sizeof seen, " (seen from here as pid %d)", (int)q.l_pid);
+    return base_err(err, FACTDB_IO,  /* the code LMDB's EAGAIN had: kept for callers that test it */
+                    "cannot open \"%s\": another process with the same process id %d, in a different PID namespace "
+                    "(e.g. another container)%s, has the database open, and LMDB tells the processes using a "
+                    "database apart by their process id; run every process that opens the database in one PID "
+                    "namespace (docker compose: pid: \"service:NAME\" or pid: \"host\"; docker run: "
+                    "--pid=container:NAME or --pid=host; see docs/deploy.md)",
+                    path, pid, seen);
+}
+
 int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_env **out, const char **ro_why,
                    factdb_error *err)
 {
@@ -487,8 +520,6 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
     void *base = find_map(e->dev, e->ino);
     if (base && mdb_env_get_fd(e->env, &dfd) == 0)
         e->map_slot = map_register(base, dfd);
-    if ((rc = store_pages_check(e, path, err)) || (rc = check_length(e, path, err)))
-        goto fail;
     if (!e->nolock) {
         char lockpath[4200];
         snprintf(lockpath, sizeof lockpath, "%s-lock", path);
@@ -498,9 +529,13 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
                           base_errno_text(errno));
             goto fail;
         }
+        if ((rc = check_pid_namespace(e, path, err)))
+            goto fail;
         int dead;
         mdb_reader_check(e->env, &dead);
     }
+    if ((rc = store_pages_check(e, path, err)) || (rc = check_length(e, path, err)))
+        goto fail;
     rc = open_dbis(e, err);
     if (rc == MDB_NOTFOUND) {
         if (existing || e->read_only) {

@@ -11,8 +11,9 @@
  *   readhold DB TABLE MS                  keep a snapshot open for MS ms
  *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle
  *   commits DB TABLE WRITER NCOMMITS [NTHREADS [BUSY_MS]]   single-row durable commits from NTHREADS
- *                                         threads (writer ids WRITER*64+thread); print "lat WRITER BATCH US"
- *                                         after each: the commit's time, waiting for the write lock included */
+ *                                         threads (writer ids WRITER*64+thread); print "lat WRITER BATCH US END"
+ *                                         after each: the commit's time in us, waiting for the write lock
+ *                                         included, and when it ended (CLOCK_MONOTONIC us) */
 #include "factdb.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -231,7 +232,8 @@ static void *commit_main(void *p)
         double t0 = now_s();
         if (write_batch(a->db, a->table, a->writer, b, 1, &seed, &err))
             DIE("writer %lld commit %d: %s", (long long)a->writer, b, err.message);
-        printf("lat %lld %d %lld\n", (long long)a->writer, b, (long long)((now_s() - t0) * 1e6));
+        double t1 = now_s();
+        printf("lat %lld %d %lld %lld\n", (long long)a->writer, b, (long long)((t1 - t0) * 1e6), (long long)(t1 * 1e6));
     }
     return NULL;
 }
