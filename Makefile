@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench clean asan screenshots fuzz-build fuzz fuzz-replay
+.PHONY: all deps test-deps test run bench bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -172,6 +172,11 @@ screenshots: all
 
 bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql
 	bash bench/run.sh
+	python3 bench/writers.py
+
+# writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
+bench-writers: all
+	python3 bench/writers.py
 
 clean:
 	rm -rf build

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 static void pool_close(store_env *env);
+static _Atomic unsigned forks;  /* fork() calls seen by this process (the gate's fork handler) */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_init(void);
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static store_env *registry;
@@ -478,6 +481,8 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
     e->refs = 1;
     e->lock_fd = -1;
     e->gate_fd = -1;
+    pthread_once(&fork_once, fork_init);
+    e->gate_forks = atomic_load(&forks);
     e->map_slot = -1;
     pthread_mutex_init(&e->gate_mu, NULL);
     pthread_cond_init(&e->gate_cv, NULL);
@@ -671,18 +676,23 @@ static void sleep_us(int64_t us)
 /* The descriptors of every gate pool of the process, for the fork handler: plain atomics, no locks. */
 #define FORK_SLOTS 4096
 static _Atomic int fork_fd[FORK_SLOTS];
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /* A child of fork() shares the parent's open file descriptions, and with them the parent's OFD locks:
- * were the parent killed, its ticket would live on in the child and stall every writer. The child
- * closes its copies (it holds no POSIX locks of its own, so closing drops nothing). */
+ * were the parent killed, its ticket would live on in the child and stall every writer. The child points
+ * its copies at /dev/null (it holds no POSIX locks of its own, so dropping them drops nothing; the numbers
+ * stay taken, so a later close in the child closes nothing of someone else's), and environments opened
+ * before the fork refuse to write in it (LMDB forbids using them there anyway). */
 static void fork_child(void)
 {
+    atomic_fetch_add(&forks, 1);
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < FORK_SLOTS; i++) {
-        int fd = atomic_exchange(&fork_fd[i], 0);
-        if (fd > 0)
+        int fd = atomic_load(&fork_fd[i]);
+        if (fd > 0 && (nul < 0 || dup3(nul, fd, O_CLOEXEC) < 0))
             close(fd);
     }
+    if (nul >= 0)
+        close(nul);
 }
 
 static void fork_init(void) { pthread_atfork(NULL, NULL, fork_child); }
@@ -739,7 +749,6 @@ static int pool_get(store_env *env, int *fd, factdb_error *err)
                       base_errno_text(errno));
         goto out;
     }
-    pthread_once(&fork_once, fork_init);
     if (!fork_register(*fd)) {
         rc = base_err(err, FACTDB_LIMIT, "cannot take the write lock: this process has %d lock-file descriptors "
                       "open; close some databases", FORK_SLOTS);
@@ -952,6 +961,9 @@ int store_gate_acquire(store_env *env, int timeout_ms, factdb_error *err)
 {
     if (env->read_only)
         return base_err(err, FACTDB_PERMISSION, "cannot write: the database is open read-only (%s)", env->ro_why);
+    if (env->gate_forks != atomic_load(&forks))
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "cannot write: the database was opened before this process "
+                        "was forked; open it again in the child process");
     if (timeout_ms < 0)
         timeout_ms = GATE_DEFAULT_TIMEOUT_MS;
     int64_t deadline = now_ms() + timeout_ms;

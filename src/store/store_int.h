@@ -33,6 +33,7 @@ struct store_env {
     int64_t gate_ticket;    /* the holder's ticket byte */
     int *gate_pool;         /* idle descriptors: gate_pool_n of them, room for gate_pool_cap */
     size_t gate_pool_n, gate_pool_cap, gate_fds_open;
+    unsigned gate_forks;    /* fork() count of the process when opened: a child may not write through it */
     pthread_mutex_t dict_mu;
     store_dict *dicts;
     /* Read-only environments: the file (or its lock file) is not writable by this process. */

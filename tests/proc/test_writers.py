@@ -62,23 +62,28 @@ def commit_times(db, procs, threads, n):
 
 
 def check_fair(commits, what):
-    """Two measures. Overtakes: how many commits of other writers began after a commit began and ended
-    before it ended. In turn (FIFO) that is none, whatever the machine's load; a writer that re-takes
-    the lock for its whole burst overtakes hundreds (as before the queue). The few allowed cover a writer
-    descheduled between its clock reading and taking its ticket. Waits: the worst commit against the
-    median, with a floor for a loaded 2-core machine (measured at load 16: median 1.6 ms, max 350 ms;
-    before the queue, max 0.5-5 s)."""
+    """A commit's wait counted in commits, which a loaded machine does not stretch (measured at load 30:
+    FIFO order kept exactly while single waits reached 1 s, from slow fsyncs and a busy CPU). Turns: the
+    commits of other writers that ended while a commit was under way; in turn (FIFO) that is at most one
+    per other writer ahead of it plus one per other writer whose end was clocked just after it began:
+    2 x (writers - 1). Overtakes: the commits of other writers that began after it and ended before it;
+    in turn, none. A writer that re-takes the lock for its whole burst (as before the queue) makes the
+    others wait hundreds of commits. Wall-clock waits are printed for the record."""
+    writers = len({w for w, _, _ in commits})
+    ends = sorted(e for _, _, e in commits)
     lat = sorted(e - s for _, s, e in commits)
-    by_start = sorted(commits, key=lambda c: c[1])
-    over = []
-    for i, (w, s, e) in enumerate(by_start):
-        over.append(sum(1 for w2, s2, e2 in by_start[i + 1:] if w2 != w and e2 < e))
-    med, worst, most = lat[len(lat) // 2], lat[-1], max(over)
-    bound = max(1.0, 40 * med)
-    print("     %s: median %.1f ms, p99 %.1f ms, max %.1f ms; overtakes: max %d, total %d" %
-          (what, med * 1e3, lat[int(len(lat) * 0.99)] * 1e3, worst * 1e3, most, sum(over)), flush=True)
-    assert most <= 8, "%s: a commit was overtaken by %d later ones" % (what, most)
-    assert worst < bound, "%s: the worst commit waited %.0f ms (median %.1f ms)" % (what, worst * 1e3, med * 1e3)
+    turns = over = 0
+    for w, s, e in commits:
+        others = [(s2, e2) for w2, s2, e2 in commits if w2 != w and s < e2 < e]
+        turns = max(turns, len(others))
+        over = max(over, sum(1 for s2, _ in others if s2 > s))
+    print("     %s: median %.1f ms, p99 %.1f ms, max %.1f ms; waited at most %d turns, overtaken at most %d "
+          "times" % (what, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3, lat[-1] * 1e3, turns, over),
+          flush=True)
+    assert len(ends) == len(commits)
+    assert over <= 2, "%s: a commit was overtaken by %d later ones" % (what, over)
+    assert turns <= 2 * (writers - 1) + 1, "%s: a commit waited for %d commits of %d other writers" % (
+        what, turns, writers - 1)
 
 
 @test
