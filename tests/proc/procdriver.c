@@ -10,6 +10,8 @@
  *   hold DB TABLE MS                      take the write lock (a load in progress) for MS ms, then commit
  *   readhold DB TABLE MS                  keep a snapshot open for MS ms
  *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle
+ *   forkhold DB TABLE MS                  hold the write lock, fork a child that tries a write through the
+ *                                         parent's handle (prints "child err CODE message") and lives MS ms
  *   commits DB TABLE WRITER NCOMMITS [NTHREADS [BUSY_MS]]   single-row durable commits from NTHREADS
  *                                         threads (writer ids WRITER*64+thread); print "lat WRITER BATCH US END"
  *                                         after each: the commit's time in us, waiting for the write lock
@@ -324,6 +326,44 @@ int main(int argc, char **argv)
         factdb *db = open_db(path, 10000);
         uint64_t rows = verify(db, table, 1);
         printf("rows %llu\n", (unsigned long long)rows);
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "forkhold") && argc >= 5) {
+        factdb *db = open_db(path, 10000);
+        int ms = atoi(argv[4]);
+        factdb_error err;
+        factdb_appender *a;
+        if (factdb_appender_new(db, table, &a, &err))
+            DIE("appender: %s", err.message);
+        for (int i = 0; i < 65536; i++) {  /* a full chunk: the appender takes the write lock */
+            factdb_append_int64(a, 0, 999998, &err);
+            factdb_append_int64(a, 1, 0, &err);
+            factdb_append_int64(a, 2, 65536, &err);
+            factdb_append_int64(a, 4, 0, &err);
+            factdb_append_text(a, 5, "w999998-b0-ü", strlen("w999998-b0-ü"), &err);
+            if (factdb_append_row_end(a, &err))
+                DIE("forkhold: %s", err.message);
+        }
+        fflush(stdout);
+        pid_t child = fork();
+        if (child < 0)
+            DIE("fork failed");
+        if (child == 0) {
+            factdb_column_def col = {"x", FACTDB_BIGINT, 0, 0, false};
+            int rc = factdb_create_table(db, "forked", &col, 1, &err);
+            printf("child %s %s\n", rc ? "err" : "ok", rc ? factdb_error_name(err.code) : "");
+            if (rc)
+                printf("child message %s\n", err.message);
+            fflush(stdout);
+            usleep((useconds_t)ms * 1000);
+            _exit(0);  /* LMDB's handles may not be used (nor closed) after fork */
+        }
+        printf("holding %d %d\n", (int)getpid(), (int)child);
+        usleep((useconds_t)ms * 1000);
+        if (factdb_appender_commit(a, &err))
+            DIE("forkhold commit: %s", err.message);
+        factdb_appender_free(a);
         factdb_close(db);
         return 0;
     }

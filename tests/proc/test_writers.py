@@ -158,6 +158,38 @@ def killed_holder_does_not_stall_the_queue():
 
 
 @test
+def forked_child_of_a_killed_holder_does_not_stall_the_queue():
+    """A child made by fork() shares its parent's open file descriptions, and OFD locks live as long as one
+    of them: the child must let go of the parent's ticket, and may not write through the parent's handle."""
+    d, db = new_db("forkhold", "t")
+    h = spawn([DRIVER, "forkhold", db, "t", "60000"])
+    lines = [h.stdout.readline() for _ in range(3)]
+    holding = [line for line in lines if line.startswith("holding")]
+    assert holding, lines
+    child = int(holding[0].split()[2])
+    assert any(line.startswith("child err INVALID_ARGUMENT") for line in lines), lines
+    assert any("cannot write: the database was opened before this process was forked; open it again in the "
+               "child process" in line for line in lines), lines
+    try:
+        w = one_commit(db, 1)
+        wait_for(lambda: queued(db) == 2, "the writer to queue")
+        t0 = time.time()
+        h.kill()
+        h.wait()
+        out, err = w.communicate(timeout=60)
+        assert w.returncode == 0, err
+        assert time.time() - t0 < 5, "the writer waited %.1f s after the holder died" % (time.time() - t0)
+        os.kill(child, 0)  # the child still lives: the writer did not wait for it
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert (64, 0) in verify(db, "t")
+    cleanup(d)
+
+
+@test
 def busy_names_the_holder_and_the_queue():
     d, db = new_db("busyq", "t")
     h, pid = hold(db, 4000)
