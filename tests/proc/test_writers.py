@@ -63,12 +63,15 @@ def commit_times(db, procs, threads, n):
 
 def check_fair(commits, what):
     """A commit's wait counted in commits, which a loaded machine does not stretch (measured at load 30:
-    FIFO order kept exactly while single waits reached 1 s, from slow fsyncs and a busy CPU). Turns: the
-    commits of other writers that ended while a commit was under way; in turn (FIFO) that is at most one
-    per other writer ahead of it plus one per other writer whose end was clocked just after it began:
-    2 x (writers - 1). Overtakes: the commits of other writers that began after it and ended before it;
-    in turn, none. A writer that re-takes the lock for its whole burst (as before the queue) makes the
-    others wait hundreds of commits. Wall-clock waits are printed for the record."""
+    FIFO order kept while single waits reached 1 s, from slow fsyncs and a busy CPU). Turns: the commits
+    of other writers that ended while a commit was under way; in turn (FIFO) that is at most one per other
+    writer ahead of it plus one per other writer whose end was clocked just after it began: 2 x (writers
+    - 1). Overtakes: the commits of other writers that began after it and ended before it; in turn, only
+    those that ran while it was descheduled between reading the clock and taking its ticket, or won the
+    race for the join lock: about one per other writer (measured under ASan at load 20: at most 3 of 3).
+    The bounds allow half as much again for a loaded CI machine; a writer that re-takes the lock for its
+    whole burst (as before the queue) makes the others wait hundreds of commits (measured: 767 of 1,200).
+    Wall-clock waits are printed for the record."""
     writers = len({w for w, _, _ in commits})
     ends = sorted(e for _, _, e in commits)
     lat = sorted(e - s for _, s, e in commits)
@@ -81,8 +84,8 @@ def check_fair(commits, what):
           "times" % (what, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3, lat[-1] * 1e3, turns, over),
           flush=True)
     assert len(ends) == len(commits)
-    assert over <= 2, "%s: a commit was overtaken by %d later ones" % (what, over)
-    assert turns <= 2 * (writers - 1) + 1, "%s: a commit waited for %d commits of %d other writers" % (
+    assert over <= 2 * (writers - 1), "%s: a commit was overtaken by %d later ones" % (what, over)
+    assert turns <= 3 * (writers - 1) + 1, "%s: a commit waited for %d commits of %d other writers" % (
         what, turns, writers - 1)
 
 
