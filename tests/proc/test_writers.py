@@ -294,6 +294,23 @@ def separate_pid_namespaces_are_refused_clearly():
 
 
 @test
+def busy_names_a_holder_in_another_pid_namespace():
+    """F_GETLK reports pid 0 for a lock owner the asking process cannot see (the holder is in the host's
+    namespace, the waiter pid 1 of its own: no pid collides)."""
+    pre = ns_prefix()
+    if not pre:
+        return
+    d, db = new_db("pidnsbusy", "t")
+    h, pid = hold(db, 4000)
+    p = run(pre + [FACTDB, "sql", "--busy-timeout", "300", db, INSERT % (1, 1, 1, 1)], check=False)
+    assert p.returncode == 1, p
+    assert ("the database is being written by a process in another PID namespace (e.g. another container; its "
+            "pid is not visible from this one); waited 300 ms") in p.stderr, p.stderr
+    h.communicate(timeout=60)
+    cleanup(d)
+
+
+@test
 def one_shared_pid_namespace_works():
     pre = ns_prefix()
     if not pre:
