@@ -902,8 +902,10 @@ static int wait_turn(int fd, int64_t ticket, int64_t deadline)
     pthread_t th;
     if (pthread_create(&th, NULL, turn_main, &w) != 0) {
         /* No thread to spare: poll instead (still in turn, only with a slower hand-over). */
-        for (e = EAGAIN; (e == EAGAIN || e == EACCES) && now_ms() < deadline; sleep_us(1000))
+        while ((e == EAGAIN || e == EACCES) && now_ms() < deadline) {
+            sleep_us(1000);
             e = ofd(fd, F_OFD_SETLK, F_RDLCK, GATE_TICKET0, len);
+        }
         if (e == EAGAIN || e == EACCES)
             e = ETIMEDOUT;
     } else {
