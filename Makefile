@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
+.PHONY: all deps test-deps test run bench bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -96,6 +96,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/pgdiff/test_pgdiff.py
 	FACTDB_BUILD=build/asan python3 tests/slt/test_run_slt.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
+	FACTDB_BUILD=build/asan python3 tests/proc/test_writers.py
 	FACTDB_BUILD=build/asan FACTDB_FLIP_TRIALS=40 python3 tests/proc/test_damage.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
@@ -190,6 +191,11 @@ screenshots: all
 
 bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql
 	bash bench/run.sh
+	python3 bench/writers.py
+
+# writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
+bench-writers: all
+	python3 bench/writers.py
 
 clean:
 	rm -rf build

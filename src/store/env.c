@@ -3,6 +3,7 @@
  * locks), the write gate, and transactions. Invariant: the gate is held around every write txn. */
 #include "store_int.h"
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdatomic.h>
@@ -14,6 +15,11 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+
+static void pool_close(store_env *env);
+static _Atomic unsigned forks;  /* fork() calls seen by this process (the gate's fork handler) */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_init(void);
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static store_env *registry;
@@ -251,6 +257,7 @@ static void env_free(store_env *e)
     /* Closed after LMDB: closing any descriptor of NAME-lock drops this process's fcntl locks on it. */
     if (e->lock_fd >= 0)
         close(e->lock_fd);
+    pool_close(e);
     store_env_dicts_free(e);
     store_verified_free(e);
     pthread_mutex_destroy(&e->verified_mu);
@@ -389,6 +396,39 @@ static int check_length(store_env *e, const char *path, factdb_error *err)
     return FACTDB_OK;  /* writers kept committing: they extend the file, which is then not truncated */
 }
 
+/* LMDB marks a process that reads as alive by an fcntl lock on the byte of NAME-lock at offset getpid()
+ * (mdb_reader_pid), taken at its first read transaction: two processes with the same pid in different PID
+ * namespaces (two containers whose main processes are both pid 1) collide there, and the second one's
+ * reads fail with EAGAIN. A lock on our own pid's byte that F_GETLK shows belongs to another process can
+ * only be that: our namespace has no other process with our pid (F_GETLK reports pid 0 for an owner it
+ * cannot see). Separate namespaces cannot be made safe from here: LMDB's writers decide which freed pages
+ * they may reuse from the reader table, keyed by these pids (docs/design.md). */
+static int check_pid_namespace(store_env *e, const char *path, factdb_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        mdb_txn_abort(txn);
+        return FACTDB_OK;
+    }
+    if (rc != EAGAIN && rc != EACCES)
+        return FACTDB_OK;  /* reported by the first read */
+    int pid = (int)getpid();
+    struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = pid, .l_len = 1};
+    if (fcntl(e->lock_fd, F_GETLK, &q) != 0 || q.l_type == F_UNLCK)
+        return FACTDB_OK;
+    char seen[80] = "";
+    if (q.l_pid > 0 && q.l_pid != pid)
+        snprintf(seen, sizeof seen, " (seen from here as pid %d)", (int)q.l_pid);
+    return base_err(err, FACTDB_IO,  /* the code LMDB's EAGAIN had: kept for callers that test it */
+                    "cannot open \"%s\": another process with the same process id %d, in a different PID namespace "
+                    "(e.g. another container)%s, has the database open, and LMDB tells the processes using a "
+                    "database apart by their process id; run every process that opens the database in one PID "
+                    "namespace (docker compose: pid: \"service:NAME\" or pid: \"host\"; docker run: "
+                    "--pid=container:NAME or --pid=host; see docs/deploy.md)",
+                    path, pid, seen);
+}
+
 int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_env **out, const char **ro_why,
                    factdb_error *err)
 {
@@ -441,6 +481,9 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
     e->ino = st.st_ino;
     e->refs = 1;
     e->lock_fd = -1;
+    e->gate_fd = -1;
+    pthread_once(&fork_once, fork_init);
+    e->gate_forks = atomic_load(&forks);
     e->map_slot = -1;
     pthread_mutex_init(&e->gate_mu, NULL);
     pthread_cond_init(&e->gate_cv, NULL);
@@ -483,8 +526,6 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
     void *base = find_map(e->dev, e->ino);
     if (base && mdb_env_get_fd(e->env, &dfd) == 0)
         e->map_slot = map_register(base, dfd);
-    if ((rc = store_pages_check(e, path, err)) || (rc = check_length(e, path, err)))
-        goto fail;
     if (!e->nolock) {
         char lockpath[4200];
         snprintf(lockpath, sizeof lockpath, "%s-lock", path);
@@ -494,9 +535,13 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
                           base_errno_text(errno));
             goto fail;
         }
+        if ((rc = check_pid_namespace(e, path, err)))
+            goto fail;
         int dead;
         mdb_reader_check(e->env, &dead);
     }
+    if ((rc = store_pages_check(e, path, err)) || (rc = check_length(e, path, err)))
+        goto fail;
     rc = open_dbis(e, err);
     if (rc == MDB_NOTFOUND) {
         if (existing || e->read_only) {
@@ -591,7 +636,30 @@ int store_env_info(store_env *env, factdb_db_info *out, factdb_error *err)
     return FACTDB_OK;
 }
 
-/* ---- the write gate ---- */
+/* ---- the write gate ----
+ *
+ * Writers take turns in the order they asked (FIFO), across threads and processes, and a dead process
+ * never blocks the others: every piece of shared state is a lock the kernel drops when its owner dies.
+ * Byte ranges of NAME-lock past LMDB's own area (LMDB uses bytes below 2^22: its lock words and one byte
+ * per reader pid):
+ *   GATE_BYTE (2^40)        POSIX lock of the holder's process: the exclusion itself (as before tickets,
+ *                           so older factdb binaries still exclude), and F_GETLK names the holder's pid.
+ *   GATE_JOIN (2^40 + 1)    OFD lock held for the few system calls of taking a ticket.
+ *   GATE_TICKET0 ...        one byte per queued writer (an OFD write lock), below 2^40 + 2^39 + 2.
+ * A writer takes the join lock, finds the highest locked ticket byte and locks the next one, so the
+ * live tickets are ordered by arrival. Its turn comes when no ticket byte below its own is locked: it
+ * waits with an OFD read lock over all of them, which the kernel grants once each is released (by its
+ * holder, or by its death). OFD locks belong to an open file description, not a process, so each
+ * waiting thread uses its own descriptor of NAME-lock and threads of one process queue like processes.
+ * Those descriptors are never closed before mdb_env_close: closing any descriptor of the file would
+ * drop this process's POSIX locks on it (LMDB's reader lock and GATE_BYTE). */
+
+#define GATE_BYTE STORE_GATE_OFFSET
+#define GATE_JOIN (STORE_GATE_OFFSET + 1)
+#define GATE_TICKET0 (STORE_GATE_OFFSET + 2)
+#define GATE_TICKETS (1ll << 39)      /* the queue restarts at GATE_TICKET0 whenever it empties */
+#define GATE_FDS_MAX 1024             /* descriptors per environment: threads waiting at once */
+#define GATE_DEFAULT_TIMEOUT_MS 10000
 
 static int64_t now_ms(void)
 {
@@ -600,81 +668,408 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+static void sleep_us(int64_t us)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000L};
     nanosleep(&ts, NULL);
+}
+
+/* The descriptors of every gate pool of the process, for the fork handler: plain atomics, no locks. */
+#define FORK_SLOTS 4096
+static _Atomic int fork_fd[FORK_SLOTS];
+
+/* A child of fork() shares the parent's open file descriptions, and with them the parent's OFD locks:
+ * were the parent killed, its ticket would live on in the child and stall every writer. The child points
+ * its copies at /dev/null (it holds no POSIX locks of its own, so dropping them drops nothing; the numbers
+ * stay taken, so a later close in the child closes nothing of someone else's), and environments opened
+ * before the fork refuse to write in it (LMDB forbids using them there anyway). */
+static void fork_child(void)
+{
+    atomic_fetch_add(&forks, 1);
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (int i = 0; i < FORK_SLOTS; i++) {
+        int fd = atomic_load(&fork_fd[i]);
+        if (fd > 0 && (nul < 0 || dup3(nul, fd, O_CLOEXEC) < 0))
+            close(fd);
+    }
+    if (nul >= 0)
+        close(nul);
+}
+
+static void fork_init(void) { pthread_atfork(NULL, NULL, fork_child); }
+
+static bool fork_register(int fd)
+{
+    for (int i = 0; i < FORK_SLOTS; i++) {
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&fork_fd[i], &zero, fd))
+            return true;
+    }
+    return false;
+}
+
+static void fork_unregister(int fd)
+{
+    for (int i = 0; i < FORK_SLOTS; i++) {
+        int want = fd;
+        if (atomic_compare_exchange_strong(&fork_fd[i], &want, 0))
+            return;
+    }
+}
+
+/* Takes an idle descriptor of NAME-lock from env's pool, opening one if none is idle. */
+static int pool_get(store_env *env, int *fd, factdb_error *err)
+{
+    pthread_mutex_lock(&env->gate_mu);
+    if (env->gate_pool_n) {
+        *fd = env->gate_pool[--env->gate_pool_n];
+        pthread_mutex_unlock(&env->gate_mu);
+        return FACTDB_OK;
+    }
+    int rc = FACTDB_OK;
+    if (env->gate_fds_open >= GATE_FDS_MAX) {
+        rc = base_err(err, FACTDB_LIMIT, "cannot take the write lock: %d threads of this process already wait "
+                      "for it; use fewer writing threads", GATE_FDS_MAX);
+        goto out;
+    }
+    if (env->gate_fds_open == env->gate_pool_cap) {  /* room for every descriptor: pool_put never fails */
+        size_t cap = env->gate_pool_cap ? env->gate_pool_cap * 2 : 8;
+        int *p = realloc(env->gate_pool, cap * sizeof *p);
+        if (!p) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory taking the write lock");
+            goto out;
+        }
+        env->gate_pool = p;
+        env->gate_pool_cap = cap;
+    }
+    char lockpath[4200];
+    snprintf(lockpath, sizeof lockpath, "%s-lock", env->path);
+    *fd = open(lockpath, O_RDWR | O_CLOEXEC);
+    if (*fd < 0) {
+        rc = base_err(err, base_errno_code(errno), "cannot take the write lock: cannot open \"%s\": %s", lockpath,
+                      base_errno_text(errno));
+        goto out;
+    }
+    if (!fork_register(*fd)) {
+        rc = base_err(err, FACTDB_LIMIT, "cannot take the write lock: this process has %d lock-file descriptors "
+                      "open; close some databases", FORK_SLOTS);
+        env->gate_pool[env->gate_pool_n++] = *fd;  /* kept (closing it would drop this process's locks) */
+        env->gate_fds_open++;
+        goto out;
+    }
+    env->gate_fds_open++;
+out:
+    pthread_mutex_unlock(&env->gate_mu);
+    return rc;
+}
+
+static void pool_put(store_env *env, int fd)
+{
+    pthread_mutex_lock(&env->gate_mu);
+    env->gate_pool[env->gate_pool_n++] = fd;
+    pthread_mutex_unlock(&env->gate_mu);
+}
+
+static void pool_close(store_env *env)
+{
+    for (size_t i = 0; i < env->gate_pool_n; i++) {
+        fork_unregister(env->gate_pool[i]);
+        close(env->gate_pool[i]);
+    }
+    free(env->gate_pool);
+}
+
+/* An OFD lock request on [start, start + len) of fd; 0 or errno. */
+static int ofd(int fd, int cmd, short type, int64_t start, int64_t len)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+    while (fcntl(fd, cmd, &fl) != 0) {
+        if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
+/* Walks the ticket bytes in [lo, hi) that another descriptor holds write-locked. Returns the highest
+ * (-1 if none) and their number in *count (NULL: not wanted), or -2 on a lock error. */
+static int64_t tickets_in(int fd, int64_t lo, int64_t hi, int64_t *count)
+{
+    int64_t top = -1, n = 0;
+    while (lo < hi) {
+        /* A read-lock probe reports only write locks: the waiters' read locks stay invisible. */
+        struct flock q = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = lo, .l_len = hi - lo};
+        if (fcntl(fd, F_OFD_GETLK, &q) != 0)
+            return -2;
+        if (q.l_type == F_UNLCK)
+            break;
+        int64_t end = q.l_len == 0 ? hi : MIN((int64_t)(q.l_start + q.l_len), hi);
+        top = MAX(top, end - 1);
+        n += end - MAX((int64_t)q.l_start, lo);
+        lo = end;  /* F_GETLK reports any one conflicting lock: continue past it */
+    }
+    if (count)
+        *count = n;
+    return top;
+}
+
+/* Takes the next ticket on fd. 0, ETIMEDOUT, or another errno. */
+static int take_ticket(int fd, int64_t deadline, int64_t *ticket)
+{
+    int64_t pause = 25;
+    for (;;) {
+        int e = ofd(fd, F_OFD_SETLK, F_WRLCK, GATE_JOIN, 1);
+        if (!e) {
+            int64_t top = tickets_in(fd, GATE_TICKET0, GATE_TICKET0 + GATE_TICKETS, NULL);
+            int64_t t = top < 0 ? GATE_TICKET0 : top + 1;
+            if (top == -2)
+                e = errno;
+            else if (t < GATE_TICKET0 + GATE_TICKETS)
+                e = ofd(fd, F_OFD_SETLK, F_WRLCK, t, 1);
+            else
+                e = EAGAIN;  /* 2^39 turns without the queue ever emptying: wait for it to empty */
+            ofd(fd, F_OFD_SETLK, F_UNLCK, GATE_JOIN, 1);
+            if (!e) {
+                *ticket = t;
+                return 0;
+            }
+        }
+        if (e != EAGAIN && e != EACCES)
+            return e;
+        /* The join lock is held for a few system calls: yield first, then pause briefly, so that
+         * writers arriving meanwhile rarely take their tickets first. */
+        if (now_ms() >= deadline)
+            return ETIMEDOUT;
+        if (pause < 200)
+            sched_yield();
+        else
+            sleep_us(pause);
+        pause = MIN(pause * 2, 1000);
+    }
+}
+
+typedef struct turn_wait {
+    int fd;
+    int64_t ticket;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int err;
+} turn_wait;
+
+/* The blocking call of turn_main, kept out of AddressSanitizer's instrumentation: a cancelled thread's
+ * frames are unwound without running their epilogues, and the stack redzones they leave poisoned made
+ * ASan report a (false) stack-buffer-overflow when the thread exited. */
+__attribute__((noinline, no_sanitize_address)) static int turn_block(int fd, int64_t len)
+{
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = GATE_TICKET0, .l_len = len};
+    while (fcntl(fd, F_OFD_SETLKW, &fl) != 0) {
+        if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
+/* Blocks until no ticket below w->ticket is held. F_OFD_SETLKW has no timeout but is a cancellation
+ * point: the waiting thread cancels this one when its busy timeout expires. */
+static void *turn_main(void *p)
+{
+    turn_wait *w = p;
+    int e = turn_block(w->fd, w->ticket - GATE_TICKET0);
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    w->err = e;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Waits for ticket's turn until deadline (CLOCK_MONOTONIC ms). 0, ETIMEDOUT or another errno. */
+static int wait_turn(int fd, int64_t ticket, int64_t deadline)
+{
+    int64_t len = ticket - GATE_TICKET0;
+    if (len == 0)
+        return 0;
+    int e = ofd(fd, F_OFD_SETLK, F_RDLCK, GATE_TICKET0, len);
+    if (e != EAGAIN && e != EACCES)
+        goto out;
+    turn_wait w = {.fd = fd, .ticket = ticket};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t th;
+    if (pthread_create(&th, NULL, turn_main, &w) != 0) {
+        /* No thread to spare: poll instead (still in turn, only with a slower hand-over). */
+        while ((e == EAGAIN || e == EACCES) && now_ms() < deadline) {
+            sleep_us(1000);
+            e = ofd(fd, F_OFD_SETLK, F_RDLCK, GATE_TICKET0, len);
+        }
+        if (e == EAGAIN || e == EACCES)
+            e = ETIMEDOUT;
+    } else {
+        struct timespec ts = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L};
+        pthread_mutex_lock(&w.mu);
+        while (!w.done && pthread_cond_timedwait(&w.cv, &w.mu, &ts) != ETIMEDOUT)
+            ;
+        bool done = w.done;
+        pthread_mutex_unlock(&w.mu);
+        if (!done)
+            pthread_cancel(th);
+        pthread_join(th, NULL);
+        e = w.done ? w.err : ETIMEDOUT;  /* done even if cancelled late: the turn came */
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+out:
+    ofd(fd, F_OFD_SETLK, F_UNLCK, GATE_TICKET0, len);  /* the read lock was only a way to wait */
+    return e;
+}
+
+/* Names the gate's holder for a BUSY message: this process's pid for another of its threads, the pid
+ * (and command name) F_GETLK reports for another process, or a process of another PID namespace
+ * (F_GETLK reports pid 0 for a holder this process cannot see, e.g. in another container). */
+static void describe_holder(store_env *env, char *out, size_t n)
+{
+    pthread_mutex_lock(&env->gate_mu);
+    int mine = env->gate_held;
+    pthread_mutex_unlock(&env->gate_mu);
+    if (mine) {
+        snprintf(out, n, "another thread of this process (pid %d)", (int)getpid());
+        return;
+    }
+    struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = GATE_BYTE, .l_len = 1};
+    if (fcntl(env->lock_fd, F_GETLK, &q) != 0 || q.l_type == F_UNLCK) {
+        snprintf(out, n, "another process (it is handing the write lock over)");
+        return;
+    }
+    if (q.l_pid <= 0) {
+        snprintf(out, n, "a process in another PID namespace (e.g. another container; its pid is not visible "
+                         "from this one)");
+        return;
+    }
+    char path[64], name[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)q.l_pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (fgets(name, sizeof name, f))
+            name[strcspn(name, "\n")] = 0;
+        fclose(f);
+    }
+    if (name[0])
+        snprintf(out, n, "process %d (%s)", (int)q.l_pid, name);
+    else
+        snprintf(out, n, "process %d", (int)q.l_pid);
+}
+
+static int busy_err(store_env *env, int fd, int64_t ticket, int timeout_ms, factdb_error *err)
+{
+    char who[200];
+    describe_holder(env, who, sizeof who);
+    int64_t ahead = 0;
+    if (ticket > GATE_TICKET0 && tickets_in(fd, GATE_TICKET0, ticket, &ahead) < 0)
+        ahead = 0;
+    char queue[80] = "";
+    if (ahead > 1)
+        snprintf(queue, sizeof queue, " (%lld writers were ahead in the queue)", (long long)ahead);
+    return base_err(err, FACTDB_BUSY, "the database is being written by %s; waited %d ms for the write lock%s; "
+                    "retry when it finishes, or raise the busy timeout", who, timeout_ms, queue);
 }
 
 int store_gate_acquire(store_env *env, int timeout_ms, factdb_error *err)
 {
     if (env->read_only)
         return base_err(err, FACTDB_PERMISSION, "cannot write: the database is open read-only (%s)", env->ro_why);
-    int64_t deadline = now_ms() + (timeout_ms < 0 ? 10000 : timeout_ms);
+    if (env->gate_forks != atomic_load(&forks))
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "cannot write: the database was opened before this process "
+                        "was forked; open it again in the child process");
+    if (timeout_ms < 0)
+        timeout_ms = GATE_DEFAULT_TIMEOUT_MS;
+    int64_t deadline = now_ms() + timeout_ms;
+    int fd, rc = pool_get(env, &fd, err);
+    if (rc)
+        return rc;
+    int64_t ticket = -1;
+    int e = take_ticket(fd, deadline, &ticket);
+    if (!e)
+        e = wait_turn(fd, ticket, deadline);
+    if (e) {
+        rc = e == ETIMEDOUT ? busy_err(env, fd, ticket, timeout_ms, err)
+                            : base_err(err, base_errno_code(e), "cannot take the write lock: %s", base_errno_text(e));
+        goto fail;
+    }
+    /* Our turn. The flag and GATE_BYTE are free unless a thread released the gate without taking its
+     * turn, or an older factdb binary (which does not queue) writes: wait for them as before. */
     pthread_mutex_lock(&env->gate_mu);
     while (env->gate_held) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            pthread_mutex_unlock(&env->gate_mu);
-            return base_err(err, FACTDB_BUSY,
-                            "the database is being written by another thread of this process (pid %d); "
-                            "waited %d ms for the write lock; retry, or raise the busy timeout",
-                            (int)getpid(), timeout_ms < 0 ? 10000 : timeout_ms);
-        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait = MIN(left, 50);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts.tv_nsec += 5000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&env->gate_cv, &env->gate_mu, &ts);
+        if (env->gate_held && now_ms() >= deadline) {
+            pthread_mutex_unlock(&env->gate_mu);
+            rc = busy_err(env, fd, ticket, timeout_ms, err);
+            goto fail;
+        }
     }
     env->gate_held = 1;
     pthread_mutex_unlock(&env->gate_mu);
-
-    /* Across processes: a POSIX record lock on one byte of NAME-lock. The kernel drops it when the
-     * holder dies, and F_GETLK names the holder's pid for the error message. LMDB offers no timed
-     * writer lock, so poll with a growing pause. */
-    int pause = 1, holder = 0;
+    int64_t pause = 1000;
     for (;;) {
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = STORE_GATE_OFFSET, .l_len = 1};
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = GATE_BYTE, .l_len = 1};
         if (fcntl(env->lock_fd, F_SETLK, &fl) == 0)
-            return FACTDB_OK;
-        if (errno != EACCES && errno != EAGAIN && errno != EINTR) {
-            int e = errno;
-            store_gate_release(env);
-            return base_err(err, base_errno_code(e), "cannot take the write lock: %s", base_errno_text(e));
-        }
-        struct flock q = fl;
-        if (fcntl(env->lock_fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK)
-            holder = q.l_pid;
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
             break;
-        sleep_ms((int)MIN(left, pause));
-        pause = MIN(pause * 2, 20);
+        e = errno;
+        if (e != EACCES && e != EAGAIN && e != EINTR) {
+            rc = base_err(err, base_errno_code(e), "cannot take the write lock: %s", base_errno_text(e));
+            goto unflag;
+        }
+        if (now_ms() >= deadline) {
+            pthread_mutex_lock(&env->gate_mu);
+            env->gate_held = 0;  /* so that describe_holder looks at other processes */
+            pthread_mutex_unlock(&env->gate_mu);
+            rc = busy_err(env, fd, ticket, timeout_ms, err);
+            goto unflag;
+        }
+        sleep_us(pause);
+        pause = MIN(pause * 2, 20000);
     }
+    pthread_mutex_lock(&env->gate_mu);
+    env->gate_fd = fd;
+    env->gate_ticket = ticket;
+    pthread_mutex_unlock(&env->gate_mu);
+    return FACTDB_OK;
+unflag:
     pthread_mutex_lock(&env->gate_mu);
     env->gate_held = 0;
     pthread_cond_signal(&env->gate_cv);
     pthread_mutex_unlock(&env->gate_mu);
-    return base_err(err, FACTDB_BUSY,
-                    "the database is being written by process %d; waited %d ms for the write lock; retry "
-                    "when it finishes, or raise the busy timeout",
-                    holder, timeout_ms < 0 ? 10000 : timeout_ms);
+fail:
+    if (ticket >= 0)
+        ofd(fd, F_OFD_SETLK, F_UNLCK, ticket, 1);
+    pool_put(env, fd);
+    return rc;
 }
 
 void store_gate_release(store_env *env)
 {
-    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = STORE_GATE_OFFSET, .l_len = 1};
+    /* GATE_BYTE first, then the ticket: the next in line finds GATE_BYTE free when its turn comes. */
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = GATE_BYTE, .l_len = 1};
     fcntl(env->lock_fd, F_SETLK, &fl);
     pthread_mutex_lock(&env->gate_mu);
+    int fd = env->gate_fd;
+    int64_t ticket = env->gate_ticket;
+    env->gate_fd = -1;
     env->gate_held = 0;
     pthread_cond_signal(&env->gate_cv);
     pthread_mutex_unlock(&env->gate_mu);
+    if (fd >= 0) {
+        ofd(fd, F_OFD_SETLK, F_UNLCK, ticket, 1);
+        pool_put(env, fd);
+    }
 }
 
 /* ---- transactions ---- */

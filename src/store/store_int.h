@@ -24,10 +24,16 @@ struct store_env {
     MDB_env *env;
     MDB_dbi meta, tables, names, chunks, dstr, dhash;
     int lock_fd;
-    /* The in-process part of the gate: a flag guarded by a mutex, so that any thread may release it. */
+    /* The write gate (env.c): gate_mu guards the flag, the holder's ticket and the pool of lock-file
+     * descriptors that carry the tickets (one per waiting thread, closed only with the environment). */
     pthread_mutex_t gate_mu;
     pthread_cond_t gate_cv;
     int gate_held;
+    int gate_fd;            /* the holder's descriptor, -1 when the gate is free */
+    int64_t gate_ticket;    /* the holder's ticket byte */
+    int *gate_pool;         /* idle descriptors: gate_pool_n of them, room for gate_pool_cap */
+    size_t gate_pool_n, gate_pool_cap, gate_fds_open;
+    unsigned gate_forks;    /* fork() count of the process when opened: a child may not write through it */
     pthread_mutex_t dict_mu;
     store_dict *dicts;
     /* Read-only environments: the file (or its lock file) is not writable by this process. */

@@ -9,7 +9,13 @@
  *   truncate DB TABLE                     remove every row
  *   hold DB TABLE MS                      take the write lock (a load in progress) for MS ms, then commit
  *   readhold DB TABLE MS                  keep a snapshot open for MS ms
- *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle */
+ *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle
+ *   forkhold DB TABLE MS                  hold the write lock, fork a child that tries a write through the
+ *                                         parent's handle (prints "child err CODE message") and lives MS ms
+ *   commits DB TABLE WRITER NCOMMITS [NTHREADS [BUSY_MS]]   single-row durable commits from NTHREADS
+ *                                         threads (writer ids WRITER*64+thread); print "lat WRITER BATCH US END"
+ *                                         after each: the commit's time in us, waiting for the write lock
+ *                                         included, and when it ended (CLOCK_MONOTONIC us) */
 #include "factdb.h"
 #include <pthread.h>
 #include <stdatomic.h>
@@ -210,6 +216,47 @@ static void *thread_main(void *p)
     return NULL;
 }
 
+typedef struct commit_arg {
+    factdb *db;
+    const char *table;
+    int64_t writer;
+    int n;
+    pthread_barrier_t *start;
+} commit_arg;
+
+/* Each commit's row is appended before the clock starts: the time is then the commit's alone (the
+ * appender asks for the write lock first thing), so the order of the clock readings is the order in
+ * which the writers asked for the lock. */
+static void *commit_main(void *p)
+{
+    commit_arg *a = p;
+    uint64_t seed = (uint64_t)a->writer * 2654435761ull + 1;
+    pthread_barrier_wait(a->start);
+    for (int b = 0; b < a->n; b++) {
+        factdb_error err;
+        factdb_appender *ap;
+        int64_t v = (int64_t)(xorshift(&seed) % 1000000);
+        char tag[64];
+        snprintf(tag, sizeof tag, "w%lld-b%d-ü", (long long)a->writer, b);
+        int rc = factdb_appender_new(a->db, a->table, &ap, &err);
+        if (!rc) rc = factdb_append_int64(ap, 0, a->writer, &err);
+        if (!rc) rc = factdb_append_int64(ap, 1, b, &err);
+        if (!rc) rc = factdb_append_int64(ap, 2, 1, &err);
+        if (!rc) rc = factdb_append_int64(ap, 3, v, &err);
+        if (!rc) rc = factdb_append_int64(ap, 4, v, &err);
+        if (!rc) rc = factdb_append_text(ap, 5, tag, strlen(tag), &err);
+        if (!rc) rc = factdb_append_row_end(ap, &err);
+        double t0 = now_s();
+        if (!rc) rc = factdb_appender_commit(ap, &err);
+        double t1 = now_s();
+        if (rc)
+            DIE("writer %lld commit %d: %s", (long long)a->writer, b, err.message);
+        factdb_appender_free(ap);
+        printf("lat %lld %d %lld %lld\n", (long long)a->writer, b, (long long)((t1 - t0) * 1e6), (long long)(t1 * 1e6));
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4)
@@ -299,6 +346,44 @@ int main(int argc, char **argv)
         factdb_close(db);
         return 0;
     }
+    if (!strcmp(mode, "forkhold") && argc >= 5) {
+        factdb *db = open_db(path, 10000);
+        int ms = atoi(argv[4]);
+        factdb_error err;
+        factdb_appender *a;
+        if (factdb_appender_new(db, table, &a, &err))
+            DIE("appender: %s", err.message);
+        for (int i = 0; i < 65536; i++) {  /* a full chunk: the appender takes the write lock */
+            factdb_append_int64(a, 0, 999998, &err);
+            factdb_append_int64(a, 1, 0, &err);
+            factdb_append_int64(a, 2, 65536, &err);
+            factdb_append_int64(a, 4, 0, &err);
+            factdb_append_text(a, 5, "w999998-b0-ü", strlen("w999998-b0-ü"), &err);
+            if (factdb_append_row_end(a, &err))
+                DIE("forkhold: %s", err.message);
+        }
+        fflush(stdout);
+        pid_t child = fork();
+        if (child < 0)
+            DIE("fork failed");
+        if (child == 0) {
+            factdb_column_def col = {"x", FACTDB_BIGINT, 0, 0, false};
+            int rc = factdb_create_table(db, "forked", &col, 1, &err);
+            printf("child %s %s\n", rc ? "err" : "ok", rc ? factdb_error_name(err.code) : "");
+            if (rc)
+                printf("child message %s\n", err.message);
+            fflush(stdout);
+            usleep((useconds_t)ms * 1000);
+            _exit(0);  /* LMDB's handles may not be used (nor closed) after fork */
+        }
+        printf("holding %d %d\n", (int)getpid(), (int)child);
+        usleep((useconds_t)ms * 1000);
+        if (factdb_appender_commit(a, &err))
+            DIE("forkhold commit: %s", err.message);
+        factdb_appender_free(a);
+        factdb_close(db);
+        return 0;
+    }
     if ((!strcmp(mode, "hold") || !strcmp(mode, "readhold")) && argc >= 5) {
         factdb *db = open_db(path, 10000);
         int ms = atoi(argv[4]);
@@ -355,6 +440,25 @@ int main(int argc, char **argv)
             DIE("threads: %llu rows before, %llu acked, %llu after", (unsigned long long)before,
                 (unsigned long long)atomic_load(&acked), (unsigned long long)after);
         printf("threads ok rows %llu\n", (unsigned long long)after);
+        factdb_close(db);
+        return 0;
+    }
+    if (!strcmp(mode, "commits") && argc >= 6) {
+        int nt = argc > 6 ? atoi(argv[6]) : 1;
+        if (nt < 1 || nt > 64)
+            DIE("commits: 1 to 64 threads, not %d", nt);
+        factdb *db = open_db(path, argc > 7 ? atoi(argv[7]) : 30000);
+        pthread_t th[64];
+        commit_arg args[64];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)nt);
+        for (int i = 0; i < nt; i++) {
+            args[i] = (commit_arg){db, table, atoll(argv[4]) * 64 + i, atoi(argv[5]), &start};
+            pthread_create(&th[i], NULL, commit_main, &args[i]);
+        }
+        for (int i = 0; i < nt; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
         factdb_close(db);
         return 0;
     }
