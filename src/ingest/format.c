@@ -37,6 +37,10 @@ int ingest_format_check(const char *fmt, bool timestamp, char *why, size_t cap)
         snprintf(why, cap, "%s must be 1 to %d characters long", opt, INGEST_FORMAT_MAX);
         return -1;
     }
+    if (base_utf8_valid_prefix((const unsigned char *)fmt, n) != n) {
+        snprintf(why, cap, "%s is not valid UTF-8 text", opt);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (fmt[i] != '%')
             continue;
@@ -103,10 +107,14 @@ int ingest_format_parse(const char *fmt, const char *s, size_t len, int64_t *out
             if (*f == '%')
                 f++;
             if (p >= len || s[p] != *f) {
+                /* Quote the expected character only when it is one byte of UTF-8 on its own. */
+                bool ascii = (unsigned char)*f >= 0x20 && (unsigned char)*f < 0x7f;
                 if (p >= len)
-                    snprintf(why, cap, "the value ends where '%c' was expected", *f);
-                else
+                    snprintf(why, cap, "the value ends where the format has more text");
+                else if (ascii)
                     snprintf(why, cap, "expected '%c' at character %zu", *f, p + 1);
+                else
+                    snprintf(why, cap, "the text at character %zu differs from the format", p + 1);
                 return -1;
             }
             p++;
@@ -178,33 +186,31 @@ int ingest_decimal_comma(const char *s, size_t len, char *out, size_t cap, size_
         out[o++] = s[i++];
     /* The integer part: digits, or groups of three digits separated by '.' after a first group of 1 to 3
      * (1.234.567). Anything else with a '.' is refused: with a decimal comma a '.' can only group. */
-    size_t group = 0, ngroups = 0;
+    size_t group = 0, ngroups = 0, last_dot = 0;
     bool dotted = false;
     for (; i < len && s[i] != ','; i++) {
         char c = s[i];
         if (c == '.') {
-            if (group == 0 || (ngroups == 0 && group > 3) || (ngroups > 0 && group != 3)) {
-                snprintf(why, wcap, "'.' at character %zu is not a thousands separator (with --decimal-comma, "
-                         "'.' may only separate groups of three digits, as in 1.234,50)", i + 1);
-                return -1;
-            }
+            if (group == 0 || (ngroups == 0 && group > 3) || (ngroups > 0 && group != 3))
+                goto not_grouping;
             dotted = true;
             ngroups++;
             group = 0;
+            last_dot = i;
             continue;
         }
         if (c >= '0' && c <= '9')
             group++;
         else if (dotted) {
-            snprintf(why, wcap, "unexpected '%c' at character %zu", c, i + 1);
+            snprintf(why, wcap, "a thousands-grouped number has a character other than a digit at character %zu",
+                     i + 1);
             return -1;
         }
         out[o++] = c;
     }
     if (dotted && group != 3) {
-        snprintf(why, wcap, "the last group of digits before the decimal comma must have three digits, as in "
-                 "1.234,50");
-        return -1;
+        i = last_dot;
+        goto not_grouping;
     }
     if (i < len) {  /* the decimal comma */
         out[o++] = '.';
@@ -219,4 +225,8 @@ int ingest_decimal_comma(const char *s, size_t len, char *out, size_t cap, size_
     out[o] = 0;
     *outlen = o;
     return 0;
+not_grouping:
+    snprintf(why, wcap, "the '.' at character %zu is not a decimal point with --decimal-comma (write 12,50): '.' "
+             "may only separate groups of three digits, as in 1.234,50", i + 1);
+    return -1;
 }

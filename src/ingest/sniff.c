@@ -47,9 +47,10 @@ static void sample(const ingest_input *in, char d, score *sc)
     while (sc->records < INGEST_SNIFF_RECORDS) {
         int n = csv_next(&r, &e);
         if (n < 0) {
-            /* Text after a closing quote means the quote did not end a field: not this delimiter. An
-             * unterminated quote at the end of the sample says nothing either way. */
-            if (e.code != FACTDB_BAD_CSV || !strstr(e.message, "unterminated"))
+            /* Text after a closing quote means the quote did not end a field: not this delimiter. Other
+             * errors (an unterminated quote, a NUL byte) do not depend on the delimiter: the records read
+             * so far decide, and the load reports the error. */
+            if (strstr(e.message, "after a closing quote"))
                 sc->first = 0;
             break;
         }
