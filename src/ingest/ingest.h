@@ -1,4 +1,4 @@
-/* ingest.h: readers that turn external data into appended rows. CSV (RFC 4180 with a configurable
+/* ingest.h: readers that turn external data into appended rows. CSV (RFC 4180 with a given or detected
  * delimiter) is parsed by hand over a memory-mapped input, because the load must outrun DuckDB's COPY;
  * other encodings are converted to UTF-8 with iconv first. */
 #ifndef FACTDB_INGEST_H

@@ -1,7 +1,9 @@
 /* load.c: `factdb load`: CSV into a table, all or nothing, through the public appender API. The header
  * is matched to the table's columns by name; with --create the column types are inferred from every
  * value of the file (the ladder BOOLEAN, BIGINT, DOUBLE, DATE, TIMESTAMP, TEXT, as DuckDB's sniffer
- * does), so a late odd value cannot break the load after the table exists. */
+ * does; a column without any value is TEXT), so a late odd value cannot break the load after the table
+ * exists. Dates, timestamps and numbers are read in the forms the options give (format.c), in inference
+ * and in the load alike, so whatever inference accepted the load accepts. */
 #include "ingest.h"
 #include <stdatomic.h>
 #include <stdio.h>
