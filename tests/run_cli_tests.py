@@ -621,5 +621,190 @@ def load_python_and_javascript_timestamps():
     run([FACTDB, "check", db])
     cleanup(d)
 
+
+def columns(db, table):
+    """{column: type} of TABLE, from factdb info."""
+    info = run([FACTDB, "info", db]).stdout
+    part = info.split("table %s:" % table, 1)[1].split("\n\n", 1)[0]
+    return dict(re.findall(r"\n  (\S+) +(\S.*)", part))
+
+
+@test
+def italian_csv_with_date_format_and_decimal_comma():
+    d = scratch("it")
+    db = os.path.join(d, "it.db")
+    p = load(db, "t", "data;importo\n31/01/2024;12,50\n", "--create", "--date-format", "%d/%m/%Y", "--decimal-comma")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "t") == {"data": "date", "importo": "double precision"}, columns(db, "t")
+    assert sql(db, "SELECT data, importo FROM t", "--format", "csv").stdout == "data,importo\n2024-01-31,12.5\n"
+    # Loading into the existing table reads the same forms; '.' groups thousands; blanks around are ignored.
+    p = load(db, "t", "importo;data\n1.234,5;1/2/2024\n-0,25 ; 29/02/2024\n", "--date-format", "%d/%m/%Y",
+             "--decimal-comma")
+    assert p.returncode == 0, p.stderr
+    got = sql(db, "SELECT data, importo FROM t ORDER BY data", "--format", "csv").stdout
+    assert got == "data,importo\n2024-01-31,12.5\n2024-02-01,1234.5\n2024-02-29,-0.25\n", got
+    # Other date orders and separators; timestamps with their own format; %y; integers with grouped thousands.
+    p = load(db, "u", "giorno|ora|n\n01.31.24|31.01.2024 10:30:15.5|1.000\n12.25.99|01.02.2024 00:00:00.0|7\n",
+             "--create", "--date-format", "%m.%d.%y", "--timestamp-format", "%d.%m.%Y %H:%M:%S.%f", "--decimal-comma")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "u") == {"giorno": "date", "ora": "timestamp", "n": "bigint"}, columns(db, "u")
+    got = sql(db, "SELECT * FROM u ORDER BY n", "--format", "csv").stdout
+    assert got == "giorno,ora,n\n1999-12-25,2024-02-01 00:00:00,7\n2024-01-31,2024-01-31 10:30:15.5,1000\n", got
+    # A date format outranks numbers: %Y%m%d values are dates, not integers.
+    p = load(db, "v", "d,x\n20240131,1\n", "--create", "--date-format", "%Y%m%d")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "v") == {"d": "date", "x": "bigint"}, columns(db, "v")
+    # Without --decimal-comma, 12,50 is text (and the comma is a delimiter candidate again).
+    p = load(db, "w", "a;b\nx;12,50\n", "--create")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "w") == {"a": "text", "b": "text"}, columns(db, "w")
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def values_not_matching_the_format_name_line_column_byte():
+    d = scratch("itbad")
+    db = os.path.join(d, "b.db")
+    assert load(db, "t", "data;importo\n31/01/2024;12,50\n", "--create", "--date-format", "%d/%m/%Y",
+                "--decimal-comma").returncode == 0
+    data = "data;importo\n01/02/2024;1\n2024-02-03;2\n"
+    p = load(db, "t", data, "--date-format", "%d/%m/%Y", "--decimal-comma")
+    assert p.returncode == 1
+    want = ('factdb: line 3, column "data" (file byte %d): "2024-02-03" does not match --date-format %%d/%%m/%%Y: '
+            "expected '/' at character 3; nothing was loaded\n" % data.index("2024-02-03"))
+    assert p.stderr.decode() == want, p.stderr
+    p = load(db, "t", "data;importo\n31/02/2024;1\n", "--date-format", "%d/%m/%Y", "--decimal-comma")
+    assert p.returncode == 1 and b"day 31 is out of range for month 2 of 2024" in p.stderr, p.stderr
+    p = load(db, "t", "data;importo\n01/02/2024;12.50\n", "--date-format", "%d/%m/%Y", "--decimal-comma")
+    assert p.returncode == 1, p.stderr
+    assert (b'line 2, column "importo" (file byte 24): "12.50" is not a number with --decimal-comma: the \'.\' at '
+            b'character 3 is not a decimal point' in p.stderr), p.stderr
+    p = load(db, "t", "data;importo\n01/02/2024 10:00;1\n", "--timestamp-format", "%d/%m/%Y %H:%M")
+    assert p.returncode == 1 and b"is not a valid date" in p.stderr, p.stderr  # a date column: ISO without --date-format
+    assert rows(db, "t") == 1, "nothing from the failed loads may be stored"
+    # Bad formats are usage errors, before anything is opened.
+    for opt, fmt, why in [("--date-format", "%d/%q/%Y", "%q is not supported"),
+                          ("--date-format", "%d/%m", "needs %d, %m and one of %Y or %y"),
+                          ("--date-format", "%d/%m/%Y %H", "%H is a time of day"),
+                          ("--date-format", "%d/%m/%Y%", "lone %"),
+                          ("--date-format", "%d/%m/%d/%Y", "has %d twice"),
+                          ("--timestamp-format", "%d/%m/%Y", "needs %H and %M"),
+                          ("--timestamp-format", "%d/%m/%Y %H:%M.%f", "%f without %S")]:
+        p = run([FACTDB, "load", opt, fmt, os.path.join(d, "none.db"), "t", "-"], check=False)
+        assert p.returncode == 2 and p.stderr.startswith("factdb: ") and why in p.stderr, (fmt, p.stderr)
+    assert not os.path.exists(os.path.join(d, "none.db"))
+    cleanup(d)
+
+
+@test
+def delimiter_is_detected():
+    d = scratch("sniff")
+    db = os.path.join(d, "s.db")
+    for i, delim in enumerate([",", ";", "\t", "|"]):
+        data = delim.join(["id", "name", "price"]) + "\n" + delim.join(["1", '"Forlì, Cantù; x|y"', "2.5"]) + "\n"
+        p = load(db, "t%d" % i, data, "--create")
+        assert p.returncode == 0, (delim, p.stderr)
+        assert columns(db, "t%d" % i) == {"id": "bigint", "name": "text", "price": "double precision"}, delim
+        got = sql(db, "SELECT name FROM t%d" % i, "--format", "csv").stdout
+        assert got == 'name\n"Forlì, Cantù; x|y"\n', (delim, got)
+        # An existing table too: no --create needed for detection.
+        p = load(db, "t%d" % i, data.replace("1", "2", 1))
+        assert p.returncode == 0 and rows(db, "t%d" % i) == 2, (delim, p.stderr)
+    # Most consistent lines win over more fields: one ';' in a comma file does not make it ';'-delimited.
+    p = load(db, "c0", "a,b;c\n1,2;3\n4,5\n", "--create")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "c0") == {"a": "bigint", "b;c": "text"}, columns(db, "c0")
+    p = load(db, "c", "a,b\n1,x;y\n4,5\n", "--create")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "c") == {"a": "bigint", "b": "text"}, columns(db, "c")
+    # --delimiter overrides the detection; one column when no candidate splits the file.
+    p = load(db, "o", "a;b\n1;2\n", "--create", "--delimiter", "|")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "o") == {"a;b": "text"}, columns(db, "o")
+    p = load(db, "one", "word\nhello\nworld\n", "--create")
+    assert p.returncode == 0 and columns(db, "one") == {"word": "text"}, p.stderr
+    # With --decimal-comma the comma is never the delimiter, even without a header.
+    p = load(db, "dc", "1,5;2,5\n3,5;4,5\n", "--create", "--no-header", "--decimal-comma")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "dc") == {"column0": "double precision", "column1": "double precision"}, columns(db, "dc")
+    # A ragged line in a detected file: the message names the detected delimiter and the way out.
+    p = load(db, "r", "a;b\n1;2\n3;4;5\n", "--create")
+    assert p.returncode == 1
+    assert p.stderr == (b"factdb: line 3 has 3 fields but the header has 2 (delimiter ';', detected from the first "
+                        b"lines: use --delimiter to choose another); nothing was loaded\n"), p.stderr
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def one_field_header_says_use_delimiter():
+    d = scratch("onefield")
+    db = os.path.join(d, "o.db")
+    # The header lost its separators: the rows agree on ';'.
+    p = load(db, "t", "data importo\n31/01/2024;12,50\n01/02/2024;3\n", "--create")
+    assert p.returncode == 1
+    assert p.stderr.decode().startswith(
+        "factdb: the header has one field but the lines below it have 2 fields separated by ';': give the header "
+        "one name per field and use --delimiter ';'"), p.stderr
+    # A wrong --delimiter: the header has one field, the rows more; the right delimiter is named.
+    p = load(db, "t", "data;importo\n31/01/2024;12,50\n", "--create", "--delimiter", ",")
+    assert p.returncode == 1
+    assert p.stderr.decode() == ("factdb: line 2 has 2 fields but the header has 1; the file looks delimited by "
+                                 "';': use --delimiter ';'; nothing was loaded\n"), p.stderr
+    p = load(db, "t", "a|b\n1|2\n", "--create", "--delimiter", ";")
+    assert p.returncode == 0, p.stderr  # one field everywhere: the one column "a|b" is what was asked
+    assert columns(db, "t") == {"a|b": "text"}, columns(db, "t")
+    p = load(db, "u", "a|b\n1|2,5\n", "--create", "--delimiter", ",")
+    assert p.returncode == 1 and b"use --delimiter '|'" in p.stderr, p.stderr
+    p = load(db, "u", "a b\n1,2\n", "--create", "--delimiter", ",")
+    assert p.returncode == 1 and b"the first line has a single field" in p.stderr, p.stderr
+    cleanup(d)
+
+
+@test
+def all_empty_column_is_text():
+    d = scratch("empty")
+    db = os.path.join(d, "e.db")
+    p = load(db, "t", "id,nothing,quoted\n1,,\n2,,\n", "--create")
+    assert p.returncode == 0, p.stderr
+    assert columns(db, "t") == {"id": "bigint", "nothing": "text", "quoted": "text"}, columns(db, "t")
+    # Text takes whatever a later load brings.
+    assert load(db, "t", "id,nothing\n3,hello\n").returncode == 0
+    assert sql(db, "SELECT nothing FROM t WHERE id = 3", "--format", "csv").stdout == "nothing\nhello\n"
+    cleanup(d)
+
+
+@test
+def create_shows_progress_of_the_type_pass():
+    import pty
+    d = scratch("progress")
+    db = os.path.join(d, "p.db")
+    csv = os.path.join(d, "in.csv")
+    with open(csv, "w") as f:
+        f.write("a;b\n")
+        f.writelines("%d;%d,5\n" % (i, i) for i in range(200000))
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(FACTDB, [FACTDB, "load", "--create", "--decimal-comma", db, "t", csv], ENV)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, out[-2000:]
+    text = out.decode()
+    assert re.search(r"types \[=+\] 100% [0-9.]+/[0-9.]+ MB \d+ rows/s\r?\n", text), text[-500:]
+    assert re.search(r"load  \[=+\] 100%", text), text[-500:]
+    assert text.index("types [") < text.index("load  ["), text[-500:]
+    assert "loaded 200000 rows into t" in text
+    cleanup(d)
+
+
 if __name__ == "__main__":
     finish()

@@ -1,5 +1,5 @@
-/* cmd_load.c: factdb load [--create] [--no-header] [--delimiter C] [--encoding E] [--busy-timeout MS]
- * DB TABLE FILE. */
+/* cmd_load.c: factdb load [--create] [--no-header] [--delimiter C] [--encoding E] [--date-format F]
+ * [--timestamp-format F] [--decimal-comma] [--busy-timeout MS] DB TABLE FILE. */
 #include "cli.h"
 #include "ingest/ingest.h"
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 static const char USAGE[] =
     "usage: factdb load [--create] [--no-header] [--delimiter C] [--encoding utf-8|latin-1|cp1252]\n"
+    "                   [--date-format FMT] [--timestamp-format FMT] [--decimal-comma]\n"
     "                   [--busy-timeout MS] DB TABLE FILE\n"
     "\n"
     "Loads the CSV file FILE (- = standard input) into TABLE of database DB, all or nothing.\n"
@@ -17,16 +18,27 @@ static const char USAGE[] =
     "\n"
     "  --create           create TABLE, with column types inferred from the data (boolean, bigint,\n"
     "                     double precision, date, timestamp, timestamptz when a timestamp carries an\n"
-    "                     offset such as Z or +02:00, text), and DB if it does not exist; the\n"
-    "                     table appears with its rows or not at all (also if the load is killed)\n"
+    "                     offset such as Z or +02:00, text; a column with no value is text), and DB\n"
+    "                     if it does not exist; the table appears with its rows or not at all (also\n"
+    "                     if the load is killed)\n"
     "  --no-header        the first line is data; fields map to the table's columns in order\n"
-    "  --delimiter C      field separator (default ,; \\t for tab)\n"
+    "  --delimiter C      field separator: one character, \\t for tab. Default: detected among , ; tab |\n"
+    "                     as the one splitting the first 1000 lines into the same number (2 or more)\n"
+    "                     of fields most often; , if none does\n"
     "  --encoding E       input encoding: utf-8 (default), latin-1 or cp1252 (converted to UTF-8)\n"
+    "  --date-format FMT  dates are written as FMT, e.g. %d/%m/%Y, %d.%m.%Y, %m/%d/%Y (default %Y-%m-%d):\n"
+    "                     %d day, %m month (1 or 2 digits), %Y 4-digit year, %y 2-digit year\n"
+    "                     (69-99: 19xx), %% a percent sign, anything else itself\n"
+    "  --timestamp-format FMT\n"
+    "                     the same for timestamps, with %H hour, %M minute, %S second, %f fraction\n"
+    "                     (e.g. \"%d/%m/%Y %H:%M:%S\"; default ISO 8601, YYYY-MM-DD HH:MM:SS)\n"
+    "  --decimal-comma    numbers use a decimal comma: 12,50 is 12.5; '.' may only group thousands\n"
+    "                     (1.234,50); the delimiter is then never detected as ,\n"
     "  --busy-timeout MS  how long to wait for another writer (default 10000)\n";
 
 int cmd_load(int argc, char **argv)
 {
-    ingest_load_opts o = {.header = true, .delim = ',', .encoding = "utf-8"};
+    ingest_load_opts o = {.header = true, .delim = 0, .encoding = "utf-8"};
     long busy = 10000;
     const char *pos[3];
     int npos = 0;
@@ -39,6 +51,16 @@ int cmd_load(int argc, char **argv)
             o.create = true;
         } else if (!strcmp(a, "--no-header")) {
             o.header = false;
+        } else if (!strcmp(a, "--decimal-comma")) {
+            o.decimal_comma = true;
+        } else if (!strcmp(a, "--date-format") || !strcmp(a, "--timestamp-format")) {
+            if (i + 1 >= argc)
+                return cli_usage(USAGE, "option %s needs a value", a);
+            bool ts = !strcmp(a, "--timestamp-format");
+            char why[300];
+            if (ingest_format_check(argv[++i], ts, why, sizeof why))
+                return cli_usage(USAGE, "%s", why);
+            *(ts ? &o.timestamp_format : &o.date_format) = argv[i];
         } else if (!strcmp(a, "--delimiter") || !strcmp(a, "--encoding") || !strcmp(a, "--busy-timeout")) {
             if (i + 1 >= argc)
                 return cli_usage(USAGE, "option %s needs a value", a);

@@ -5,6 +5,8 @@
  *   bit  2    no header row
  *   bits 3-4  delimiter: ',' ';' '\t' '|'
  *   bit  5    create the table from the file (--create), else load into the existing table t (every type)
+ *   bit  6    European forms: --decimal-comma, --date-format %d/%m/%Y, --timestamp-format %d.%m.%y %H:%M:%S.%f
+ *   bit  7    detect the delimiter (bits 3-4 ignored)
  * Invariant: each load runs inside a factdb_txn that is rolled back, so every input meets the same database;
  * if anything committed anyway the database is recreated. */
 #include "fuzz_common.h"
@@ -62,7 +64,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .header = !((opt >> 2) & 1),
         .delim = delims[(opt >> 3) & 3],
         .encoding = encodings[opt & 3],
+        .decimal_comma = (opt >> 6) & 1,
+        .date_format = (opt >> 6) & 1 ? "%d/%m/%Y" : NULL,
+        .timestamp_format = (opt >> 6) & 1 ? "%d.%m.%y %H:%M:%S.%f" : NULL,
     };
+    if ((opt >> 7) & 1)
+        o.delim = 0;
     if (write_file(csv_path, data + 1, size - 1)) {
         perror("fuzz_csv: writing the input");
         abort();
