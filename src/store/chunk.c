@@ -121,6 +121,27 @@ out:
     return rc;
 }
 
+int store_chunks_delete_range(store_txn *t, uint32_t table, uint64_t first, uint64_t end, factdb_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->chunks, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot delete chunks");
+    for (;;) {
+        unsigned char key[14];
+        store_chunk_key(key, table, first, 0);
+        MDB_val k = {14, key}, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size != 14 || base_get_be32(k.mv_data) != table ||
+            base_get_be64((const unsigned char *)k.mv_data + 4) >= end)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot delete chunks") : FACTDB_OK;
+}
+
 void store_chunk_list_free(store_chunk_ref *list, size_t n)
 {
     if (!list)
@@ -198,6 +219,13 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
     int rc = mdb_cursor_open(t->txn, t->env->chunks, &c);
     if (rc)
         return store_mdb_err(err, rc, "cannot read chunks");
+    /* Ranges of loads in progress (or interrupted): not published. */
+    store_load_mark *marks = NULL;
+    size_t nmarks = 0;
+    if (!all && (rc = store_load_marks(t, tab->id, &marks, &nmarks, err))) {
+        mdb_cursor_close(c);
+        return rc;
+    }
     unsigned char key[14];
     store_chunk_key(key, tab->id, 0, 0);
     MDB_val k = {14, key}, v;
@@ -205,10 +233,16 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
     store_chunk_ref *cur = NULL;
     while (mrc == 0 && k.mv_size == 14 && base_get_be32(k.mv_data) == tab->id) {
         const unsigned char *kp = k.mv_data;
-        uint64_t chunk = base_get_be64(kp + 4);
+        uint64_t chunk = base_get_be64(kp + 4), end;
         uint16_t col = base_get_be16(kp + 12);
         if (!all && chunk >= tab->next_chunk)
-            break;  /* unpublished chunks of a load in progress */
+            break;  /* an interrupted load of an older factdb wrote past next_chunk */
+        if (!all && store_load_hides(marks, nmarks, chunk, &end)) {
+            store_chunk_key(key, tab->id, end, 0);
+            k = (MDB_val){14, key};
+            mrc = end ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+            continue;
+        }
         if (col == STORE_COL_HEADER) {
             if (cnt == cap) {
                 cap = cap ? cap * 2 : 64;
@@ -256,6 +290,7 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
         rc = cross_check(tab, colidx, ncols, list, cnt, err);
 out:
     mdb_cursor_close(c);
+    free(marks);
     if (rc) {
         store_chunk_list_free(list, cnt);
         return rc;
