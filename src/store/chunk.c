@@ -85,8 +85,21 @@ static int put_header(store_txn *t, uint32_t table, uint64_t chunk, const store_
     return FACTDB_OK;
 }
 
-int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
-                    base_buf *scratch, uint64_t *bytes, factdb_error *err)
+int store_chunk_encode(const store_table *tab, const store_chunk_in *in, uint16_t col, base_buf *out,
+                       store_colmeta *meta, factdb_error *err)
+{
+    out->len = 0;
+    enc_header h;
+    int rc = enc_encode((factdb_type)tab->cols[col].type, in->vals[col], in->valid[col], in->rows, out, &h);
+    if (rc)
+        return base_err(err, rc, "cannot encode column \"%s\": %s", tab->cols[col].name,
+                        rc == FACTDB_NOMEM ? "out of memory" : "too large");
+    *meta = (store_colmeta){1, h.flags, h.encoding, h.nulls, (uint32_t)out->len, h.min, h.max};
+    return FACTDB_OK;
+}
+
+int store_chunk_put_pre(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                        base_buf *scratch, const store_chunk_pre *pre, uint64_t *bytes, factdb_error *err)
 {
     store_colmeta metas[64];
     store_colmeta *m = in->ncols <= 64 ? metas : calloc(in->ncols, sizeof *m);
@@ -94,24 +107,23 @@ int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, con
         return base_err(err, FACTDB_NOMEM, "out of memory writing a chunk");
     int rc = FACTDB_OK;
     for (uint16_t i = 0; i < in->ncols; i++) {
-        scratch->len = 0;
-        enc_header h;
-        if ((rc = enc_encode((factdb_type)tab->cols[i].type, in->vals[i], in->valid[i], in->rows, scratch, &h))) {
-            rc = base_err(err, rc, "cannot encode column \"%s\": %s", tab->cols[i].name,
-                          rc == FACTDB_NOMEM ? "out of memory" : "too large");
+        const base_buf *b = scratch;
+        if (pre && pre->meta[i].present) {
+            b = &pre->bufs[i];
+            m[i] = pre->meta[i];
+        } else if ((rc = store_chunk_encode(tab, in, i, scratch, &m[i], err))) {
             goto out;
         }
         unsigned char key[14];
         store_chunk_key(key, tab->id, chunk_id, (uint16_t)(i + 1));
-        MDB_val k = {14, key}, v = {scratch->len, NULL};
+        MDB_val k = {14, key}, v = {b->len, NULL};
         int mrc = mdb_put(t->txn, t->env->chunks, &k, &v, MDB_RESERVE);
         if (mrc) {
             rc = store_mdb_err(err, mrc, "cannot write a chunk");
             goto out;
         }
-        memcpy(v.mv_data, scratch->data, scratch->len);
-        m[i] = (store_colmeta){1, h.flags, h.encoding, h.nulls, (uint32_t)scratch->len, h.min, h.max};
-        *bytes += scratch->len;
+        memcpy(v.mv_data, b->data, b->len);
+        *bytes += b->len;
     }
     store_chunk_header hdr = {in->rows, 0, in->ncols, m};
     rc = put_header(t, tab->id, chunk_id, &hdr, err);
@@ -119,6 +131,12 @@ out:
     if (m != metas)
         free(m);
     return rc;
+}
+
+int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                    base_buf *scratch, uint64_t *bytes, factdb_error *err)
+{
+    return store_chunk_put_pre(t, tab, chunk_id, in, scratch, NULL, bytes, err);
 }
 
 int store_chunks_delete_range(store_txn *t, uint32_t table, uint64_t first, uint64_t end, factdb_error *err)

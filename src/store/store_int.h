@@ -111,6 +111,18 @@ int store_load_marks(store_txn *t, uint32_t table, store_load_mark **out, size_t
 bool store_load_hides(const store_load_mark *marks, size_t n, uint64_t chunk, uint64_t *end);
 /* Deletes every key of chunks [first, end) of table `table`. */
 int store_chunks_delete_range(store_txn *t, uint32_t table, uint64_t first, uint64_t end, factdb_error *err);
+/* Columns of a chunk encoded before the write transaction (outside the write gate): meta[i].present says
+ * bufs[i] holds column i. */
+typedef struct store_chunk_pre {
+    base_buf *bufs;
+    store_colmeta *meta;
+} store_chunk_pre;
+/* Encodes column `col` of `in` (typed as in tab) into *out and its zone map into *meta. */
+int store_chunk_encode(const store_table *tab, const store_chunk_in *in, uint16_t col, base_buf *out,
+                       store_colmeta *meta, factdb_error *err);
+/* store_chunk_put, taking the columns `pre` holds as they are and encoding the others. */
+int store_chunk_put_pre(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                        base_buf *scratch, const store_chunk_pre *pre, uint64_t *bytes, factdb_error *err);
 /* Deletes table record `tab` with its chunks and dictionaries (not its name). */
 int store_table_remove(store_txn *t, const store_table *tab, factdb_error *err);
 /* Maps an mdb_txn_commit failure to a factdb error: LMDB reports a short write on a full disk as EIO. */
