@@ -8,7 +8,7 @@ import time
 
 from common import DRIVER, FACTDB, cleanup, finish, new_db, run, scratch, spawn, test, verify
 
-ROWS = int(os.environ.get("FACTDB_GATE_ROWS", "2000000"))
+ROWS = int(os.environ.get("FACTDB_GATE_ROWS", "3000000"))
 
 
 def batch_total(n):
@@ -101,7 +101,7 @@ def concurrent_loads_and_inserts_into_one_table_keep_rows_and_strings_apart():
 
 def start_load(db, table, csv, *opts):
     p = spawn([FACTDB, "load", *opts, db, table, csv])
-    time.sleep(0.5)
+    time.sleep(0.3)
     assert p.poll() is None, "the load finished too early: " + p.communicate()[1]
     return p
 
@@ -110,7 +110,7 @@ def start_load(db, table, csv, *opts):
 def truncate_during_a_load_keeps_the_load_drop_fails_it():
     d, db = new_db("gate3", "t")
     csv = os.path.join(d, "big.csv")
-    write_batch_csv(csv, 7, 600000)
+    write_batch_csv(csv, 7, 1000000)
     run([DRIVER, "write", db, "t", "1", "5", "3"])
     # TRUNCATE removes the rows that were there; the load's rows, not yet published, arrive afterwards
     load = start_load(db, "t", csv)
@@ -119,7 +119,7 @@ def truncate_during_a_load_keeps_the_load_drop_fails_it():
     assert time.time() - t0 < 2, "TRUNCATE waited %.1f s for the load" % (time.time() - t0)
     out, err = load.communicate(timeout=600)
     assert load.returncode == 0, err
-    assert verify(db, "t") == {(7, 0): 600000}
+    assert verify(db, "t") == {(7, 0): 1000000}
     run([FACTDB, "check", db])
     # DROP during the load: the load fails with a clear message and leaves nothing behind
     load = start_load(db, "t", csv)
@@ -133,11 +133,12 @@ def truncate_during_a_load_keeps_the_load_drop_fails_it():
 @test
 def create_load_appears_only_at_publish():
     d = scratch("gate4")
+    N = 1500000
     db = os.path.join(d, "c.db")
     csv = os.path.join(d, "in.csv")
     with open(csv, "w") as f:
         f.write("id,name\n")
-        f.writelines("%d,n%d\n" % (i, i % 1000) for i in range(600000))
+        f.writelines("%d,n%d\n" % (i, i % 1000) for i in range(N))
     sql(db, "CREATE TABLE other (x integer)")
     load = start_load(db, "t", csv, "--create")
     st = sql(db, "SELECT count(*) FROM t", check=False)
@@ -149,7 +150,7 @@ def create_load_appears_only_at_publish():
     assert sql(db, "SELECT count(*) FROM t").stdout == "count\n0\n"
     sql(db, "DROP TABLE t")
     run([FACTDB, "load", "--create", db, "t", csv])
-    assert sql(db, "SELECT count(*), sum(id) FROM t").stdout == "count,sum\n600000,%d\n" % (600000 * 599999 // 2)
+    assert sql(db, "SELECT count(*), sum(id) FROM t").stdout == "count,sum\n%d,%d\n" % (N, N * (N - 1) // 2)
     run([FACTDB, "check", db])
     cleanup(d)
 
