@@ -519,8 +519,8 @@ static void reset_all(factdb_appender *a)
             local_dict_clear(&a->dicts[c]);
 }
 
-/* Abandons a load. Its chunks are removed now when the gate comes within the busy timeout; otherwise
- * the next writer reclaims them once the load's lock byte is free. */
+/* Abandons a load. Its chunks are removed now when the gate comes within a second (or the busy timeout
+ * if shorter); otherwise the next writer reclaims them once the load's lock byte is free. */
 static void abort_load(factdb_appender *a)
 {
     if (!a->loading)
@@ -534,7 +534,9 @@ static void abort_load(factdb_appender *a)
     store_env *env = a->db->env;
     store_txn *t;
     factdb_error e;
-    if (store_gate_acquire(env, a->db->busy_timeout_ms, &e) == FACTDB_OK) {
+    /* at most a second more: the caller is failing already, and the next writer cleans up anyway */
+    int ms = a->db->busy_timeout_ms < 0 || a->db->busy_timeout_ms > 1000 ? 1000 : a->db->busy_timeout_ms;
+    if (store_gate_acquire(env, ms, &e) == FACTDB_OK) {
         if (store_txn_write(env, false, &t, &e) == FACTDB_OK) {
             if (store_load_discard(t, &a->mark, &e) == FACTDB_OK)
                 store_txn_commit(t, &e);
