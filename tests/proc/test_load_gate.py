@@ -11,15 +11,12 @@ from common import DRIVER, FACTDB, cleanup, finish, new_db, run, scratch, spawn,
 ROWS = int(os.environ.get("FACTDB_GATE_ROWS", "3000000"))
 
 
-def batch_total(n):
-    return sum(i % 3 for i in range(n))
-
-
 def write_batch_csv(path, writer, n):
+    """n rows of the procdriver batch table, one batch (writer, 0) that verifies as whole."""
     with open(path, "w") as f:
         f.write("writer,batch,nrows,val,total,tag\n")
-        tot = batch_total(n)
-        f.writelines("%d,0,%d,%d,%d,w%d-b0-ü\n" % (writer, n, i % 3, tot, writer) for i in range(n))
+        tot = sum(i % 1000 for i in range(n))
+        f.writelines("%d,0,%d,%d,%d,w%d-b0-ü\n" % (writer, n, i % 1000, tot, writer) for i in range(n))
 
 
 def sql(db, q, *opts, check=True):
@@ -50,7 +47,7 @@ def insert_during_a_load_waits_for_one_chunk_not_the_load():
     p50, mx = statistics.median(lat), max(lat)
     print("     load %.1f s; %d inserts during it: p50 %.1f ms, max %.1f ms (no load: p50 %.1f ms, max %.1f ms)"
           % (load_s, len(lat), p50, mx, statistics.median(base), max(base)), flush=True)
-    assert load_s > 1.5, "the load was too short (%.1f s) to show anything; raise FACTDB_GATE_ROWS" % load_s
+    assert load_s > 0.6, "the load was too short (%.1f s) to show anything; raise FACTDB_GATE_ROWS" % load_s
     # the gate is held for one chunk at a time (a few tens of ms), never for the load (seconds)
     assert mx < 1000 and mx < load_s * 1000 / 3, "an insert waited %.0f ms during a %.1f s load" % (mx, load_s)
     got = verify(db, "t")
@@ -78,8 +75,9 @@ def concurrent_loads_and_inserts_into_one_table_keep_rows_and_strings_apart():
     inserts = 0
     while any(l.poll() is None for l in loads):
         # new strings while the loads are between chunks
+        # (correctness here, not latency: a generous timeout for sanitizer builds on a busy machine)
         sql(db, "INSERT INTO t VALUES (3, %d, 'ins%d'), (3, %d, 's%d')" % (inserts, inserts, inserts + 1, inserts % 5000),
-            "--busy-timeout", "2000")
+            "--busy-timeout", "30000")
         inserts += 2
     for l in loads:
         out, err = l.communicate()
@@ -100,8 +98,12 @@ def concurrent_loads_and_inserts_into_one_table_keep_rows_and_strings_apart():
 
 
 def start_load(db, table, csv, *opts):
+    """Starts a load and returns once it has committed its first chunk (the file grew by 64 KB)."""
+    base = os.path.getsize(db)
     p = spawn([FACTDB, "load", *opts, db, table, csv])
-    time.sleep(0.3)
+    t0 = time.time()
+    while os.path.getsize(db) < base + (64 << 10) and p.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.02)
     assert p.poll() is None, "the load finished too early: " + p.communicate()[1]
     return p
 
