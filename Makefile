@@ -100,6 +100,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan FACTDB_FLIP_TRIALS=40 python3 tests/proc/test_damage.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
+	FACTDB_BUILD=build python3 tests/proc/test_load_gate.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 	FACTDB_BUILD=build python3 tests/proc/test_damage.py
 	$(MAKE) fuzz-replay
@@ -189,9 +190,10 @@ run: all
 screenshots: all
 	FACTDB_SCREENSHOTS_TO_DOCS=1 node tests/browser/test_dashboard.mjs
 
-bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql
+bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver
 	bash bench/run.sh
 	python3 bench/writers.py
+	bash bench/load_gate.sh
 
 # writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
 bench-writers: all

@@ -278,6 +278,16 @@ static int delete_table_data(store_txn *t, const store_table *tab, int dicts, fa
     return rc;
 }
 
+int store_table_remove(store_txn *t, const store_table *tab, factdb_error *err)
+{
+    unsigned char key[4];
+    base_put_be32(key, tab->id);
+    MDB_val tk = {4, key};
+    int rc = delete_table_data(t, tab, 1, err);
+    int mrc = rc ? 0 : mdb_del(t->txn, t->env->tables, &tk, NULL);
+    return mrc && mrc != MDB_NOTFOUND ? store_mdb_err(err, mrc, "cannot remove a table") : rc;
+}
+
 int store_table_drop(store_txn *t, const char *name, factdb_error *err)
 {
     store_table tab;
@@ -301,8 +311,27 @@ int store_table_truncate(store_txn *t, const char *name, factdb_error *err)
     int rc = store_table_get(t, name, &tab, err);
     if (rc)
         return rc;
-    /* Dictionaries stay: their ids may be cached by other processes and must keep their meaning. */
-    rc = delete_table_data(t, &tab, 0, err);
+    /* Dictionaries stay: their ids may be cached by other processes and must keep their meaning. The
+     * chunks of loads in progress stay too: their rows were not there to truncate, and appear when each
+     * load publishes (as they would after a DELETE of every row). */
+    store_load_mark *marks;
+    size_t n;
+    rc = store_load_marks(t, tab.id, &marks, &n, err);
+    uint64_t from = 0;
+    for (size_t i = 0; !rc && i <= n; i++) {
+        /* the ranges do not overlap; delete what lies between them, in id order */
+        uint64_t upto = UINT64_MAX, next = UINT64_MAX;
+        for (size_t j = 0; j < n; j++)
+            if (marks[j].first >= from && marks[j].first < upto) {
+                upto = marks[j].first;
+                next = marks[j].end;
+            }
+        rc = store_chunks_delete_range(t, tab.id, from, upto, err);
+        if (upto == UINT64_MAX)
+            break;
+        from = next;
+    }
+    free(marks);
     if (!rc) {
         tab.rows = tab.chunks = tab.bytes = 0;
         rc = store_table_put(t, &tab, err);
@@ -364,35 +393,17 @@ void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb
     }
 }
 
-/* ---- loads spanning several transactions ---- */
+/* ---- interrupted loads of older factdb versions ----
+ * They held the gate from their first chunk to their publish and marked themselves with meta/"loading"
+ * (and meta/"load_creates"): a writer holding the gate that finds such a mark knows its loader died. */
 
-int store_load_mark(store_txn *t, uint32_t table_id, factdb_error *err)
+static int unmark(store_txn *t, const char *name, factdb_error *err)
 {
-    unsigned char id[4];
-    base_put_be32(id, table_id);
-    MDB_val k = {7, "loading"}, v = {4, id};
-    int rc = mdb_put(t->txn, t->env->meta, &k, &v, 0);
-    return rc ? store_mdb_err(err, rc, "cannot start the load") : FACTDB_OK;
-}
-
-int store_load_unmark(store_txn *t, factdb_error *err)
-{
-    MDB_val k = {7, "loading"};
+    MDB_val k = {strlen(name), (void *)name};
     int rc = mdb_del(t->txn, t->env->meta, &k, NULL);
-    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot finish the load") : FACTDB_OK;
+    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot reclaim an interrupted load") : FACTDB_OK;
 }
 
-int store_load_creates(store_txn *t, uint32_t table_id, factdb_error *err)
-{
-    unsigned char id[4];
-    base_put_be32(id, table_id);
-    MDB_val k = {12, "load_creates"}, v = {4, id};
-    int rc = table_id ? mdb_put(t->txn, t->env->meta, &k, &v, 0) : mdb_del(t->txn, t->env->meta, &k, NULL);
-    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot record the table a load creates") : FACTDB_OK;
-}
-
-/* A load that was to create its table died: the table record it wrote (never named, so never visible)
- * goes, with its chunks and dictionaries. */
 /* Reads the table id of the meta mark `name` ("loading", "load_creates") into *id: 0 when there is no
  * mark. */
 static int read_load_mark(store_txn *t, const char *name, uint32_t *id, factdb_error *err)
@@ -410,6 +421,8 @@ static int read_load_mark(store_txn *t, const char *name, uint32_t *id, factdb_e
     return FACTDB_OK;
 }
 
+/* A load that was to create its table died: the table record it wrote (never named, so never visible)
+ * goes, with its chunks and dictionaries. */
 static int reclaim_created(store_txn *t, factdb_error *err)
 {
     uint32_t id;
@@ -422,28 +435,23 @@ static int reclaim_created(store_txn *t, factdb_error *err)
         MDB_val nk = {strlen(tab.name), tab.name}, nv;
         if (mdb_get(t->txn, t->env->names, &nk, &nv) == 0 && nv.mv_size == 4 && base_get_be32(nv.mv_data) == tab.id)
             rc = FACTDB_OK;  /* it was published after all: keep it */
-        else {
-            unsigned char key[4];
-            base_put_be32(key, tab.id);
-            MDB_val tk = {4, key};
-            rc = delete_table_data(t, &tab, 1, err);
-            int mrc = rc ? 0 : mdb_del(t->txn, t->env->tables, &tk, NULL);
-            if (mrc)
-                rc = store_mdb_err(err, mrc, "cannot reclaim an interrupted load");
-        }
+        else
+            rc = store_table_remove(t, &tab, err);
         store_table_cleanup(&tab);
     } else if (rc == FACTDB_NO_TABLE) {
         rc = FACTDB_OK;
     }
-    return rc ? rc : store_load_creates(t, 0, err);
+    return rc ? rc : unmark(t, "load_creates", err);
 }
 
-/* Called at the start of every write transaction (the caller holds the gate): a "loading" mark means
- * its loader died or gave up while holding the gate, so its unpublished chunks and dictionary entries
- * are garbage, and so is the table it was creating, if any. */
+/* Called at the start of every write transaction (the caller holds the gate): loads whose lock byte is
+ * free died or gave up, so their unpublished chunks are garbage, and so is the table a load was creating;
+ * so are the leftovers of an older factdb's interrupted load. */
 int store_reclaim(store_txn *t, factdb_error *err)
 {
-    int rc = store_reclaim_load(t, err);
+    int rc = store_reclaim_dead_loads(t, err);
+    if (!rc)
+        rc = store_reclaim_load(t, err);
     return rc ? rc : reclaim_created(t, err);
 }
 
@@ -456,33 +464,13 @@ int store_reclaim_load(store_txn *t, factdb_error *err)
     store_table tab;
     rc = store_table_get_id(t, id, &tab, err);
     if (rc == FACTDB_NO_TABLE)
-        return store_load_unmark(t, err);
+        return unmark(t, "loading", err);
     if (rc)
         return rc;
-    MDB_cursor *c;
-    if ((rc = mdb_cursor_open(t->txn, t->env->chunks, &c))) {
-        store_table_cleanup(&tab);
-        return store_mdb_err(err, rc, "cannot reclaim an interrupted load");
-    }
-    for (;;) {
-        unsigned char key[14];
-        store_chunk_key(key, tab.id, tab.next_chunk, 0);
-        MDB_val ck = {14, key}, cv;
-        rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_RANGE);
-        if (rc || ck.mv_size != 14 || base_get_be32(ck.mv_data) != tab.id)
-            break;
-        if ((rc = mdb_cursor_del(c, 0)))
-            break;
-    }
-    mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) {
-        store_table_cleanup(&tab);
-        return store_mdb_err(err, rc, "cannot reclaim an interrupted load");
-    }
-    rc = FACTDB_OK;
+    rc = store_chunks_delete_range(t, tab.id, tab.next_chunk, UINT64_MAX, err);
     for (uint16_t i = 0; !rc && i < tab.ncols; i++)
         if (tab.cols[i].type == FACTDB_TEXT)
             rc = store_dict_trim(t, tab.id, i, tab.cols[i].dict_count, err);
     store_table_cleanup(&tab);
-    return rc ? rc : store_load_unmark(t, err);
+    return rc ? rc : unmark(t, "loading", err);
 }

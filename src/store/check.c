@@ -142,7 +142,12 @@ static int check_table(void *ctx, const store_table *tab)
         problem(c, "table \"%s\": %s", tab->name, c->err->message);
         return 0;
     }
-    uint64_t rows = 0, chunks = 0;
+    /* Chunks in the range of a load in progress (or interrupted) are checked but not published. */
+    store_load_mark *marks = NULL;
+    size_t nmarks = 0;
+    if (store_load_marks(c->t, tab->id, &marks, &nmarks, c->err))
+        problem(c, "table \"%s\": %s", tab->name, c->err->message);
+    uint64_t rows = 0, chunks = 0, end;
     for (size_t i = 0; i < n; i++) {
         const store_chunk_ref *ch = &list[i];
         if (ch->id >= tab->next_chunk) {
@@ -151,8 +156,10 @@ static int check_table(void *ctx, const store_table *tab)
                         tab->name, (unsigned long long)ch->id);
             continue;
         }
-        chunks++;
-        rows += ch->hdr.rows - ch->hdr.deleted;
+        if (!store_load_hides(marks, nmarks, ch->id, &end)) {
+            chunks++;
+            rows += ch->hdr.rows - ch->hdr.deleted;
+        }
         if (ch->hdr.ncols > tab->ncols) {
             problem(c, "table \"%s\", chunk %llu: more columns than the table", tab->name, (unsigned long long)ch->id);
             continue;
@@ -170,6 +177,7 @@ static int check_table(void *ctx, const store_table *tab)
                         (unsigned long long)ch->id, tab->cols[col].name);
     }
     store_chunk_list_free(list, n);
+    free(marks);
     if (rows != tab->rows)
         problem(c, "table \"%s\": the catalog says %llu rows but the chunks hold %llu", tab->name,
                 (unsigned long long)tab->rows, (unsigned long long)rows);

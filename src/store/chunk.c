@@ -85,8 +85,21 @@ static int put_header(store_txn *t, uint32_t table, uint64_t chunk, const store_
     return FACTDB_OK;
 }
 
-int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
-                    base_buf *scratch, uint64_t *bytes, factdb_error *err)
+int store_chunk_encode(const store_table *tab, const store_chunk_in *in, uint16_t col, base_buf *out,
+                       store_colmeta *meta, factdb_error *err)
+{
+    out->len = 0;
+    enc_header h;
+    int rc = enc_encode((factdb_type)tab->cols[col].type, in->vals[col], in->valid[col], in->rows, out, &h);
+    if (rc)
+        return base_err(err, rc, "cannot encode column \"%s\": %s", tab->cols[col].name,
+                        rc == FACTDB_NOMEM ? "out of memory" : "too large");
+    *meta = (store_colmeta){1, h.flags, h.encoding, h.nulls, (uint32_t)out->len, h.min, h.max};
+    return FACTDB_OK;
+}
+
+int store_chunk_put_pre(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                        base_buf *scratch, const store_chunk_pre *pre, uint64_t *bytes, factdb_error *err)
 {
     store_colmeta metas[64];
     store_colmeta *m = in->ncols <= 64 ? metas : calloc(in->ncols, sizeof *m);
@@ -94,24 +107,23 @@ int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, con
         return base_err(err, FACTDB_NOMEM, "out of memory writing a chunk");
     int rc = FACTDB_OK;
     for (uint16_t i = 0; i < in->ncols; i++) {
-        scratch->len = 0;
-        enc_header h;
-        if ((rc = enc_encode((factdb_type)tab->cols[i].type, in->vals[i], in->valid[i], in->rows, scratch, &h))) {
-            rc = base_err(err, rc, "cannot encode column \"%s\": %s", tab->cols[i].name,
-                          rc == FACTDB_NOMEM ? "out of memory" : "too large");
+        const base_buf *b = scratch;
+        if (pre && pre->meta[i].present) {
+            b = &pre->bufs[i];
+            m[i] = pre->meta[i];
+        } else if ((rc = store_chunk_encode(tab, in, i, scratch, &m[i], err))) {
             goto out;
         }
         unsigned char key[14];
         store_chunk_key(key, tab->id, chunk_id, (uint16_t)(i + 1));
-        MDB_val k = {14, key}, v = {scratch->len, NULL};
+        MDB_val k = {14, key}, v = {b->len, NULL};
         int mrc = mdb_put(t->txn, t->env->chunks, &k, &v, MDB_RESERVE);
         if (mrc) {
             rc = store_mdb_err(err, mrc, "cannot write a chunk");
             goto out;
         }
-        memcpy(v.mv_data, scratch->data, scratch->len);
-        m[i] = (store_colmeta){1, h.flags, h.encoding, h.nulls, (uint32_t)scratch->len, h.min, h.max};
-        *bytes += scratch->len;
+        memcpy(v.mv_data, b->data, b->len);
+        *bytes += b->len;
     }
     store_chunk_header hdr = {in->rows, 0, in->ncols, m};
     rc = put_header(t, tab->id, chunk_id, &hdr, err);
@@ -119,6 +131,33 @@ out:
     if (m != metas)
         free(m);
     return rc;
+}
+
+int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                    base_buf *scratch, uint64_t *bytes, factdb_error *err)
+{
+    return store_chunk_put_pre(t, tab, chunk_id, in, scratch, NULL, bytes, err);
+}
+
+int store_chunks_delete_range(store_txn *t, uint32_t table, uint64_t first, uint64_t end, factdb_error *err)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t->txn, t->env->chunks, &c);
+    if (rc)
+        return store_mdb_err(err, rc, "cannot delete chunks");
+    for (;;) {
+        unsigned char key[14];
+        store_chunk_key(key, table, first, 0);
+        MDB_val k = {14, key}, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size != 14 || base_get_be32(k.mv_data) != table ||
+            base_get_be64((const unsigned char *)k.mv_data + 4) >= end)
+            break;
+        if ((rc = mdb_cursor_del(c, 0)))
+            break;
+    }
+    mdb_cursor_close(c);
+    return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot delete chunks") : FACTDB_OK;
 }
 
 void store_chunk_list_free(store_chunk_ref *list, size_t n)
@@ -198,6 +237,13 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
     int rc = mdb_cursor_open(t->txn, t->env->chunks, &c);
     if (rc)
         return store_mdb_err(err, rc, "cannot read chunks");
+    /* Ranges of loads in progress (or interrupted): not published. */
+    store_load_mark *marks = NULL;
+    size_t nmarks = 0;
+    if (!all && (rc = store_load_marks(t, tab->id, &marks, &nmarks, err))) {
+        mdb_cursor_close(c);
+        return rc;
+    }
     unsigned char key[14];
     store_chunk_key(key, tab->id, 0, 0);
     MDB_val k = {14, key}, v;
@@ -205,10 +251,16 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
     store_chunk_ref *cur = NULL;
     while (mrc == 0 && k.mv_size == 14 && base_get_be32(k.mv_data) == tab->id) {
         const unsigned char *kp = k.mv_data;
-        uint64_t chunk = base_get_be64(kp + 4);
+        uint64_t chunk = base_get_be64(kp + 4), end;
         uint16_t col = base_get_be16(kp + 12);
         if (!all && chunk >= tab->next_chunk)
-            break;  /* unpublished chunks of a load in progress */
+            break;  /* an interrupted load of an older factdb wrote past next_chunk */
+        if (!all && store_load_hides(marks, nmarks, chunk, &end)) {
+            store_chunk_key(key, tab->id, end, 0);
+            k = (MDB_val){14, key};
+            mrc = end ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+            continue;
+        }
         if (col == STORE_COL_HEADER) {
             if (cnt == cap) {
                 cap = cap ? cap * 2 : 64;
@@ -256,6 +308,7 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
         rc = cross_check(tab, colidx, ncols, list, cnt, err);
 out:
     mdb_cursor_close(c);
+    free(marks);
     if (rc) {
         store_chunk_list_free(list, cnt);
         return rc;

@@ -25,7 +25,7 @@ typedef struct store_table {
     char name[FACTDB_NAME_MAX + 1];
     uint16_t ncols;
     store_col *cols;
-    uint64_t next_chunk;  /* chunks with id < next_chunk are published; the rest belong to a load */
+    uint64_t next_chunk;  /* chunk ids below it are taken; those in a load's marked range are unpublished */
     uint64_t rows, chunks, bytes;
 } store_table;
 
@@ -109,13 +109,6 @@ int store_table_truncate(store_txn *t, const char *name, factdb_error *err);
 /* Calls fn for every table in name order. */
 int store_table_each(store_txn *t, int (*fn)(void *ctx, const store_table *tab), void *ctx, factdb_error *err);
 void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb_column_info *cols);
-
-/* ---- loads spanning several transactions ---- */
-int store_load_mark(store_txn *t, uint32_t table_id, factdb_error *err);
-int store_load_unmark(store_txn *t, factdb_error *err);
-/* Records (table_id != 0) or clears (0) that the load in progress creates table `table_id`: if the load
- * dies, the reclaim removes the table too. */
-int store_load_creates(store_txn *t, uint32_t table_id, factdb_error *err);
 
 /* ---- chunks ---- */
 /* A chunk being written: column values widened to 64 bits. TEXT values are global dictionary ids. */

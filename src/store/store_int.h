@@ -85,6 +85,52 @@ static inline void store_chunk_key(unsigned char k[14], uint32_t table, uint64_t
 
 int store_reclaim(store_txn *t, factdb_error *err);
 int store_reclaim_load(store_txn *t, factdb_error *err);
+
+/* ---- loads spanning several transactions (loadmark.c) ----
+ * A running load owns chunk ids [first, end) of its table, recorded in a mark that readers honour (those
+ * chunks are not published) and that its publishing transaction deletes. It holds an fcntl lock on byte
+ * STORE_LOAD_LOCK_BASE + (id mod STORE_LOAD_LOCK_SPAN) of NAME-lock from before its mark commits until
+ * the mark is gone or the load gives up. */
+#define STORE_LOAD_LOCK_BASE (1ll << 41)   /* [2^41, 2^42) of NAME-lock: one byte per running load */
+#define STORE_LOAD_LOCK_SPAN (1ull << 40)
+#define STORE_LOAD_SPAN (1ull << 32)       /* chunk ids a load reserves: 2^48 rows */
+typedef struct store_load_mark {
+    uint32_t table, flags;  /* flags: 1 = the load creates the table (its record is not named yet) */
+    uint64_t id, first, end;
+} store_load_mark;
+/* Starts a load into `tab` in t: a new load id, its lock byte, a mark, and tab->next_chunk moved past the
+ * reserved range (the caller stores tab). On failure nothing stays locked. */
+int store_load_start(store_txn *t, store_table *tab, bool creates, store_load_mark *out, factdb_error *err);
+/* Unlocks the load's byte: call once its mark is committed away, or to give up (a writer reclaims it). */
+void store_load_release(store_env *env, uint64_t id);
+/* Deletes the mark in t (the load's chunks become visible when t commits). INTERNAL if it is gone. */
+int store_load_publish(store_txn *t, const store_load_mark *m, factdb_error *err);
+/* INTERNAL unless the mark is still there. */
+int store_load_present(store_txn *t, const store_load_mark *m, factdb_error *err);
+/* Removes the load's chunks (and the table it was creating) and its mark. */
+int store_load_discard(store_txn *t, const store_load_mark *m, factdb_error *err);
+/* Discards every load whose lock byte is free. The caller holds the gate. */
+int store_reclaim_dead_loads(store_txn *t, factdb_error *err);
+/* The marks of table `table` (0: of every table) in t; *out is malloc'ed (NULL when n is 0). */
+int store_load_marks(store_txn *t, uint32_t table, store_load_mark **out, size_t *n, factdb_error *err);
+/* True when chunk id `chunk` lies in a marked range; *end receives the range's end. */
+bool store_load_hides(const store_load_mark *marks, size_t n, uint64_t chunk, uint64_t *end);
+/* Deletes every key of chunks [first, end) of table `table`. */
+int store_chunks_delete_range(store_txn *t, uint32_t table, uint64_t first, uint64_t end, factdb_error *err);
+/* Columns of a chunk encoded before the write transaction (outside the write gate): meta[i].present says
+ * bufs[i] holds column i. */
+typedef struct store_chunk_pre {
+    base_buf *bufs;
+    store_colmeta *meta;
+} store_chunk_pre;
+/* Encodes column `col` of `in` (typed as in tab) into *out and its zone map into *meta. */
+int store_chunk_encode(const store_table *tab, const store_chunk_in *in, uint16_t col, base_buf *out,
+                       store_colmeta *meta, factdb_error *err);
+/* store_chunk_put, taking the columns `pre` holds as they are and encoding the others. */
+int store_chunk_put_pre(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                        base_buf *scratch, const store_chunk_pre *pre, uint64_t *bytes, factdb_error *err);
+/* Deletes table record `tab` with its chunks and dictionaries (not its name). */
+int store_table_remove(store_txn *t, const store_table *tab, factdb_error *err);
 /* Maps an mdb_txn_commit failure to a factdb error: LMDB reports a short write on a full disk as EIO. */
 int store_commit_err(store_env *env, int rc, const char *what, factdb_error *err);
 /* Verifies the checksum of column value `blob` (len bytes) of (table, chunk, col) unless this process

@@ -4,10 +4,11 @@
  * batch notices. Modes:
  *   create DB TABLE                       create the batch table
  *   write DB TABLE WRITER NBATCHES SEED [BUSY_MS]   write batches; print "ack WRITER BATCH ROWS" after each commit
+ *   latency DB TABLE WRITER N PAUSE_MS [BUSY_MS]   N one-row commits, PAUSE_MS apart; print "lat MS" for each
  *   scan DB TABLE SECONDS                 scan repeatedly, verifying batches and that counts never go down
  *   verify DB TABLE                       verify once and print "batch WRITER BATCH ROWS" for each batch
  *   truncate DB TABLE                     remove every row
- *   hold DB TABLE MS                      take the write lock (a load in progress) for MS ms, then commit
+ *   hold DB TABLE MS                      take the write lock (a transaction with a chunk) for MS ms, then commit
  *   readhold DB TABLE MS                  keep a snapshot open for MS ms
  *   threads DB TABLE NTHREADS NBATCHES    writers and scanners as threads sharing one handle
  *   forkhold DB TABLE MS                  hold the write lock, fork a child that tries a write through the
@@ -316,6 +317,24 @@ int main(int argc, char **argv)
         factdb_close(db);
         return 0;
     }
+    if (!strcmp(mode, "latency") && argc >= 7) {
+        /* one-row batches, one every PAUSE_MS, each commit's wall time printed (the wait for the lock) */
+        factdb *db = open_db(path, argc > 7 ? atoi(argv[7]) : 10000);
+        int64_t writer = atoll(argv[4]);
+        int n = atoi(argv[5]), pause = atoi(argv[6]);
+        uint64_t seed = (uint64_t)writer * 2654435761ull + 1;
+        for (int b = 0; b < n; b++) {
+            factdb_error err;
+            double t0 = now_s();
+            if (write_batch(db, table, writer, b, 1, &seed, &err))
+                DIE("writer %lld batch %d: %s", (long long)writer, b, err.message);
+            printf("lat %.3f\n", (now_s() - t0) * 1000);
+            fflush(stdout);
+            usleep((useconds_t)pause * 1000);
+        }
+        factdb_close(db);
+        return 0;
+    }
     if (!strcmp(mode, "scan") && argc >= 5) {
         factdb *db = open_db(path, 10000);
         double until = now_s() + atof(argv[4]);
@@ -396,7 +415,11 @@ int main(int argc, char **argv)
             usleep((useconds_t)ms * 1000);
             factdb_scan_free(s);
         } else {
-            /* A full chunk makes the appender take the write lock and keep it until commit. */
+            /* A write transaction holds the write lock until it ends (a load no longer does: it takes
+             * the lock per chunk). */
+            factdb_txn *x;
+            if (factdb_txn_begin(db, &x, &err))
+                DIE("hold: %s", err.message);
             factdb_appender *a;
             if (factdb_appender_new(db, table, &a, &err))
                 DIE("appender: %s", err.message);
@@ -414,7 +437,7 @@ int main(int argc, char **argv)
             }
             printf("holding %d\n", (int)getpid());
             usleep((useconds_t)ms * 1000);
-            if (factdb_appender_commit(a, &err))
+            if (factdb_appender_commit(a, &err) || factdb_txn_commit(x, &err))
                 DIE("hold commit: %s", err.message);
             factdb_appender_free(a);
         }

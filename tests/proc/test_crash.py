@@ -118,5 +118,51 @@ def killed_create_load_leaves_no_table():
     cleanup(d)
 
 
+@test
+def killed_loads_beside_inserts_leave_all_or_nothing():
+    """Loads into a table that other processes insert into at the same time, killed at random moments
+    (while writing chunks, between them, while publishing): each load's rows are all there or none, the
+    inserts are all there, `factdb check` passes with the leftovers still in the file, and the next writer
+    reclaims them (the file stops growing although every round leaves a killed load's chunks)."""
+    d, db = new_db("lkill", "t")
+    csv = os.path.join(d, "in.csv")
+    n = 400000
+    with open(csv, "w") as f:
+        f.write("writer,batch,nrows,val,total,tag\n")
+        tot = sum(i % 3 for i in range(n))
+        f.writelines("77,0,%d,%d,%d,w77-b0-ü\n" % (n, i % 3, tot) for i in range(n))
+    bin_ = os.environ.get("FACTDB_BIN", FACTDB)
+    t0 = time.time()
+    run([bin_, "load", db, "t", csv])
+    full = time.time() - t0
+    run([DRIVER, "truncate", db, "t"])
+    rnd = random.Random(5)
+    sizes, killed = [], 0
+    for i in range(int(os.environ.get("FACTDB_LOAD_KILL_ROUNDS", "10"))):
+        ins = spawn([DRIVER, "latency", db, "t", str(1000 + i), "100000", "5", "2000"])
+        p = spawn([bin_, "load", db, "t", csv])
+        time.sleep(rnd.uniform(0.0, 1.1 * full))
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        killed += p.returncode == -signal.SIGKILL
+        ins.terminate()
+        iout, ierr = ins.communicate()
+        got = verify(db, "t")  # every batch whole: the load's rows all there or none
+        assert got.get((77, 0), n) == n, got.get((77, 0))
+        acked = sum(1 for l in iout.splitlines() if l.startswith("lat"))
+        assert sum(1 for k in got if k[0] == 1000 + i) >= acked, "acknowledged inserts lost"
+        run([bin_, "check", db])  # with a killed load's chunks still in the file
+        # the next writer starts at once (no stale lock) and reclaims the leftovers
+        t0 = time.time()
+        run([DRIVER, "truncate", db, "t"])
+        assert time.time() - t0 < 2, "the next writer waited %.1f s" % (time.time() - t0)
+        run([bin_, "check", db])
+        sizes.append(os.path.getsize(db))
+    assert killed >= 4, "only %d loads were killed while running" % killed
+    # unreclaimed chunks would add up to a killed load per round
+    assert sizes[-1] <= 1.5 * max(sizes[:3]), "file still growing: %s" % sizes
+    cleanup(d)
+
+
 if __name__ == "__main__":
     finish()

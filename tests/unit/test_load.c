@@ -1,0 +1,136 @@
+/* test_load.c: loads in several transactions (src/store/loadmark.c). A dead loader's unpublished chunks
+ * are reclaimed by the next writer, found dead by its free lock byte; a live load of the same process
+ * (whose lock the kernel never reports as a conflict) is left alone; a load given up removes its chunks. */
+#include "unit_db.h"
+#include "store/store_int.h"
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static size_t marks(factdb *db)
+{
+    store_txn *t;
+    store_load_mark *m;
+    size_t n;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    cr_assert_eq(store_load_marks(t, 0, &m, &n, NULL), 0);
+    free(m);
+    store_txn_abort(t);
+    return n;
+}
+
+/* Chunks of table `name` in the file, published or not. */
+static size_t chunks_in_file(factdb *db, const char *name)
+{
+    store_txn *t;
+    store_table tab;
+    store_chunk_ref *list;
+    size_t n;
+    int idx = 0;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, name, &tab, NULL), 0);
+    cr_assert_eq(store_chunk_list(t, &tab, &idx, 1, true, &list, &n, NULL), 0);
+    store_chunk_list_free(list, n);
+    store_table_cleanup(&tab);
+    store_txn_abort(t);
+    return n;
+}
+
+static uint64_t rows(factdb *db, const char *name)
+{
+    factdb_table_info info;
+    factdb_error err;
+    cr_assert_eq(factdb_table_info_get(db, name, &info, &err), 0, "%s", err.message);
+    uint64_t n = info.row_count;
+    factdb_table_info_free(&info);
+    return n;
+}
+
+/* Appends n rows (x = from + i, s = "k<from + i>") to a; a full chunk makes the load write it. */
+static void append(factdb_appender *a, int64_t from, int n)
+{
+    factdb_error err;
+    for (int i = 0; i < n; i++) {
+        char s[32];
+        int len = snprintf(s, sizeof s, "k%lld", (long long)(from + i));
+        cr_assert_eq(factdb_append_int64(a, 0, from + i, &err), 0);
+        cr_assert_eq(factdb_append_text(a, 1, s, (size_t)len, &err), 0);
+        cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+    }
+}
+
+Test(load, a_dead_loaders_chunks_are_reclaimed_a_live_load_is_not)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-dead-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb_column_def cols[] = {{"x", FACTDB_BIGINT, 0, 0, false}, {"s", FACTDB_TEXT, 0, 0, false}};
+    /* The child opens the file after the fork (an LMDB environment must not cross one), writes one chunk of a
+     * load and dies without publishing it: the kernel drops its lock byte. */
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        factdb *db;
+        factdb_error err;
+        factdb_appender *a;
+        if (factdb_open(path, NULL, &db, &err) || factdb_create_table(db, "t", cols, 2, &err) ||
+            factdb_appender_new(db, "t", &a, &err))
+            _exit(2);
+        append(a, 0, FACTDB_CHUNK_ROWS + 10);
+        _exit(0);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    cr_assert_eq(marks(db), 1);
+    cr_assert_eq(chunks_in_file(db, "t"), 1);
+    cr_assert_eq(rows(db, "t"), 0);  /* readers never see it */
+    /* This process's own load: its first chunk's transaction reclaims the dead one. */
+    factdb_appender *a;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    append(a, 1000000, FACTDB_CHUNK_ROWS + 5);
+    cr_assert_eq(marks(db), 1);
+    cr_assert_eq(chunks_in_file(db, "t"), 1);
+    /* Another writer of this process leaves the live load alone, though the kernel reports its byte free. */
+    cr_assert_eq(factdb_create_table(db, "u", cols, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(marks(db), 1);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    cr_assert_eq(marks(db), 0);
+    cr_assert_eq(rows(db, "t"), FACTDB_CHUNK_ROWS + 5);
+    cr_assert_eq(chunks_in_file(db, "t"), 2);
+    factdb_close(db);
+    unit_db_remove(path);
+}
+
+Test(load, a_load_given_up_removes_its_chunks)
+{
+    char path[256];
+    factdb *db;
+    factdb_session *s;
+    factdb_error err;
+    unit_db_open("load-rollback", path, sizeof path, &db, &s);
+    factdb_column_def cols[] = {{"x", FACTDB_BIGINT, 0, 0, false}, {"s", FACTDB_TEXT, 0, 0, false}};
+    cr_assert_eq(factdb_create_table(db, "t", cols, 2, &err), 0);
+    factdb_appender *a;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    append(a, 0, 2 * FACTDB_CHUNK_ROWS + 1);
+    cr_assert_eq(marks(db), 1);
+    cr_assert_eq(chunks_in_file(db, "t"), 2);
+    factdb_appender_rollback(a);
+    cr_assert_eq(marks(db), 0);
+    cr_assert_eq(chunks_in_file(db, "t"), 0);
+    cr_assert_eq(rows(db, "t"), 0);
+    /* the appender is usable again, and a second load starts past the first one's range */
+    append(a, 0, FACTDB_CHUNK_ROWS + 1);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    cr_assert_eq(rows(db, "t"), FACTDB_CHUNK_ROWS + 1);
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    unit_db_close(path, db, s);
+}
