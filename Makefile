@@ -193,7 +193,7 @@ screenshots: all
 bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver
 	bash bench/run.sh
 	python3 bench/writers.py
-	bash bench/load_gate.sh
+	bash bench/load_gate.sh >> docs/benchmarks.md
 
 # writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
 bench-writers: all
