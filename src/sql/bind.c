@@ -623,12 +623,9 @@ static bexpr *aggregate(binder *b, ast *x)
             if (at.id != TY_BOOL)
                 return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(at, b1)), NULL;
         }
-        if (sp.distinct && sp.fn != AG_COUNT && sp.fn != AG_SUM && sp.fn != AG_MIN && sp.fn != AG_MAX)
-            return bind_err(b, x->pos, "DISTINCT is supported in count, sum, min and max"), NULL;
-        if (sp.distinct && sp.fn == AG_SUM)
-            return bind_err(b, x->pos, "sum(DISTINCT ...) is not supported yet; count(DISTINCT ...) is"), NULL;
-        if (sp.fn == AG_COUNT && sp.distinct && exec_phys(at) == P_N128)
-            return bind_err(b, x->pos, "count(DISTINCT ...) of a numeric division result is not supported; round() it first"), NULL;
+        /* DISTINCT cannot change min, max, bool_and or bool_or: they run as the plain aggregate */
+        if (sp.fn == AG_MIN || sp.fn == AG_MAX || sp.fn == AG_BOOL_AND || sp.fn == AG_BOOL_OR)
+            sp.distinct = false;
     }
     switch (sp.fn) {
     case AG_COUNT_STAR:
