@@ -1220,6 +1220,7 @@ int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
         return 0;
     }
     case B_FUNC: return eval_func(t, e, sel, n, v);
+    case B_ERROR: return (t->err = *e->error).code;
     }
     return fail(t, FACTDB_INTERNAL, e->pos, "unknown expression node");
 }
