@@ -585,7 +585,7 @@ static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
 /* ---- LIKE ---- */
 static size_t utf8_len1(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 
-static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool ci)
+static bool like_bytes(const char *s, size_t sl, const char *p, size_t pl)
 {
     size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0;
     while (si < sl) {
@@ -606,10 +606,6 @@ static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool 
                 continue;
             }
             char sc = s[si];
-            if (ci) {
-                sc = (char)tolower((unsigned char)sc);
-                pc = (char)tolower((unsigned char)pc);
-            }
             if (pc == sc) {
                 si++;
                 pi += plen;
@@ -627,6 +623,25 @@ static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool 
     while (pi < pl && p[pi] == '%')
         pi++;
     return pi == pl;
+}
+
+/* LIKE, or ILIKE (ci): as PostgreSQL, ILIKE is LIKE over lower() of both sides (the one case mapping of
+ * lower/upper). Over a dictionary column this runs once per distinct code (memo_predicate). */
+static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool ci)
+{
+    if (!ci)
+        return like_bytes(s, sl, p, pl);
+    char sbuf[512], pbuf[256];
+    char *ls = BASE_CASE_MAP_MAX(sl) <= sizeof sbuf ? sbuf : malloc(BASE_CASE_MAP_MAX(sl));
+    char *lp = BASE_CASE_MAP_MAX(pl) <= sizeof pbuf ? pbuf : malloc(BASE_CASE_MAP_MAX(pl));
+    bool r = false;
+    if (ls && lp)
+        r = like_bytes(ls, base_utf8_case_map(s, sl, 0, ls), lp, base_utf8_case_map(p, pl, 0, lp));
+    if (ls != sbuf)
+        free(ls);
+    if (lp != pbuf)
+        free(lp);
+    return r;
 }
 
 static bool like_string(const bexpr *e, sql_str s, sql_str k) { return like_match(s.p, s.len, k.p, k.len, e->ilike) != e->neg; }
