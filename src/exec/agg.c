@@ -572,6 +572,16 @@ static i128 p10(int k)
     return r;
 }
 
+/* A double sum became infinite: as PostgreSQL's float8 +, that is an overflow unless an input was
+ * infinite itself. (A group whose sum was already infinite from an infinite input stays so.) */
+static int float_sum_check(const double *x, size_t n, factdb_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isinf(x[i]))
+            return 0;
+    return base_err(err, FACTDB_INVALID_VALUE, "value out of range: overflow");
+}
+
 static int sum_add(st_sum *s, i128 v, int sc, factdb_error *err)
 {
     if (sc > s->scale) {
@@ -713,16 +723,22 @@ static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, cons
                 for (size_t i = 0; i < n; i++)
                     s += x[i];
                 st_dsum *d = (st_dsum *)state(t, 0, j);
+                double old = d->sum;
                 d->sum += s;
                 d->cnt += (int64_t)n;
+                if (isinf(d->sum) && !isinf(old))
+                    return float_sum_check(x, n, err);
                 return 0;
             }
+            bool ovf = false;
             EACH_ROW({
                 st_dsum *d = (st_dsum *)state(t, gi, j);
+                double old = d->sum;
                 d->sum += x[i];
                 d->cnt++;
+                ovf |= isinf(d->sum) && !isinf(old) && !isinf(x[i]);
             });
-            return 0;
+            return ovf ? base_err(err, FACTDB_INVALID_VALUE, "value out of range: overflow") : 0;
         }
         if (p == P_I64) {
             const int64_t *x = a->data;
@@ -853,8 +869,11 @@ static int merge_state(gtab *dst, uint32_t dg, gtab *src, uint32_t sg, int j, fa
     case AG_SUM:
     case AG_AVG:
         if (sp->arg->type.id == TY_DOUBLE) {
-            ((st_dsum *)d)->sum += ((st_dsum *)s)->sum;
+            double x = ((st_dsum *)d)->sum, y = ((st_dsum *)s)->sum;
+            ((st_dsum *)d)->sum = x + y;
             ((st_dsum *)d)->cnt += ((st_dsum *)s)->cnt;
+            if (isinf(x + y) && !isinf(x) && !isinf(y))
+                return base_err(err, FACTDB_INVALID_VALUE, "value out of range: overflow");
             return 0;
         } else {
             st_sum *a = (st_sum *)d, *b = (st_sum *)s;

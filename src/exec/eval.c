@@ -349,6 +349,11 @@ static int arith_f64(eval_thread *t, bexpr *e, const vec *a, const vec *b, size_
     for (size_t i = 0; i < n; i++)
         if (isinf(o[i]) && !isinf(x[i]) && !isinf(y[i]) && !(v->valid && !v->valid[i]))
             return overflow_err(t, e);
+    /* PostgreSQL's float8 * and / also refuse a result that underflows to zero */
+    if (e->op == OP_MUL || e->op == OP_DIV)
+        for (size_t i = 0; i < n; i++)
+            if (o[i] == 0 && x[i] != 0 && (e->op == OP_MUL ? y[i] != 0 : !isinf(y[i])) && !(v->valid && !v->valid[i]))
+                return fail(t, FACTDB_INVALID_VALUE, e->pos, "value out of range: underflow");
     return 0;
 }
 
