@@ -260,7 +260,8 @@ static int overflow_err(eval_thread *t, bexpr *e)
                     : e->type.id == TY_DOUBLE ? "value out of range: overflow"
                     : e->type.id == TY_DATE ? BASE_DATE_RANGE_ERROR
                     : e->type.id == TY_TIMESTAMP ? BASE_TS_RANGE_ERROR
-                    : "numeric value out of range (factdb's numeric holds 18 digits; cast to double precision for larger values)";
+                    : "value overflows numeric format (factdb's numeric expressions hold 38 digits; cast to double "
+                      "precision for larger values)";
     return fail(t, FACTDB_INVALID_VALUE, e->pos, m);
 }
 

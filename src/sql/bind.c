@@ -519,6 +519,31 @@ static bexpr *func_call(binder *b, func_id f, sql_type t, int pos, bexpr **args,
     return maybe_fold(b, e);
 }
 
+/* At most how many decimal digits (scaled, as stored) a value of integer or static numeric e has: a
+ * constant's own, a column's declared precision, 10 for integer, 19 for bigint, a static numeric
+ * arithmetic node's bound (aux), else the 18 of a 64-bit static numeric. */
+static int num_digits(const bexpr *e)
+{
+    if (e->kind == B_CONST && !e->val.null && exec_phys(e->type) == P_I64) {
+        uint64_t v = e->val.i < 0 ? 0 - (uint64_t)e->val.i : (uint64_t)e->val.i;
+        int d = 1;
+        while (v >= 10) {
+            v /= 10;
+            d++;
+        }
+        return d;
+    }
+    if (e->type.id == TY_INT)
+        return 10;
+    if (e->type.id == TY_BIGINT)
+        return 19;
+    if (e->kind == B_ARITH && e->aux > 0)
+        return e->aux;
+    if (e->type.id == TY_NUMERIC && e->type.prec)
+        return e->type.prec;
+    return 18;
+}
+
 static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
 {
     if (!l || !r)
@@ -586,17 +611,29 @@ static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
     if (lt.id == TY_NUMERIC || rt.id == TY_NUMERIC) {
         int sl = lt.id == TY_NUMERIC ? lt.scale : 0, sr = rt.id == TY_NUMERIC ? rt.scale : 0;
         bool dyn = sl < 0 || sr < 0 || op == OP_DIV;
-        if (op == OP_MUL && sl + sr > 18)
+        /* A 64-bit static-scale result holds 18 digits; a result that may need more is computed with
+         * 128-bit per-value scales (38 digits), so `numeric(18,0) * 10` widens instead of failing. */
+        int dl = num_digits(l), dr = num_digits(r), digits;
+        if (op == OP_MUL)
+            digits = dl + dr;
+        else
+            digits = MAX(dl - sl, dr - sr) + 1 + MAX(sl, sr);
+        if (digits > 18)
             dyn = true;
         if (dyn)
             return maybe_fold(b, bin2(b, B_ARITH, op, T_NUMDYN, pos, l, r));
+        bexpr *e;
         if (op == OP_MUL) {
             sql_type t = {TY_NUMERIC, (int8_t)(sl + sr), 0};
-            return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, (sql_type){TY_NUMERIC, (int8_t)sl, 0}, pos),
-                                      cast_to(b, r, (sql_type){TY_NUMERIC, (int8_t)sr, 0}, pos)));
+            e = bin2(b, B_ARITH, op, t, pos, cast_to(b, l, (sql_type){TY_NUMERIC, (int8_t)sl, 0}, pos),
+                     cast_to(b, r, (sql_type){TY_NUMERIC, (int8_t)sr, 0}, pos));
+        } else {
+            sql_type t = {TY_NUMERIC, (int8_t)MAX(sl, sr), 0};
+            e = bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos));
         }
-        sql_type t = {TY_NUMERIC, (int8_t)MAX(sl, sr), 0};
-        return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos)));
+        if (e)
+            e->aux = digits;
+        return maybe_fold(b, e);
     }
     sql_type t = (lt.id == TY_BIGINT || rt.id == TY_BIGINT) ? T_BIGINT : T_INT;
     return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos)));
