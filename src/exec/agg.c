@@ -496,7 +496,7 @@ static int dset_add(gtab *t, dset *d, uint32_t g, const dentry *v, int mode, boo
         dentry *x = &d->e[k];
         if (x->h == h && x->g == g && x->w == v->w) {
             if (mode == KEY_STR ? x->s.len == v->s.len && !memcmp(x->s.p, v->s.p, v->s.len)
-                : mode == KEY_N128 ? x->n == v->n && x->scale == v->scale
+                : mode == KEY_N128 || mode == KEY_IV ? x->n == v->n && x->scale == v->scale
                                    : true) {
                 if (mode == KEY_N128 && v->oscale > x->oscale)
                     x->oscale = v->oscale;
