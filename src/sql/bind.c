@@ -956,7 +956,9 @@ static bexpr *function(binder *b, ast *x)
         }
         int to = MAX(digits, 0);
         /* negative digits round to tens/hundreds: done at scale 0 with the same rule */
-        sql_type t = to <= 18 ? (sql_type){TY_NUMERIC, (int8_t)to, 0} : T_NUMDYN;
+        /* 64-bit static scale only when the rounded value surely fits 18 digits (a carry adds one) */
+        bool fits = to <= 18 && a[0]->type.scale >= 0 && num_digits(a[0]) - a[0]->type.scale + 1 + to <= 18;
+        sql_type t = fits ? (sql_type){TY_NUMERIC, (int8_t)to, 0} : T_NUMDYN;
         if (digits < 0) {
             /* x rounded to 10^-digits: divide the problem into a scale-0 rounding of x / 10^k */
             return bind_err(b, x->pos, "%s with negative digits is not supported yet", n), NULL;
