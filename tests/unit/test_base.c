@@ -148,6 +148,14 @@ Test(numbers, integers_and_doubles)
     cr_expect_eq(d, 1000.0);
     cr_expect_neq(base_parse_double("0x10", 4, &d, &why), 0);
     cr_expect_neq(base_parse_double("1e999", 5, &d, &why), 0);
+    /* as PostgreSQL's float8in: a value that rounds to zero is out of range too; subnormals are kept */
+    why = NULL;
+    cr_expect_neq(base_parse_double("1e-400", 6, &d, &why), 0);
+    cr_expect(why && strstr(why, "out of range"));
+    cr_assert_eq(base_parse_double("4e-320", 6, &d, &why), 0);
+    cr_expect(d > 0 && d < 1e-307);
+    cr_assert_eq(base_parse_double("0e-400", 6, &d, &why), 0);
+    cr_expect_eq(d, 0.0);
     char buf[40];
     base_format_double(0.1, buf, sizeof buf);
     cr_expect_str_eq(buf, "0.1");
