@@ -200,9 +200,10 @@ static bexpr *prune(binder *b, bexpr *e)
     }
     if (e->kind != B_CASE)
         return e;
-    int npairs = (e->nargs - (e->has_else ? 1 : 0)) / 2, k = 0;
+    int npairs = (e->nargs - (e->has_else ? 1 : 0)) / 2, k = 0, next = 0;  /* next: first arg not yet kept */
     for (int i = 0; i < npairs; i++) {
         bexpr *c = e->args[2 * i], *v = e->args[2 * i + 1];
+        next = 2 * i;
         if ((h = has_error(b, c)))
             goto stop;
         if (c->kind == B_CONST && (c->val.null || !c->val.i))
@@ -217,6 +218,7 @@ static bexpr *prune(binder *b, bexpr *e)
         e->args[2 * k] = c;
         e->args[2 * k + 1] = v;
         k++;
+        next = 2 * i + 2;
         if ((h = has_error(b, v)))
             goto stop;
     }
@@ -237,6 +239,11 @@ static bexpr *prune(binder *b, bexpr *e)
 stop:
     if (h < 0)
         return base_err(b->err, FACTDB_NOMEM, "out of memory"), NULL;
+    /* the rest stays as written, after the clauses kept (each node keeps one parent) */
+    int m = 2 * k;
+    for (int i = next; i < e->nargs; i++)
+        e->args[m++] = e->args[i];
+    e->nargs = m;
     return e;
 }
 
