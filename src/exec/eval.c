@@ -3,7 +3,6 @@
  * bad casts) are raised only for rows that are present and not NULL, as PostgreSQL would. CASE, COALESCE,
  * AND and OR evaluate their later arguments only on the rows that need them. */
 #include "exec.h"
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,7 +631,9 @@ static bool like_bytes(const char *s, size_t sl, const char *p, size_t pl)
 }
 
 /* LIKE, or ILIKE (ci): as PostgreSQL, ILIKE is LIKE over lower() of both sides (the one case mapping of
- * lower/upper). Over a dictionary column this runs once per distinct code (memo_predicate). */
+ * lower/upper). Over a dictionary column this runs once per distinct code (memo_predicate). Text values
+ * are at most 1 MiB, so the heap copies of long ones are small; should even they fail, the row does not
+ * match (this predicate interface cannot report an error). */
 static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool ci)
 {
     if (!ci)
