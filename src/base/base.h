@@ -31,6 +31,14 @@ int base_errno_code(int e);
  * A NUL byte ends the valid prefix too: text never holds NUL (as in PostgreSQL), and every path where text
  * enters (SQL literals and parameters, CSV and HTTP loads, appenders, names) validates with this. */
 size_t base_utf8_valid_prefix(const unsigned char *s, size_t len);
+/* Lower (upper = 0) or upper case of code point c, as PostgreSQL's lower()/upper() with a C.UTF-8 ctype
+ * (Unicode simple case mapping: Latin, Greek, Cyrillic, ...); the same under any process locale. */
+uint32_t base_case_map_char(uint32_t c, int upper);
+/* Writes the case mapping of s[0..len) to out and returns its length. A character's mapping can be longer
+ * than the character (U+023A -> U+2C65: 2 -> 3 bytes): out must hold BASE_CASE_MAP_MAX(len) bytes.
+ * Bytes that are not valid UTF-8 are copied unchanged. */
+size_t base_utf8_case_map(const char *s, size_t len, int upper, char *out);
+#define BASE_CASE_MAP_MAX(len) ((len) * 2 + 4)
 
 /* ---- dates and times ----
  * Supported range: 0001-01-01 .. 9999-12-31 (timestamps to 23:59:59.999999), exactly what the text form

@@ -2,6 +2,7 @@
  * 64-bit integers; doubles go through strtod_l/snprintf in the C locale, so a host program that calls
  * setlocale() cannot change how factdb reads "3.5". */
 #include "base.h"
+#include <errno.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -182,8 +183,10 @@ int base_parse_double(const char *s, size_t len, double *out, const char **why)
     memcpy(tmp, s, len);
     tmp[len] = 0;
     pthread_once(&c_locale_once, c_locale_init);
+    errno = 0;
     *out = strtod_l(tmp, NULL, c_locale);
-    if (isinf(*out)) {
+    /* as PostgreSQL: beyond the largest double, or so small that it rounds to zero (subnormals are kept) */
+    if (isinf(*out) || (errno == ERANGE && *out == 0)) {
         *why = "number out of range for double precision";
         return -1;
     }

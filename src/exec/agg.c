@@ -469,7 +469,8 @@ typedef struct st_var { double n, mean, m2; } st_var;
 
 static inline unsigned char *state(gtab *t, uint32_t g, int j) { return t->st + (size_t)g * t->ssz + (size_t)j * STATE; }
 
-static int dset_add(gtab *t, dset *d, uint32_t g, uint64_t w, sql_str s, bool is_str, bool copy, factdb_error *err)
+/* A distinct value being added: its entry fields (h, g and used are filled by dset_add). */
+static int dset_add(gtab *t, dset *d, uint32_t g, const dentry *v, int mode, bool copy, factdb_error *err)
 {
     if (d->n * 2 >= d->cap) {
         size_t ncap = d->cap ? d->cap * 2 : 1024;
@@ -489,24 +490,67 @@ static int dset_add(gtab *t, dset *d, uint32_t g, uint64_t w, sql_str s, bool is
         d->e = e;
         d->cap = ncap;
     }
-    uint64_t h = finish(mix(mix(0, g), w));
+    uint64_t h = finish(mix(mix(0, g), v->w));
     size_t k = h & (d->cap - 1);
     while (d->e[k].used) {
         dentry *x = &d->e[k];
-        if (x->h == h && x->g == g && x->w == w &&
-            (!is_str || (x->s.len == s.len && !memcmp(x->s.p, s.p, s.len))))
-            return 0;
+        if (x->h == h && x->g == g && x->w == v->w) {
+            if (mode == KEY_STR ? x->s.len == v->s.len && !memcmp(x->s.p, v->s.p, v->s.len)
+                : mode == KEY_N128 || mode == KEY_IV ? x->n == v->n && x->scale == v->scale
+                                   : true) {
+                if (mode == KEY_N128 && v->oscale > x->oscale)
+                    x->oscale = v->oscale;
+                return 0;
+            }
+        }
         k = (k + 1) & (d->cap - 1);
     }
-    if (is_str && copy) {
-        char *p = sql_arena_strndup(t->keep, s.p, s.len);
+    dentry e = *v;
+    if (mode == KEY_STR && copy) {
+        char *p = sql_arena_strndup(t->keep, v->s.p, v->s.len);
         if (!p)
             return base_err(err, FACTDB_NOMEM, "out of memory");
-        s.p = p;
+        e.s.p = p;
     }
-    d->e[k] = (dentry){.h = h, .g = g, .w = w, .s = s, .used = 1};
+    e.h = h;
+    e.g = g;
+    e.used = 1;
+    d->e[k] = e;
     d->n++;
     return 0;
+}
+
+/* The distinct-set entry of row i of `a` (not NULL) in key mode `mode`. */
+static void dentry_of(const vec *a, int mode, size_t i, dentry *e)
+{
+    memset(e, 0, sizeof *e);
+    if (mode == KEY_N128) {
+        i128 n = ((const i128 *)a->data)[i];
+        int sc = a->scales ? a->scales[i] : 0;
+        e->oscale = (int8_t)sc;
+        while (sc > 0 && n % 10 == 0) {
+            n /= 10;
+            sc--;
+        }
+        e->n = n;
+        e->scale = (int8_t)sc;
+        e->w = (uint64_t)n ^ (uint64_t)(n >> 64) * 0x9E3779B97F4A7C15ull ^ (uint64_t)sc << 56;
+        return;
+    }
+    if (mode == KEY_IV) {
+        sql_interval iv = ((const sql_interval *)a->data)[i];
+        e->w = finish(mix(mix((uint64_t)(uint32_t)iv.months, (uint64_t)(uint32_t)iv.days), (uint64_t)iv.us));
+        e->n = (i128)iv.months << 96 | (i128)(uint32_t)iv.days << 64 | (i128)(uint64_t)iv.us;
+        return;
+    }
+    uint8_t nl;
+    key_of(a, mode, i, &e->w, &nl, &e->s);
+}
+
+static int distinct_mode(phys p, bool coded)
+{
+    return coded ? KEY_CODE : p == P_STR ? KEY_STR : p == P_F64 ? KEY_F64 : p == P_U8 ? KEY_U8
+           : p == P_N128 ? KEY_N128 : p == P_IV ? KEY_IV : KEY_I64;
 }
 
 static void get_n(const vec *a, size_t i, i128 *n, int *s)
@@ -526,6 +570,16 @@ static i128 p10(int k)
     while (k-- > 0)
         r *= 10;
     return r;
+}
+
+/* A double sum became infinite: as PostgreSQL's float8 +, that is an overflow unless an input was
+ * infinite itself. (A group whose sum was already infinite from an infinite input stays so.) */
+static int float_sum_check(const double *x, size_t n, factdb_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isinf(x[i]))
+            return 0;
+    return base_err(err, FACTDB_INVALID_VALUE, "value out of range: overflow");
 }
 
 static int sum_add(st_sum *s, i128 v, int sc, factdb_error *err)
@@ -590,6 +644,9 @@ static void mm_set(st_mm *m, const vec *a, size_t i)
     m->has = 1;
 }
 
+static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, const uint8_t *fmask,
+                      const uint8_t *fvalid, size_t n, bool coded, factdb_error *err);
+
 int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask, const uint8_t *fvalid, size_t n,
                 bool coded, factdb_error *err)
 {
@@ -623,22 +680,27 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
     }
     if (sp->distinct) {
         dset *d = t->dsets[j];
-        phys p = exec_phys(a->type);
+        int mode = distinct_mode(exec_phys(a->type), coded);
         for (size_t i = 0; i < n; i++) {
             if (SKIP(i))
                 continue;
-            uint64_t w;
-            uint8_t nl;
-            sql_str s = {"", 0};
-            int mode = coded ? KEY_CODE : p == P_STR ? KEY_STR : p == P_F64 ? KEY_F64 : p == P_U8 ? KEY_U8 : KEY_I64;
-            key_of(a, mode, i, &w, &nl, &s);
-            if (dset_add(t, d, G(i), w, s, mode == KEY_STR, true, err))
+            dentry e;
+            dentry_of(a, mode, i, &e);
+            if (dset_add(t, d, G(i), &e, mode, true, err))
                 return err->code;
         }
         return 0;
     }
+    return agg_update(t, j, sp->fn, g, a, fmask, fvalid, n, coded, err);
+}
+
+/* Adds rows 0..n of `a` to the states of aggregate j as function fn (the work of gtab_update without
+ * DISTINCT; also replays the distinct values). */
+static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, const uint8_t *fmask,
+                      const uint8_t *fvalid, size_t n, bool coded, factdb_error *err)
+{
     phys p = exec_phys(a->type);
-    switch (sp->fn) {
+    switch (fn) {
     case AG_COUNT:
         if (!g && !fmask) {
             int64_t c = 0;
@@ -661,16 +723,22 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
                 for (size_t i = 0; i < n; i++)
                     s += x[i];
                 st_dsum *d = (st_dsum *)state(t, 0, j);
+                double old = d->sum;
                 d->sum += s;
                 d->cnt += (int64_t)n;
+                if (isinf(d->sum) && !isinf(old))
+                    return float_sum_check(x, n, err);
                 return 0;
             }
+            bool ovf = false;
             EACH_ROW({
                 st_dsum *d = (st_dsum *)state(t, gi, j);
+                double old = d->sum;
                 d->sum += x[i];
                 d->cnt++;
+                ovf |= isinf(d->sum) && !isinf(old) && !isinf(x[i]);
             });
-            return 0;
+            return ovf ? base_err(err, FACTDB_INVALID_VALUE, "value out of range: overflow") : 0;
         }
         if (p == P_I64) {
             const int64_t *x = a->data;
@@ -704,7 +772,7 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
         return 0;
     case AG_MIN:
     case AG_MAX: {
-        bool is_min = sp->fn == AG_MIN;
+        bool is_min = fn == AG_MIN;
         if (p == P_F64) {
             const double *x = a->data;
             EACH_ROW({
@@ -776,7 +844,7 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
             if (!m->has)
                 m->i = v;
             else
-                m->i = sp->fn == AG_BOOL_AND ? (m->i && v) : (m->i || v);
+                m->i = fn == AG_BOOL_AND ? (m->i && v) : (m->i || v);
             m->has = 1;
         }
         return 0;
@@ -801,8 +869,11 @@ static int merge_state(gtab *dst, uint32_t dg, gtab *src, uint32_t sg, int j, fa
     case AG_SUM:
     case AG_AVG:
         if (sp->arg->type.id == TY_DOUBLE) {
-            ((st_dsum *)d)->sum += ((st_dsum *)s)->sum;
+            double x = ((st_dsum *)d)->sum, y = ((st_dsum *)s)->sum;
+            ((st_dsum *)d)->sum = x + y;
             ((st_dsum *)d)->cnt += ((st_dsum *)s)->cnt;
+            if (isinf(x + y) && !isinf(x) && !isinf(y))
+                return base_err(err, FACTDB_INVALID_VALUE, "value out of range: overflow");
             return 0;
         } else {
             st_sum *a = (st_sum *)d, *b = (st_sum *)s;
@@ -911,12 +982,10 @@ static int merge_some(gtab *dst, gtab *src, int me, int nw, factdb_error *err)
         dset *s = src->dsets[j];
         if (!s)
             continue;
-        bool is_str = false;
-        if (dst->q->aggs[j].arg)
-            is_str = exec_phys(dst->q->aggs[j].arg->type) == P_STR && !dst->dset_coded[j];
+        int mode = distinct_mode(exec_phys(dst->q->aggs[j].arg->type), dst->dset_coded[j]);
         for (size_t i = 0; i < s->cap && !rc; i++)
             if (s->e[i].used && map[s->e[i].g] != UINT32_MAX)
-                rc = dset_add(dst, dst->dsets[j], map[s->e[i].g], s->e[i].w, s->e[i].s, is_str, false, err);
+                rc = dset_add(dst, dst->dsets[j], map[s->e[i].g], &s->e[i], mode, false, err);
     }
     free(map);
     return rc;
@@ -932,19 +1001,12 @@ int gtab_merge_group(gtab *dst, gtab *src, size_t g, factdb_error *err)
     return rc;
 }
 
-int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out, factdb_error *err)
+int gtab_final(gtab *t, uint32_t g, int j, sql_value *out, factdb_error *err)
 {
     const agg_spec *sp = &t->q->aggs[j];
     unsigned char *s = state(t, g, j);
     memset(out, 0, sizeof *out);
     out->type = sp->type;
-    if (sp->distinct && sp->fn != AG_COUNT_STAR) {
-        if (sp->fn == AG_COUNT) {
-            out->i = dcount[g];
-            return 0;
-        }
-        return base_err(err, FACTDB_INTERNAL, "distinct aggregate without a final step");
-    }
     switch (sp->fn) {
     case AG_COUNT_STAR:
     case AG_COUNT: out->i = *(int64_t *)s; return 0;
@@ -1013,14 +1075,86 @@ int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out
     return base_err(err, FACTDB_INTERNAL, "unknown aggregate");
 }
 
-int64_t *gtab_distinct_counts(gtab *t, int j)
+static int dentry_cmp(const void *pa, const void *pb, void *ctx)
 {
-    int64_t *c = calloc(t->ng ? t->ng : 1, sizeof *c);
+    const dentry *a = pa, *b = pb;
+    int mode = *(const int *)ctx;
+    if (a->g != b->g)
+        return a->g < b->g ? -1 : 1;
+    switch (mode) {
+    case KEY_F64: {
+        double x, y;
+        memcpy(&x, &a->w, 8);
+        memcpy(&y, &b->w, 8);
+        return dbl_lt(x, y) ? -1 : dbl_lt(y, x) ? 1 : 0;
+    }
+    case KEY_N128: {
+        /* compare at the larger scale; values whose rescaling overflows are beyond it anyway */
+        i128 x = a->n, y = b->n;
+        int sx = a->scale, sy = b->scale;
+        if (sx < sy && __builtin_mul_overflow(x, p10(sy - sx), &x))
+            return x < 0 ? -1 : 1;
+        if (sy < sx && __builtin_mul_overflow(y, p10(sx - sy), &y))
+            return y < 0 ? 1 : -1;
+        return x < y ? -1 : x > y;
+    }
+    case KEY_I64: return (int64_t)a->w < (int64_t)b->w ? -1 : (int64_t)a->w > (int64_t)b->w;
+    default: return a->w < b->w ? -1 : a->w > b->w;
+    }
+}
+
+int gtab_distinct_finish(gtab *t, int j, factdb_error *err)
+{
+    const agg_spec *sp = &t->q->aggs[j];
     dset *d = t->dsets[j];
-    if (!c || !d)
-        return c;
+    if (!sp->distinct || !d || !d->n)
+        return 0;
+    if (sp->fn == AG_COUNT) {
+        for (size_t i = 0; i < d->cap; i++)
+            if (d->e[i].used)
+                (*(int64_t *)state(t, d->e[i].g, j))++;
+        return 0;
+    }
+    /* the other aggregates take the values in ascending order per group, a vector at a time */
+    int mode = distinct_mode(exec_phys(sp->arg->type), t->dset_coded[j]);
+    dentry *e = malloc(d->n * sizeof *e);
+    uint32_t *g = malloc(EXEC_VEC * sizeof *g);
+    i128 *buf = malloc(EXEC_VEC * sizeof *buf);
+    uint8_t *scales = malloc(EXEC_VEC);
+    int rc = 0;
+    if (!e || !g || !buf || !scales) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
     for (size_t i = 0; i < d->cap; i++)
         if (d->e[i].used)
-            c[d->e[i].g]++;
-    return c;
+            e[n++] = d->e[i];
+    qsort_r(e, n, sizeof *e, dentry_cmp, &mode);
+    vec a = {.type = sp->arg->type, .data = buf, .dict = -1};
+    if (mode == KEY_N128)
+        a.scales = scales;
+    for (size_t i = 0; i < n && !rc; i += EXEC_VEC) {
+        size_t m = MIN((size_t)EXEC_VEC, n - i);
+        for (size_t k = 0; k < m; k++) {
+            const dentry *x = &e[i + k];
+            g[k] = x->g;
+            switch (mode) {
+            case KEY_N128:
+                buf[k] = x->n * p10(x->oscale - x->scale);
+                scales[k] = (uint8_t)x->oscale;
+                break;
+            case KEY_F64: memcpy((double *)buf + k, &x->w, 8); break;
+            case KEY_U8: ((uint8_t *)buf)[k] = (uint8_t)x->w; break;
+            default: ((int64_t *)buf)[k] = (int64_t)x->w; break;
+            }
+        }
+        rc = agg_update(t, j, sp->fn, g, &a, NULL, NULL, m, false, err);
+    }
+out:
+    free(e);
+    free(g);
+    free(buf);
+    free(scales);
+    return rc;
 }

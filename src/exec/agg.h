@@ -7,12 +7,20 @@
 #define MAX_KEYS 64
 #define MAX_AGGS 256
 
-enum { KEY_I64, KEY_F64, KEY_U8, KEY_CODE, KEY_STR };
+/* KEY_N128 and KEY_IV: values of DISTINCT aggregates only (never group keys). */
+enum { KEY_I64, KEY_F64, KEY_U8, KEY_CODE, KEY_STR, KEY_N128, KEY_IV };
 
+/* One distinct value of a DISTINCT aggregate in group g. w: the key word (as for group keys; for a 128-bit
+ * numeric a hash of n). s: the string of a text value; n/scale: a 128-bit numeric with trailing zeros
+ * stripped (so 1.0 and 1.00 are one value), oscale: the largest scale it came with (the result's scale). */
 typedef struct dentry {
     uint64_t h, w;
-    sql_str s;
+    union {
+        sql_str s;
+        i128 n;
+    };
     uint32_t g;
+    int8_t scale, oscale;
     uint8_t used;
 } dentry;
 
@@ -81,7 +89,10 @@ int gtab_merge_group(gtab *dst, gtab *src, size_t g, factdb_error *err);
 int gtab_merge_owned(gtab *dst, gtab *src, int me, int nw, factdb_error *err);
 /* The key words of rows 0..n of the key vectors (for ownership). */
 void gtab_key_words(gtab *t, vec **kv, size_t i, uint64_t *w, uint8_t *nl);
-int gtab_final(gtab *t, uint32_t g, int j, const int64_t *dcount, sql_value *out, factdb_error *err);
-int64_t *gtab_distinct_counts(gtab *t, int j);
+/* Folds the distinct values of aggregate j (after every merge into t) into its states, in ascending order of
+ * value per group as PostgreSQL does (sums of doubles then do not depend on the thread count). Call once,
+ * before gtab_final. Errors: NOMEM, INVALID_VALUE (overflow). */
+int gtab_distinct_finish(gtab *t, int j, factdb_error *err);
+int gtab_final(gtab *t, uint32_t g, int j, sql_value *out, factdb_error *err);
 
 #endif

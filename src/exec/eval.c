@@ -3,7 +3,6 @@
  * bad casts) are raised only for rows that are present and not NULL, as PostgreSQL would. CASE, COALESCE,
  * AND and OR evaluate their later arguments only on the rows that need them. */
 #include "exec.h"
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,7 +259,8 @@ static int overflow_err(eval_thread *t, bexpr *e)
                     : e->type.id == TY_DOUBLE ? "value out of range: overflow"
                     : e->type.id == TY_DATE ? BASE_DATE_RANGE_ERROR
                     : e->type.id == TY_TIMESTAMP || e->type.id == TY_TIMESTAMPTZ ? BASE_TS_RANGE_ERROR
-                    : "numeric value out of range (factdb's numeric holds 18 digits; cast to double precision for larger values)";
+                    : "value overflows numeric format (factdb's numeric expressions hold 38 digits; cast to double "
+                      "precision for larger values)";
     return fail(t, FACTDB_INVALID_VALUE, e->pos, m);
 }
 
@@ -349,6 +349,11 @@ static int arith_f64(eval_thread *t, bexpr *e, const vec *a, const vec *b, size_
     for (size_t i = 0; i < n; i++)
         if (isinf(o[i]) && !isinf(x[i]) && !isinf(y[i]) && !(v->valid && !v->valid[i]))
             return overflow_err(t, e);
+    /* PostgreSQL's float8 * and / also refuse a result that underflows to zero */
+    if (e->op == OP_MUL || e->op == OP_DIV)
+        for (size_t i = 0; i < n; i++)
+            if (o[i] == 0 && x[i] != 0 && (e->op == OP_MUL ? y[i] != 0 : !isinf(y[i])) && !(v->valid && !v->valid[i]))
+                return fail(t, FACTDB_INVALID_VALUE, e->pos, "value out of range: underflow");
     return 0;
 }
 
@@ -585,7 +590,7 @@ static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
 /* ---- LIKE ---- */
 static size_t utf8_len1(unsigned char c) { return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4; }
 
-static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool ci)
+static bool like_bytes(const char *s, size_t sl, const char *p, size_t pl)
 {
     size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0;
     while (si < sl) {
@@ -606,10 +611,6 @@ static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool 
                 continue;
             }
             char sc = s[si];
-            if (ci) {
-                sc = (char)tolower((unsigned char)sc);
-                pc = (char)tolower((unsigned char)pc);
-            }
             if (pc == sc) {
                 si++;
                 pi += plen;
@@ -627,6 +628,27 @@ static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool 
     while (pi < pl && p[pi] == '%')
         pi++;
     return pi == pl;
+}
+
+/* LIKE, or ILIKE (ci): as PostgreSQL, ILIKE is LIKE over lower() of both sides (the one case mapping of
+ * lower/upper). Over a dictionary column this runs once per distinct code (memo_predicate). Text values
+ * are at most 1 MiB, so the heap copies of long ones are small; should even they fail, the row does not
+ * match (this predicate interface cannot report an error). */
+static bool like_match(const char *s, size_t sl, const char *p, size_t pl, bool ci)
+{
+    if (!ci)
+        return like_bytes(s, sl, p, pl);
+    char sbuf[512], pbuf[256];
+    char *ls = BASE_CASE_MAP_MAX(sl) <= sizeof sbuf ? sbuf : malloc(BASE_CASE_MAP_MAX(sl));
+    char *lp = BASE_CASE_MAP_MAX(pl) <= sizeof pbuf ? pbuf : malloc(BASE_CASE_MAP_MAX(pl));
+    bool r = false;
+    if (ls && lp)
+        r = like_bytes(ls, base_utf8_case_map(s, sl, 0, ls), lp, base_utf8_case_map(p, pl, 0, lp));
+    if (ls != sbuf)
+        free(ls);
+    if (lp != pbuf)
+        free(lp);
+    return r;
 }
 
 static bool like_string(const bexpr *e, sql_str s, sql_str k) { return like_match(s.p, s.len, k.p, k.len, e->ilike) != e->neg; }
@@ -1220,6 +1242,7 @@ int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
         return 0;
     }
     case B_FUNC: return eval_func(t, e, sel, n, v);
+    case B_ERROR: return (t->err = *e->error).code;
     }
     return fail(t, FACTDB_INTERNAL, e->pos, "unknown expression node");
 }

@@ -60,7 +60,9 @@ typedef struct vec {
 
 typedef enum bkind {
     B_CONST, B_INPUT, B_CAST, B_NEG, B_ARITH, B_CMP, B_AND, B_OR, B_NOT, B_ISNULL, B_IN, B_LIKE, B_CASE,
-    B_COALESCE, B_NULLIF, B_FUNC
+    B_COALESCE, B_NULLIF, B_FUNC,
+    B_ERROR     /* a constant whose folding failed (`error`): raised when evaluated, and by the binder if it
+                 * survives the pruning of unreachable CASE/COALESCE/AND/OR arguments */
 } bkind;
 
 typedef enum arith_op { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_CONCAT } arith_op;
@@ -88,6 +90,7 @@ struct bexpr {
     sql_value *set;         /* B_IN: constant list (sorted for binary search) */
     int nset;
     bool set_has_null;
+    factdb_error *error;    /* B_ERROR */
 };
 
 /* Aggregates. */

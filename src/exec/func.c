@@ -33,32 +33,11 @@ static size_t char_offset(sql_str s, int64_t k)
 
 static int case_map(eval_thread *t, bexpr *e, sql_str s, bool upper, sql_value *out)
 {
-    char *p = sql_arena_alloc(&t->tmp, s.len + 1);
+    char *p = sql_arena_alloc(&t->tmp, BASE_CASE_MAP_MAX(s.len));
     if (!p)
         return ferr(t, e, FACTDB_LIMIT, "out of memory for text values");
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c < 0x80) {
-            if (upper && c >= 'a' && c <= 'z')
-                c = (unsigned char)(c - 32);
-            else if (!upper && c >= 'A' && c <= 'Z')
-                c = (unsigned char)(c + 32);
-            p[i] = (char)c;
-        } else if (c == 0xC3 && i + 1 < s.len) {
-            /* Latin-1 letters U+00C0..U+00DE <-> U+00E0..U+00FE (except the multiplication/division signs) */
-            unsigned char d = (unsigned char)s.p[i + 1];
-            if (upper && d >= 0xA0 && d <= 0xBE && d != 0xB7)
-                d = (unsigned char)(d - 0x20);
-            else if (!upper && d >= 0x80 && d <= 0x9E && d != 0x97)
-                d = (unsigned char)(d + 0x20);
-            p[i] = (char)c;
-            p[++i] = (char)d;
-        } else {
-            p[i] = (char)c;
-        }
-    }
     out->s.p = p;
-    out->s.len = s.len;
+    out->s.len = base_utf8_case_map(s.p, s.len, upper, p);
     return 0;
 }
 

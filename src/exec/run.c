@@ -887,10 +887,8 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
     size_t row = 0;
     for (int wi = 0; wi < ntabs && !rc; wi++) {
         gtab *gt = tabs[wi];
-        int64_t *dcount[MAX_AGGS] = {0};
         for (int j = 0; j < q->naggs && !rc; j++)
-            if (q->aggs[j].distinct && !(dcount[j] = gtab_distinct_counts(gt, j)))
-                rc = base_err(err, FACTDB_NOMEM, "out of memory");
+            rc = gtab_distinct_finish(gt, j, err);
         for (size_t g = 0; g < gt->ng && !rc; g++) {
             if (owner_of[wi] >= 0 && gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != owner_of[wi])
                 continue;
@@ -918,13 +916,11 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
             }
             for (int j = 0; j < q->naggs && !rc; j++) {
                 sql_value v;
-                if (!(rc = gtab_final(gt, (uint32_t)g, j, dcount[j], &v, err)))
+                if (!(rc = gtab_final(gt, (uint32_t)g, j, &v, err)))
                     rc = set_cell(out, q->nkeys + j, row, &v, err);
             }
             row++;
         }
-        for (int j = 0; j < q->naggs; j++)
-            free(dcount[j]);
     }
     if (!rc)
         out->n = row;

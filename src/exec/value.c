@@ -342,6 +342,21 @@ static int range_fail(factdb_error *err, int pos, sql_type to)
     return sql_err(err, FACTDB_INVALID_VALUE, pos, "value out of range for type %s", sql_type_name(to, tb, sizeof tb));
 }
 
+/* PostgreSQL's messages for text that is a number too large for its type. */
+static int text_range_fail(factdb_error *err, int pos, sql_type to, const char *s, size_t len)
+{
+    int l = (int)MIN(len, 60);
+    if (to.id == TY_DOUBLE)
+        return sql_err(err, FACTDB_INVALID_VALUE, pos, "\"%.*s\" is out of range for type double precision", l, s);
+    if (to.id == TY_NUMERIC)
+        return sql_err(err, FACTDB_INVALID_VALUE, pos,
+                       "value \"%.*s\" is out of range for factdb's numeric (at most 38 digits; PostgreSQL's goes "
+                       "further); cast to double precision for larger values", l, s);
+    char tb[32];
+    return sql_err(err, FACTDB_INVALID_VALUE, pos, "value \"%.*s\" is out of range for type %s", l, s,
+                   sql_type_name(to, tb, sizeof tb));
+}
+
 /* Parses text into `to`. */
 static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *a, sql_value *out, factdb_error *err)
 {
@@ -365,9 +380,9 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
     case TY_BIGINT: {
         int64_t v;
         if (base_parse_int64(s, len, &v, &why))
-            return strstr(why, "range") ? range_fail(err, pos, to) : cast_fail(err, pos, to, in, NULL);
+            return strstr(why, "range") ? text_range_fail(err, pos, to, s, len) : cast_fail(err, pos, to, in, NULL);
         if (to.id == TY_INT && (v < INT32_MIN || v > INT32_MAX))
-            return range_fail(err, pos, to);
+            return text_range_fail(err, pos, to, s, len);
         out->i = v;
         return 0;
     }
@@ -384,7 +399,8 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         if (!strcmp(tmp, "infinity") || !strcmp(tmp, "inf") || !strcmp(tmp, "+infinity")) { out->d = INFINITY; return 0; }
         if (!strcmp(tmp, "-infinity") || !strcmp(tmp, "-inf")) { out->d = -INFINITY; return 0; }
         if (base_parse_double(s, len, &out->d, &why))
-            return cast_fail(err, pos, to, in, NULL);
+            return why && strstr(why, "out of range") ? text_range_fail(err, pos, to, s, len)
+                                                      : cast_fail(err, pos, to, in, NULL);
         return 0;
     }
     case TY_NUMERIC: {
@@ -406,7 +422,7 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
             if (digits || s[i] != '0')
                 digits++;
             if (digits > 38)
-                return range_fail(err, pos, to);
+                return text_range_fail(err, pos, to, s, len);
             v = v * 10 + (s[i] - '0');
             if (dot)
                 scale++;
@@ -414,8 +430,10 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         int exp = 0;
         if (i < len && (s[i] == 'e' || s[i] == 'E')) {
             int64_t e;
-            if (base_parse_int64(s + i + 1, len - i - 1, &e, &why) || e > 100 || e < -100)
+            if (base_parse_int64(s + i + 1, len - i - 1, &e, &why))
                 return cast_fail(err, pos, to, in, NULL);
+            if (e > 100 || e < -100)
+                return text_range_fail(err, pos, to, s, len);
             exp = (int)e;
             i = len;
         }
@@ -426,7 +444,7 @@ static int cast_from_text(const sql_value *in, sql_type to, int pos, sql_arena *
         scale -= exp;
         if (scale < 0) {
             if (n128_rescale(v, scale, 0, &v))
-                return range_fail(err, pos, to);
+                return text_range_fail(err, pos, to, s, len);
             scale = 0;
         }
         sql_value tmpv = {.type = {TY_NUMERIC, -1, 0}, .n = v, .nscale = (int8_t)MIN(scale, 127)};

@@ -23,6 +23,7 @@ typedef struct binder {
     int64_t now_us;
     atomic_bool *cancel;    /* NULL: not cancelable */
     unsigned nbind;
+    int nerrors;            /* B_ERROR nodes made (folding errors kept until pruning decides) */
     int aggs_cap, zones_cap; /* q->aggs and q->zones grow by doubling (one copy per item was quadratic) */
 } binder;
 
@@ -88,12 +89,33 @@ static int bind_err(binder *b, int pos, const char *fmt, ...)
     return sql_err(b->err, FACTDB_INVALID_ARGUMENT, pos, "%s", msg);
 }
 
-/* Folds a constant subtree into a B_CONST. */
+/* Turns the error in b->err (of folding a constant at `pos`) into a B_ERROR node of type t, as PostgreSQL's
+ * planner raises such an error only if it simplifies that subexpression: not in a CASE branch, COALESCE
+ * argument or AND/OR operand after a constant that decides the result (`CASE WHEN 1=1 THEN 1 ELSE 1/0
+ * END` is 1). Errors other than a value's (memory, cancel) stay errors. */
+static bexpr *keep_error(binder *b, sql_type t, int pos)
+{
+    if (b->err->code != FACTDB_INVALID_VALUE)
+        return NULL;
+    factdb_error *saved = sql_arena_alloc(b->a, sizeof *saved);
+    if (!saved)
+        return NULL;
+    *saved = *b->err;
+    base_err_clear(b->err);
+    bexpr *c = mk(b, B_ERROR, t, pos, 0);
+    if (c) {
+        c->error = saved;
+        b->nerrors++;
+    }
+    return c;
+}
+
+/* Folds a constant subtree into a B_CONST (or a B_ERROR when evaluating it fails). */
 static bexpr *fold(binder *b, bexpr *e)
 {
     sql_value v;
     if (eval_const(e, b->q->nslots, b->now_us, b->a, &v, b->err))
-        return NULL;
+        return keep_error(b, e->type, e->pos);
     bexpr *c = mk(b, B_CONST, e->type, e->pos, 0);
     if (!c)
         return NULL;
@@ -110,9 +132,122 @@ static bool is_const(const bexpr *e)
     if (e->kind == B_INPUT)
         return false;
     for (int i = 0; i < e->nargs; i++)
-        if (e->args[i] && e->args[i]->kind != B_CONST)
+        if (e->args[i] && e->args[i]->kind != B_CONST && e->args[i]->kind != B_ERROR)
             return false;
     return true;
+}
+
+/* Whether the subtree e holds a B_ERROR (iterative: arithmetic chains are deep trees). -1: no memory. */
+static int has_error(binder *b, bexpr *e)
+{
+    if (!b->nerrors)
+        return 0;
+    size_t cap = 64, n = 0;
+    bexpr **st = malloc(cap * sizeof *st);
+    if (!st)
+        return -1;
+    st[n++] = e;
+    int found = 0;
+    while (n && !found) {
+        bexpr *x = st[--n];
+        found = x->kind == B_ERROR;
+        for (int i = 0; i < x->nargs && !found; i++) {
+            if (!x->args[i])
+                continue;
+            if (n == cap) {
+                bexpr **g = realloc(st, cap * 2 * sizeof *st);
+                if (!g) {
+                    free(st);
+                    return -1;
+                }
+                st = g;
+                cap *= 2;
+            }
+            st[n++] = x->args[i];
+        }
+    }
+    free(st);
+    return found;
+}
+
+static bool const_bool(const bexpr *e, bool v) { return e->kind == B_CONST && !e->val.null && (e->val.i != 0) == v; }
+
+/* PostgreSQL's simplification of CASE, COALESCE, AND and OR (eval_const_expressions), applied when some
+ * folding failed: arguments are looked at in order and those after a constant that decides the result
+ * are dropped unseen, with any B_ERROR in them; a B_ERROR met before such a constant stays (and is raised).
+ * Returns the node to use instead of e. */
+static bexpr *prune(binder *b, bexpr *e)
+{
+    if (!e || !b->nerrors)
+        return e;
+    int h;
+    if (e->kind == B_AND || e->kind == B_OR) {
+        for (int i = 0; i < e->nargs; i++) {
+            if ((h = has_error(b, e->args[i])))
+                return h < 0 ? (base_err(b->err, FACTDB_NOMEM, "out of memory"), NULL) : e;
+            if (const_bool(e->args[i], e->kind == B_OR))
+                return e->args[i];
+        }
+        return e;
+    }
+    if (e->kind == B_COALESCE) {
+        for (int i = 0; i < e->nargs; i++) {
+            if ((h = has_error(b, e->args[i])))
+                return h < 0 ? (base_err(b->err, FACTDB_NOMEM, "out of memory"), NULL) : e;
+            if (e->args[i]->kind == B_CONST && !e->args[i]->val.null) {
+                e->nargs = i + 1;
+                return e;
+            }
+        }
+        return e;
+    }
+    if (e->kind != B_CASE)
+        return e;
+    int npairs = (e->nargs - (e->has_else ? 1 : 0)) / 2, k = 0, next = 0;  /* next: first arg not yet kept */
+    for (int i = 0; i < npairs; i++) {
+        bexpr *c = e->args[2 * i], *v = e->args[2 * i + 1];
+        next = 2 * i;
+        if ((h = has_error(b, c)))
+            goto stop;
+        if (c->kind == B_CONST && (c->val.null || !c->val.i))
+            continue;  /* never taken: its result is never simplified */
+        if (const_bool(c, true)) {
+            /* always taken from here on: its result is the ELSE, later WHENs and the old ELSE go */
+            e->args[2 * k] = v;
+            e->nargs = 2 * k + 1;
+            e->has_else = true;
+            return k ? e : v;
+        }
+        e->args[2 * k] = c;
+        e->args[2 * k + 1] = v;
+        k++;
+        next = 2 * i + 2;
+        if ((h = has_error(b, v)))
+            goto stop;
+    }
+    if (!k) {
+        if (e->has_else)
+            return e->args[e->nargs - 1];
+        bexpr *c = mk(b, B_CONST, e->type, e->pos, 0);
+        if (c) {
+            c->val.type = e->type;
+            c->val.null = true;
+        }
+        return c;
+    }
+    if (e->has_else)
+        e->args[2 * k] = e->args[e->nargs - 1];
+    e->nargs = 2 * k + (e->has_else ? 1 : 0);
+    return e;
+stop:
+    if (h < 0)
+        return base_err(b->err, FACTDB_NOMEM, "out of memory"), NULL;
+    /* the rest stays as written, after the clauses kept (each node keeps one parent) */
+    int m = 2 * k;
+    for (int i = next; i < e->nargs; i++)
+        e->args[m++] = e->args[i];
+    e->nargs = m;
+    return e;
 }
 
 static bool same_type(sql_type a, sql_type b)
@@ -127,10 +262,14 @@ static bexpr *cast_to(binder *b, bexpr *e, sql_type t, int pos)
         return NULL;
     if (same_type(e->type, t))
         return e;
+    if (e->kind == B_ERROR) {
+        e->type = t;  /* raised before any conversion */
+        return e;
+    }
     if (e->kind == B_CONST) {
         sql_value v;
         if (exec_cast_value(&e->val, t, e->pos ? e->pos : pos, b->a, &v, b->err))
-            return NULL;
+            return keep_error(b, t, e->pos ? e->pos : pos);
         bexpr *c = mk(b, B_CONST, t, e->pos, 0);
         if (c)
             c->val = v;
@@ -375,7 +514,8 @@ static bexpr *bin2(binder *b, bkind k, int op, sql_type t, int pos, bexpr *l, be
 
 static bexpr *maybe_fold(binder *b, bexpr *e)
 {
-    if (e && e->kind != B_CONST && is_const(e))
+    e = prune(b, e);
+    if (e && e->kind != B_CONST && e->kind != B_ERROR && is_const(e))
         return fold(b, e);
     return e;
 }
@@ -390,6 +530,31 @@ static bexpr *func_call(binder *b, func_id f, sql_type t, int pos, bexpr **args,
     for (int i = 0; i < nargs; i++)
         e->args[i] = args[i];
     return maybe_fold(b, e);
+}
+
+/* At most how many decimal digits (scaled, as stored) a value of integer or static numeric e has: a
+ * constant's own, a column's declared precision, 10 for integer, 19 for bigint, a static numeric
+ * arithmetic node's bound (aux), else the 18 of a 64-bit static numeric. */
+static int num_digits(const bexpr *e)
+{
+    if (e->kind == B_CONST && !e->val.null && exec_phys(e->type) == P_I64) {
+        uint64_t v = e->val.i < 0 ? 0 - (uint64_t)e->val.i : (uint64_t)e->val.i;
+        int d = 1;
+        while (v >= 10) {
+            v /= 10;
+            d++;
+        }
+        return d;
+    }
+    if (e->type.id == TY_INT)
+        return 10;
+    if (e->type.id == TY_BIGINT)
+        return 19;
+    if (e->kind == B_ARITH && e->aux > 0)
+        return e->aux;
+    if (e->type.id == TY_NUMERIC && e->type.prec)
+        return e->type.prec;
+    return 18;
 }
 
 static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
@@ -461,17 +626,29 @@ static bexpr *arith(binder *b, const char *opname, int pos, bexpr *l, bexpr *r)
     if (lt.id == TY_NUMERIC || rt.id == TY_NUMERIC) {
         int sl = lt.id == TY_NUMERIC ? lt.scale : 0, sr = rt.id == TY_NUMERIC ? rt.scale : 0;
         bool dyn = sl < 0 || sr < 0 || op == OP_DIV;
-        if (op == OP_MUL && sl + sr > 18)
+        /* A 64-bit static-scale result holds 18 digits; a result that may need more is computed with
+         * 128-bit per-value scales (38 digits), so `numeric(18,0) * 10` widens instead of failing. */
+        int dl = num_digits(l), dr = num_digits(r), digits;
+        if (op == OP_MUL)
+            digits = dl + dr;
+        else
+            digits = MAX(dl - sl, dr - sr) + 1 + MAX(sl, sr);
+        if (digits > 18)
             dyn = true;
         if (dyn)
             return maybe_fold(b, bin2(b, B_ARITH, op, T_NUMDYN, pos, l, r));
+        bexpr *e;
         if (op == OP_MUL) {
             sql_type t = {TY_NUMERIC, (int8_t)(sl + sr), 0};
-            return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, (sql_type){TY_NUMERIC, (int8_t)sl, 0}, pos),
-                                      cast_to(b, r, (sql_type){TY_NUMERIC, (int8_t)sr, 0}, pos)));
+            e = bin2(b, B_ARITH, op, t, pos, cast_to(b, l, (sql_type){TY_NUMERIC, (int8_t)sl, 0}, pos),
+                     cast_to(b, r, (sql_type){TY_NUMERIC, (int8_t)sr, 0}, pos));
+        } else {
+            sql_type t = {TY_NUMERIC, (int8_t)MAX(sl, sr), 0};
+            e = bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos));
         }
-        sql_type t = {TY_NUMERIC, (int8_t)MAX(sl, sr), 0};
-        return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos)));
+        if (e)
+            e->aux = digits;
+        return maybe_fold(b, e);
     }
     sql_type t = (lt.id == TY_BIGINT || rt.id == TY_BIGINT) ? T_BIGINT : T_INT;
     return maybe_fold(b, bin2(b, B_ARITH, op, t, pos, cast_to(b, l, t, pos), cast_to(b, r, t, pos)));
@@ -631,12 +808,9 @@ static bexpr *aggregate(binder *b, ast *x)
             if (at.id != TY_BOOL)
                 return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(at, b1)), NULL;
         }
-        if (sp.distinct && sp.fn != AG_COUNT && sp.fn != AG_SUM && sp.fn != AG_MIN && sp.fn != AG_MAX)
-            return bind_err(b, x->pos, "DISTINCT is supported in count, sum, min and max"), NULL;
-        if (sp.distinct && sp.fn == AG_SUM)
-            return bind_err(b, x->pos, "sum(DISTINCT ...) is not supported yet; count(DISTINCT ...) is"), NULL;
-        if (sp.fn == AG_COUNT && sp.distinct && exec_phys(at) == P_N128)
-            return bind_err(b, x->pos, "count(DISTINCT ...) of a numeric division result is not supported; round() it first"), NULL;
+        /* DISTINCT cannot change min, max, bool_and or bool_or: they run as the plain aggregate */
+        if (sp.fn == AG_MIN || sp.fn == AG_MAX || sp.fn == AG_BOOL_AND || sp.fn == AG_BOOL_OR)
+            sp.distinct = false;
     }
     switch (sp.fn) {
     case AG_COUNT_STAR:
@@ -798,7 +972,9 @@ static bexpr *function(binder *b, ast *x)
         }
         int to = MAX(digits, 0);
         /* negative digits round to tens/hundreds: done at scale 0 with the same rule */
-        sql_type t = to <= 18 ? (sql_type){TY_NUMERIC, (int8_t)to, 0} : T_NUMDYN;
+        /* 64-bit static scale only when the rounded value surely fits 18 digits (a carry adds one) */
+        bool fits = to <= 18 && a[0]->type.scale >= 0 && num_digits(a[0]) - a[0]->type.scale + 1 + to <= 18;
+        sql_type t = fits ? (sql_type){TY_NUMERIC, (int8_t)to, 0} : T_NUMDYN;
         if (digits < 0) {
             /* x rounded to 10^-digits: divide the problem into a scale-0 rounding of x / 10^k */
             return bind_err(b, x->pos, "%s with negative digits is not supported yet", n), NULL;
@@ -1397,6 +1573,11 @@ static int renumber_slots(binder *b)
             stack[n++] = e;
         while (n) {
             e = stack[--n];
+            if (e->kind == B_ERROR) {
+                *b->err = *e->error;
+                free(stack);
+                return b->err->code;
+            }
             e->slot = next++;
             for (int i = 0; i < e->nargs; i++)
                 if (e->args[i] && n < cap)
@@ -1568,6 +1749,8 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
         e = cast_to(b, e, T_BIGINT, x->pos);
         if (!e)
             return err->code;
+        if (e->kind == B_ERROR)
+            return (*err = *e->error).code;
         if (e->kind != B_CONST)
             return bind_err(b, x->pos, "%s must be a constant", pass ? "OFFSET" : "LIMIT");
         if (e->val.null)
@@ -1594,6 +1777,8 @@ int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64
         return err->code;
     if (e->kind != B_CONST && !(e = fold(&bb, e)))
         return err->code;
+    if (e->kind == B_ERROR)
+        return (*err = *e->error).code;
     *nslots = q.nslots;
     if (to.id == TY_UNKNOWN) {
         *out = e->val;

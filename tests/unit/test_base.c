@@ -1,6 +1,7 @@
 /* test_base.c: UTF-8 validation, dates, numbers and formatting of the base layer. */
 #include "base/base.h"
 #include <criterion/criterion.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,28 @@ Test(utf8, rejects_nul_bytes)
         cr_expect_eq(base_utf8_valid_prefix((const unsigned char *)buf, sizeof buf), at, "NUL at %zu", at);
     }
     cr_expect_eq(base_utf8_valid_prefix((const unsigned char *)"\xc3\xac\0x", 4), 2);
+}
+
+static const char *cmap(const char *s, int upper)
+{
+    static char out[256];
+    size_t n = base_utf8_case_map(s, strlen(s), upper, out);
+    out[n] = 0;
+    return out;
+}
+
+/* PostgreSQL 15 with a C.UTF-8 ctype gives these (lower()/upper()), under any process locale. */
+Test(utf8, case_mapping_latin_greek_cyrillic)
+{
+    setlocale(LC_ALL, "C");
+    cr_expect_str_eq(cmap("ÀÉÎŐŒΣΑΒΓДЖЯİK", 0), "àéîőœσαβγджяik");
+    cr_expect_str_eq(cmap("àéîőœσςαβγджяıßÿ", 1), "ÀÉÎŐŒΣΣΑΒΓДЖЯIßŸ");
+    cr_expect_str_eq(cmap("ǆⱥ", 1), "ǄȺ");
+    cr_expect_str_eq(cmap("Ⱥ", 0), "ⱥ");    /* 2 bytes -> 3 bytes */
+    cr_expect_str_eq(cmap("MiXeD 123 ×÷", 0), "mixed 123 ×÷");
+    cr_expect_str_eq(cmap("bad \xff byte", 1), "BAD \xff BYTE");  /* not UTF-8: copied */
+    cr_expect_str_eq(cmap("cut \xc3", 1), "CUT \xc3");
+    cr_expect_eq(base_case_map_char(0x1F600, 1), 0x1F600);
 }
 
 Test(dates, supported_range_is_what_the_text_form_expresses)
@@ -167,6 +190,14 @@ Test(numbers, integers_and_doubles)
     cr_expect_eq(d, 1000.0);
     cr_expect_neq(base_parse_double("0x10", 4, &d, &why), 0);
     cr_expect_neq(base_parse_double("1e999", 5, &d, &why), 0);
+    /* as PostgreSQL's float8in: a value that rounds to zero is out of range too; subnormals are kept */
+    why = NULL;
+    cr_expect_neq(base_parse_double("1e-400", 6, &d, &why), 0);
+    cr_expect(why && strstr(why, "out of range"));
+    cr_assert_eq(base_parse_double("4e-320", 6, &d, &why), 0);
+    cr_expect(d > 0 && d < 1e-307);
+    cr_assert_eq(base_parse_double("0e-400", 6, &d, &why), 0);
+    cr_expect_eq(d, 0.0);
     char buf[40];
     base_format_double(0.1, buf, sizeof buf);
     cr_expect_str_eq(buf, "0.1");
