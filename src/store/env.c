@@ -1183,7 +1183,12 @@ void store_xact_bind(factdb *db, store_txn *t)
     tl_txn = t;
 }
 
-store_txn *store_xact_current(factdb *db) { return tl_txn && tl_db == db ? tl_txn : NULL; }
+/* A child of fork() inherits the thread's open BEGIN ... COMMIT; LMDB's transaction may not be used there, so
+ * the child sees none and its writes go to the gate, which refuses them with the fork message. */
+store_txn *store_xact_current(factdb *db)
+{
+    return tl_txn && tl_db == db && db->env->gate_forks == atomic_load(&forks) ? tl_txn : NULL;
+}
 
 int store_txn_read_db(factdb *db, store_txn **out, bool *borrowed, factdb_error *err)
 {

@@ -33,6 +33,31 @@
         exit(1);                                  \
     } while (0)
 
+/* Opens a write transaction (which holds the write lock until it ends; a load no longer does, it takes
+ * the lock per chunk) and appends one full chunk of rows tagged WRITER/BATCH into TABLE through it. */
+static factdb_appender *hold_write_lock(factdb *db, const char *table, int writer, int batch, factdb_txn **x)
+{
+    factdb_error err;
+    factdb_appender *a;
+    if (factdb_txn_begin(db, x, &err))
+        DIE("hold: %s", err.message);
+    if (factdb_appender_new(db, table, &a, &err))
+        DIE("appender: %s", err.message);
+    char tag[64];
+    snprintf(tag, sizeof tag, "w%d-b%d-ü", writer, batch);
+    for (int i = 0; i < 65536; i++) {
+        factdb_append_int64(a, 0, writer, &err);
+        factdb_append_int64(a, 1, batch, &err);
+        factdb_append_int64(a, 2, 65536, &err);
+        factdb_append_int64(a, 3, 1, &err);
+        factdb_append_int64(a, 4, 65536, &err);
+        factdb_append_text(a, 5, tag, strlen(tag), &err);
+        if (factdb_append_row_end(a, &err))
+            DIE("hold: %s", err.message);
+    }
+    return a;
+}
+
 static factdb *open_db(const char *path, int busy)
 {
     factdb_error err;
@@ -369,18 +394,8 @@ int main(int argc, char **argv)
         factdb *db = open_db(path, 10000);
         int ms = atoi(argv[4]);
         factdb_error err;
-        factdb_appender *a;
-        if (factdb_appender_new(db, table, &a, &err))
-            DIE("appender: %s", err.message);
-        for (int i = 0; i < 65536; i++) {  /* a full chunk: the appender takes the write lock */
-            factdb_append_int64(a, 0, 999998, &err);
-            factdb_append_int64(a, 1, 0, &err);
-            factdb_append_int64(a, 2, 65536, &err);
-            factdb_append_int64(a, 4, 0, &err);
-            factdb_append_text(a, 5, "w999998-b0-ü", strlen("w999998-b0-ü"), &err);
-            if (factdb_append_row_end(a, &err))
-                DIE("forkhold: %s", err.message);
-        }
+        factdb_txn *x;
+        factdb_appender *a = hold_write_lock(db, table, 999998, 0, &x);
         fflush(stdout);
         pid_t child = fork();
         if (child < 0)
@@ -397,7 +412,7 @@ int main(int argc, char **argv)
         }
         printf("holding %d %d\n", (int)getpid(), (int)child);
         usleep((useconds_t)ms * 1000);
-        if (factdb_appender_commit(a, &err))
+        if (factdb_appender_commit(a, &err) || factdb_txn_commit(x, &err))
             DIE("forkhold commit: %s", err.message);
         factdb_appender_free(a);
         factdb_close(db);
@@ -418,23 +433,7 @@ int main(int argc, char **argv)
             /* A write transaction holds the write lock until it ends (a load no longer does: it takes
              * the lock per chunk). */
             factdb_txn *x;
-            if (factdb_txn_begin(db, &x, &err))
-                DIE("hold: %s", err.message);
-            factdb_appender *a;
-            if (factdb_appender_new(db, table, &a, &err))
-                DIE("appender: %s", err.message);
-            for (int i = 0; i < 65536; i++) {
-                factdb_append_int64(a, 0, 999999, &err);
-                factdb_append_int64(a, 1, getpid(), &err);
-                factdb_append_int64(a, 2, 65536, &err);
-                factdb_append_int64(a, 3, 1, &err);
-                factdb_append_int64(a, 4, 65536, &err);
-                char tag[64];
-                snprintf(tag, sizeof tag, "w999999-b%d-ü", (int)getpid());
-                factdb_append_text(a, 5, tag, strlen(tag), &err);
-                if (factdb_append_row_end(a, &err))
-                    DIE("hold: %s", err.message);
-            }
+            factdb_appender *a = hold_write_lock(db, table, 999999, getpid(), &x);
             printf("holding %d\n", (int)getpid());
             usleep((useconds_t)ms * 1000);
             if (factdb_appender_commit(a, &err) || factdb_txn_commit(x, &err))
