@@ -142,12 +142,14 @@ static bexpr *cast_to(binder *b, bexpr *e, sql_type t, int pos)
     return c;
 }
 
-/* PostgreSQL's common type for comparison, CASE, COALESCE, IN, UNION-like contexts. */
+/* PostgreSQL's common type for comparison, CASE, COALESCE, IN, UNION-like contexts. Two unknowns (NULL,
+ * quoted literals) stay unknown, so that a later typed item decides (CASE ... THEN NULL ELSE 3 is an
+ * integer); callers that end with unknown make it text, as PostgreSQL does. */
 static int common_type(binder *b, sql_type x, sql_type y, int pos, const char *ctx, sql_type *out)
 {
     char b1[32], b2[32];
     if (x.id == TY_UNKNOWN) {
-        *out = y.id == TY_UNKNOWN ? T_TEXT : y;
+        *out = y;
         return 0;
     }
     if (y.id == TY_UNKNOWN || same_type(x, y)) {
@@ -814,6 +816,31 @@ static bool bad_nargs(binder *b, const ast *x, int lo, int hi)
     return true;
 }
 
+/* NULLIF(a, b): compared in the common type of a and b (PostgreSQL's `=` operator for the pair), the
+ * result is a promoted to that type (NULLIF(1, 0.73) is numeric 1, NULLIF(1, 2.5::float8) a double), except
+ * where PostgreSQL has a cross-type `=` that keeps a's own type: integer with bigint, date with timestamp
+ * (NULLIF(1, 5000000000) is the integer 1). `t` is the common type. */
+static bexpr *nullif(binder *b, ast *x, bexpr **a, sql_type t)
+{
+    t = unknown_to_text(t);
+    if (t.id == TY_NUMERIC)
+        t.prec = 0;
+    t = branch_type(t, a, 2, 1, 0);
+    sql_type at = a[0]->type;
+    bool keep_a = ((at.id == TY_INT || at.id == TY_BIGINT) && (t.id == TY_INT || t.id == TY_BIGINT)) ||
+                  (at.id == TY_DATE && t.id == TY_TIMESTAMP);
+    for (int i = 0; i < 2; i++)
+        if (!(a[i] = cast_to(b, a[i], t, x->pos)))
+            return NULL;
+    bexpr *e = mk(b, B_NULLIF, t, x->pos, 2);
+    if (!e)
+        return NULL;
+    e->args[0] = a[0];
+    e->args[1] = a[1];
+    e = maybe_fold(b, e);
+    return keep_a && e ? cast_to(b, e, at, x->pos) : e;  /* a's values fit: they came from its type */
+}
+
 static bexpr *function(binder *b, ast *x)
 {
     const char *n = x->name;
@@ -927,7 +954,7 @@ static bexpr *function(binder *b, ast *x)
             if (common_type(b, t, a[i]->type, a[i]->pos, n[0] == 'c' ? "COALESCE" : n[0] == 'n' ? "NULLIF" : n, &t))
                 return NULL;
         if (n[0] == 'n')
-            t = unknown_to_text(a[0]->type.id == TY_UNKNOWN ? t : a[0]->type);
+            return nullif(b, x, a, t);
         t = unknown_to_text(t);
         if (t.id == TY_NUMERIC)
             t.prec = 0;
