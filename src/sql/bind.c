@@ -748,6 +748,8 @@ static bexpr *aggregate(binder *b, ast *x)
             if (at.id != TY_BOOL)
                 return bind_err(b, x->pos, "function %s(%s) does not exist", n, tname(at, b1)), NULL;
         }
+        if (sp.fn == AG_MIN || sp.fn == AG_MAX)
+            sp.distinct = false;  /* the same value either way; the executor has no distinct min/max step */
         if (sp.distinct && sp.fn != AG_COUNT && sp.fn != AG_SUM && sp.fn != AG_MIN && sp.fn != AG_MAX)
             return bind_err(b, x->pos, "DISTINCT is supported in count, sum, min and max"), NULL;
         if (sp.distinct && sp.fn == AG_SUM)

@@ -677,6 +677,10 @@ static ast *func_call(parser *p, char *name, int pos)
         a->nargs = args.n;
         return seal(p, a);
     }
+    if (is_kw(p, "select")) {  /* EXISTS (SELECT ...), f((SELECT ...)) */
+        lex_error(p, p->tok.pos, "subqueries are not supported yet");
+        return NULL;
+    }
     if (accept_op(p, "*")) {
         a->star = true;
     } else if (!is_op(p, ")")) {
