@@ -335,8 +335,8 @@ static bexpr *column(binder *b, ast *x)
                         b->tab->name, all), NULL;
     }
     if (b->scope == SCOPE_AGG && !b->in_agg)
-        return bind_err(b, x->pos, "column \"%s%s%s\" must appear in the GROUP BY clause or be used in an aggregate "
-                                   "function", x->qual ? x->qual : "", x->qual ? "." : "", x->name), NULL;
+        return bind_err(b, x->pos, "column \"%s.%s\" must appear in the GROUP BY clause or be used in an aggregate "
+                                   "function", b->alias ? b->alias : b->table, x->name), NULL;  /* PostgreSQL's form */
     query *q = b->q;
     int k = -1;
     for (int i = 0; i < q->ncols; i++)
