@@ -1183,22 +1183,36 @@ static char *table_name(parser *p, const char *what)
     return rel;
 }
 
-/* An optional table alias after a table name: [AS] alias, where an unquoted alias is any word but the
- * ones that may follow a table reference. */
+/* An optional table alias after a table name: [AS] alias. As in PostgreSQL an unquoted alias cannot be a
+ * reserved word (its reserved and type/function-name keywords), with or without AS: `DELETE FROM t AS
+ * WHERE` is a syntax error, not a DELETE of every row under the alias "where". */
 static char *table_alias(parser *p)
 {
-    static const char *const follow[] = {"where", "group", "order", "limit", "offset", "having", "join", "inner",
-                                         "left", "right", "full", "cross", "natural", "on", "using", "union",
-                                         "returning", "window", "fetch", "for", "except", "intersect"};
-    if (accept_kw(p, "as"))
-        return ident(p, "a table alias");
+    static const char *const reserved[] = {
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
+        "check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role",
+        "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
+        "else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in",
+        "initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
+        "null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select",
+        "session_user", "some", "symmetric", "table", "then", "to", "trailing", "true", "union", "unique", "user",
+        "using", "variadic", "when", "where", "window", "with", "authorization", "binary", "collation",
+        "concurrently", "cross", "current_schema", "freeze", "full", "ilike", "inner", "is", "isnull", "join",
+        "left", "like", "natural", "notnull", "outer", "overlaps", "right", "similar", "tablesample", "verbose"};
+    bool as = accept_kw(p, "as");
     if (p->tok.kind == TK_QIDENT)
         return ident(p, "a table alias");
-    if (p->tok.kind != TK_IDENT)
+    if (p->tok.kind != TK_IDENT) {
+        if (as)
+            syntax(p, "a table alias");
         return NULL;
-    for (size_t i = 0; i < ARRAY_LEN(follow); i++)
-        if (is_kw(p, follow[i]))
+    }
+    for (size_t i = 0; i < ARRAY_LEN(reserved); i++)
+        if (is_kw(p, reserved[i])) {
+            if (as)
+                syntax(p, "a table alias (a reserved word must be quoted)");
             return NULL;
+        }
     return ident(p, "a table alias");
 }
 
