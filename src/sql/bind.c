@@ -14,6 +14,7 @@ typedef struct binder {
     factdb_error *err;
     query *q;
     const factdb_table_info *tab;
+    const char *table, *alias; /* the FROM clause as written: a qualifier must name the alias, if any */
     const sql_value *params;
     int nparams;
     int scope;
@@ -283,12 +284,14 @@ static bexpr *cast_to(binder *b, bexpr *e, sql_type t, int pos)
     return c;
 }
 
-/* PostgreSQL's common type for comparison, CASE, COALESCE, IN, UNION-like contexts. */
+/* PostgreSQL's common type for comparison, CASE, COALESCE, IN, UNION-like contexts. Two unknowns (NULL,
+ * quoted literals) stay unknown, so that a later typed item decides (CASE ... THEN NULL ELSE 3 is an
+ * integer); callers that end with unknown make it text, as PostgreSQL does. */
 static int common_type(binder *b, sql_type x, sql_type y, int pos, const char *ctx, sql_type *out)
 {
     char b1[32], b2[32];
     if (x.id == TY_UNKNOWN) {
-        *out = y.id == TY_UNKNOWN ? T_TEXT : y;
+        *out = y;
         return 0;
     }
     if (y.id == TY_UNKNOWN || same_type(x, y)) {
@@ -461,6 +464,10 @@ static bexpr *column(binder *b, ast *x)
             tc = (int)i;
     if (tc < 0) {
         char hint[400];
+        if (x->qual)  /* PostgreSQL's spelling for a qualified name: column t.x does not exist */
+            return bind_err(b, x->pos, "column %s.%s does not exist%s%s", x->qual, x->name,
+                            bind_column_hint(b->tab, x->name, hint, sizeof hint) ? "; perhaps you meant " : "",
+                            hint), NULL;
         if (bind_column_hint(b->tab, x->name, hint, sizeof hint))
             return bind_err(b, x->pos, "column \"%s\" does not exist in table \"%s\"; perhaps you meant %s", x->name,
                             b->tab->name, hint), NULL;
@@ -473,8 +480,8 @@ static bexpr *column(binder *b, ast *x)
                         b->tab->name, all), NULL;
     }
     if (b->scope == SCOPE_AGG && !b->in_agg)
-        return bind_err(b, x->pos, "column \"%s\" must appear in the GROUP BY clause or be used in an aggregate function",
-                        x->name), NULL;
+        return bind_err(b, x->pos, "column \"%s.%s\" must appear in the GROUP BY clause or be used in an aggregate "
+                                   "function", b->alias ? b->alias : b->table, x->name), NULL;  /* PostgreSQL's form */
     query *q = b->q;
     int k = -1;
     for (int i = 0; i < q->ncols; i++)
@@ -496,6 +503,63 @@ static bexpr *column(binder *b, ast *x)
     if (e)
         e->input = k;
     return e;
+}
+
+/* ---- qualified names ---- */
+/* Checks the qualifier of a column reference or t.* against the FROM clause, as PostgreSQL does for a
+ * query over one table: the qualifier is the alias when there is one, else the table name (which may
+ * carry the schema public). */
+static int check_qual(binder *b, const ast *x)
+{
+    const char *q = x->qual;
+    if (!q)
+        return 0;
+    const char *ref = b->alias ? b->alias : b->table;
+    if (ref && !strcmp(q, ref)) {
+        if (!x->schema || (!b->alias && !strcmp(x->schema, "public")))
+            return 0;
+        return bind_err(b, x->pos, "invalid reference to FROM-clause entry for table \"%s\"; there is an entry for "
+                                   "table \"%s\", but it cannot be referenced from this part of the query", q, q);
+    }
+    if (b->alias && b->table && !strcmp(q, b->table))
+        return bind_err(b, x->pos, "invalid reference to FROM-clause entry for table \"%s\"; perhaps you meant to "
+                                   "reference the table alias \"%s\"", q, b->alias);
+    return bind_err(b, x->pos, "missing FROM-clause entry for table \"%s\"", q);
+}
+
+/* check_qual over a whole expression (before any matching of GROUP BY keys, which ignores qualifiers). */
+static int check_quals(binder *b, const ast *x)
+{
+    if (!x)
+        return 0;
+    if ((x->kind == A_COLUMN || x->kind == A_STAR) && check_qual(b, x))
+        return b->err->code;
+    if (check_quals(b, x->filter))
+        return b->err->code;
+    for (int i = 0; i < x->nargs; i++)
+        if (check_quals(b, x->args[i]))
+            return b->err->code;
+    return 0;
+}
+
+static int check_select_quals(binder *b, const sql_select *s)
+{
+    for (int i = 0; i < s->nitems; i++)
+        if (check_quals(b, s->items[i]))
+            return b->err->code;
+    if (check_quals(b, s->where))
+        return b->err->code;
+    for (int i = 0; i < s->ngroup; i++)
+        if (check_quals(b, s->group[i]))
+            return b->err->code;
+    if (check_quals(b, s->having))
+        return b->err->code;
+    for (int i = 0; i < s->norder; i++)
+        if (check_quals(b, s->order[i].expr))
+            return b->err->code;
+    if (check_quals(b, s->limit) || check_quals(b, s->offset))
+        return b->err->code;
+    return 0;
 }
 
 /* ---- operators ---- */
@@ -720,33 +784,94 @@ bool bind_has_agg(const ast *x)
     return false;
 }
 
-static bool ast_equal(const ast *x, const ast *y)
+static bool str_equal(const char *x, const char *y) { return x == y || (x && y && !strcmp(x, y)); }
+
+static bool text_equal(const ast *x, const ast *y)
+{
+    if (!x->text || !y->text)
+        return x->text == y->text;
+    return x->text_len == y->text_len && !memcmp(x->text, y->text, x->text_len);
+}
+
+/* The operator joining args[i-1] and args[i] of an A_BIN chain. */
+static const char *chain_op(const ast *x, int i) { return x->ops ? x->ops[i] : x->op; }
+
+/* Whether x and y mean the same expression: GROUP BY keys, aggregates and ORDER BY items are matched
+ * with it, so two expressions that differ in any attribute that changes a value must never be equal
+ * (two extracts of different fields were once "equal" and a query returned the year as the quarter).
+ * Every kind lists the attributes it uses; the switch has no default, so a new kind fails to compile
+ * with -Wswitch until it is added here. Positions, depths and column qualifiers are not compared: the
+ * binder has checked every qualifier against the one table of the FROM clause (resolve_quals). */
+bool bind_ast_equal(const ast *x, const ast *y)
 {
     if (!x || !y)
         return x == y;
-    if (x->kind != y->kind || x->nargs != y->nargs || x->neg != y->neg || x->ilike != y->ilike ||
-        x->distinct != y->distinct || x->star != y->star || x->lit != y->lit || x->ival != y->ival ||
-        x->has_else != y->has_else)
+    if (x->kind != y->kind || x->nargs != y->nargs)
         return false;
-    if ((x->op || y->op) && (!x->op || !y->op || strcmp(x->op, y->op)))
-        return false;
-    if (x->ops || y->ops)
+    switch (x->kind) {
+    case A_CONST:
+        if (x->lit != y->lit || !text_equal(x, y))
+            return false;
+        if (x->lit == L_INTERVAL && !str_equal(x->name, y->name))  /* INTERVAL '1' DAY vs '1' HOUR */
+            return false;
+        break;
+    case A_PARAM:
+        if (x->ival != y->ival)
+            return false;
+        break;
+    case A_COLUMN:
+        if (!str_equal(x->name, y->name))
+            return false;
+        break;
+    case A_STAR:
+        if (!str_equal(x->qual, y->qual) || !str_equal(x->schema, y->schema))
+            return false;
+        break;
+    case A_NEG:
+    case A_NOT:
+        break;
+    case A_BIN:
         for (int i = 1; i < x->nargs; i++)
-            if (strcmp(x->ops ? x->ops[i] : x->op, y->ops ? y->ops[i] : y->op))
+            if (!str_equal(chain_op(x, i), chain_op(y, i)))
                 return false;
-    if ((x->name || y->name) && (!x->name || !y->name || strcmp(x->name, y->name)))
-        return false;
-    if ((x->text || y->text) && (!x->text || !y->text || x->text_len != y->text_len || memcmp(x->text, y->text, x->text_len)))
-        return false;
-    if (x->kind == A_CAST && memcmp(&x->cast_type, &y->cast_type, sizeof x->cast_type))
-        return false;
-    if (!ast_equal(x->filter, y->filter))
-        return false;
+        if (x->nargs < 2 && !str_equal(x->op, y->op))
+            return false;
+        break;
+    case A_ISNULL:
+    case A_IN:
+    case A_BETWEEN:
+        if (x->neg != y->neg)
+            return false;
+        break;
+    case A_LIKE:
+        if (x->neg != y->neg || x->ilike != y->ilike)
+            return false;
+        break;
+    case A_CASE:
+        if (x->ival != y->ival || x->has_else != y->has_else)
+            return false;
+        break;
+    case A_CAST:
+        if (x->cast_type.id != y->cast_type.id || x->cast_type.scale != y->cast_type.scale ||
+            x->cast_type.prec != y->cast_type.prec)
+            return false;
+        break;
+    case A_FUNC:
+        if (!str_equal(x->name, y->name) || x->distinct != y->distinct || x->star != y->star ||
+            !bind_ast_equal(x->filter, y->filter))
+            return false;
+        break;
+    case A_EXTRACT:
+        if (!text_equal(x, y))
+            return false;
+        break;
+    }
     for (int i = 0; i < x->nargs; i++)
-        if (!ast_equal(x->args[i], y->args[i]))
+        if (!bind_ast_equal(x->args[i], y->args[i]))
             return false;
     return true;
 }
+
 
 static bexpr *aggregate(binder *b, ast *x)
 {
@@ -757,7 +882,7 @@ static bexpr *aggregate(binder *b, ast *x)
         return bind_err(b, x->pos, "aggregate function calls cannot be nested"), NULL;
     query *q = b->q;
     for (int i = 0; i < q->naggs; i++)
-        if (ast_equal(q->aggs[i].src, x)) {
+        if (bind_ast_equal(q->aggs[i].src, x)) {
             bexpr *e = mk(b, B_INPUT, q->aggs[i].type, x->pos, 0);
             if (e)
                 e->input = q->nkeys + i;
@@ -872,6 +997,31 @@ static bool bad_nargs(binder *b, const ast *x, int lo, int hi)
     else
         bind_err(b, x->pos, "function %s takes %d to %d arguments, not %d", x->name, lo, hi, x->nargs);
     return true;
+}
+
+/* NULLIF(a, b): compared in the common type of a and b (PostgreSQL's `=` operator for the pair), the
+ * result is a promoted to that type (NULLIF(1, 0.73) is numeric 1, NULLIF(1, 2.5::float8) a double), except
+ * where PostgreSQL has a cross-type `=` that keeps a's own type: integer with bigint, date with timestamp
+ * (NULLIF(1, 5000000000) is the integer 1). `t` is the common type. */
+static bexpr *nullif(binder *b, ast *x, bexpr **a, sql_type t)
+{
+    t = unknown_to_text(t);
+    if (t.id == TY_NUMERIC)
+        t.prec = 0;
+    t = branch_type(t, a, 2, 1, 0);
+    sql_type at = a[0]->type;
+    bool keep_a = ((at.id == TY_INT || at.id == TY_BIGINT) && (t.id == TY_INT || t.id == TY_BIGINT)) ||
+                  (at.id == TY_DATE && t.id == TY_TIMESTAMP);
+    for (int i = 0; i < 2; i++)
+        if (!(a[i] = cast_to(b, a[i], t, x->pos)))
+            return NULL;
+    bexpr *e = mk(b, B_NULLIF, t, x->pos, 2);
+    if (!e)
+        return NULL;
+    e->args[0] = a[0];
+    e->args[1] = a[1];
+    e = maybe_fold(b, e);
+    return keep_a && e ? cast_to(b, e, at, x->pos) : e;  /* a's values fit: they came from its type */
 }
 
 static bexpr *function(binder *b, ast *x)
@@ -989,7 +1139,7 @@ static bexpr *function(binder *b, ast *x)
             if (common_type(b, t, a[i]->type, a[i]->pos, n[0] == 'c' ? "COALESCE" : n[0] == 'n' ? "NULLIF" : n, &t))
                 return NULL;
         if (n[0] == 'n')
-            t = unknown_to_text(a[0]->type.id == TY_UNKNOWN ? t : a[0]->type);
+            return nullif(b, x, a, t);
         t = unknown_to_text(t);
         if (t.id == TY_NUMERIC)
             t.prec = 0;
@@ -1079,7 +1229,7 @@ bexpr *bind_extract(void *bp, const char *field, bexpr *arg, int pos, bool as_do
 static bexpr *agg_group_match(binder *b, ast *x)
 {
     for (int i = 0; i < b->ngroup; i++)
-        if (ast_equal(b->group_asts[i], x)) {
+        if (bind_ast_equal(b->group_asts[i], x)) {
             bexpr *e = mk(b, B_INPUT, b->q->keys[i]->type, x->pos, 0);
             if (e)
                 e->input = i;
@@ -1529,7 +1679,7 @@ static int resolve_ordinal_or_alias(binder *b, sql_select *s, ast *x, bool alias
         *item = (int)k - 1;
         return 0;
     }
-    if (x->kind == A_COLUMN) {
+    if (x->kind == A_COLUMN && !x->qual) {  /* t.x is always a column of t, never an output name */
         bool is_col = false;
         if (b->tab)
             for (size_t i = 0; i < b->tab->ncols; i++)
@@ -1540,7 +1690,7 @@ static int resolve_ordinal_or_alias(binder *b, sql_select *s, ast *x, bool alias
         for (int i = 0; i < s->nitems; i++) {
             const char *nm = s->aliases[i] ? s->aliases[i] : item_name(s->items[i]);
             if (!strcmp(nm, x->name)) {
-                if (found >= 0 && !ast_equal(s->items[found], s->items[i]))
+                if (found >= 0 && !bind_ast_equal(s->items[found], s->items[i]))
                     return bind_err(b, x->pos, "ORDER BY \"%s\" is ambiguous", x->name);
                 if (found < 0)
                     found = i;
@@ -1596,6 +1746,10 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
                  .cancel = cancel};
     binder *b = &bb;
     memset(q, 0, sizeof *q);
+    b->table = tab ? s->table : NULL;
+    b->alias = tab ? s->alias : NULL;
+    if (check_select_quals(b, s))
+        return err->code;
     q->limit = -1;
     q->now_us = now_us;
     q->distinct = s->distinct;
@@ -1669,7 +1823,7 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
                 return bind_err(b, g->pos, "aggregate functions are not allowed in GROUP BY");
             bool dup = false;
             for (int j = 0; j < b->ngroup; j++)
-                dup |= ast_equal(b->group_asts[j], g);
+                dup |= bind_ast_equal(b->group_asts[j], g);
             if (dup)
                 continue;
             bexpr *e = bind(b, g);
@@ -1716,7 +1870,7 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
             return err->code;
         if (item < 0) {
             for (int j = 0; j < nitems; j++)
-                if (ast_equal(items[j], o->expr))
+                if (bind_ast_equal(items[j], o->expr))
                     item = j;
         }
         if (item < 0) {

@@ -9,6 +9,20 @@
 #include <strings.h>
 
 /* ---- arena ---- */
+/* In a sanitizer build each allocation is followed by a poisoned red zone and a block's unused tail stays
+ * poisoned, so a write past the end of one arena object (into the next) is reported like a heap overflow
+ * instead of silently changing a neighbour (a name, a literal). */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_REDZONE 16
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define ARENA_REDZONE 0
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct sql_arena_block {
     sql_arena_block *next;
     size_t cap;
@@ -26,6 +40,7 @@ void sql_arena_cleanup(sql_arena *a)
     sql_arena_block *b = a->head;
     while (b) {
         sql_arena_block *n = b->next;
+        ARENA_UNPOISON(b->data, b->cap);
         free(b);
         b = n;
     }
@@ -34,7 +49,8 @@ void sql_arena_cleanup(sql_arena *a)
 
 void *sql_arena_alloc(sql_arena *a, size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
+    size_t want = n;
+    n = ((n + 15) & ~(size_t)15) + ARENA_REDZONE;
     if (!a->head || a->used + n > a->cap) {
         size_t cap = n > 32768 ? n : 32768;
         if (a->limit && a->total + cap > a->limit)
@@ -48,10 +64,12 @@ void *sql_arena_alloc(sql_arena *a, size_t n)
         a->cap = cap;
         a->used = 0;
         a->total += cap;
+        ARENA_POISON(b->data, cap);
     }
     void *p = a->head->data + a->used;
     a->used += n;
-    memset(p, 0, n);
+    ARENA_UNPOISON(p, want);
+    memset(p, 0, want);
     return p;
 }
 
@@ -645,11 +663,15 @@ static ast *func_call(parser *p, char *name, int pos)
     ast_list args = {0};
     if (!strcmp(name, "extract")) {
         a->kind = A_EXTRACT;
+        /* the field is compared with other extracts' fields (GROUP BY matching), so text_len is set
+         * and the field is folded to lower case in both spellings (PostgreSQL ignores its case) */
         if (p->tok.kind == TK_STRING) {
-            size_t l;
-            a->text = string_lit(p, &l);
+            a->text = string_lit(p, &a->text_len);
+            for (size_t i = 0; a->text && i < a->text_len; i++)
+                a->text[i] = (char)tolower((unsigned char)a->text[i]);
         } else {
             a->text = ident(p, "a field name (year, month, day, hour, ...)");
+            a->text_len = a->text ? strlen(a->text) : 0;
         }
         if (!a->text || expect_kw(p, "from"))
             return NULL;
@@ -659,6 +681,10 @@ static ast *func_call(parser *p, char *name, int pos)
         a->args = args.v;
         a->nargs = args.n;
         return seal(p, a);
+    }
+    if (is_kw(p, "select")) {  /* EXISTS (SELECT ...), f((SELECT ...)) */
+        lex_error(p, p->tok.pos, "subqueries are not supported yet");
+        return NULL;
     }
     if (accept_op(p, "*")) {
         a->star = true;
@@ -702,6 +728,50 @@ static ast *func_call(parser *p, char *name, int pos)
         return NULL;
     }
     return seal(p, a);
+}
+
+/* A column reference whose first name, at pos, is read: name, table.name, schema.table.name, or the same
+ * ending in * (table.*, schema.table.*). Which names are valid is the binder's business (it knows the FROM
+ * clause); four or more parts are refused here with PostgreSQL's message. */
+static ast *column_ref(parser *p, char *first, int pos)
+{
+    char *parts[3] = {first, NULL, NULL};
+    int n = 1;
+    bool star = false;
+    while (is_op(p, ".")) {
+        next(p);
+        if (is_op(p, "*")) {
+            next(p);
+            star = true;
+            break;
+        }
+        char *part = ident(p, "a column name after \".\"");
+        if (!part)
+            return NULL;
+        if (n == 3) {
+            lex_error(p, pos, "cross-database references are not implemented: %s.%s.%s.%s", parts[0], parts[1],
+                      parts[2], part);
+            return NULL;
+        }
+        parts[n++] = part;
+    }
+    ast *a = node(p, star ? A_STAR : A_COLUMN, pos);
+    if (!a)
+        return NULL;
+    if (star) {
+        /* t.* / s.t.*: every part names the table */
+        a->qual = parts[n - 1];
+        a->schema = n == 2 ? parts[0] : NULL;
+        if (n == 3) {
+            lex_error(p, pos, "cross-database references are not implemented: %s.%s.%s.*", parts[0], parts[1], parts[2]);
+            return NULL;
+        }
+        return a;
+    }
+    a->name = parts[n - 1];
+    a->qual = n >= 2 ? parts[n - 2] : NULL;
+    a->schema = n == 3 ? parts[0] : NULL;
+    return a;
 }
 
 static ast *primary(parser *p)
@@ -763,14 +833,8 @@ static ast *primary(parser *p)
         syntax(p, "an expression");
         return NULL;
     case TK_QIDENT: {
-        ast *a = node(p, A_COLUMN, pos);
-        if (!a || !(a->name = ident(p, "a column name")))
-            return NULL;
-        if (is_op(p, ".")) {
-            lex_error(p, p->tok.pos, "qualified names (table.column) are not supported yet; use the column name");
-            return NULL;
-        }
-        return a;
+        char *name = ident(p, "a column name");
+        return name ? column_ref(p, name, pos) : NULL;
     }
     case TK_IDENT:
         break;
@@ -884,14 +948,7 @@ static ast *primary(parser *p)
         return NULL;
     if (accept_op(p, "("))
         return func_call(p, name, pos);
-    if (is_op(p, ".")) {
-        lex_error(p, p->tok.pos, "qualified names (table.column) are not supported yet; use the column name");
-        return NULL;
-    }
-    ast *a = node(p, A_COLUMN, pos);
-    if (a)
-        a->name = name;
-    return a;
+    return column_ref(p, name, pos);
 }
 
 static ast *postfix(parser *p)
@@ -1124,6 +1181,57 @@ static ast *expr(parser *p)
 static const char *const RESERVED_AFTER_ITEM[] = {"from", "where", "group", "having", "order", "limit",
                                                   "offset", "union", "into"};
 
+/* A table name, optionally qualified by the one schema factdb has: t, public.t, "public"."t". */
+static char *table_name(parser *p, const char *what)
+{
+    int pos = p->tok.pos;
+    char *name = ident(p, what);
+    if (!name || !is_op(p, "."))
+        return name;
+    next(p);
+    char *rel = ident(p, what);
+    if (!rel)
+        return NULL;
+    if (strcmp(name, "public")) {
+        lex_error(p, pos, "relation \"%s.%s\" does not exist: factdb has one schema, \"public\"", name, rel);
+        return NULL;
+    }
+    return rel;
+}
+
+/* An optional table alias after a table name: [AS] alias. As in PostgreSQL an unquoted alias cannot be a
+ * reserved word (its reserved and type/function-name keywords), with or without AS: `DELETE FROM t AS
+ * WHERE` is a syntax error, not a DELETE of every row under the alias "where". */
+static char *table_alias(parser *p)
+{
+    static const char *const reserved[] = {
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "both", "case", "cast",
+        "check", "collate", "column", "constraint", "create", "current_catalog", "current_date", "current_role",
+        "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
+        "else", "end", "except", "false", "fetch", "for", "foreign", "from", "grant", "group", "having", "in",
+        "initially", "intersect", "into", "lateral", "leading", "limit", "localtime", "localtimestamp", "not",
+        "null", "offset", "on", "only", "or", "order", "placing", "primary", "references", "returning", "select",
+        "session_user", "some", "symmetric", "table", "then", "to", "trailing", "true", "union", "unique", "user",
+        "using", "variadic", "when", "where", "window", "with", "authorization", "binary", "collation",
+        "concurrently", "cross", "current_schema", "freeze", "full", "ilike", "inner", "is", "isnull", "join",
+        "left", "like", "natural", "notnull", "outer", "overlaps", "right", "similar", "tablesample", "verbose"};
+    bool as = accept_kw(p, "as");
+    if (p->tok.kind == TK_QIDENT)
+        return ident(p, "a table alias");
+    if (p->tok.kind != TK_IDENT) {
+        if (as)
+            syntax(p, "a table alias");
+        return NULL;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(reserved); i++)
+        if (is_kw(p, reserved[i])) {
+            if (as)
+                syntax(p, "a table alias (a reserved word must be quoted)");
+            return NULL;
+        }
+    return ident(p, "a table alias");
+}
+
 static sql_select *select_body(parser *p)
 {
     sql_select *s = alloc(p, sizeof *s);
@@ -1171,14 +1279,9 @@ static sql_select *select_body(parser *p)
             lex_error(p, p->tok.pos, "subqueries in FROM are not supported yet");
             return NULL;
         }
-        if (!(s->table = ident(p, "a table name")))
+        if (!(s->table = table_name(p, "a table name")))
             return NULL;
-        if (accept_kw(p, "as"))
-            ident(p, "a table alias");
-        else if (p->tok.kind == TK_IDENT && !is_kw(p, "where") && !is_kw(p, "group") && !is_kw(p, "order") &&
-                 !is_kw(p, "limit") && !is_kw(p, "offset") && !is_kw(p, "having") && !is_kw(p, "join") &&
-                 !is_kw(p, "inner") && !is_kw(p, "left") && !is_kw(p, "cross"))
-            ident(p, "a table alias");
+        s->alias = table_alias(p);
         if (p->rc)
             return NULL;
         if (is_op(p, ",") || is_kw(p, "join") || is_kw(p, "inner") || is_kw(p, "left") || is_kw(p, "cross")) {
@@ -1363,7 +1466,7 @@ static int statement(parser *p, sql_stmt *st)
         if (expect_kw(p, "into"))
             return p->rc;
         st->table_pos = p->tok.pos;
-        if (!(st->table = ident(p, "a table name")))
+        if (!(st->table = table_name(p, "a table name")))
             return p->rc;
         if (accept_op(p, "(")) {
             char *names[FACTDB_MAX_COLUMNS];
@@ -1425,7 +1528,7 @@ static int statement(parser *p, sql_stmt *st)
             st->if_not_exists = true;
         }
         st->table_pos = p->tok.pos;
-        if (!(st->table = ident(p, "a table name")) || expect_op(p, "(") || column_defs(p, st, false) ||
+        if (!(st->table = table_name(p, "a table name")) || expect_op(p, "(") || column_defs(p, st, false) ||
             expect_op(p, ")"))
             return p->rc;
         return 0;
@@ -1440,7 +1543,7 @@ static int statement(parser *p, sql_stmt *st)
             st->if_exists = true;
         }
         st->table_pos = p->tok.pos;
-        st->table = ident(p, "a table name");
+        st->table = table_name(p, "a table name");
         return p->rc;
     }
     if (accept_kw(p, "alter")) {
@@ -1448,7 +1551,7 @@ static int statement(parser *p, sql_stmt *st)
         if (expect_kw(p, "table"))
             return p->rc;
         st->table_pos = p->tok.pos;
-        if (!(st->table = ident(p, "a table name")) || expect_kw(p, "add"))
+        if (!(st->table = table_name(p, "a table name")) || expect_kw(p, "add"))
             return p->rc;
         accept_kw(p, "column");
         return column_defs(p, st, true);
@@ -1457,7 +1560,7 @@ static int statement(parser *p, sql_stmt *st)
         st->kind = S_TRUNCATE;
         accept_kw(p, "table");
         st->table_pos = p->tok.pos;
-        st->table = ident(p, "a table name");
+        st->table = table_name(p, "a table name");
         return p->rc;
     }
     if (accept_kw(p, "delete")) {
@@ -1465,9 +1568,10 @@ static int statement(parser *p, sql_stmt *st)
         if (expect_kw(p, "from"))
             return p->rc;
         st->table_pos = p->tok.pos;
-        if (!(st->table = ident(p, "a table name")))
+        if (!(st->table = table_name(p, "a table name")))
             return p->rc;
-        if (accept_kw(p, "where"))
+        st->alias = table_alias(p);
+        if (!p->rc && accept_kw(p, "where"))
             st->where = expr(p);
         return p->rc;
     }
@@ -1479,7 +1583,7 @@ static int statement(parser *p, sql_stmt *st)
             st->select = select_body(p);
             if (p->rc || expect_op(p, ")"))
                 return p->rc;
-        } else if (!(st->table = ident(p, "a table name or (SELECT ...)"))) {
+        } else if (!(st->table = table_name(p, "a table name or (SELECT ...)"))) {
             return p->rc;
         }
         if (accept_kw(p, "from")) {
@@ -1507,7 +1611,7 @@ static int statement(parser *p, sql_stmt *st)
     if (accept_kw(p, "describe") || accept_kw(p, "desc")) {
         st->kind = S_DESCRIBE;
         st->table_pos = p->tok.pos;
-        st->table = ident(p, "a table name");
+        st->table = table_name(p, "a table name");
         return p->rc;
     }
     if (accept_kw(p, "begin") || accept_kw(p, "start")) {

@@ -662,6 +662,7 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     sel.table = st->table;
     sel.table_pos = st->table_pos;
     sel.where = st->where;
+    sel.alias = st->alias;  /* DELETE FROM t AS a WHERE a.x ...: qualifiers are checked by the binder */
     query q;
     rc = bind_select(c->a, &sel, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, c->err);
     if (!rc) {

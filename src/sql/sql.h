@@ -68,8 +68,8 @@ typedef struct sql_token {
 typedef enum ast_kind {
     A_CONST,     /* literal: lit_kind + text */
     A_PARAM,     /* $n: ival */
-    A_COLUMN,    /* name */
-    A_STAR,      /* * in count(*) or SELECT * */
+    A_COLUMN,    /* name, qualified by qual (a table name or alias) and schema when written so */
+    A_STAR,      /* * in count(*) or SELECT *; qual/schema: SELECT t.* */
     A_NEG, A_NOT,
     A_BIN,       /* op: "+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "||", "and", "or";
                   * chains of one precedence level (a + b - c, a AND b AND c) are ONE node with nargs >= 2,
@@ -92,6 +92,8 @@ struct ast {
     int pos;
     const char *op;
     char *name;
+    char *qual, *schema; /* A_COLUMN, A_STAR: "schema"."qual"."name"; NULL when not written. The binder
+                          * checks them against the FROM clause and then clears them. */
     lit_kind lit;
     char *text;         /* literal text (strings unescaped) */
     size_t text_len;
@@ -125,6 +127,7 @@ typedef struct sql_select {
     int nitems;
     char *table;        /* NULL: no FROM */
     int table_pos;
+    char *alias;        /* FROM t [AS] alias; NULL: none (columns are then qualified by the table name) */
     ast *where;
     ast **group;
     int ngroup;
@@ -168,6 +171,7 @@ typedef struct sql_stmt {
     sql_coldef *defs;            /* CREATE / ALTER ADD */
     int ndefs;
     ast *where;                  /* DELETE */
+    char *alias;                 /* DELETE FROM t [AS] alias */
     char *file;                  /* COPY */
     sql_copy_opts copy;
 } sql_stmt;

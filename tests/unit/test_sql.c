@@ -1,6 +1,7 @@
 /* test_sql.c: the SQL session API: parameters are bound as values (never spliced into the text), typed
  * by their context like quoted literals; results carry PostgreSQL type names; errors carry positions. */
 #include "unit_db.h"
+#include "sql/bind.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,4 +108,141 @@ Test(sql, scripts_run_statement_by_statement)
         at += used;
     }
     cr_assert_eq(n, 3);
+}
+
+/* ---- expression equality (bind_ast_equal): GROUP BY keys, aggregates and ORDER BY items are matched with
+ * it. Property: for every node kind, two expressions that differ in exactly one attribute are never equal;
+ * the same expression written with other spacing, keyword case or qualifier is. ---- */
+
+static ast *parse_item(sql_arena *a, const char *expr_text)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT %s FROM t", expr_text);
+    sql_stmt *st = NULL;
+    size_t used;
+    factdb_error err;
+    cr_assert_eq(sql_parse(a, sql, strlen(sql), &st, &used, &err), 0, "%s: %s", sql, err.message);
+    cr_assert(st && st->select && st->select->nitems == 1, "%s", sql);
+    return st->select->items[0];
+}
+
+/* pairs that differ in one attribute of their top node (the kind named first) or of one child */
+static const char *const DIFFERENT[][3] = {
+    {"A_CONST", "1", "2"},
+    {"A_CONST", "1", "1.0"},                                     /* literal kind */
+    {"A_CONST", "'a'", "'a '"},                                  /* text length */
+    {"A_CONST", "'1'", "1"},
+    {"A_CONST", "NULL", "'NULL'"},
+    {"A_CONST", "TRUE", "FALSE"},
+    {"A_CONST", "DATE '2024-01-01'", "TIMESTAMP '2024-01-01'"},
+    {"A_CONST", "INTERVAL '1' DAY", "INTERVAL '1' HOUR"},        /* interval unit */
+    {"A_CONST", "INTERVAL '1 day'", "INTERVAL '2 days'"},
+    {"A_PARAM", "$1", "$2"},                                     /* parameter number */
+    {"A_COLUMN", "x", "y"},
+    {"A_COLUMN", "x", "\"X\""},                                 /* quoted name keeps its case */
+    {"A_STAR", "t.*", "u.*"},                                    /* qualifier of t.* */
+    {"A_NEG", "-x", "-y"},
+    {"A_NOT", "NOT x", "NOT y"},
+    {"A_BIN", "x + y", "x - y"},                                 /* operator */
+    {"A_BIN", "x + y - z", "x - y + z"},                         /* operators of a mixed chain */
+    {"A_BIN", "x + y - z", "x + y + z"},
+    {"A_BIN", "x * y", "x / y"},
+    {"A_BIN", "x % y", "x / y"},
+    {"A_BIN", "x < y", "x <= y"},
+    {"A_BIN", "x = y", "x <> y"},
+    {"A_BIN", "x AND y", "x OR y"},
+    {"A_BIN", "x || y", "x + y"},
+    {"A_BIN", "x + y", "y + x"},                                 /* argument order */
+    {"A_ISNULL", "x IS NULL", "x IS NOT NULL"},                  /* neg */
+    {"A_IN", "x IN (1, 2)", "x NOT IN (1, 2)"},                  /* neg */
+    {"A_IN", "x IN (1, 2)", "x IN (1, 3)"},
+    {"A_IN", "x IN (1, 2)", "x IN (1, 2, 3)"},
+    {"A_BETWEEN", "x BETWEEN 1 AND 2", "x NOT BETWEEN 1 AND 2"}, /* neg */
+    {"A_BETWEEN", "x BETWEEN 1 AND 2", "x BETWEEN 1 AND 3"},
+    {"A_LIKE", "x LIKE 'a%'", "x NOT LIKE 'a%'"},                /* neg */
+    {"A_LIKE", "x LIKE 'a%'", "x ILIKE 'a%'"},                   /* ilike */
+    {"A_LIKE", "x LIKE 'a\\%'", "x LIKE 'a%'"},                  /* escaped wildcard */
+    {"A_CASE", "CASE WHEN x THEN 1 ELSE 2 END", "CASE WHEN x THEN 1 ELSE 3 END"},   /* ELSE branch */
+    {"A_CASE", "CASE WHEN x THEN 1 ELSE 2 END", "CASE WHEN x THEN 4 ELSE 2 END"},   /* THEN branch */
+    {"A_CASE", "CASE WHEN x THEN 1 ELSE 2 END", "CASE WHEN y THEN 1 ELSE 2 END"},   /* WHEN */
+    {"A_CASE", "CASE WHEN x THEN 1 ELSE 2 END", "CASE WHEN x THEN 1 END"},          /* has ELSE */
+    {"A_CASE", "CASE WHEN x THEN 1 WHEN y THEN 2 END", "CASE x WHEN y THEN 1 ELSE 2 END"}, /* operand */
+    {"A_CASE", "CASE x WHEN 1 THEN 2 END", "CASE y WHEN 1 THEN 2 END"},
+    {"A_CAST", "x::integer", "x::bigint"},                       /* target */
+    {"A_CAST", "x::numeric(6,1)", "x::numeric(6,2)"},            /* scale */
+    {"A_CAST", "x::numeric(6,1)", "x::numeric(7,1)"},            /* precision */
+    {"A_CAST", "CAST(x AS text)", "CAST(x AS date)"},
+    {"A_FUNC", "lower(x)", "upper(x)"},                          /* name */
+    {"A_FUNC", "count(x)", "count(DISTINCT x)"},                 /* DISTINCT */
+    {"A_FUNC", "count(*)", "count(x)"},                          /* star */
+    {"A_FUNC", "sum(x)", "sum(x) FILTER (WHERE y)"},             /* FILTER */
+    {"A_FUNC", "sum(x) FILTER (WHERE y)", "sum(x) FILTER (WHERE z)"},
+    {"A_FUNC", "date_part('year', x)", "date_part('month', x)"},
+    {"A_FUNC", "round(x, 1)", "round(x, 2)"},
+    {"A_FUNC", "substring(x FROM 1 FOR 2)", "substring(x FROM 1)"},
+    {"A_EXTRACT", "extract(year FROM x)", "extract(quarter FROM x)"}, /* field */
+    {"A_EXTRACT", "extract('year' FROM x)", "extract(month FROM x)"},
+    {"A_EXTRACT", "extract(year FROM x)", "extract(year FROM y)"},
+};
+
+static const char *const SAME[][2] = {
+    {"extract(YEAR FROM x)", "extract(year from x)"},
+    {"extract('Year' FROM x)", "extract(year FROM x)"},
+    {"x+1", "x + 1"},
+    {"t.x", "x"},
+    {"public.t.x", "x"},
+    {"COUNT(*)", "count(*)"},
+    {"sum(x) FILTER (WHERE y > 1)", "SUM(x) filter (where y>1)"},
+    {"CASE WHEN x THEN 1 ELSE 2 END", "case when x then 1 else 2 end"},
+    {"x::NUMERIC(6,1)", "CAST(x AS numeric(6,1))"},
+    {"INTERVAL '1' DAY", "interval '1' day"},
+};
+
+Test(sql, expression_equality_never_merges_different_expressions)
+{
+    sql_arena a;
+    sql_arena_init(&a, 0);
+    bool covered[A_EXTRACT + 1] = {0};
+    static const char *const kinds[] = {"A_CONST", "A_PARAM", "A_COLUMN", "A_STAR", "A_NEG", "A_NOT", "A_BIN",
+                                        "A_ISNULL", "A_IN", "A_BETWEEN", "A_LIKE", "A_CASE", "A_CAST", "A_FUNC",
+                                        "A_EXTRACT"};
+    cr_assert_eq(sizeof kinds / sizeof *kinds, (size_t)A_EXTRACT + 1, "a new node kind needs pairs here");
+    for (size_t i = 0; i < sizeof DIFFERENT / sizeof *DIFFERENT; i++) {
+        ast *x = parse_item(&a, DIFFERENT[i][1]), *y = parse_item(&a, DIFFERENT[i][2]);
+        cr_assert_str_eq(kinds[x->kind], DIFFERENT[i][0], "%s parses as %s", DIFFERENT[i][1], kinds[x->kind]);
+        covered[x->kind] = true;
+        cr_assert(!bind_ast_equal(x, y), "%s and %s were taken for the same expression", DIFFERENT[i][1],
+                  DIFFERENT[i][2]);
+        cr_assert(!bind_ast_equal(y, x), "%s and %s were taken for the same expression", DIFFERENT[i][2],
+                  DIFFERENT[i][1]);
+        cr_assert(bind_ast_equal(x, x) && bind_ast_equal(y, y));
+        /* and as a child of an otherwise equal parent */
+        char px[256], py[256];
+        snprintf(px, sizeof px, "coalesce(%s, %s)", DIFFERENT[i][1], DIFFERENT[i][1]);
+        snprintf(py, sizeof py, "coalesce(%s, %s)", DIFFERENT[i][1], DIFFERENT[i][2]);
+        if (x->kind != A_STAR)
+            cr_assert(!bind_ast_equal(parse_item(&a, px), parse_item(&a, py)), "%s vs %s", px, py);
+    }
+    for (int k = 0; k <= A_EXTRACT; k++)
+        cr_assert(covered[k], "no pair of expressions for node kind %s", kinds[k]);
+    for (size_t i = 0; i < sizeof SAME / sizeof *SAME; i++)
+        cr_assert(bind_ast_equal(parse_item(&a, SAME[i][0]), parse_item(&a, SAME[i][1])), "%s and %s should be one "
+                  "expression", SAME[i][0], SAME[i][1]);
+    sql_arena_cleanup(&a);
+}
+
+/* End to end: parameters that differ only in their number are two GROUP BY keys with their own values. */
+Test(sql, parameters_of_different_numbers_are_different_keys)
+{
+    factdb_result_free(exec("CREATE TABLE g (x integer)", NULL, 0));
+    factdb_result_free(exec("INSERT INTO g VALUES (1), (2)", NULL, 0));
+    factdb_param p[2] = {{.kind = FACTDB_PARAM_INT, .i = 10}, {.kind = FACTDB_PARAM_INT, .i = 20}};
+    factdb_result *r = exec("SELECT x + $1 AS a, x + $2 AS b, count(*) FROM g GROUP BY x + $1, x + $2 ORDER BY 1", p, 2);
+    char buf[128];
+    cr_assert_eq(factdb_result_nrows(r), 2);
+    cr_assert_str_eq(cell(r, 0, 0, buf), "11");
+    cr_assert_str_eq(cell(r, 0, 1, buf), "21");
+    cr_assert_str_eq(cell(r, 1, 0, buf), "12");
+    cr_assert_str_eq(cell(r, 1, 1, buf), "22");
+    factdb_result_free(r);
 }
