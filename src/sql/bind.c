@@ -177,6 +177,17 @@ static bool const_bool(const bexpr *e, bool v) { return e->kind == B_CONST && !e
  * folding failed: arguments are looked at in order and those after a constant that decides the result
  * are dropped unseen, with any B_ERROR in them; a B_ERROR met before such a constant stays (and is raised).
  * Returns the node to use instead of e. */
+/* A NULL constant of its own type, for the folds below. */
+static bexpr *null_const(binder *b, sql_type t, int pos)
+{
+    bexpr *c = mk(b, B_CONST, t, pos, 0);
+    if (c) {
+        c->val.type = t;
+        c->val.null = true;
+    }
+    return c;
+}
+
 static bexpr *prune(binder *b, bexpr *e)
 {
     if (!e || !b->nerrors)
@@ -226,16 +237,8 @@ static bexpr *prune(binder *b, bexpr *e)
         if ((h = has_error(b, v)))
             goto stop;
     }
-    if (!k) {
-        if (e->has_else)
-            return e->args[e->nargs - 1];
-        bexpr *c = mk(b, B_CONST, e->type, e->pos, 0);
-        if (c) {
-            c->val.type = e->type;
-            c->val.null = true;
-        }
-        return c;
-    }
+    if (!k)
+        return e->has_else ? e->args[e->nargs - 1] : null_const(b, e->type, e->pos);
     if (e->has_else)
         e->args[2 * k] = e->args[e->nargs - 1];
     e->nargs = 2 * k + (e->has_else ? 1 : 0);
@@ -576,8 +579,23 @@ static bexpr *bin2(binder *b, bkind k, int op, sql_type t, int pos, bexpr *l, be
     return e;
 }
 
+/* Comparisons and arithmetic are strict: an operand that is the NULL constant makes the result NULL
+ * whatever the other one is, and PostgreSQL folds them so before any row is read (`i * 2 <= NULL` is NULL
+ * even where i * 2 would overflow). */
+static bool strict_with_null(const bexpr *e)
+{
+    if (e->kind != B_CMP && e->kind != B_ARITH)
+        return false;
+    for (int i = 0; i < e->nargs; i++)
+        if (e->args[i]->kind == B_CONST && e->args[i]->val.null)
+            return true;
+    return false;
+}
+
 static bexpr *maybe_fold(binder *b, bexpr *e)
 {
+    if (e && strict_with_null(e))
+        return null_const(b, e->type, e->pos);
     e = prune(b, e);
     if (e && e->kind != B_CONST && e->kind != B_ERROR && is_const(e))
         return fold(b, e);
@@ -1024,6 +1042,26 @@ static bexpr *nullif(binder *b, ast *x, bexpr **a, sql_type t)
     return keep_a && e ? cast_to(b, e, at, x->pos) : e;  /* a's values fit: they came from its type */
 }
 
+/* String functions take text: PostgreSQL casts only unknown-typed values (quoted literals, NULL) to it
+ * implicitly, so upper(1) or length(a_date) is an error there, and here. */
+static bool text_args(binder *b, ast *x, bexpr **a, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (a[i]->type.id != TY_TEXT && a[i]->type.id != TY_UNKNOWN) {
+            char types[8 * 34] = "", b1[32];  /* PostgreSQL's form: every argument's type, unknown as text */
+            for (int j = 0; j < x->nargs; j++)
+                snprintf(types + strlen(types), sizeof types - strlen(types), "%s%s", j ? ", " : "",
+                         tname(unknown_to_text(a[j]->type), b1));
+            bind_err(b, x->args[i]->pos, "function %s(%s) does not exist: argument %d must be text; cast it "
+                     "(e.g. x::text)", x->name, types, i + 1);
+            return false;
+        }
+        if (!(a[i] = cast_to(b, a[i], T_TEXT, x->pos)))
+            return false;
+    }
+    return true;
+}
+
 static bexpr *function(binder *b, ast *x)
 {
     const char *n = x->name;
@@ -1042,8 +1080,7 @@ static bexpr *function(binder *b, ast *x)
     if (!strcmp(n, "lower") || !strcmp(n, "upper") || !strcmp(n, "length") || !strcmp(n, "char_length")) {
         if (bad_nargs(b, x, 1, 1))
             return NULL;
-        a[0] = cast_to(b, a[0], T_TEXT, x->pos);
-        if (!a[0] || a[0]->type.id != TY_TEXT)
+        if (!text_args(b, x, a, 0, 1))
             return NULL;
         func_id f = n[0] == 'l' && n[1] == 'o' ? F_LOWER : n[0] == 'u' ? F_UPPER : F_LENGTH;
         return func_call(b, f, f == F_LENGTH ? T_INT : T_TEXT, x->pos, a, 1, 0);
@@ -1051,27 +1088,26 @@ static bexpr *function(binder *b, ast *x)
     if (!strcmp(n, "substring") || !strcmp(n, "substr")) {
         if (bad_nargs(b, x, 2, 3))
             return NULL;
-        a[0] = cast_to(b, a[0], T_TEXT, x->pos);
+        if (!text_args(b, x, a, 0, 1))
+            return NULL;
         for (int i = 1; i < na; i++)
             if (!(a[i] = cast_to(b, a[i], T_BIGINT, x->pos)))
                 return NULL;
-        return a[0] ? func_call(b, F_SUBSTR, T_TEXT, x->pos, a, na, 0) : NULL;
+        return func_call(b, F_SUBSTR, T_TEXT, x->pos, a, na, 0);
     }
     if (!strcmp(n, "trim") || !strcmp(n, "btrim") || !strcmp(n, "ltrim") || !strcmp(n, "rtrim")) {
         if (bad_nargs(b, x, 1, 2))
             return NULL;
-        for (int i = 0; i < na; i++)
-            if (!(a[i] = cast_to(b, a[i], T_TEXT, x->pos)))
-                return NULL;
+        if (!text_args(b, x, a, 0, na))
+            return NULL;
         func_id f = n[0] == 'l' ? F_LTRIM : n[0] == 'r' ? F_RTRIM : F_TRIM;
         return func_call(b, f, T_TEXT, x->pos, a, na, 0);
     }
     if (!strcmp(n, "replace")) {
         if (bad_nargs(b, x, 3, 3))
             return NULL;
-        for (int i = 0; i < na; i++)
-            if (!(a[i] = cast_to(b, a[i], T_TEXT, x->pos)))
-                return NULL;
+        if (!text_args(b, x, a, 0, na))
+            return NULL;
         return func_call(b, F_REPLACE, T_TEXT, x->pos, a, na, 0);
     }
     if (!strcmp(n, "abs") || !strcmp(n, "sign")) {
@@ -1376,9 +1412,9 @@ static bexpr *bind(binder *b, ast *x)
         bexpr *a = bind(b, x->args[0]);
         if (!a)
             return NULL;
-        if (a->type.id == TY_UNKNOWN)
-            a = cast_to(b, a, T_DOUBLE, x->pos);
-        if (!a || !is_numeric_family(a->type.id))
+        if (a->type.id == TY_UNKNOWN)  /* PostgreSQL has - for several types and does not pick one */
+            return bind_err(b, x->pos, "operator is not unique: - unknown; cast the operand (e.g. -x::numeric)"), NULL;
+        if (!is_numeric_family(a->type.id))
             return a ? bind_err(b, x->pos, "operator does not exist: - %s", tname(a->type, b1)), NULL : NULL;
         bexpr *e = mk(b, B_NEG, a->type, x->pos, 1);
         if (e)
@@ -1598,16 +1634,28 @@ static bexpr *bind(binder *b, ast *x)
 }
 
 /* ---- SELECT ---- */
-static const char *item_name(const ast *x)
+/* PostgreSQL's column names (FigureColname): a column's or function's own name is "strong" and names a
+ * CASE through its ELSE and a cast through its operand; otherwise a CASE is "case" and a cast its type. */
+static const char *strong_name(const ast *x)
 {
     switch (x->kind) {
     case A_COLUMN: return x->name;
-    case A_FUNC: return x->name;
+    case A_FUNC: return !strcmp(x->name, "trim") ? "btrim" : x->name;  /* TRIM(x) is btrim(x) in PostgreSQL */
     case A_EXTRACT: return "extract";
+    case A_CASE: return x->has_else ? strong_name(x->args[x->nargs - 1]) : NULL;
+    case A_CAST: return strong_name(x->args[0]);
+    default: return NULL;
+    }
+}
+
+static const char *item_name(const ast *x)
+{
+    const char *strong = strong_name(x);
+    if (strong)
+        return strong;
+    switch (x->kind) {
     case A_CASE: return "case";
     case A_CAST:
-        if (x->args[0]->kind == A_COLUMN || x->args[0]->kind == A_FUNC)
-            return item_name(x->args[0]);
         switch (x->cast_type.id) {
         case TY_INT: return "int4";
         case TY_BIGINT: return "int8";
@@ -1910,7 +1958,7 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
         if (e->val.null)
             continue;
         if (e->val.i < 0)
-            return bind_err(b, x->pos, "%s must not be negative", pass ? "OFFSET" : "LIMIT");
+            return sql_err(b->err, FACTDB_INVALID_VALUE, x->pos, "%s must not be negative", pass ? "OFFSET" : "LIMIT");
         if (pass)
             q->offset = e->val.i;
         else
