@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
+.PHONY: all deps test-deps test run bench bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -77,6 +77,13 @@ $(BUILD)/bench-scan: $(BUILD)/obj/bench/scan.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench-sql: $(BUILD)/obj/bench/sql.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench-tpch-gen: bench/tpch_gen.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 $(WARN) -o $@ $<
+
+$(BUILD)/bench-tpch-sql: $(BUILD)/obj/bench/tpch_sql.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -190,10 +197,15 @@ run: all
 screenshots: all
 	FACTDB_SCREENSHOTS_TO_DOCS=1 node tests/browser/test_dashboard.mjs
 
-bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver
+bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
 	bash bench/run.sh
 	python3 bench/writers.py
 	bash bench/load_gate.sh >> docs/benchmarks.md
+	bash bench/tpch.sh >> docs/benchmarks.md
+
+# TPC-H lineitem alone (part of make bench): FACTDB_TPCH_SF=3 for scale factor 3; prints its markdown
+bench-tpch: all $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
+	bash bench/tpch.sh
 
 # writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
 bench-writers: all

@@ -1,0 +1,46 @@
+// tpch_duckdb.mjs: DuckDB side of the lineitem benchmark (bench/tpch.py), pinned @duckdb/node-api.
+//   node tpch_duckdb.mjs load CSV DBFILE THREADS    creates lineitem with the TPC-H types, fills it from
+//                                                   the CSV, checkpoints; prints "load_ms file_bytes"
+//   node tpch_duckdb.mjs query DBFILE THREADS RUNS SQL
+//                                                   warm-up run, then RUNS runs; prints the best ms, then
+//                                                   the last result, one row a line, tab-separated (\N NULL)
+import { DuckDBInstance } from '@duckdb/node-api';
+import { statSync } from 'node:fs';
+
+const [mode, ...args] = process.argv.slice(2);
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+if (mode === 'load') {
+  const [csv, dbfile, threads] = args;
+  const inst = await DuckDBInstance.create(dbfile, { threads: String(threads) });
+  const con = await inst.connect();
+  const t0 = now();
+  await con.run(`CREATE TABLE lineitem (l_orderkey bigint, l_partkey bigint, l_suppkey bigint,
+    l_linenumber integer, l_quantity decimal(15,2), l_extendedprice decimal(15,2), l_discount decimal(15,2),
+    l_tax decimal(15,2), l_returnflag text, l_linestatus text, l_shipdate date, l_commitdate date,
+    l_receiptdate date, l_shipinstruct text, l_shipmode text, l_comment text)`);
+  await con.run(`INSERT INTO lineitem SELECT * FROM read_csv('${csv}', header=true)`);
+  await con.run('CHECKPOINT');
+  const ms = now() - t0;
+  con.closeSync();
+  inst.closeSync();
+  console.log(`${ms.toFixed(1)} ${statSync(dbfile).size}`);
+} else if (mode === 'query') {
+  const [dbfile, threads, runs, sql] = args;
+  const inst = await DuckDBInstance.create(dbfile, { threads: String(threads), access_mode: 'READ_ONLY' });
+  const con = await inst.connect();
+  let best = Infinity, rows = [];
+  for (let i = -1; i < Number(runs); i++) {
+    const t0 = now();
+    const r = await con.runAndReadAll(sql);
+    const t = now() - t0;
+    if (i >= 0 && t < best) best = t;
+    rows = r.getRows();
+  }
+  console.log(best.toFixed(3));
+  for (const row of rows) console.log(row.map((v) => (v === null ? '\\N' : String(v))).join('\t'));
+  con.closeSync();
+  inst.closeSync();
+} else {
+  console.error('usage: node tpch_duckdb.mjs load CSV DBFILE THREADS | query DBFILE THREADS RUNS SQL');
+  process.exit(2);
+}
