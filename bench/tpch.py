@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 
-CSV, DATA, SF, RUNS, BUILD = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 HERE = os.path.dirname(os.path.abspath(__file__))
 SQLITE_RUNS = 2
 
@@ -97,6 +96,10 @@ def same(a, b):
 
 
 def main():
+    global CSV, DATA, SF, RUNS, BUILD
+    if len(sys.argv) != 6 or not sys.argv[4].isdigit() or int(sys.argv[4]) < 1:
+        sys.exit("usage: tpch.py CSV DATADIR SF RUNS BUILD  (RUNS at least 1)")
+    CSV, DATA, SF, RUNS, BUILD = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     os.makedirs(DATA, exist_ok=True)
     fdb, ddb, sdb = os.path.join(DATA, "tpch.db"), os.path.join(DATA, "tpch.duckdb"), os.path.join(DATA, "tpch.sqlite")
     for p in (fdb, fdb + "-lock", ddb, ddb + ".wal", sdb):
@@ -200,4 +203,5 @@ def main():
         sys.exit(1)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -806,5 +806,85 @@ def create_shows_progress_of_the_type_pass():
     cleanup(d)
 
 
+@test
+def tpch_lineitem_generator_follows_the_spec():
+    """bench/tpch_gen.c: same bytes every run, every row within clause 4.2.3's rules, loads into factdb
+    with the TPC-H types, and TPC-H Q1 answers the same at 1 and 2 threads."""
+    d = scratch("tpch")
+    gen = os.path.join(d, "gen")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "tpch_gen.c")
+    run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-o", gen, src])
+    for bad in (["0"], ["-1"], ["x"], ["1", "2", "3"], []):
+        p = run([gen, *bad], check=False)
+        assert p.returncode == 2 and p.stderr.startswith("usage: bench-tpch-gen SF"), (bad, p.stderr)
+    p = run([gen, "0.00001"], check=False)
+    assert p.returncode == 2 and "too small" in p.stderr, p.stderr
+    p = run([gen, "0.01", os.path.join(d, "no", "such", "dir.csv")], check=False)
+    assert p.returncode == 1 and "cannot create" in p.stderr, p.stderr
+    csv = os.path.join(d, "l.csv")
+    run([gen, "0.01", csv])
+    text = open(csv).read()
+    assert run([gen, "0.01"]).stdout == text  # deterministic, and stdout equals the file
+    lines = text.splitlines()
+    assert lines[0] == ("l_orderkey,l_partkey,l_suppkey,l_linenumber,l_quantity,l_extendedprice,l_discount,"
+                        "l_tax,l_returnflag,l_linestatus,l_shipdate,l_commitdate,l_receiptdate,"
+                        "l_shipinstruct,l_shipmode,l_comment")
+    import datetime
+    day = datetime.date.fromisoformat
+    parts, supps, current = 2000, 100, day("1995-06-17")
+    orders, prev, counts = [], None, {}
+    for ln in lines[1:]:
+        f = ln.split(",")
+        assert len(f) == 16, ln
+        ok, pk, sk, num = int(f[0]), int(f[1]), int(f[2]), int(f[3])
+        qty, price, disc, tax = (float(x) for x in f[4:8])
+        ship, commit, receipt = day(f[10]), day(f[11]), day(f[12])
+        if ok != prev:
+            orders.append(ok)
+            assert num == 1, ln
+            odate_lo = max(ship, commit) - datetime.timedelta(days=121)
+            odate_hi = min(ship - datetime.timedelta(days=1), commit - datetime.timedelta(days=30))
+        else:
+            assert num == last_num + 1, ln
+            odate_lo = max(odate_lo, ship - datetime.timedelta(days=121), commit - datetime.timedelta(days=90))
+            odate_hi = min(odate_hi, ship - datetime.timedelta(days=1), commit - datetime.timedelta(days=30))
+        assert odate_lo <= odate_hi, ln  # one order date explains every line's ship and commit dates
+        assert day("1992-01-01") <= odate_hi and odate_lo <= day("1998-12-31") - datetime.timedelta(days=151), ln
+        prev, last_num = ok, num
+        assert 1 <= num <= 7 and (ok - 1) % 32 < 8, ln
+        assert 1 <= pk <= parts and sk in [(pk + i * (supps // 4 + (pk - 1) // supps)) % supps + 1 for i in range(4)], ln
+        assert qty == int(qty) and 1 <= qty <= 50, ln
+        retail = (90000 + (pk // 10) % 20001 + 100 * (pk % 1000)) / 100
+        assert abs(price - qty * retail) < 0.005, ln
+        assert 0 <= disc <= 0.10 and 0 <= tax <= 0.08, ln
+        assert 1 <= (receipt - ship).days <= 30, ln
+        assert f[8] == ("N" if receipt > current else f[8]) and f[8] in ("R", "A", "N"), ln
+        assert f[8] != "N" or receipt > current, ln
+        assert f[9] == ("O" if ship > current else "F"), ln
+        assert f[13] in ("DELIVER IN PERSON", "COLLECT COD", "NONE", "TAKE BACK RETURN"), ln
+        assert f[14] in ("REG AIR", "AIR", "RAIL", "SHIP", "TRUCK", "MAIL", "FOB"), ln
+        assert 10 <= len(f[15]) <= 43, ln
+        counts[f[14]] = counts.get(f[14], 0) + 1
+    assert len(orders) == 15000 and orders[:9] == [1, 2, 3, 4, 5, 6, 7, 8, 33], orders[:9]
+    assert 50000 < len(lines) - 1 < 70000 and len(counts) == 7
+    db = os.path.join(d, "t.db")
+    sql(db, "CREATE TABLE lineitem (l_orderkey bigint, l_partkey bigint, l_suppkey bigint, l_linenumber integer,"
+            " l_quantity numeric(15,2), l_extendedprice numeric(15,2), l_discount numeric(15,2), l_tax numeric(15,2),"
+            " l_returnflag text, l_linestatus text, l_shipdate date, l_commitdate date, l_receiptdate date,"
+            " l_shipinstruct text, l_shipmode text, l_comment text)")
+    run([FACTDB, "load", db, "lineitem", csv])
+    q1 = open(os.path.join(os.path.dirname(src), "tpch_queries.txt")).read().split("\nq1\t")[1].split("\t")[0]
+    one, two = sql(db, q1, "--threads", "1").stdout, sql(db, q1, "--threads", "2").stdout
+    assert one == two and len(one.splitlines()) >= 4, (one, two)
+    assert sql(db, "SELECT count(*) FROM lineitem").stdout.split() == ["count", str(len(lines) - 1)]
+    # the benchmark's result comparison: exact text, numbers within 1e-6, dates with or without midnight
+    sys.path.insert(0, os.path.dirname(src))
+    import tpch
+    assert tpch.same([["A", "1.0000001", "1992-01-01 00:00:00"]], [["A", "1.0000000", "1992-01-01"]]) is None
+    assert tpch.same([["A", "1.01"]], [["A", "1.02"]]) == "row 1 column 2: '1.01' vs '1.02'"
+    assert tpch.same([["A"]], [["B"]]) == "row 1 column 1: 'A' vs 'B'"
+    assert tpch.same([["A"]], []) == "1 rows vs 0"
+
+
 if __name__ == "__main__":
     finish()
