@@ -81,7 +81,7 @@ $(BUILD)/bench-sql: $(BUILD)/obj/bench/sql.o $(BUILD)/libfactdb.a
 
 $(BUILD)/bench-tpch-gen: bench/tpch_gen.c
 	@mkdir -p $(BUILD)
-	$(CC) -O2 $(WARN) -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -o $@ $<
 
 $(BUILD)/bench-tpch-sql: $(BUILD)/obj/bench/tpch_sql.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)

@@ -27,8 +27,14 @@ int main(int argc, char **argv)
     factdb *db;
     factdb_session *s;
     factdb_error err;
-    if (factdb_open(argv[1], NULL, &db, &err) || factdb_session_new(db, &s, &err)) {
+    factdb_options opts = {.busy_timeout_ms = -1, .flags = FACTDB_OPEN_EXISTING}; /* never create a typo */
+    if (factdb_open(argv[1], &opts, &db, &err)) {
         fprintf(stderr, "bench-tpch-sql: %s: %s\n", argv[1], err.message);
+        return 1;
+    }
+    if (factdb_session_new(db, &s, &err)) {
+        fprintf(stderr, "bench-tpch-sql: %s: %s\n", argv[1], err.message);
+        factdb_close(db);
         return 1;
     }
     factdb_session_set_threads(s, threads);
@@ -40,6 +46,10 @@ int main(int argc, char **argv)
         double t0 = now_ms();
         if (factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err)) {
             fprintf(stderr, "bench-tpch-sql: %s\n  in: %s\n", err.message, sql);
+            if (last)
+                factdb_result_free(last);
+            factdb_session_free(s);
+            factdb_close(db);
             return 1;
         }
         double t = now_ms() - t0;

@@ -877,6 +877,21 @@ def tpch_lineitem_generator_follows_the_spec():
     one, two = sql(db, q1, "--threads", "1").stdout, sql(db, q1, "--threads", "2").stdout
     assert one == two and len(one.splitlines()) >= 4, (one, two)
     assert sql(db, "SELECT count(*) FROM lineitem").stdout.split() == ["count", str(len(lines) - 1)]
+    # bench/tpch_sql.c, factdb's side of the benchmark: best time, then the rows as the CLI gives them
+    root = os.path.dirname(os.path.dirname(src))
+    runner = os.path.join(d, "tpch-sql")
+    san = ["-fsanitize=address,undefined"] if "asan" in BUILD else []
+    run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(root, "include"), *san,
+         "-o", runner, os.path.join(root, "bench", "tpch_sql.c"), os.path.join(BUILD, "libfactdb.a"),
+         "-llmdb", "-lxxhash", "-lpthread", "-lm"])
+    for threads in ("1", "2"):
+        out = run([runner, db, threads, "2", q1]).stdout.splitlines()
+        assert float(out[0]) > 0 and out[1:] == [ln.replace(",", "\t") for ln in one.splitlines()[1:]], out
+    p = run([runner, os.path.join(d, "missing.db"), "1", "1", "SELECT 1"], check=False)
+    assert p.returncode == 1 and "does not exist" in p.stderr and not os.path.exists(os.path.join(d, "missing.db"))
+    p = run([runner, db, "1", "1", "SELECT nope FROM lineitem"], check=False)
+    assert p.returncode == 1 and 'column "nope" does not exist' in p.stderr, p.stderr
+    assert run([runner, db, "0", "1", "SELECT 1"], check=False).returncode == 2
     # the benchmark's result comparison: exact text, numbers within 1e-6, dates with or without midnight
     sys.path.insert(0, os.path.dirname(src))
     import tpch
