@@ -18,7 +18,7 @@
  *                 not reproduced, only its length range)
  *
  * Usage: bench-tpch-gen SF [OUT]   (SF a positive decimal such as 1, 3 or 0.01; OUT a file, default stdout) */
-#include <errno.h>
+#include <errno.h> /* messages use strerrordesc_np: English whatever the locale */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +97,7 @@ static const char *out_name;
 static void flush_out(void)
 {
     if (out_len && fwrite(out_buf, 1, out_len, out) != out_len) {
-        fprintf(stderr, "bench-tpch-gen: cannot write %s: %s\n", out_name, strerror(errno));
+        fprintf(stderr, "bench-tpch-gen: cannot write %s: %s\n", out_name, strerrordesc_np(errno));
         exit(1);
     }
     out_len = 0;
@@ -186,7 +186,7 @@ int main(int argc, char **argv)
     out_name = argc == 3 ? argv[2] : "standard output";
     out = argc == 3 ? fopen(argv[2], "w") : stdout;
     if (!out) {
-        fprintf(stderr, "bench-tpch-gen: cannot create %s: %s\n", argv[2], strerror(errno));
+        fprintf(stderr, "bench-tpch-gen: cannot create %s: %s\n", argv[2], strerrordesc_np(errno));
         return 1;
     }
     out_buf = malloc(OUT_CAP);
@@ -256,7 +256,7 @@ int main(int argc, char **argv)
     flush_out();
     free(out_buf);
     if (fflush(out) || (out != stdout && fclose(out))) {
-        fprintf(stderr, "bench-tpch-gen: cannot write %s: %s\n", out_name, strerror(errno));
+        fprintf(stderr, "bench-tpch-gen: cannot write %s: %s\n", out_name, strerrordesc_np(errno));
         return 1;
     }
     return 0;
