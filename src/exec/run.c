@@ -26,26 +26,6 @@ typedef struct part_buf {
     uint8_t **flag;     /* per aggregate: 1 = the row counts (argument not NULL, FILTER true) */
 } part_buf;
 
-/* Expected number of distinct keys in a worker's table, from the first chunk: `d` distinct keys among `n`
- * rows. Keys drawn evenly from G values show d = G (1 - e^(-n/G)) distinct in n rows; G is solved for by
- * bisection (at most `total`, the scan's rows), and a worker that reads `share` rows then expects
- * G (1 - e^(-share/G)) of them. Clustered keys (every chunk new ones) give d = n and so G = total. */
-static double expected_groups(double d, double n, double total, double share)
-{
-    if (d <= 0 || n <= 0)
-        return 0;
-    double lo = d, hi = MAX(total, d);
-    if (d < n && hi * (1 - exp(-n / hi)) > d)
-        for (int i = 0; i < 100; i++) {
-            double mid = (lo + hi) / 2;
-            if (mid * (1 - exp(-n / mid)) < d)
-                lo = mid;
-            else
-                hi = mid;
-        }
-    double g = d < n ? hi : MAX(total, d);
-    return g * (1 - exp(-share / g));
-}
 
 typedef struct worker {
     run *r;
@@ -1127,14 +1107,9 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
             *err = r->w[0].err;
             goto out;
         }
-        /* Per-worker tables merge into worker 0's at the end, one thread inserting (nw - 1) tables of Gw
-         * groups each; radix/owned mode has no such merge but costs every row more (rows are written out
-         * and read back, or every worker decodes every chunk). Measured (issue 11, 4M rows): the plain
-         * path wins while the serial merge stays under a quarter of a worker's share of the scan (100k
-         * groups: 140 ms against 160-250 ms), radix past it (1M groups: 320 ms against 410 ms). */
-        double nrows = (double)factdb_scan_row_count(r->scan);
-        double gw = expected_groups((double)r->w[0].gt.ng, (double)r->w[0].batch.count, nrows, nrows / nw);
-        if ((nw - 1) * gw > nrows / nw / 4) {
+        /* per-worker tables and a final merge, or radix/owned mode: see gtab_prefer_partitioned */
+        if (gtab_prefer_partitioned((double)r->w[0].gt.ng, (double)r->w[0].batch.count,
+                                    (double)factdb_scan_row_count(r->scan), nw)) {
             r->radix = q->nkeys == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
             for (int j = 0; j < q->naggs && r->radix; j++) {
                 const agg_spec *sp = &q->aggs[j];
