@@ -20,8 +20,8 @@ static size_t pool_n, pool_bytes;
 
 /* A new buffer. One of 2 MiB or more is 2 MiB-aligned and advised as huge pages (transparent huge pages in
  * "madvise" mode): its first writes then fault once per 2 MiB instead of once per 4 KiB page. Measured on
- * the radix-partitioned grouping's 70 MB per-worker blocks: 30,000 faults and 110 ms of system time per
- * query became about 100 faults. */
+ * the radix-partitioned grouping's 70 MB per-worker blocks (4M rows, 10k keys, 2 threads): the query's
+ * 30,000 faults became 3,700 and its 110 ms of system time 50 ms. */
 static void *fresh(size_t size)
 {
     if (size < HUGE)

@@ -1098,8 +1098,9 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         goto out;
     for (int i = 0; i < nw; i++)
         r->w[i].me = i;
-    /* Probe the grouping's cardinality on the first chunk: when it alone makes many groups, switch to
-     * owned mode (every worker reads every chunk, aggregates its own keys). */
+    /* Probe the grouping's cardinality on the first chunk: when merging per-worker tables would cost more
+     * than partitioning the keys, switch to radix or owned mode (every worker reads every chunk,
+     * aggregates its own keys). */
     if (q->agg && q->nkeys && nw > 1 && r->scan && !r->w[0].gt.dense && store_scan_chunk_count(r->scan) > 2) {
         work_chunks(&r->w[0], 1);
         if (r->w[0].rc) {
