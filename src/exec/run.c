@@ -39,7 +39,6 @@ static size_t radix_row_bytes(const query *q)
     return b;
 }
 
-
 typedef struct worker {
     run *r;
     eval_thread th;
