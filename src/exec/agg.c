@@ -1158,3 +1158,35 @@ out:
     free(scales);
     return rc;
 }
+
+/* Expected number of distinct keys in a worker's table, from the first chunk: `d` distinct keys among `n`
+ * rows. Keys drawn evenly from G values show d = G (1 - e^(-n/G)) distinct in n rows; G is solved for by
+ * bisection (at most `total`, the scan's rows), and a worker that reads `share` rows then expects
+ * G (1 - e^(-share/G)) of them. A chunk without a repeated key (unique or clustered keys, each chunk
+ * bringing new ones) means a group per row: `share` groups. */
+double gtab_expected_groups(double d, double n, double total, double share)
+{
+    if (d <= 0 || n <= 0)
+        return 0;
+    if (d >= n)
+        return share;
+    double lo = d, hi = MAX(total, d);
+    if (hi * (1 - exp(-n / hi)) <= d)
+        return share;  /* more distinct keys than even `total` values would give */
+    for (int i = 0; i < 100; i++) {
+        double mid = (lo + hi) / 2;
+        if (mid * (1 - exp(-n / mid)) < d)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return hi * (1 - exp(-share / hi));
+}
+
+bool gtab_prefer_partitioned(double d, double n, double rows, int nw)
+{
+    if (nw < 2)
+        return false;
+    double gw = gtab_expected_groups(d, n, rows, rows / nw);
+    return (nw - 1) * gw > rows / nw / 4;
+}

@@ -22,12 +22,22 @@ typedef struct part_buf {
     bool pooled;        /* the arrays are carved out of the worker's pooled block (not freed one by one) */
     uint64_t *key;
     uint8_t *kvalid;
-    uint64_t **val;     /* per aggregate: the argument's 8 bytes */
-    uint8_t **flag;     /* per aggregate: 1 = the row counts (argument not NULL, FILTER true) */
+    uint64_t **val;     /* per aggregate with an argument: its 8 bytes (else NULL) */
+    uint8_t **flag;     /* per aggregate with an argument or FILTER: 1 = the row counts (argument not NULL,
+                         * FILTER true; else NULL: count(*) keeps nothing per row) */
 } part_buf;
 
-/* Groups made by the first chunk (65,536 rows) above which grouping switches to owned mode. */
-#define OWNED_MIN_GROUPS 4096
+static bool radix_val(const agg_spec *sp) { return sp->arg != NULL; }
+static bool radix_flag(const agg_spec *sp) { return sp->arg || sp->filter; }
+
+/* Bytes a row takes in a partition: key, key validity, and per aggregate what it keeps. */
+static size_t radix_row_bytes(const query *q)
+{
+    size_t b = 9;
+    for (int j = 0; j < q->naggs; j++)
+        b += (radix_val(&q->aggs[j]) ? 8 : 0) + (radix_flag(&q->aggs[j]) ? 1 : 0);
+    return b;
+}
 
 typedef struct worker {
     run *r;
@@ -127,8 +137,9 @@ static inline unsigned part_of(uint64_t w) { return (unsigned)((w * 0x9E3779B97F
 
 /* Doubles a partition's arrays. A partition that outgrows its share of the worker's pooled block (skewed
  * keys) moves to malloc'ed arrays of its own. */
-static int part_grow(part_buf *p, int naggs, factdb_error *err)
+static int part_grow(part_buf *p, const query *q, factdb_error *err)
 {
+    int naggs = q->naggs;
     size_t cap = p->cap ? p->cap * 2 : 4096, n = p->n;
     uint64_t *k = malloc(cap * 8);
     uint8_t *kv = malloc(cap);
@@ -136,9 +147,9 @@ static int part_grow(part_buf *p, int naggs, factdb_error *err)
     uint64_t *v[MAX_AGGS] = {0};
     uint8_t *f[MAX_AGGS] = {0};
     for (int j = 0; j < naggs && ok; j++) {
-        v[j] = malloc(cap * 8);
-        f[j] = malloc(cap);
-        ok = v[j] && f[j];
+        v[j] = radix_val(&q->aggs[j]) ? malloc(cap * 8) : NULL;
+        f[j] = radix_flag(&q->aggs[j]) ? malloc(cap) : NULL;
+        ok = (v[j] || !radix_val(&q->aggs[j])) && (f[j] || !radix_flag(&q->aggs[j]));
     }
     if (!ok) {
         free(k);
@@ -150,8 +161,10 @@ static int part_grow(part_buf *p, int naggs, factdb_error *err)
     memcpy(k, p->key, n * 8);
     memcpy(kv, p->kvalid, n);
     for (int j = 0; j < naggs; j++) {
-        memcpy(v[j], p->val[j], n * 8);
-        memcpy(f[j], p->flag[j], n);
+        if (v[j] && n)
+            memcpy(v[j], p->val[j], n * 8);
+        if (f[j] && n)
+            memcpy(f[j], p->flag[j], n);
     }
     if (!p->pooled) {
         free(p->key);
@@ -183,7 +196,7 @@ static int radix_append(worker *w, const uint32_t *sel, size_t m)
             (q->aggs[j].filter && eval(t, q->aggs[j].filter, sel, m, &fv[j])))
             return (w->err = t->err).code;
     }
-    size_t charge = m * (9 + (size_t)q->naggs * 9);
+    size_t charge = m * radix_row_bytes(q);
     if (atomic_fetch_add(&r->mem, charge) + charge > r->o->mem_limit)
         return base_err(&w->err, FACTDB_LIMIT, "the query needs more than its memory limit of %zu MiB (too many groups); "
                         "add filters, or raise the limit", r->o->mem_limit >> 20);
@@ -202,7 +215,7 @@ static int radix_append(worker *w, const uint32_t *sel, size_t m)
             memcpy(&kw, &d, 8);
         }
         part_buf *p = &w->parts[part_of(kw)];
-        if (p->n == p->cap && part_grow(p, q->naggs, &w->err))
+        if (p->n == p->cap && part_grow(p, q, &w->err))
             return w->err.code;
         size_t at = p->n++;
         p->key[at] = kw;
@@ -214,8 +227,10 @@ static int radix_append(worker *w, const uint32_t *sel, size_t m)
                 ok = 0;
             if (f && ((f->valid && !f->valid[i]) || !((const uint8_t *)f->data)[i]))
                 ok = 0;
-            p->flag[j][at] = ok;
-            p->val[j][at] = a ? ((const uint64_t *)a->data)[i] : 0;
+            if (p->flag[j])
+                p->flag[j][at] = ok;
+            if (p->val[j])
+                p->val[j][at] = ((const uint64_t *)a->data)[i];
         }
     }
     return 0;
@@ -1100,8 +1115,9 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         goto out;
     for (int i = 0; i < nw; i++)
         r->w[i].me = i;
-    /* Probe the grouping's cardinality on the first chunk: when it alone makes many groups, switch to
-     * owned mode (every worker reads every chunk, aggregates its own keys). */
+    /* Probe the grouping's cardinality on the first chunk: when merging per-worker tables would cost more
+     * than partitioning the keys, switch to radix or owned mode (every worker reads every chunk,
+     * aggregates its own keys). */
     if (q->agg && q->nkeys && nw > 1 && r->scan && !r->w[0].gt.dense && store_scan_chunk_count(r->scan) > 2) {
         work_chunks(&r->w[0], 1);
         if (r->w[0].rc) {
@@ -1109,7 +1125,9 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
             *err = r->w[0].err;
             goto out;
         }
-        if (r->w[0].gt.ng > OWNED_MIN_GROUPS) {
+        /* per-worker tables and a final merge, or radix/owned mode: see gtab_prefer_partitioned */
+        if (gtab_prefer_partitioned((double)r->w[0].gt.ng, (double)r->w[0].batch.count,
+                                    (double)factdb_scan_row_count(r->scan), nw)) {
             r->radix = q->nkeys == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
             for (int j = 0; j < q->naggs && r->radix; j++) {
                 const agg_spec *sp = &q->aggs[j];
@@ -1130,7 +1148,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
                  * reuse it instead of page-faulting fresh memory, and nothing is copied while it suffices */
                 size_t rows = (size_t)factdb_scan_row_count(r->scan);
                 size_t cap = (rows / (size_t)nw / NPART * 5 / 4 + 1024 + 7) & ~(size_t)7;  /* keeps arrays 8-aligned */
-                size_t per_row = 9 + (size_t)q->naggs * 9;
+                size_t per_row = radix_row_bytes(q);
                 wk->block_size = cap * per_row * NPART;
                 wk->block = base_pool_get(wk->block_size);
                 if (!wk->block) {
@@ -1150,16 +1168,18 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
                     pb->cap = cap;
                     pb->key = (uint64_t *)(void *)at;
                     at += cap * 8;
-                    for (int j = 0; j < q->naggs; j++) {
-                        pb->val[j] = (uint64_t *)(void *)at;
-                        at += cap * 8;
-                    }
+                    for (int j = 0; j < q->naggs; j++)
+                        if (radix_val(&q->aggs[j])) {
+                            pb->val[j] = (uint64_t *)(void *)at;
+                            at += cap * 8;
+                        }
                     pb->kvalid = at;
                     at += cap;
-                    for (int j = 0; j < q->naggs; j++) {
-                        pb->flag[j] = at;
-                        at += cap;
-                    }
+                    for (int j = 0; j < q->naggs; j++)
+                        if (radix_flag(&q->aggs[j])) {
+                            pb->flag[j] = at;
+                            at += cap;
+                        }
                 }
             }
             if (!r->radix) {

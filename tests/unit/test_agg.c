@@ -1,0 +1,32 @@
+/* test_agg.c: the choice between per-worker group tables and partitioned grouping (issue 11). */
+#include "exec/agg.h"
+#include <criterion/criterion.h>
+#include <math.h>
+
+/* distinct keys among n rows drawn evenly from g values */
+static double seen(double g, double n) { return g * (1 - exp(-n / g)); }
+
+Test(grouping, estimates_distinct_keys_from_a_sample)
+{
+    const double n = 65536, rows = 4e6;
+    double gs[] = {10, 1000, 10000, 100000, 1000000};
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        double want = seen(gs[i], rows / 2), got = gtab_expected_groups(seen(gs[i], n), n, rows, rows / 2);
+        cr_expect(fabs(got - want) <= want * 0.02, "%g keys: expected %g per worker, estimated %g", gs[i], want, got);
+    }
+    /* no key repeated in the sample (unique or clustered keys): a group per row read */
+    cr_expect_eq(gtab_expected_groups(n, n, rows, rows / 2), rows / 2);
+    cr_expect_eq(gtab_expected_groups(0, 0, rows, rows), 0);
+}
+
+Test(grouping, partitions_only_when_the_merge_would_cost_more)
+{
+    const double n = 65536, rows = 4e6;
+    /* issue 11: 10k and 100k keys were partitioned (radix) and 2 threads took twice as long as 1 */
+    cr_expect(!gtab_prefer_partitioned(seen(10, n), n, rows, 2));
+    cr_expect(!gtab_prefer_partitioned(seen(10000, n), n, rows, 2));
+    cr_expect(!gtab_prefer_partitioned(seen(100000, n), n, rows, 2));
+    cr_expect(gtab_prefer_partitioned(seen(1000000, n), n, rows, 2));
+    cr_expect(gtab_prefer_partitioned(n, n, rows, 2));
+    cr_expect(!gtab_prefer_partitioned(n, n, rows, 1));
+}
