@@ -11,15 +11,7 @@ B=build
 D=bench/data
 mkdir -p "$D"
 
-need=""
-command -v node >/dev/null || need="$need nodejs"
-command -v npm >/dev/null || need="$need npm"
-command -v sqlite3 >/dev/null || need="$need sqlite3"
-command -v bc >/dev/null || need="$need bc"
-if [ -n "$need" ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq $need >/dev/null; else echo "run: sudo apt-get install -y$need" >&2; exit 1; fi
-fi
-[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund >/dev/null)
+BENCH_EXTRA_PKGS=bc . bench/deps.sh
 
 CSV="$D/sales_$ROWS.csv"
 [ -f "$CSV" ] || { echo "generating $CSV"; "$B/bench-gen" "$ROWS" > "$CSV.tmp" && mv "$CSV.tmp" "$CSV"; }

@@ -11,14 +11,7 @@ RUNS=${FACTDB_BENCH_RUNS:-5}
 B=${FACTDB_BUILD:-build}
 D=bench/data
 mkdir -p "$D"
-need=""
-command -v node >/dev/null || need="$need nodejs"
-command -v npm >/dev/null || need="$need npm"
-command -v sqlite3 >/dev/null || need="$need sqlite3"
-if [ -n "$need" ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq $need >/dev/null; else echo "run: sudo apt-get install -y$need" >&2; exit 1; fi
-fi
-[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund >/dev/null)
+. bench/deps.sh
 CSV="$D/lineitem_sf$SF.csv"
 [ -f "$CSV" ] || { echo "generating $CSV" >&2; "$B/bench-tpch-gen" "$SF" "$CSV.tmp" && mv "$CSV.tmp" "$CSV"; }
 FACTDB_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) python3 bench/tpch.py "$CSV" "$D/tpch" "$SF" "$RUNS" "$B"

@@ -60,6 +60,7 @@ void base_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
 /* Parse YYYY-MM-DD (exactly) into days since epoch; returns 0 on success, -1 on bad form with
  * `why` set to a static reason. */
 int base_parse_date(const char *s, size_t len, int32_t *out, const char **why);
+int base_days_in_month(int y, int m);  /* m in 1..12, proleptic Gregorian */
 /* The accepted text forms of a timestamp, in every "expected ..." message (SQL, CSV, HTTP). */
 #define BASE_TS_FORMS "expected a timestamp as YYYY-MM-DD[ HH:MM[:SS[.ffffff]]] with T or a space before the time " \
                       "and an optional offset Z, +HH, +HH:MM or +HHMM (or -), e.g. 2026-11-29T18:40:00.123Z"

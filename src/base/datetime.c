@@ -42,7 +42,7 @@ static int digits(const char *s, size_t n, unsigned *out)
     return 0;
 }
 
-static int days_in_month(unsigned y, unsigned m)
+int base_days_in_month(int y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
@@ -62,7 +62,7 @@ int base_parse_date(const char *s, size_t len, int32_t *out, const char **why)
         *why = "month out of range 1..12";
         return -1;
     }
-    if (d < 1 || (int)d > days_in_month(y, m)) {
+    if (d < 1 || (int)d > base_days_in_month((int)y, (int)m)) {
         *why = "day out of range for its month";
         return -1;
     }

@@ -88,14 +88,6 @@ int ingest_format_check(const char *fmt, bool timestamp, char *why, size_t cap)
     return 0;
 }
 
-static int days_in_month(int y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[m - 1];
-}
-
 int ingest_format_parse(const char *fmt, const char *s, size_t len, int64_t *out, bool timestamp, char *why,
                         size_t cap)
 {
@@ -157,7 +149,7 @@ int ingest_format_parse(const char *fmt, const char *s, size_t len, int64_t *out
         snprintf(why, cap, "%s", BASE_DATE_RANGE_ERROR);
         return -1;
     }
-    if (d < 1 || d > days_in_month(y, m)) {
+    if (d < 1 || d > base_days_in_month(y, m)) {
         snprintf(why, cap, "day %d is out of range for month %d of %d", d, m, y);
         return -1;
     }
