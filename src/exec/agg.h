@@ -59,6 +59,7 @@ typedef struct gtab {
     _Atomic size_t *mem;
     size_t limit, charged;
     sql_arena *keep;
+    bool runs;             /* the current vector's rows are sorted by group (gtab_sort_rows) */
 } gtab;
 
 /* kmode/domain per key (domain: dictionary size of a KEY_CODE key, 2 for booleans, 0 = unknown). */
@@ -69,6 +70,10 @@ int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, b
               factdb_error *err);
 /* Group ids of rows 0..n of the key vectors. */
 int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err);
+/* With few groups, sorts rows 0..n by group id (counting sort): g in place, and the input rows they came
+ * from (sel[i], or i without sel) into sel_out; the next gtab_update calls then add each group's run of
+ * rows in registers. Returns false (nothing changed) when runs would be short. */
+bool gtab_sort_rows(gtab *t, uint32_t *g, const uint32_t *sel, uint32_t *sel_out, size_t n);
 /* Adds rows 0..n of `a` (NULL for count(*)) to aggregate j; g NULL = all in group 0; fmask/fvalid: FILTER.
  * coded: text values are dictionary codes / stable dictionary strings. */
 int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask, const uint8_t *fvalid, size_t n,
@@ -103,6 +108,10 @@ double gtab_expected_groups(double d, double n, double rows, double share);
  * worker decoding every chunk) but needs no merge. Partition when that merge would exceed a quarter of a
  * worker's share of the scan. Measured (issue 11, 4M rows, 2 threads): per-worker tables win at 100k
  * groups (140 ms against 160-250 ms partitioned), partitioning at 1M (320 ms against 410 ms). */
-bool gtab_prefer_partitioned(double d, double n, double rows, int nw);
+/* hood: the rows among which the first chunk's keys can recur, from zone maps: the rows of the chunks
+ * whose key range overlaps the first chunk's (all rows for keys spread over the table; one chunk's for
+ * keys clustered by load order, such as TPC-H's l_orderkey, whose 1.5 million keys a first chunk of
+ * 16k distinct keys in 64k rows would otherwise put at 16k). */
+bool gtab_prefer_partitioned(double d, double n, double rows, double hood, int nw);
 
 #endif

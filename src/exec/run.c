@@ -361,6 +361,12 @@ static int process(worker *w, size_t n)
         }
         if (q->nkeys && gtab_groups(&w->gt, kv, m, gids, &w->err))
             return w->err.code;
+        /* rows read through a selection (a WHERE) are gathered anyway: gathering them in group order
+         * costs only the sort (TPC-H Q1: 213 -> 196 ms; without a selection the gather cost more than it
+         * saved, 42 -> 83 ms for 3 groups) */
+        uint32_t sorted_sel[EXEC_VEC];
+        if (q->nkeys && sel && gtab_sort_rows(&w->gt, gids, sel, sorted_sel, m))
+            sel = sorted_sel;
         for (int j = 0; j < q->naggs; j++) {
             agg_spec *sp = &q->aggs[j];
             vec *a = NULL, *f = NULL;
@@ -472,6 +478,26 @@ static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
 }
 
 /* ---- zone maps ---- */
+/* The rows of the chunks whose zone map for the grouping key overlaps the first chunk's (see
+ * gtab_prefer_partitioned): all rows unless the one key is a plain column with zone maps (not a double,
+ * whose bits do not order as numbers). */
+static double key_hood_rows(run *r)
+{
+    double all = (double)factdb_scan_row_count(r->scan);
+    const bexpr *k = r->q->keys[0];
+    int64_t lo, hi, a, b;
+    size_t nch = store_scan_chunk_count(r->scan);
+    if (r->q->nkeys != 1 || k->kind != B_INPUT || k->type.id == TY_DOUBLE || !nch ||
+        !store_scan_chunk_range(r->scan, 0, (size_t)k->input, &lo, &hi))
+        return all;
+    size_t overlap = 0;
+    for (size_t i = 0; i < nch; i++) {
+        if (!store_scan_chunk_range(r->scan, i, (size_t)k->input, &a, &b))
+            return all;
+        overlap += a <= hi && b >= lo;
+    }
+    return all * (double)overlap / (double)nch;
+}
 static bool zone_keep(void *ctx, const store_chunk_header *h)
 {
     const query *q = ctx;
@@ -865,6 +891,136 @@ static int set_cell(rowset *rs, int col, size_t row, const sql_value *v, factdb_
     return 0;
 }
 
+/* Column c of group g of table gt (keys first, then aggregates) into row `row`, column `oc` of out. */
+static int group_cell(run *r, gtab *gt, size_t g, int c, rowset *out, int oc, size_t row, factdb_error *err)
+{
+    query *q = r->q;
+    size_t nk = (size_t)q->nkeys;
+    sql_value v;
+    if (c >= q->nkeys) {
+        int rc = gtab_final(gt, (uint32_t)g, c - q->nkeys, &v, err);
+        return rc ? rc : set_cell(out, oc, row, &v, err);
+    }
+    memset(&v, 0, sizeof v);
+    v.type = q->keys[c]->type;
+    v.null = gt->kn[g * nk + (size_t)c];
+    uint64_t w = gt->kw[g * nk + (size_t)c];
+    if (!v.null) {
+        switch (r->kmode[c]) {
+        case KEY_CODE:
+            v.s.p = factdb_scan_text(r->scan, (size_t)q->keys[c]->input, (uint32_t)w, &v.s.len);
+            if (!v.s.p)
+                return base_err(err, FACTDB_CORRUPT, "a text value refers to a missing dictionary entry; run factdb check");
+            break;
+        case KEY_STR: v.s = gt->ks[g * nk + (size_t)c]; break;
+        case KEY_F64: memcpy(&v.d, &w, 8); break;
+        default: v.i = (int64_t)w; break;
+        }
+    }
+    return set_cell(out, oc, row, &v, err);
+}
+
+static bool identity_projection(const query *q);
+
+/* ORDER BY ... LIMIT k over many groups (`GROUP BY l_orderkey ORDER BY sum(...) DESC LIMIT 10`): the
+ * groups stream through a heap of the k best rows, holding only the columns ORDER BY reads plus the
+ * group's position (ties go to the earlier group, as in the full sort); only the k chosen groups then get
+ * their other columns (an avg's division, a text key's lookup). Nothing proportional to the group count
+ * is allocated (1.5M groups: the full rowset took 46,000 page faults a query). Chosen groups go to
+ * pick_tab/pick_g in order, their count to *picked; SIZE_MAX when this does not apply. */
+static int pick_top_groups(run *r, gtab **tabs, const int *owner_of, int ntabs, size_t total, uint16_t **pick_tab,
+                           uint32_t **pick_g, size_t *picked, factdb_error *err)
+{
+    query *q = r->q;
+    *picked = SIZE_MAX;
+    size_t keep = q->limit >= 0 ? (size_t)q->limit + (size_t)q->offset : total;
+    if (!q->nsort || q->distinct || !identity_projection(q) || keep > total / 8 || ntabs > UINT16_MAX ||
+        q->nsort >= 1023)
+        return 0;
+    /* the sort columns, each once, renumbered for the narrow rowset, then the position */
+    int cols[1024], ncols = 0, map[MAX_KEYS + MAX_AGGS];
+    sort_key keys[1024];
+    sql_type types[1024];
+    for (int c = 0; c < q->nkeys + q->naggs; c++)
+        map[c] = -1;
+    for (int k = 0; k < q->nsort; k++) {
+        int c = q->sort[k].col;
+        if (map[c] < 0) {
+            map[c] = ncols;
+            types[ncols] = c < q->nkeys ? q->keys[c]->type : q->aggs[c - q->nkeys].type;
+            cols[ncols++] = c;
+        }
+        keys[k] = q->sort[k];
+        keys[k].col = map[c];
+    }
+    types[ncols] = (sql_type){TY_BIGINT, 0, 0};
+    keys[q->nsort] = (sort_key){.col = ncols};
+    size_t slots = keep + 1, hn = 0, spare = keep, *heap = malloc(slots * sizeof *heap);
+    uint16_t *tab = malloc(slots * sizeof *tab);
+    uint32_t *gid = malloc(slots * sizeof *gid);
+    rowset narrow;
+    int rc = rowset_init(&narrow, ncols + 1, types, &r->mem, r->o->mem_limit, err);
+    if (!rc && (!heap || !tab || !gid))
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+    if (!rc)
+        rc = rowset_reserve(&narrow, slots, err);
+    narrow.n = slots;
+    sort_ctx sc = {&narrow, keys, q->nsort + 1};
+    int64_t seq = 0;
+    for (int wi = 0; wi < ntabs && !rc; wi++) {
+        gtab *gt = tabs[wi];
+        for (size_t g = 0; g < gt->ng && !rc; g++) {
+            if (owner_of[wi] >= 0 &&
+                gtab_owner(gt->kw + g * (size_t)q->nkeys, gt->kn + g * (size_t)q->nkeys, q->nkeys, r->nw) != owner_of[wi])
+                continue;
+            size_t at = hn < keep ? hn : spare;
+            for (int c = 0; c < ncols && !rc; c++)
+                rc = group_cell(r, gt, g, cols[c], &narrow, c, at, err);
+            sql_value pos = {.type = {TY_BIGINT, 0, 0}, .i = seq++};
+            if (rc || (rc = set_cell(&narrow, ncols, at, &pos, err)))
+                break;
+            tab[at] = (uint16_t)wi;
+            gid[at] = (uint32_t)g;
+            if (hn < keep) {  /* max-heap: the worst kept row on top */
+                heap[hn++] = at;
+                for (size_t j = hn - 1; j > 0;) {
+                    size_t p = (j - 1) / 2;
+                    if (cmp_rows(&sc, heap[j], heap[p]) <= 0)
+                        break;
+                    size_t t = heap[j];
+                    heap[j] = heap[p];
+                    heap[p] = t;
+                    j = p;
+                }
+            } else if (keep && cmp_rows(&sc, at, heap[0]) < 0) {
+                spare = heap[0];
+                heap[0] = at;
+                sift_down(&sc, heap, hn, 0);
+            }
+        }
+    }
+    if (!rc) {
+        qsort_r(heap, hn, sizeof *heap, qcmp, &sc);
+        *pick_tab = malloc((hn ? hn : 1) * sizeof **pick_tab);
+        *pick_g = malloc((hn ? hn : 1) * sizeof **pick_g);
+        if (!*pick_tab || !*pick_g) {
+            free(*pick_tab), free(*pick_g);
+            *pick_tab = NULL, *pick_g = NULL;
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < hn; i++) {
+                (*pick_tab)[i] = tab[heap[i]];
+                (*pick_g)[i] = gid[heap[i]];
+            }
+            *picked = hn;
+        }
+    }
+    narrow.n = 0;
+    rowset_cleanup(&narrow);
+    free(heap), free(tab), free(gid);
+    return rc;
+}
+
 /* Group tables of workers w[0..nw) -> one rowset of keys then aggregates. In owned mode a group is taken
  * only from the table of the worker that owns it (worker 0 also holds others' first-chunk groups). */
 static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_error *err)
@@ -893,50 +1049,43 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
         }
     }
     size_t total = 0;
-    for (int i = 0; i < ntabs; i++)
-        total += tabs[i]->ng;
-    if (rowset_init(out, nc, types, &r->mem, r->o->mem_limit, err) || rowset_reserve(out, total ? total : 1, err))
-        return err->code;
     int rc = 0;
-    size_t nk = (size_t)q->nkeys;
-    size_t row = 0;
-    for (int wi = 0; wi < ntabs && !rc; wi++) {
-        gtab *gt = tabs[wi];
+    for (int i = 0; i < ntabs && !rc; i++) {
+        total += tabs[i]->ng;
         for (int j = 0; j < q->naggs && !rc; j++)
-            rc = gtab_distinct_finish(gt, j, err);
-        for (size_t g = 0; g < gt->ng && !rc; g++) {
-            if (owner_of[wi] >= 0 && gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != owner_of[wi])
-                continue;
-            for (size_t k = 0; k < nk && !rc; k++) {
-                sql_value v;
-                memset(&v, 0, sizeof v);
-                v.type = types[k];
-                v.null = gt->kn[g * nk + k];
-                uint64_t w = gt->kw[g * nk + k];
-                if (!v.null) {
-                    switch (r->kmode[k]) {
-                    case KEY_CODE:
-                        v.s.p = factdb_scan_text(r->scan, (size_t)q->keys[k]->input, (uint32_t)w, &v.s.len);
-                        if (!v.s.p)
-                            rc = base_err(err, FACTDB_CORRUPT,
-                                          "a text value refers to a missing dictionary entry; run factdb check");
-                        break;
-                    case KEY_STR: v.s = gt->ks[g * nk + k]; break;
-                    case KEY_F64: memcpy(&v.d, &w, 8); break;
-                    default: v.i = (int64_t)w; break;
-                    }
-                }
-                if (!rc)
-                    rc = set_cell(out, (int)k, row, &v, err);
+            rc = gtab_distinct_finish(tabs[i], j, err);
+    }
+    if (rc)
+        return rc;
+    uint16_t *pick_tab = NULL;
+    uint32_t *pick_g = NULL;
+    size_t picked;
+    if ((rc = pick_top_groups(r, tabs, owner_of, ntabs, total, &pick_tab, &pick_g, &picked, err)))
+        return rc;
+    size_t rows = picked != SIZE_MAX ? picked : total;
+    if (rowset_init(out, nc, types, &r->mem, r->o->mem_limit, err) || rowset_reserve(out, rows ? rows : 1, err)) {
+        free(pick_tab), free(pick_g);
+        return err->code;
+    }
+    size_t nk = (size_t)q->nkeys, row = 0;
+    if (picked != SIZE_MAX) {
+        for (; row < picked && !rc; row++)
+            for (int c = 0; c < nc && !rc; c++)
+                rc = group_cell(r, tabs[pick_tab[row]], pick_g[row], c, out, c, row, err);
+    } else {
+        for (int wi = 0; wi < ntabs && !rc; wi++) {
+            gtab *gt = tabs[wi];
+            for (size_t g = 0; g < gt->ng && !rc; g++) {
+                if (owner_of[wi] >= 0 &&
+                    gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != owner_of[wi])
+                    continue;
+                for (int c = 0; c < nc && !rc; c++)
+                    rc = group_cell(r, gt, g, c, out, c, row, err);
+                row++;
             }
-            for (int j = 0; j < q->naggs && !rc; j++) {
-                sql_value v;
-                if (!(rc = gtab_final(gt, (uint32_t)g, j, &v, err)))
-                    rc = set_cell(out, q->nkeys + j, row, &v, err);
-            }
-            row++;
         }
     }
+    free(pick_tab), free(pick_g);
     if (!rc)
         out->n = row;
     return rc;
@@ -1127,7 +1276,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         }
         /* per-worker tables and a final merge, or radix/owned mode: see gtab_prefer_partitioned */
         if (gtab_prefer_partitioned((double)r->w[0].gt.ng, (double)r->w[0].batch.count,
-                                    (double)factdb_scan_row_count(r->scan), nw)) {
+                                    (double)factdb_scan_row_count(r->scan), key_hood_rows(r), nw) ) {
             r->radix = q->nkeys == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
             for (int j = 0; j < q->naggs && r->radix; j++) {
                 const agg_spec *sp = &q->aggs[j];

@@ -23,10 +23,26 @@ Test(grouping, partitions_only_when_the_merge_would_cost_more)
 {
     const double n = 65536, rows = 4e6;
     /* issue 11: 10k and 100k keys were partitioned (radix) and 2 threads took twice as long as 1 */
-    cr_expect(!gtab_prefer_partitioned(seen(10, n), n, rows, 2));
-    cr_expect(!gtab_prefer_partitioned(seen(10000, n), n, rows, 2));
-    cr_expect(!gtab_prefer_partitioned(seen(100000, n), n, rows, 2));
-    cr_expect(gtab_prefer_partitioned(seen(1000000, n), n, rows, 2));
-    cr_expect(gtab_prefer_partitioned(n, n, rows, 2));
-    cr_expect(!gtab_prefer_partitioned(n, n, rows, 1));
+    cr_expect(!gtab_prefer_partitioned(seen(10, n), n, rows, rows, 2));
+    cr_expect(!gtab_prefer_partitioned(seen(10000, n), n, rows, rows, 2));
+    cr_expect(!gtab_prefer_partitioned(seen(100000, n), n, rows, rows, 2));
+    cr_expect(gtab_prefer_partitioned(seen(1000000, n), n, rows, rows, 2));
+    cr_expect(gtab_prefer_partitioned(n, n, rows, rows, 2));
+    cr_expect(!gtab_prefer_partitioned(n, n, rows, rows, 1));
+}
+
+Test(grouping, keys_clustered_by_load_order_count_per_neighbourhood)
+{
+    /* TPC-H l_orderkey: 4 rows a key, sorted, so a first chunk of 65,536 rows holds 16,384 keys that recur
+     * in no other chunk; 6M rows hold 1.5M keys (1-7 rows a key). Taken as spread over the table, 16k keys look like 16k
+     * groups in all and the merge of 2 workers' tables looks cheap; per neighbourhood (the first chunk's
+     * own rows, from zone maps) a worker expects 750k groups. */
+    const double n = 65536, d = 16453, rows = 6001278;  /* as measured on bench-tpch-gen's SF1 */
+    cr_expect(!gtab_prefer_partitioned(d, n, rows, rows, 2));
+    cr_expect(gtab_prefer_partitioned(d, n, rows, n, 2));
+    double per = gtab_expected_groups(d, n, n, n) * (rows / 2 / n);
+    cr_expect(per > 700000 && per < 800000, "%g", per);
+    /* the same 16k keys over two chunks' neighbourhood still repeat (4 rows each): no partitioning gain
+     * is assumed for keys whose neighbourhood covers the table */
+    cr_expect(!gtab_prefer_partitioned(seen(10000, n), n, rows, 2 * n, 2));
 }
