@@ -104,8 +104,10 @@ int base_buf_append(base_buf *b, const void *p, size_t n);
 
 /* ---- reusable large buffers ----
  * Queries need the same large scratch buffers again and again (decoded chunks, vectors). Fresh memory
- * costs a page fault per 4 KiB on first touch, so freed buffers are kept (up to 256 MiB per process) and
- * handed out again; new ones of 2 MiB or more are huge pages (a fault per 2 MiB). Contents are undefined. */
+ * costs a page fault per 4 KiB on first touch, so freed buffers are kept (up to a quarter of physical
+ * memory, at least 256 MiB, per process; those of 2 MiB or more as MADV_FREE pages the kernel may reclaim
+ * under memory pressure) and handed out again; new ones of 2 MiB or more are huge pages (a fault per
+ * 2 MiB). Contents are undefined. */
 void *base_pool_get(size_t size);
 void base_pool_put(void *p, size_t size);
 

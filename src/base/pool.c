@@ -4,9 +4,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define POOL_SLOTS 1024
-#define POOL_LIMIT ((size_t)256 << 20)
 #define HUGE ((size_t)2 << 20)
 
 typedef struct pool_entry {
@@ -48,12 +48,31 @@ void *base_pool_get(size_t size)
     return fresh(size);
 }
 
+/* At most a quarter of physical memory is kept (at least 256 MiB): a large grouping's arrays (6M groups:
+ * about 1.5 GB) come back for the next one. */
+static size_t pool_limit(void)
+{
+    static size_t limit;
+    if (!limit) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        size_t quarter = pages > 0 && psize > 0 ? (size_t)pages / 4 * (size_t)psize : 0;
+        limit = quarter > ((size_t)256 << 20) ? quarter : (size_t)256 << 20;
+    }
+    return limit;
+}
+
 void base_pool_put(void *p, size_t size)
 {
     if (!p)
         return;
+    if (size >= HUGE) {
+        /* kept, but the kernel may take the pages back under memory pressure (they then read as zeros
+         * and fault in again on the next use), so an idle process's cache costs no one memory they need */
+        size_t r = (size + HUGE - 1) / HUGE * HUGE;
+        madvise(p, r, MADV_FREE);
+    }
     pthread_mutex_lock(&pool_mu);
-    if (pool_n < POOL_SLOTS && pool_bytes + size <= POOL_LIMIT) {
+    if (pool_n < POOL_SLOTS && pool_bytes + size <= pool_limit()) {
         pool[pool_n++] = (pool_entry){p, size};
         pool_bytes += size;
         p = NULL;

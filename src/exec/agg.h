@@ -108,6 +108,12 @@ double gtab_expected_groups(double d, double n, double rows, double share);
  * worker decoding every chunk) but needs no merge. Partition when that merge would exceed a quarter of a
  * worker's share of the scan. Measured (issue 11, 4M rows, 2 threads): per-worker tables win at 100k
  * groups (140 ms against 160-250 ms partitioned), partitioning at 1M (320 ms against 410 ms). */
+/* The distinct keys expected among `share` of `rows` rows, where the first chunk's n rows had d and its
+ * keys recur only among `hood` rows (see below). */
+double gtab_expected_share(double d, double n, double rows, double hood, double share);
+/* Makes room for `groups` groups at once (capacity and hash slots), instead of doubling through the sizes
+ * below (each doubling copies every array). */
+int gtab_reserve(gtab *t, size_t groups, factdb_error *err);
 /* hood: the rows among which the first chunk's keys can recur, from zone maps: the rows of the chunks
  * whose key range overlaps the first chunk's (all rows for keys spread over the table; one chunk's for
  * keys clustered by load order, such as TPC-H's l_orderkey, whose 1.5 million keys a first chunk of

@@ -75,6 +75,7 @@ struct run {
      * (gtab_owner), so no worker holds all groups and no final merge is needed. */
     bool owned;
     size_t first_chunk;     /* owned mode: chunks before it were aggregated the ordinary way */
+    double groups_est;      /* groups the whole grouping is expected to make (from the first chunk) */
     bool radix;             /* owned mode with radix-partitioned aggregation */
 };
 
@@ -248,6 +249,8 @@ static int radix_aggregate(worker *w)
         if (gtab_init(gt, q, r->kmode, r->domain, &r->mem, r->o->mem_limit, &w->th.keep, &w->err))
             return w->err.code;
         w->nptabs = p + 1;
+        factdb_error ignored = {0};  /* a hint, as in exec_select */
+        gtab_reserve(gt, (size_t)(r->groups_est / NPART), &ignored);
         for (int src = 0; src < r->nw; src++) {
             part_buf *pb = &r->w[src].parts[p];
             for (size_t off = 0; off < pb->n; off += EXEC_VEC) {
@@ -1267,16 +1270,18 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
     /* Probe the grouping's cardinality on the first chunk: when merging per-worker tables would cost more
      * than partitioning the keys, switch to radix or owned mode (every worker reads every chunk,
      * aggregates its own keys). */
-    if (q->agg && q->nkeys && nw > 1 && r->scan && !r->w[0].gt.dense && store_scan_chunk_count(r->scan) > 2) {
+    if (q->agg && q->nkeys && r->scan && !r->w[0].gt.dense && store_scan_chunk_count(r->scan) > 2) {
         work_chunks(&r->w[0], 1);
         if (r->w[0].rc) {
             rc = r->w[0].rc;
             *err = r->w[0].err;
             goto out;
         }
+        double d = (double)r->w[0].gt.ng, n0 = (double)r->w[0].batch.count, hood = key_hood_rows(r);
+        double rows = (double)factdb_scan_row_count(r->scan);
+        r->groups_est = gtab_expected_share(d, n0, rows, hood, rows);
         /* per-worker tables and a final merge, or radix/owned mode: see gtab_prefer_partitioned */
-        if (gtab_prefer_partitioned((double)r->w[0].gt.ng, (double)r->w[0].batch.count,
-                                    (double)factdb_scan_row_count(r->scan), key_hood_rows(r), nw) ) {
+        if (gtab_prefer_partitioned(d, n0, rows, hood, nw)) {
             r->radix = q->nkeys == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
             for (int j = 0; j < q->naggs && r->radix; j++) {
                 const agg_spec *sp = &q->aggs[j];
@@ -1295,8 +1300,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
                 }
                 /* one pooled block per worker, sized for an even share of the rows (+25%): repeated queries
                  * reuse it instead of page-faulting fresh memory, and nothing is copied while it suffices */
-                size_t rows = (size_t)factdb_scan_row_count(r->scan);
-                size_t cap = (rows / (size_t)nw / NPART * 5 / 4 + 1024 + 7) & ~(size_t)7;  /* keeps arrays 8-aligned */
+                size_t cap = ((size_t)rows / (size_t)nw / NPART * 5 / 4 + 1024 + 7) & ~(size_t)7;  /* keeps arrays 8-aligned */
                 size_t per_row = radix_row_bytes(q);
                 wk->block_size = cap * per_row * NPART;
                 wk->block = base_pool_get(wk->block_size);
@@ -1336,6 +1340,15 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
                 r->owned = true;
                 r->first_chunk = 1;
             }
+        }
+        /* Room for the expected groups at once (radix partitions reserve theirs in radix_aggregate):
+         * worker 0 also receives the other workers' groups in the final merge. Only a hint: a table that
+         * the estimate (or the memory limit) leaves short grows as before. */
+        for (int i = 0; i < nw && !r->radix; i++) {
+            double want = r->owned ? r->groups_est / nw
+                          : i == 0 ? r->groups_est : gtab_expected_share(d, n0, rows, hood, rows / nw);
+            factdb_error ignored = {0};
+            gtab_reserve(&r->w[i].gt, (size_t)want, &ignored);
         }
     }
     if (!(r->stop && !q->agg))

@@ -225,3 +225,25 @@ Test(numbers, double_fast_path_matches_strtod)
         cr_assert_eq(d, strtod(buf, NULL), "%s", buf);
     }
 }
+
+Test(pool, big_buffers_come_back_and_stay_usable)
+{
+    /* a grouping's arrays of 2 MiB or more return to the pool with MADV_FREE; the next query of the same
+     * size gets the same block back, and it must read and write like fresh memory */
+    size_t size = (size_t)6 << 20;
+    unsigned char *p = base_pool_get(size);
+    cr_assert(p);
+    cr_expect_eq((uintptr_t)p % ((uintptr_t)2 << 20), 0, "2 MiB-aligned");
+    memset(p, 0xab, size);
+    base_pool_put(p, size);
+    unsigned char *q = base_pool_get(size);
+    cr_expect_eq(q, p, "the same block is handed out again");
+    memset(q, 0x5c, size);
+    for (size_t i = 0; i < size; i += 4096)
+        cr_assert_eq(q[i], 0x5c);
+    base_pool_put(q, size);
+    unsigned char *small = base_pool_get(1000);
+    cr_assert(small);
+    memset(small, 1, 1000);
+    base_pool_put(small, 1000);
+}
