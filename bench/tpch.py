@@ -8,6 +8,7 @@ DuckDB or with SQLite; numbers within a relative 1e-6). The rule "2 threads not 
 is printed as PASS/FAIL per query and does not change the exit status.
 
 Usage: tpch.py CSV DATADIR SF RUNS BUILD"""
+import json
 import os
 import subprocess
 import sys
@@ -156,8 +157,9 @@ def main():
             if d:
                 diffs.append("%s: factdb 1 thread vs %s: %s" % (name, what, d))
         mismatches += diffs
-        f1, f2, d2 = res["f1"][0], res["f2"][0], res["d2"][0]
-        rows.append((name, res, f2 / d2, "PASS" if f2 <= f1 * 1.05 else "FAIL", "agree" if not diffs else "DIFFER"))
+        f1, f2, d1, d2 = res["f1"][0], res["f2"][0], res["d1"][0], res["d2"][0]
+        rows.append((name, res, f1 / d1, f2 / d2, "PASS" if f2 <= f1 * 1.05 else "FAIL",
+                     "agree" if not diffs else "DIFFER"))
 
     print("## TPC-H lineitem (scale factor %s)" % SF)
     print()
@@ -172,11 +174,11 @@ def main():
     print("and tax, date, text; SQLite: INTEGER, REAL, TEXT), then loads the CSV (`factdb load`, DuckDB")
     print("`INSERT ... SELECT * FROM read_csv`, the sqlite3 shell's `.import`).")
     print()
-    print("| | factdb | DuckDB | SQLite |")
-    print("|---|---:|---:|---:|")
-    print("| load (ms) | %.0f | %.0f | %.0f |" % (f_load, d_load, s_load))
-    print("| file size (MB) | %.1f | %.1f | %.1f |" % tuple(s / 1e6 for s in sizes))
-    print("| peak RSS of the load (MB) | %.0f | %.0f | |" % (f_load_rss, d_load_rss))
+    print("| | factdb | DuckDB | SQLite | factdb/DuckDB |")
+    print("|---|---:|---:|---:|---:|")
+    print("| load (ms) | %.0f | %.0f | %.0f | %.2f |" % (f_load, d_load, s_load, f_load / d_load))
+    print("| file size (MB) | %.1f | %.1f | %.1f | %.2f |" % (tuple(s / 1e6 for s in sizes) + (sizes[0] / sizes[1],)))
+    print("| peak RSS of the load (MB) | %.0f | %.0f | | %.2f |" % (f_load_rss, d_load_rss, f_load_rss / d_load_rss))
     print()
     print("Queries: best of %d warm runs for factdb (bench-tpch-sql, through factdb_session_exec) and DuckDB" % RUNS)
     print("(@duckdb/node-api), best of %d for SQLite (Python's sqlite3 module); each engine and thread count" % SQLITE_RUNS)
@@ -184,12 +186,39 @@ def main():
     print("rule that factdb with 2 threads is not slower than with 1 beyond 5%; `results` compares every")
     print("engine's result rows with factdb's at 1 thread (numbers within a relative 1e-6).")
     print()
-    print("| query | factdb 1t | factdb 2t | DuckDB 1t | DuckDB 2t | SQLite | factdb/DuckDB 2t | 2t <= 1t | results |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
-    for name, res, ratio, rule, agree in rows:
+    print("| query | factdb 1t | factdb 2t | DuckDB 1t | DuckDB 2t | SQLite | factdb/DuckDB 1t | factdb/DuckDB 2t "
+          "| 2t <= 1t | results |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for name, res, r1, r2, rule, agree in rows:
         cells = ["%.1f / %.0f" % (res[k][0], res[k][2]) for k in ("f1", "f2", "d1", "d2", "s")]
-        print("| %s | %s | %.2f | %s | %s |" % (name, " | ".join(cells), ratio, rule, agree))
+        print("| %s | %s | %.2f | %.2f | %s | %s |" % (name, " | ".join(cells), r1, r2, rule, agree))
     print()
+    worst = max(rows, key=lambda r: max(r[2], r[3]))
+    print("Highest factdb/DuckDB time ratio: %.2f (%s); queries above 1.0 (1 or 2 threads): %s." % (
+        max(worst[2], worst[3]), worst[0],
+        ", ".join(r[0] for r in rows if max(r[2], r[3]) > 1.0) or "none"))
+    print()
+    # results of this scale factor, for the scaling table of a later run at another one
+    mine = {"sf": float(SF), "rows": sum(1 for _ in open(CSV)) - 1, "load": [f_load, d_load],
+            "queries": {name: {k: res[k][0] for k in ("f1", "f2", "d1", "d2")} for name, res, *_ in rows}}
+    with open(os.path.join(DATA, "results_sf%s.json" % SF), "w") as f:
+        json.dump(mine, f)
+    base = os.path.join(DATA, "results_sf1.json")
+    if float(SF) != 1 and os.path.exists(base):
+        with open(base) as f:
+            one = json.load(f)
+        k = mine["rows"] / one["rows"]
+        print("Scaling: time at scale factor %s divided by time at scale factor 1 (same machine, same build;" % SF)
+        print("%.2fx the rows, so %.2f is linear). Peak memory is in the table above." % (k, k))
+        print()
+        print("| | factdb 1t | factdb 2t | DuckDB 1t | DuckDB 2t |")
+        print("|---|---:|---:|---:|---:|")
+        print("| load | %.2f | | %.2f | |" % (mine["load"][0] / one["load"][0], mine["load"][1] / one["load"][1]))
+        for name, t in mine["queries"].items():
+            o = one["queries"].get(name)
+            if o:
+                print("| %s | %s |" % (name, " | ".join("%.2f" % (t[c] / o[c]) for c in ("f1", "f2", "d1", "d2"))))
+        print()
     print("```sql")
     for name, sql, _ in queries:
         print("-- %s\n%s;" % (name, sql))

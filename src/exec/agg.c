@@ -497,9 +497,18 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
         /* hash the whole vector first and prefetch the slots: the probes then overlap their cache misses */
         uint64_t kw[EXEC_VEC];
         uint8_t kn[EXEC_VEC];
-        for (size_t i = 0; i < n; i++) {
-            key_of(kv[0], t->kmode[0], i, &kw[i], &kn[i], &s[0]);
-            __builtin_prefetch(&t->slots[slot_hash(kw[i]) & t->smask]);
+        if (t->kmode[0] == KEY_I64 && !kv[0]->valid) {
+            const int64_t *x = kv[0]->data;
+            for (size_t i = 0; i < n; i++) {
+                kw[i] = (uint64_t)x[i];
+                kn[i] = 0;
+                __builtin_prefetch(&t->slots[slot_hash(kw[i]) & t->smask]);
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                key_of(kv[0], t->kmode[0], i, &kw[i], &kn[i], &s[0]);
+                __builtin_prefetch(&t->slots[slot_hash(kw[i]) & t->smask]);
+            }
         }
         uint64_t last_w = 0;
         uint32_t last_g = UINT32_MAX;
@@ -509,9 +518,14 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
                 continue;
             }
             if (!kn[i]) {
+                /* probe in line; only a new key goes through gtab_find */
                 size_t j = slot_hash(kw[i]) & t->smask;
-                gslot *sl = &t->slots[j];
-                if (sl->g && sl->tag == kw[i]) {
+                const gslot *sl = &t->slots[j];
+                while (sl->g && sl->tag != kw[i]) {
+                    j = (j + 1) & t->smask;
+                    sl = &t->slots[j];
+                }
+                if (sl->g) {
                     g[i] = sl->g - 1;
                     last_w = kw[i];
                     last_g = g[i];

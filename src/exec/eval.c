@@ -69,6 +69,8 @@ void eval_thread_cleanup(eval_thread *t)
     free(t->memo);
     free(t->memo_len);
     free(t->ibuf);
+    free(t->in_gen);
+    free(t->in_vec);
     sql_arena_cleanup(&t->tmp);
     sql_arena_cleanup(&t->keep);
     memset(t, 0, sizeof *t);
@@ -1254,7 +1256,30 @@ int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
     vec *a, *b;
     switch (e->kind) {
     case B_CONST: return eval_const_node(t, e, n, v);
-    case B_INPUT: return eval_input(t, e, sel, n, v);
+    case B_INPUT:
+        if (t->mgen && sel && sel == t->msel && n == t->mn && e->input < t->nin) {
+            /* the same column gathered through the same selection for another aggregate: reuse it */
+            if (!t->in_gen && !(t->in_gen = calloc((size_t)t->nin, sizeof *t->in_gen)))
+                return eval_input(t, e, sel, n, v);
+            if (!t->in_vec && !(t->in_vec = calloc((size_t)t->nin, sizeof *t->in_vec)))
+                return eval_input(t, e, sel, n, v);
+            const vec *m = t->in_vec[e->input];
+            if (t->in_gen[e->input] == t->mgen && m && m != v) {
+                v->data = m->data;
+                v->valid = m->valid;
+                v->scales = m->scales;
+                v->codes = m->codes;
+                v->dict = m->dict;
+                return 0;
+            }
+            int rc = eval_input(t, e, sel, n, v);
+            if (!rc) {
+                t->in_gen[e->input] = t->mgen;
+                t->in_vec[e->input] = v;
+            }
+            return rc;
+        }
+        return eval_input(t, e, sel, n, v);
     case B_CAST:
         if (eval(t, e->args[0], sel, n, &a))
             return t->err.code;

@@ -215,7 +215,23 @@ typedef struct eval_thread {
     factdb_error err;
     int nslots_;
     size_t cap_;
+    /* Gathered inputs shared within one window: while mgen is not 0, every evaluation through selection
+     * msel of mn rows sees the same rows, so a column gathered once (in_vec, valid when in_gen equals mgen)
+     * serves every other reference to it (TPC-H Q1 reads l_extendedprice in four aggregates). */
+    uint64_t mgen, mlast;
+    const uint32_t *msel;
+    size_t mn;
+    uint64_t *in_gen;
+    const vec **in_vec;
 } eval_thread;
+/* Opens (and eval_memo_end closes) such a window; the caller must not change sel's rows meanwhile. */
+static inline void eval_memo_begin(eval_thread *t, const uint32_t *sel, size_t n)
+{
+    t->mgen = ++t->mlast;
+    t->msel = sel;
+    t->mn = n;
+}
+static inline void eval_memo_end(eval_thread *t) { t->mgen = 0; }
 
 struct exec_ctx {
     query *q;

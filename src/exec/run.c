@@ -312,6 +312,28 @@ static void parts_free(worker *w, int naggs)
     w->nptabs = 0;
 }
 
+/* Adds the rows sel[0..m) (grouped as gids) to aggregate j of worker w's table. */
+static int update_agg(worker *w, int j, const uint32_t *sel, size_t m, const uint32_t *gids)
+{
+    run *r = w->r;
+    query *q = r->q;
+    eval_thread *t = &w->th;
+    agg_spec *sp = &q->aggs[j];
+    vec *a = NULL, *f = NULL;
+    if (sp->arg && eval(t, sp->arg, sel, m, &a))
+        return (w->err = t->err).code;
+    if (sp->filter && eval(t, sp->filter, sel, m, &f))
+        return (w->err = t->err).code;
+    if (a && exec_phys(a->type) == P_STR && (sp->fn == AG_MIN || sp->fn == AG_MAX) && eval_strings(t, a, m))
+        return (w->err = t->err).code;
+    if (a && exec_phys(a->type) == P_STR && sp->distinct && !r->agg_coded[j] && eval_strings(t, a, m))
+        return (w->err = t->err).code;
+    if (gtab_update(&w->gt, j, q->nkeys ? gids : NULL, a, f ? f->data : NULL, f ? f->valid : NULL, m,
+                    r->agg_coded[j], &w->err))
+        return w->err.code;
+    return 0;
+}
+
 /* Processes rows [0, n) of the current inputs. */
 static int process(worker *w, size_t n)
 {
@@ -370,22 +392,12 @@ static int process(worker *w, size_t n)
         uint32_t sorted_sel[EXEC_VEC];
         if (q->nkeys && sel && gtab_sort_rows(&w->gt, gids, sel, sorted_sel, m))
             sel = sorted_sel;
-        for (int j = 0; j < q->naggs; j++) {
-            agg_spec *sp = &q->aggs[j];
-            vec *a = NULL, *f = NULL;
-            if (sp->arg && eval(t, sp->arg, sel, m, &a))
-                return (w->err = t->err).code;
-            if (sp->filter && eval(t, sp->filter, sel, m, &f))
-                return (w->err = t->err).code;
-            if (a && exec_phys(a->type) == P_STR && (sp->fn == AG_MIN || sp->fn == AG_MAX) && eval_strings(t, a, m))
-                return (w->err = t->err).code;
-            if (a && exec_phys(a->type) == P_STR && sp->distinct && !r->agg_coded[j] && eval_strings(t, a, m))
-                return (w->err = t->err).code;
-            if (gtab_update(&w->gt, j, q->nkeys ? gids : NULL, a, f ? f->data : NULL, f ? f->valid : NULL, m,
-                            r->agg_coded[j], &w->err))
-                return w->err.code;
-        }
-        return 0;
+        eval_memo_begin(t, sel, m);
+        int rc = 0;
+        for (int j = 0; j < q->naggs && !rc; j++)
+            rc = update_agg(w, j, sel, m, gids);
+        eval_memo_end(t);
+        return rc;
     }
     vec *ov[1024];
     for (int i = 0; i < q->nouts; i++) {
