@@ -74,8 +74,18 @@ static int charge(gtab *t, size_t bytes, factdb_error *err)
 static int new_group(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, uint64_t h, bool copy,
                      uint32_t *out, factdb_error *err);
 
-int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, _Atomic size_t *mem, size_t limit,
-              sql_arena *keep, factdb_error *err)
+uint64_t gtab_dense_limit(double rows)
+{
+    double lim = 2 * rows;
+    if (lim < (double)(1u << 20))
+        lim = (double)(1u << 20);
+    if (lim > (double)(1u << 26))
+        lim = (double)(1u << 26);
+    return (uint64_t)lim;
+}
+
+int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, const int64_t *base,
+              uint64_t dense_max, _Atomic size_t *mem, size_t limit, sql_arena *keep, factdb_error *err)
 {
     memset(t, 0, sizeof *t);
     t->q = q;
@@ -87,13 +97,14 @@ int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain,
     t->keep = keep;
     memcpy(t->kmode, kmode, (size_t)q->nkeys * sizeof *kmode);
     t->dense = q->nkeys > 0;
-    uint64_t size = 1;
+    uint64_t size = 1, max = dense_max;
     for (int k = 0; k < q->nkeys && t->dense; k++) {
-        if (!domain[k] || size * (domain[k] + 1) > (1u << 20))
+        if (!domain[k] || domain[k] >= max || size * (domain[k] + 1) > max)
             t->dense = false;
         else {
             t->stride[k] = size;
             t->domain[k] = domain[k];
+            t->kbase[k] = kmode[k] == KEY_I64 ? base[k] : 0;
             size *= domain[k] + 1;
         }
     }
@@ -205,6 +216,14 @@ int gtab_reserve(gtab *t, size_t groups, factdb_error *err)
         cap *= 2;
     while (slots < 2 * groups)
         slots *= 2;
+    if (t->mem && t->limit) {
+        /* a hint must not use up the query's memory limit (a failed charge stays counted) */
+        size_t nk = (size_t)(t->nkeys ? t->nkeys : 1);
+        size_t need = (cap > t->gcap ? (cap - t->gcap) * (nk * (8 + 1 + sizeof(sql_str)) + 8 + t->ssz) : 0) +
+                      (t->slots && slots > t->smask + 1 ? slots * sizeof *t->slots : 0);
+        if (atomic_load(t->mem) + need > t->limit / 2)
+            return 0;
+    }
     if (cap > t->gcap && grow_groups_to(t, cap, err))
         return err->code;
     if (t->slots && slots > t->smask + 1 && rehash_to(t, slots, err))
@@ -304,10 +323,12 @@ int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, b
     if (t->dense) {
         uint64_t idx = 0;
         for (int k = 0; k < t->nkeys; k++) {
-            uint64_t v = nl[k] ? 0 : w[k] + 1;
+            uint64_t v = nl[k] ? 0 : w[k] - (uint64_t)t->kbase[k] + 1;
             if (v > t->domain[k])
-                return base_err(err, FACTDB_CORRUPT, "a text value refers to a dictionary entry beyond the "
-                                                     "dictionary; run factdb check");
+                return base_err(err, FACTDB_CORRUPT, t->kmode[k] == KEY_I64
+                                    ? "a value lies outside the range its chunk's zone map records; run factdb check"
+                                    : "a text value refers to a dictionary entry beyond the dictionary; run factdb "
+                                      "check");
             idx += v * t->stride[k];
         }
         uint32_t g = t->dmap[idx];
@@ -469,6 +490,18 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
                     bad |= x > dom;
                     idx[i] += (uint32_t)(x * stride);
                 }
+            } else if (t->kmode[k] == KEY_I64) {
+                const int64_t *x = v->data;
+                uint64_t b0 = (uint64_t)t->kbase[k];
+                bool out = false;
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t c = (v->valid && !v->valid[i]) ? 0 : (uint64_t)x[i] - b0 + 1;
+                    out |= c > dom;
+                    idx[i] += (uint32_t)(c * stride);
+                }
+                if (out)
+                    return base_err(err, FACTDB_CORRUPT, "a value lies outside the range its chunk's zone map "
+                                                         "records; run factdb check");
             } else {
                 const uint8_t *b = v->data;
                 for (size_t i = 0; i < n; i++) {

@@ -54,6 +54,7 @@ typedef struct gtab {
     uint32_t *dmap;        /* dense mode: combined codes -> group + 1 */
     size_t dsize;
     uint64_t stride[MAX_KEYS], domain[MAX_KEYS];
+    int64_t kbase[MAX_KEYS];   /* dense mode: subtracted from an integer key's value */
     dset *dsets[MAX_AGGS];
     bool dset_coded[MAX_AGGS];
     _Atomic size_t *mem;
@@ -62,9 +63,15 @@ typedef struct gtab {
     bool runs;             /* the current vector's rows are sorted by group (gtab_sort_rows) */
 } gtab;
 
-/* kmode/domain per key (domain: dictionary size of a KEY_CODE key, 2 for booleans, 0 = unknown). */
-int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, _Atomic size_t *mem, size_t limit,
-              sql_arena *keep, factdb_error *err);
+/* kmode/domain/base per key (domain: dictionary size of a KEY_CODE key, 2 for booleans, max - min + 1 of an
+ * integer key whose values all lie in [base, base + domain), 0 = unknown). Keys whose domains (+1 each for
+ * NULL) multiply to at most dense_max (gtab_dense_limit of the table's rows) index an array (dense mode)
+ * instead of a hash table. */
+int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, const int64_t *base,
+              uint64_t dense_max, _Atomic size_t *mem, size_t limit, sql_arena *keep, factdb_error *err);
+/* The largest dense key space for a table of `rows` rows: 2^20 entries (4 MiB), or up to twice the rows
+ * (an array no bigger than a hash table's slots would be), at most 2^26. */
+uint64_t gtab_dense_limit(double rows);
 void gtab_cleanup(gtab *t);
 int gtab_find(gtab *t, const uint64_t *w, const uint8_t *nl, const sql_str *s, bool copy, uint32_t *out,
               factdb_error *err);

@@ -138,17 +138,19 @@ size_t store_scan_prune(factdb_scan *s, bool (*keep)(void *ctx, const store_chun
 
 size_t store_scan_chunk_count(factdb_scan *s) { return s->nlive; }
 
-bool store_scan_chunk_range(factdb_scan *s, size_t i, size_t col, int64_t *min, int64_t *max)
+int store_scan_chunk_range(factdb_scan *s, size_t i, size_t col, int64_t *min, int64_t *max)
 {
     if (i >= s->nlive || col >= s->ncols || s->colidx[col] < 0)
-        return false;
+        return -1;
     const store_chunk_header *h = &s->chunks[i].hdr;
     size_t tc = (size_t)s->colidx[col];
-    if (tc >= h->ncols || !h->cols[tc].present || !(h->cols[tc].flags & ENC_FLAG_MINMAX))
-        return false;
+    if (tc >= h->ncols || !h->cols[tc].present || h->cols[tc].nulls == h->rows)
+        return 0;  /* a column added after the chunk was written, or only NULLs */
+    if (!(h->cols[tc].flags & ENC_FLAG_MINMAX))
+        return -1;
     *min = h->cols[tc].min;
     *max = h->cols[tc].max;
-    return true;
+    return 1;
 }
 
 uint32_t store_scan_dict_count(factdb_scan *s, size_t col)

@@ -183,8 +183,9 @@ void store_batch_chunk(const factdb_batch *b, uint64_t *id, uint32_t *rows, cons
 size_t store_scan_prune(factdb_scan *s, bool (*keep)(void *ctx, const store_chunk_header *h), void *ctx);
 size_t store_scan_chunk_count(factdb_scan *s);
 /* The zone map of scan column col in live chunk i (integers, dates, times, text dictionary codes as
- * stored; doubles as their bits): false when the chunk has none for it. */
-bool store_scan_chunk_range(factdb_scan *s, size_t i, size_t col, int64_t *min, int64_t *max);
+ * stored; doubles as their bits): 1 with *min and *max, 0 when the chunk holds no value of the column
+ * (only NULLs), -1 when it has no zone map for it. */
+int store_scan_chunk_range(factdb_scan *s, size_t i, size_t col, int64_t *min, int64_t *max);
 /* Decodes chunk number i (0 <= i < store_scan_chunk_count) into b, whatever factdb_scan_next claimed:
  * for executors where every worker reads every chunk. i past the end gives count 0. */
 int store_scan_read(factdb_scan *s, factdb_batch *b, size_t i, factdb_error *err);
