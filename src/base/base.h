@@ -12,6 +12,14 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+/* Kernels over whole vectors that the baseline x86-64 instruction set cannot vectorize (64-bit compares
+ * into byte masks need SSE4.2 or AVX2) get an AVX2 copy picked at load time, so the binary still runs on
+ * any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BASE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BASE_VECTOR_CLONES
+#endif
 
 /* ---- errors ---- */
 /* Sets err (if non-NULL) to `code` with a printf-style message; returns code. Resets line/column/etc. */

@@ -632,7 +632,7 @@ static int memo_predicate(eval_thread *t, bexpr *e, const vec *a, size_t n, uint
 
 static bool cmp_string(const bexpr *e, sql_str s, sql_str k) { return cmp_result(e->op, str_cmp(s, k)); }
 
-static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
+BASE_VECTOR_CLONES static int eval_cmp(eval_thread *t, bexpr *e, vec *a, vec *b, size_t n, vec *v)
 {
     uint8_t *o = v->buf;
     v->valid = and_valid(t, e->slot, a->valid, b->valid, n);
