@@ -444,11 +444,19 @@ bool gtab_sort_rows(gtab *t, uint32_t *g, const uint32_t *sel, uint32_t *sel_out
 {
     if (n < 4 * RUN_MIN || t->ng * RUN_MIN > n || t->ng > EXEC_VEC / RUN_MIN)
         return false;
+    _Static_assert(EXEC_VEC / RUN_MIN <= 128, "gtab.run_g holds a run per group");
     uint32_t start[EXEC_VEC / RUN_MIN + 1] = {0}, gs[EXEC_VEC];
     for (size_t i = 0; i < n; i++)
         start[g[i] + 1]++;
-    for (size_t k = 1; k <= t->ng; k++)
+    t->nruns = 0;
+    for (size_t k = 1; k <= t->ng; k++) {
+        if (start[k]) {
+            t->run_g[t->nruns] = (uint32_t)k - 1;
+            t->run_at[t->nruns++] = start[k - 1];
+        }
         start[k] += start[k - 1];
+    }
+    t->run_at[t->nruns] = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
         uint32_t p = start[g[i]]++;
         sel_out[p] = sel ? sel[i] : (uint32_t)i;
@@ -457,14 +465,6 @@ bool gtab_sort_rows(gtab *t, uint32_t *g, const uint32_t *sel, uint32_t *sel_out
     memcpy(g, gs, n * sizeof *g);
     t->runs = true;
     return true;
-}
-
-static size_t run_end(const uint32_t *g, size_t i, size_t n)
-{
-    uint32_t gi = g[i];
-    while (++i < n && g[i] == gi)
-        ;
-    return i;
 }
 
 int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
@@ -819,10 +819,8 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
             return 0;
         }
         if (t->runs && g && !fmask) {
-            for (size_t i = 0, e; i < n; i = e) {
-                e = run_end(g, i, n);
-                *(int64_t *)state(t, g[i], j) += (int64_t)(e - i);
-            }
+            for (size_t r = 0; r < t->nruns; r++)
+                *(int64_t *)state(t, t->run_g[r], j) += (int64_t)(t->run_at[r + 1] - t->run_at[r]);
             return 0;
         }
         EACH_ROW((*(int64_t *)state(t, gi, j))++;);
@@ -846,15 +844,34 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
 
 static bool sp_distinct(const gtab *t, int j) { return t->q->aggs[j].distinct; }
 
+/* x[0] + ... + x[n-1] exactly. When every |x| < 2^52, a vector's sum (n <= EXEC_VEC = 2^11) cannot
+ * overflow 64 bits, so it is added in 64-bit lanes that vectorize; a 128-bit add-with-carry chain
+ * otherwise (it was half of TPC-H Q1's aggregation time). */
+BASE_VECTOR_CLONES static i128 sum_i64(const int64_t *x, size_t n)
+{
+    _Static_assert(EXEC_VEC <= 2048, "2^52 * EXEC_VEC must stay below 2^63");
+    uint64_t u = 0, big = 0;
+    for (size_t k = 0; k < n; k++) {
+        u += (uint64_t)x[k];
+        big |= ((uint64_t)x[k] + (UINT64_C(1) << 52)) >> 53;
+    }
+    if (!big && n <= EXEC_VEC)
+        return (int64_t)u;
+    i128 s = 0;
+    for (size_t k = 0; k < n; k++)
+        s += x[k];
+    return s;
+}
+
 /* sum/avg of rows sorted by group, without NULLs or FILTER: each run is summed in a register and added to
  * its group's state once. */
 static int sum_runs(gtab *t, int j, const uint32_t *g, const vec *a, size_t n, factdb_error *err)
 {
+#define EACH_RUN for (size_t r = 0, i, e; r < t->nruns && (i = t->run_at[r], e = t->run_at[r + 1], 1); r++)
     phys p = exec_phys(a->type);
     if (p == P_F64) {
         const double *x = a->data;
-        for (size_t i = 0, e; i < n; i = e) {
-            e = run_end(g, i, n);
+        EACH_RUN {
             double s = 0;
             for (size_t k = i; k < e; k++)
                 s += x[k];
@@ -870,11 +887,8 @@ static int sum_runs(gtab *t, int j, const uint32_t *g, const vec *a, size_t n, f
     if (p == P_I64) {
         const int64_t *x = a->data;
         int sc = a->type.id == TY_NUMERIC ? a->type.scale : 0;
-        for (size_t i = 0, e; i < n; i = e) {
-            e = run_end(g, i, n);
-            i128 s = 0;
-            for (size_t k = i; k < e; k++)
-                s += x[k];
+        EACH_RUN {
+            i128 s = sum_i64(x + i, e - i);
             st_sum *d = (st_sum *)state(t, g[i], j);
             d->sum += s;
             d->cnt += (int64_t)(e - i);
@@ -894,8 +908,7 @@ static int sum_runs(gtab *t, int j, const uint32_t *g, const vec *a, size_t n, f
     }
     const i128 *x = a->data;
     int sc = a->scales ? a->scales[0] : 0;
-    for (size_t i = 0, e; i < n; i = e) {
-        e = run_end(g, i, n);
+    EACH_RUN {
         i128 s = 0;
         bool ovf = false;
         for (size_t k = i; k < e; k++)
@@ -960,9 +973,7 @@ static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, cons
             const int64_t *x = a->data;
             int sc = a->type.id == TY_NUMERIC ? a->type.scale : 0;
             if (!g && !fmask && !a->valid) {
-                i128 s = 0;
-                for (size_t i = 0; i < n; i++)
-                    s += x[i];
+                i128 s = sum_i64(x, n);
                 st_sum *d = (st_sum *)state(t, 0, j);
                 d->sum += s;
                 d->cnt += (int64_t)n;

@@ -60,7 +60,9 @@ typedef struct gtab {
     _Atomic size_t *mem;
     size_t limit, charged;
     sql_arena *keep;
-    bool runs;             /* the current vector's rows are sorted by group (gtab_sort_rows) */
+    bool runs;             /* the current vector's rows are sorted by group (gtab_sort_rows): */
+    size_t nruns;          /* its runs: rows [run_at[r], run_at[r + 1]) belong to group run_g[r] */
+    uint32_t run_at[129], run_g[128];
 } gtab;
 
 /* kmode/domain/base per key (domain: dictionary size of a KEY_CODE key, 2 for booleans, max - min + 1 of an

@@ -395,6 +395,12 @@ static uint64_t p10_64(int k)
     return r;
 }
 
+static void mul_64_128(const int64_t *__restrict x, const int64_t *__restrict y, i128 *__restrict o, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        o[i] = (i128)x[i] * y[i];
+}
+
 /* arith_n128 for operands that each have one scale over the vector (numeric(15,2) * numeric(15,2) and
  * the like, as in TPC-H Q1): no per-value scale lookups, and a 64 x 64 -> 128-bit product where both
  * values fit 64 bits (it cannot overflow). Returns 1 if it does not apply (rescaling by more than 18
@@ -411,8 +417,7 @@ static int arith_n128_uniform(eval_thread *t, bexpr *e, const vec *a, int sx, co
     const int64_t *xa = a->data, *xb = b->data;
     const i128 *wxa = a->data, *wxb = b->data;
     if (!wa && !wb && e->op == OP_MUL) {
-        for (size_t i = 0; i < n; i++)
-            o[i] = (i128)xa[i] * xb[i];
+        mul_64_128(xa, xb, o, n);
     } else if (e->op == OP_MUL) {
         for (size_t i = 0; i < n; i++) {
             i128 x = wa ? wxa[i] : xa[i], y = wb ? wxb[i] : xb[i];
