@@ -32,7 +32,9 @@ int eval_thread_init(eval_thread *t, exec_ctx *x, int nslots, size_t cap, factdb
     t->memo = calloc(ns, sizeof *t->memo);
     t->memo_len = calloc(ns, sizeof *t->memo_len);
     t->ibuf = calloc(ns, sizeof *t->ibuf);
-    if (!t->v || !t->buf || !t->vbuf || !t->sbuf || !t->cbuf || !t->filled || !t->memo || !t->memo_len || !t->ibuf)
+    t->dcache = calloc(ns, sizeof *t->dcache);
+    if (!t->v || !t->buf || !t->vbuf || !t->sbuf || !t->cbuf || !t->filled || !t->memo || !t->memo_len || !t->ibuf ||
+        !t->dcache)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     t->nslots_ = (int)ns;
     t->cap_ = cap;
@@ -59,6 +61,8 @@ void eval_thread_cleanup(eval_thread *t)
         free(t->memo[i]);
         if (t->ibuf)
             free(t->ibuf[i]);
+        if (t->dcache)
+            free(t->dcache[i]);
     }
     free(t->v);
     free(t->buf);
@@ -69,6 +73,7 @@ void eval_thread_cleanup(eval_thread *t)
     free(t->memo);
     free(t->memo_len);
     free(t->ibuf);
+    free(t->dcache);
     free(t->in_gen);
     free(t->in_vec);
     sql_arena_cleanup(&t->tmp);
@@ -984,6 +989,7 @@ static int eval_logic(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, v
 /* ---- functions ---- */
 
 int64_t exec_date_trunc(int unit, int64_t us);
+#define DCACHE 4096
 
 /* date_trunc over a vector: rows of one day share the result (fact data arrives in time order). */
 static int date_trunc_vec(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec *v)
@@ -996,6 +1002,12 @@ static int date_trunc_vec(eval_thread *t, bexpr *e, const uint32_t *sel, size_t 
     const int64_t day = 86400000000LL;
     int64_t last_day = INT64_MIN, last = 0;
     bool by_day = e->aux >= 3;  /* day and coarser units depend on the day only */
+    /* a direct-mapped cache of day -> result kept across vectors: a fact table's dates span a few
+     * thousand days, and the calendar arithmetic was half of `GROUP BY date_trunc('month', d)` */
+    int64_t *cache = by_day ? t->dcache[e->slot] : NULL;
+    if (by_day && !cache && (cache = t->dcache[e->slot] = malloc(2 * DCACHE * sizeof *cache)))
+        for (size_t i = 0; i < DCACHE; i++)
+            cache[2 * i] = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
         if (a->valid && !a->valid[i]) {
             o[i] = 0;
@@ -1008,7 +1020,14 @@ static int date_trunc_vec(eval_thread *t, bexpr *e, const uint32_t *sel, size_t 
         int64_t d = x[i] >= 0 ? x[i] / day : -((-x[i] + day - 1) / day);
         if (d != last_day) {
             last_day = d;
-            last = exec_date_trunc(e->aux, d * day);
+            int64_t *c = cache ? cache + 2 * ((uint64_t)d & (DCACHE - 1)) : NULL;
+            if (c && c[0] == d) {
+                last = c[1];
+            } else {
+                last = exec_date_trunc(e->aux, d * day);
+                if (c)
+                    c[0] = d, c[1] = last;
+            }
         }
         o[i] = last;
         if (!base_ts_in_range(last))  /* the decade of years 1..9 starts in year 0 */

@@ -208,6 +208,7 @@ typedef struct eval_thread {
     uint32_t **ibuf;        /* per slot, allocated on first use: 3 row-index arrays for AND/OR/CASE/COALESCE
                              * (on the stack they cost 24 KiB per nesting level) */
     size_t *memo_len;
+    int64_t **dcache;       /* per slot, allocated on first use: date_trunc's day -> result cache */
     sql_arena tmp;          /* per slice strings; reset each slice */
     sql_arena keep;         /* strings that outlive a slice (group keys, min/max) */
     const char *(*text)(void *ctx, int col, uint32_t code, size_t *len);

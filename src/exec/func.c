@@ -94,8 +94,8 @@ int64_t exec_date_trunc(int unit, int64_t us)
     }
     default:
         base_civil_from_days(days, &y, &m, &d);
-        if (unit == 5)
-            return base_days_from_civil(y, m, 1) * day;
+        if (unit == 5)  /* the first of the month is d - 1 days back */
+            return (days - (int64_t)(d - 1)) * day;
         if (unit == 6)
             return base_days_from_civil(y, (m - 1) / 3 * 3 + 1, 1) * day;
         if (unit == 7)
