@@ -47,49 +47,109 @@ static void hash_key(unsigned char k[18], uint32_t table, uint16_t col, uint64_t
     base_put_be32(k + 14, id);
 }
 
-int store_dict_intern(store_txn *t, uint32_t table_id, uint16_t col, const char *s, size_t len,
-                      uint32_t *next, uint32_t *id, factdb_error *err)
+/* Orders a batch by hash index key: a chunk's strings looked up or inserted in key order let one cursor
+ * move forward through the hash index (LMDB starts a cursor's search on its current page when the key
+ * falls there) instead of descending from the root for each random key. */
+typedef struct hash_order {
+    uint64_t h;
+    uint32_t i;
+} hash_order;
+
+static int cmp_hash_order(const void *x, const void *y)
 {
-    uint64_t h = base_hash(s, len);
-    unsigned char hk[18];
-    hash_key(hk, table_id, col, h, 0);
+    const hash_order *a = x, *b = y;
+    if (a->h != b->h)
+        return a->h < b->h ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static hash_order *sorted_by_hash(const store_dict_item *items, size_t n)
+{
+    hash_order *o = malloc(MAX(n, (size_t)1) * sizeof *o);
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        o[i] = (hash_order){items[i].hash, (uint32_t)i};
+    qsort(o, n, sizeof *o, cmp_hash_order);
+    return o;
+}
+
+int store_dict_find(store_txn *t, uint32_t table_id, uint16_t col, store_dict_item *items, size_t n,
+                    factdb_error *err)
+{
+    hash_order *o = sorted_by_hash(items, n);
+    if (!o)
+        return base_err(err, FACTDB_NOMEM, "out of memory looking up dictionary strings");
     MDB_cursor *c;
     int rc = mdb_cursor_open(t->txn, t->env->dhash, &c);
-    if (rc)
+    if (rc) {
+        free(o);
         return store_mdb_err(err, rc, "cannot read a dictionary");
-    MDB_val k = {18, hk}, v;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size == 18 && memcmp(k.mv_data, hk, 14) == 0) {
-        uint32_t cand = base_get_be32((const unsigned char *)k.mv_data + 14);
-        unsigned char sk[10];
-        str_key(sk, table_id, col, cand);
-        MDB_val skv = {10, sk}, sv;
-        int grc = mdb_get(t->txn, t->env->dstr, &skv, &sv);
-        if (grc == 0 && sv.mv_size == len && (len == 0 || memcmp(sv.mv_data, s, len) == 0)) {
-            mdb_cursor_close(c);
-            *id = cand;
-            return FACTDB_OK;
+    }
+    for (size_t j = 0; j < n && (!rc || rc == MDB_NOTFOUND); j++) {
+        store_dict_item *it = &items[o[j].i];
+        unsigned char hk[18];
+        hash_key(hk, table_id, col, it->hash, 0);
+        MDB_val k = {18, hk}, v;
+        it->id = UINT32_MAX;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        while (rc == 0 && k.mv_size == 18 && memcmp(k.mv_data, hk, 14) == 0) {
+            uint32_t cand = base_get_be32((const unsigned char *)k.mv_data + 14);
+            unsigned char sk[10];
+            str_key(sk, table_id, col, cand);
+            MDB_val skv = {10, sk}, sv;
+            int grc = mdb_get(t->txn, t->env->dstr, &skv, &sv);
+            if (grc == 0 && sv.mv_size == it->len && (it->len == 0 || memcmp(sv.mv_data, it->s, it->len) == 0)) {
+                it->id = cand;
+                break;
+            }
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
         }
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(c);
+    free(o);
     if (rc && rc != MDB_NOTFOUND)
         return store_mdb_err(err, rc, "cannot read a dictionary");
-    if (*next == UINT32_MAX)
-        return base_err(err, FACTDB_LIMIT, "the dictionary of a TEXT column is full (2^32-1 strings)");
-    uint32_t nid = (*next)++;
-    unsigned char sk[10];
-    str_key(sk, table_id, col, nid);
-    hash_key(hk, table_id, col, h, nid);
-    MDB_val skv = {10, sk}, sv = {len, (void *)s}, hkv = {18, hk}, ev = {0, NULL};
-    if ((rc = mdb_put(t->txn, t->env->dstr, &skv, &sv, MDB_APPEND)) == MDB_KEYEXIST)
-        rc = mdb_put(t->txn, t->env->dstr, &skv, &sv, 0);
-    if (!rc)
-        rc = mdb_put(t->txn, t->env->dhash, &hkv, &ev, 0);
-    if (rc)
-        return store_mdb_err(err, rc, "cannot extend a dictionary");
-    *id = nid;
     return FACTDB_OK;
+}
+
+int store_dict_add(store_txn *t, uint32_t table_id, uint16_t col, const store_dict_item *items, size_t n,
+                   factdb_error *err)
+{
+    if (!n)
+        return FACTDB_OK;
+    hash_order *o = sorted_by_hash(items, n);
+    if (!o)
+        return base_err(err, FACTDB_NOMEM, "out of memory extending a dictionary");
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(t->txn, t->env->dstr, &c);
+    /* Ids ascend, so the strings append at the end of the column's range; MDB_APPEND is valid only at the end
+     * of the whole database (no later table or column), so it is tried until it is refused once. */
+    unsigned append = MDB_APPEND;
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char sk[10];
+        str_key(sk, table_id, col, items[i].id);
+        MDB_val skv = {10, sk}, sv = {items[i].len, (void *)items[i].s};
+        if ((rc = mdb_cursor_put(c, &skv, &sv, append)) == MDB_KEYEXIST && append) {
+            append = 0;
+            rc = mdb_cursor_put(c, &skv, &sv, 0);
+        }
+    }
+    if (c)
+        mdb_cursor_close(c);
+    c = NULL;
+    if (!rc)
+        rc = mdb_cursor_open(t->txn, t->env->dhash, &c);
+    for (size_t j = 0; j < n && !rc; j++) {
+        unsigned char hk[18];
+        hash_key(hk, table_id, col, o[j].h, items[o[j].i].id);
+        MDB_val hkv = {18, hk}, ev = {0, NULL};
+        rc = mdb_cursor_put(c, &hkv, &ev, 0);
+    }
+    if (c)
+        mdb_cursor_close(c);
+    free(o);
+    return rc ? store_mdb_err(err, rc, "cannot extend a dictionary") : FACTDB_OK;
 }
 
 int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, uint32_t from, factdb_error *err)

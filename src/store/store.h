@@ -148,10 +148,21 @@ void store_chunk_list_free(store_chunk_ref *list, size_t n);
 int store_chunk_header_parse(const void *raw, size_t len, store_chunk_header *out, const char **why);
 
 /* ---- dictionaries ---- */
-/* Finds or adds `s` in the dictionary of column `col` of `tab`; new ids come from *next (which the
+/* One string of a batch: its bytes, XXH3-64 hash (base_hash) and id. */
+typedef struct store_dict_item {
+    const char *s;
+    uint32_t len;
+    uint32_t id;
+    uint64_t hash;
+} store_dict_item;
+/* Looks up each of the n strings in the dictionary of column `col` as t sees it: sets items[i].id to the
+ * string's id, or UINT32_MAX when the dictionary lacks it. */
+int store_dict_find(store_txn *t, uint32_t table_id, uint16_t col, store_dict_item *items, size_t n,
+                    factdb_error *err);
+/* Adds n new strings with their ids (ascending, assigned by the caller from the column's count, which the
  * caller advances and later publishes into tab->cols[col].dict_count). */
-int store_dict_intern(store_txn *t, uint32_t table_id, uint16_t col, const char *s, size_t len,
-                      uint32_t *next, uint32_t *id, factdb_error *err);
+int store_dict_add(store_txn *t, uint32_t table_id, uint16_t col, const store_dict_item *items, size_t n,
+                   factdb_error *err);
 /* Deletes entries with id >= from (an interrupted or failed load's strings). */
 int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, uint32_t from, factdb_error *err);
 /* Deletes the whole dictionary of a column. */

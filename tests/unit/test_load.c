@@ -134,3 +134,85 @@ Test(load, a_load_given_up_removes_its_chunks)
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
     unit_db_close(path, db, s);
 }
+
+/* The dictionary size of text column `col` of table `name`, as published. */
+static uint32_t dict_count(factdb *db, const char *name, uint16_t col)
+{
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, name, &tab, NULL), 0);
+    uint32_t n = tab.cols[col].dict_count;
+    store_table_cleanup(&tab);
+    store_txn_abort(t);
+    return n;
+}
+
+/* Appends one text row: the string fmt with i (or fmt alone when it has no %d). */
+static void append_text(factdb_appender *a, const char *fmt, int i)
+{
+    factdb_error err;
+    char s[32];
+    int len = snprintf(s, sizeof s, fmt, i);
+    cr_assert_eq(factdb_append_text(a, 0, s, (size_t)len, &err), 0);
+    cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+}
+
+/* A load skips dictionary lookups while every string of the column is its own; strings that were there
+ * before it, and strings another writer adds between its chunks, must still get their existing ids. */
+Test(load, a_load_reuses_dictionary_ids_from_before_and_from_other_writers)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-dictids-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def col = {"s", FACTDB_TEXT, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    factdb_appender *a, *b;
+    cr_assert_eq(factdb_appender_new(db, "t", &b, &err), 0);
+    append_text(b, "a", 0);
+    append_text(b, "b", 0);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < FACTDB_CHUNK_ROWS; i++)  /* a full chunk: written by the load at once */
+        append_text(a, i % 3 ? "u%d" : "a", i);
+    append_text(b, "x", 0);
+    append_text(b, "u%d", 1);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    for (int i = 0; i < 70000; i++) {
+        static const char *const f[] = {"x", "b", "u1", "v%d"};
+        append_text(a, f[i % 4], i);
+    }
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    /* a, b; u<i> for i % 3 != 0; x; v<i> for i % 4 == 3 */
+    uint32_t distinct = 2 + (FACTDB_CHUNK_ROWS - (FACTDB_CHUNK_ROWS + 2) / 3) + 1 + 70000 / 4;
+    cr_assert_eq(dict_count(db, "t", 0), distinct, "%u strings, expected %u", dict_count(db, "t", 0), distinct);
+    /* a second load into the column, now not empty: every string is found again */
+    for (int i = 0; i < 70000; i++)
+        append_text(a, i % 2 ? "v%d" : "u%d", i % 2 ? (i / 2 % 17500) * 4 + 3 : (i / 2 % 21845) * 3 + 1);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t", 0), distinct, "%u strings, expected %u", dict_count(db, "t", 0), distinct);
+    cr_assert_eq(rows(db, "t"), 2 + FACTDB_CHUNK_ROWS + 2 + 70000 + 70000);
+    factdb_appender_free(a);
+    factdb_appender_free(b);
+    /* a load into an empty column looks nothing up until another writer adds strings between its chunks */
+    cr_assert_eq(factdb_create_table(db, "t2", &col, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_new(db, "t2", &a, &err), 0);
+    cr_assert_eq(factdb_appender_new(db, "t2", &b, &err), 0);
+    for (int i = 0; i < FACTDB_CHUNK_ROWS; i++)
+        append_text(a, "u%d", i % 1000);
+    append_text(b, "u%d", 7);
+    append_text(b, "x", 0);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    for (int i = 0; i < FACTDB_CHUNK_ROWS + 10; i++)
+        append_text(a, i % 2 ? "x" : "u%d", i % 1000);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t2", 0), 1001, "%u strings, expected 1001", dict_count(db, "t2", 0));
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    factdb_appender_free(b);
+    factdb_close(db);
+    unit_db_remove(path);
+}
