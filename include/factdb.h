@@ -14,8 +14,9 @@ extern "C" {
 #endif
 
 #define FACTDB_VERSION "0.1.0"
-/* On-disk format version written into every database; see docs/format.md. */
-#define FACTDB_FILE_FORMAT 1u
+/* The highest on-disk format version this factdb reads. A file records the lowest version that describes
+ * what it holds (1, or 2 once it has a text column of dictionary format 2); see docs/format.md. */
+#define FACTDB_FILE_FORMAT 2u
 
 /* Error codes: stable number, stable name (used as "code" in JSON), default message. */
 #define FACTDB_ERRORS(X)                                                                  \

@@ -48,6 +48,9 @@ struct factdb_appender {
      * last chunk; a count that moved past it since means another writer added strings. */
     uint8_t *dict_clean;
     uint32_t *dict_mark;
+    /* per format-2 TEXT column, inside BEGIN ... COMMIT: the strings already in its dictionary (outside, the
+     * process's shared index of committed strings serves); dropped when the commit ends */
+    store_dict_index **dict_ix;
     /* factdb_appender_create: the table does not exist until the first commit creates it (schema.id is 0
      * until a transaction assigns one; the id stays unnamed while a load is in progress). */
     bool create;
@@ -209,11 +212,12 @@ static int appender_init(factdb_appender *a, factdb_appender **out, factdb_error
     a->dict_next = calloc(n, sizeof *a->dict_next);
     a->dict_clean = calloc(n, 1);
     a->dict_mark = calloc(n, sizeof *a->dict_mark);
+    a->dict_ix = calloc(n, sizeof *a->dict_ix);
     a->text_tmp = malloc(FACTDB_CHUNK_ROWS * sizeof *a->text_tmp);
     a->pre_bufs = calloc(n, sizeof *a->pre_bufs);
     a->pre_meta = calloc(n, sizeof *a->pre_meta);
     base_buf_init(&a->scratch, (size_t)1 << 30);
-    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->dict_clean && a->dict_mark && a->text_tmp && a->pre_bufs &&
+    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->dict_clean && a->dict_mark && a->dict_ix && a->text_tmp && a->pre_bufs &&
          a->pre_meta ? 0 : FACTDB_NOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         a->vals[i] = malloc(FACTDB_CHUNK_ROWS * sizeof **a->vals);
@@ -472,6 +476,8 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         items[n++] = (store_dict_item){str, d->len[l], l, d->hash[l]};
         d->global[l] = GLOBAL_PENDING;
     }
+    bool inline_hash = a->schema.cols[col].flags & STORE_COL_DICT_INLINE_HASH;
+    store_dict_index **ix = &a->dict_ix[col];
     if (!a->dict_clean[col] && n) {
         /* find overwrites .id: keep the local ids aside */
         uint32_t *local = malloc(n * sizeof *local);
@@ -481,7 +487,10 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         }
         for (size_t i = 0; i < n; i++)
             local[i] = items[i].id;
-        rc = store_dict_find(t, a->schema.id, col, items, n, err);
+        /* inside BEGIN ... COMMIT the transaction's entries may never commit: they need an index of their own */
+        rc = inline_hash ? store_dict_find_inline(t, a->schema.id, col, store_xact_current(a->db) ? ix : NULL,
+                                                  a->dict_next[col], items, n, err)
+                         : store_dict_find(t, a->schema.id, col, items, n, err);
         size_t k = 0;
         for (size_t i = 0; !rc && i < n; i++) {
             if (items[i].id != UINT32_MAX) {
@@ -504,7 +513,8 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         uint32_t l = items[i].id;
         items[i].id = d->global[l] = a->dict_next[col]++;
     }
-    if ((rc = store_dict_add(t, a->schema.id, col, items, n, err)))
+    if ((rc = store_dict_add(t, a->schema.id, col, inline_hash, items, n, err)) ||
+        (*ix && (rc = store_dict_index_add(*ix, items, n, err))))
         goto out;
     a->dict_mark[col] = a->dict_next[col];
     for (uint32_t r = 0; r < a->nrows; r++)
@@ -575,6 +585,10 @@ static void reset_buffer(factdb_appender *a)
 static void reset_all(factdb_appender *a)
 {
     reset_buffer(a);
+    for (uint16_t c = 0; a->dict_ix && c < a->schema.ncols; c++) {
+        store_dict_index_free(a->dict_ix[c]);
+        a->dict_ix[c] = NULL;
+    }
     if (a->create)
         a->schema.id = 0;  /* the transaction that assigned it did not commit, or was reclaimed */
     a->pending = 0;
@@ -893,6 +907,8 @@ void factdb_appender_free(factdb_appender *a)
             local_dict_clear(&a->dicts[c]), base_buf_cleanup(&a->dicts[c].bytes);
         if (a->pre_bufs)
             base_buf_cleanup(&a->pre_bufs[c]);
+        if (a->dict_ix)
+            store_dict_index_free(a->dict_ix[c]);
     }
     free(a->pre_bufs);
     free(a->pre_meta);
@@ -903,6 +919,7 @@ void factdb_appender_free(factdb_appender *a)
     free(a->dict_next);
     free(a->dict_clean);
     free(a->dict_mark);
+    free(a->dict_ix);
     free(a->text_tmp);
     free(a->infos);
     base_buf_cleanup(&a->scratch);
