@@ -926,5 +926,32 @@ def text_strings_are_found_again_by_later_loads_and_inserts():
     cleanup(d)
 
 
+@test
+def load_reads_ahead_on_a_second_thread_with_the_same_errors():
+    # A reader thread splits, checks and parses records in batches of 2048 while the main thread appends: values
+    # it unescaped must survive its next record, and the first error in file order must win, whichever thread
+    # finds it (here the appender's "too long" before the reader's bad date in the same record).
+    d = scratch("ahead")
+    db = os.path.join(d, "a.db")
+    run([FACTDB, "sql", db, "CREATE TABLE t (a integer, b text NOT NULL, c date)"])
+    recs = ["%d,x%d,2024-01-%02d" % (i, i % 7, 1 + i % 28) for i in range(10000)]
+    recs[4096] = '4096,"a""b",2024-01-02'
+    recs[4097] = '4097,"c""d",2024-01-02'
+    p = load(db, "t", "a,b,c\n" + "\n".join(recs) + "\n")
+    assert p.returncode == 0, p.stderr
+    out = run([FACTDB, "sql", "--format", "csv", db, "SELECT b FROM t WHERE a IN (4096, 4097) ORDER BY a"]).stdout
+    assert out.splitlines()[1:] == ['"a""b"', '"c""d"'], out
+    for at, row, want in ((5000, "5000,%s,2024-13-01" % ("y" * ((1 << 20) + 1)), 'line 5002, column "b"'),
+                          (7000, "7000,x,2024-13-01", 'line 7002, column "c"'),
+                          (9000, "9000,,2024-01-01", "line 9002: column \"b\" is NOT NULL"),
+                          (9999, "9999,x", "line 10001 has 2 fields")):
+        bad = list(recs)
+        bad[at] = row
+        p = load(db, "t", "a,b,c\n" + "\n".join(bad) + "\n")
+        assert p.returncode == 1 and want in p.stderr.decode(), (at, p.stderr[:300])
+    assert rows(db, "t") == 10000
+    cleanup(d)
+
+
 if __name__ == "__main__":
     finish()

@@ -445,6 +445,18 @@ int factdb_append_parse(factdb_appender *a, size_t col, const char *s, size_t le
 /* Marks a local id collected for the chunk being interned (never a global id: the last id is UINT32_MAX-2). */
 #define GLOBAL_PENDING (UINT32_MAX - 1)
 
+int factdb_append_value(factdb_appender *a, size_t col, int64_t v, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    if (a->schema.cols[col].type == FACTDB_TEXT)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" is text: append its text",
+                        a->schema.cols[col].name);
+    put(a, col, v);
+    return FACTDB_OK;
+}
+
 /* Maps the chunk buffer's local TEXT ids to global dictionary ids, adding the chunk's new strings to the
  * dictionary in t as one batch (ids in order of first appearance, so a chunk's ids stay close together).
  * Strings are looked up in t only when the dictionary may hold strings this commit did not add
