@@ -307,6 +307,7 @@ Test(load, a_damaged_dictionary_string_is_reported)
     for (int i = 0; i < 100; i++)
         append_text(a, "w%d", i);
     cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
     /* change one byte of entry 7 ("w7" -> "x7") behind the store's back */
     store_env *env = db->env;
     store_txn *t;
