@@ -217,8 +217,8 @@ static int appender_init(factdb_appender *a, factdb_appender **out, factdb_error
     a->pre_bufs = calloc(n, sizeof *a->pre_bufs);
     a->pre_meta = calloc(n, sizeof *a->pre_meta);
     base_buf_init(&a->scratch, (size_t)1 << 30);
-    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->dict_clean && a->dict_mark && a->dict_ix && a->text_tmp && a->pre_bufs &&
-         a->pre_meta ? 0 : FACTDB_NOMEM;
+    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->dict_clean && a->dict_mark &&
+         a->dict_ix && a->text_tmp && a->pre_bufs && a->pre_meta ? 0 : FACTDB_NOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         a->vals[i] = malloc(FACTDB_CHUNK_ROWS * sizeof **a->vals);
         a->valid[i] = malloc(FACTDB_CHUNK_ROWS);
@@ -442,9 +442,6 @@ int factdb_append_parse(factdb_appender *a, size_t col, const char *s, size_t le
     return FACTDB_OK;
 }
 
-/* Marks a local id collected for the chunk being interned (never a global id: the last id is UINT32_MAX-2). */
-#define GLOBAL_PENDING (UINT32_MAX - 1)
-
 int factdb_append_value(factdb_appender *a, size_t col, int64_t v, factdb_error *err)
 {
     int rc = check_col(a, col, err);
@@ -456,6 +453,9 @@ int factdb_append_value(factdb_appender *a, size_t col, int64_t v, factdb_error 
     put(a, col, v);
     return FACTDB_OK;
 }
+
+/* Marks a local id collected for the chunk being interned (never a global id: the last id is UINT32_MAX-2). */
+#define GLOBAL_PENDING (UINT32_MAX - 1)
 
 /* Maps the chunk buffer's local TEXT ids to global dictionary ids, adding the chunk's new strings to the
  * dictionary in t as one batch (ids in order of first appearance, so a chunk's ids stay close together).

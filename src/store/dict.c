@@ -417,6 +417,19 @@ static int scan_find(store_txn *t, uint32_t table_id, uint16_t col, uint32_t cou
     return rc;
 }
 
+/* A few strings against many entries not indexed yet are found by a scan, until the index's holder shows (a
+ * second time) that it keeps writing to the column; else the index is brought up to `count` and asked. */
+static int index_lookup(store_txn *t, store_dict_index *ix, uint32_t count, store_dict_item *items, size_t n,
+                        factdb_error *err)
+{
+    if (n <= SCAN_MAX_ITEMS && count > ix->count && count - ix->count > SCAN_MIN_ENTRIES && ix->scans < 1) {
+        ix->scans++;
+        return scan_find(t, ix->table, ix->col, count, items, n, err);
+    }
+    int rc = index_sync(t, ix, count, err);
+    return rc ? rc : index_find(t, ix, items, n, err);
+}
+
 int store_dict_find_inline(store_txn *t, uint32_t table_id, uint16_t col, store_dict_index **priv, uint32_t count,
                            store_dict_item *items, size_t n, factdb_error *err)
 {
@@ -425,9 +438,7 @@ int store_dict_find_inline(store_txn *t, uint32_t table_id, uint16_t col, store_
     if (priv) {
         if (!*priv && (rc = index_new(table_id, col, priv, err)))
             return rc;
-        if ((rc = index_sync(t, *priv, count, err)))
-            return rc;
-        return index_find(t, *priv, items, n, err);
+        return index_lookup(t, *priv, count, items, n, err);
     }
     /* One index per column for the whole process: building it reads every entry (0.5 s for 4M strings), which
      * an INSERT of one row per statement or request must not pay each time. Lookups hold the lock: the index
@@ -441,14 +452,8 @@ int store_dict_find_inline(store_txn *t, uint32_t table_id, uint16_t col, store_
         ix->next = env->dict_ixs;
         env->dict_ixs = ix;
     }
-    /* A few strings against many entries not indexed yet: scan, until the process shows (a second time) that
-     * it keeps writing to the column. */
-    if (!rc && n <= SCAN_MAX_ITEMS && count - ix->count > SCAN_MIN_ENTRIES && ix->scans < 1) {
-        ix->scans++;
-        rc = scan_find(t, table_id, col, count, items, n, err);
-    } else if (!rc && !(rc = index_sync(t, ix, count, err))) {
-        rc = index_find(t, ix, items, n, err);
-    }
+    if (!rc)
+        rc = index_lookup(t, ix, count, items, n, err);
     pthread_mutex_unlock(&env->dict_ix_mu);
     return rc;
 }

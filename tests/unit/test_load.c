@@ -390,3 +390,60 @@ Test(load, the_first_format2_text_column_raises_the_file_format)
     factdb_close(db);
     unit_db_remove(path);
 }
+
+static void sql(factdb_session *s, const char *q)
+{
+    factdb_error err;
+    factdb_result *r = NULL;
+    size_t used;
+    cr_assert_eq(factdb_session_exec(s, q, strlen(q), NULL, 0, &used, &r, &err), 0, "%s: %s", q, err.message);
+    factdb_result_free(r);
+}
+
+/* Inside BEGIN ... COMMIT strings are looked up in a private index or scan (the transaction's own strings may
+ * roll back), outside in the process's shared one: every path gives existing strings their ids. */
+Test(load, strings_are_found_inside_and_outside_transactions)
+{
+    char path[256];
+    factdb *db;
+    factdb_session *s;
+    unit_db_open("load-xact", path, sizeof path, &db, &s);
+    sql(s, "CREATE TABLE t (s text)");
+    factdb_appender *a;
+    factdb_error err;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < 70000; i++)
+        append_text(a, "w%d", i);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    sql(s, "BEGIN");
+    sql(s, "INSERT INTO t VALUES ('w5'), ('new1')");
+    sql(s, "INSERT INTO t VALUES ('new1'), ('w6'), ('new2')");
+    char big[8192];
+    size_t n = (size_t)snprintf(big, sizeof big, "INSERT INTO t VALUES ('new2')");
+    for (int i = 0; i < 200; i++)  /* more strings than a scan takes: a private index */
+        n += (size_t)snprintf(big + n, sizeof big - n, ", ('w%d')", i * 300);
+    sql(s, big);
+    sql(s, "COMMIT");
+    cr_assert_eq(dict_count(db, "t", 0), 70002);
+    sql(s, "BEGIN");
+    sql(s, "INSERT INTO t VALUES ('new3'), ('w7')");
+    sql(s, "ROLLBACK");
+    cr_assert_eq(dict_count(db, "t", 0), 70002);
+    sql(s, "INSERT INTO t VALUES ('new3'), ('new1')");  /* a scan */
+    sql(s, big);                                          /* the shared index */
+    sql(s, "INSERT INTO t VALUES ('new4'), ('new3')");
+    cr_assert_eq(dict_count(db, "t", 0), 70004, "%u", dict_count(db, "t", 0));
+    /* strings of a rolled-back transaction must not stay in the shared index: the ids they had go to others */
+    sql(s, "BEGIN");
+    sql(s, "INSERT INTO t VALUES ('x1')");
+    sql(s, "INSERT INTO t VALUES ('x2'), ('w8')");
+    sql(s, big);
+    sql(s, "ROLLBACK");
+    sql(s, "INSERT INTO t VALUES ('y1'), ('y2')");
+    sql(s, "INSERT INTO t VALUES ('y1'), ('w9')");
+    sql(s, "INSERT INTO t VALUES ('y2'), ('x1')");
+    cr_assert_eq(dict_count(db, "t", 0), 70007, "%u", dict_count(db, "t", 0));
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    unit_db_close(path, db, s);
+}
