@@ -14,8 +14,9 @@ extern "C" {
 #endif
 
 #define FACTDB_VERSION "0.1.0"
-/* On-disk format version written into every database; see docs/format.md. */
-#define FACTDB_FILE_FORMAT 1u
+/* The highest on-disk format version this factdb reads. A file records the lowest version that describes
+ * what it holds (1, or 2 once it has a text column of dictionary format 2); see docs/format.md. */
+#define FACTDB_FILE_FORMAT 2u
 
 /* Error codes: stable number, stable name (used as "code" in JSON), default message. */
 #define FACTDB_ERRORS(X)                                                                  \
@@ -209,6 +210,9 @@ int factdb_append_text(factdb_appender *app, size_t col, const char *s, size_t l
  * "true"); a timestamp may carry an offset (ignored for TIMESTAMP, applied for TIMESTAMPTZ).
  * Errors: INVALID_VALUE naming the column and the reason. */
 int factdb_append_parse(factdb_appender *app, size_t col, const char *s, size_t len, factdb_error *err);
+/* Any type but TEXT: a value as factdb_parse_value gave it for the column's type, precision and scale (so a
+ * loader may parse on another thread). Errors: INVALID_ARGUMENT (col out of range, a TEXT column). */
+int factdb_append_value(factdb_appender *app, size_t col, int64_t v, factdb_error *err);
 /* Ends the current row. Errors: NOT_NULL (names the column), NOMEM, and, once a full chunk has been
  * encoded and must be written, BUSY/IO/FULL. */
 int factdb_append_row_end(factdb_appender *app, factdb_error *err);

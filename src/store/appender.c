@@ -43,6 +43,14 @@ struct factdb_appender {
     store_load_mark mark;
     uint64_t next_chunk, load_rows, load_chunks, load_bytes;
     uint32_t *dict_next;
+    /* dict_clean[c]: every entry of column c's dictionary (as the commit's transaction sees it) was added by
+     * this commit, so a string this commit has not interned is new. dict_mark[c]: the count after the commit's
+     * last chunk; a count that moved past it since means another writer added strings. */
+    uint8_t *dict_clean;
+    uint32_t *dict_mark;
+    /* per format-2 TEXT column, inside BEGIN ... COMMIT: the strings already in its dictionary (outside, the
+     * process's shared index of committed strings serves); dropped when the commit ends */
+    store_dict_index **dict_ix;
     /* factdb_appender_create: the table does not exist until the first commit creates it (schema.id is 0
      * until a transaction assigns one; the id stays unnamed while a load is in progress). */
     bool create;
@@ -202,12 +210,15 @@ static int appender_init(factdb_appender *a, factdb_appender **out, factdb_error
     a->set = calloc(n, 1);
     a->dicts = calloc(n, sizeof *a->dicts);
     a->dict_next = calloc(n, sizeof *a->dict_next);
+    a->dict_clean = calloc(n, 1);
+    a->dict_mark = calloc(n, sizeof *a->dict_mark);
+    a->dict_ix = calloc(n, sizeof *a->dict_ix);
     a->text_tmp = malloc(FACTDB_CHUNK_ROWS * sizeof *a->text_tmp);
     a->pre_bufs = calloc(n, sizeof *a->pre_bufs);
     a->pre_meta = calloc(n, sizeof *a->pre_meta);
     base_buf_init(&a->scratch, (size_t)1 << 30);
-    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->text_tmp && a->pre_bufs &&
-         a->pre_meta ? 0 : FACTDB_NOMEM;
+    rc = a->infos && a->vals && a->valid && a->set && a->dicts && a->dict_next && a->dict_clean && a->dict_mark &&
+         a->dict_ix && a->text_tmp && a->pre_bufs && a->pre_meta ? 0 : FACTDB_NOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         a->vals[i] = malloc(FACTDB_CHUNK_ROWS * sizeof **a->vals);
         a->valid[i] = malloc(FACTDB_CHUNK_ROWS);
@@ -431,27 +442,98 @@ int factdb_append_parse(factdb_appender *a, size_t col, const char *s, size_t le
     return FACTDB_OK;
 }
 
-/* Maps the chunk buffer's local TEXT ids to global dictionary ids (interning new strings in t). */
+int factdb_append_value(factdb_appender *a, size_t col, int64_t v, factdb_error *err)
+{
+    int rc = check_col(a, col, err);
+    if (rc)
+        return rc;
+    if (a->schema.cols[col].type == FACTDB_TEXT)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "column \"%s\" is text: append its text",
+                        a->schema.cols[col].name);
+    put(a, col, v);
+    return FACTDB_OK;
+}
+
+/* Marks a local id collected for the chunk being interned (never a global id: the last id is UINT32_MAX-2). */
+#define GLOBAL_PENDING (UINT32_MAX - 1)
+
+/* Maps the chunk buffer's local TEXT ids to global dictionary ids, adding the chunk's new strings to the
+ * dictionary in t as one batch (ids in order of first appearance, so a chunk's ids stay close together).
+ * Strings are looked up in t only when the dictionary may hold strings this commit did not add
+ * (dict_clean): a load into an empty column skips a B-tree search per distinct string. */
 static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_error *err)
 {
     local_dict *d = &a->dicts[col];
     int64_t *out = a->text_tmp;
+    store_dict_item *items = NULL;
+    size_t n = 0, cap = 0;
+    int rc = FACTDB_OK;
     for (uint32_t r = 0; r < a->nrows; r++) {
-        if (!a->valid[col][r]) {
-            out[r] = 0;
+        if (!a->valid[col][r])
             continue;
-        }
         uint32_t l = (uint32_t)a->vals[col][r];
-        if (d->global[l] == UINT32_MAX) {
-            /* Only empty strings so far leave the byte buffer unallocated: NULL + 0 is undefined in C. */
-            const char *str = d->bytes.data ? (const char *)d->bytes.data + d->off[l] : "";
-            int rc = store_dict_intern(t, a->schema.id, col, str, d->len[l], &a->dict_next[col], &d->global[l], err);
-            if (rc)
-                return rc;
+        if (d->global[l] != UINT32_MAX)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            store_dict_item *ni = realloc(items, ncap * sizeof *ni);
+            if (!ni) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory interning strings");
+                goto out;
+            }
+            items = ni, cap = ncap;
         }
-        out[r] = d->global[l];
+        /* Only empty strings so far leave the byte buffer unallocated: NULL + 0 is undefined in C. */
+        const char *str = d->bytes.data ? (const char *)d->bytes.data + d->off[l] : "";
+        items[n++] = (store_dict_item){str, d->len[l], l, d->hash[l]};
+        d->global[l] = GLOBAL_PENDING;
     }
-    return FACTDB_OK;
+    bool inline_hash = a->schema.cols[col].flags & STORE_COL_DICT_INLINE_HASH;
+    store_dict_index **ix = &a->dict_ix[col];
+    if (!a->dict_clean[col] && n) {
+        /* find overwrites .id: keep the local ids aside */
+        uint32_t *local = malloc(n * sizeof *local);
+        if (!local) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory interning strings");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            local[i] = items[i].id;
+        /* inside BEGIN ... COMMIT the transaction's entries may never commit: they need an index of their own */
+        rc = inline_hash ? store_dict_find_inline(t, a->schema.id, col, store_xact_current(a->db) ? ix : NULL,
+                                                  a->dict_next[col], items, n, err)
+                         : store_dict_find(t, a->schema.id, col, items, n, err);
+        size_t k = 0;
+        for (size_t i = 0; !rc && i < n; i++) {
+            if (items[i].id != UINT32_MAX) {
+                d->global[local[i]] = items[i].id;
+            } else {
+                items[k] = items[i];
+                items[k++].id = local[i];
+            }
+        }
+        free(local);
+        if (rc)
+            goto out;
+        n = k;
+    }
+    if (a->dict_next[col] > GLOBAL_PENDING || n > (size_t)(GLOBAL_PENDING - a->dict_next[col])) {
+        rc = base_err(err, FACTDB_LIMIT, "the dictionary of a TEXT column is full (2^32-2 strings)");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t l = items[i].id;
+        items[i].id = d->global[l] = a->dict_next[col]++;
+    }
+    if ((rc = store_dict_add(t, a->schema.id, col, inline_hash, items, n, err)) ||
+        (*ix && (rc = store_dict_index_add(*ix, items, n, err))))
+        goto out;
+    a->dict_mark[col] = a->dict_next[col];
+    for (uint32_t r = 0; r < a->nrows; r++)
+        out[r] = a->valid[col][r] ? d->global[(uint32_t)a->vals[col][r]] : 0;
+out:
+    free(items);
+    return rc;
 }
 
 /* Writes the buffered rows as chunk `id` in transaction t; the columns `pre` holds are encoded already. */
@@ -515,6 +597,10 @@ static void reset_buffer(factdb_appender *a)
 static void reset_all(factdb_appender *a)
 {
     reset_buffer(a);
+    for (uint16_t c = 0; a->dict_ix && c < a->schema.ncols; c++) {
+        store_dict_index_free(a->dict_ix[c]);
+        a->dict_ix[c] = NULL;
+    }
     if (a->create)
         a->schema.id = 0;  /* the transaction that assigned it did not commit, or was reclaimed */
     a->pending = 0;
@@ -552,14 +638,25 @@ static void abort_load(factdb_appender *a)
     store_load_release(env, a->mark.id);
 }
 
+/* Dictionary ids continue from the table's current record: other writers may have added strings since a
+ * load's last chunk. The commit's `first` chunk finds the dictionary clean when it is empty; a later one
+ * when nobody added strings since the commit's own last ones. */
+static void dict_refresh(factdb_appender *a, const store_table *tab, bool first)
+{
+    for (uint16_t c = 0; c < a->schema.ncols; c++) {
+        uint32_t n = tab->cols[c].dict_count;
+        a->dict_clean[c] = first ? n == 0 : a->dict_clean[c] && n == a->dict_mark[c];
+        a->dict_next[c] = a->dict_mark[c] = n;
+    }
+}
+
 /* A commit inside one transaction starts from the table's current record: where its chunks go and its
  * dictionary ids begin. */
 static void load_begin(factdb_appender *a, const store_table *tab)
 {
     a->next_chunk = tab->next_chunk;
     a->load_rows = a->load_chunks = a->load_bytes = 0;
-    for (uint16_t c = 0; c < a->schema.ncols; c++)
-        a->dict_next[c] = tab->cols[c].dict_count;
+    dict_refresh(a, tab, true);
 }
 
 /* Writes the buffered rows as the load's next chunk in t. A load of its own transactions writes inside
@@ -603,13 +700,6 @@ static int publish(factdb_appender *a, store_txn *t, store_table *tab, bool rang
     return store_table_put(t, tab, err);
 }
 
-/* Dictionary ids of a load in its own transactions continue from the table's current record: other
- * writers may have added strings since its last chunk. */
-static void dict_refresh(factdb_appender *a, const store_table *tab)
-{
-    for (uint16_t c = 0; c < a->schema.ncols; c++)
-        a->dict_next[c] = tab->cols[c].dict_count;
-}
 
 /* One chunk of a load in its own short transaction under the gate: the first one starts the load (its
  * mark, its reserved range, the unnamed table of `load --create`). The chunk's new dictionary strings
@@ -649,7 +739,7 @@ static int flush_load_chunk(factdb_appender *a, factdb_error *err)
     } else if ((rc = fresh_table(a, t, &tab, false, err)) || (rc = store_load_present(t, &a->mark, err))) {
         goto out;
     }
-    dict_refresh(a, &tab);
+    dict_refresh(a, &tab, first);
     if ((rc = write_chunk(a, t, &tab, &pre, err)))
         goto out;
     bool grew = first;
@@ -733,7 +823,7 @@ static int publish_load(factdb_appender *a, factdb_error *err)
     if ((rc = store_txn_write(env, false, &t, err)) || (rc = fresh_table(a, t, &tab, false, err)) ||
         (rc = store_load_publish(t, &a->mark, err)))
         goto out;
-    dict_refresh(a, &tab);
+    dict_refresh(a, &tab, false);
     if ((rc = publish(a, t, &tab, true, err)))
         goto out;
     /* A load that creates its table names it now, with its rows: before this, nobody could see it. */
@@ -829,6 +919,8 @@ void factdb_appender_free(factdb_appender *a)
             local_dict_clear(&a->dicts[c]), base_buf_cleanup(&a->dicts[c].bytes);
         if (a->pre_bufs)
             base_buf_cleanup(&a->pre_bufs[c]);
+        if (a->dict_ix)
+            store_dict_index_free(a->dict_ix[c]);
     }
     free(a->pre_bufs);
     free(a->pre_meta);
@@ -837,6 +929,9 @@ void factdb_appender_free(factdb_appender *a)
     free(a->set);
     free(a->dicts);
     free(a->dict_next);
+    free(a->dict_clean);
+    free(a->dict_mark);
+    free(a->dict_ix);
     free(a->text_tmp);
     free(a->infos);
     base_buf_cleanup(&a->scratch);

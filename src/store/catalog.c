@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Version 2 marks a record with a format-2 dictionary column (STORE_COL_DICT_INLINE_HASH), so that a factdb
+ * that does not know the form refuses the table instead of misreading or extending its dictionaries. A table
+ * without such a column keeps version 1. */
 #define TABLE_RECORD_VERSION 1
+#define TABLE_RECORD_VERSION_DICT2 2
 
 void store_table_cleanup(store_table *tab)
 {
@@ -29,9 +33,10 @@ static int decode_table(const MDB_val *v, uint32_t id, store_table *out, factdb_
     const unsigned char *p = v->mv_data, *end = p + v->mv_size;
     memset(out, 0, sizeof *out);
     out->id = id;
-    if (v->mv_size < 4 || p[0] != TABLE_RECORD_VERSION)
+    if (v->mv_size < 4 || (p[0] != TABLE_RECORD_VERSION && p[0] != TABLE_RECORD_VERSION_DICT2))
         goto bad;
-    p++;
+    unsigned version = *p++;
+    bool dict2 = false;
     size_t nl = *p++;
     if (nl > FACTDB_NAME_MAX || p + nl + 2 > end)
         goto bad;
@@ -57,8 +62,12 @@ static int decode_table(const MDB_val *v, uint32_t id, store_table *out, factdb_
         c->flags = p[3];
         memcpy(&c->dict_count, p + 4, 4);
         p += 8;
+        if (c->flags & ~(STORE_COL_NOT_NULL | STORE_COL_DICT_INLINE_HASH) ||
+            ((c->flags & STORE_COL_DICT_INLINE_HASH) && c->type != FACTDB_TEXT))
+            goto bad;
+        dict2 |= (c->flags & STORE_COL_DICT_INLINE_HASH) != 0;
     }
-    if (p + 32 != end)
+    if (p + 32 != end || dict2 != (version == TABLE_RECORD_VERSION_DICT2))
         goto bad;
     memcpy(&out->next_chunk, p, 8);
     memcpy(&out->rows, p + 8, 8);
@@ -77,12 +86,18 @@ int store_table_put(store_txn *t, const store_table *tab, factdb_error *err)
     size_t n = 1 + 1 + strlen(tab->name) + 2 + 32;
     for (uint16_t i = 0; i < tab->ncols; i++)
         n += 1 + strlen(tab->cols[i].name) + 8;
+    bool dict2 = false;
+    for (uint16_t i = 0; i < tab->ncols; i++)
+        dict2 |= (tab->cols[i].flags & STORE_COL_DICT_INLINE_HASH) != 0;
+    int rc;
+    if (dict2 && (rc = store_format_require(t, STORE_FORMAT_DICT2, err)))
+        return rc;
     MDB_val k = {4, key}, v = {n, NULL};
-    int rc = mdb_put(t->txn, t->env->tables, &k, &v, MDB_RESERVE);
+    rc = mdb_put(t->txn, t->env->tables, &k, &v, MDB_RESERVE);
     if (rc)
         return store_mdb_err(err, rc, "cannot update the catalog");
     unsigned char *p = v.mv_data;
-    *p++ = TABLE_RECORD_VERSION;
+    *p++ = dict2 ? TABLE_RECORD_VERSION_DICT2 : TABLE_RECORD_VERSION;
     size_t nl = strlen(tab->name);
     *p++ = (unsigned char)nl;
     memcpy(p, tab->name, nl);
@@ -208,7 +223,8 @@ int store_table_build(const char *name, const factdb_column_def *cols, size_t nc
         tab.cols[i].type = (uint8_t)d->type;
         tab.cols[i].precision = (uint8_t)(d->type == FACTDB_DECIMAL ? d->precision : 0);
         tab.cols[i].scale = (uint8_t)(d->type == FACTDB_DECIMAL ? d->scale : 0);
-        tab.cols[i].flags = d->not_null ? STORE_COL_NOT_NULL : 0;
+        tab.cols[i].flags = (d->not_null ? STORE_COL_NOT_NULL : 0) |
+                            (d->type == FACTDB_TEXT ? STORE_COL_DICT_INLINE_HASH : 0);
     }
 out:
     if (rc)
@@ -470,7 +486,8 @@ int store_reclaim_load(store_txn *t, factdb_error *err)
     rc = store_chunks_delete_range(t, tab.id, tab.next_chunk, UINT64_MAX, err);
     for (uint16_t i = 0; !rc && i < tab.ncols; i++)
         if (tab.cols[i].type == FACTDB_TEXT)
-            rc = store_dict_trim(t, tab.id, i, tab.cols[i].dict_count, err);
+            rc = store_dict_trim(t, tab.id, i, tab.cols[i].flags & STORE_COL_DICT_INLINE_HASH,
+                                 tab.cols[i].dict_count, err);
     store_table_cleanup(&tab);
     return rc ? rc : unmark(t, "loading", err);
 }

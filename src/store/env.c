@@ -201,6 +201,27 @@ static int open_dbis(store_env *e, factdb_error *err)
     return rc ? store_mdb_err(err, rc, "cannot open the catalog") : FACTDB_OK;
 }
 
+int store_format_require(store_txn *t, uint32_t version, factdb_error *err)
+{
+    MDB_val k = {6, "format"}, v;
+    int rc = mdb_get(t->txn, t->env->meta, &k, &v);
+    if (rc || v.mv_size < 12 || memcmp(v.mv_data, FORMAT_MAGIC, 8) != 0)
+        return rc && rc != MDB_NOTFOUND ? store_mdb_err(err, rc, "cannot read the format record")
+                                        : base_err(err, FACTDB_CORRUPT, "the database file \"%s\" is damaged: "
+                                                   "its format record is missing or damaged", t->env->path);
+    uint32_t have;
+    memcpy(&have, (const char *)v.mv_data + 8, 4);
+    if (have >= version)
+        return FACTDB_OK;
+    unsigned char fmt[64];
+    size_t n = MIN(v.mv_size, sizeof fmt);
+    memcpy(fmt, v.mv_data, n);
+    memcpy(fmt + 8, &version, 4);
+    MDB_val nv = {n, fmt};
+    rc = mdb_put(t->txn, t->env->meta, &k, &nv, 0);
+    return rc ? store_mdb_err(err, rc, "cannot update the format record") : FACTDB_OK;
+}
+
 /* Creates the named databases and the format record of a new file, under the gate. */
 static int init_file(store_env *e, int timeout_ms, factdb_error *err)
 {
@@ -221,7 +242,8 @@ static int init_file(store_env *e, int timeout_ms, factdb_error *err)
     for (size_t i = 0; !rc && i < ARRAY_LEN(names); i++)
         rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &d);
     unsigned char fmt[16];
-    uint32_t version = FACTDB_FILE_FORMAT, chunk_rows = FACTDB_CHUNK_ROWS;
+    /* the lowest version that describes what the file holds: later features raise it when first written */
+    uint32_t version = STORE_FORMAT_BASE, chunk_rows = FACTDB_CHUNK_ROWS;
     memcpy(fmt, FORMAT_MAGIC, 8);
     memcpy(fmt + 8, &version, 4);
     memcpy(fmt + 12, &chunk_rows, 4);
@@ -264,6 +286,7 @@ static void env_free(store_env *e)
     pthread_mutex_destroy(&e->gate_mu);
     pthread_cond_destroy(&e->gate_cv);
     pthread_mutex_destroy(&e->dict_mu);
+    pthread_mutex_destroy(&e->dict_ix_mu);
     free(e);
 }
 
@@ -488,6 +511,7 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
     pthread_mutex_init(&e->gate_mu, NULL);
     pthread_cond_init(&e->gate_cv, NULL);
     pthread_mutex_init(&e->dict_mu, NULL);
+    pthread_mutex_init(&e->dict_ix_mu, NULL);
     pthread_mutex_init(&e->verified_mu, NULL);
 
     /* Refuse a file shorter than LMDB's two meta pages unless it is empty (a new database). */

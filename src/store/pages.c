@@ -63,6 +63,13 @@ static int damaged(walk *w, uint64_t pg, const char *what)
                     "file from a backup", w->path, (unsigned long long)pg, what);
 }
 
+static int truncated(walk *w, uint64_t pg)
+{
+    return base_err(w->err, FACTDB_CORRUPT,
+                    "the file \"%s\" is truncated: page %llu, which it needs, lies past its end; restore it from a "
+                    "backup", w->path, (unsigned long long)pg);
+}
+
 /* The page `pg`, or NULL (with the error set) when it is outside the snapshot or the file, or seen before. */
 static const unsigned char *page_at(walk *w, uint64_t pg, const char *role)
 {
@@ -71,9 +78,7 @@ static const unsigned char *page_at(walk *w, uint64_t pg, const char *role)
         return NULL;
     }
     if (pg >= w->file_pages) {
-        base_err(w->err, FACTDB_CORRUPT,
-                 "the file \"%s\" is truncated: page %llu, which it needs, lies past its end; restore it from a "
-                 "backup", w->path, (unsigned long long)pg);
+        truncated(w, pg);
         return NULL;
     }
     if (w->seen[pg / 8] >> (pg % 8) & 1) {
@@ -97,9 +102,10 @@ static int check_overflow(walk *w, uint64_t pg, uint64_t size)
         return FACTDB_CORRUPT;
     uint32_t n;
     memcpy(&n, p + 12, 4);
-    if (get16(p + 10) != P_OVERFLOW || n == 0 || pg + n > w->pages || pg + n > w->file_pages ||
-        (uint64_t)n * w->psize < size + PAGEHDRSZ)
+    if (get16(p + 10) != P_OVERFLOW || n == 0 || pg + n > w->pages || (uint64_t)n * w->psize < size + PAGEHDRSZ)
         return damaged(w, pg, "has a damaged overflow header");
+    if (pg + n > w->file_pages)  /* a sound run that the file's end cuts */
+        return truncated(w, w->file_pages);
     return FACTDB_OK;
 }
 

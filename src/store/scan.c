@@ -93,11 +93,13 @@ int factdb_scan_open(factdb *db, const char *table, const char *const *columns, 
                 rc = base_err(err, FACTDB_NOMEM, "out of memory");
                 goto fail;
             }
-            if ((rc = store_dict_private(s->txn, s->tab.id, (uint16_t)s->colidx[i], c->dict_count,
+            if ((rc = store_dict_private(s->txn, s->tab.id, (uint16_t)s->colidx[i],
+                                         c->flags & STORE_COL_DICT_INLINE_HASH, c->dict_count,
                                          &s->private_dicts[i], err)))
                 goto fail;
             s->dicts[i] = s->private_dicts[i];
-        } else if ((rc = store_dict_cached(s->txn, s->tab.id, (uint16_t)s->colidx[i], c->dict_count, &s->dicts[i],
+        } else if ((rc = store_dict_cached(s->txn, s->tab.id, (uint16_t)s->colidx[i],
+                                           c->flags & STORE_COL_DICT_INLINE_HASH, c->dict_count, &s->dicts[i],
                                            err))) {
             goto fail;
         }

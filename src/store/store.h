@@ -11,6 +11,7 @@
 typedef struct store_env store_env;
 typedef struct store_txn store_txn;  /* wraps an LMDB transaction */
 typedef struct store_dict store_dict;
+typedef struct store_dict_index store_dict_index;
 
 /* Column as stored in the catalog. */
 typedef struct store_col {
@@ -19,6 +20,9 @@ typedef struct store_col {
     uint32_t dict_count;                    /* TEXT: published dictionary entries (ids 0..count-1) */
 } store_col;
 #define STORE_COL_NOT_NULL 1u
+/* TEXT, dictionary format 2: each dict_str entry carries the string's hash; no dict_hash entries. Set for
+ * every TEXT column created since; a table with such a column has table record version 2. */
+#define STORE_COL_DICT_INLINE_HASH 2u
 
 typedef struct store_table {
     uint32_t id;
@@ -148,25 +152,48 @@ void store_chunk_list_free(store_chunk_ref *list, size_t n);
 int store_chunk_header_parse(const void *raw, size_t len, store_chunk_header *out, const char **why);
 
 /* ---- dictionaries ---- */
-/* Finds or adds `s` in the dictionary of column `col` of `tab`; new ids come from *next (which the
- * caller advances and later publishes into tab->cols[col].dict_count). */
-int store_dict_intern(store_txn *t, uint32_t table_id, uint16_t col, const char *s, size_t len,
-                      uint32_t *next, uint32_t *id, factdb_error *err);
+/* One string of a batch: its bytes, XXH3-64 hash (base_hash) and id. */
+typedef struct store_dict_item {
+    const char *s;
+    uint32_t len;
+    uint32_t id;
+    uint64_t hash;
+} store_dict_item;
+/* Looks up each of the n strings in the dictionary of format-1 column `col` (through its hash index) as t
+ * sees it: sets items[i].id to the string's id, or UINT32_MAX when the dictionary lacks it. */
+int store_dict_find(store_txn *t, uint32_t table_id, uint16_t col, store_dict_item *items, size_t n,
+                    factdb_error *err);
+/* The same for a format-2 column, whose entries 0..count-1 are what t sees, through an in-memory index of
+ * them: the process's shared index when `priv` is NULL (then every one of those entries must be committed:
+ * t is a transaction of its own, not BEGIN ... COMMIT), else *priv, an index private to the caller (created
+ * when NULL; the caller frees it with store_dict_index_free, and must when its transaction does not commit).
+ * Each entry indexed is verified against its hash (CORRUPT). */
+int store_dict_find_inline(store_txn *t, uint32_t table_id, uint16_t col, store_dict_index **priv, uint32_t count,
+                           store_dict_item *items, size_t n, factdb_error *err);
+/* Adds n new strings with their ids (ascending, assigned by the caller from the column's count, which the
+ * caller advances and later publishes into tab->cols[col].dict_count); `inline_hash`: format 2. */
+int store_dict_add(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, const store_dict_item *items,
+                   size_t n, factdb_error *err);
+/* Indexes strings just added with store_dict_add in a private index, when they continue its indexed range
+ * (else its next lookup reads them). */
+int store_dict_index_add(store_dict_index *ix, const store_dict_item *items, size_t n, factdb_error *err);
+void store_dict_index_free(store_dict_index *ix);
 /* Deletes entries with id >= from (an interrupted or failed load's strings). */
-int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, uint32_t from, factdb_error *err);
+int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, uint32_t from,
+                    factdb_error *err);
 /* Deletes the whole dictionary of a column. */
 int store_dict_drop(store_txn *t, uint32_t table_id, uint16_t col, factdb_error *err);
 /* The process cache of column (table, col), filled up to `count` entries from snapshot t. */
-int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
-                      factdb_error *err);
+int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, uint32_t count,
+                      store_dict **out, factdb_error *err);
 const char *store_dict_str(store_dict *d, uint32_t id, size_t *len);
 /* A dictionary loaded from t for this caller only (inside a transaction whose new entries must not reach
  * the shared cache). Free with store_dict_private_free. */
-int store_dict_private(store_txn *t, uint32_t table_id, uint16_t col, uint32_t count, store_dict **out,
-                       factdb_error *err);
+int store_dict_private(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, uint32_t count,
+                       store_dict **out, factdb_error *err);
 void store_dict_private_free(store_dict *d);
 /* Calls fn for every dictionary entry of a column (for check). */
-int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col,
+int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash,
                     int (*fn)(void *ctx, uint32_t id, const char *s, size_t len, int hashed), void *ctx,
                     factdb_error *err);
 void store_env_dicts_free(store_env *env);

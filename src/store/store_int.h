@@ -36,6 +36,9 @@ struct store_env {
     unsigned gate_forks;    /* fork() count of the process when opened: a child may not write through it */
     pthread_mutex_t dict_mu;
     store_dict *dicts;
+    /* Writers' string indexes of format-2 dictionaries (committed entries only; dict.c) */
+    pthread_mutex_t dict_ix_mu;
+    store_dict_index *dict_ixs;
     /* Read-only environments: the file (or its lock file) is not writable by this process. */
     bool read_only, nolock;
     char ro_why[600];
@@ -142,5 +145,12 @@ void store_verified_free(store_env *env);
 uint32_t store_bitmap_count(const unsigned char *bits, uint32_t rows);
 int store_delete_prefix(store_txn *t, MDB_dbi dbi, const unsigned char *prefix, size_t plen,
                         factdb_error *err);
+
+/* File format versions (the `meta` "format" record): a new file is written as STORE_FORMAT_BASE; the first
+ * format-2 dictionary column raises it to STORE_FORMAT_DICT2, so an older factdb refuses the file with
+ * NEWER_FORMAT. store_format_require raises the record's version in t to at least `version`. */
+#define STORE_FORMAT_BASE 1u
+#define STORE_FORMAT_DICT2 2u
+int store_format_require(store_txn *t, uint32_t version, factdb_error *err);
 
 #endif

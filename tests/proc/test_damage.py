@@ -90,7 +90,8 @@ def single_bit_flips_never_answer_wrong():
 
 @test
 def damaged_dictionary_string_is_detected():
-    # TEXT strings have no checksum of their own: the hash index's XXH3 of each string guards them.
+    # TEXT strings carry their XXH3 (dictionary format 2; format 1: the hash index holds it): a changed
+    # string no longer matches it.
     d = scratch("dict")
     db = make_db(d)
     raw = open(db, "rb").read()
@@ -111,6 +112,8 @@ def truncated_files_are_named_by_info_and_check():
     db = make_db(d)
     raw = open(db, "rb").read()
     tr = os.path.join(d, "tr.db")
+    want = query(db, QUERIES[0])
+    assert want.returncode == 0, want.stderr
     for cut in (4096, 8192 + 100, len(raw) // 10, len(raw) // 2, len(raw) * 9 // 10, len(raw) - 4096 * 3,
                 len(raw) - 4096, len(raw) - 1):
         for f in (tr, tr + "-lock"):
@@ -118,6 +121,14 @@ def truncated_files_are_named_by_info_and_check():
                 os.unlink(f)
         with open(tr, "wb") as f:
             f.write(raw[:cut])
+        # A file may end before LMDB's last page on free pages only (pages a later transaction released): a
+        # cut of the last few pages that removes only such pages leaves a sound file, which must then answer
+        # as the whole one did. Which pages are free at the end depends on the layout of the writes.
+        if cut >= len(raw) - 4096 * 3 and run([BIN, "info", tr], check=False).returncode == 0:
+            got = query(tr, QUERIES[0])
+            assert got.returncode == 0 and got.stdout == want.stdout, (cut, got.stdout, got.stderr, want.stdout)
+            run([BIN, "check", tr])
+            continue
         for cmd in (["info"], ["check"], ["sql", "--format", "csv"]):
             args = [BIN, *cmd, tr] + (["SELECT sum(qty) FROM t"] if cmd[0] == "sql" else [])
             p = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=120)

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,6 +132,318 @@ Test(load, a_load_given_up_removes_its_chunks)
     cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
     factdb_appender_free(a);
     cr_assert_eq(rows(db, "t"), FACTDB_CHUNK_ROWS + 1);
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    unit_db_close(path, db, s);
+}
+
+/* The dictionary size of text column `col` of table `name`, as published. */
+static uint32_t dict_count(factdb *db, const char *name, uint16_t col)
+{
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, name, &tab, NULL), 0);
+    uint32_t n = tab.cols[col].dict_count;
+    store_table_cleanup(&tab);
+    store_txn_abort(t);
+    return n;
+}
+
+/* Appends one text row: the string fmt with i (or fmt alone when it has no %d). */
+static void append_text(factdb_appender *a, const char *fmt, int i)
+{
+    factdb_error err;
+    char s[32];
+    int len = snprintf(s, sizeof s, fmt, i);
+    cr_assert_eq(factdb_append_text(a, 0, s, (size_t)len, &err), 0);
+    cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+}
+
+/* A load skips dictionary lookups while every string of the column is its own; strings that were there
+ * before it, and strings another writer adds between its chunks, must still get their existing ids. */
+Test(load, a_load_reuses_dictionary_ids_from_before_and_from_other_writers)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-dictids-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def col = {"s", FACTDB_TEXT, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    factdb_appender *a, *b;
+    cr_assert_eq(factdb_appender_new(db, "t", &b, &err), 0);
+    append_text(b, "a", 0);
+    append_text(b, "b", 0);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < FACTDB_CHUNK_ROWS; i++)  /* a full chunk: written by the load at once */
+        append_text(a, i % 3 ? "u%d" : "a", i);
+    append_text(b, "x", 0);
+    append_text(b, "u%d", 1);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    for (int i = 0; i < 70000; i++) {
+        static const char *const f[] = {"x", "b", "u1", "v%d"};
+        append_text(a, f[i % 4], i);
+    }
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    /* a, b; u<i> for i % 3 != 0; x; v<i> for i % 4 == 3 */
+    uint32_t distinct = 2 + (FACTDB_CHUNK_ROWS - (FACTDB_CHUNK_ROWS + 2) / 3) + 1 + 70000 / 4;
+    cr_assert_eq(dict_count(db, "t", 0), distinct, "%u strings, expected %u", dict_count(db, "t", 0), distinct);
+    /* a second load into the column, now not empty: every string is found again */
+    for (int i = 0; i < 70000; i++)
+        append_text(a, i % 2 ? "v%d" : "u%d", i % 2 ? (i / 2 % 17500) * 4 + 3 : (i / 2 % 21845) * 3 + 1);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t", 0), distinct, "%u strings, expected %u", dict_count(db, "t", 0), distinct);
+    cr_assert_eq(rows(db, "t"), 2 + FACTDB_CHUNK_ROWS + 2 + 70000 + 70000);
+    factdb_appender_free(a);
+    factdb_appender_free(b);
+    /* a load into an empty column looks nothing up until another writer adds strings between its chunks */
+    cr_assert_eq(factdb_create_table(db, "t2", &col, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_new(db, "t2", &a, &err), 0);
+    cr_assert_eq(factdb_appender_new(db, "t2", &b, &err), 0);
+    for (int i = 0; i < FACTDB_CHUNK_ROWS; i++)
+        append_text(a, "u%d", i % 1000);
+    append_text(b, "u%d", 7);
+    append_text(b, "x", 0);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    for (int i = 0; i < FACTDB_CHUNK_ROWS + 10; i++)
+        append_text(a, i % 2 ? "x" : "u%d", i % 1000);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t2", 0), 1001, "%u strings, expected 1001", dict_count(db, "t2", 0));
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    factdb_appender_free(b);
+    factdb_close(db);
+    unit_db_remove(path);
+}
+
+/* Runs the dictionary id test on a table whose text column has the format of files written before
+ * dictionary format 2 (hash index entries, strings without their hash). */
+static void make_format1(factdb *db, const char *name)
+{
+    store_env *env = db->env;
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_gate_acquire(env, 10000, NULL), 0);
+    cr_assert_eq(store_txn_write(env, false, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, name, &tab, NULL), 0);
+    cr_assert(tab.cols[0].flags & STORE_COL_DICT_INLINE_HASH);
+    tab.cols[0].flags &= (uint8_t)~STORE_COL_DICT_INLINE_HASH;
+    cr_assert_eq(store_table_put(t, &tab, NULL), 0);
+    cr_assert_eq(store_txn_commit(t, NULL), 0);
+    store_gate_release(env);
+    store_table_cleanup(&tab);
+}
+
+/* Few strings looked up in a big format-2 dictionary are found by a scan; the next lookups by the
+ * process's index. Both give the existing ids. Format-1 columns (older files) keep working alike. */
+static void lookups_in_a_big_dictionary(bool format1)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-bigdict-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def col = {"s", FACTDB_TEXT, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    if (format1)
+        make_format1(db, "t");
+    factdb_appender *a, *b;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < 70000; i++)
+        append_text(a, "w%d", i);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_new(db, "t", &b, &err), 0);
+    append_text(b, "w%d", 5);
+    append_text(b, "new%d", 1);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t", 0), 70001);
+    append_text(b, "w%d", 69999);
+    append_text(b, "new%d", 1);
+    append_text(b, "new%d", 2);
+    cr_assert_eq(factdb_appender_commit(b, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t", 0), 70002);
+    /* a load of many strings, most of them there already */
+    for (int i = 0; i < 140000; i++)
+        append_text(a, "w%d", i / 2);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    cr_assert_eq(dict_count(db, "t", 0), 70002);
+    factdb_appender_free(a);
+    factdb_appender_free(b);
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, "t", &tab, NULL), 0);
+    cr_assert_eq((tab.cols[0].flags & STORE_COL_DICT_INLINE_HASH) != 0, !format1);
+    MDB_stat ms;
+    cr_assert_eq(mdb_stat(t->txn, db->env->dhash, &ms), 0);
+    cr_assert_eq(ms.ms_entries, format1 ? 70002 : 0);
+    store_table_cleanup(&tab);
+    store_txn_abort(t);
+    factdb_close(db);
+    unit_db_remove(path);
+}
+
+Test(load, a_few_strings_are_found_in_a_big_dictionary) { lookups_in_a_big_dictionary(false); }
+Test(load, a_format1_dictionary_still_works) { lookups_in_a_big_dictionary(true); }
+
+/* A format-2 dictionary entry whose string no longer matches the hash it carries is damage: readers,
+ * writers looking strings up, and factdb check all report it. */
+Test(load, a_damaged_dictionary_string_is_reported)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-dictdamage-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def col = {"s", FACTDB_TEXT, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    factdb_appender *a;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < 100; i++)
+        append_text(a, "w%d", i);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    /* change one byte of entry 7 ("w7" -> "x7") behind the store's back */
+    store_env *env = db->env;
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_gate_acquire(env, 10000, NULL), 0);
+    cr_assert_eq(store_txn_write(env, false, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, "t", &tab, NULL), 0);
+    unsigned char k[10];
+    base_put_be32(k, tab.id);
+    base_put_be16(k + 4, 0);
+    base_put_be32(k + 6, 7);
+    MDB_val kv = {10, k}, v;
+    cr_assert_eq(mdb_get(t->txn, env->dstr, &kv, &v), 0);
+    cr_assert_eq(v.mv_size, 8 + 2);
+    unsigned char copy[10];
+    memcpy(copy, v.mv_data, 10);
+    cr_assert_eq(copy[8], 'w');
+    copy[8] = 'x';
+    MDB_val nv = {10, copy};
+    cr_assert_eq(mdb_put(t->txn, env->dstr, &kv, &nv, 0), 0);
+    cr_assert_eq(store_txn_commit(t, NULL), 0);
+    store_gate_release(env);
+    store_table_cleanup(&tab);
+    factdb_close(db);
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    /* a reader */
+    factdb_scan *s;
+    const char *cols[] = {"s"};
+    int rc = factdb_scan_open(db, "t", cols, 1, &s, &err);
+    if (rc == 0) {
+        factdb_batch bt;
+        factdb_batch_init(&bt);
+        rc = factdb_scan_next(s, &bt, &err);
+        factdb_batch_cleanup(&bt);
+        factdb_scan_free(s);
+    }
+    cr_assert_eq(rc, FACTDB_CORRUPT, "%d %s", rc, err.message);
+    cr_assert(strstr(err.message, "does not match its hash"), "%s", err.message);
+    /* a writer looking up strings (a new process: by a scan of the entries) */
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    append_text(a, "w%d", 3);
+    cr_assert_eq(factdb_appender_commit(a, &err), FACTDB_CORRUPT, "%s", err.message);
+    cr_assert(strstr(err.message, "does not match its hash"), "%s", err.message);
+    factdb_appender_free(a);
+    /* factdb check */
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), FACTDB_CORRUPT);
+    factdb_close(db);
+    unit_db_remove(path);
+}
+
+static uint32_t file_format(factdb *db)
+{
+    store_txn *t;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    MDB_val k = {6, "format"}, v;
+    cr_assert_eq(mdb_get(t->txn, db->env->meta, &k, &v), 0);
+    uint32_t version;
+    memcpy(&version, (const char *)v.mv_data + 8, 4);
+    store_txn_abort(t);
+    return version;
+}
+
+/* A file says format 2 only once it holds a format-2 dictionary column, so older factdb keep reading files
+ * without one and refuse (NEWER_FORMAT) those with one. */
+Test(load, the_first_format2_text_column_raises_the_file_format)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-format-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    factdb_column_def num = {"x", FACTDB_BIGINT, 0, 0, false}, text = {"s", FACTDB_TEXT, 0, 0, false};
+    cr_assert_eq(factdb_create_table(db, "n", &num, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(file_format(db), 1);
+    cr_assert_eq(factdb_add_column(db, "n", &text, &err), 0, "%s", err.message);
+    cr_assert_eq(file_format(db), 2);
+    cr_assert_eq(factdb_create_table(db, "t", &text, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(file_format(db), 2);
+    factdb_close(db);
+    unit_db_remove(path);
+}
+
+static void sql(factdb_session *s, const char *q)
+{
+    factdb_error err;
+    factdb_result *r = NULL;
+    size_t used;
+    cr_assert_eq(factdb_session_exec(s, q, strlen(q), NULL, 0, &used, &r, &err), 0, "%s: %s", q, err.message);
+    factdb_result_free(r);
+}
+
+/* Inside BEGIN ... COMMIT strings are looked up in a private index or scan (the transaction's own strings may
+ * roll back), outside in the process's shared one: every path gives existing strings their ids. */
+Test(load, strings_are_found_inside_and_outside_transactions)
+{
+    char path[256];
+    factdb *db;
+    factdb_session *s;
+    unit_db_open("load-xact", path, sizeof path, &db, &s);
+    sql(s, "CREATE TABLE t (s text)");
+    factdb_appender *a;
+    factdb_error err;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    for (int i = 0; i < 70000; i++)
+        append_text(a, "w%d", i);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    sql(s, "BEGIN");
+    sql(s, "INSERT INTO t VALUES ('w5'), ('new1')");
+    sql(s, "INSERT INTO t VALUES ('new1'), ('w6'), ('new2')");
+    char big[8192];
+    size_t n = (size_t)snprintf(big, sizeof big, "INSERT INTO t VALUES ('new2')");
+    for (int i = 0; i < 200; i++)  /* more strings than a scan takes: a private index */
+        n += (size_t)snprintf(big + n, sizeof big - n, ", ('w%d')", i * 300);
+    sql(s, big);
+    sql(s, "COMMIT");
+    cr_assert_eq(dict_count(db, "t", 0), 70002);
+    sql(s, "BEGIN");
+    sql(s, "INSERT INTO t VALUES ('new3'), ('w7')");
+    sql(s, "ROLLBACK");
+    cr_assert_eq(dict_count(db, "t", 0), 70002);
+    sql(s, "INSERT INTO t VALUES ('new3'), ('new1')");  /* a scan */
+    sql(s, big);                                          /* the shared index */
+    sql(s, "INSERT INTO t VALUES ('new4'), ('new3')");
+    cr_assert_eq(dict_count(db, "t", 0), 70004, "%u", dict_count(db, "t", 0));
+    /* strings of a rolled-back transaction must not stay in the shared index: the ids they had go to others */
+    sql(s, "BEGIN");
+    sql(s, "INSERT INTO t VALUES ('x1')");
+    sql(s, "INSERT INTO t VALUES ('x2'), ('w8')");
+    sql(s, big);
+    sql(s, "ROLLBACK");
+    sql(s, "INSERT INTO t VALUES ('y1'), ('y2')");
+    sql(s, "INSERT INTO t VALUES ('y1'), ('w9')");
+    sql(s, "INSERT INTO t VALUES ('y2'), ('x1')");
+    cr_assert_eq(dict_count(db, "t", 0), 70007, "%u", dict_count(db, "t", 0));
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
     unit_db_close(path, db, s);
 }
