@@ -2,8 +2,11 @@
 //   node tpch_duckdb.mjs load CSV DBFILE THREADS    creates lineitem with the TPC-H types, fills it from
 //                                                   the CSV, checkpoints; prints "load_ms file_bytes"
 //   node tpch_duckdb.mjs query DBFILE THREADS RUNS SQL
-//                                                   warm-up run, then RUNS runs; prints the best ms, then
-//                                                   the last result, one row a line, tab-separated (\N NULL)
+//                                                   THREADS: counts like 1,2; a warm-up run per count,
+//                                                   then RUNS rounds running each count in turn; prints
+//                                                   the best ms per count on one line, then each count's
+//                                                   last result, one row a line, tab-separated (\N NULL),
+//                                                   each ended by a line "--"
 import { DuckDBInstance } from '@duckdb/node-api';
 import { statSync } from 'node:fs';
 
@@ -25,22 +28,30 @@ if (mode === 'load') {
   inst.closeSync();
   console.log(`${ms.toFixed(1)} ${statSync(dbfile).size}`);
 } else if (mode === 'query') {
-  const [dbfile, threads, runs, sql] = args;
-  const inst = await DuckDBInstance.create(dbfile, { threads: String(threads), access_mode: 'READ_ONLY' });
+  // THREADS: counts like "1,2", run in turn each round (SET threads) so load bursts hit every count alike
+  const [dbfile, threadList, runs, sql] = args;
+  const counts = threadList.split(',').map(Number);
+  const inst = await DuckDBInstance.create(dbfile, { threads: String(counts[0]), access_mode: 'READ_ONLY' });
   const con = await inst.connect();
-  let best = Infinity, rows = [];
+  const best = counts.map(() => Infinity), rows = counts.map(() => []);
   for (let i = -1; i < Number(runs); i++) {
-    const t0 = now();
-    const r = await con.runAndReadAll(sql);
-    const t = now() - t0;
-    if (i >= 0 && t < best) best = t;
-    rows = r.getRows();
+    for (let k = 0; k < counts.length; k++) {
+      await con.run(`SET threads = ${counts[k]}`);
+      const t0 = now();
+      const r = await con.runAndReadAll(sql);
+      const t = now() - t0;
+      if (i >= 0 && t < best[k]) best[k] = t;
+      rows[k] = r.getRows();
+    }
   }
-  console.log(best.toFixed(3));
-  for (const row of rows) console.log(row.map((v) => (v === null ? '\\N' : String(v))).join('\t'));
+  console.log(best.map((b) => b.toFixed(3)).join(' '));
+  for (const rs of rows) {
+    for (const row of rs) console.log(row.map((v) => (v === null ? '\\N' : String(v))).join('\t'));
+    console.log('--');
+  }
   con.closeSync();
   inst.closeSync();
 } else {
-  console.error('usage: node tpch_duckdb.mjs load CSV DBFILE THREADS | query DBFILE THREADS RUNS SQL');
+  console.error('usage: node tpch_duckdb.mjs load CSV DBFILE THREADS | query DBFILE THREAD,COUNTS RUNS SQL');
   process.exit(2);
 }

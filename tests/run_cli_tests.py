@@ -888,9 +888,17 @@ def tpch_lineitem_generator_follows_the_spec():
     run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(root, "include"), *san,
          "-o", runner, os.path.join(root, "bench", "tpch_sql.c"), os.path.join(BUILD, "libfactdb.a"),
          "-llmdb", "-lxxhash", "-lpthread", "-lm"])
+    want = [ln.replace(",", "\t") for ln in one.splitlines()[1:]]
     for threads in ("1", "2"):
         out = run([runner, db, threads, "2", q1]).stdout.splitlines()
-        assert float(out[0]) > 0 and out[1:] == [ln.replace(",", "\t") for ln in one.splitlines()[1:]], out
+        assert float(out[0]) > 0 and out[1:] == want + ["--"], out
+    # 1 and 2 threads in turn: a best time each, then each one's result
+    out = run([runner, db, "1,2", "2", q1]).stdout.splitlines()
+    assert len(out[0].split()) == 2 and all(float(x) > 0 for x in out[0].split()), out
+    assert out[1:] == want + ["--"] + want + ["--"], out
+    for bad in ("0", "1,x", ""):
+        p = run([runner, db, bad, "1", q1], check=False)
+        assert p.returncode == 2 and "usage: bench-tpch-sql" in p.stderr, (bad, p.stderr)
     p = run([runner, os.path.join(d, "missing.db"), "1", "1", "SELECT 1"], check=False)
     assert p.returncode == 1 and "does not exist" in p.stderr and not os.path.exists(os.path.join(d, "missing.db"))
     p = run([runner, db, "1", "1", "SELECT nope FROM lineitem"], check=False)
