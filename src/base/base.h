@@ -115,7 +115,8 @@ int base_buf_append(base_buf *b, const void *p, size_t n);
  * costs a page fault per 4 KiB on first touch, so freed buffers are kept (up to a quarter of physical
  * memory, at least 256 MiB, per process; those of 2 MiB or more as MADV_FREE pages the kernel may reclaim
  * under memory pressure) and handed out again; new ones of 2 MiB or more are huge pages (a fault per
- * 2 MiB). Contents are undefined. */
+ * 2 MiB). A request with no block of its size may get a pooled one of up to twice the size. Contents are
+ * undefined. */
 void *base_pool_get(size_t size);
 void base_pool_put(void *p, size_t size);
 

@@ -2,6 +2,7 @@
  * list per size class is enough: buffers are taken once per query and worker thread. */
 #include "base.h"
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -33,19 +34,37 @@ static void *fresh(size_t size)
     return p;
 }
 
+/* Blocks handed out for a smaller request, with their real sizes (base_pool_put gets the caller's). */
+static pool_entry lent[POOL_SLOTS];
+static size_t lent_n;
+
+/* A pooled block of exactly `size` bytes, else the smallest of size..2*size bytes (a grouping with half
+ * the groups of the one before, such as the same query on 2 threads after 1, reuses its arrays instead
+ * of faulting in new ones: measured, 18M groups on 1 then 2 threads in one process peaked at 6.9 GB,
+ * against 4.3 GB for either alone). Such a block goes back to the pool with its real size. */
 void *base_pool_get(size_t size)
 {
     pthread_mutex_lock(&pool_mu);
-    for (size_t i = pool_n; i-- > 0;)
+    size_t best = SIZE_MAX;
+    for (size_t i = pool_n; i-- > 0;) {
         if (pool[i].size == size) {
-            void *p = pool[i].p;
-            pool[i] = pool[--pool_n];
-            pool_bytes -= size;
-            pthread_mutex_unlock(&pool_mu);
-            return p;
+            best = i;
+            break;
         }
+        if (size >= HUGE && lent_n < POOL_SLOTS && pool[i].size > size && pool[i].size / 2 <= size &&
+            (best == SIZE_MAX || pool[i].size < pool[best].size))
+            best = i;
+    }
+    void *p = NULL;
+    if (best != SIZE_MAX) {
+        p = pool[best].p;
+        pool_bytes -= pool[best].size;
+        if (pool[best].size != size)
+            lent[lent_n++] = pool[best];
+        pool[best] = pool[--pool_n];
+    }
     pthread_mutex_unlock(&pool_mu);
-    return fresh(size);
+    return p ? p : fresh(size);
 }
 
 /* At most a quarter of physical memory is kept (at least 256 MiB): a large grouping's arrays (6M groups:
@@ -65,6 +84,14 @@ void base_pool_put(void *p, size_t size)
 {
     if (!p)
         return;
+    pthread_mutex_lock(&pool_mu);
+    for (size_t i = 0; i < lent_n; i++)
+        if (lent[i].p == p) {
+            size = lent[i].size;
+            lent[i] = lent[--lent_n];
+            break;
+        }
+    pthread_mutex_unlock(&pool_mu);
     if (size >= HUGE) {
         /* kept, but the kernel may take the pages back under memory pressure (they then read as zeros
          * and fault in again on the next use), so an idle process's cache costs no one memory they need */

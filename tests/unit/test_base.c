@@ -247,3 +247,19 @@ Test(pool, big_buffers_come_back_and_stay_usable)
     memset(small, 1, 1000);
     base_pool_put(small, 1000);
 }
+
+Test(pool, a_smaller_request_reuses_a_block_up_to_twice_its_size)
+{
+    size_t big = (size_t)8 << 20, half = (size_t)5 << 20, tiny = (size_t)3 << 20;
+    unsigned char *p = base_pool_get(big);
+    cr_assert(p);
+    memset(p, 1, big);
+    base_pool_put(p, big);
+    unsigned char *t = base_pool_get(tiny);  /* more than twice smaller: a block of its own */
+    cr_expect_neq(t, p);
+    unsigned char *q = base_pool_get(half);
+    cr_expect_eq(q, p, "5 MiB reuses the 8 MiB block");
+    memset(q, 2, half);
+    base_pool_put(q, half);
+    base_pool_put(t, tiny);
+}
