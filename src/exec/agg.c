@@ -696,17 +696,6 @@ static void get_n(const vec *a, size_t i, i128 *n, int *s)
     }
 }
 
-/* Whether the per-value scales of a 128-bit numeric vector are all one. */
-static bool uniform_scale(const vec *a, size_t n)
-{
-    if (!a->scales)
-        return true;
-    for (size_t i = 1; i < n; i++)
-        if (a->scales[i] != a->scales[0])
-            return false;
-    return true;
-}
-
 static i128 p10(int k)
 {
     i128 r = 1;
@@ -896,7 +885,8 @@ static int sum_runs(gtab *t, int j, const uint32_t *g, const vec *a, size_t n, f
         }
         return 0;
     }
-    if (p != P_N128 || !uniform_scale(a, n)) {
+    int usc;
+    if (p != P_N128 || !exec_uniform_scale(a, n, &usc)) {
         for (size_t i = 0; i < n; i++) {
             i128 v;
             int sc;
@@ -907,7 +897,7 @@ static int sum_runs(gtab *t, int j, const uint32_t *g, const vec *a, size_t n, f
         return 0;
     }
     const i128 *x = a->data;
-    int sc = a->scales ? a->scales[0] : 0;
+    int sc = usc;
     EACH_RUN {
         i128 s = 0;
         bool ovf = false;
@@ -988,11 +978,12 @@ static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, cons
             });
             return 0;
         }
-        if (uniform_scale(a, n)) {
+        int usc;
+        if (exec_uniform_scale(a, n, &usc)) {
             /* one scale over the vector (products of fixed-scale numerics): a group whose sum has that
              * scale adds without rescaling */
             const i128 *x = a->data;
-            int sc = a->scales ? a->scales[0] : 0;
+            int sc = usc;
             bool ovf = false;
             if (!g && !fmask && !a->valid && n) {
                 i128 s = 0;

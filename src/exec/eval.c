@@ -376,30 +376,6 @@ static void get_num(const vec *a, size_t i, i128 *n, int *s)
     }
 }
 
-/* Whether every value of `a` (NULL rows included) has one scale, and which: static-scale 64-bit numerics
- * and integers always; 128-bit ones when their per-value scales are all equal. */
-static bool uniform_scale(const vec *a, size_t n, int *s)
-{
-    if (exec_phys(a->type) != P_N128) {
-        *s = a->type.id == TY_NUMERIC ? a->type.scale : 0;
-        return true;
-    }
-    *s = a->scales && n ? a->scales[0] : 0;
-    if (a->scales)
-        for (size_t i = 1; i < n; i++)
-            if (a->scales[i] != *s)
-                return false;
-    return true;
-}
-
-static uint64_t p10_64(int k)
-{
-    uint64_t r = 1;
-    while (k-- > 0)
-        r *= 10;
-    return r;
-}
-
 static void mul_64_128(const int64_t *__restrict x, const int64_t *__restrict y, i128 *__restrict o, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -434,7 +410,7 @@ static int arith_n128_uniform(eval_thread *t, bexpr *e, const vec *a, int sx, co
     } else {
         /* |value| < 2^127 / 10^18 after scaling cannot overflow i128 for 64-bit operands; 128-bit ones are
          * checked */
-        int64_t fx = (int64_t)p10_64(rs - sx), fy = (int64_t)p10_64(rs - sy);
+        int64_t fx = base_pow10[rs - sx], fy = base_pow10[rs - sy];
         for (size_t i = 0; i < n; i++) {
             i128 x = wa ? wxa[i] : xa[i], y = wb ? wxb[i] : xb[i];
             if (fx != 1)
@@ -457,8 +433,8 @@ static int arith_n128_uniform(eval_thread *t, bexpr *e, const vec *a, int sx, co
             if (e->op == OP_MUL) {
                 ov = __builtin_mul_overflow(x, y, &r);
             } else {
-                ov = __builtin_mul_overflow(x, (int64_t)p10_64(rs - sx), &x) ||
-                     __builtin_mul_overflow(y, (int64_t)p10_64(rs - sy), &y) ||
+                ov = __builtin_mul_overflow(x, base_pow10[rs - sx], &x) ||
+                     __builtin_mul_overflow(y, base_pow10[rs - sy], &y) ||
                      (e->op == OP_ADD ? __builtin_add_overflow(x, y, &r) : __builtin_sub_overflow(x, y, &r));
             }
             if (ov)
@@ -473,7 +449,7 @@ static int arith_n128_uniform(eval_thread *t, bexpr *e, const vec *a, int sx, co
 static int arith_n128(eval_thread *t, bexpr *e, const vec *a, const vec *b, size_t n, vec *v)
 {
     int ua, ub, rc;
-    if (uniform_scale(a, n, &ua) && uniform_scale(b, n, &ub) && (rc = arith_n128_uniform(t, e, a, ua, b, ub, n, v)) <= 0)
+    if (exec_uniform_scale(a, n, &ua) && exec_uniform_scale(b, n, &ub) && (rc = arith_n128_uniform(t, e, a, ua, b, ub, n, v)) <= 0)
         return rc;
     i128 *o = v->buf;
     uint8_t *sc = t->sbuf[e->slot];

@@ -58,6 +58,22 @@ typedef struct vec {
     void *buf;              /* the owning slot's own data buffer */
 } vec;
 
+/* Whether every value of `a` (NULL rows included) has one scale, and which (*s): static-scale 64-bit
+ * numerics and integers always; 128-bit ones when their per-value scales are all equal. */
+static inline bool exec_uniform_scale(const vec *a, size_t n, int *s)
+{
+    if (exec_phys(a->type) != P_N128) {
+        *s = a->type.id == TY_NUMERIC ? a->type.scale : 0;
+        return true;
+    }
+    *s = a->scales && n ? a->scales[0] : 0;
+    if (a->scales)
+        for (size_t i = 1; i < n; i++)
+            if (a->scales[i] != *s)
+                return false;
+    return true;
+}
+
 typedef enum bkind {
     B_CONST, B_INPUT, B_CAST, B_NEG, B_ARITH, B_CMP, B_AND, B_OR, B_NOT, B_ISNULL, B_IN, B_LIKE, B_CASE,
     B_COALESCE, B_NULLIF, B_FUNC,
