@@ -5,7 +5,7 @@ CC ?= cc
 CFLAGS ?= -O3 -g
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS = -Iinclude -Isrc
-LIBS = -llmdb -lxxhash -lpthread -lm
+LIBS = -llmdb -lxxhash -lzstd -lpthread -lm
 CLI_LIBS = -ledit -lmicrohttpd -ljansson
 BUILD ?= build
 

@@ -16,7 +16,7 @@ extern "C" {
 #define FACTDB_VERSION "0.1.0"
 /* The highest on-disk format version this factdb reads. A file records the lowest version that describes
  * what it holds (1, or 2 once it has a text column of dictionary format 2); see docs/format.md. */
-#define FACTDB_FILE_FORMAT 2u
+#define FACTDB_FILE_FORMAT 3u
 
 /* Error codes: stable number, stable name (used as "code" in JSON), default message. */
 #define FACTDB_ERRORS(X)                                                                  \

@@ -2,7 +2,7 @@
 # Installs the Debian packages factdb needs to build and test. As root it runs apt-get; otherwise it
 # prints the exact command to run and fails. Usage: scripts/deps.sh build|test
 set -eu
-build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev libmicrohttpd-dev libjansson-dev"
+build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libzstd-dev libedit-dev libmicrohttpd-dev libjansson-dev"
 web_pkgs="nodejs npm"
 # postgresql-15: the oracle of tests/pgdiff and tests/slt (only its binaries: the tests start their own cluster)
 test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev postgresql-15"

@@ -162,6 +162,22 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
     if (is_double && has_minmax && !has_nan && runs > 1 && (ints = malloc((size_t)n * 8)) != NULL) {
         scale_k = find_scale(vals, valid, n, ints, &imin, &imax);
     }
+    /* ENC_DELTA: integers without NULLs that mostly ascend (sorted keys, ids, times) as the first value, the
+     * smallest step, then each step minus it bit-packed; steps wrap modulo 2^64 like the decoder's sums. */
+    unsigned dwidth = 64;
+    size_t dpacked = SIZE_MAX;
+    int64_t dmin = 0;
+    if (!is_double && !nulls && n >= 2 && w >= 4 && runs > 1) {
+        int64_t dmax = INT64_MIN;
+        dmin = INT64_MAX;
+        for (uint32_t i = 1; i < n; i++) {
+            int64_t d = (int64_t)((uint64_t)vals[i] - (uint64_t)vals[i - 1]);
+            dmin = d < dmin ? d : dmin;
+            dmax = d > dmax ? d : dmax;
+        }
+        dwidth = bits_for((uint64_t)dmax - (uint64_t)dmin);
+        dpacked = 8 + ((size_t)(n - 1) * dwidth + 63) / 64 * 8;
+    }
     unsigned swidth = scale_k >= 0 ? bits_for((uint64_t)imax - (uint64_t)imin) : 64;
     size_t spacked = ((size_t)n * swidth + 63) / 64 * 8;
     size_t payload;
@@ -179,6 +195,12 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
         hdr->encoding = ENC_CONST;
         hdr->reference = prev_set ? prev : 0;
         payload = 0;
+    } else if (dpacked < packed && dpacked <= plain && dpacked <= rle) {
+        hdr->encoding = ENC_DELTA;
+        width = dwidth;
+        hdr->width = (uint8_t)width;
+        hdr->reference = vals[0];
+        payload = dpacked;
     } else if (packed <= plain && packed <= rle) {
         hdr->encoding = ENC_BITPACK;
         hdr->width = (uint8_t)width;
@@ -208,10 +230,16 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
                 p[i / 8] |= (unsigned char)(1u << (i % 8));
         p += bitmap;
     }
-    if ((hdr->encoding == ENC_BITPACK || hdr->encoding == ENC_SCALED) && width) {
+    if (hdr->encoding == ENC_DELTA) {
+        put64(p, (uint64_t)dmin);
+        p += 8;
+    }
+    if ((hdr->encoding == ENC_BITPACK || hdr->encoding == ENC_SCALED || hdr->encoding == ENC_DELTA) && width) {
         uint64_t *words = (uint64_t *)(void *)p;  /* p is 8-aligned within the fresh buffer */
-        for (uint32_t i = 0; i < n; i++) {
-            uint64_t v = valid && !valid[i] ? 0 : (uint64_t)vals[i] - (uint64_t)mn;
+        bool delta = hdr->encoding == ENC_DELTA;
+        for (uint32_t i = 0; i < n - delta; i++) {
+            uint64_t v = delta ? (uint64_t)vals[i + 1] - (uint64_t)vals[i] - (uint64_t)dmin
+                         : valid && !valid[i] ? 0 : (uint64_t)vals[i] - (uint64_t)mn;
             size_t bit = (size_t)i * width, wi = bit / 64, off = bit % 64;
             uint64_t lo, hi;
             memcpy(&lo, &words[wi], 8);
@@ -299,6 +327,13 @@ int enc_read_header(const void *blob, size_t len, enc_header *hdr, const char **
     case ENC_CONST: need = 0; break;
     case ENC_RLE: need = (size_t)hdr->nruns * 12; break;
     case ENC_BITPACK: need = ((size_t)hdr->rows * hdr->width + 63) / 64 * 8; break;
+    case ENC_DELTA:
+        if (hdr->type == FACTDB_DOUBLE || enc_type_width(hdr->type) < 4 || hdr->nulls || hdr->rows < 2) {
+            *why = "delta encoding on a column it cannot hold";
+            return -1;
+        }
+        need = 8 + ((size_t)(hdr->rows - 1) * hdr->width + 63) / 64 * 8;
+        break;
     case ENC_SCALED:
         if (hdr->type != FACTDB_DOUBLE || hdr->exponent > 4) {
             *why = "scaled encoding on a non-double column or with a bad exponent";
@@ -573,6 +608,21 @@ int enc_decode(const void *blob, const enc_header *hdr, void *out, uint8_t *vali
         break;
     case ENC_SCALED:
         unpack_scaled(p, hdr->width, hdr->reference, n, out, P10[hdr->exponent]);
+        break;
+    case ENC_DELTA:
+        /* the steps land one slot on, then a running sum (modulo 2^64 / 2^32, like the encoder) */
+        unpack(p + 8, hdr->width, (int64_t)get64(p), n - 1, (unsigned char *)out + w, w);
+        if (w == 8) {
+            uint64_t *o = out;
+            o[0] = (uint64_t)hdr->reference;
+            for (uint32_t i = 1; i < n; i++)
+                o[i] += o[i - 1];
+        } else {
+            uint32_t *o = out;
+            o[0] = (uint32_t)hdr->reference;
+            for (uint32_t i = 1; i < n; i++)
+                o[i] += o[i - 1];
+        }
         break;
     }
     return has_nulls;

@@ -488,7 +488,7 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         items[n++] = (store_dict_item){str, d->len[l], l, d->hash[l]};
         d->global[l] = GLOBAL_PENDING;
     }
-    bool inline_hash = a->schema.cols[col].flags & STORE_COL_DICT_INLINE_HASH;
+    int form = store_dict_form(a->schema.cols[col].flags);
     store_dict_index **ix = &a->dict_ix[col];
     if (!a->dict_clean[col] && n) {
         /* find overwrites .id: keep the local ids aside */
@@ -500,9 +500,9 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         for (size_t i = 0; i < n; i++)
             local[i] = items[i].id;
         /* inside BEGIN ... COMMIT the transaction's entries may never commit: they need an index of their own */
-        rc = inline_hash ? store_dict_find_inline(t, a->schema.id, col, store_xact_current(a->db) ? ix : NULL,
-                                                  a->dict_next[col], items, n, err)
-                         : store_dict_find(t, a->schema.id, col, items, n, err);
+        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, store_xact_current(a->db) ? ix : NULL,
+                                                 a->dict_next[col], items, n, err)
+                       : store_dict_find(t, a->schema.id, col, items, n, err);
         size_t k = 0;
         for (size_t i = 0; !rc && i < n; i++) {
             if (items[i].id != UINT32_MAX) {
@@ -525,7 +525,7 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         uint32_t l = items[i].id;
         items[i].id = d->global[l] = a->dict_next[col]++;
     }
-    if ((rc = store_dict_add(t, a->schema.id, col, inline_hash, items, n, err)) ||
+    if ((rc = store_dict_add(t, a->schema.id, col, form, items, n, err)) ||
         (*ix && (rc = store_dict_index_add(*ix, items, n, err))))
         goto out;
     a->dict_mark[col] = a->dict_next[col];

@@ -6,11 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Version 2 marks a record with a format-2 dictionary column (STORE_COL_DICT_INLINE_HASH), so that a factdb
- * that does not know the form refuses the table instead of misreading or extending its dictionaries. A table
- * without such a column keeps version 1. */
+/* The record's version is the newest dictionary format among its columns: 2 with a format-2 column
+ * (STORE_COL_DICT_INLINE_HASH), 3 with a format-3 one (STORE_COL_DICT_BLOCKS), so that a factdb that does not
+ * know the form refuses the table instead of misreading or extending its dictionaries. A table without such
+ * a column keeps version 1. */
 #define TABLE_RECORD_VERSION 1
-#define TABLE_RECORD_VERSION_DICT2 2
+#define TABLE_RECORD_VERSION_MAX 3
+
+static unsigned record_version(const store_col *cols, uint16_t n)
+{
+    unsigned v = TABLE_RECORD_VERSION;
+    for (uint16_t i = 0; i < n; i++)
+        if (cols[i].type == FACTDB_TEXT)
+            v = MAX(v, (unsigned)store_dict_form(cols[i].flags));
+    return v;
+}
 
 void store_table_cleanup(store_table *tab)
 {
@@ -33,10 +43,9 @@ static int decode_table(const MDB_val *v, uint32_t id, store_table *out, factdb_
     const unsigned char *p = v->mv_data, *end = p + v->mv_size;
     memset(out, 0, sizeof *out);
     out->id = id;
-    if (v->mv_size < 4 || (p[0] != TABLE_RECORD_VERSION && p[0] != TABLE_RECORD_VERSION_DICT2))
+    if (v->mv_size < 4 || p[0] < TABLE_RECORD_VERSION || p[0] > TABLE_RECORD_VERSION_MAX)
         goto bad;
     unsigned version = *p++;
-    bool dict2 = false;
     size_t nl = *p++;
     if (nl > FACTDB_NAME_MAX || p + nl + 2 > end)
         goto bad;
@@ -62,12 +71,12 @@ static int decode_table(const MDB_val *v, uint32_t id, store_table *out, factdb_
         c->flags = p[3];
         memcpy(&c->dict_count, p + 4, 4);
         p += 8;
-        if (c->flags & ~(STORE_COL_NOT_NULL | STORE_COL_DICT_INLINE_HASH) ||
-            ((c->flags & STORE_COL_DICT_INLINE_HASH) && c->type != FACTDB_TEXT))
+        unsigned dict = c->flags & (STORE_COL_DICT_INLINE_HASH | STORE_COL_DICT_BLOCKS);
+        if (c->flags & ~(STORE_COL_NOT_NULL | STORE_COL_DICT_INLINE_HASH | STORE_COL_DICT_BLOCKS) ||
+            (dict && c->type != FACTDB_TEXT) || dict == (STORE_COL_DICT_INLINE_HASH | STORE_COL_DICT_BLOCKS))
             goto bad;
-        dict2 |= (c->flags & STORE_COL_DICT_INLINE_HASH) != 0;
     }
-    if (p + 32 != end || dict2 != (version == TABLE_RECORD_VERSION_DICT2))
+    if (p + 32 != end || version != record_version(out->cols, out->ncols))
         goto bad;
     memcpy(&out->next_chunk, p, 8);
     memcpy(&out->rows, p + 8, 8);
@@ -86,18 +95,16 @@ int store_table_put(store_txn *t, const store_table *tab, factdb_error *err)
     size_t n = 1 + 1 + strlen(tab->name) + 2 + 32;
     for (uint16_t i = 0; i < tab->ncols; i++)
         n += 1 + strlen(tab->cols[i].name) + 8;
-    bool dict2 = false;
-    for (uint16_t i = 0; i < tab->ncols; i++)
-        dict2 |= (tab->cols[i].flags & STORE_COL_DICT_INLINE_HASH) != 0;
+    unsigned version = record_version(tab->cols, tab->ncols);
     int rc;
-    if (dict2 && (rc = store_format_require(t, STORE_FORMAT_DICT2, err)))
+    if (version > TABLE_RECORD_VERSION && (rc = store_format_require(t, version, err)))
         return rc;
     MDB_val k = {4, key}, v = {n, NULL};
     rc = mdb_put(t->txn, t->env->tables, &k, &v, MDB_RESERVE);
     if (rc)
         return store_mdb_err(err, rc, "cannot update the catalog");
     unsigned char *p = v.mv_data;
-    *p++ = dict2 ? TABLE_RECORD_VERSION_DICT2 : TABLE_RECORD_VERSION;
+    *p++ = (unsigned char)version;
     size_t nl = strlen(tab->name);
     *p++ = (unsigned char)nl;
     memcpy(p, tab->name, nl);
@@ -224,7 +231,7 @@ int store_table_build(const char *name, const factdb_column_def *cols, size_t nc
         tab.cols[i].precision = (uint8_t)(d->type == FACTDB_DECIMAL ? d->precision : 0);
         tab.cols[i].scale = (uint8_t)(d->type == FACTDB_DECIMAL ? d->scale : 0);
         tab.cols[i].flags = (d->not_null ? STORE_COL_NOT_NULL : 0) |
-                            (d->type == FACTDB_TEXT ? STORE_COL_DICT_INLINE_HASH : 0);
+                            (d->type == FACTDB_TEXT ? STORE_COL_DICT_BLOCKS : 0);
     }
 out:
     if (rc)
@@ -486,8 +493,7 @@ int store_reclaim_load(store_txn *t, factdb_error *err)
     rc = store_chunks_delete_range(t, tab.id, tab.next_chunk, UINT64_MAX, err);
     for (uint16_t i = 0; !rc && i < tab.ncols; i++)
         if (tab.cols[i].type == FACTDB_TEXT)
-            rc = store_dict_trim(t, tab.id, i, tab.cols[i].flags & STORE_COL_DICT_INLINE_HASH,
-                                 tab.cols[i].dict_count, err);
+            rc = store_dict_trim(t, tab.id, i, store_dict_form(tab.cols[i].flags), tab.cols[i].dict_count, err);
     store_table_cleanup(&tab);
     return rc ? rc : unmark(t, "loading", err);
 }

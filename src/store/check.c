@@ -48,9 +48,9 @@ static int check_dict_entry(void *ctx, uint32_t id, const char *s, size_t len, i
                 d->expect, id);
     d->expect = id + 1;
     if (!hashed)
-        problem(d->c, (d->tab->cols[d->col].flags & STORE_COL_DICT_INLINE_HASH)
-                          ? "table \"%s\", column \"%s\": dictionary entry %u does not match its hash"
-                          : "table \"%s\", column \"%s\": dictionary entry %u is missing from the hash index",
+        problem(d->c, store_dict_form(d->tab->cols[d->col].flags) == 1
+                          ? "table \"%s\", column \"%s\": dictionary entry %u is missing from the hash index"
+                          : "table \"%s\", column \"%s\": dictionary entry %u does not match its hash",
                 d->tab->name, cname, id);
     if (base_utf8_valid_prefix((const unsigned char *)s, len) != len)
         problem(d->c, "table \"%s\", column \"%s\": dictionary entry %u is not valid UTF-8", d->tab->name, cname,
@@ -190,8 +190,8 @@ static int check_table(void *ctx, const store_table *tab)
         if (tab->cols[col].type != FACTDB_TEXT)
             continue;
         dict_state d = {c, tab, col, 0};
-        if (store_dict_each(c->t, tab->id, col, tab->cols[col].flags & STORE_COL_DICT_INLINE_HASH,
-                            check_dict_entry, &d, c->err))
+        if (store_dict_each(c->t, tab->id, col, store_dict_form(tab->cols[col].flags), check_dict_entry, &d,
+                            c->err))
             problem(c, "table \"%s\": %s", tab->name, c->err->message);
         if (d.expect < tab->cols[col].dict_count)
             problem(c, "table \"%s\", column \"%s\": the dictionary has %u entries but the catalog says %u", tab->name,

@@ -251,7 +251,7 @@ static int do_add_column(store_txn *t, const void *arg, factdb_error *err)
             c->precision = (uint8_t)(a->def->type == FACTDB_DECIMAL ? a->def->precision : 0);
             c->scale = (uint8_t)(a->def->type == FACTDB_DECIMAL ? a->def->scale : 0);
             c->flags = (a->def->not_null ? STORE_COL_NOT_NULL : 0) |
-                       (a->def->type == FACTDB_TEXT ? STORE_COL_DICT_INLINE_HASH : 0);
+                       (a->def->type == FACTDB_TEXT ? STORE_COL_DICT_BLOCKS : 0);
             tab.ncols++;
             rc = store_table_put(t, &tab, err);
         }

@@ -94,12 +94,12 @@ int factdb_scan_open(factdb *db, const char *table, const char *const *columns, 
                 goto fail;
             }
             if ((rc = store_dict_private(s->txn, s->tab.id, (uint16_t)s->colidx[i],
-                                         c->flags & STORE_COL_DICT_INLINE_HASH, c->dict_count,
+                                         store_dict_form(c->flags), c->dict_count,
                                          &s->private_dicts[i], err)))
                 goto fail;
             s->dicts[i] = s->private_dicts[i];
         } else if ((rc = store_dict_cached(s->txn, s->tab.id, (uint16_t)s->colidx[i],
-                                           c->flags & STORE_COL_DICT_INLINE_HASH, c->dict_count, &s->dicts[i],
+                                           store_dict_form(c->flags), c->dict_count, &s->dicts[i],
                                            err))) {
             goto fail;
         }

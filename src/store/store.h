@@ -23,6 +23,14 @@ typedef struct store_col {
 /* TEXT, dictionary format 2: each dict_str entry carries the string's hash; no dict_hash entries. Set for
  * every TEXT column created since; a table with such a column has table record version 2. */
 #define STORE_COL_DICT_INLINE_HASH 2u
+/* TEXT, dictionary format 3: dict_str holds blocks of consecutive strings (compressed when that pays), each
+ * with a checksum; no dict_hash entries. Set for every TEXT column created since; table record version 3. */
+#define STORE_COL_DICT_BLOCKS 4u
+/* The dictionary format (1, 2 or 3) of a TEXT column with these flags. */
+static inline int store_dict_form(unsigned flags)
+{
+    return flags & STORE_COL_DICT_BLOCKS ? 3 : flags & STORE_COL_DICT_INLINE_HASH ? 2 : 1;
+}
 
 typedef struct store_table {
     uint32_t id;
@@ -163,37 +171,37 @@ typedef struct store_dict_item {
  * sees it: sets items[i].id to the string's id, or UINT32_MAX when the dictionary lacks it. */
 int store_dict_find(store_txn *t, uint32_t table_id, uint16_t col, store_dict_item *items, size_t n,
                     factdb_error *err);
-/* The same for a format-2 column, whose entries 0..count-1 are what t sees, through an in-memory index of
- * them: the process's shared index when `priv` is NULL (then every one of those entries must be committed:
- * t is a transaction of its own, not BEGIN ... COMMIT), else *priv, an index private to the caller (created
- * when NULL; the caller frees it with store_dict_index_free, and must when its transaction does not commit).
- * Each entry indexed is verified against its hash (CORRUPT). */
-int store_dict_find_inline(store_txn *t, uint32_t table_id, uint16_t col, store_dict_index **priv, uint32_t count,
-                           store_dict_item *items, size_t n, factdb_error *err);
+/* The same for a column of format 2 or 3 (`form`), whose entries 0..count-1 are what t sees, through an
+ * in-memory index of them: the process's shared index when `priv` is NULL (then every one of those entries
+ * must be committed: t is a transaction of its own, not BEGIN ... COMMIT), else *priv, an index private to
+ * the caller (created when NULL; the caller frees it with store_dict_index_free, and must when its
+ * transaction does not commit). Entries are verified (hash or block checksum) as they are indexed (CORRUPT). */
+int store_dict_find_indexed(store_txn *t, uint32_t table_id, uint16_t col, int form, store_dict_index **priv,
+                            uint32_t count, store_dict_item *items, size_t n, factdb_error *err);
 /* Adds n new strings with their ids (ascending, assigned by the caller from the column's count, which the
- * caller advances and later publishes into tab->cols[col].dict_count); `inline_hash`: format 2. */
-int store_dict_add(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, const store_dict_item *items,
-                   size_t n, factdb_error *err);
+ * caller advances and later publishes into tab->cols[col].dict_count) in dictionary format `form`. */
+int store_dict_add(store_txn *t, uint32_t table_id, uint16_t col, int form, const store_dict_item *items, size_t n,
+                   factdb_error *err);
 /* Indexes strings just added with store_dict_add in a private index, when they continue its indexed range
  * (else its next lookup reads them). */
 int store_dict_index_add(store_dict_index *ix, const store_dict_item *items, size_t n, factdb_error *err);
 void store_dict_index_free(store_dict_index *ix);
 /* Deletes entries with id >= from (an interrupted or failed load's strings). */
-int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, uint32_t from,
-                    factdb_error *err);
+int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, int form, uint32_t from, factdb_error *err);
 /* Deletes the whole dictionary of a column. */
 int store_dict_drop(store_txn *t, uint32_t table_id, uint16_t col, factdb_error *err);
 /* The process cache of column (table, col), filled up to `count` entries from snapshot t. */
-int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, uint32_t count,
-                      store_dict **out, factdb_error *err);
+int store_dict_cached(store_txn *t, uint32_t table_id, uint16_t col, int form, uint32_t count, store_dict **out,
+                      factdb_error *err);
 const char *store_dict_str(store_dict *d, uint32_t id, size_t *len);
 /* A dictionary loaded from t for this caller only (inside a transaction whose new entries must not reach
  * the shared cache). Free with store_dict_private_free. */
-int store_dict_private(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash, uint32_t count,
-                       store_dict **out, factdb_error *err);
+int store_dict_private(store_txn *t, uint32_t table_id, uint16_t col, int form, uint32_t count, store_dict **out,
+                       factdb_error *err);
 void store_dict_private_free(store_dict *d);
-/* Calls fn for every dictionary entry of a column (for check). */
-int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col, bool inline_hash,
+/* Calls fn for every dictionary entry of a column (for check); `hashed` is 0 when the entry does not match
+ * its hash (format 1: is missing from the hash index; format 3: its block does not match its checksum). */
+int store_dict_each(store_txn *t, uint32_t table_id, uint16_t col, int form,
                     int (*fn)(void *ctx, uint32_t id, const char *s, size_t len, int hashed), void *ctx,
                     factdb_error *err);
 void store_env_dicts_free(store_env *env);

@@ -147,10 +147,13 @@ int store_delete_prefix(store_txn *t, MDB_dbi dbi, const unsigned char *prefix, 
                         factdb_error *err);
 
 /* File format versions (the `meta` "format" record): a new file is written as STORE_FORMAT_BASE; the first
- * format-2 dictionary column raises it to STORE_FORMAT_DICT2, so an older factdb refuses the file with
- * NEWER_FORMAT. store_format_require raises the record's version in t to at least `version`. */
+ * dictionary column of format 2 raises it to STORE_FORMAT_DICT2, the first of format 3 or the first chunk
+ * with a delta-encoded column (ENC_DELTA) to STORE_FORMAT_3, so an older factdb refuses the file with
+ * NEWER_FORMAT instead of calling what it cannot read damage. store_format_require raises the record's
+ * version in t to at least `version`. */
 #define STORE_FORMAT_BASE 1u
 #define STORE_FORMAT_DICT2 2u
+#define STORE_FORMAT_3 3u
 int store_format_require(store_txn *t, uint32_t version, factdb_error *err);
 
 #endif

@@ -30,14 +30,18 @@ static void build_template(void)
     }
     fuzz_exec_script(db, FUZZ_SCHEMA);
     fuzz_exec_script(db, "CREATE TABLE big (k bigint NOT NULL, name text, v double precision, day date)");
-    /* three commits: three chunks, a dictionary that grew twice, then deletes and a dropped table */
+    /* three commits: three chunks (k delta-encoded), a dictionary that grew twice (raw blocks, then a
+     * compressed one), then deletes and a dropped table */
     for (int commit = 0; commit < 3; commit++) {
         factdb_appender *app;
         if (factdb_appender_new(db, "big", &app, &err))
             abort();
         for (int i = 0; i < 300; i++) {
-            char name[32];
-            int k = commit * 300 + i, n = snprintf(name, sizeof name, "name-%d", k % (17 + commit * 10));
+            char name[64];
+            /* the third commit's names are all new and long enough for a compressed dictionary block */
+            int k = commit * 300 + i,
+                n = commit == 2 ? snprintf(name, sizeof name, "name-%d-of-the-third-commit", k)
+                                : snprintf(name, sizeof name, "name-%d", k % (17 + commit * 10));
             if (factdb_append_int64(app, 0, k, &err) || factdb_append_text(app, 1, name, (size_t)n, &err) ||
                 (i % 7 ? factdb_append_double(app, 2, k / 3.0, &err) : factdb_append_null(app, 2, &err)) ||
                 factdb_append_int64(app, 3, 19000 + k % 400, &err) || factdb_append_row_end(app, &err))

@@ -157,3 +157,78 @@ Test(enc, scaled_doubles_every_width)
     }
     free(v);
 }
+
+/* Ascending integers without NULLs are stored as steps; every width of step, steps that wrap past the
+ * ends of int64 and of int32, and a constant step (width 0) come back exactly. */
+Test(enc, delta_every_width_and_wrapping_steps)
+{
+    enum { N = 65536 };
+    int64_t *v = malloc(N * 8);
+    srand(11);
+    for (unsigned width = 0; width <= 40; width++) {
+        int64_t x = -5000000000LL;
+        for (int i = 0; i < N; i++) {
+            v[i] = x;
+            x += 3 + (width ? (int64_t)((((uint64_t)rand() << 31) ^ (uint64_t)rand()) & ((1ull << width) - 1)) : 0);
+        }
+        roundtrip(FACTDB_BIGINT, v, NULL, N, ENC_DELTA);
+    }
+    /* sorted keys that repeat, as a fact table's order key: steps 0..25 */
+    for (int i = 0; i < N; i++)
+        v[i] = 1000000 + (i / 4) * 26 + (i % 4 == 0 ? i % 26 : 0);
+    roundtrip(FACTDB_BIGINT, v, NULL, N, ENC_DELTA);
+    /* 32-bit types (dates) and dictionary codes */
+    for (int i = 0; i < N; i++)
+        v[i] = 18000 + i / 30;
+    roundtrip(FACTDB_DATE, v, NULL, N, ENC_DELTA);
+    for (int i = 0; i < N; i++)
+        v[i] = 3000000000LL + i;
+    roundtrip(FACTDB_TEXT, v, NULL, N, 0);
+    /* steps that overflow: INT64_MIN, INT64_MAX, back, in turns; and the same for int32 */
+    for (int i = 0; i < 1000; i++)
+        v[i] = i % 3 == 0 ? INT64_MIN : i % 3 == 1 ? INT64_MAX : 0;
+    roundtrip(FACTDB_BIGINT, v, NULL, 1000, 0);
+    for (int i = 0; i < 1000; i++)
+        v[i] = i % 2 ? INT32_MIN : INT32_MAX;
+    roundtrip(FACTDB_INTEGER, v, NULL, 1000, 0);
+    /* two rows; with a NULL it is never chosen */
+    int64_t two[2] = {5, 9};
+    roundtrip(FACTDB_BIGINT, two, NULL, 2, 0);
+    uint8_t valid[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = i;
+        valid[i] = i != 77;
+    }
+    base_buf b;
+    base_buf_init(&b, 1 << 26);
+    enc_header h;
+    cr_assert_eq(enc_encode(FACTDB_BIGINT, v, valid, N, &b, &h), 0);
+    cr_assert_neq(h.encoding, ENC_DELTA);
+    base_buf_cleanup(&b);
+    free(v);
+}
+
+/* A delta header on a column it cannot describe (doubles, NULLs, one row) is damage, not a decoding. */
+Test(enc, delta_headers_that_cannot_be)
+{
+    int64_t v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = i * 1000 + i % 7;
+    base_buf b;
+    base_buf_init(&b, 1 << 20);
+    enc_header h;
+    cr_assert_eq(enc_encode(FACTDB_BIGINT, v, NULL, 100, &b, &h), 0);
+    cr_assert_eq(h.encoding, ENC_DELTA);
+    const char *why;
+    unsigned char *raw = b.data;
+    raw[1] = FACTDB_DOUBLE;
+    cr_assert_neq(enc_read_header(raw, b.len, &h, &why), 0);
+    raw[1] = FACTDB_BOOLEAN;
+    cr_assert_neq(enc_read_header(raw, b.len, &h, &why), 0);
+    raw[1] = FACTDB_BIGINT;
+    cr_assert_eq(enc_read_header(raw, b.len, &h, &why), 0);
+    uint32_t one = 1;
+    memcpy(raw + 8, &one, 4);  /* nulls */
+    cr_assert_neq(enc_read_header(raw, b.len, &h, &why), 0);
+    base_buf_cleanup(&b);
+}

@@ -218,9 +218,9 @@ Test(load, a_load_reuses_dictionary_ids_from_before_and_from_other_writers)
     unit_db_remove(path);
 }
 
-/* Runs the dictionary id test on a table whose text column has the format of files written before
- * dictionary format 2 (hash index entries, strings without their hash). */
-static void make_format1(factdb *db, const char *name)
+/* Gives the first (text, still empty) column of table `name` dictionary format `form`, as files written by
+ * older factdb have: 1 (hash index entries, strings without their hash) or 2 (each string with its hash). */
+static void make_form(factdb *db, const char *name, int form)
 {
     store_env *env = db->env;
     store_txn *t;
@@ -228,17 +228,20 @@ static void make_format1(factdb *db, const char *name)
     cr_assert_eq(store_gate_acquire(env, 10000, NULL), 0);
     cr_assert_eq(store_txn_write(env, false, &t, NULL), 0);
     cr_assert_eq(store_table_get(t, name, &tab, NULL), 0);
-    cr_assert(tab.cols[0].flags & STORE_COL_DICT_INLINE_HASH);
-    tab.cols[0].flags &= (uint8_t)~STORE_COL_DICT_INLINE_HASH;
+    cr_assert_eq(store_dict_form(tab.cols[0].flags), 3);
+    cr_assert_eq(tab.cols[0].dict_count, 0);
+    tab.cols[0].flags &= (uint8_t)~STORE_COL_DICT_BLOCKS;
+    if (form == 2)
+        tab.cols[0].flags |= STORE_COL_DICT_INLINE_HASH;
     cr_assert_eq(store_table_put(t, &tab, NULL), 0);
     cr_assert_eq(store_txn_commit(t, NULL), 0);
     store_gate_release(env);
     store_table_cleanup(&tab);
 }
 
-/* Few strings looked up in a big format-2 dictionary are found by a scan; the next lookups by the
- * process's index. Both give the existing ids. Format-1 columns (older files) keep working alike. */
-static void lookups_in_a_big_dictionary(bool format1)
+/* Few strings looked up in a big dictionary are found by a scan; the next lookups by the process's index.
+ * Both give the existing ids. Columns of formats 1 and 2 (older files) keep working alike. */
+static void lookups_in_a_big_dictionary(int form)
 {
     char path[256];
     snprintf(path, sizeof path, "/tmp/factdb-test-load-bigdict-%d.db", (int)getpid());
@@ -248,8 +251,8 @@ static void lookups_in_a_big_dictionary(bool format1)
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
     factdb_column_def col = {"s", FACTDB_TEXT, 0, 0, false};
     cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
-    if (format1)
-        make_format1(db, "t");
+    if (form != 3)
+        make_form(db, "t", form);
     factdb_appender *a, *b;
     cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
     for (int i = 0; i < 70000; i++)
@@ -277,22 +280,71 @@ static void lookups_in_a_big_dictionary(bool format1)
     store_table tab;
     cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
     cr_assert_eq(store_table_get(t, "t", &tab, NULL), 0);
-    cr_assert_eq((tab.cols[0].flags & STORE_COL_DICT_INLINE_HASH) != 0, !format1);
+    cr_assert_eq(store_dict_form(tab.cols[0].flags), form);
     MDB_stat ms;
     cr_assert_eq(mdb_stat(t->txn, db->env->dhash, &ms), 0);
-    cr_assert_eq(ms.ms_entries, format1 ? 70002 : 0);
+    cr_assert_eq(ms.ms_entries, form == 1 ? 70002 : 0);
+    /* format 3 keeps 70,002 strings in a few blocks, each a compressed run of consecutive ids */
+    cr_assert_eq(mdb_stat(t->txn, db->env->dstr, &ms), 0);
+    if (form == 3)
+        cr_assert(ms.ms_entries >= 3 && ms.ms_entries < 100, "%zu blocks", ms.ms_entries);
+    else
+        cr_assert_eq(ms.ms_entries, 70002);
     store_table_cleanup(&tab);
     store_txn_abort(t);
     factdb_close(db);
     unit_db_remove(path);
 }
 
-Test(load, a_few_strings_are_found_in_a_big_dictionary) { lookups_in_a_big_dictionary(false); }
-Test(load, a_format1_dictionary_still_works) { lookups_in_a_big_dictionary(true); }
+Test(load, a_few_strings_are_found_in_a_big_dictionary) { lookups_in_a_big_dictionary(3); }
+Test(load, a_format1_dictionary_still_works) { lookups_in_a_big_dictionary(1); }
+Test(load, a_format2_dictionary_still_works) { lookups_in_a_big_dictionary(2); }
 
-/* A format-2 dictionary entry whose string no longer matches the hash it carries is damage: readers,
- * writers looking strings up, and factdb check all report it. */
-Test(load, a_damaged_dictionary_string_is_reported)
+/* Damages the dictionary of the first column of table `name` behind the store's back: in format 2 the
+ * string of entry 7 ("w7" -> "x7"), in format 3 byte `at` of the payload of the block that starts at id 0
+ * (at < 0: the "w7" in a raw block). */
+static void damage_dictionary(factdb *db, const char *name, int form, long at)
+{
+    store_env *env = db->env;
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_gate_acquire(env, 10000, NULL), 0);
+    cr_assert_eq(store_txn_write(env, false, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, name, &tab, NULL), 0);
+    unsigned char k[10];
+    base_put_be32(k, tab.id);
+    base_put_be16(k + 4, 0);
+    base_put_be32(k + 6, form == 2 ? 7 : 0);
+    MDB_val kv = {10, k}, v;
+    cr_assert_eq(mdb_get(t->txn, env->dstr, &kv, &v), 0);
+    unsigned char *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    if (form == 2) {
+        cr_assert_eq(v.mv_size, 8 + 2);
+        cr_assert_eq(copy[8], 'w');
+        copy[8] = 'x';
+    } else if (at < 0) {
+        cr_assert_eq(copy[0], 0, "a raw block");
+        unsigned char *w7 = memmem(copy + 17, v.mv_size - 17, "\002w7", 3);
+        cr_assert(w7);
+        w7[1] = 'x';
+    } else {
+        cr_assert_eq(copy[0], 1, "a compressed block");
+        cr_assert((size_t)at + 17 < v.mv_size);
+        copy[17 + at] ^= 0x5a;
+    }
+    MDB_val nv = {v.mv_size, copy};
+    cr_assert_eq(mdb_put(t->txn, env->dstr, &kv, &nv, 0), 0);
+    free(copy);
+    cr_assert_eq(store_txn_commit(t, NULL), 0);
+    store_gate_release(env);
+    store_table_cleanup(&tab);
+}
+
+/* A dictionary string that no longer matches the hash it carries (format 2), or a block that no longer
+ * matches its checksum or cannot be decompressed (format 3), is damage: readers, writers looking strings up,
+ * and factdb check all report it. */
+static void damaged_dictionary(int form, int strings, long at)
 {
     char path[256];
     snprintf(path, sizeof path, "/tmp/factdb-test-load-dictdamage-%d.db", (int)getpid());
@@ -302,37 +354,18 @@ Test(load, a_damaged_dictionary_string_is_reported)
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
     factdb_column_def col = {"s", FACTDB_TEXT, 0, 0, false};
     cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    if (form == 2)
+        make_form(db, "t", 2);
     factdb_appender *a;
     cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < strings; i++)
         append_text(a, "w%d", i);
     cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
     factdb_appender_free(a);
-    /* change one byte of entry 7 ("w7" -> "x7") behind the store's back */
-    store_env *env = db->env;
-    store_txn *t;
-    store_table tab;
-    cr_assert_eq(store_gate_acquire(env, 10000, NULL), 0);
-    cr_assert_eq(store_txn_write(env, false, &t, NULL), 0);
-    cr_assert_eq(store_table_get(t, "t", &tab, NULL), 0);
-    unsigned char k[10];
-    base_put_be32(k, tab.id);
-    base_put_be16(k + 4, 0);
-    base_put_be32(k + 6, 7);
-    MDB_val kv = {10, k}, v;
-    cr_assert_eq(mdb_get(t->txn, env->dstr, &kv, &v), 0);
-    cr_assert_eq(v.mv_size, 8 + 2);
-    unsigned char copy[10];
-    memcpy(copy, v.mv_data, 10);
-    cr_assert_eq(copy[8], 'w');
-    copy[8] = 'x';
-    MDB_val nv = {10, copy};
-    cr_assert_eq(mdb_put(t->txn, env->dstr, &kv, &nv, 0), 0);
-    cr_assert_eq(store_txn_commit(t, NULL), 0);
-    store_gate_release(env);
-    store_table_cleanup(&tab);
+    damage_dictionary(db, "t", form, at);
     factdb_close(db);
     cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    const char *want = form == 2 ? "does not match its hash" : at < 0 ? "does not match its checksum" : "damaged";
     /* a reader */
     factdb_scan *s;
     const char *cols[] = {"s"};
@@ -345,17 +378,25 @@ Test(load, a_damaged_dictionary_string_is_reported)
         factdb_scan_free(s);
     }
     cr_assert_eq(rc, FACTDB_CORRUPT, "%d %s", rc, err.message);
-    cr_assert(strstr(err.message, "does not match its hash"), "%s", err.message);
+    cr_assert(strstr(err.message, want) && strstr(err.message, "dictionary"), "%s", err.message);
     /* a writer looking up strings (a new process: by a scan of the entries) */
     cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
     append_text(a, "w%d", 3);
     cr_assert_eq(factdb_appender_commit(a, &err), FACTDB_CORRUPT, "%s", err.message);
-    cr_assert(strstr(err.message, "does not match its hash"), "%s", err.message);
+    cr_assert(strstr(err.message, want), "%s", err.message);
     factdb_appender_free(a);
     /* factdb check */
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), FACTDB_CORRUPT);
     factdb_close(db);
     unit_db_remove(path);
+}
+
+Test(load, a_damaged_dictionary_string_is_reported) { damaged_dictionary(2, 100, 0); }
+Test(load, a_damaged_raw_dictionary_block_is_reported) { damaged_dictionary(3, 100, -1); }
+Test(load, a_damaged_compressed_dictionary_block_is_reported)
+{
+    damaged_dictionary(3, 5000, 40);
+    damaged_dictionary(3, 5000, 400);
 }
 
 static uint32_t file_format(factdb *db)
@@ -370,9 +411,9 @@ static uint32_t file_format(factdb *db)
     return version;
 }
 
-/* A file says format 2 only once it holds a format-2 dictionary column, so older factdb keep reading files
+/* A file says format 3 only once it holds a format-3 dictionary column, so older factdb keep reading files
  * without one and refuse (NEWER_FORMAT) those with one. */
-Test(load, the_first_format2_text_column_raises_the_file_format)
+Test(load, the_first_text_column_raises_the_file_format)
 {
     char path[256];
     snprintf(path, sizeof path, "/tmp/factdb-test-load-format-%d.db", (int)getpid());
@@ -384,9 +425,9 @@ Test(load, the_first_format2_text_column_raises_the_file_format)
     cr_assert_eq(factdb_create_table(db, "n", &num, 1, &err), 0, "%s", err.message);
     cr_assert_eq(file_format(db), 1);
     cr_assert_eq(factdb_add_column(db, "n", &text, &err), 0, "%s", err.message);
-    cr_assert_eq(file_format(db), 2);
+    cr_assert_eq(file_format(db), 3);
     cr_assert_eq(factdb_create_table(db, "t", &text, 1, &err), 0, "%s", err.message);
-    cr_assert_eq(file_format(db), 2);
+    cr_assert_eq(file_format(db), 3);
     factdb_close(db);
     unit_db_remove(path);
 }
@@ -402,13 +443,15 @@ static void sql(factdb_session *s, const char *q)
 
 /* Inside BEGIN ... COMMIT strings are looked up in a private index or scan (the transaction's own strings may
  * roll back), outside in the process's shared one: every path gives existing strings their ids. */
-Test(load, strings_are_found_inside_and_outside_transactions)
+static void strings_in_transactions(int form)
 {
     char path[256];
     factdb *db;
     factdb_session *s;
     unit_db_open("load-xact", path, sizeof path, &db, &s);
     sql(s, "CREATE TABLE t (s text)");
+    if (form != 3)
+        make_form(db, "t", form);
     factdb_appender *a;
     factdb_error err;
     cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
@@ -447,3 +490,6 @@ Test(load, strings_are_found_inside_and_outside_transactions)
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
     unit_db_close(path, db, s);
 }
+
+Test(load, strings_are_found_inside_and_outside_transactions) { strings_in_transactions(3); }
+Test(load, strings_are_found_inside_and_outside_transactions_format2) { strings_in_transactions(2); }
