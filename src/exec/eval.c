@@ -76,6 +76,7 @@ void eval_thread_cleanup(eval_thread *t)
     free(t->dcache);
     free(t->in_gen);
     free(t->in_vec);
+    free(t->slot_gen);
     sql_arena_cleanup(&t->tmp);
     sql_arena_cleanup(&t->keep);
     memset(t, 0, sizeof *t);
@@ -1247,7 +1248,30 @@ out:
     return rc;
 }
 
+static int eval_node(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out);
+
+/* A node shared by several aggregates' arguments is computed once per selection window: its slot's vector
+ * stays valid while slot_gen says so; an evaluation through any other selection overwrites it. */
 int eval(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
+{
+    if (!e->shared)
+        return eval_node(t, e, sel, n, out);
+    bool window = t->mgen && sel == t->msel && n == t->mn;
+    if (window && !t->slot_gen && !(t->slot_gen = calloc((size_t)t->nslots_, sizeof *t->slot_gen)))
+        window = false;
+    if (window && t->slot_gen[e->slot] == t->mgen) {
+        *out = &t->v[e->slot];  /* as computed: slot_vec would reset it */
+        return 0;
+    }
+    if (t->slot_gen)
+        t->slot_gen[e->slot] = 0;
+    int rc = eval_node(t, e, sel, n, out);
+    if (!rc && window)
+        t->slot_gen[e->slot] = t->mgen;
+    return rc;
+}
+
+static int eval_node(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, vec **out)
 {
     vec *v = slot_vec(t, e);
     *out = v;

@@ -102,6 +102,7 @@ struct bexpr {
     sql_value val;          /* B_CONST; B_FUNC constant extras (date_trunc unit, extract field) */
     int input;              /* B_INPUT */
     bool neg, ilike, has_else, has_operand;
+    bool shared;            /* the argument of more than one node (bind.c shares aggregates' subexpressions) */
     int aux;                /* B_FUNC: unit/field code; B_CAST: flags */
     sql_value *set;         /* B_IN: constant list (sorted for binary search) */
     int nset;
@@ -240,6 +241,7 @@ typedef struct eval_thread {
     size_t mn;
     uint64_t *in_gen;
     const vec **in_vec;
+    uint64_t *slot_gen;     /* per slot: the window a shared node's vector was computed in */
 } eval_thread;
 /* Opens (and eval_memo_end closes) such a window; the caller must not change sel's rows meanwhile. */
 static inline void eval_memo_begin(eval_thread *t, const uint32_t *sel, size_t n)

@@ -1787,6 +1787,75 @@ static int renumber_slots(binder *b)
     return 0;
 }
 
+/* ---- common subexpressions of aggregate arguments ----
+ * TPC-H Q1 computes l_extendedprice * (1 - l_discount) for sum_disc_price and again inside sum_charge's
+ * argument. Equal subtrees of the aggregates' arguments become one node (marked `shared`), which eval
+ * computes once per selection window (eval_memo_begin) and reuses. Text results are left alone (their
+ * vectors fill strings on demand), and so are trees deeper than SHARE_DEPTH (the walk is recursive). */
+#define SHARE_MAX 256
+#define SHARE_DEPTH 48
+
+static bool same_value(const sql_value *a, const sql_value *b)
+{
+    if (a->type.id != b->type.id || a->type.scale != b->type.scale || a->type.prec != b->type.prec ||
+        a->null != b->null)
+        return false;
+    if (a->null)
+        return true;
+    switch (exec_phys(a->type)) {
+    case P_STR: return a->s.len == b->s.len && (!a->s.len || memcmp(a->s.p, b->s.p, a->s.len) == 0);
+    case P_N128: return a->nscale == b->nscale && a->n == b->n;
+    case P_IV: return a->iv.months == b->iv.months && a->iv.days == b->iv.days && a->iv.us == b->iv.us;
+    case P_F64: return memcmp(&a->d, &b->d, sizeof a->d) == 0;
+    default: return a->i == b->i;
+    }
+}
+
+static bool same_node(const bexpr *a, const bexpr *b)
+{
+    if (a->kind != b->kind || a->op != b->op || a->type.id != b->type.id || a->type.scale != b->type.scale ||
+        a->type.prec != b->type.prec || a->nargs != b->nargs || a->input != b->input || a->neg != b->neg ||
+        a->ilike != b->ilike || a->has_else != b->has_else || a->has_operand != b->has_operand ||
+        a->aux != b->aux || !same_value(&a->val, &b->val))
+        return false;
+    for (int i = 0; i < a->nargs; i++) {
+        const bexpr *x = a->args[i], *y = b->args[i];
+        /* computed children are one node already; columns and constants stay apart (a column's node holds
+         * its gathered vector, see eval's B_INPUT) and are compared as leaves */
+        if (x != y && !(x && y && (x->kind == B_INPUT || x->kind == B_CONST) && x->nargs == 0 && y->nargs == 0 &&
+                        same_node(x, y)))
+            return false;
+    }
+    return true;
+}
+
+static bexpr *share(bexpr *e, int depth, bexpr **reps, int *nrep)
+{
+    if (!e || depth > SHARE_DEPTH)
+        return e;
+    for (int i = 0; i < e->nargs; i++)
+        e->args[i] = share(e->args[i], depth + 1, reps, nrep);
+    if (e->kind == B_INPUT || e->kind == B_CONST || e->kind == B_IN || e->kind == B_ERROR ||
+        exec_phys(e->type) == P_STR)
+        return e;
+    for (int i = 0; i < *nrep; i++)
+        if (reps[i] != e && same_node(reps[i], e)) {
+            reps[i]->shared = true;
+            return reps[i];
+        }
+    if (*nrep < SHARE_MAX)
+        reps[(*nrep)++] = e;
+    return e;
+}
+
+static void share_agg_subexpressions(query *q)
+{
+    bexpr *reps[SHARE_MAX];
+    int nrep = 0;
+    for (int j = 0; j < q->naggs; j++)
+        q->aggs[j].arg = share(q->aggs[j].arg, 0, reps, &nrep);
+}
+
 int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const sql_value *params, int nparams,
                 int64_t now_us, atomic_bool *cancel, query *q, factdb_error *err)
 {
@@ -1965,7 +2034,10 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
             q->limit = e->val.i;
     }
     q->table = tab ? (char *)tab->name : NULL;
-    return renumber_slots(b);
+    int rc = renumber_slots(b);
+    if (!rc)
+        share_agg_subexpressions(q);
+    return rc;
 }
 
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,
