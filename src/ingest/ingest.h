@@ -11,6 +11,7 @@ typedef struct ingest_input {
     size_t len;
     void *map;                  /* mmap'ed region to release, or NULL */
     size_t map_len;
+    size_t released;            /* bytes of the map before this were dropped from the process (ingest_release) */
     const char *name;           /* for messages: the path or "standard input" */
 } ingest_input;
 
@@ -18,6 +19,12 @@ typedef struct ingest_input {
  * `encoding` ("utf-8", "latin-1", "cp1252"). Errors: IO, ENCODING (with the byte offset), INVALID_ARGUMENT. */
 int ingest_open(const char *path, const char *encoding, ingest_input *in, factdb_error *err);
 void ingest_close(ingest_input *in);
+/* Drops the mapped pages of input bytes [0, upto) from this process once at least 16 MiB are done with: they
+ * stay in the page cache and fault back in if read again (an error message), so a load's resident memory
+ * is what it holds, not the file it has read (a 2.3 GB CSV counted whole in its RSS). `rewind` after a
+ * first pass lets a second one drop them again. */
+void ingest_release(ingest_input *in, size_t upto);
+void ingest_release_rewind(ingest_input *in);
 /* For a SIGSEGV/SIGBUS handler: true when `addr` lies inside the mapped input of a load running in this
  * process (the file was truncated under the loader). Async-signal-safe. */
 bool ingest_addr_in_input(const void *addr);

@@ -62,6 +62,21 @@ static int map_fd(int fd, ingest_input *in, factdb_error *err)
     return FACTDB_OK;
 }
 
+#define RELEASE_STEP ((size_t)16 << 20)
+
+void ingest_release(ingest_input *in, size_t upto)
+{
+    if (!in->map || upto > in->map_len)
+        return;
+    size_t end = upto / RELEASE_STEP * RELEASE_STEP;
+    if (end <= in->released)
+        return;
+    madvise((char *)in->map + in->released, end - in->released, MADV_DONTNEED);
+    in->released = end;
+}
+
+void ingest_release_rewind(ingest_input *in) { in->released = 0; }
+
 /* Converts src (len bytes) from `from` to UTF-8 into a temporary file and maps it. */
 static int convert(const unsigned char *src, size_t len, const char *from, ingest_input *in, factdb_error *err)
 {

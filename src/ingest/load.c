@@ -236,6 +236,7 @@ static int infer_and_create(load *l, factdb *db, const char *table, size_t start
         for (size_t i = 0; i < nf; i++)
             if ((masks[i] & T_ALL) && !is_null_field(&r.fields[i]))
                 narrow(&masks[i], r.fields[i].s, r.fields[i].len, o);
+        ingest_release(&l->in, r.fields[0].offset);
         if (o->progress && (++nrec & 4095) == 0) {
             double t = now_s();
             if (t - last > 0.1) {
@@ -247,6 +248,7 @@ static int infer_and_create(load *l, factdb *db, const char *table, size_t start
     }
     if (n < 0)
         rc = -n;
+    ingest_release_rewind(&l->in);  /* the load reads it all again */
     if (!rc && o->progress) {
         progress("types", &l->in, l->in.len, nrec, t0, 1);
         l->drawn = false;
@@ -390,6 +392,7 @@ static int append_rows(load *l, csv_reader *r, factdb_appender *app, factdb_erro
         }
         if ((rc = row_end(app, r->fields[0].line, r->fields[0].offset, err)))
             return rc;
+        ingest_release(&l->in, r->fields[0].offset);  /* the appender copied what it keeps */
         if (o->progress && (factdb_appender_pending(app) & 4095) == 0) {
             double t = now_s();
             if (t - last > 0.1) {
@@ -609,6 +612,8 @@ static int append_rows_ahead(load *l, csv_reader *r, factdb_appender *app, factd
                 *err = b->err;
         }
         bool end = b->last;
+        if (!rc && b->nrec)
+            ingest_release(&l->in, b->f[(b->nrec - 1) * nf].offset);  /* the appender copied what it keeps */
         pthread_mutex_lock(&a.mu);
         a.tail++;
         pthread_cond_broadcast(&a.cv);

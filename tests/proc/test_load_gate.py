@@ -57,6 +57,33 @@ def insert_during_a_load_waits_for_one_chunk_not_the_load():
 
 
 @test
+def a_load_does_not_keep_the_file_it_read_in_memory():
+    # The input is mapped; pages the appender is done with are dropped as it goes (ingest_release), so the
+    # peak resident memory of `load` (and of `load --create`, which reads the file twice) stays well below
+    # the file's size. Before, every byte read stayed resident: a 2.3 GB CSV made a 3.3 GB load.
+    d = scratch("loadrss")
+    csv = os.path.join(d, "big.csv")
+    write_batch_csv(csv, 3, ROWS)
+    size = os.path.getsize(csv)
+    for opts in ([], ["--create"]):
+        db = os.path.join(d, "rss%d.db" % len(opts))
+        if not opts:
+            run([FACTDB, "sql", db, "CREATE TABLE t (writer integer, batch integer, nrows integer, val integer, "
+                 "total bigint, tag text)"])
+        p = subprocess.Popen([FACTDB, "load", *opts, db, "t", csv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        assert p.returncode == 0, p.stderr.read()
+        p.stderr.close()
+        rss = ru.ru_maxrss * 1024
+        print("load %s: %.0f MB file, peak RSS %.0f MB" % (" ".join(opts) or "(table exists)", size / 1e6, rss / 1e6))
+        assert rss < size / 2, (rss, size)
+        assert sql(db, "SELECT count(*), sum(val) FROM t").stdout.split()[1] == "%d,%d" % (ROWS, sum(
+            i % 1000 for i in range(ROWS)))
+    cleanup(d)
+
+
+@test
 def concurrent_loads_and_inserts_into_one_table_keep_rows_and_strings_apart():
     d = scratch("gate2")
     db = os.path.join(d, "g.db")
