@@ -32,6 +32,16 @@ static unsigned bits_for(uint64_t range)
 
 static const double P10[] = {1e0, 1e1, 1e2, 1e3, 1e4};
 
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* Finds the smallest k <= 4 such that every valid double is exactly some integer / 10^k; fills ints
  * (NULL slots get the minimum) and returns k, or -1. */
 static int find_scale(const int64_t *vals, const uint8_t *valid, uint32_t n, int64_t *ints, int64_t *imin,
@@ -178,6 +188,20 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
         dwidth = bits_for((uint64_t)dmax - (uint64_t)dmin);
         dpacked = 8 + ((size_t)(n - 1) * dwidth + 63) / 64 * 8;
     }
+    /* ENC_FACTOR: integers whose distances from the minimum share a factor g > 1 (whole quantities in a
+     * numeric(15,2): multiples of 100; timestamps at whole seconds: of 10^6) as bit-packed distance / g. */
+    unsigned gwidth = 64;
+    size_t gpacked = SIZE_MAX;
+    uint64_t g = 0;
+    if (!is_double && has_minmax && width > 1 && w >= 4) {
+        for (uint32_t i = 0; i < n && g != 1; i++)
+            if (!valid || valid[i])
+                g = gcd64(g, (uint64_t)vals[i] - (uint64_t)mn);
+        if (g > 1) {
+            gwidth = bits_for(((uint64_t)mx - (uint64_t)mn) / g);
+            gpacked = 8 + ((size_t)n * gwidth + 63) / 64 * 8;
+        }
+    }
     unsigned swidth = scale_k >= 0 ? bits_for((uint64_t)imax - (uint64_t)imin) : 64;
     size_t spacked = ((size_t)n * swidth + 63) / 64 * 8;
     size_t payload;
@@ -195,6 +219,12 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
         hdr->encoding = ENC_CONST;
         hdr->reference = prev_set ? prev : 0;
         payload = 0;
+    } else if (gpacked < packed && gpacked < dpacked && gpacked <= plain && gpacked <= rle) {
+        hdr->encoding = ENC_FACTOR;
+        width = gwidth;
+        hdr->width = (uint8_t)width;
+        hdr->reference = mn;
+        payload = gpacked;
     } else if (dpacked < packed && dpacked <= plain && dpacked <= rle) {
         hdr->encoding = ENC_DELTA;
         width = dwidth;
@@ -230,16 +260,18 @@ int enc_encode(factdb_type type, const int64_t *vals, const uint8_t *valid, uint
                 p[i / 8] |= (unsigned char)(1u << (i % 8));
         p += bitmap;
     }
-    if (hdr->encoding == ENC_DELTA) {
-        put64(p, (uint64_t)dmin);
+    if (hdr->encoding == ENC_DELTA || hdr->encoding == ENC_FACTOR) {
+        put64(p, hdr->encoding == ENC_DELTA ? (uint64_t)dmin : g);
         p += 8;
     }
-    if ((hdr->encoding == ENC_BITPACK || hdr->encoding == ENC_SCALED || hdr->encoding == ENC_DELTA) && width) {
+    if ((hdr->encoding == ENC_BITPACK || hdr->encoding == ENC_SCALED || hdr->encoding == ENC_DELTA ||
+         hdr->encoding == ENC_FACTOR) && width) {
         uint64_t *words = (uint64_t *)(void *)p;  /* p is 8-aligned within the fresh buffer */
         bool delta = hdr->encoding == ENC_DELTA;
+        uint64_t div = hdr->encoding == ENC_FACTOR ? g : 1;
         for (uint32_t i = 0; i < n - delta; i++) {
             uint64_t v = delta ? (uint64_t)vals[i + 1] - (uint64_t)vals[i] - (uint64_t)dmin
-                         : valid && !valid[i] ? 0 : (uint64_t)vals[i] - (uint64_t)mn;
+                         : valid && !valid[i] ? 0 : ((uint64_t)vals[i] - (uint64_t)mn) / div;
             size_t bit = (size_t)i * width, wi = bit / 64, off = bit % 64;
             uint64_t lo, hi;
             memcpy(&lo, &words[wi], 8);
@@ -333,6 +365,13 @@ int enc_read_header(const void *blob, size_t len, enc_header *hdr, const char **
             return -1;
         }
         need = 8 + ((size_t)(hdr->rows - 1) * hdr->width + 63) / 64 * 8;
+        break;
+    case ENC_FACTOR:
+        if (hdr->type == FACTDB_DOUBLE || enc_type_width(hdr->type) < 4) {
+            *why = "factor encoding on a column it cannot hold";
+            return -1;
+        }
+        need = 8 + ((size_t)hdr->rows * hdr->width + 63) / 64 * 8;
         break;
     case ENC_SCALED:
         if (hdr->type != FACTDB_DOUBLE || hdr->exponent > 4) {
@@ -609,6 +648,21 @@ int enc_decode(const void *blob, const enc_header *hdr, void *out, uint8_t *vali
     case ENC_SCALED:
         unpack_scaled(p, hdr->width, hdr->reference, n, out, P10[hdr->exponent]);
         break;
+    case ENC_FACTOR: {
+        /* the packed multiples, then reference + multiple * factor (modulo 2^64 / 2^32, like the encoder) */
+        uint64_t g = get64(p);
+        unpack(p + 8, hdr->width, 0, n, out, w);
+        if (w == 8) {
+            uint64_t *o = out;
+            for (uint32_t i = 0; i < n; i++)
+                o[i] = (uint64_t)hdr->reference + o[i] * g;
+        } else {
+            uint32_t *o = out;
+            for (uint32_t i = 0; i < n; i++)
+                o[i] = (uint32_t)hdr->reference + o[i] * (uint32_t)g;
+        }
+        break;
+    }
     case ENC_DELTA:
         /* the steps land one slot on, then a running sum (modulo 2^64 / 2^32, like the encoder) */
         unpack(p + 8, hdr->width, (int64_t)get64(p), n - 1, (unsigned char *)out + w, w);

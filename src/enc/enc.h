@@ -11,7 +11,9 @@
  * bit-packed i with the exponent k; decoding divides, which IEEE rounds back to the same double. */
 /* ENC_DELTA: integers without NULLs (4- and 8-byte types) as the first value (reference), then in the
  * payload the smallest step (i64) and each step minus it, bit-packed; decoding sums the steps. */
-enum { ENC_PLAIN = 1, ENC_CONST = 2, ENC_RLE = 3, ENC_BITPACK = 4, ENC_SCALED = 5, ENC_DELTA = 6 };
+/* ENC_FACTOR: integer-like values (4- and 8-byte types) whose distances from the minimum (reference) share
+ * a factor g > 1: the payload (after any validity bitmap) is g (u64), then distance / g bit-packed. */
+enum { ENC_PLAIN = 1, ENC_CONST = 2, ENC_RLE = 3, ENC_BITPACK = 4, ENC_SCALED = 5, ENC_DELTA = 6, ENC_FACTOR = 7 };
 #define ENC_HEADER_BYTES 64
 #define ENC_FLAG_NULLS 1u    /* a validity bitmap follows the header */
 #define ENC_FLAG_MINMAX 2u   /* min/max are meaningful (there is a non-null, non-NaN value) */

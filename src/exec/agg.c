@@ -84,6 +84,34 @@ uint64_t gtab_dense_limit(double rows)
     return (uint64_t)lim;
 }
 
+/* Bytes of aggregate j's state: a count 8, a sum or average of doubles 16 (st_dsum), every other 32
+ * (st_sum, st_mm, st_var; 16-byte aligned for their i128). With one size for all, a group of TPC-H's
+ * count(*), sum and avg took 96 bytes instead of 80. */
+static size_t state_bytes(const agg_spec *sp)
+{
+    if (sp->distinct)
+        return STATE;
+    if (sp->fn == AG_COUNT_STAR || sp->fn == AG_COUNT)
+        return 8;
+    if ((sp->fn == AG_SUM || sp->fn == AG_AVG) && sp->arg && sp->arg->type.id == TY_DOUBLE)
+        return 16;
+    return STATE;
+}
+
+/* Places the states of a group, largest first so that each stays aligned to its size (up to 16), and
+ * returns a group's bytes (a multiple of 16). */
+static size_t state_layout(const query *q, size_t *off)
+{
+    size_t at = 0;
+    for (size_t size = STATE; size >= 8; size /= 2)
+        for (int j = 0; j < q->naggs; j++)
+            if (state_bytes(&q->aggs[j]) == size) {
+                off[j] = at;
+                at += size;
+            }
+    return at ? (at + 15) / 16 * 16 : 16;
+}
+
 int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain, const int64_t *base,
               uint64_t dense_max, _Atomic size_t *mem, size_t limit, sql_arena *keep, factdb_error *err)
 {
@@ -91,7 +119,7 @@ int gtab_init(gtab *t, const query *q, const int *kmode, const uint64_t *domain,
     t->q = q;
     t->nkeys = q->nkeys;
     t->naggs = q->naggs;
-    t->ssz = (size_t)(q->naggs ? q->naggs : 1) * STATE;
+    t->ssz = state_layout(q, t->soff);
     t->mem = mem;
     t->limit = limit;
     t->keep = keep;
@@ -599,7 +627,7 @@ typedef struct st_dsum { double sum; int64_t cnt; } st_dsum;
 typedef struct st_mm { union { i128 n; int64_t i; double d; sql_str s; }; int8_t scale; uint8_t has; } st_mm;
 typedef struct st_var { double n, mean, m2; } st_var;
 
-static inline unsigned char *state(gtab *t, uint32_t g, int j) { return t->st + (size_t)g * t->ssz + (size_t)j * STATE; }
+static inline unsigned char *state(gtab *t, uint32_t g, int j) { return t->st + (size_t)g * t->ssz + t->soff[j]; }
 
 /* A distinct value being added: its entry fields (h, g and used are filled by dset_add). */
 static int dset_add(gtab *t, dset *d, uint32_t g, const dentry *v, int mode, bool copy, factdb_error *err)

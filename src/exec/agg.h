@@ -40,7 +40,8 @@ typedef struct gtab {
     const query *q;
     int nkeys, naggs;
     int kmode[MAX_KEYS];
-    size_t ng, gcap, ssz;
+    size_t ng, gcap, ssz;  /* ssz: bytes of a group's aggregate states */
+    size_t soff[MAX_AGGS]; /* where aggregate j's state lies in them */
     uint64_t *kw;          /* ng * nkeys key words */
     uint8_t *kn;           /* ng * nkeys NULL flags */
     sql_str *ks;           /* ng * nkeys strings (KEY_STR) */

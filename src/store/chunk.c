@@ -125,10 +125,10 @@ int store_chunk_put_pre(store_txn *t, const store_table *tab, uint64_t chunk_id,
         memcpy(v.mv_data, b->data, b->len);
         *bytes += b->len;
     }
-    bool delta = false;
+    bool v3 = false;  /* encodings an older factdb does not know */
     for (uint16_t i = 0; i < in->ncols; i++)
-        delta |= m[i].encoding == ENC_DELTA;
-    if (delta && (rc = store_format_require(t, STORE_FORMAT_3, err)))
+        v3 |= m[i].encoding == ENC_DELTA || m[i].encoding == ENC_FACTOR;
+    if (v3 && (rc = store_format_require(t, STORE_FORMAT_3, err)))
         goto out;
     store_chunk_header hdr = {in->rows, 0, in->ncols, m};
     rc = put_header(t, tab->id, chunk_id, &hdr, err);

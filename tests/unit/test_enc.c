@@ -232,3 +232,35 @@ Test(enc, delta_headers_that_cannot_be)
     cr_assert_neq(enc_read_header(raw, b.len, &h, &why), 0);
     base_buf_cleanup(&b);
 }
+
+/* Values whose distances from the minimum share a factor are stored as multiples of it: whole quantities
+ * in a numeric(15,2), timestamps at whole seconds, with NULLs, 4-byte types, and factors that wrap. */
+Test(enc, factor_multiples_with_nulls_and_wrapping)
+{
+    enum { N = 65536 };
+    int64_t *v = malloc(N * 8);
+    uint8_t *valid = malloc(N);
+    srand(12);
+    for (int i = 0; i < N; i++) {
+        v[i] = 100 * (1 + rand() % 50);  /* 1.00 .. 50.00 */
+        valid[i] = i % 11 != 0;
+    }
+    roundtrip(FACTDB_DECIMAL, v, NULL, N, ENC_FACTOR);
+    roundtrip(FACTDB_DECIMAL, v, valid, N, ENC_FACTOR);
+    for (int i = 0; i < N; i++)
+        v[i] = 1700000000000000LL + (int64_t)(rand() % 86400) * 1000000;  /* a day of whole seconds, in us */
+    roundtrip(FACTDB_TIMESTAMP, v, NULL, N, ENC_FACTOR);
+    for (int i = 0; i < N; i++)
+        v[i] = -1000000 + (rand() % 1000) * 7;
+    roundtrip(FACTDB_INTEGER, v, valid, N, ENC_FACTOR);
+    /* INT64_MIN and INT64_MAX - 2^32 + 1: a distance above 2^63, a multiple of 2^32 - 1 */
+    for (int i = 0; i < N; i++)
+        v[i] = i % 3 ? INT64_MIN : (int64_t)((uint64_t)INT64_MIN + 0xFFFFFFFFull * (uint64_t)(0x80000000u + i % 5));
+    roundtrip(FACTDB_BIGINT, v, NULL, N, 0);
+    /* a factor of 1 in the last row spoils it */
+    for (int i = 0; i < N; i++)
+        v[i] = i == N - 1 ? 301 : 100 * (i % 40);
+    roundtrip(FACTDB_BIGINT, v, NULL, N, ENC_BITPACK);
+    free(v);
+    free(valid);
+}
