@@ -498,6 +498,7 @@ bool gtab_sort_rows(gtab *t, uint32_t *g, const uint32_t *sel, uint32_t *sel_out
 int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
 {
     t->runs = false;
+    t->few_ok = false;
     uint64_t w[MAX_KEYS];
     uint8_t nl[MAX_KEYS];
     sql_str s[MAX_KEYS];
@@ -627,8 +628,23 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
  * aggregate, most of the query). With at most FEW_GROUPS groups a vector's rows are added into four
  * interleaved accumulators per group instead (independent chains), which go to the states once. */
 #define FEW_GROUPS 64
+_Static_assert(sizeof(((gtab *)0)->few_cnt) == FEW_GROUPS * sizeof(uint32_t), "gtab.few_cnt holds FEW_GROUPS counts");
 
 static bool few_groups(const gtab *t, size_t n) { return t->ng <= FEW_GROUPS && n <= EXEC_VEC; }
+static void count_few(const uint32_t *g, size_t n, uint32_t *c);
+
+/* The row counts per group of the vector whose group ids are g: counted once for all its aggregates
+ * (gtab_groups starts each vector afresh). */
+static const uint32_t *few_counts(gtab *t, const uint32_t *g, size_t n)
+{
+    if (!t->few_ok || t->few_g != g || t->few_n != n) {
+        count_few(g, n, t->few_cnt);
+        t->few_ok = true;
+        t->few_g = g;
+        t->few_n = n;
+    }
+    return t->few_cnt;
+}
 
 /* Row counts per group of rows 0..n (c: FEW_GROUPS entries). */
 static void count_few(const uint32_t *g, size_t n, uint32_t *c)
@@ -911,8 +927,7 @@ int gtab_update(gtab *t, int j, const uint32_t *g, vec *a, const uint8_t *fmask,
             return 0;
         }
         if (g && !fmask && few_groups(t, n)) {
-            uint32_t c[FEW_GROUPS];
-            count_few(g, n, c);
+            const uint32_t *c = few_counts(t, g, n);
             for (size_t k = 0; k < t->ng; k++)
                 *(int64_t *)state(t, (uint32_t)k, j) += c[k];
             return 0;
@@ -1056,9 +1071,8 @@ static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, cons
             }
             if (g && !fmask && !a->valid && few_groups(t, n)) {
                 double sums[FEW_GROUPS];
-                uint32_t c[FEW_GROUPS];
                 sum_few_f64(g, x, n, sums);
-                count_few(g, n, c);
+                const uint32_t *c = few_counts(t, g, n);
                 for (size_t k = 0; k < t->ng; k++) {
                     if (!c[k])
                         continue;
@@ -1099,8 +1113,7 @@ static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, cons
             }
             int64_t sums[FEW_GROUPS];
             if (g && !fmask && !a->valid && few_groups(t, n) && sum_few_i64(g, x, n, sums)) {
-                uint32_t c[FEW_GROUPS];
-                count_few(g, n, c);
+                const uint32_t *c = few_counts(t, g, n);
                 for (size_t k = 0; k < t->ng; k++) {
                     if (!c[k])
                         continue;
@@ -1535,6 +1548,7 @@ int gtab_distinct_finish(gtab *t, int j, factdb_error *err)
             default: ((int64_t *)buf)[k] = (int64_t)x->w; break;
             }
         }
+        t->few_ok = false;  /* other group ids than the last vector's */
         rc = agg_update(t, j, sp->fn, g, &a, NULL, NULL, m, false, err);
     }
 out:

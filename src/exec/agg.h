@@ -64,6 +64,10 @@ typedef struct gtab {
     bool runs;             /* the current vector's rows are sorted by group (gtab_sort_rows): */
     size_t nruns;          /* its runs: rows [run_at[r], run_at[r + 1]) belong to group run_g[r] */
     uint32_t run_at[129], run_g[128];
+    bool few_ok;           /* few_cnt holds the row counts per group of group ids few_g[0..few_n) */
+    const uint32_t *few_g;
+    size_t few_n;
+    uint32_t few_cnt[64];
 } gtab;
 
 /* kmode/domain/base per key (domain: dictionary size of a KEY_CODE key, 2 for booleans, max - min + 1 of an
