@@ -463,6 +463,115 @@ static void key_of(const vec *v, int mode, size_t i, uint64_t *w, uint8_t *nl, s
     }
 }
 
+/* ---- few groups, rows in any order ----
+ * Adding each row to its group's state makes consecutive rows of one group wait on each other's
+ * read-modify-write of the same memory (TPC-H's GROUP BY l_shipmode: 7 groups, about 6 cycles a row per
+ * aggregate, most of the query). With at most FEW_GROUPS groups a vector's rows are added into four
+ * interleaved accumulators per group instead (independent chains), which go to the states once. */
+#define FEW_GROUPS 64
+_Static_assert(sizeof(((gtab *)0)->few_cnt) == FEW_GROUPS * sizeof(uint32_t), "gtab.few_cnt holds FEW_GROUPS counts");
+
+static bool few_groups(const gtab *t, size_t n) { return t->ng <= FEW_GROUPS && n <= EXEC_VEC; }
+static void count_few(const uint32_t *g, size_t n, uint32_t *c);
+
+/* The row counts per group of the vector whose group ids are g: counted once for all its aggregates
+ * (gtab_groups starts each vector afresh). */
+static const uint32_t *few_counts(gtab *t, const uint32_t *g, size_t n)
+{
+    if (!t->few_ok || t->few_g != g || t->few_n != n) {
+        count_few(g, n, t->few_cnt);
+        t->few_ok = true;
+        t->few_g = g;
+        t->few_n = n;
+    }
+    return t->few_cnt;
+}
+
+/* Row counts per group of rows 0..n (c: FEW_GROUPS entries). */
+static void count_few(const uint32_t *g, size_t n, uint32_t *c)
+{
+    uint32_t l[4][FEW_GROUPS];
+    memset(l, 0, sizeof l);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        l[0][g[i]]++;
+        l[1][g[i + 1]]++;
+        l[2][g[i + 2]]++;
+        l[3][g[i + 3]]++;
+    }
+    for (; i < n; i++)
+        l[0][g[i]]++;
+    for (size_t k = 0; k < FEW_GROUPS; k++)
+        c[k] = l[0][k] + l[1][k] + l[2][k] + l[3][k];
+}
+
+/* Sums per group of 64-bit values all below 2^52 in magnitude (false, nothing summed, otherwise). */
+static bool sum_few_i64(const uint32_t *g, const int64_t *x, size_t n, int64_t *s)
+{
+    int64_t l[4][FEW_GROUPS];
+    memset(l, 0, sizeof l);
+    uint64_t big = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        l[0][g[i]] += x[i];
+        l[1][g[i + 1]] += x[i + 1];
+        l[2][g[i + 2]] += x[i + 2];
+        l[3][g[i + 3]] += x[i + 3];
+        big |= (((uint64_t)x[i] + (UINT64_C(1) << 52)) | ((uint64_t)x[i + 1] + (UINT64_C(1) << 52)) |
+                ((uint64_t)x[i + 2] + (UINT64_C(1) << 52)) | ((uint64_t)x[i + 3] + (UINT64_C(1) << 52))) >> 53;
+    }
+    for (; i < n; i++) {
+        l[0][g[i]] += x[i];
+        big |= ((uint64_t)x[i] + (UINT64_C(1) << 52)) >> 53;
+    }
+    if (big)
+        return false;
+    for (size_t k = 0; k < FEW_GROUPS; k++)  /* n <= 2^11 values below 2^52: no overflow */
+        s[k] = l[0][k] + l[1][k] + l[2][k] + l[3][k];
+    return true;
+}
+
+/* Sums per group of 128-bit values all below 2^115 in magnitude, which n <= 2^11 of cannot overflow
+ * (false, nothing summed, otherwise). */
+static bool sum_few_n128(const uint32_t *g, const i128 *x, size_t n, i128 *s)
+{
+    i128 l[2][FEW_GROUPS];
+    memset(l, 0, sizeof l);
+    uint64_t big = 0;
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        l[0][g[i]] += x[i];
+        l[1][g[i + 1]] += x[i + 1];
+        big |= (((uint64_t)(x[i] >> 64) + (UINT64_C(1) << 50)) | ((uint64_t)(x[i + 1] >> 64) + (UINT64_C(1) << 50))) >> 51;
+    }
+    for (; i < n; i++) {
+        l[0][g[i]] += x[i];
+        big |= ((uint64_t)(x[i] >> 64) + (UINT64_C(1) << 50)) >> 51;
+    }
+    if (big)
+        return false;
+    for (size_t k = 0; k < FEW_GROUPS; k++)
+        s[k] = l[0][k] + l[1][k];
+    return true;
+}
+
+static void sum_few_f64(const uint32_t *g, const double *x, size_t n, double *s)
+{
+    double l[4][FEW_GROUPS];
+    memset(l, 0, sizeof l);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        l[0][g[i]] += x[i];
+        l[1][g[i + 1]] += x[i + 1];
+        l[2][g[i + 2]] += x[i + 2];
+        l[3][g[i + 3]] += x[i + 3];
+    }
+    for (; i < n; i++)
+        l[0][g[i]] += x[i];
+    for (size_t k = 0; k < FEW_GROUPS; k++)
+        s[k] = (l[0][k] + l[1][k]) + (l[2][k] + l[3][k]);
+}
+
 /* Sorting pays when a group's run is long: at 16 rows a run, one pass of sorting replaces 15 of every 16
  * read-modify-writes of a group's state per aggregate (a store-forwarding chain when consecutive rows
  * share a group: TPC-H Q1's 4 groups over 8 aggregates went from 365 to ... ms). */
@@ -470,6 +579,8 @@ static void key_of(const vec *v, int mode, size_t i, uint64_t *w, uint8_t *nl, s
 
 bool gtab_sort_rows(gtab *t, uint32_t *g, const uint32_t *sel, uint32_t *sel_out, size_t n)
 {
+    /* (few groups could skip the sort for their interleaved accumulators, few_counts, but on TPC-H Q1 the
+     * sorted runs' vectorized sums won: 418 against 428 ms at SF3) */
     if (n < 4 * RUN_MIN || t->ng * RUN_MIN > n || t->ng > EXEC_VEC / RUN_MIN)
         return false;
     _Static_assert(EXEC_VEC / RUN_MIN <= 128, "gtab.run_g holds a run per group");
@@ -620,91 +731,6 @@ int gtab_groups(gtab *t, vec **kv, size_t n, uint32_t *g, factdb_error *err)
             return err->code;
     }
     return 0;
-}
-
-/* ---- few groups, rows in any order ----
- * Adding each row to its group's state makes consecutive rows of one group wait on each other's
- * read-modify-write of the same memory (TPC-H's GROUP BY l_shipmode: 7 groups, about 6 cycles a row per
- * aggregate, most of the query). With at most FEW_GROUPS groups a vector's rows are added into four
- * interleaved accumulators per group instead (independent chains), which go to the states once. */
-#define FEW_GROUPS 64
-_Static_assert(sizeof(((gtab *)0)->few_cnt) == FEW_GROUPS * sizeof(uint32_t), "gtab.few_cnt holds FEW_GROUPS counts");
-
-static bool few_groups(const gtab *t, size_t n) { return t->ng <= FEW_GROUPS && n <= EXEC_VEC; }
-static void count_few(const uint32_t *g, size_t n, uint32_t *c);
-
-/* The row counts per group of the vector whose group ids are g: counted once for all its aggregates
- * (gtab_groups starts each vector afresh). */
-static const uint32_t *few_counts(gtab *t, const uint32_t *g, size_t n)
-{
-    if (!t->few_ok || t->few_g != g || t->few_n != n) {
-        count_few(g, n, t->few_cnt);
-        t->few_ok = true;
-        t->few_g = g;
-        t->few_n = n;
-    }
-    return t->few_cnt;
-}
-
-/* Row counts per group of rows 0..n (c: FEW_GROUPS entries). */
-static void count_few(const uint32_t *g, size_t n, uint32_t *c)
-{
-    uint32_t l[4][FEW_GROUPS];
-    memset(l, 0, sizeof l);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        l[0][g[i]]++;
-        l[1][g[i + 1]]++;
-        l[2][g[i + 2]]++;
-        l[3][g[i + 3]]++;
-    }
-    for (; i < n; i++)
-        l[0][g[i]]++;
-    for (size_t k = 0; k < FEW_GROUPS; k++)
-        c[k] = l[0][k] + l[1][k] + l[2][k] + l[3][k];
-}
-
-/* Sums per group of 64-bit values all below 2^52 in magnitude (false, nothing summed, otherwise). */
-static bool sum_few_i64(const uint32_t *g, const int64_t *x, size_t n, int64_t *s)
-{
-    int64_t l[4][FEW_GROUPS];
-    memset(l, 0, sizeof l);
-    uint64_t big = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        l[0][g[i]] += x[i];
-        l[1][g[i + 1]] += x[i + 1];
-        l[2][g[i + 2]] += x[i + 2];
-        l[3][g[i + 3]] += x[i + 3];
-        big |= (((uint64_t)x[i] + (UINT64_C(1) << 52)) | ((uint64_t)x[i + 1] + (UINT64_C(1) << 52)) |
-                ((uint64_t)x[i + 2] + (UINT64_C(1) << 52)) | ((uint64_t)x[i + 3] + (UINT64_C(1) << 52))) >> 53;
-    }
-    for (; i < n; i++) {
-        l[0][g[i]] += x[i];
-        big |= ((uint64_t)x[i] + (UINT64_C(1) << 52)) >> 53;
-    }
-    if (big)
-        return false;
-    for (size_t k = 0; k < FEW_GROUPS; k++)  /* n <= 2^11 values below 2^52: no overflow */
-        s[k] = l[0][k] + l[1][k] + l[2][k] + l[3][k];
-    return true;
-}
-
-static void sum_few_f64(const uint32_t *g, const double *x, size_t n, double *s)
-{
-    double l[4][FEW_GROUPS];
-    memset(l, 0, sizeof l);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        l[0][g[i]] += x[i];
-        l[1][g[i + 1]] += x[i + 1];
-        l[2][g[i + 2]] += x[i + 2];
-        l[3][g[i + 3]] += x[i + 3];
-    }
-    for (; i < n; i++)
-        l[0][g[i]] += x[i];
-    for (size_t k = 0; k < FEW_GROUPS; k++)
-        s[k] = (l[0][k] + l[1][k]) + (l[2][k] + l[3][k]);
 }
 
 /* ---- aggregate states ---- */
@@ -1147,6 +1173,19 @@ static int agg_update(gtab *t, int j, agg_fn fn, const uint32_t *g, vec *a, cons
                 if (ovf || sum_add(d, s, sc, err))
                     return ovf ? base_err(err, FACTDB_INVALID_VALUE, "numeric value out of range in sum") : err->code;
                 d->cnt += (int64_t)n - 1;
+                return 0;
+            }
+            i128 sums[FEW_GROUPS];
+            if (g && !fmask && !a->valid && few_groups(t, n) && sum_few_n128(g, x, n, sums)) {
+                const uint32_t *c = few_counts(t, g, n);
+                for (size_t k = 0; k < t->ng; k++) {
+                    if (!c[k])
+                        continue;
+                    st_sum *d = (st_sum *)state(t, (uint32_t)k, j);
+                    if (sum_add(d, sums[k], sc, err))
+                        return err->code;
+                    d->cnt += (int64_t)c[k] - 1;
+                }
                 return 0;
             }
             EACH_ROW({
