@@ -54,6 +54,8 @@ typedef struct worker {
     size_t block_size;
     gtab *ptabs;            /* radix mode: one table per partition */
     int nptabs;
+    vec pkv;                /* packed keys: the current vector's packed key */
+    int64_t pk[EXEC_VEC];
 } worker;
 
 struct run {
@@ -79,6 +81,15 @@ struct run {
     size_t first_chunk;     /* owned mode: chunks before it were aggregated the ordinary way */
     double groups_est;      /* groups the whole grouping is expected to make (from the first chunk) */
     bool radix;             /* owned mode with radix-partitioned aggregation */
+    /* Several integer, boolean or text-coded keys whose ranges multiply to at most 2^62 are packed into one
+     * 64-bit key (pack_keys): the group tables see one integer key (`gq`, kmode[0] KEY_I64), which hashes
+     * as a word, is stored as one, and can be radix-partitioned. pk*: the original keys, for decoding. */
+    bool packed;
+    int gnk;                /* keys of the group tables: 1 when packed, else q->nkeys */
+    query gq;               /* the query as the group tables see it */
+    int pkmode[MAX_KEYS];
+    uint64_t pstride[MAX_KEYS], pdom[MAX_KEYS];
+    int64_t pbase[MAX_KEYS];
 };
 
 static const char *scan_text(void *ctx, int col, uint32_t code, size_t *len)
@@ -184,15 +195,18 @@ static int part_grow(part_buf *p, const query *q, factdb_error *err)
     return 0;
 }
 
+static int eval_keys(worker *w, const uint32_t *sel, size_t m, vec **kv);
+
 /* Radix mode, phase 1: appends the owned rows sel[0..m) to the worker's partitions. */
 static int radix_append(worker *w, const uint32_t *sel, size_t m)
 {
     run *r = w->r;
     query *q = r->q;
     eval_thread *t = &w->th;
-    vec *kv, *av[MAX_AGGS], *fv[MAX_AGGS];
-    if (eval(t, q->keys[0], sel, m, &kv))
-        return (w->err = t->err).code;
+    vec *kvs[MAX_KEYS], *kv, *av[MAX_AGGS], *fv[MAX_AGGS];
+    if (eval_keys(w, sel, m, kvs))
+        return w->err.code;
+    kv = kvs[0];
     for (int j = 0; j < q->naggs; j++) {
         av[j] = fv[j] = NULL;
         if ((q->aggs[j].arg && eval(t, q->aggs[j].arg, sel, m, &av[j])) ||
@@ -248,7 +262,7 @@ static int radix_aggregate(worker *w)
     uint32_t gids[EXEC_VEC];
     for (int p = w->me; p < NPART; p += r->nw) {
         gtab *gt = &w->ptabs[p];
-        if (gtab_init(gt, q, r->kmode, r->domain, r->kbase, 0 /* hashed: a partition holds 1/64 of the range */, &r->mem, r->o->mem_limit, &w->th.keep, &w->err))
+        if (gtab_init(gt, &r->gq, r->kmode, r->domain, r->kbase, 0 /* hashed: a partition holds 1/64 of the range */, &r->mem, r->o->mem_limit, &w->th.keep, &w->err))
             return w->err.code;
         w->nptabs = p + 1;
         factdb_error ignored = {0};  /* a hint, as in exec_select */
@@ -257,7 +271,8 @@ static int radix_aggregate(worker *w)
             part_buf *pb = &r->w[src].parts[p];
             for (size_t off = 0; off < pb->n; off += EXEC_VEC) {
                 size_t n = MIN((size_t)EXEC_VEC, pb->n - off);
-                vec kv = {.type = q->keys[0]->type, .data = pb->key + off, .valid = pb->kvalid + off, .dict = -1};
+                vec kv = {.type = r->packed ? (sql_type){TY_BIGINT, 0, 0} : q->keys[0]->type, .data = pb->key + off,
+                          .valid = pb->kvalid + off, .dict = -1};
                 vec *kp = &kv;
                 if (gtab_groups(gt, &kp, n, gids, &w->err))
                     return w->err.code;
@@ -360,17 +375,15 @@ static int process(worker *w, size_t n)
     if (q->agg && r->owned) {
         /* keep the rows whose group this worker owns */
         vec *kv[MAX_KEYS];
-        for (int k = 0; k < q->nkeys; k++)
-            if (eval(t, q->keys[k], sel, m, &kv[k]) ||
-                (r->kmode[k] == KEY_STR && eval_strings(t, kv[k], m)))
-                return (w->err = t->err).code;
+        if (eval_keys(w, sel, m, kv))
+            return w->err.code;
         size_t k2 = 0;
         uint64_t kw[MAX_KEYS];
         uint8_t kn[MAX_KEYS];
         for (size_t i = 0; i < m; i++) {
             gtab_key_words(&w->gt, kv, i, kw, kn);
             own_buf[k2] = sel ? sel[i] : (uint32_t)i;
-            k2 += gtab_owner(kw, kn, q->nkeys, r->nw) == w->me;
+            k2 += gtab_owner(kw, kn, r->gnk, r->nw) == w->me;
         }
         if (!k2)
             return 0;
@@ -380,12 +393,8 @@ static int process(worker *w, size_t n)
     if (q->agg) {
         vec *kv[MAX_KEYS];
         uint32_t gids[EXEC_VEC];
-        for (int k = 0; k < q->nkeys; k++) {
-            if (eval(t, q->keys[k], sel, m, &kv[k]))
-                return (w->err = t->err).code;
-            if (r->kmode[k] == KEY_STR && eval_strings(t, kv[k], m))
-                return (w->err = t->err).code;
-        }
+        if (eval_keys(w, sel, m, kv))
+            return w->err.code;
         if (q->nkeys && gtab_groups(&w->gt, kv, m, gids, &w->err))
             return w->err.code;
         /* rows read through a selection (a WHERE) are gathered anyway: gathering them in group order
@@ -520,7 +529,9 @@ static double key_hood_rows(run *r)
 /* A dense key range for integer key k from the zone maps of every chunk: its domain (max - min + 1) and
  * base (min) when grouping can index an array by value instead of hashing (`l_suppkey` 1..10,000); 0
  * when the key is computed, a double, or its range is wider than the dense limit. */
-static uint64_t key_range(run *r, int k, int64_t *base)
+/* The values of integer key k (a plain column) lie in [*base, *base + domain) by the zone maps of every
+ * chunk: returns the domain, 0 when unknown (computed key, damaged or empty zone maps, the whole range). */
+static uint64_t key_zone_range(run *r, int k, int64_t *base)
 {
     const bexpr *e = r->q->keys[k];
     size_t nch = store_scan_chunk_count(r->scan);
@@ -538,11 +549,104 @@ static uint64_t key_range(run *r, int k, int64_t *base)
     }
     if (lo > hi)
         return 0;
-    uint64_t dom = (uint64_t)hi - (uint64_t)lo + 1;
+    *base = lo;
+    return (uint64_t)hi - (uint64_t)lo + 1;  /* 0 for the whole range */
+}
+
+static uint64_t key_range(run *r, int k, int64_t *base)
+{
+    int64_t lo;
+    uint64_t dom = key_zone_range(r, k, &lo);
     if (dom == 0 || dom >= r->dense_max)
         return 0;
     *base = lo;
     return dom;
+}
+
+/* Packs the keys when there are several, each an integer column with zone maps, a boolean or a text
+ * column's codes, their domains (+1 each for NULL) multiply to at most 2^62, and they would not index a
+ * dense array anyway (gtab_init's choice). A value outside its zone-mapped range is damage (CORRUPT when
+ * packing). Returns whether it packed. */
+static bool pack_keys(run *r)
+{
+    query *q = r->q;
+    if (q->nkeys < 2 || !r->scan)
+        return false;
+    uint64_t size = 1;
+    bool dense = true;
+    for (int k = 0; k < q->nkeys; k++) {
+        uint64_t dom = r->kmode[k] == KEY_I64 ? key_zone_range(r, k, &r->pbase[k])
+                       : r->kmode[k] == KEY_CODE || r->kmode[k] == KEY_U8 ? r->domain[k] : 0;
+        if (r->kmode[k] != KEY_I64)
+            r->pbase[k] = 0;
+        if (!dom || dom >= (UINT64_C(1) << 62) / size)
+            return false;
+        dense &= r->domain[k] && r->domain[k] < r->dense_max;
+        r->pkmode[k] = r->kmode[k];
+        r->pdom[k] = dom;
+        r->pstride[k] = size;
+        size *= dom + 1;
+    }
+    if (dense && size <= r->dense_max)
+        return false;  /* the keys index an array: no hashing to save */
+    r->packed = true;
+    r->gnk = 1;
+    r->gq = *q;
+    r->gq.nkeys = 1;
+    r->kmode[0] = KEY_I64;
+    r->domain[0] = 0;  /* hashed */
+    r->kbase[0] = 0;
+    return true;
+}
+
+/* Evaluates the group keys of rows sel[0..m) into kv (strings filled for text keys); packed keys become
+ * one vector of the worker's. */
+static int eval_keys(worker *w, const uint32_t *sel, size_t m, vec **kv)
+{
+    run *r = w->r;
+    query *q = r->q;
+    eval_thread *t = &w->th;
+    for (int k = 0; k < q->nkeys; k++) {
+        if (eval(t, q->keys[k], sel, m, &kv[k]))
+            return (w->err = t->err).code;
+        if (!r->packed && r->kmode[k] == KEY_STR && eval_strings(t, kv[k], m))
+            return (w->err = t->err).code;
+    }
+    if (!r->packed)
+        return 0;
+    int64_t *p = w->pk;
+    memset(p, 0, m * sizeof *p);
+    bool out = false;
+    for (int k = 0; k < q->nkeys; k++) {
+        const vec *v = kv[k];
+        uint64_t stride = r->pstride[k], dom = r->pdom[k];
+        if (r->pkmode[k] == KEY_I64) {
+            const int64_t *x = v->data;
+            uint64_t b0 = (uint64_t)r->pbase[k];
+            for (size_t i = 0; i < m; i++) {
+                uint64_t c = v->valid && !v->valid[i] ? 0 : (uint64_t)x[i] - b0 + 1;
+                out |= c > dom;
+                p[i] += (int64_t)(c * stride);
+            }
+        } else if (r->pkmode[k] == KEY_CODE) {
+            const uint32_t *c = v->codes;
+            for (size_t i = 0; i < m; i++) {
+                uint64_t x = v->valid && !v->valid[i] ? 0 : (uint64_t)c[i] + 1;
+                out |= x > dom;
+                p[i] += (int64_t)(x * stride);
+            }
+        } else {
+            const uint8_t *b = v->data;
+            for (size_t i = 0; i < m; i++)
+                p[i] += (int64_t)((v->valid && !v->valid[i] ? 0 : (uint64_t)(b[i] != 0) + 1) * stride);
+        }
+    }
+    if (out)
+        return base_err(&w->err, FACTDB_CORRUPT, "a value lies outside the range its chunk's zone map records, or "
+                        "a text value beyond its dictionary; run factdb check");
+    w->pkv = (vec){.type = {TY_BIGINT, 0, 0}, .data = p, .dict = -1};
+    kv[0] = &w->pkv;
+    return 0;
 }
 static bool zone_keep(void *ctx, const store_chunk_header *h)
 {
@@ -949,10 +1053,20 @@ static int group_cell(run *r, gtab *gt, size_t g, int c, rowset *out, int oc, si
     }
     memset(&v, 0, sizeof v);
     v.type = q->keys[c]->type;
-    v.null = gt->kn[g * nk + (size_t)c];
-    uint64_t w = gt->kw[g * nk + (size_t)c];
+    int mode;
+    uint64_t w;
+    if (r->packed) {
+        uint64_t part = gt->kw[g] / r->pstride[c] % (r->pdom[c] + 1);
+        v.null = part == 0;
+        mode = r->pkmode[c];
+        w = mode == KEY_I64 ? (uint64_t)r->pbase[c] + part - 1 : part - 1;
+    } else {
+        v.null = gt->kn[g * nk + (size_t)c];
+        w = gt->kw[g * nk + (size_t)c];
+        mode = r->kmode[c];
+    }
     if (!v.null) {
-        switch (r->kmode[c]) {
+        switch (mode) {
         case KEY_CODE:
             v.s.p = factdb_scan_text(r->scan, (size_t)q->keys[c]->input, (uint32_t)w, &v.s.len);
             if (!v.s.p)
@@ -1017,7 +1131,7 @@ static int pick_top_groups(run *r, gtab **tabs, const int *owner_of, int ntabs, 
         gtab *gt = tabs[wi];
         for (size_t g = 0; g < gt->ng && !rc; g++) {
             if (owner_of[wi] >= 0 &&
-                gtab_owner(gt->kw + g * (size_t)q->nkeys, gt->kn + g * (size_t)q->nkeys, q->nkeys, r->nw) != owner_of[wi])
+                gtab_owner(gt->kw + g * (size_t)r->gnk, gt->kn + g * (size_t)r->gnk, r->gnk, r->nw) != owner_of[wi])
                 continue;
             size_t at = hn < keep ? hn : spare;
             for (int c = 0; c < ncols && !rc; c++)
@@ -1113,7 +1227,7 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
         free(pick_tab), free(pick_g);
         return err->code;
     }
-    size_t nk = (size_t)q->nkeys, row = 0;
+    size_t nk = (size_t)r->gnk, row = 0;
     if (picked != SIZE_MAX) {
         for (; row < picked && !rc; row++)
             for (int c = 0; c < nc && !rc; c++)
@@ -1123,7 +1237,7 @@ static int groups_to_rowset(run *r, worker *ws, int nw, rowset *out, factdb_erro
             gtab *gt = tabs[wi];
             for (size_t g = 0; g < gt->ng && !rc; g++) {
                 if (owner_of[wi] >= 0 &&
-                    gtab_owner(gt->kw + g * nk, gt->kn + g * nk, q->nkeys, r->nw) != owner_of[wi])
+                    gtab_owner(gt->kw + g * nk, gt->kn + g * nk, r->gnk, r->nw) != owner_of[wi])
                     continue;
                 for (int c = 0; c < nc && !rc; c++)
                     rc = group_cell(r, gt, g, c, out, c, row, err);
@@ -1253,6 +1367,9 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         r->domain[k] = r->kmode[k] == KEY_CODE ? store_scan_dict_count(r->scan, (size_t)q->keys[k]->input)
                        : p == P_U8 ? 2 : r->scan ? key_range(r, k, &r->kbase[k]) : 0;
     }
+    r->gnk = q->nkeys;
+    r->gq = *q;
+    pack_keys(r);
     for (int j = 0; j < q->naggs; j++)
         r->agg_coded[j] = is_coded(q, q->aggs[j].arg);
     if (!q->agg && q->nsort == 0 && !q->distinct && q->limit >= 0)
@@ -1296,7 +1413,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
             break;
         }
         if (q->agg) {
-            if ((rc = gtab_init(&w->gt, q, r->kmode, r->domain, r->kbase, r->dense_max, &r->mem, o->mem_limit, &w->th.keep, err)))
+            if ((rc = gtab_init(&w->gt, &r->gq, r->kmode, r->domain, r->kbase, r->dense_max, &r->mem, o->mem_limit, &w->th.keep, err)))
                 break;
             w->gt_ready = true;
             for (int j = 0; j < q->naggs; j++)
@@ -1329,7 +1446,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         /* Dense tables (keys indexing an array) merge without hashing: merging them beat partitioning
          * (l_orderkey, 1.5M keys in a 6M range, 2 threads: 160-200 ms merged, 280-360 ms radix) */
         if (!r->w[0].gt.dense && gtab_prefer_partitioned(d, n0, rows, hood, nw)) {
-            r->radix = q->nkeys == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
+            r->radix = r->gnk == 1 && (r->kmode[0] == KEY_I64 || r->kmode[0] == KEY_F64);
             for (int j = 0; j < q->naggs && r->radix; j++) {
                 const agg_spec *sp = &q->aggs[j];
                 phys ap = sp->arg ? exec_phys(sp->arg->type) : P_I64;

@@ -1002,8 +1002,10 @@ static int trim_blocks(store_txn *t, uint32_t table_id, uint16_t col, uint32_t f
                 rc = block_damaged(t->env, table_id, col, start, "is damaged", err);
             else if (base_buf_append(&bytes, it.p, l))
                 rc = base_err(err, FACTDB_NOMEM, "out of memory trimming a dictionary");
-            else
-                keep[nkeep++] = (store_dict_item){NULL, l, start + (uint32_t)nkeep, 0};
+            else {
+                keep[nkeep] = (store_dict_item){NULL, l, start + (uint32_t)nkeep, 0};
+                nkeep++;
+            }
             it.p += rc ? 0 : l;
         }
     }

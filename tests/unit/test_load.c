@@ -493,3 +493,62 @@ static void strings_in_transactions(int form)
 
 Test(load, strings_are_found_inside_and_outside_transactions) { strings_in_transactions(3); }
 Test(load, strings_are_found_inside_and_outside_transactions_format2) { strings_in_transactions(2); }
+
+static int collect_entry(void *ctx, uint32_t id, const char *s, size_t len, int hashed)
+{
+    char (*got)[16] = ctx;
+    cr_assert(id < 200 && hashed && len < 16, "entry %u", id);
+    memcpy(got[id], s, len);
+    got[id][len] = 0;
+    return 0;
+}
+
+/* Trimming a format-3 dictionary from an id inside a block keeps the block's strings before that id (the
+ * block is rewritten) and deletes everything after; later strings continue from there. */
+Test(load, trimming_inside_a_dictionary_block_keeps_its_first_strings)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-load-trim-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    store_env *env = db->env;
+    store_txn *t;
+    char strs[200][16];
+    store_dict_item items[200];
+    for (uint32_t i = 0; i < 200; i++) {
+        int n = snprintf(strs[i], sizeof strs[i], "s%03u", i);
+        items[i] = (store_dict_item){strs[i], (uint32_t)n, i, base_hash(strs[i], (size_t)n)};
+    }
+    cr_assert_eq(store_gate_acquire(env, 10000, NULL), 0);
+    cr_assert_eq(store_txn_write(env, false, &t, NULL), 0);
+    cr_assert_eq(store_dict_add(t, 77, 0, 3, items, 100, &err), 0, "%s", err.message);     /* ids 0..99: one block */
+    cr_assert_eq(store_dict_add(t, 77, 0, 3, items + 100, 50, &err), 0, "%s", err.message); /* 100..149 */
+    cr_assert_eq(store_dict_add(t, 77, 1, 3, items, 10, &err), 0, "%s", err.message);       /* another column */
+    cr_assert_eq(store_dict_trim(t, 77, 0, 3, 40, &err), 0, "%s", err.message);
+    char got[200][16];
+    memset(got, 0, sizeof got);
+    cr_assert_eq(store_dict_each(t, 77, 0, 3, collect_entry, got, &err), 0, "%s", err.message);
+    for (uint32_t i = 0; i < 200; i++)
+        cr_assert_str_eq(got[i], i < 40 ? strs[i] : "", "entry %u", i);
+    /* the next strings continue at 40; the other column is untouched */
+    cr_assert_eq(store_dict_add(t, 77, 0, 3, items + 40, 20, &err), 0, "%s", err.message);
+    memset(got, 0, sizeof got);
+    cr_assert_eq(store_dict_each(t, 77, 0, 3, collect_entry, got, &err), 0, "%s", err.message);
+    for (uint32_t i = 0; i < 200; i++)
+        cr_assert_str_eq(got[i], i < 60 ? strs[i] : "", "entry %u", i);
+    memset(got, 0, sizeof got);
+    cr_assert_eq(store_dict_each(t, 77, 1, 3, collect_entry, got, &err), 0, "%s", err.message);
+    cr_assert_str_eq(got[9], "s009");
+    store_dict *d;
+    cr_assert_eq(store_dict_private(t, 77, 0, 3, 60, &d, &err), 0, "%s", err.message);
+    size_t len;
+    const char *s = store_dict_str(d, 45, &len);
+    cr_assert(s && len == 4 && !memcmp(s, "s045", 4));
+    store_dict_private_free(d);
+    store_txn_abort(t);
+    store_gate_release(env);
+    factdb_close(db);
+    unit_db_remove(path);
+}
