@@ -508,6 +508,12 @@ static int param_from(PyObject *o, Py_ssize_t i, factdb_param *p, PyObject **kee
     } else if (PyBytes_Check(o) || PyByteArray_Check(o) || PyMemoryView_Check(o)) {
         bytes_error(i);
         return -1;
+    } else if (strcmp(Py_TYPE(o)->tp_name, "numpy.bool_") == 0 || strcmp(Py_TYPE(o)->tp_name, "bool_") == 0) {
+        int t = PyObject_IsTrue(o);
+        if (t < 0)
+            return -1;
+        p->kind = FACTDB_PARAM_BOOL;
+        p->b = t;
     } else if (PyIndex_Check(o)) {  /* numpy integers */
         PyObject *v = PyNumber_Index(o);
         if (!v)
@@ -516,11 +522,6 @@ static int param_from(PyObject *o, Py_ssize_t i, factdb_param *p, PyObject **kee
         Py_DECREF(v);
         return rc;
     } else if (PyObject_HasAttrString(o, "__float__") && !PyComplex_Check(o)) {  /* numpy floats, bool_ */
-        if (strcmp(Py_TYPE(o)->tp_name, "numpy.bool_") == 0 || strcmp(Py_TYPE(o)->tp_name, "bool_") == 0) {
-            p->kind = FACTDB_PARAM_BOOL;
-            p->b = PyObject_IsTrue(o);
-            return 0;
-        }
         double d = PyFloat_AsDouble(o);
         if (d == -1 && PyErr_Occurred())
             return -1;
