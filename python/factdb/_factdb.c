@@ -1230,6 +1230,70 @@ fail:
     return NULL;
 }
 
+/* The remaining rows with every value in factdb's text form (PostgreSQL's output), for python -m factdb. */
+static PyObject *cursor_fetchtext(Cursor *cur, PyObject *unused)
+{
+    if (!cursor_check(cur) || !has_rows(cur))
+        return NULL;
+    size_t nc = factdb_result_ncols(cur->r);
+    PyObject *l = PyList_New(0);
+    for (; l && cur->pos < cur->nrows; cur->pos++) {
+        PyObject *t = PyTuple_New((Py_ssize_t)nc);
+        for (size_t c = 0; t && c < nc; c++) {
+            char buf[160];
+            size_t len;
+            const char *s = factdb_result_text(cur->r, cur->pos, c, buf, sizeof buf, &len);
+            PyObject *v = s ? PyUnicode_DecodeUTF8(s, (Py_ssize_t)len, NULL) : Py_NewRef(Py_None);
+            if (!v)
+                Py_CLEAR(t);
+            else
+                PyTuple_SET_ITEM(t, (Py_ssize_t)c, v);
+        }
+        if (!t || PyList_Append(l, t) < 0)
+            Py_CLEAR(l);
+        Py_XDECREF(t);
+    }
+    return l;
+}
+
+/* _render(fmt): the whole result rendered by factdb's writer ("csv", "json" or "ndjson"), as `factdb sql`
+ * prints it. */
+static PyObject *cursor_render(Cursor *cur, PyObject *args)
+{
+    const char *f;
+    if (!PyArg_ParseTuple(args, "s", &f) || !cursor_check(cur) || !has_rows(cur))
+        return NULL;
+    factdb_format fmt = !strcmp(f, "csv") ? FACTDB_FORMAT_CSV : !strcmp(f, "json") ? FACTDB_FORMAT_JSON
+                      : !strcmp(f, "ndjson") ? FACTDB_FORMAT_NDJSON : 0;
+    if (!fmt) {
+        PyErr_SetString(PyExc_ValueError, "format must be csv, json or ndjson");
+        return NULL;
+    }
+    factdb_writer *w;
+    factdb_error e;
+    int rc = factdb_writer_new(cur->r, fmt, NULL, &w, &e);
+    if (rc)
+        return raise_factdb(rc, &e);
+    PyObject *parts = PyList_New(0);
+    char buf[65536];
+    size_t n;
+    while (parts && (n = factdb_writer_read(w, buf, sizeof buf)) > 0) {
+        PyObject *b = PyBytes_FromStringAndSize(buf, (Py_ssize_t)n);
+        if (!b || PyList_Append(parts, b) < 0)
+            Py_CLEAR(parts);
+        Py_XDECREF(b);
+    }
+    factdb_writer_free(w);
+    if (!parts)
+        return NULL;
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+    PyObject *r = empty ? _PyBytes_Join(empty, parts) : NULL;
+    Py_XDECREF(empty);
+    Py_DECREF(parts);
+    cur->pos = cur->nrows;
+    return r;
+}
+
 /* df()/fetchnumpy(): the remaining rows through factdb._frame (numpy and pandas imported only then). */
 static PyObject *frame_call(Cursor *cur, const char *fn)
 {
@@ -1299,6 +1363,8 @@ static PyMethodDef cursor_methods[] = {
     {"df", (PyCFunction)cursor_df, METH_NOARGS, "The remaining rows as a pandas DataFrame."},
     {"fetchdf", (PyCFunction)cursor_df, METH_NOARGS, "The same as df()."},
     {"fetchnumpy", (PyCFunction)cursor_fetchnumpy, METH_NOARGS, "The remaining rows as {column: numpy array} (masked arrays where NULLs)."},
+    {"_fetchtext", (PyCFunction)cursor_fetchtext, METH_NOARGS, "The remaining rows as text (PostgreSQL's output form)."},
+    {"_render", (PyCFunction)cursor_render, METH_VARARGS, "The result rendered as csv, json or ndjson bytes."},
     {"_columns", (PyCFunction)cursor_columns, METH_NOARGS, "The remaining rows as column buffers (for df/fetchnumpy)."},
     {"close", (PyCFunction)cursor_close, METH_NOARGS, "Frees the result; the cursor cannot be used again."},
     {"setinputsizes", (PyCFunction)cursor_noop, METH_VARARGS, "Does nothing (PEP 249)."},
