@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench python python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
+.PHONY: all deps test-deps test run bench python python-deps python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -114,6 +114,7 @@ test: test-deps
 	FACTDB_BUILD=build python3 tests/proc/test_load_gate.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 	FACTDB_BUILD=build python3 tests/proc/test_damage.py
+	$(MAKE) check-python
 	$(MAKE) fuzz-replay
 
 # ---- the Python module (python/, docs/python.md), for Debian's /usr/bin/python3 ----
@@ -122,11 +123,14 @@ test: test-deps
 # LD_PRELOAD of libasan, as check-python does).
 PYTHON = /usr/bin/python3
 PY_ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-python: deps $(BUILD)/libfactdb_pic.a $(BUILD)/factdb
+python-deps:
+	@scripts/deps.sh python
+
+python: python-deps $(BUILD)/libfactdb_pic.a $(BUILD)/factdb
 	cd python && FACTDB_LIB=$(abspath $(BUILD)/libfactdb_pic.a) $(PYTHON) setup.py -q build_ext --inplace --force
 	@rm -rf python/build
 
-python-asan:
+python-asan: python-deps
 	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="$(PY_ASAN_FLAGS)" build/asan/libfactdb_pic.a build/asan/factdb
 	rm -rf build/asan/python && mkdir -p build/asan/python
 	cd python && CC=gcc FACTDB_LIB=$(abspath build/asan/libfactdb_pic.a) FACTDB_PY_CFLAGS="$(PY_ASAN_FLAGS)" \
