@@ -230,12 +230,17 @@ run: all
 screenshots: all
 	FACTDB_SCREENSHOTS_TO_DOCS=1 node tests/browser/test_dashboard.mjs
 
-bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
+bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
 	bash bench/run.sh
 	python3 bench/writers.py
 	bash bench/load_gate.sh >> docs/benchmarks.md
 	bash bench/tpch.sh >> docs/benchmarks.md
 	FACTDB_TPCH_SF=3 bash bench/tpch.sh >> docs/benchmarks.md
+	$(MAKE) bench-python >> docs/benchmarks.md
+
+# the Python module against Python's sqlite3 (part of make bench); prints its markdown
+bench-python: python
+	@PYTHONPATH=python $(PYTHON) bench/python_bench.py
 
 # TPC-H lineitem alone (part of make bench, which runs scale factors 1 and 3): FACTDB_TPCH_SF=3 for scale
 # factor 3 (after a scale factor 1 run it also prints the SF3/SF1 scaling table); prints its markdown

@@ -1117,7 +1117,19 @@ static PyObject *cached_str(str_cache *sc, const char *s, size_t len)
  * uint8, integer int32, bigint/decimal/date/timestamp int64 with NULL as 0, double float64) or, for
  * text and values without a C form, a list of Python objects; valid is a bytearray (1 = value) or None
  * when the column has no NULL. */
-static PyObject *cursor_columns(Cursor *cur, PyObject *unused)
+static PyObject *columns(Cursor *cur, bool pandas);
+static PyObject *cursor_columns(Cursor *cur, PyObject *args)
+{
+    int pandas = 0;
+    if (!PyArg_ParseTuple(args, "|p", &pandas))
+        return NULL;
+    return columns(cur, pandas);
+}
+
+/* pandas: convert for pandas 1.x in the same pass (decimal to double, the "decimal_f64" kind; date and
+ * timestamps to int64 nanoseconds with NULL as NaT, the "*_ns" kinds; out-of-range values keep the
+ * microsecond kinds). */
+static PyObject *columns(Cursor *cur, bool pandas)
 {
     if (!cursor_check(cur) || !has_rows(cur))
         return NULL;
@@ -1158,6 +1170,26 @@ static PyObject *cursor_columns(Cursor *cur, PyObject *unused)
                 goto fail_col;
             int64_t *d = (int64_t *)(void *)PyByteArray_AS_STRING(data);
             factdb_result_read_int64(r, c, first, n, d, vb);
+            if (pandas && t == FACTDB_DECIMAL) {
+                double *f = (double *)(void *)d;
+                double p10 = 1;
+                for (int k = 0; k < scale; k++)
+                    p10 *= 10;
+                for (uint64_t i = 0; i < n; i++)
+                    f[i] = (double)d[i] / p10;
+                kind = "decimal_f64";
+            } else if (pandas && (t == FACTDB_DATE || t == FACTDB_TIMESTAMP || t == FACTDB_TIMESTAMPTZ)) {
+                /* datetime64[ns] spans 1677-09-21 .. 2262-04-11 */
+                int64_t lim = t == FACTDB_DATE ? INT64_MAX / (US_PER_DAY * 1000) : INT64_MAX / 1000, mul = t == FACTDB_DATE ? US_PER_DAY * 1000 : 1000;
+                bool fits = true;
+                for (uint64_t i = 0; i < n && fits; i++)
+                    fits = d[i] < lim && d[i] > -lim;
+                if (fits) {
+                    for (uint64_t i = 0; i < n; i++)
+                        d[i] = vb[i] ? d[i] * mul : INT64_MIN;
+                    kind = t == FACTDB_DATE ? "date_ns" : t == FACTDB_TIMESTAMP ? "timestamp_ns" : "timestamptz_ns";
+                }
+            }
             if (t == FACTDB_BOOLEAN || t == FACTDB_INTEGER) {  /* narrow in place */
                 if (t == FACTDB_BOOLEAN) {
                     uint8_t *b = (uint8_t *)d;
@@ -1300,7 +1332,7 @@ static PyObject *frame_call(Cursor *cur, const char *fn)
     PyObject *mod = PyImport_ImportModule("factdb._frame");
     if (!mod)
         return NULL;
-    PyObject *cols = cursor_columns(cur, NULL);
+    PyObject *cols = columns(cur, !strcmp(fn, "to_df"));
     PyObject *r = cols ? PyObject_CallMethod(mod, fn, "O", cols) : NULL;
     Py_XDECREF(cols);
     Py_DECREF(mod);
@@ -1365,7 +1397,7 @@ static PyMethodDef cursor_methods[] = {
     {"fetchnumpy", (PyCFunction)cursor_fetchnumpy, METH_NOARGS, "The remaining rows as {column: numpy array} (masked arrays where NULLs)."},
     {"_fetchtext", (PyCFunction)cursor_fetchtext, METH_NOARGS, "The remaining rows as text (PostgreSQL's output form)."},
     {"_render", (PyCFunction)cursor_render, METH_VARARGS, "The result rendered as csv, json or ndjson bytes."},
-    {"_columns", (PyCFunction)cursor_columns, METH_NOARGS, "The remaining rows as column buffers (for df/fetchnumpy)."},
+    {"_columns", (PyCFunction)cursor_columns, METH_VARARGS, "The remaining rows as column buffers (for df/fetchnumpy)."},
     {"close", (PyCFunction)cursor_close, METH_NOARGS, "Frees the result; the cursor cannot be used again."},
     {"setinputsizes", (PyCFunction)cursor_noop, METH_VARARGS, "Does nothing (PEP 249)."},
     {"setoutputsize", (PyCFunction)cursor_noop, METH_VARARGS, "Does nothing (PEP 249)."},
@@ -1674,6 +1706,16 @@ dbl:
     if (ci->type == FACTDB_DOUBLE)
         return factdb_append_double(app, col, d, e);
     if (ci->type == FACTDB_DECIMAL) {
+        /* the float's shortest repr is its exact decimal text; factdb rounds it to the column's scale */
+        char *r = PyOS_double_to_string(d, 'r', 0, 0, NULL);
+        if (!r)
+            return -1;
+        if (!strpbrk(r, "eni")) {
+            int rc = factdb_append_parse(app, col, r, strlen(r), e);
+            PyMem_Free(r);
+            return rc;
+        }
+        PyMem_Free(r);
         PyObject *f = PyFloat_FromDouble(d);
         int rc = f ? append_obj(app, col, ci, f, e) : -1;
         Py_XDECREF(f);

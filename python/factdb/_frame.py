@@ -1,6 +1,8 @@
 """Columns of a result to numpy/pandas and DataFrames to columns for append(); numpy and pandas are
 imported only here, when used. The C core hands over fixed-width buffers (see Cursor._columns), which
 become arrays without a copy."""
+import datetime as _dt
+
 import numpy as np
 
 _DTYPES = {"bool": np.bool_, "integer": np.int32, "bigint": np.int64, "double": np.float64,
@@ -35,18 +37,33 @@ def to_numpy(cols):
 
 
 def to_df(cols):
+    """cols from Cursor._columns(True): decimals already float64, dates and timestamps already int64
+    nanoseconds with NaT for NULL where they fit datetime64[ns] (pandas 1.x knows no other unit)."""
     import pandas as pd
     data = {}
-    for name, kind, data_, valid, scale in cols:
+    dup = len({c[0] for c in cols}) != len(cols)
+    for pos, (name, kind, data_, valid, scale) in enumerate(cols):
+        if dup:
+            name = pos
+        if kind == "decimal_f64":
+            a = np.frombuffer(data_, dtype=np.float64)
+            if valid is not None:  # the buffer is the cursor's own bytearray: writable, no copy
+                a[np.frombuffer(valid, dtype=np.uint8) == 0] = np.nan
+            data[name] = a
+            continue
+        if kind.endswith("_ns"):
+            s = pd.Series(np.frombuffer(data_, dtype=np.int64).view("datetime64[ns]"), name=name, copy=False)
+            data[name] = s.dt.tz_localize("UTC") if kind == "timestamptz_ns" else s
+            continue
         a = _array(kind, data_, scale)
         if kind in ("date", "timestamp", "timestamptz"):
-            a = a.astype("datetime64[ns]")  # pandas 1.x knows only nanoseconds
-            if valid is not None:
-                a[np.frombuffer(valid, dtype=np.uint8) == 0] = np.datetime64("NaT")
-            s = pd.Series(a, name=name)
+            # beyond datetime64[ns] (1677..2262): Python objects (date/datetime), None for NULL
+            a = a.astype(object)
             if kind == "timestamptz":
-                s = s.dt.tz_localize("UTC")
-            data[name] = s
+                a = np.array([None if x is None else x.replace(tzinfo=_dt.timezone.utc) for x in a], dtype=object)
+            if valid is not None:
+                a[np.frombuffer(valid, dtype=np.uint8) == 0] = None
+            data[name] = a
             continue
         if valid is not None and kind not in ("text", "object"):
             mask = np.frombuffer(valid, dtype=np.uint8) == 0
@@ -58,9 +75,11 @@ def to_df(cols):
                 a = a.copy()
                 a[mask] = np.nan
         data[name] = a
-    if len(set(data)) != len(cols):  # duplicate column names: keep them all, in order
-        frames = [pd.Series(_array(k, d, s), name=n) for n, k, d, v, s in cols]
-        return pd.concat(frames, axis=1)
+    names = [c[0] for c in cols]
+    if dup:  # duplicate column names (SELECT a, a): keep them all, in order
+        df = pd.DataFrame({i: data[i] for i in range(len(names))}, copy=False)
+        df.columns = names
+        return df
     return pd.DataFrame(data, copy=False)
 
 

@@ -147,3 +147,14 @@ def test_python_m_factdb_prints_like_the_cli(db):
     csv = subprocess.run([PYTHON, "-m", "factdb", db, "SELECT k FROM t ORDER BY k"], capture_output=True,
                          text=True, env=child_env())
     assert csv.stdout == "k\na\nbb\n"
+
+
+def test_df_edge_columns(con):
+    con.execute("CREATE TABLE e (a bigint, d date, ts timestamp)")
+    con.append("e", [(1, dt.date(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59)), (2, None, None)])
+    df = con.execute("SELECT a, a, d, ts FROM e ORDER BY a").df()
+    assert list(df.columns) == ["a", "a", "d", "ts"]  # duplicate names kept, in order
+    assert df.iloc[0, 2] == dt.date(1, 1, 1) and df.iloc[0, 3] == dt.datetime(9999, 12, 31, 23, 59)
+    assert df.iloc[1, 2] is None and df.iloc[1, 3] is None
+    empty = con.execute("SELECT a, d FROM e WHERE a > 100").df()
+    assert len(empty) == 0 and list(empty.columns) == ["a", "d"]
