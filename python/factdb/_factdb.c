@@ -579,8 +579,10 @@ static int params_from(PyObject *seq, params *ps)
 /* Rewrites qmark placeholders (`?`) as $1, $2, ... outside string literals, quoted names and comments,
  * so both paramstyles reach factdb as native parameters. Returns a new reference, or `sql` itself when
  * it holds no `?`. */
-static PyObject *qmark_to_dollar(PyObject *sql, const char *s, Py_ssize_t len)
+static PyObject *qmark_to_dollar(PyObject *sql, const char *s, Py_ssize_t len, int **grow, int *ngrow)
 {
+    *grow = NULL;
+    *ngrow = 0;
     if (!memchr(s, '?', (size_t)len))
         return Py_NewRef(sql);
     char *out = PyMem_Malloc((size_t)len * 6 + 1);
@@ -614,7 +616,20 @@ static PyObject *qmark_to_dollar(PyObject *sql, const char *s, Py_ssize_t len)
             o += j - i;
             i = j;
         } else if (c == '?') {
-            o += sprintf(out + o, "$%d", ++n);
+            if (n % 64 == 0) {
+                int *g = PyMem_Realloc(*grow, (size_t)(n + 64) * 2 * sizeof *g);
+                if (!g) {
+                    PyMem_Free(out);
+                    return PyErr_NoMemory();
+                }
+                *grow = g;
+            }
+            int w = sprintf(out + o, "$%d", n + 1);
+            (*grow)[2 * n] = (int)(o + w);  /* rewritten text from here on is w - 1 bytes longer */
+            (*grow)[2 * n + 1] = w - 1;
+            n++;
+            *ngrow = n;
+            o += w;
             i++;
         } else {
             out[o++] = c;
@@ -754,23 +769,27 @@ static int run_sql(Cursor *cur, PyObject *sql_obj, PyObject *args)
     if (!s)
         return -1;
     PyObject *conv = NULL;
+    int *grow = NULL, ngrow = 0;
     if (args != NULL && args != Py_None) {
-        if (!(conv = qmark_to_dollar(sql_obj, s, len)))
+        if (!(conv = qmark_to_dollar(sql_obj, s, len, &grow, &ngrow)))
             return -1;
         if (!(s = PyUnicode_AsUTF8AndSize(conv, &len))) {
             Py_DECREF(conv);
+            PyMem_Free(grow);
             return -1;
         }
     }
     params ps;
     if (params_from(args, &ps)) {
         Py_XDECREF(conv);
+        PyMem_Free(grow);
         return -1;
     }
     cursor_reset(cur);
     if (!conn_enter(c)) {
         params_free(&ps);
         Py_XDECREF(conv);
+        PyMem_Free(grow);
         return -1;
     }
     factdb_result *last = NULL;
@@ -799,11 +818,19 @@ static int run_sql(Cursor *cur, PyObject *sql_obj, PyObject *args)
     conn_leave(c);
     params_free(&ps);
     Py_XDECREF(conv);
+    if (rc && e.position > 0) {  /* a position in the caller's text, before ? became $n */
+        int64_t back = 0;
+        for (int k = 0; k < ngrow && grow[2 * k] < e.position; k++)
+            back += grow[2 * k + 1];
+        e.position -= back;
+    }
+    PyMem_Free(grow);
     if (rc) {
         factdb_result_free(last);
         raise_factdb(rc, &e);
         return -1;
     }
+    cursor_reset(cur);  /* another thread's execute on this cursor may have finished meanwhile */
     cur->r = last;
     if (last) {
         cur->nrows = factdb_result_nrows(last);
@@ -1106,7 +1133,7 @@ static PyObject *cached_str(str_cache *sc, const char *s, size_t len)
         return NULL;
     Py_XDECREF(sc->o[slot]);
     sc->o[slot] = Py_NewRef(o);
-    sc->p[slot] = PyUnicode_AsUTF8(o);
+    sc->p[slot] = s;  /* the result's own copy: lives as long as the cache (one call) */
     sc->len[slot] = len;
     return o;
 }

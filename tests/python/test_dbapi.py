@@ -106,6 +106,9 @@ def test_errors_carry_code_and_position(con):
     with pytest.raises(factdb.ProgrammingError) as ei:
         con.execute("SELECT 1;\nSELEC 2")
     assert ei.value.code == "INVALID_ARGUMENT" and ei.value.position == 11  # in the whole text
+    with pytest.raises(factdb.ProgrammingError) as ei:  # positions in the text as given, before ? -> $n
+        con.execute("SELECT ?, ?, ? FROM nope", [1, 2, 3])
+    assert ei.value.position == 21
     con.execute("CREATE TABLE t (x integer NOT NULL, y integer)")
     with pytest.raises(factdb.IntegrityError) as ei:
         con.execute("INSERT INTO t (y) VALUES (1)")
