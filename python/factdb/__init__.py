@@ -49,6 +49,11 @@ __all__ = [
 class Connection(_Connection):
     """A connection to one database file; see connect()."""
 
+    # PEP 249's optional extension: the exceptions as attributes of the connection
+    Warning, Error, InterfaceError, DatabaseError = Warning, Error, InterfaceError, DatabaseError
+    DataError, OperationalError, IntegrityError = DataError, OperationalError, IntegrityError
+    InternalError, ProgrammingError, NotSupportedError = InternalError, ProgrammingError, NotSupportedError
+
     def __enter__(self):
         return self
 

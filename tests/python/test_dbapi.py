@@ -22,6 +22,7 @@ def test_module_globals():
     for sub in (factdb.DataError, factdb.OperationalError, factdb.IntegrityError, factdb.InternalError,
                 factdb.ProgrammingError, factdb.NotSupportedError):
         assert issubclass(sub, factdb.DatabaseError)
+    assert factdb.Connection.ProgrammingError is factdb.ProgrammingError
     assert factdb.STRING == "text" and factdb.NUMBER == "bigint" and factdb.NUMBER == "numeric"
     assert factdb.DATETIME == "timestamp with time zone" and factdb.NUMBER != "text"
     assert factdb.Date(2024, 1, 31).year == 2024 and factdb.TimestampFromTicks(0).year in (1969, 1970)
