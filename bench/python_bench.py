@@ -166,9 +166,11 @@ def main():
     ok_df = res["f_df"] < 0.2
     out.append("")
     out.append("Targets: append >= 1M rows/s: %s (DataFrame %s, list of tuples %s); .df() of 1M x 5 < 200 ms: %s "
-               "(%s ms). The single-row rows are Python-bound on both sides (one statement parsed per row); "
-               "an autocommitted factdb INSERT is durable (fsync) before it returns, as SQLite's with "
-               "synchronous=FULL. `.df()` turns numeric into float64 (as DuckDB's does); fetchall() gives "
+               "(%s ms). Single-row INSERTs are where SQLite leads: each factdb INSERT is parsed, bound and "
+               "written as a small chunk of its own (merged later), several times SQLite's B-tree row insert; "
+               "the Python side of a statement is a few microseconds (a `SELECT $1` round trip). Rows in bulk "
+               "belong in append(). An autocommitted INSERT is durable (fsync) before it returns on both "
+               "sides (SQLite: synchronous=FULL); that row varies most between runs (the disk). `.df()` turns numeric into float64 (as DuckDB's does); fetchall() gives "
                "exact Decimal values. No DuckDB Python module is installed here, and the Node benchmark has "
                "no comparable append or to-DataFrame case, so there is no DuckDB column.\n"
                % ("met" if ok_append else "NOT met", rate(BIG, res["f_append_df_%d" % BIG]),
