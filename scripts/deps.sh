@@ -5,7 +5,7 @@ set -eu
 build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libedit-dev libmicrohttpd-dev libjansson-dev"
 web_pkgs="nodejs npm"
 # the Python module (python/, make python) and its tests: Debian's interpreter, pandas/numpy, FastAPI + uvicorn
-python_pkgs="python3 python3-dev python3-setuptools python3-pytest python3-numpy python3-pandas python3-fastapi python3-uvicorn"
+python_pkgs="python3 python3-dev python3-setuptools python3-pip python3-pytest python3-numpy python3-pandas python3-fastapi python3-uvicorn"
 # postgresql-15: the oracle of tests/pgdiff and tests/slt (only its binaries: the tests start their own cluster)
 test_pkgs="$build_pkgs $web_pkgs $python_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev postgresql-15"
 case "${1:-build}" in
