@@ -365,6 +365,15 @@ bool factdb_session_in_transaction(const factdb_session *s);
 bool factdb_session_holds_write_lock(const factdb_session *s);
 /* Ends the block, discarding its writes (also done by factdb_session_free). */
 void factdb_session_rollback(factdb_session *s);
+/* Writes made outside SQL within a BEGIN block (a binding's appender): factdb_session_attach binds the
+ * block's write transaction to the calling thread, first taking the write lock for the block (waiting up
+ * to the busy timeout) if it has not written yet, so that the appenders of that thread on the session's
+ * database write into the block and factdb_appender_commit publishes into it (COMMIT makes it durable,
+ * ROLLBACK discards it). factdb_session_detach unbinds it; `failed` marks the block failed, as a failed
+ * statement does (only ROLLBACK is then accepted). Outside a block both do nothing.
+ * Errors: BUSY, IO, INVALID_ARGUMENT (the block already failed). */
+int factdb_session_attach(factdb_session *s, factdb_error *err);
+void factdb_session_detach(factdb_session *s, bool failed);
 
 /* Runs the first statement of sql[0..len) with parameters params[0..nparams). *consumed receives the bytes
  * used (through the statement's ';'), so a caller runs a script by calling again on the rest. *out receives

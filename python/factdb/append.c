@@ -1,6 +1,7 @@
 /* append.c: Connection.append through factdb's appender: rows (tuples, dicts) or columns (numpy arrays of
  * a DataFrame, sequences of objects) converted by the table column's type, committed once: all or nothing.
- * The connection is held for the whole append; the GIL is released only where factdb may write or wait. */
+ * The connection is held for the whole append; the GIL is released only where factdb may write or wait.
+ * Inside a transaction (begin()) the appender writes into it (factdb_session_attach) and COMMIT publishes. */
 #include "pyfactdb.h"
 #include <datetime.h>
 #include <stdio.h>
@@ -247,6 +248,7 @@ static PyObject *append_commit(Conn *self, factdb_appender *app, Py_ssize_t rows
     Py_BEGIN_ALLOW_THREADS
     rc = factdb_appender_commit(app, &e);
     factdb_appender_free(app);
+    factdb_session_detach(self->s, rc != 0);
     Py_END_ALLOW_THREADS
     conn_leave(self);
     if (rc)
@@ -258,18 +260,14 @@ static factdb_appender *append_open(Conn *self, const char *table)
 {
     if (!conn_enter(self))
         return NULL;
-    if (owns_block(self)) {
-        conn_leave(self);
-        raise_msg(NotSupportedError, FACTDB_INVALID_ARGUMENT,
-                  "append() inside a transaction is not supported yet: append outside it (append is atomic "
-                  "on its own) or use executemany()");
-        return NULL;
-    }
-    factdb_appender *app;
+    factdb_appender *app = NULL;
     factdb_error e;
     int rc;
+    /* inside a transaction the rows join it (the block takes the write lock now if it has not yet) */
     Py_BEGIN_ALLOW_THREADS
-    rc = factdb_appender_new(self->db, table, &app, &e);
+    rc = factdb_session_attach(self->s, &e);
+    if (!rc && (rc = factdb_appender_new(self->db, table, &app, &e)))
+        factdb_session_detach(self->s, false);
     Py_END_ALLOW_THREADS
     if (rc) {
         conn_leave(self);
@@ -283,6 +281,7 @@ static void append_abort(Conn *self, factdb_appender *app)
 {
     Py_BEGIN_ALLOW_THREADS
     factdb_appender_free(app);
+    factdb_session_detach(self->s, true);  /* in a transaction: full chunks may be in it already */
     Py_END_ALLOW_THREADS
     conn_leave(self);
 }

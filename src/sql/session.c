@@ -66,6 +66,30 @@ void factdb_session_rollback(factdb_session *s)
     s->in_block = false;
     s->failed = false;
 }
+int factdb_session_attach(factdb_session *s, factdb_error *err)
+{
+    base_err_clear(err);
+    if (!s->in_block)
+        return 0;
+    if (s->failed)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "current transaction is aborted, commands ignored until end of "
+                        "transaction block; run ROLLBACK");
+    int rc;
+    if (!s->xact && (rc = store_xact_begin(s->db, &s->xact, err)))
+        return rc;  /* the block stays usable, nothing was written */
+    store_xact_bind(s->db, s->xact);
+    return 0;
+}
+
+void factdb_session_detach(factdb_session *s, bool failed)
+{
+    if (!s->in_block)
+        return;
+    store_xact_bind(s->db, NULL);
+    if (failed)
+        s->failed = true;
+}
+
 void factdb_session_set_threads(factdb_session *s, int threads) { s->threads = threads > 0 ? MIN(threads, 256) : 1; }
 void factdb_session_set_memory_limit(factdb_session *s, size_t bytes) { s->mem_limit = bytes; }
 void factdb_session_cancel(factdb_session *s) { atomic_store(&s->cancel, true); }

@@ -42,6 +42,30 @@ def test_append_is_all_or_nothing(con):
     assert con.execute("SELECT count(*) FROM t").fetchone() == (0,)
 
 
+def test_append_inside_a_transaction(db, con):
+    con.execute("CREATE TABLE t (id bigint NOT NULL)")
+    other = factdb.connect(db)
+    with con.transaction():
+        con.execute("INSERT INTO t VALUES (0)")
+        assert con.append("t", [(i,) for i in range(1, 70001)]) == 70000  # more than a chunk
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (70001,)
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    assert other.execute("SELECT count(*) FROM t").fetchone() == (70001,)
+    con.begin()
+    con.append("t", pd.DataFrame({"id": [1, 2]}))
+    con.rollback()
+    assert other.execute("SELECT count(*) FROM t").fetchone() == (70001,)
+    # a failed append fails the transaction, as a failed statement does: only rollback remains
+    con.begin()
+    with pytest.raises(factdb.IntegrityError):
+        con.append("t", [(i,) for i in range(70000)] + [(None,)])
+    with pytest.raises(factdb.ProgrammingError, match="aborted"):
+        con.execute("INSERT INTO t VALUES (5)")
+    con.commit()  # rolls back, as in PostgreSQL
+    assert not con.in_transaction
+    assert other.execute("SELECT count(*) FROM t").fetchone() == (70001,)
+
+
 def test_append_dataframe(con):
     con.execute("CREATE TABLE t (id bigint, ok boolean, x double precision, amount numeric(8,2), "
                 "ts timestamp, tz timestamptz, day date, s text, small integer)")

@@ -292,3 +292,41 @@ Test(sql, typed_params_and_reads)
     size_t used;
     cr_assert_eq(factdb_session_exec(s, "SELECT $1", 9, &bad, 1, &used, &r, &err), FACTDB_INVALID_ARGUMENT);
 }
+
+/* An appender's rows join the session's BEGIN block while it is attached: invisible to others until
+ * COMMIT, gone on ROLLBACK, also when they fill full chunks written as they go. */
+Test(sql, appender_rows_join_an_attached_block)
+{
+    factdb_result_free(exec("CREATE TABLE ap (x bigint)", NULL, 0));
+    factdb_error err;
+    for (int commit = 0; commit < 2; commit++) {
+        factdb_result_free(exec("BEGIN", NULL, 0));
+        factdb_result_free(exec("INSERT INTO ap VALUES (-1)", NULL, 0));
+        cr_assert_eq(factdb_session_attach(s, &err), 0, "%s", err.message);
+        factdb_appender *a;
+        cr_assert_eq(factdb_appender_new(db, "ap", &a, &err), 0);
+        for (int i = 0; i < FACTDB_CHUNK_ROWS + 10; i++) {
+            cr_assert_eq(factdb_append_int64(a, 0, i, &err), 0);
+            cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+        }
+        cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+        factdb_appender_free(a);
+        factdb_session_detach(s, false);
+        char buf[128];
+        factdb_result *r = exec("SELECT count(*) FROM ap", NULL, 0);
+        cr_assert_str_eq(cell(r, 0, 0, buf), "65547");  /* the block sees its rows */
+        factdb_result_free(r);
+        factdb_result_free(exec(commit ? "COMMIT" : "ROLLBACK", NULL, 0));
+        r = exec("SELECT count(*) FROM ap", NULL, 0);
+        cr_assert_str_eq(cell(r, 0, 0, buf), commit ? "65547" : "0");
+        factdb_result_free(r);
+    }
+    /* a failed append fails the block */
+    factdb_result_free(exec("BEGIN", NULL, 0));
+    cr_assert_eq(factdb_session_attach(s, &err), 0);
+    factdb_session_detach(s, true);
+    cr_assert_eq(factdb_session_attach(s, &err), FACTDB_INVALID_ARGUMENT);
+    factdb_result_free(exec("ROLLBACK", NULL, 0));
+    cr_assert_eq(factdb_session_attach(s, &err), 0);  /* outside a block: nothing */
+    factdb_session_detach(s, false);
+}
