@@ -61,6 +61,8 @@ def main(argv=None):
             sys.stderr.write(msg + "\n")
             return 1
         if cur.description is None:
+            if fmt == "table" and cur.statusmessage:
+                sys.stdout.write(cur.statusmessage + "\n")  # as factdb sql prints it on a terminal
             continue
         if fmt == "table":
             _print_table(cur, sys.stdout)

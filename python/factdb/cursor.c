@@ -10,7 +10,7 @@
 
 static bool cursor_check(Cursor *c)
 {
-    if (c->closed) {
+    if (c->closed || !c->conn) {  /* conn: NULL after the garbage collector cleared a cycle */
         raise_msg(ProgrammingError, FACTDB_INVALID_ARGUMENT, "cannot operate on a closed cursor");
         return false;
     }
@@ -26,9 +26,9 @@ static void cursor_reset(Cursor *c)
     Py_CLEAR(c->description);
 }
 
-PyObject *cursor_new_for(Conn *conn)
+static PyObject *cursor_alloc(PyTypeObject *type, Conn *conn)
 {
-    Cursor *c = PyObject_GC_New(Cursor, &CursorType);
+    Cursor *c = (Cursor *)type->tp_alloc(type, 0);  /* a subclass's instance too */
     if (!c)
         return NULL;
     c->conn = (Conn *)Py_NewRef(conn);
@@ -39,16 +39,17 @@ PyObject *cursor_new_for(Conn *conn)
     c->description = NULL;
     c->closed = false;
     c->weakrefs = NULL;
-    PyObject_GC_Track(c);
     return (PyObject *)c;
 }
+
+PyObject *cursor_new_for(Conn *conn) { return cursor_alloc(&CursorType, conn); }
 
 static PyObject *cursor_tp_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     Conn *conn;
     if (!PyArg_ParseTuple(args, "O!", &ConnType, &conn))
         return NULL;
-    return cursor_new_for(conn);
+    return cursor_alloc(type, conn);
 }
 
 static void cursor_dealloc(Cursor *c)
@@ -59,7 +60,7 @@ static void cursor_dealloc(Cursor *c)
     factdb_result_free(c->r);
     Py_CLEAR(c->description);
     Py_CLEAR(c->conn);
-    PyObject_GC_Del(c);
+    Py_TYPE(c)->tp_free((PyObject *)c);
 }
 
 static int cursor_traverse(Cursor *c, visitproc visit, void *arg)
@@ -615,6 +616,13 @@ static PyObject *cursor_description(Cursor *cur, void *unused)
 
 static PyObject *cursor_rowcount(Cursor *cur, void *unused) { return PyLong_FromSsize_t(cur->rowcount); }
 
+static PyObject *cursor_statusmessage(Cursor *cur, void *unused)
+{
+    if (!cur->r)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(factdb_result_tag(cur->r));
+}
+
 static PyObject *cursor_connection(Cursor *cur, void *unused) { return Py_NewRef((PyObject *)cur->conn); }
 
 static PyObject *cursor_data_version(Cursor *cur, void *unused)
@@ -664,6 +672,7 @@ static PyMethodDef cursor_methods[] = {
 
 static PyGetSetDef cursor_getset[] = {
     {"description", (getter)cursor_description, NULL, "PEP 249: (name, type_code, None, None, None, scale, None) per column; type_code is the PostgreSQL type name.", NULL},
+    {"statusmessage", (getter)cursor_statusmessage, NULL, "The last statement's command tag (\"INSERT 0 5\", \"SELECT 3\"), or None.", NULL},
     {"rowcount", (getter)cursor_rowcount, NULL, "Rows returned, inserted or deleted by the last statement; -1 when unknown.", NULL},
     {"arraysize", (getter)cursor_arraysize_get, (setter)cursor_arraysize_set, "Default size of fetchmany.", NULL},
     {"connection", (getter)cursor_connection, NULL, "The cursor's connection.", NULL},

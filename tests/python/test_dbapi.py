@@ -34,7 +34,7 @@ def test_cursor_basics(con):
     cur.execute("CREATE TABLE t (id integer, name text)")
     assert cur.description is None
     cur.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
-    assert cur.rowcount == 3
+    assert cur.rowcount == 3 and cur.statusmessage == "INSERT 0 3"
     assert cur.execute("SELECT id, name FROM t ORDER BY id") is cur
     assert [d[0] for d in cur.description] == ["id", "name"]
     assert cur.description[0][1] == "integer" and cur.description[0][1] == factdb.NUMBER
@@ -58,6 +58,11 @@ def test_cursor_basics(con):
     with con.cursor() as c2:
         assert c2.execute("SELECT 41 + 1").fetchone() == (42,)
         assert c2.connection is con
+
+    class MyCursor(factdb.Cursor):
+        pass
+    mine = MyCursor(con)
+    assert type(mine) is MyCursor and mine.execute("SELECT 1").fetchall() == [(1,)]
 
 
 def test_connection_execute_shortcut_and_script(con):

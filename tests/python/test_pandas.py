@@ -171,6 +171,9 @@ def test_python_m_factdb_prints_like_the_cli(db):
     csv = subprocess.run([PYTHON, "-m", "factdb", db, "SELECT k FROM t ORDER BY k"], capture_output=True,
                          text=True, env=child_env())
     assert csv.stdout == "k\na\nbb\n"
+    tag = subprocess.run([PYTHON, "-m", "factdb", "--format", "table", db, "INSERT INTO t VALUES ('c', 2)"],
+                         capture_output=True, text=True, env=child_env(), timeout=60)
+    assert tag.stdout == "INSERT 0 1\n"
 
 
 def test_df_edge_columns(con):
