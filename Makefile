@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
+.PHONY: all deps test-deps test run bench python python-deps python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -33,6 +33,10 @@ $(BUILD)/pic/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -fPIC -c $< -o $@
 
 $(BUILD)/libfactdb.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# The Python module links this (position-independent objects) statically.
+$(BUILD)/libfactdb_pic.a: $(PIC_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libfactdb.so: $(PIC_OBJ)
@@ -110,7 +114,36 @@ test: test-deps
 	FACTDB_BUILD=build python3 tests/proc/test_load_gate.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 	FACTDB_BUILD=build python3 tests/proc/test_damage.py
+	$(MAKE) check-python
 	$(MAKE) fuzz-replay
+
+# ---- the Python module (python/, docs/python.md), for Debian's /usr/bin/python3 ----
+# `make python` builds factdb/_factdb*.so in place in python/ (PYTHONPATH=python then imports it);
+# `make python-asan` builds it against the sanitizer library into build/asan/python (run the interpreter with
+# LD_PRELOAD of libasan, as check-python does).
+PYTHON = /usr/bin/python3
+PY_ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+python-deps:
+	@scripts/deps.sh python
+
+python: python-deps $(BUILD)/libfactdb_pic.a $(BUILD)/factdb
+	cd python && FACTDB_LIB=$(abspath $(BUILD)/libfactdb_pic.a) $(PYTHON) setup.py -q build_ext --inplace --force
+	@rm -rf python/build
+
+python-asan: python-deps
+	$(MAKE) BUILD=build/asan CC=gcc CFLAGS="$(PY_ASAN_FLAGS)" build/asan/libfactdb_pic.a build/asan/factdb
+	rm -rf build/asan/python && mkdir -p build/asan/python
+	cd python && CC=gcc FACTDB_LIB=$(abspath build/asan/libfactdb_pic.a) FACTDB_PY_CFLAGS="$(PY_ASAN_FLAGS)" \
+	  $(PYTHON) setup.py -q build --build-base $(abspath build/asan/python/tmp) --build-lib $(abspath build/asan/python)
+	rm -rf build/asan/python/tmp python/factdb.egg-info
+
+# The Python tests: first against the sanitizer build (the interpreter with libasan preloaded; leaks are
+# not checked: the interpreter keeps objects until exit), then the optimized module with the seed scenario.
+PY_ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+check-python: test-deps python python-asan
+	$(PY_ASAN_ENV) PYTHONPATH=build/asan/python FACTDB_BUILD=build/asan FACTDB_PY_ASAN=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+	PYTHONPATH=python FACTDB_BUILD=build $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
 
 # ---- oracle tests against PostgreSQL 15 (README.md, "Testing against PostgreSQL") ----
 # check-pgdiff: the differential test of `make test` alone. check-slt: SQLite's sqllogictest corpus (not
@@ -197,12 +230,17 @@ run: all
 screenshots: all
 	FACTDB_SCREENSHOTS_TO_DOCS=1 node tests/browser/test_dashboard.mjs
 
-bench: all $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
+bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
 	bash bench/run.sh
 	python3 bench/writers.py
 	bash bench/load_gate.sh >> docs/benchmarks.md
 	bash bench/tpch.sh >> docs/benchmarks.md
 	FACTDB_TPCH_SF=3 bash bench/tpch.sh >> docs/benchmarks.md
+	$(MAKE) bench-python >> docs/benchmarks.md
+
+# the Python module against Python's sqlite3 (part of make bench); prints its markdown
+bench-python: python
+	@PYTHONPATH=python $(PYTHON) bench/python_bench.py
 
 # TPC-H lineitem alone (part of make bench, which runs scale factors 1 and 3): FACTDB_TPCH_SF=3 for scale
 # factor 3 (after a scale factor 1 run it also prints the SF3/SF1 scaling table); prints its markdown

@@ -323,7 +323,11 @@ typedef enum factdb_param_kind {
     FACTDB_PARAM_BOOL,
     FACTDB_PARAM_INT,     /* i */
     FACTDB_PARAM_DOUBLE,  /* d */
-    FACTDB_PARAM_TEXT     /* s, len: typed by its context, like a quoted literal ('2024-01-31' can be a date) */
+    FACTDB_PARAM_TEXT,    /* s, len: typed by its context, like a quoted literal ('2024-01-31' can be a date) */
+    FACTDB_PARAM_DECIMAL, /* i scaled by 10^scale (scale 0..18): a numeric, exact (Python's Decimal) */
+    FACTDB_PARAM_DATE,    /* i: days since 1970-01-01 */
+    FACTDB_PARAM_TIMESTAMP,  /* i: microseconds since 1970-01-01 00:00:00, no time zone */
+    FACTDB_PARAM_TIMESTAMPTZ /* i: microseconds since 1970-01-01 00:00:00 UTC */
 } factdb_param_kind;
 
 /* A parameter value for $1..$n: bound as a value, never spliced into the SQL text. */
@@ -334,6 +338,7 @@ typedef struct factdb_param {
     double d;
     const char *s;
     size_t len;
+    int scale;  /* FACTDB_PARAM_DECIMAL */
 } factdb_param;
 
 /* Errors: NOMEM. *out is freed with factdb_session_free. */
@@ -360,6 +365,15 @@ bool factdb_session_in_transaction(const factdb_session *s);
 bool factdb_session_holds_write_lock(const factdb_session *s);
 /* Ends the block, discarding its writes (also done by factdb_session_free). */
 void factdb_session_rollback(factdb_session *s);
+/* Writes made outside SQL within a BEGIN block (a binding's appender): factdb_session_attach binds the
+ * block's write transaction to the calling thread, first taking the write lock for the block (waiting up
+ * to the busy timeout) if it has not written yet, so that the appenders of that thread on the session's
+ * database write into the block and factdb_appender_commit publishes into it (COMMIT makes it durable,
+ * ROLLBACK discards it). factdb_session_detach unbinds it; `failed` marks the block failed, as a failed
+ * statement does (only ROLLBACK is then accepted). Outside a block both do nothing.
+ * Errors: BUSY, IO, INVALID_ARGUMENT (the block already failed). */
+int factdb_session_attach(factdb_session *s, factdb_error *err);
+void factdb_session_detach(factdb_session *s, bool failed);
 
 /* Runs the first statement of sql[0..len) with parameters params[0..nparams). *consumed receives the bytes
  * used (through the statement's ';'), so a caller runs a script by calling again on the rest. *out receives
@@ -384,6 +398,20 @@ bool factdb_result_is_null(const factdb_result *r, uint64_t row, size_t col);
  * until the next call on the result (it may point into buf[cap >= 128]). NULL for SQL NULL. */
 const char *factdb_result_text(const factdb_result *r, uint64_t row, size_t col, char *buf, size_t cap,
                                size_t *len);
+/* Typed access, for bindings that build native values without parsing text.
+ * factdb_result_column_ctype: the C representation of column `col`'s values, as for vectors (see
+ * factdb_type): BOOLEAN, INTEGER and BIGINT, DOUBLE, DECIMAL (int64 scaled by 10^*scale), TEXT, DATE,
+ * TIMESTAMP, TIMESTAMPTZ; or 0 when the values have none (interval; a numeric whose scale differs from
+ * value to value, as division gives): read those with factdb_result_text. `scale` may be NULL. */
+factdb_type factdb_result_column_ctype(const factdb_result *r, size_t col, int *scale);
+/* Copies rows [first, first + n) of column `col` into out[0..n): int64 for every ctype but DOUBLE and
+ * TEXT (BOOLEAN 0/1, DATE days, TIMESTAMP/TIMESTAMPTZ microseconds, DECIMAL scaled); double for DOUBLE.
+ * valid[i] (valid may be NULL) receives 0 for NULL, whose out[i] is 0. Errors: INVALID_ARGUMENT (a column
+ * of another ctype, rows out of range). */
+int factdb_result_read_int64(const factdb_result *r, size_t col, uint64_t first, size_t n, int64_t *out,
+                             uint8_t *valid);
+int factdb_result_read_double(const factdb_result *r, size_t col, uint64_t first, size_t n, double *out,
+                              uint8_t *valid);
 /* How the column is written in JSON: 0 string, 1 number, 2 boolean. */
 int factdb_result_json_kind(const factdb_result *r, size_t col);
 /* The command tag ("SELECT 3", "INSERT 0 5", "CREATE TABLE", "DELETE 2"). */

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages factdb needs to build and test. As root it runs apt-get; otherwise it
-# prints the exact command to run and fails. Usage: scripts/deps.sh build|test
+# prints the exact command to run and fails. Usage: scripts/deps.sh build|web|python|test
 set -eu
 build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libzstd-dev libedit-dev libmicrohttpd-dev libjansson-dev"
 web_pkgs="nodejs npm"
+# the Python module (python/, make python) and its tests: Debian's interpreter, pandas/numpy, FastAPI + uvicorn
+python_pkgs="python3 python3-dev python3-setuptools python3-pip python3-pytest python3-numpy python3-pandas python3-fastapi python3-uvicorn"
 # postgresql-15: the oracle of tests/pgdiff and tests/slt (only its binaries: the tests start their own cluster)
-test_pkgs="$build_pkgs $web_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev postgresql-15"
+test_pkgs="$build_pkgs $web_pkgs $python_pkgs libcriterion-dev python3 sqlite3 locales chromium clang libclang-rt-14-dev postgresql-15"
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   web)   want=$web_pkgs ;;
+  python) want="$build_pkgs $python_pkgs" ;;
   test)  want=$test_pkgs ;;
-  *) echo "usage: scripts/deps.sh build|web|test" >&2; exit 2 ;;
+  *) echo "usage: scripts/deps.sh build|web|python|test" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

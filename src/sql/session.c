@@ -66,6 +66,30 @@ void factdb_session_rollback(factdb_session *s)
     s->in_block = false;
     s->failed = false;
 }
+int factdb_session_attach(factdb_session *s, factdb_error *err)
+{
+    base_err_clear(err);
+    if (!s->in_block)
+        return 0;
+    if (s->failed)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "current transaction is aborted, commands ignored until end of "
+                        "transaction block; run ROLLBACK");
+    int rc;
+    if (!s->xact && (rc = store_xact_begin(s->db, &s->xact, err)))
+        return rc;  /* the block stays usable, nothing was written */
+    store_xact_bind(s->db, s->xact);
+    return 0;
+}
+
+void factdb_session_detach(factdb_session *s, bool failed)
+{
+    if (!s->in_block)
+        return;
+    store_xact_bind(s->db, NULL);
+    if (failed)
+        s->failed = true;
+}
+
 void factdb_session_set_threads(factdb_session *s, int threads) { s->threads = threads > 0 ? MIN(threads, 256) : 1; }
 void factdb_session_set_memory_limit(factdb_session *s, size_t bytes) { s->mem_limit = bytes; }
 void factdb_session_cancel(factdb_session *s) { atomic_store(&s->cancel, true); }
@@ -128,6 +152,82 @@ int factdb_result_json_kind(const factdb_result *r, size_t col)
     case TY_DOUBLE: return 1;
     default: return 0;
     }
+}
+
+factdb_type factdb_result_column_ctype(const factdb_result *r, size_t col, int *scale)
+{
+    sql_type t = r->er.rs->cols[col].type;
+    if (scale)
+        *scale = 0;
+    switch (t.id) {
+    case TY_BOOL: return FACTDB_BOOLEAN;
+    case TY_INT: return FACTDB_INTEGER;
+    case TY_BIGINT: return FACTDB_BIGINT;
+    case TY_DOUBLE: return FACTDB_DOUBLE;
+    case TY_NUMERIC:
+        if (exec_phys(t) != P_I64)
+            return 0;
+        if (scale)
+            *scale = t.scale;
+        return FACTDB_DECIMAL;
+    case TY_TEXT: return FACTDB_TEXT;
+    case TY_DATE: return FACTDB_DATE;
+    case TY_TIMESTAMP: return FACTDB_TIMESTAMP;
+    case TY_TIMESTAMPTZ: return FACTDB_TIMESTAMPTZ;
+    default: return 0;
+    }
+}
+
+/* Both readers copy through the result's row index: a sorted or limited result is a permutation of its
+ * rowset's rows. */
+static int read_check(const factdb_result *r, size_t col, uint64_t first, size_t n, bool dbl)
+{
+    if (!r->has_rows || col >= (size_t)r->ncols || first > r->er.n || n > r->er.n - first)
+        return FACTDB_INVALID_ARGUMENT;
+    factdb_type t = factdb_result_column_ctype(r, col, NULL);
+    if (!t || t == FACTDB_TEXT || (t == FACTDB_DOUBLE) != dbl)
+        return FACTDB_INVALID_ARGUMENT;
+    return 0;
+}
+
+int factdb_result_read_int64(const factdb_result *r, size_t col, uint64_t first, size_t n, int64_t *out,
+                             uint8_t *valid)
+{
+    int rc = read_check(r, col, first, n, false);
+    if (rc)
+        return rc;
+    const rs_col *c = &r->er.rs->cols[col];
+    const size_t *idx = r->er.idx + first;
+    if (c->ph == P_U8) {
+        const uint8_t *d = c->data;
+        for (size_t i = 0; i < n; i++)
+            out[i] = c->valid[idx[i]] ? d[idx[i]] : 0;
+    } else {
+        const int64_t *d = (const int64_t *)(const void *)c->data;
+        for (size_t i = 0; i < n; i++)
+            out[i] = c->valid[idx[i]] ? d[idx[i]] : 0;
+    }
+    if (valid)
+        for (size_t i = 0; i < n; i++)
+            valid[i] = c->valid[idx[i]];
+    return 0;
+}
+
+int factdb_result_read_double(const factdb_result *r, size_t col, uint64_t first, size_t n, double *out,
+                              uint8_t *valid)
+{
+    int rc = read_check(r, col, first, n, true);
+    if (rc)
+        return rc;
+    const rs_col *c = &r->er.rs->cols[col];
+    const size_t *idx = r->er.idx + first;
+    const double *d = (const double *)(const void *)c->data;
+    for (size_t i = 0; i < n; i++)
+        out[i] = c->valid[idx[i]] ? d[idx[i]] : 0;
+    if (valid)
+        for (size_t i = 0; i < n; i++)
+            valid[i] = c->valid[idx[i]];
+    return 0;
 }
 
 static int set_columns(factdb_result *r, int n, char *const *names, const sql_type *types, factdb_error *err)
@@ -873,6 +973,21 @@ int factdb_session_exec(factdb_session *s, const char *sql, size_t len, const fa
         case FACTDB_PARAM_BOOL: pv[i].type.id = TY_BOOL; pv[i].i = p->b; break;
         case FACTDB_PARAM_INT: pv[i].type.id = TY_BIGINT; pv[i].i = p->i; break;
         case FACTDB_PARAM_DOUBLE: pv[i].type.id = TY_DOUBLE; pv[i].d = p->d; break;
+        case FACTDB_PARAM_DECIMAL:
+            if (p->scale < 0 || p->scale > 18) {
+                sql_arena_cleanup(&a);
+                return base_err(err, FACTDB_INVALID_ARGUMENT, "parameter $%zu: a numeric's scale must be 0..18, not %d",
+                                i + 1, p->scale);
+            }
+            pv[i].type = (sql_type){TY_NUMERIC, (int8_t)p->scale, 0};
+            pv[i].i = p->i;
+            break;
+        case FACTDB_PARAM_DATE: pv[i].type.id = TY_DATE; pv[i].i = p->i; break;
+        case FACTDB_PARAM_TIMESTAMP: pv[i].type.id = TY_TIMESTAMP; pv[i].i = p->i; break;
+        case FACTDB_PARAM_TIMESTAMPTZ: pv[i].type.id = TY_TIMESTAMPTZ; pv[i].i = p->i; break;
+        default:
+            sql_arena_cleanup(&a);
+            return base_err(err, FACTDB_INVALID_ARGUMENT, "parameter $%zu has an unknown kind %d", i + 1, (int)p->kind);
         case FACTDB_PARAM_TEXT: {
             size_t ok = base_utf8_valid_prefix((const unsigned char *)p->s, p->len);
             if (ok != p->len) {

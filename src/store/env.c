@@ -485,7 +485,9 @@ int store_env_open(const char *path, unsigned flags, int busy_timeout_ms, store_
 
     pthread_mutex_lock(&registry_mu);
     for (store_env *e = registry; e; e = e->next) {
-        if (e->dev == st.st_dev && e->ino == st.st_ino) {
+        /* An environment opened before a fork() belongs to the parent (LMDB forbids using it in the child,
+         * and it refuses writes there): a child opening the file again gets its own. */
+        if (e->dev == st.st_dev && e->ino == st.st_ino && e->gate_forks == atomic_load(&forks)) {
             e->refs++;
             *out = e;
             *ro_why = e->read_only ? e->ro_why : NULL;

@@ -246,3 +246,87 @@ Test(sql, parameters_of_different_numbers_are_different_keys)
     cr_assert_str_eq(cell(r, 1, 1, buf), "22");
     factdb_result_free(r);
 }
+
+/* Typed parameters (numeric, date, timestamps) and typed reads of results, for bindings: no text on the way. */
+Test(sql, typed_params_and_reads)
+{
+    factdb_result_free(exec("CREATE TABLE ty (n numeric(10,3), d date, ts timestamp, tz timestamptz, b boolean, f double precision, t text)", NULL, 0));
+    factdb_param p[7] = {{.kind = FACTDB_PARAM_DECIMAL, .i = 980, .scale = 2},
+                         {.kind = FACTDB_PARAM_DATE, .i = 19753},
+                         {.kind = FACTDB_PARAM_TIMESTAMP, .i = 1706702400123456},
+                         {.kind = FACTDB_PARAM_TIMESTAMPTZ, .i = -1},
+                         {.kind = FACTDB_PARAM_BOOL, .b = true},
+                         {.kind = FACTDB_PARAM_DOUBLE, .d = 2.5},
+                         {.kind = FACTDB_PARAM_TEXT, .s = "x", .len = 1}};
+    factdb_result_free(exec("INSERT INTO ty VALUES ($1, $2, $3, $4, $5, $6, $7)", p, 7));
+    factdb_result_free(exec("INSERT INTO ty (t) VALUES ('null row')", NULL, 0));
+    factdb_result *r = exec("SELECT n, d, ts, tz, b, f, t, n / 3 FROM ty ORDER BY t DESC", NULL, 0);
+    char buf[128];
+    cr_assert_str_eq(cell(r, 0, 0, buf), "9.800");
+    cr_assert_str_eq(cell(r, 0, 1, buf), "2024-01-31");
+    int scale = -1;
+    cr_assert_eq(factdb_result_column_ctype(r, 0, &scale), FACTDB_DECIMAL);
+    cr_assert_eq(scale, 3);
+    cr_assert_eq(factdb_result_column_ctype(r, 1, NULL), FACTDB_DATE);
+    cr_assert_eq(factdb_result_column_ctype(r, 3, NULL), FACTDB_TIMESTAMPTZ);
+    cr_assert_eq(factdb_result_column_ctype(r, 6, NULL), FACTDB_TEXT);
+    int64_t v[2];
+    uint8_t ok[2];
+    cr_assert_eq(factdb_result_read_int64(r, 0, 0, 2, v, ok), 0);
+    cr_assert(v[0] == 9800 && ok[0] == 1 && v[1] == 0 && ok[1] == 0);
+    cr_assert_eq(factdb_result_read_int64(r, 2, 0, 1, v, NULL), 0);
+    cr_assert_eq(v[0], 1706702400123456);
+    cr_assert_eq(factdb_result_read_int64(r, 3, 0, 1, v, NULL), 0);
+    cr_assert_eq(v[0], -1);
+    cr_assert_eq(factdb_result_read_int64(r, 4, 0, 1, v, NULL), 0);
+    cr_assert_eq(v[0], 1);
+    double d;
+    cr_assert_eq(factdb_result_read_double(r, 5, 0, 1, &d, NULL), 0);
+    cr_assert(d == 2.5);
+    cr_assert_eq(factdb_result_read_int64(r, 5, 0, 1, v, NULL), FACTDB_INVALID_ARGUMENT);
+    cr_assert_eq(factdb_result_read_int64(r, 6, 0, 1, v, NULL), FACTDB_INVALID_ARGUMENT);
+    cr_assert_eq(factdb_result_read_int64(r, 0, 1, 2, v, NULL), FACTDB_INVALID_ARGUMENT);
+    factdb_result_free(r);
+    factdb_param bad = {.kind = FACTDB_PARAM_DECIMAL, .i = 1, .scale = 19};
+    factdb_error err;
+    size_t used;
+    cr_assert_eq(factdb_session_exec(s, "SELECT $1", 9, &bad, 1, &used, &r, &err), FACTDB_INVALID_ARGUMENT);
+}
+
+/* An appender's rows join the session's BEGIN block while it is attached: invisible to others until
+ * COMMIT, gone on ROLLBACK, also when they fill full chunks written as they go. */
+Test(sql, appender_rows_join_an_attached_block)
+{
+    factdb_result_free(exec("CREATE TABLE ap (x bigint)", NULL, 0));
+    factdb_error err;
+    for (int commit = 0; commit < 2; commit++) {
+        factdb_result_free(exec("BEGIN", NULL, 0));
+        factdb_result_free(exec("INSERT INTO ap VALUES (-1)", NULL, 0));
+        cr_assert_eq(factdb_session_attach(s, &err), 0, "%s", err.message);
+        factdb_appender *a;
+        cr_assert_eq(factdb_appender_new(db, "ap", &a, &err), 0);
+        for (int i = 0; i < FACTDB_CHUNK_ROWS + 10; i++) {
+            cr_assert_eq(factdb_append_int64(a, 0, i, &err), 0);
+            cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+        }
+        cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+        factdb_appender_free(a);
+        factdb_session_detach(s, false);
+        char buf[128];
+        factdb_result *r = exec("SELECT count(*) FROM ap", NULL, 0);
+        cr_assert_str_eq(cell(r, 0, 0, buf), "65547");  /* the block sees its rows */
+        factdb_result_free(r);
+        factdb_result_free(exec(commit ? "COMMIT" : "ROLLBACK", NULL, 0));
+        r = exec("SELECT count(*) FROM ap", NULL, 0);
+        cr_assert_str_eq(cell(r, 0, 0, buf), commit ? "65547" : "0");
+        factdb_result_free(r);
+    }
+    /* a failed append fails the block */
+    factdb_result_free(exec("BEGIN", NULL, 0));
+    cr_assert_eq(factdb_session_attach(s, &err), 0);
+    factdb_session_detach(s, true);
+    cr_assert_eq(factdb_session_attach(s, &err), FACTDB_INVALID_ARGUMENT);
+    factdb_result_free(exec("ROLLBACK", NULL, 0));
+    cr_assert_eq(factdb_session_attach(s, &err), 0);  /* outside a block: nothing */
+    factdb_session_detach(s, false);
+}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A scratch database path for test `name`, with nothing left there. */
@@ -119,6 +120,47 @@ Test(store, appender_create_makes_the_table_only_at_commit)
     factdb_appender_free(a);
     cr_assert_eq(factdb_appender_create(db, "t", cols, 2, &a, &err), FACTDB_TABLE_EXISTS);
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "%s", err.message);
+    factdb_close(db);
+    unit_db_remove(path);
+}
+
+/* A child of fork() that opens the file again gets its own environment (the parent's, inherited, refuses
+ * writes and must not be used there), and both processes go on writing. */
+Test(store, reopening_after_fork_gives_the_child_its_own_handle)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/factdb-test-store-fork-%d.db", (int)getpid());
+    unit_db_remove(path);
+    factdb *db;
+    factdb_error err;
+    factdb_column_def col = {"x", FACTDB_BIGINT, 0, 0, false};
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_create_table(db, "t", &col, 1, &err), 0, "%s", err.message);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        factdb *db2;
+        factdb_appender *a;
+        if (factdb_open(path, NULL, &db2, &err) || db2 == db || factdb_appender_new(db2, "t", &a, &err) ||
+            factdb_append_int64(a, 0, 1, &err) || factdb_append_row_end(a, &err) || factdb_appender_commit(a, &err))
+            _exit(2);
+        factdb_appender_free(a);
+        factdb_close(db2);  /* never the inherited handle */
+        _exit(0);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child failed to write through its own handle");
+    factdb_appender *a;
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0);
+    cr_assert_eq(factdb_append_int64(a, 0, 2, &err), 0);
+    cr_assert_eq(factdb_append_row_end(a, &err), 0);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    factdb_table_info ti;
+    cr_assert_eq(factdb_table_info_get(db, "t", &ti, &err), 0);
+    cr_assert_eq(ti.row_count, 2);
+    factdb_table_info_free(&ti);
     factdb_close(db);
     unit_db_remove(path);
 }
