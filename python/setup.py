@@ -1,5 +1,5 @@
 """Builds the factdb extension against the repository's library, linked statically (libfactdb_pic.a,
-position-independent objects of src/), so the module needs only LMDB and xxhash at run time. The library
+position-independent objects of src/), so the module needs only LMDB, xxhash and zstd at run time. The library
 is built with `make` in the repository root (the parent of python/) unless FACTDB_LIB names it."""
 import os
 import subprocess
@@ -30,7 +30,7 @@ setup(
             # the library's symbols stay inside the module: none can interpose on (or be interposed by) the
             # interpreter's or another extension's
             extra_link_args=["-Wl,--exclude-libs,ALL"] + extra,
-            libraries=["lmdb", "xxhash", "pthread", "m"],
+            libraries=["lmdb", "xxhash", "zstd", "pthread", "m"],
             depends=[LIB, os.path.join(ROOT, "include", "factdb.h"), "factdb/pyfactdb.h"],
         )
     ],
