@@ -736,9 +736,10 @@ const char *store_dict_str(store_dict *d, uint32_t id, size_t *len)
 /* ---- the in-memory index of a format-2 or format-3 column ----
  * Open addressing over 64-bit slots: the hash's high 32 bits, then id + 1 (0 = empty). The slot comes from
  * the high bits too, so growing rehashes without reading the strings again. Ids stay below UINT32_MAX - 1
- * (the appender's limit), so id + 1 never wraps. A candidate is confirmed against the string in `strs`:
- * the process's cache of the column for the shared index (which holds only committed entries), a private
- * copy for an index private to a transaction. */
+ * (the appender's limit), so id + 1 never wraps. A candidate is confirmed against its string: in `strs`,
+ * the process's cache of the column, for the shared index (which holds only committed entries); in the
+ * index's own compact copy for an index private to a transaction (made for each statement inside BEGIN ...
+ * COMMIT, so it must cost little for a small dictionary: a store_dict allocates megabytes up front). */
 struct store_dict_index {
     store_dict_index *next;  /* the environment's list of shared indexes */
     uint32_t table;
@@ -748,8 +749,12 @@ struct store_dict_index {
     uint32_t scans;  /* lookups answered by a scan instead (scan_find) */
     uint64_t n, nslots;
     uint64_t *slots;
-    store_dict *strs;
-    bool own_strs;
+    store_dict *strs;        /* the shared index's strings */
+    bool own;                /* a private index: string id is bytes[off[id]..off[id] + len[id]) */
+    char *bytes;
+    size_t blen, bcap, ocap;
+    uint64_t *off;
+    uint32_t *len;
 };
 
 #define INDEX_MIN_SLOTS 1024u
@@ -760,10 +765,80 @@ void store_dict_index_free(store_dict_index *ix)
 {
     if (ix) {
         free(ix->slots);
-        if (ix->own_strs)
-            dict_free(ix->strs);
+        free(ix->bytes);
+        free(ix->off);
+        free(ix->len);
     }
     free(ix);
+}
+
+/* String id of the index's column (NULL when it has none). */
+static const char *index_str(const store_dict_index *ix, uint32_t id, size_t *len)
+{
+    if (!ix->own)
+        return ix->strs ? store_dict_str(ix->strs, id, len) : NULL;
+    if (id >= ix->count)
+        return NULL;
+    *len = ix->len[id];
+    return ix->bytes ? ix->bytes + ix->off[id] : "";
+}
+
+/* Keeps string `id` (the next one) in a private index's copy. */
+static int index_keep(store_dict_index *ix, uint32_t id, const char *s, size_t len)
+{
+    if (id >= ix->ocap) {
+        size_t nc = MAX((size_t)64, MAX(ix->ocap * 2, (size_t)id + 1));
+        uint64_t *o = realloc(ix->off, nc * sizeof *o);
+        if (o)
+            ix->off = o;
+        uint32_t *l = o ? realloc(ix->len, nc * sizeof *l) : NULL;
+        if (!l)
+            return FACTDB_NOMEM;
+        ix->len = l;
+        ix->ocap = nc;
+    }
+    if (len > ix->bcap - ix->blen) {
+        size_t nc = MAX((size_t)1024, MAX(ix->bcap * 2, ix->blen + len));
+        char *b = realloc(ix->bytes, nc);
+        if (!b)
+            return FACTDB_NOMEM;
+        ix->bytes = b;
+        ix->bcap = nc;
+    }
+    if (len)
+        memcpy(ix->bytes + ix->blen, s, len);
+    ix->off[id] = ix->blen;
+    ix->len[id] = (uint32_t)len;
+    ix->blen += len;
+    return FACTDB_OK;
+}
+
+/* A private index reads entries ix->count..count-1 as t sees them into its copy, verified. */
+static int index_read(store_txn *t, store_dict_index *ix, uint32_t count, factdb_error *err)
+{
+    dict_iter it;
+    int rc = iter_open(&it, t, ix->table, ix->col, ix->form, ix->count, err);
+    uint32_t id = ix->count;
+    while (!rc && id < count) {
+        uint32_t eid;
+        const char *str;
+        size_t len;
+        int ok, got = iter_next(&it, &eid, &str, &len, &ok, err);
+        if (got != 1 || eid != id) {
+            rc = got < 0 ? got : FACTDB_OK;
+            break;  /* an id is missing: reported below */
+        }
+        if (!ok)
+            rc = not_matching(&it, id, err);
+        else if (index_keep(ix, id, str, len))
+            rc = base_err(err, FACTDB_NOMEM, "out of memory indexing a dictionary");
+        else
+            id++;
+    }
+    iter_close(&it);
+    if (!rc && id < count)
+        rc = entry_missing(t->env, ix->table, ix->col, id, count, err);
+    return rc;
 }
 
 static uint64_t index_pos(const store_dict_index *ix, uint64_t h) { return (h >> 32) & (ix->nslots - 1); }
@@ -806,16 +881,12 @@ static int index_new(uint32_t table_id, uint16_t col, int form, bool priv, store
                      factdb_error *err)
 {
     store_dict_index *ix = calloc(1, sizeof *ix);
-    if (ix && priv && !(ix->strs = dict_new(table_id, col, form))) {
-        free(ix);
-        ix = NULL;
-    }
     if (!ix)
         return base_err(err, FACTDB_NOMEM, "out of memory indexing a dictionary");
     ix->table = table_id;
     ix->col = col;
     ix->form = form;
-    ix->own_strs = priv;
+    ix->own = priv;
     *out = ix;
     return FACTDB_OK;
 }
@@ -826,12 +897,22 @@ static int index_sync(store_txn *t, store_dict_index *ix, uint32_t count, factdb
 {
     if (ix->count >= count)
         return FACTDB_OK;
-    int rc = ix->own_strs ? dict_fill(t, ix->strs, count, err)
-                          : store_dict_cached(t, ix->table, ix->col, ix->form, count, &ix->strs, err);
-    if (rc)
-        return rc;
     if (index_grow(ix, ix->n + (count - ix->count)))
         return base_err(err, FACTDB_NOMEM, "out of memory indexing a dictionary");
+    if (ix->own) {
+        uint32_t from = ix->count;
+        int rc = index_read(t, ix, count, err);
+        if (rc)
+            return rc;
+        for (uint32_t id = from; id < count; id++) {
+            index_put(ix, base_hash(ix->bytes ? ix->bytes + ix->off[id] : "", ix->len[id]), id);
+            ix->count = id + 1;
+        }
+        return FACTDB_OK;
+    }
+    int rc = store_dict_cached(t, ix->table, ix->col, ix->form, count, &ix->strs, err);
+    if (rc)
+        return rc;
     for (uint32_t id = ix->count; id < count; id++) {
         size_t len;
         const char *s = store_dict_str(ix->strs, id, &len);
@@ -845,18 +926,15 @@ static int index_sync(store_txn *t, store_dict_index *ix, uint32_t count, factdb
 
 int store_dict_index_add(store_dict_index *ix, const store_dict_item *items, size_t n, factdb_error *err)
 {
-    if (!n || items[0].id != ix->count ||
-        (ix->strs && atomic_load_explicit(&ix->strs->count, memory_order_relaxed) != ix->count))
+    if (!n || !ix->own || items[0].id != ix->count)
         return FACTDB_OK;  /* not next to what is indexed: the next sync reads them */
     if (index_grow(ix, ix->n + n))
         return base_err(err, FACTDB_NOMEM, "out of memory indexing a dictionary");
     for (size_t i = 0; i < n; i++) {
-        if (items[i].id != ix->count || (ix->own_strs && dict_set(ix->strs, items[i].id, items[i].s, items[i].len)))
+        if (items[i].id != ix->count || index_keep(ix, items[i].id, items[i].s, items[i].len))
             break;
         index_put(ix, items[i].hash, items[i].id);
         ix->count = items[i].id + 1;
-        if (ix->own_strs)
-            atomic_store_explicit(&ix->strs->count, ix->count, memory_order_release);
     }
     return FACTDB_OK;
 }
@@ -875,7 +953,7 @@ static void index_find(store_dict_index *ix, store_dict_item *items, size_t n)
                 continue;
             uint32_t cand = (uint32_t)(ix->slots[p] & 0xFFFFFFFFu) - 1;
             size_t len;
-            const char *s = store_dict_str(ix->strs, cand, &len);
+            const char *s = index_str(ix, cand, &len);
             if (s && len == it->len && (len == 0 || memcmp(s, it->s, len) == 0)) {
                 it->id = cand;
                 break;
