@@ -24,7 +24,7 @@ setup(
         Extension(
             "factdb._factdb",
             sources=["factdb/module.c", "factdb/values.c", "factdb/cursor.c", "factdb/append.c"],
-            include_dirs=[os.path.join(ROOT, "include")],
+            include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "src")],
             extra_compile_args=cflags + extra,
             extra_objects=[LIB],
             # the library's symbols stay inside the module: none can interpose on (or be interposed by) the

@@ -2,6 +2,7 @@
  * refused) and result cells to Python values, plus the `?` to `$n` rewrite. Dates are proleptic
  * Gregorian days since 1970-01-01 on both sides, as in factdb. */
 #include "pyfactdb.h"
+#include "base/base.h"
 #include <datetime.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,29 +19,16 @@ int values_init(void)
     return 0;
 }
 
-/* ---- dates: proleptic Gregorian days since 1970-01-01 (H. Hinnant's algorithms) ---- */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
+/* ---- dates: proleptic Gregorian days since 1970-01-01, by the library's own conversions (src/base,
+ * linked in statically) ---- */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) { return base_days_from_civil(y, m, d); }
 
 static void civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yy + (*m <= 2));
+    unsigned um, ud;
+    base_civil_from_days(z, y, &um, &ud);
+    *m = (int)um;
+    *d = (int)ud;
 }
 
 

@@ -157,25 +157,12 @@ int factdb_result_json_kind(const factdb_result *r, size_t col)
 factdb_type factdb_result_column_ctype(const factdb_result *r, size_t col, int *scale)
 {
     sql_type t = r->er.rs->cols[col].type;
+    int prec, sc;
+    /* a 128-bit numeric (per-value scales) has no fixed-scale C form: read it as text */
+    int ft = t.id == TY_NUMERIC && exec_phys(t) != P_I64 ? 0 : sql_type_to_store(t, &prec, &sc);
     if (scale)
-        *scale = 0;
-    switch (t.id) {
-    case TY_BOOL: return FACTDB_BOOLEAN;
-    case TY_INT: return FACTDB_INTEGER;
-    case TY_BIGINT: return FACTDB_BIGINT;
-    case TY_DOUBLE: return FACTDB_DOUBLE;
-    case TY_NUMERIC:
-        if (exec_phys(t) != P_I64)
-            return 0;
-        if (scale)
-            *scale = t.scale;
-        return FACTDB_DECIMAL;
-    case TY_TEXT: return FACTDB_TEXT;
-    case TY_DATE: return FACTDB_DATE;
-    case TY_TIMESTAMP: return FACTDB_TIMESTAMP;
-    case TY_TIMESTAMPTZ: return FACTDB_TIMESTAMPTZ;
-    default: return 0;
-    }
+        *scale = ft == FACTDB_DECIMAL ? sc : 0;
+    return (factdb_type)ft;
 }
 
 /* Both readers copy through the result's row index: a sorted or limited result is a permutation of its
