@@ -260,7 +260,20 @@ def test_connect_arguments(db):
 def test_interrupt_from_another_thread(con):
     con.execute("CREATE TABLE t (x bigint)")
     con.append("t", [(i,) for i in range(200000)])
-    threading.Timer(0.05, con.interrupt).start()
-    with pytest.raises(factdb.Error, match="cancel"):
-        for _ in range(1000):
-            con.execute("SELECT count(DISTINCT x + a.x) FROM t a WHERE x % 7 = 1 GROUP BY x % 1000 ORDER BY 1").fetchall()
+    # interrupt() cancels the statement running at that moment (one between statements is a no-op, as in
+    # sqlite3 and DuckDB), so the other thread keeps interrupting until a statement is cancelled
+    done = threading.Event()
+
+    def keep_interrupting():
+        while not done.wait(0.01):
+            con.interrupt()
+
+    th = threading.Thread(target=keep_interrupting)
+    th.start()
+    try:
+        with pytest.raises(factdb.Error, match="cancel"):
+            for _ in range(1000):
+                con.execute("SELECT count(DISTINCT x + a.x) FROM t a WHERE x % 7 = 1 GROUP BY x % 1000 ORDER BY 1").fetchall()
+    finally:
+        done.set()
+        th.join()
