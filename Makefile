@@ -9,7 +9,7 @@ LIBS = -llmdb -lxxhash -lzstd -lpthread -lm
 CLI_LIBS = -ledit -lmicrohttpd -ljansson
 BUILD ?= build
 
-LIB_SRC = $(wildcard src/base/*.c src/enc/*.c src/store/*.c src/ingest/*.c src/sql/*.c src/exec/*.c)
+LIB_SRC = $(wildcard src/base/*.c src/enc/*.c src/store/*.c src/ingest/*.c src/sql/*.c src/exec/*.c src/plan/*.c)
 CLI_SRC = $(wildcard src/cli/*.c src/http/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)

@@ -195,7 +195,7 @@ static int eval_input(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, v
         }
         /* fall through */
     default: {
-        size_t w = c->raw == RAW_U8 ? 1 : c->raw == RAW_STR || c->raw == RAW_N128 ? 16 : 8;
+        size_t w = c->raw == RAW_U8 ? 1 : c->raw == RAW_STR || c->raw == RAW_N128 || c->raw == RAW_IV ? 16 : 8;
         if (!sel) {
             v->data = (void *)c->data;
             return 0;
@@ -211,6 +211,7 @@ static int eval_input(eval_thread *t, bexpr *e, const uint32_t *sel, size_t n, v
             for (size_t i = 0; i < n; i++)
                 o[i] = s[sel[i]];
         } else {
+            /* 16 bytes: strings, 128-bit numerics, intervals */
             const sql_str *s = c->data;
             sql_str *o = v->buf;
             for (size_t i = 0; i < n; i++)

@@ -144,8 +144,10 @@ typedef struct sort_key {
     bool desc, nulls_first;
 } sort_key;
 
+typedef struct rowset rowset;
 typedef struct query {
-    char *table;            /* NULL: no FROM (one empty row) */
+    char *table;            /* the table scanned; NULL: src, or no FROM (one empty row) */
+    const rowset *src;      /* a materialized relation read instead of a table (its cols' table_col index it) */
     scan_col *cols;
     int ncols;
     zone_pred *zones;
@@ -178,14 +180,14 @@ typedef struct rs_col {
     uint8_t *scales;        /* P_N128 */
 } rs_col;
 
-typedef struct rowset {
+struct rowset {
     int ncols;
     rs_col *cols;
     size_t n, cap;
     sql_arena strings;      /* text values */
     _Atomic size_t *mem;    /* shared memory counter of the query */
     size_t mem_limit;
-} rowset;
+};
 
 int rowset_init(rowset *r, int ncols, const sql_type *types, _Atomic size_t *mem, size_t limit, factdb_error *err);
 void rowset_cleanup(rowset *r);
@@ -195,11 +197,15 @@ int rowset_reserve(rowset *r, size_t extra, factdb_error *err);
 void rowset_get(const rowset *r, int col, size_t row, sql_value *out);
 /* Appends one row of values (their types must match the columns'). */
 int rowset_add_row(rowset *r, const sql_value *vals, factdb_error *err);
+/* Writes rows [at, at + n) of dst's columns col0.. from src's rows idx[0..n) (-1: a row of NULLs); dst must
+ * have room (rowset_reserve) and matching types; the caller sets dst->n. Text points into src's strings, so
+ * src must outlive dst. */
+int rowset_gather(rowset *dst, int col0, const rowset *src, const int64_t *idx, size_t n, size_t at);
 /* Formats one cell as text (PostgreSQL output form); returns its length or 0 for NULL (*null set). */
 size_t exec_format_value(const sql_value *v, char *buf, size_t cap);
 
 /* ---- evaluation context (one per worker thread) ---- */
-typedef enum raw_kind { RAW_I32, RAW_I64, RAW_F64, RAW_U8, RAW_CODE, RAW_STR, RAW_N128 } raw_kind;
+typedef enum raw_kind { RAW_I32, RAW_I64, RAW_F64, RAW_U8, RAW_CODE, RAW_STR, RAW_N128, RAW_IV } raw_kind;
 
 typedef struct in_col {
     raw_kind raw;
@@ -307,6 +313,33 @@ typedef struct exec_result {
     size_t n;
     int ncols;
 } exec_result;
+
+/* ---- joins and set operations (join.c), over materialized relations ---- */
+typedef enum join_type { JT_INNER, JT_LEFT, JT_RIGHT, JT_FULL, JT_SEMI, JT_ANTI, JT_CROSS } join_type;
+
+typedef struct exec_join {
+    join_type type;
+    int nkeys;
+    const int *lkey, *rkey;     /* equal columns of l and r (exec_join_key_ok holds for each pair) */
+    query *resid;               /* NULL, or outs[0]: a condition over l's columns then r's (cols' table_col) */
+    int64_t now_us;
+    atomic_bool *cancel;
+    _Atomic size_t *mem;        /* the statement's memory counter and limit */
+    size_t mem_limit;
+} exec_join;
+
+/* Whether columns of types a and b can be hash-join keys: integers, numerics of static scale, dates and
+ * timestamps among their own kind, doubles with numbers, text with text. */
+bool exec_join_key_ok(sql_type a, sql_type b);
+/* Joins l and r into out (initialized here: l's columns then r's; SEMI and ANTI: l's only). Rows with a
+ * NULL key never match. Errors: LIMIT (memory), cancel, evaluation errors of the condition. */
+int exec_join_run(const exec_join *j, const rowset *l, const rowset *r, rowset *out, factdb_error *err);
+
+typedef enum setop_type { SO_UNION, SO_INTERSECT, SO_EXCEPT } setop_type;
+/* l op r into out (initialized here with l's types; r's must be the same). ALL keeps duplicates as the
+ * standard counts them; NULLs are equal to each other, as in PostgreSQL's set operations. */
+int exec_setop_run(setop_type op, bool all, const rowset *l, const rowset *r, _Atomic size_t *mem, size_t mem_limit,
+                   rowset *out, factdb_error *err);
 
 /* Runs a bound SELECT. On success *res owns the result (free with exec_result_free). */
 int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, exec_stats *st, factdb_error *err);

@@ -205,3 +205,30 @@ int rowset_add_row(rowset *r, const sql_value *vals, factdb_error *err)
     r->n++;
     return 0;
 }
+
+int rowset_gather(rowset *dst, int col0, const rowset *src, const int64_t *idx, size_t n, size_t at)
+{
+    for (int c = 0; c < src->ncols; c++) {
+        rs_col *d = &dst->cols[col0 + c];
+        const rs_col *s = &src->cols[c];
+        size_t w = s->width;
+        for (size_t i = 0; i < n; i++) {
+            int64_t k = idx[i];
+            unsigned char *o = d->data + (at + i) * w;
+            if (k < 0) {
+                d->valid[at + i] = 0;
+                memset(o, 0, w);
+                if (d->scales)
+                    d->scales[at + i] = 0;
+                if (d->ph == P_STR)
+                    *(sql_str *)(void *)o = (sql_str){"", 0};
+                continue;
+            }
+            d->valid[at + i] = s->valid[k];
+            memcpy(o, s->data + (size_t)k * w, w);
+            if (d->scales)
+                d->scales[at + i] = s->scales[k];
+        }
+    }
+    return 0;
+}

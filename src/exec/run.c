@@ -64,6 +64,7 @@ struct run {
     const exec_options *o;
     exec_ctx x;
     factdb_scan *scan;
+    _Atomic size_t next_block;  /* q->src: the next block of SRC_BLOCK rows to claim */
     _Atomic size_t mem;
     _Atomic size_t produced;
     atomic_bool stop;
@@ -116,7 +117,8 @@ static size_t raw_width(raw_kind r)
     case RAW_I32:
     case RAW_CODE: return 4;
     case RAW_STR:
-    case RAW_N128: return 16;
+    case RAW_N128:
+    case RAW_IV: return 16;
     default: return 8;
     }
 }
@@ -128,6 +130,7 @@ static raw_kind raw_of_phys(phys p)
     case P_F64: return RAW_F64;
     case P_STR: return RAW_STR;
     case P_N128: return RAW_N128;
+    case P_IV: return RAW_IV;
     default: return RAW_I64;
     }
 }
@@ -426,7 +429,54 @@ static int process(worker *w, size_t n)
 
 static void *work_chunks(worker *w, size_t limit);
 
-static void *work(void *arg) { return work_chunks(arg, SIZE_MAX); }
+/* Rows of a materialized relation a worker claims at a time. */
+#define SRC_BLOCK ((size_t)16 * EXEC_VEC)
+
+/* Reads a materialized relation (q->src): workers claim blocks of rows. */
+static void work_rowset(worker *w)
+{
+    run *r = w->r;
+    query *q = r->q;
+    const rowset *src = q->src;
+    for (;;) {
+        if (atomic_load(&r->stop) || atomic_load(&r->x.failed))
+            break;
+        size_t at = atomic_fetch_add(&r->next_block, 1) * SRC_BLOCK;
+        if (at >= src->n)
+            break;
+        size_t end = MIN(src->n, at + SRC_BLOCK);
+        for (size_t off = at; off < end && !w->rc; off += EXEC_VEC) {
+            size_t n = MIN((size_t)EXEC_VEC, end - off);
+            for (int c = 0; c < q->ncols; c++) {
+                const rs_col *col = &src->cols[q->cols[c].table_col];
+                in_col *ic = &w->th.in[c];
+                ic->raw = raw_of_phys(col->ph);
+                ic->data = col->data + off * col->width;
+                ic->valid = col->valid + off;
+                ic->scales = col->scales ? col->scales + off : NULL;
+                ic->type = col->type;
+                ic->dict = -1;
+            }
+            w->rc = process(w, n);
+            if (r->stop)
+                break;
+        }
+        if (w->rc)
+            break;
+    }
+    if (w->rc)
+        atomic_store(&r->x.failed, true);
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    if (w->r->q->src) {
+        work_rowset(w);
+        return NULL;
+    }
+    return work_chunks(arg, SIZE_MAX);
+}
 
 /* Processes up to `limit` chunks (claimed, or all of them in owned mode). */
 static void *work_chunks(worker *w, size_t limit)
@@ -1378,7 +1428,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         r->want = 0, atomic_store(&r->stop, true);
     /* workers */
     int nw = o->threads > 0 ? o->threads : 1;
-    size_t chunks = r->scan ? store_scan_chunk_count(r->scan) : 1;
+    size_t chunks = r->scan ? store_scan_chunk_count(r->scan) : q->src ? (q->src->n + SRC_BLOCK - 1) / SRC_BLOCK : 1;
     if ((size_t)nw > chunks)
         nw = chunks ? (int)chunks : 1;
     r->w = calloc((size_t)nw, sizeof *r->w);
@@ -1624,6 +1674,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         memmove(idx, idx + off, (n - off) * sizeof *idx);
         n -= off;
     }
+    out->mem = NULL;  /* the counter lives in this frame: the result outlives it */
     res->rs = out;
     res->idx = idx;
     res->n = n;

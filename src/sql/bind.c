@@ -13,8 +13,8 @@ typedef struct binder {
     sql_arena *a;
     factdb_error *err;
     query *q;
-    const factdb_table_info *tab;
-    const char *table, *alias; /* the FROM clause as written: a qualifier must name the alias, if any */
+    const bind_rel *rel;    /* what FROM reads; NULL: no FROM */
+    const bind_hooks *hooks;
     const sql_value *params;
     int nparams;
     int scope;
@@ -441,54 +441,75 @@ static int edit_distance(const char *s, const char *t)
     return d[n][m];
 }
 
-int bind_column_hint(const factdb_table_info *tab, const char *name, char *buf, size_t cap)
+/* The column an unqualified or qualified name means: its index, -1 when none, -2 when ambiguous. */
+static int rel_find(const bind_rel *rel, const char *qual, const char *name)
+{
+    int found = -1;
+    for (int i = 0; i < rel->ncols; i++) {
+        const bind_col *c = &rel->cols[i];
+        if (strcmp(c->name, name))
+            continue;
+        if (qual ? (c->qual < 0 || strcmp(rel->quals[c->qual], qual)) : c->hidden)
+            continue;
+        if (found >= 0)
+            return -2;
+        found = i;
+    }
+    return found;
+}
+
+static int rel_hint(const bind_rel *rel, const char *name, char *buf, size_t cap)
 {
     int best = 99;
-    for (size_t i = 0; i < tab->ncols; i++)
-        best = MIN(best, edit_distance(name, tab->cols[i].name));
+    for (int i = 0; i < rel->ncols; i++)
+        best = MIN(best, edit_distance(name, rel->cols[i].name));
     size_t o = 0;
     buf[0] = 0;
     if (best > 3 && best >= (int)strlen(name))
         best = -1;
-    for (size_t i = 0; i < tab->ncols && best >= 0; i++)
-        if (edit_distance(name, tab->cols[i].name) == best && o + strlen(tab->cols[i].name) + 8 < cap)
-            o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", o ? ", " : "", tab->cols[i].name);
+    for (int i = 0; i < rel->ncols && best >= 0; i++)
+        if (!rel->cols[i].hidden && edit_distance(name, rel->cols[i].name) == best &&
+            o + strlen(rel->cols[i].name) + 8 < cap && !strstr(buf, rel->cols[i].name))
+            o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", o ? ", " : "", rel->cols[i].name);
     return (int)o;
 }
 
 static bexpr *column(binder *b, ast *x)
 {
-    if (!b->tab || b->scope == SCOPE_NONE)
+    const bind_rel *rel = b->rel;
+    if (!rel || b->scope == SCOPE_NONE)
         return bind_err(b, x->pos, "column \"%s\" does not exist%s", x->name,
-                        b->tab ? "" : " (the query has no FROM clause)"), NULL;
-    int tc = -1;
-    for (size_t i = 0; i < b->tab->ncols; i++)
-        if (!strcmp(b->tab->cols[i].name, x->name))
-            tc = (int)i;
+                        rel ? "" : " (the query has no FROM clause)"), NULL;
+    int tc = x->ival > 0 && x->ival <= rel->ncols ? (int)x->ival - 1 : rel_find(rel, x->qual, x->name);
+    if (tc == -2)
+        return bind_err(b, x->pos, "column reference \"%s\" is ambiguous; qualify it with its table's name or alias",
+                        x->name), NULL;
     if (tc < 0) {
         char hint[400];
         if (x->qual)  /* PostgreSQL's spelling for a qualified name: column t.x does not exist */
             return bind_err(b, x->pos, "column %s.%s does not exist%s%s", x->qual, x->name,
-                            bind_column_hint(b->tab, x->name, hint, sizeof hint) ? "; perhaps you meant " : "",
-                            hint), NULL;
-        if (bind_column_hint(b->tab, x->name, hint, sizeof hint))
-            return bind_err(b, x->pos, "column \"%s\" does not exist in table \"%s\"; perhaps you meant %s", x->name,
-                            b->tab->name, hint), NULL;
+                            rel_hint(rel, x->name, hint, sizeof hint) ? "; perhaps you meant " : "", hint), NULL;
+        const char *what = rel->name ? rel->name : "the FROM clause";
+        if (rel_hint(rel, x->name, hint, sizeof hint))
+            return bind_err(b, x->pos, "column \"%s\" does not exist in %s%s%s; perhaps you meant %s", x->name,
+                            rel->name ? "table \"" : "", what, rel->name ? "\"" : "", hint), NULL;
         char all[600];
         size_t o = 0;
         all[0] = 0;
-        for (size_t i = 0; i < b->tab->ncols && o + 70 < sizeof all; i++)
-            o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", i ? ", " : "", b->tab->cols[i].name);
-        return bind_err(b, x->pos, "column \"%s\" does not exist in table \"%s\" (its columns: %s)", x->name,
-                        b->tab->name, all), NULL;
+        for (int i = 0; i < rel->ncols && o + 70 < sizeof all; i++)
+            if (!rel->cols[i].hidden)
+                o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", o ? ", " : "", rel->cols[i].name);
+        return bind_err(b, x->pos, "column \"%s\" does not exist in %s%s%s (its columns: %s)", x->name,
+                        rel->name ? "table \"" : "", what, rel->name ? "\"" : "", all), NULL;
     }
+    const bind_col *ci = &rel->cols[tc];
     if (b->scope == SCOPE_AGG && !b->in_agg)
         return bind_err(b, x->pos, "column \"%s.%s\" must appear in the GROUP BY clause or be used in an aggregate "
-                                   "function", b->alias ? b->alias : b->table, x->name), NULL;  /* PostgreSQL's form */
+                                   "function", ci->qual >= 0 ? rel->quals[ci->qual] : "?", x->name), NULL;  /* PostgreSQL's form */
     query *q = b->q;
     int k = -1;
     for (int i = 0; i < q->ncols; i++)
-        if (q->cols[i].table_col == tc)
+        if (q->cols[i].table_col == ci->index)
             k = i;
     if (k < 0) {
         scan_col *nc = sql_arena_alloc(b->a, (size_t)(q->ncols + 1) * sizeof *nc);
@@ -496,9 +517,8 @@ static bexpr *column(binder *b, ast *x)
             return bind_err(b, x->pos, "out of memory"), NULL;
         if (q->ncols)
             memcpy(nc, q->cols, (size_t)q->ncols * sizeof *nc);
-        const factdb_column_info *ci = &b->tab->cols[tc];
-        nc[q->ncols] = (scan_col){.name = (char *)ci->name, .table_col = tc,
-                                  .type = sql_type_from_store(ci->type, ci->precision, ci->scale), .store_type = ci->type};
+        nc[q->ncols] = (scan_col){.name = (char *)ci->name, .table_col = ci->index, .type = ci->type,
+                                  .store_type = ci->store_type};
         q->cols = nc;
         k = q->ncols++;
     }
@@ -512,26 +532,35 @@ static bexpr *column(binder *b, ast *x)
 /* Checks the qualifier of a column reference or t.* against the FROM clause, as PostgreSQL does for a
  * query over one table: the qualifier is the alias when there is one, else the table name (which may
  * carry the schema public). */
-static int check_qual(binder *b, const ast *x)
+static int check_qual(binder *b, ast *x)
 {
+    const bind_rel *rel = b->rel;
     const char *q = x->qual;
+    if (rel && x->kind == A_COLUMN) {
+        /* resolve now (kept in ival): GROUP BY matching must tell n1.x from n2.x; a name that is no column
+         * may be an output name (ORDER BY, GROUP BY) and is left to the binder */
+        int tc = rel_find(rel, q, x->name);
+        if (tc >= 0)
+            x->ival = tc + 1;
+    }
     if (!q)
         return 0;
-    const char *ref = b->alias ? b->alias : b->table;
-    if (ref && !strcmp(q, ref)) {
-        if (!x->schema || (!b->alias && !strcmp(x->schema, "public")))
-            return 0;
-        return bind_err(b, x->pos, "invalid reference to FROM-clause entry for table \"%s\"; there is an entry for "
-                                   "table \"%s\", but it cannot be referenced from this part of the query", q, q);
-    }
-    if (b->alias && b->table && !strcmp(q, b->table))
+    for (int i = 0; rel && i < rel->nquals; i++)
+        if (rel->quals[i] && !strcmp(q, rel->quals[i])) {
+            if (!x->schema || (rel->schema_ok && !strcmp(x->schema, "public")))
+                return 0;
+            return bind_err(b, x->pos, "invalid reference to FROM-clause entry for table \"%s\"; there is an entry "
+                                       "for table \"%s\", but it cannot be referenced from this part of the query",
+                            q, q);
+        }
+    if (rel && rel->table && rel->nquals == 1 && rel->quals[0] && !strcmp(q, rel->table))
         return bind_err(b, x->pos, "invalid reference to FROM-clause entry for table \"%s\"; perhaps you meant to "
-                                   "reference the table alias \"%s\"", q, b->alias);
+                                   "reference the table alias \"%s\"", q, rel->quals[0]);
     return bind_err(b, x->pos, "missing FROM-clause entry for table \"%s\"", q);
 }
 
 /* check_qual over a whole expression (before any matching of GROUP BY keys, which ignores qualifiers). */
-static int check_quals(binder *b, const ast *x)
+static int check_quals(binder *b, ast *x)
 {
     if (!x)
         return 0;
@@ -838,7 +867,13 @@ bool bind_ast_equal(const ast *x, const ast *y)
             return false;
         break;
     case A_COLUMN:
-        if (!str_equal(x->name, y->name))
+        /* ival: the resolved column + 1 (bind_select resolves every reference first), which tells n1.x
+         * from n2.x in a join */
+        if (!str_equal(x->name, y->name) || (x->ival && y->ival && x->ival != y->ival))
+            return false;
+        break;
+    case A_SUBQUERY:
+        if (x->sub != y->sub || x->neg != y->neg || !str_equal(x->op, y->op))
             return false;
         break;
     case A_STAR:
@@ -1393,6 +1428,69 @@ static bexpr *arith_chain(binder *b, ast *x)
     return acc;
 }
 
+/* An uncorrelated subquery, run by the planner's hook while binding: its value (scalar), whether it has a
+ * row (EXISTS), or its values as the constant set of x IN (...). */
+static bexpr *subquery(binder *b, ast *x)
+{
+    if (!b->hooks || !b->hooks->subquery)
+        return bind_err(b, x->pos, "subqueries are not supported here"), NULL;
+    sql_value *vals = NULL;
+    size_t n = 0;
+    sql_type st = {TY_UNKNOWN, 0, 0};
+    if (b->hooks->subquery(b->hooks->ctx, x, b->a, &vals, &n, &st, b->err))
+        return NULL;
+    if (!strcmp(x->op, "exists")) {
+        bexpr *e = mk(b, B_CONST, T_BOOL, x->pos, 0);
+        if (e)
+            e->val = (sql_value){.type = T_BOOL, .i = n > 0};
+        return e;
+    }
+    if (!strcmp(x->op, "scalar")) {
+        bexpr *e = mk(b, B_CONST, st, x->pos, 0);
+        if (e) {
+            if (n)
+                e->val = vals[0];
+            else
+                e->val = (sql_value){.null = true};
+            e->val.type = st;
+        }
+        return e;
+    }
+    bexpr *v = bind(b, x->args[0]);
+    if (!v)
+        return NULL;
+    sql_type t;
+    if (common_type(b, v->type, st, x->pos, "IN:", &t))
+        return NULL;
+    t = unknown_to_text(t);
+    if (t.id == TY_NUMERIC)
+        t.prec = 0;
+    if (!(v = cast_to(b, v, t, x->pos)))
+        return NULL;
+    bexpr *e = mk(b, B_IN, T_BOOL, x->pos, 1);
+    if (!e)
+        return NULL;
+    e->args[0] = v;
+    e->neg = x->neg;
+    e->set = sql_arena_alloc(b->a, (n + 1) * sizeof *e->set);
+    if (!e->set)
+        return bind_err(b, x->pos, "out of memory"), NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (vals[i].null) {
+            e->set_has_null = true;
+            continue;
+        }
+        sql_value c;
+        vals[i].type = st;
+        if (exec_cast_value(&vals[i], t, x->pos, b->a, &c, b->err))
+            return NULL;
+        c.type = t;
+        e->set[e->nset++] = c;
+    }
+    sort_set(e);
+    return maybe_fold(b, e);
+}
+
 static bexpr *bind(binder *b, ast *x)
 {
     if (b->cancel && !(++b->nbind & 255) && atomic_load_explicit(b->cancel, memory_order_relaxed))
@@ -1407,6 +1505,7 @@ static bexpr *bind(binder *b, ast *x)
     case A_CONST: return literal(b, x);
     case A_PARAM: return param(b, x);
     case A_COLUMN: return column(b, x);
+    case A_SUBQUERY: return subquery(b, x);
     case A_STAR: return bind_err(b, x->pos, "* is allowed only as a whole select item or in count(*)"), NULL;
     case A_NEG: {
         bexpr *a = bind(b, x->args[0]);
@@ -1728,10 +1827,7 @@ static int resolve_ordinal_or_alias(binder *b, sql_select *s, ast *x, bool alias
         return 0;
     }
     if (x->kind == A_COLUMN && !x->qual) {  /* t.x is always a column of t, never an output name */
-        bool is_col = false;
-        if (b->tab)
-            for (size_t i = 0; i < b->tab->ncols; i++)
-                is_col |= !strcmp(b->tab->cols[i].name, x->name);
+        bool is_col = b->rel && rel_find(b->rel, NULL, x->name) != -1;
         if (is_col && !alias_first)
             return 0;
         int found = -1;
@@ -1856,15 +1952,51 @@ static void share_agg_subexpressions(query *q)
         q->aggs[j].arg = share(q->aggs[j].arg, 0, reps, &nrep);
 }
 
+int bind_rel_of_table(sql_arena *a, const factdb_table_info *tab, const char *alias, bind_rel *out)
+{
+    memset(out, 0, sizeof *out);
+    bind_col *cols = sql_arena_alloc(a, (tab->ncols + 1) * sizeof *cols);
+    const char **quals = sql_arena_alloc(a, sizeof *quals);
+    if (!cols || !quals)
+        return -1;
+    for (size_t i = 0; i < tab->ncols; i++) {
+        const factdb_column_info *ci = &tab->cols[i];
+        cols[i] = (bind_col){.name = ci->name, .qual = 0, .type = sql_type_from_store(ci->type, ci->precision, ci->scale),
+                             .store_type = ci->type, .index = (int)i};
+    }
+    quals[0] = alias ? alias : tab->name;
+    *out = (bind_rel){.name = tab->name, .table = alias ? tab->name : NULL, .cols = cols, .ncols = (int)tab->ncols,
+                      .quals = quals, .nquals = 1, .schema_ok = !alias};
+    return 0;
+}
+
 int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const sql_value *params, int nparams,
                 int64_t now_us, atomic_bool *cancel, query *q, factdb_error *err)
 {
-    binder bb = {.a = a, .err = err, .q = q, .tab = tab, .params = params, .nparams = nparams, .now_us = now_us,
-                 .cancel = cancel};
+    bind_rel rel;
+    if (tab && bind_rel_of_table(a, tab, s->alias, &rel))
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    int rc = bind_select_rel(a, s, tab ? &rel : NULL, NULL, params, nparams, now_us, cancel, q, err);
+    if (!rc)
+        q->table = tab ? (char *)tab->name : NULL;
+    return rc;
+}
+
+/* Whether a * item (qualified or not) takes column c. */
+static bool star_takes(const bind_rel *rel, const ast *star, const bind_col *c)
+{
+    if (!star->qual)
+        return !c->hidden;
+    return c->qual >= 0 && !strcmp(rel->quals[c->qual], star->qual);
+}
+
+int bind_select_rel(sql_arena *a, sql_select *s, const bind_rel *rel, const bind_hooks *hooks, const sql_value *params,
+                    int nparams, int64_t now_us, atomic_bool *cancel, query *q, factdb_error *err)
+{
+    binder bb = {.a = a, .err = err, .q = q, .rel = rel, .hooks = hooks, .params = params, .nparams = nparams,
+                 .now_us = now_us, .cancel = cancel};
     binder *b = &bb;
     memset(q, 0, sizeof *q);
-    b->table = tab ? s->table : NULL;
-    b->alias = tab ? s->alias : NULL;
     if (check_select_quals(b, s))
         return err->code;
     q->limit = -1;
@@ -1872,8 +2004,14 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
     q->distinct = s->distinct;
     /* expand * */
     int nitems = 0;
-    for (int i = 0; i < s->nitems; i++)
-        nitems += s->items[i]->kind == A_STAR ? (tab ? (int)tab->ncols : 0) : 1;
+    for (int i = 0; i < s->nitems; i++) {
+        if (s->items[i]->kind != A_STAR) {
+            nitems++;
+            continue;
+        }
+        for (int c = 0; rel && c < rel->ncols; c++)
+            nitems += star_takes(rel, s->items[i], &rel->cols[c]);
+    }
     ast **items = sql_arena_alloc(a, (size_t)(nitems + 1) * sizeof *items);
     char **aliases = sql_arena_alloc(a, (size_t)(nitems + 1) * sizeof *aliases);
     if (!items || !aliases)
@@ -1881,15 +2019,19 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
     int k = 0;
     for (int i = 0; i < s->nitems; i++) {
         if (s->items[i]->kind == A_STAR) {
-            if (!tab)
+            if (!rel)
                 return bind_err(b, s->items[i]->pos, "SELECT * with no tables specified is not valid");
-            for (size_t c = 0; c < tab->ncols; c++) {
+            for (int c = 0; c < rel->ncols; c++) {
+                if (!star_takes(rel, s->items[i], &rel->cols[c]))
+                    continue;
                 ast *col = sql_arena_alloc(a, sizeof *col);
                 if (!col)
                     return base_err(err, FACTDB_NOMEM, "out of memory");
                 col->kind = A_COLUMN;
                 col->pos = s->items[i]->pos;
-                col->name = (char *)tab->cols[c].name;
+                col->name = (char *)rel->cols[c].name;
+                col->ival = c + 1;
+                col->depth = 1;
                 aliases[k] = NULL;
                 items[k++] = col;
             }
@@ -1904,7 +2046,7 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
     if (!nitems)
         return bind_err(b, 1, "SELECT needs at least one column");
 
-    b->scope = tab ? SCOPE_SCAN : SCOPE_NONE;
+    b->scope = rel ? SCOPE_SCAN : SCOPE_NONE;
     if (s->where) {
         if (bind_has_agg(s->where))
             return bind_err(b, s->where->pos, "aggregate functions are not allowed in WHERE");
@@ -1915,7 +2057,8 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
             if (!q->where->val.null && q->where->val.i)
                 q->where = NULL;
         }
-        collect_zones(b, q->where);
+        if (rel && !rel->relation)
+            collect_zones(b, q->where);
     }
     bool agg = s->ngroup > 0 || (s->having != NULL);
     for (int i = 0; i < s->nitems; i++)
@@ -2033,7 +2176,6 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
         else
             q->limit = e->val.i;
     }
-    q->table = tab ? (char *)tab->name : NULL;
     int rc = renumber_slots(b);
     if (!rc)
         share_agg_subexpressions(q);

@@ -505,6 +505,7 @@ static int parse_type(parser *p, sql_type *t)
 
 /* ---- expressions ---- */
 static ast *expr(parser *p);
+static sql_select *nested_query(parser *p);
 
 static ast *node(parser *p, ast_kind k, int pos)
 {
@@ -682,9 +683,12 @@ static ast *func_call(parser *p, char *name, int pos)
         a->nargs = args.n;
         return seal(p, a);
     }
-    if (is_kw(p, "select")) {  /* EXISTS (SELECT ...), f((SELECT ...)) */
-        lex_error(p, p->tok.pos, "subqueries are not supported yet");
-        return NULL;
+    if (!strcmp(name, "exists") && (is_kw(p, "select") || is_kw(p, "with"))) {  /* EXISTS (SELECT ...) */
+        a->kind = A_SUBQUERY;
+        a->op = "exists";
+        if (!(a->sub = nested_query(p)) || expect_op(p, ")"))
+            return NULL;
+        return a;
     }
     if (accept_op(p, "*")) {
         a->star = true;
@@ -817,9 +821,14 @@ static ast *primary(parser *p)
     }
     case TK_OP:
         if (accept_op(p, "(")) {
-            if (is_kw(p, "select")) {
-                lex_error(p, pos, "subqueries are not supported yet");
-                return NULL;
+            if (is_kw(p, "select") || is_kw(p, "with")) {
+                ast *a = node(p, A_SUBQUERY, pos);
+                if (!a)
+                    return NULL;
+                a->op = "scalar";
+                if (!(a->sub = nested_query(p)) || expect_op(p, ")"))
+                    return NULL;
+                return a;
             }
             ast *a = expr(p);
             if (!a || expect_op(p, ")"))
@@ -937,7 +946,8 @@ static ast *primary(parser *p)
     }
     static const char *const reserved[] = {"from", "where", "group", "order", "having", "limit", "offset", "select",
                                            "and", "or", "then", "else", "end", "when", "as", "by", "union", "on", "join", "into",
-                                           "values", "is", "in", "between", "like", "ilike"};
+                                           "values", "is", "in", "between", "like", "ilike", "intersect",
+                                           "except", "using", "natural", "cross", "inner", "left", "right", "full"};
     for (size_t i = 0; i < ARRAY_LEN(reserved); i++)
         if (is_kw(p, reserved[i])) {
             syntax(p, "an expression");
@@ -1067,13 +1077,21 @@ static ast *predicate(parser *p)
         if (accept_kw(p, "in")) {
             if (expect_op(p, "("))
                 return NULL;
-            if (is_kw(p, "select")) {
-                lex_error(p, p->tok.pos, "subqueries are not supported yet");
-                return NULL;
-            }
             ast_list args = {0};
             if (list_push(p, &args, a))
                 return NULL;
+            if (is_kw(p, "select") || is_kw(p, "with")) {
+                ast *n = node(p, A_SUBQUERY, pos);
+                if (!n || !(n->sub = nested_query(p)) || expect_op(p, ")"))
+                    return NULL;
+                n->op = "in";
+                n->neg = neg;
+                n->args = args.v;
+                n->nargs = 1;
+                if (!(a = seal(p, n)))
+                    return NULL;
+                continue;
+            }
             do {
                 ast *x = expr(p);
                 if (!x || list_push(p, &args, x))
@@ -1179,7 +1197,7 @@ static ast *expr(parser *p)
 
 /* ---- statements ---- */
 static const char *const RESERVED_AFTER_ITEM[] = {"from", "where", "group", "having", "order", "limit",
-                                                  "offset", "union", "into"};
+                                                  "offset", "union", "into", "intersect", "except", "window"};
 
 /* A table name, optionally qualified by the one schema factdb has: t, public.t, "public"."t". */
 static char *table_name(parser *p, const char *what)
@@ -1232,11 +1250,16 @@ static char *table_alias(parser *p)
     return ident(p, "a table alias");
 }
 
+static sql_select *query_expr(parser *p);
+static int from_clause(parser *p, sql_select *s);
+
+/* SELECT [DISTINCT] items [FROM ...] [WHERE] [GROUP BY] [HAVING], the SELECT keyword already read. */
 static sql_select *select_body(parser *p)
 {
     sql_select *s = alloc(p, sizeof *s);
     if (!s)
         return NULL;
+    s->pos = p->tok.pos;
     if (accept_kw(p, "distinct"))
         s->distinct = true;
     else
@@ -1273,22 +1296,8 @@ static sql_select *select_body(parser *p)
     s->items = items.v;
     s->aliases = aliases;
     s->nitems = items.n;
-    if (accept_kw(p, "from")) {
-        s->table_pos = p->tok.pos;
-        if (is_op(p, "(")) {
-            lex_error(p, p->tok.pos, "subqueries in FROM are not supported yet");
-            return NULL;
-        }
-        if (!(s->table = table_name(p, "a table name")))
-            return NULL;
-        s->alias = table_alias(p);
-        if (p->rc)
-            return NULL;
-        if (is_op(p, ",") || is_kw(p, "join") || is_kw(p, "inner") || is_kw(p, "left") || is_kw(p, "cross")) {
-            lex_error(p, p->tok.pos, "joins are not supported yet: a query reads one table");
-            return NULL;
-        }
-    }
+    if (accept_kw(p, "from") && from_clause(p, s))
+        return NULL;
     if (accept_kw(p, "where") && !(s->where = expr(p)))
         return NULL;
     if (accept_kw(p, "group")) {
@@ -1305,18 +1314,24 @@ static sql_select *select_body(parser *p)
     }
     if (accept_kw(p, "having") && !(s->having = expr(p)))
         return NULL;
+    return s;
+}
+
+/* [ORDER BY ...] [LIMIT n] [OFFSET n] of a query expression. */
+static int order_limit(parser *p, sql_select *s)
+{
     if (accept_kw(p, "order")) {
         if (expect_kw(p, "by"))
-            return NULL;
+            return p->rc;
         ast_list o = {0};
         sql_order_item tmp[1024];
         do {
             ast *x = expr(p);
             if (!x || list_push(p, &o, x))
-                return NULL;
+                return p->rc;
             if (o.n > (int)ARRAY_LEN(tmp)) {
                 lex_error(p, x->pos, "too many ORDER BY items (at most %zu)", ARRAY_LEN(tmp));
-                return NULL;
+                return p->rc;
             }
             sql_order_item *it = &tmp[o.n - 1];
             memset(it, 0, sizeof *it);
@@ -1332,13 +1347,13 @@ static sql_select *select_body(parser *p)
                     it->nulls = 2;
                 else {
                     syntax(p, "FIRST or LAST");
-                    return NULL;
+                    return p->rc;
                 }
             }
         } while (accept_op(p, ","));
         s->order = alloc(p, (size_t)o.n * sizeof *s->order);
         if (!s->order)
-            return NULL;
+            return p->rc;
         memcpy(s->order, tmp, (size_t)o.n * sizeof *s->order);
         s->norder = o.n;
     }
@@ -1347,17 +1362,316 @@ static sql_select *select_body(parser *p)
             if (accept_kw(p, "all"))
                 continue;
             if (!(s->limit = expr(p)))
-                return NULL;
+                return p->rc;
         }
         if (!s->offset && accept_kw(p, "offset")) {
             if (!(s->offset = expr(p)))
-                return NULL;
+                return p->rc;
             if (!accept_kw(p, "rows"))
                 accept_kw(p, "row");
         }
     }
+    return 0;
+}
+
+/* (a, b, ...): a list of column names (column aliases, USING, a CTE's columns). */
+static int name_list(parser *p, const char *what, char ***names, int **pos, int *n)
+{
+    if (expect_op(p, "("))
+        return p->rc;
+    char *tmp[FACTDB_MAX_COLUMNS];
+    int tpos[FACTDB_MAX_COLUMNS];
+    int k = 0;
+    do {
+        if (k == FACTDB_MAX_COLUMNS)
+            return lex_error(p, p->tok.pos, "too many names in a list (at most %d)", FACTDB_MAX_COLUMNS);
+        tpos[k] = p->tok.pos;
+        if (!(tmp[k++] = ident(p, what)))
+            return p->rc;
+    } while (accept_op(p, ","));
+    if (expect_op(p, ")"))
+        return p->rc;
+    *names = alloc(p, (size_t)k * sizeof **names);
+    if (pos)
+        *pos = alloc(p, (size_t)k * sizeof **pos);
+    if (!*names || (pos && !*pos))
+        return p->rc;
+    memcpy(*names, tmp, (size_t)k * sizeof *tmp);
+    if (pos)
+        memcpy(*pos, tpos, (size_t)k * sizeof *tpos);
+    *n = k;
+    return 0;
+}
+
+/* A subquery's nesting counts against the same depth limit as expressions. */
+static sql_select *nested_query(parser *p)
+{
+    if (++p->depth > MAX_DEPTH) {
+        lex_error(p, p->tok.pos, "query nested too deeply (more than %d levels)", MAX_DEPTH);
+        return NULL;
+    }
+    sql_select *s = query_expr(p);
+    p->depth--;
     return s;
 }
+
+static sql_from *from_item(parser *p);
+
+/* table [AS alias [(cols)]] | (query) [AS alias [(cols)]] | (from_item) */
+static sql_from *from_primary(parser *p)
+{
+    sql_from *f = alloc(p, sizeof *f);
+    if (!f)
+        return NULL;
+    f->pos = p->tok.pos;
+    if (accept_op(p, "(")) {
+        if (is_kw(p, "select") || is_kw(p, "with") || is_kw(p, "values")) {
+            f->kind = F_SUBQUERY;
+            if (!(f->sub = nested_query(p)) || expect_op(p, ")"))
+                return NULL;
+        } else {
+            if (++p->depth > MAX_DEPTH) {
+                lex_error(p, f->pos, "FROM clause nested too deeply (more than %d levels)", MAX_DEPTH);
+                return NULL;
+            }
+            sql_from *inner = from_item(p);
+            p->depth--;
+            if (!inner || expect_op(p, ")"))
+                return NULL;
+            return inner;
+        }
+    } else {
+        f->kind = F_TABLE;
+        if (!(f->table = table_name(p, "a table name or (SELECT ...)")))
+            return NULL;
+    }
+    f->alias = table_alias(p);
+    if (p->rc)
+        return NULL;
+    if (f->alias && is_op(p, "(") && name_list(p, "a column alias", &f->colnames, NULL, &f->ncolnames))
+        return NULL;
+    return f;
+}
+
+/* from_primary { [NATURAL] [INNER | LEFT [OUTER] | RIGHT [OUTER] | FULL [OUTER] | CROSS] JOIN from_primary
+ * [ON cond | USING (cols)] } */
+static sql_from *from_item(parser *p)
+{
+    sql_from *l = from_primary(p);
+    while (l) {
+        int pos = p->tok.pos;
+        bool natural = accept_kw(p, "natural");
+        join_kind k;
+        if (accept_kw(p, "cross"))
+            k = J_CROSS;
+        else if (accept_kw(p, "inner"))
+            k = J_INNER;
+        else if (accept_kw(p, "left"))
+            k = J_LEFT;
+        else if (accept_kw(p, "right"))
+            k = J_RIGHT;
+        else if (accept_kw(p, "full"))
+            k = J_FULL;
+        else if (is_kw(p, "join"))
+            k = J_INNER;
+        else if (natural)
+            return syntax(p, "JOIN after NATURAL"), NULL;
+        else
+            break;
+        if (k == J_LEFT || k == J_RIGHT || k == J_FULL)
+            accept_kw(p, "outer");
+        if (expect_kw(p, "join"))
+            return NULL;
+        if (natural && k == J_CROSS)
+            return syntax(p, "JOIN after NATURAL (NATURAL CROSS JOIN does not exist)"), NULL;
+        sql_from *r = from_primary(p);
+        sql_from *j = alloc(p, sizeof *j);
+        if (!r || !j)
+            return NULL;
+        j->kind = F_JOIN;
+        j->pos = pos;
+        j->join = k;
+        j->natural = natural;
+        j->left = l;
+        j->right = r;
+        if (k != J_CROSS && !natural) {
+            if (accept_kw(p, "on")) {
+                if (!(j->on = expr(p)))
+                    return NULL;
+            } else if (accept_kw(p, "using")) {
+                if (name_list(p, "a column name", &j->using, &j->using_pos, &j->nusing))
+                    return NULL;
+            } else {
+                return syntax(p, "ON or USING after the joined table"), NULL;
+            }
+        }
+        l = j;
+    }
+    return l;
+}
+
+/* FROM item {, item}: a single plain table keeps the one-table form (table, alias); anything else is a
+ * tree in s->from, commas read as CROSS JOINs. */
+static int from_clause(parser *p, sql_select *s)
+{
+    s->table_pos = p->tok.pos;
+    sql_from *f = from_item(p);
+    while (f && is_op(p, ",")) {
+        int pos = p->tok.pos;
+        next(p);
+        sql_from *r = from_item(p);
+        sql_from *j = alloc(p, sizeof *j);
+        if (!r || !j)
+            return p->rc;
+        *j = (sql_from){.kind = F_JOIN, .pos = pos, .join = J_CROSS, .left = f, .right = r};
+        f = j;
+    }
+    if (!f)
+        return p->rc;
+    if (f->kind == F_TABLE && !f->ncolnames) {
+        s->table = f->table;
+        s->alias = f->alias;
+    } else {
+        s->from = f;
+    }
+    return 0;
+}
+
+/* A SELECT, a parenthesized query expression, or VALUES is not supported: the operand of a set operation. */
+static sql_select *set_operand(parser *p)
+{
+    int pos = p->tok.pos;
+    if (accept_op(p, "(")) {
+        sql_select *s = nested_query(p);
+        if (!s || expect_op(p, ")"))
+            return NULL;
+        return s;
+    }
+    if (accept_kw(p, "select"))
+        return select_body(p);
+    if (is_kw(p, "values"))
+        return lex_error(p, pos, "VALUES as a query is not supported; use SELECT ... UNION ALL SELECT ..."), NULL;
+    return syntax(p, "SELECT or ( query )"), NULL;
+}
+
+static sql_select *set_node(parser *p, set_kind k, bool all, int pos, sql_select *l, sql_select *r)
+{
+    sql_select *s = alloc(p, sizeof *s);
+    if (!s)
+        return NULL;
+    s->setop = k;
+    s->set_all = all;
+    s->set_pos = s->pos = pos;
+    s->larg = l;
+    s->rarg = r;
+    return s;
+}
+
+/* INTERSECT binds tighter than UNION and EXCEPT (PostgreSQL, the standard). */
+static sql_select *set_term(parser *p)
+{
+    sql_select *l = set_operand(p);
+    while (l && is_kw(p, "intersect")) {
+        int pos = p->tok.pos;
+        next(p);
+        bool all = accept_kw(p, "all");
+        if (!all)
+            accept_kw(p, "distinct");
+        sql_select *r = set_operand(p);
+        if (!r)
+            return NULL;
+        l = set_node(p, SET_INTERSECT, all, pos, l, r);
+    }
+    return l;
+}
+
+/* A nested query operand that carries ORDER BY or LIMIT cannot take another one: it becomes the FROM of
+ * a SELECT * around it. */
+static sql_select *wrap_query(parser *p, sql_select *in)
+{
+    sql_select *s = alloc(p, sizeof *s);
+    sql_from *f = alloc(p, sizeof *f);
+    ast *star = node(p, A_STAR, in->pos);
+    ast **items = alloc(p, sizeof *items);
+    char **aliases = alloc(p, sizeof *aliases);
+    if (!s || !f || !star || !items || !aliases)
+        return NULL;
+    *f = (sql_from){.kind = F_SUBQUERY, .pos = in->pos, .sub = in};
+    items[0] = star;
+    s->pos = in->pos;
+    s->items = items;
+    s->aliases = aliases;
+    s->nitems = 1;
+    s->from = f;
+    return s;
+}
+
+/* [WITH name [(cols)] AS (query), ...] set_term {UNION|EXCEPT [ALL|DISTINCT] set_term} [ORDER BY] [LIMIT]
+ * [OFFSET] */
+static sql_select *query_expr(parser *p)
+{
+    sql_cte *ctes = NULL;
+    int nctes = 0;
+    if (accept_kw(p, "with")) {
+        if (is_kw(p, "recursive"))
+            return lex_error(p, p->tok.pos, "WITH RECURSIVE is not supported"), NULL;
+        sql_cte tmp[64];
+        do {
+            if (nctes == (int)ARRAY_LEN(tmp))
+                return lex_error(p, p->tok.pos, "too many WITH queries (at most %zu)", ARRAY_LEN(tmp)), NULL;
+            sql_cte *c = &tmp[nctes++];
+            memset(c, 0, sizeof *c);
+            c->pos = p->tok.pos;
+            if (!(c->name = ident(p, "a WITH query name")))
+                return NULL;
+            if (is_op(p, "(") && name_list(p, "a column name", &c->colnames, NULL, &c->ncolnames))
+                return NULL;
+            if (expect_kw(p, "as"))
+                return NULL;
+            if (is_kw(p, "materialized") || is_kw(p, "not")) {
+                accept_kw(p, "not");
+                if (expect_kw(p, "materialized"))
+                    return NULL;
+            }
+            if (expect_op(p, "(") || !(c->sel = nested_query(p)) || expect_op(p, ")"))
+                return NULL;
+        } while (accept_op(p, ","));
+        if (!(ctes = alloc(p, (size_t)nctes * sizeof *ctes)))
+            return NULL;
+        memcpy(ctes, tmp, (size_t)nctes * sizeof *ctes);
+    }
+    sql_select *l = set_term(p);
+    while (l && (is_kw(p, "union") || is_kw(p, "except"))) {
+        set_kind k = is_kw(p, "union") ? SET_UNION : SET_EXCEPT;
+        int pos = p->tok.pos;
+        next(p);
+        bool all = accept_kw(p, "all");
+        if (!all)
+            accept_kw(p, "distinct");
+        sql_select *r = set_term(p);
+        if (!r)
+            return NULL;
+        l = set_node(p, k, all, pos, l, r);
+    }
+    if (!l)
+        return NULL;
+    if (is_kw(p, "order") || is_kw(p, "limit") || is_kw(p, "offset")) {
+        if ((l->norder || l->limit || l->offset || l->ctes) && !(l = wrap_query(p, l)))
+            return NULL;
+        if (order_limit(p, l))
+            return NULL;
+    }
+    if (nctes) {
+        if (l->ctes && !(l = wrap_query(p, l)))
+            return NULL;
+        l->ctes = ctes;
+        l->nctes = nctes;
+    }
+    return l;
+}
+
+/* A query where a statement expects one: SELECT ..., WITH ..., ( query ). */
+static bool query_start(parser *p) { return is_kw(p, "select") || is_kw(p, "with") || is_op(p, "("); }
 
 static int copy_options(parser *p, sql_copy_opts *o)
 {
@@ -1449,16 +1763,17 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
 static int statement(parser *p, sql_stmt *st)
 {
     st->pos = p->tok.pos;
-    if (accept_kw(p, "select")) {
+    if (query_start(p)) {
         st->kind = S_SELECT;
-        st->select = select_body(p);
+        st->select = query_expr(p);
         return p->rc;
     }
     if (accept_kw(p, "explain")) {
         st->kind = S_EXPLAIN;
-        if (expect_kw(p, "select"))
-            return p->rc;
-        st->select = select_body(p);
+        st->analyze = accept_kw(p, "analyze") || accept_kw(p, "analyse");
+        if (!query_start(p))
+            return syntax(p, "SELECT, WITH or ( after EXPLAIN");
+        st->select = query_expr(p);
         return p->rc;
     }
     if (accept_kw(p, "insert")) {
@@ -1488,8 +1803,8 @@ static int statement(parser *p, sql_stmt *st)
             memcpy(st->col_pos, pos, (size_t)n * sizeof *pos);
             st->ncols = n;
         }
-        if (accept_kw(p, "select")) {
-            st->select = select_body(p);
+        if (query_start(p)) {
+            st->select = query_expr(p);
             return p->rc;
         }
         if (expect_kw(p, "values"))
@@ -1578,9 +1893,9 @@ static int statement(parser *p, sql_stmt *st)
     if (accept_kw(p, "copy")) {
         st->table_pos = p->tok.pos;
         if (accept_op(p, "(")) {
-            if (expect_kw(p, "select"))
-                return p->rc;
-            st->select = select_body(p);
+            if (!query_start(p))
+                return syntax(p, "SELECT or WITH");
+            st->select = query_expr(p);
             if (p->rc || expect_op(p, ")"))
                 return p->rc;
         } else if (!(st->table = table_name(p, "a table name or (SELECT ...)"))) {

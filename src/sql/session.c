@@ -2,6 +2,7 @@
  * runs it on the engine. Every statement is its own snapshot (reads) or its own atomic, durable commit
  * (writes). */
 #include "bind.h"
+#include "plan/plan.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 #include <errno.h>
@@ -300,30 +301,30 @@ static int table_info(stmt_ctx *c, const char *name, int pos, factdb_table_info 
     return rc;
 }
 
+static void plan_start(stmt_ctx *c, plan_ctx *pc)
+{
+    *pc = (plan_ctx){.db = c->s->db, .a = c->a, .params = c->params, .nparams = c->nparams, .now_us = c->now_us,
+                     .cancel = &c->s->cancel, .threads = c->s->threads, .mem_limit = c->s->mem_limit, .err = c->err};
+    plan_init(pc);
+}
+
+/* Plans and runs a SELECT (src/plan); *q describes the result's columns. */
 static int run_select(stmt_ctx *c, sql_select *sel, query *q, exec_result *er, exec_stats *st)
 {
-    factdb_table_info ti;
-    memset(&ti, 0, sizeof ti);
-    int rc = 0;
-    if (sel->table && (rc = table_info(c, sel->table, sel->table_pos, &ti)))
-        return rc;
-    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, &c->s->cancel, q, c->err);
+    plan_ctx pc;
+    plan_start(c, &pc);
+    plan_node *root;
+    memset(st, 0, sizeof *st);
+    int rc = plan_select(&pc, sel, &root);
+    if (!rc)
+        rc = plan_execute(&pc, root, er);
     if (!rc) {
-        /* the binder points into ti for names: copy what outlives it */
-        if (q->table)
-            q->table = sql_arena_strndup(c->a, q->table, strlen(q->table));
-        for (int i = 0; i < q->ncols && !rc; i++)
-            if (!(q->cols[i].name = sql_arena_strndup(c->a, q->cols[i].name, strlen(q->cols[i].name))))
-                rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
-        for (int i = 0; i < q->nouts && !rc; i++)
-            if (!(q->names[i] = sql_arena_strndup(c->a, q->names[i], strlen(q->names[i]))))
-                rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+        *q = root->q;
+        st->chunks_total = root->chunks_total;
+        st->chunks_skipped = root->chunks_skipped;
     }
-    factdb_table_info_free(&ti);
-    if (rc)
-        return rc;
-    exec_options o = {.threads = c->s->threads, .mem_limit = c->s->mem_limit, .cancel = &c->s->cancel, .now_us = c->now_us};
-    return exec_select(c->s->db, q, &o, er, st, c->err);
+    plan_done(&pc);
+    return rc;
 }
 
 static int do_select(stmt_ctx *c, sql_select *sel, factdb_result *r)
@@ -397,15 +398,26 @@ static void explain_expr(const query *q, const bexpr *e, char *buf, size_t cap, 
 
 int exec_explain_chunks(factdb *db, query *q, size_t *total, size_t *skipped, factdb_error *err);
 
-static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
+static int do_explain(stmt_ctx *c, sql_stmt *stmt, factdb_result *r)
 {
-    factdb_table_info ti;
-    memset(&ti, 0, sizeof ti);
-    int rc = 0;
-    if (sel->table && (rc = table_info(c, sel->table, sel->table_pos, &ti)))
-        return rc;
+    sql_select *sel = stmt->select;
+    plan_ctx pc;
+    plan_start(c, &pc);
+    plan_node *root;
+    int rc = plan_select(&pc, sel, &root);
+    if (!rc && (stmt->analyze || root->input)) {
+        /* a plan of several operators: one line per operator */
+        char *names[] = {"plan"};
+        sql_type types[] = {{TY_TEXT, 0, 0}};
+        rc = rows_result(r, 1, names, types, c->err);
+        if (!rc)
+            rc = plan_explain(&pc, root, stmt->analyze, r->er.rs);
+        plan_done(&pc);
+        return rc ? rc : rows_finish(r, c->err);
+    }
     query q;
-    rc = bind_select(c->a, sel, sel->table ? &ti : NULL, c->params, c->nparams, c->now_us, &c->s->cancel, &q, c->err);
+    if (!rc)
+        q = root->q;
     size_t total = 0, skipped = 0;
     if (!rc && q.table)
         rc = exec_explain_chunks(c->s->db, &q, &total, &skipped, c->err);
@@ -511,7 +523,7 @@ static int do_explain(stmt_ctx *c, sql_select *sel, factdb_result *r)
         }
     }
 #undef LINE
-    factdb_table_info_free(&ti);
+    plan_done(&pc);
     return rc ? rc : rows_finish(r, c->err);
 }
 
@@ -773,7 +785,7 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     int rc = 0;
     switch (st->kind) {
     case S_SELECT: return do_select(c, st->select, r);
-    case S_EXPLAIN: return do_explain(c, st->select, r);
+    case S_EXPLAIN: return do_explain(c, st, r);
     case S_INSERT: return do_insert(c, st, r);
     case S_DELETE: return do_delete(c, st, r);
     case S_CREATE: {

@@ -81,12 +81,15 @@ typedef enum ast_kind {
     A_CASE,      /* args: [operand or NULL], when1, then1, ..., [else]; ival = number of WHEN; has_else */
     A_CAST,      /* args[0]::cast_type */
     A_FUNC,      /* name(args) [FILTER (WHERE filter)], distinct, star */
-    A_EXTRACT    /* extract(name FROM args[0]) */
+    A_EXTRACT,   /* extract(name FROM args[0]) */
+    A_SUBQUERY   /* (SELECT ...) in an expression, `sub`: op "scalar" (one value), "exists" (EXISTS (SELECT ...)),
+                  * "in" (args[0] [NOT] IN (SELECT ...); neg) */
 } ast_kind;
 
 typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING, L_DATE, L_TIMESTAMP, L_INTERVAL, L_TIMESTAMPTZ } lit_kind;
 
 typedef struct ast ast;
+typedef struct sql_select sql_select;
 struct ast {
     ast_kind kind;
     int pos;
@@ -106,6 +109,7 @@ struct ast {
     const char **ops;   /* A_BIN chains mixing operators of one level: ops[1..nargs) */
     int *op_pos;        /* A_BIN chains: op_pos[i] is the position of the operator before args[i] */
     int depth;          /* nesting depth of this subtree (a leaf is 1); never above SQL_MAX_DEPTH */
+    sql_select *sub;    /* A_SUBQUERY */
 };
 
 /* The one limit on expression nesting, enforced by the parser: every later recursive pass (binder,
@@ -120,7 +124,40 @@ typedef struct sql_order_item {
     int nulls;          /* 0 default (PostgreSQL: NULLS LAST for ASC, FIRST for DESC), 1 first, 2 last */
 } sql_order_item;
 
-typedef struct sql_select {
+/* FROM items: a table (or a CTE's name), a derived table (subquery) or a join of two items. */
+typedef enum from_kind { F_TABLE, F_SUBQUERY, F_JOIN } from_kind;
+typedef enum join_kind { J_INNER, J_LEFT, J_RIGHT, J_FULL, J_CROSS } join_kind;
+
+typedef struct sql_from sql_from;
+struct sql_from {
+    from_kind kind;
+    int pos;
+    char *table;            /* F_TABLE */
+    char *alias;            /* F_TABLE, F_SUBQUERY: [AS] alias; NULL none */
+    char **colnames;        /* alias (c1, c2, ...): column aliases */
+    int ncolnames;
+    sql_select *sub;        /* F_SUBQUERY */
+    join_kind join;         /* F_JOIN */
+    bool natural;
+    sql_from *left, *right;
+    ast *on;                /* ON condition; NULL for CROSS, USING and NATURAL */
+    char **using;           /* USING (a, b) */
+    int *using_pos;
+    int nusing;
+};
+
+/* WITH name [(cols)] AS (query) */
+typedef struct sql_cte {
+    char *name;
+    int pos;
+    char **colnames;
+    int ncolnames;
+    sql_select *sel;
+} sql_cte;
+
+typedef enum set_kind { SET_NONE, SET_UNION, SET_INTERSECT, SET_EXCEPT } set_kind;
+
+struct sql_select {
     bool distinct;
     ast **items;
     char **aliases;     /* NULL entry: no alias */
@@ -135,7 +172,18 @@ typedef struct sql_select {
     sql_order_item *order;
     int norder;
     ast *limit, *offset;
-} sql_select;
+    /* The general forms (the planner, src/plan, runs them): `from` is the whole FROM clause whenever it is
+     * more than one plain table (table/alias above are then NULL); a set operation has setop != SET_NONE,
+     * its operands in larg/rarg, and only order/limit/offset of its own; ctes: WITH before it. */
+    sql_from *from;
+    set_kind setop;
+    bool set_all;
+    int set_pos;
+    sql_select *larg, *rarg;
+    sql_cte *ctes;
+    int nctes;
+    int pos;
+};
 
 typedef struct sql_coldef {
     char *name;
@@ -174,6 +222,7 @@ typedef struct sql_stmt {
     char *alias;                 /* DELETE FROM t [AS] alias */
     char *file;                  /* COPY */
     sql_copy_opts copy;
+    bool analyze;                /* EXPLAIN ANALYZE */
 } sql_stmt;
 
 /* Parses the first statement of text[0..len). On success *out is the statement (NULL for an empty

@@ -1,0 +1,647 @@
+/* join.c: hash joins and set operations over materialized relations (rowsets). The smaller side is
+ * built into a chained hash table on its key columns, the other side probes it; matched rows are
+ * gathered into the output in batches. A residual condition (the non-equality part of an ON clause, or a
+ * correlated subquery's other conditions) is evaluated on each batch of candidate pairs with the ordinary
+ * vectorized evaluator. Outer, semi and anti joins keep one "matched" flag per row of the side they
+ * preserve, so either side can be the one that is built. */
+#include "exec.h"
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+enum { KEY_INT, KEY_DBL, KEY_STR };
+
+static bool int_like(sql_type t)
+{
+    return t.id == TY_INT || t.id == TY_BIGINT || (t.id == TY_NUMERIC && t.scale >= 0) || t.id == TY_BOOL;
+}
+
+static bool time_like(uint8_t id) { return id == TY_TIMESTAMP || id == TY_TIMESTAMPTZ; }
+
+bool exec_join_key_ok(sql_type a, sql_type b)
+{
+    if (int_like(a) && int_like(b))
+        return (a.id == TY_BOOL) == (b.id == TY_BOOL);
+    if ((a.id == TY_DOUBLE && (int_like(b) || b.id == TY_DOUBLE)) || (b.id == TY_DOUBLE && int_like(a)))
+        return a.id != TY_BOOL && b.id != TY_BOOL;
+    if (a.id == TY_TEXT && b.id == TY_TEXT)
+        return true;
+    if (a.id == TY_DATE && b.id == TY_DATE)
+        return true;
+    return time_like(a.id) && time_like(b.id) && a.id == b.id;
+}
+
+static int key_kind(sql_type a, sql_type b)
+{
+    if (a.id == TY_TEXT)
+        return KEY_STR;
+    if (a.id == TY_DOUBLE || b.id == TY_DOUBLE)
+        return KEY_DBL;
+    return KEY_INT;
+}
+
+static int type_scale(sql_type t) { return t.id == TY_NUMERIC ? t.scale : 0; }
+
+/* One side's keys, normalized so that equal values have equal words: integers scaled to the larger of
+ * the two scales, numbers compared with a double as doubles (-0.0 as 0.0), text by content. */
+typedef struct side_keys {
+    int nkeys;
+    uint64_t *w;            /* n * nkeys words (KEY_STR: unused) */
+    const sql_str **s;      /* per key: the text column (KEY_STR) */
+    uint8_t *ok;            /* 1: no key is NULL (or out of range) */
+    uint64_t *hash;
+} side_keys;
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h ^= w + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+/* Allocates a side's key arrays (fill_key fills them). */
+static int make_keys(const exec_join *j, const rowset *rs, side_keys *k, factdb_error *err)
+{
+    size_t n = rs->n;
+    memset(k, 0, sizeof *k);
+    k->nkeys = j->nkeys;
+    k->w = malloc((n ? n : 1) * (size_t)(j->nkeys ? j->nkeys : 1) * sizeof *k->w);
+    k->s = calloc((size_t)(j->nkeys ? j->nkeys : 1), sizeof *k->s);
+    k->ok = malloc(n ? n : 1);
+    k->hash = malloc((n ? n : 1) * sizeof *k->hash);
+    if (!k->w || !k->s || !k->ok || !k->hash)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    memset(k->ok, 1, n);
+    for (size_t i = 0; i < n; i++)
+        k->hash[i] = 0x2545F4914F6CDD1Dull;
+    return 0;
+}
+
+/* Normalizes key column c of one side given both sides' types. */
+static void fill_key(side_keys *k, int c, const rs_col *col, sql_type other, size_t n)
+{
+    int kind = key_kind(col->type, other);
+    uint64_t *w = k->w;
+    int nk = k->nkeys;
+    if (kind == KEY_STR) {
+        const sql_str *s = (const sql_str *)(const void *)col->data;
+        k->s[c] = s;
+        for (size_t i = 0; i < n; i++) {
+            if (!col->valid[i]) {
+                k->ok[i] = 0;
+                continue;
+            }
+            k->hash[i] = mix(k->hash[i], XXH3_64bits(s[i].p, s[i].len));
+        }
+        return;
+    }
+    if (kind == KEY_DBL) {
+        for (size_t i = 0; i < n; i++) {
+            if (!col->valid[i]) {
+                k->ok[i] = 0;
+                continue;
+            }
+            double d;
+            if (col->ph == P_F64) {
+                memcpy(&d, col->data + i * 8, 8);
+            } else {
+                int64_t v;
+                if (col->ph == P_U8)
+                    v = col->data[i];
+                else
+                    memcpy(&v, col->data + i * 8, 8);
+                d = (double)v;
+                for (int s = type_scale(col->type); s > 0; s--)
+                    d /= 10;
+            }
+            if (d == 0)
+                d = 0;  /* -0.0 equals 0.0 */
+            uint64_t b;
+            memcpy(&b, &d, 8);
+            w[i * (size_t)nk + (size_t)c] = b;
+            k->hash[i] = mix(k->hash[i], b);
+        }
+        return;
+    }
+    int up = MAX(type_scale(col->type), type_scale(other)) - type_scale(col->type);
+    int64_t f = 1;
+    for (int s = 0; s < up; s++)
+        f *= 10;
+    for (size_t i = 0; i < n; i++) {
+        if (!col->valid[i]) {
+            k->ok[i] = 0;
+            continue;
+        }
+        int64_t v;
+        if (col->ph == P_U8)
+            v = col->data[i];
+        else
+            memcpy(&v, col->data + i * 8, 8);
+        if (f != 1 && __builtin_mul_overflow(v, f, &v)) {
+            k->ok[i] = 0;  /* beyond every value of the other side's scale */
+            continue;
+        }
+        w[i * (size_t)nk + (size_t)c] = (uint64_t)v;
+        k->hash[i] = mix(k->hash[i], (uint64_t)v);
+    }
+}
+
+static void keys_free(side_keys *k)
+{
+    free(k->w);
+    free(k->s);
+    free(k->ok);
+    free(k->hash);
+}
+
+static bool keys_equal(const side_keys *a, size_t i, const side_keys *b, size_t j)
+{
+    if (a->hash[i] != b->hash[j])
+        return false;
+    for (int c = 0; c < a->nkeys; c++) {
+        if (a->s[c]) {
+            const sql_str *x = &a->s[c][i], *y = &b->s[c][j];
+            if (x->len != y->len || memcmp(x->p, y->p, x->len))
+                return false;
+        } else if (a->w[i * (size_t)a->nkeys + (size_t)c] != b->w[j * (size_t)b->nkeys + (size_t)c]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the residual condition over candidate pairs ---- */
+typedef struct resid_eval {
+    const exec_join *j;
+    const rowset *l, *r;
+    eval_thread th;
+    exec_ctx x;
+    unsigned char **buf;    /* per input column: EXEC_VEC cells */
+    uint8_t **valid;
+    uint8_t **scales;
+    bool ready;
+} resid_eval;
+
+static int resid_init(resid_eval *e, const exec_join *j, const rowset *l, const rowset *r, factdb_error *err)
+{
+    memset(e, 0, sizeof *e);
+    e->j = j;
+    e->l = l;
+    e->r = r;
+    if (!j->resid)
+        return 0;
+    query *q = j->resid;
+    e->x = (exec_ctx){.q = q, .now_us = j->now_us, .cancel = j->cancel};
+    if (eval_thread_init(&e->th, &e->x, q->nslots, EXEC_VEC, err))
+        return err->code;
+    e->ready = true;
+    int nc = q->ncols ? q->ncols : 1;
+    e->th.in = calloc((size_t)nc, sizeof *e->th.in);
+    e->th.nin = q->ncols;
+    e->buf = calloc((size_t)nc, sizeof *e->buf);
+    e->valid = calloc((size_t)nc, sizeof *e->valid);
+    e->scales = calloc((size_t)nc, sizeof *e->scales);
+    if (!e->th.in || !e->buf || !e->valid || !e->scales)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (int c = 0; c < q->ncols; c++) {
+        e->buf[c] = malloc(EXEC_VEC * 16);
+        e->valid[c] = malloc(EXEC_VEC);
+        e->scales[c] = malloc(EXEC_VEC);
+        if (!e->buf[c] || !e->valid[c] || !e->scales[c])
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void resid_free(resid_eval *e)
+{
+    query *q = e->j ? e->j->resid : NULL;
+    for (int c = 0; q && c < q->ncols; c++) {
+        if (e->buf)
+            free(e->buf[c]);
+        if (e->valid)
+            free(e->valid[c]);
+        if (e->scales)
+            free(e->scales[c]);
+    }
+    free(e->buf);
+    free(e->valid);
+    free(e->scales);
+    free(e->th.in);
+    e->th.in = NULL;
+    if (e->ready)
+        eval_thread_cleanup(&e->th);
+}
+
+/* Keeps the pairs (li[i], ri[i]) for which the condition is true; returns how many, compacted. */
+static int resid_filter(resid_eval *e, int64_t *li, int64_t *ri, size_t n, size_t *m, factdb_error *err)
+{
+    query *q = e->j->resid;
+    if (!q) {
+        *m = n;
+        return 0;
+    }
+    int nl = e->l->ncols;
+    for (int c = 0; c < q->ncols; c++) {
+        int tc = q->cols[c].table_col;
+        const rowset *src = tc < nl ? e->l : e->r;
+        const rs_col *col = &src->cols[tc < nl ? tc : tc - nl];
+        const int64_t *idx = tc < nl ? li : ri;
+        size_t w = col->width;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(e->buf[c] + i * w, col->data + (size_t)idx[i] * w, w);
+            e->valid[c][i] = col->valid[idx[i]];
+            if (col->scales)
+                e->scales[c][i] = col->scales[idx[i]];
+        }
+        in_col *ic = &e->th.in[c];
+        ic->raw = col->ph == P_U8 ? RAW_U8 : col->ph == P_F64 ? RAW_F64 : col->ph == P_STR ? RAW_STR
+                  : col->ph == P_N128 ? RAW_N128 : col->ph == P_IV ? RAW_IV : RAW_I64;
+        ic->data = e->buf[c];
+        ic->valid = e->valid[c];
+        ic->scales = col->scales ? e->scales[c] : NULL;
+        ic->type = col->type;
+        ic->dict = -1;
+    }
+    if (e->th.tmp.total > (1u << 20)) {
+        sql_arena_cleanup(&e->th.tmp);
+        sql_arena_init(&e->th.tmp, 0);
+    } else if (e->th.tmp.head) {
+        e->th.tmp.used = 0;
+    }
+    uint32_t sel[EXEC_VEC];
+    if (eval_filter(&e->th, q->outs[0], NULL, n, sel, m))
+        return (*err = e->th.err).code;
+    for (size_t i = 0; i < *m; i++) {
+        li[i] = li[sel[i]];
+        ri[i] = ri[sel[i]];
+    }
+    return 0;
+}
+
+/* ---- output ---- */
+typedef struct join_out {
+    rowset *out;
+    const rowset *l, *r;
+    bool both;              /* l's and r's columns (else l's only) */
+} join_out;
+
+static int emit(join_out *o, const int64_t *li, const int64_t *ri, size_t n, factdb_error *err)
+{
+    if (!n)
+        return 0;
+    if (rowset_reserve(o->out, n, err))
+        return err->code;
+    rowset_gather(o->out, 0, o->l, li, n, o->out->n);
+    if (o->both)
+        rowset_gather(o->out, o->l->ncols, o->r, ri, n, o->out->n);
+    o->out->n += n;
+    return 0;
+}
+
+static int check_cancel(const exec_join *j, factdb_error *err)
+{
+    if (j->cancel && atomic_load_explicit(j->cancel, memory_order_relaxed))
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "canceling statement due to user request");
+    return 0;
+}
+
+static int charge(const exec_join *j, size_t bytes, factdb_error *err)
+{
+    if (!j->mem)
+        return 0;
+    size_t now = atomic_fetch_add(j->mem, bytes) + bytes;
+    if (j->mem_limit && now > j->mem_limit) {
+        atomic_fetch_sub(j->mem, bytes);
+        return base_err(err, FACTDB_LIMIT, "the join's hash table (%zu MiB) would pass the query's memory limit of %zu "
+                        "MiB; filter the joined tables more, or raise the limit (factdb sql --memory-limit)",
+                        bytes >> 20, j->mem_limit >> 20);
+    }
+    return 0;
+}
+
+int exec_join_run(const exec_join *j, const rowset *l, const rowset *r, rowset *out, factdb_error *err)
+{
+    bool both = j->type != JT_SEMI && j->type != JT_ANTI;
+    sql_type types[2 * FACTDB_MAX_COLUMNS + 2];
+    int nout = l->ncols + (both ? r->ncols : 0);
+    if (nout > (int)ARRAY_LEN(types))
+        return base_err(err, FACTDB_LIMIT, "a join of more than %zu columns", ARRAY_LEN(types));
+    for (int c = 0; c < l->ncols; c++)
+        types[c] = l->cols[c].type;
+    for (int c = 0; both && c < r->ncols; c++)
+        types[l->ncols + c] = r->cols[c].type;
+    if (rowset_init(out, nout, types, j->mem, j->mem_limit, err))
+        return err->code;
+    /* build the smaller side */
+    bool build_left = l->n < r->n;
+    const rowset *b = build_left ? l : r, *p = build_left ? r : l;
+    side_keys bk, pk;
+    memset(&bk, 0, sizeof bk);
+    memset(&pk, 0, sizeof pk);
+    resid_eval re;
+    memset(&re, 0, sizeof re);
+    uint32_t *head = NULL, *next = NULL;
+    uint8_t *lmatch = NULL, *rmatch = NULL;
+    int64_t *li = malloc(EXEC_VEC * sizeof *li), *ri = malloc(EXEC_VEC * sizeof *ri);
+    size_t nb = 1, charged = 0;
+    int rc = 0;
+    if (!li || !ri) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = make_keys(j, b, &bk, err)) || (rc = make_keys(j, p, &pk, err)))
+        goto out;
+    for (int c = 0; c < j->nkeys; c++) {
+        const rs_col *lc = &l->cols[j->lkey[c]], *rc2 = &r->cols[j->rkey[c]];
+        fill_key(build_left ? &bk : &pk, c, lc, rc2->type, l->n);
+        fill_key(build_left ? &pk : &bk, c, rc2, lc->type, r->n);
+    }
+    while (nb < b->n * 2)
+        nb <<= 1;
+    charged = nb * 4 + b->n * 4 + l->n + r->n;
+    if ((rc = charge(j, charged, err))) {
+        charged = 0;
+        goto out;
+    }
+    head = calloc(nb, sizeof *head);
+    next = malloc((b->n ? b->n : 1) * sizeof *next);
+    lmatch = calloc(l->n ? l->n : 1, 1);
+    rmatch = calloc(r->n ? r->n : 1, 1);
+    if (!head || !next || !lmatch || !rmatch) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = b->n; i-- > 0;) {
+        if (!bk.ok[i])
+            continue;
+        size_t h = (size_t)(bk.hash[i] & (nb - 1));
+        next[i] = head[h];
+        head[h] = (uint32_t)i + 1;
+    }
+    if ((rc = resid_init(&re, j, l, r, err)))
+        goto out;
+    join_out o = {out, l, r, both};
+    size_t n = 0;
+    bool pairs = j->type == JT_INNER || j->type == JT_LEFT || j->type == JT_RIGHT || j->type == JT_FULL ||
+                 j->type == JT_CROSS;
+    /* candidates: (probe row, build row) with equal keys; CROSS: every pair */
+    for (size_t pi = 0; pi < p->n && !rc; pi++) {
+        if (!(pi & 4095) && (rc = check_cancel(j, err)))
+            break;
+        if (j->nkeys && !pk.ok[pi])
+            continue;
+        /* a semi or anti join whose probe side is l needs one match per row */
+        if (!build_left && (j->type == JT_SEMI || j->type == JT_ANTI) && lmatch[pi])
+            continue;
+        uint32_t e = j->nkeys ? head[pk.hash[pi] & (nb - 1)] : (b->n ? 1 : 0);
+        while (e && !rc) {
+            size_t bi = e - 1;
+            e = j->nkeys ? next[bi] : (bi + 1 < b->n ? (uint32_t)bi + 2 : 0);
+            if (j->nkeys && !keys_equal(&pk, pi, &bk, bi))
+                continue;
+            li[n] = (int64_t)(build_left ? bi : pi);
+            ri[n] = (int64_t)(build_left ? pi : bi);
+            if (++n < EXEC_VEC)
+                continue;
+            size_t m;
+            if ((rc = resid_filter(&re, li, ri, n, &m, err)))
+                break;
+            for (size_t i = 0; i < m; i++)
+                lmatch[li[i]] = rmatch[ri[i]] = 1;
+            if (pairs)
+                rc = emit(&o, li, ri, m, err);
+            n = 0;
+        }
+    }
+    if (!rc && n) {
+        size_t m;
+        if (!(rc = resid_filter(&re, li, ri, n, &m, err))) {
+            for (size_t i = 0; i < m; i++)
+                lmatch[li[i]] = rmatch[ri[i]] = 1;
+            if (pairs)
+                rc = emit(&o, li, ri, m, err);
+        }
+        n = 0;
+    }
+    /* the rows a join keeps without a match, or the rows a semi or anti join keeps */
+    for (size_t i = 0; !rc && i < l->n; i++) {
+        bool keep = j->type == JT_SEMI ? lmatch[i] : (j->type == JT_ANTI || j->type == JT_LEFT || j->type == JT_FULL) && !lmatch[i];
+        if (!keep)
+            continue;
+        li[n] = (int64_t)i;
+        ri[n] = -1;
+        if (++n == EXEC_VEC) {
+            rc = emit(&o, li, ri, n, err);
+            n = 0;
+        }
+    }
+    if (!rc && n)
+        rc = emit(&o, li, ri, n, err);
+    n = 0;
+    for (size_t i = 0; !rc && (j->type == JT_RIGHT || j->type == JT_FULL) && i < r->n; i++) {
+        if (rmatch[i])
+            continue;
+        li[n] = -1;
+        ri[n] = (int64_t)i;
+        if (++n == EXEC_VEC) {
+            rc = emit(&o, li, ri, n, err);
+            n = 0;
+        }
+    }
+    if (!rc && n)
+        rc = emit(&o, li, ri, n, err);
+out:
+    if (charged && j->mem)
+        atomic_fetch_sub(j->mem, charged);
+    resid_free(&re);
+    keys_free(&bk);
+    keys_free(&pk);
+    free(head);
+    free(next);
+    free(lmatch);
+    free(rmatch);
+    free(li);
+    free(ri);
+    if (rc)
+        rowset_cleanup(out);
+    return rc;
+}
+
+/* ---- set operations ---- */
+static uint64_t row_hash(const rowset *rs, size_t i)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (int c = 0; c < rs->ncols; c++) {
+        const rs_col *col = &rs->cols[c];
+        if (!col->valid[i]) {
+            h = mix(h, 0x5bd1e995);
+            continue;
+        }
+        switch (col->ph) {
+        case P_STR: {
+            const sql_str *s = (const sql_str *)(const void *)(col->data + i * 16);
+            h = mix(h, XXH3_64bits(s->p, s->len));
+            break;
+        }
+        case P_N128:
+        case P_IV: {
+            /* equal values may differ in scale (1.0, 1.00): hash the double, compare exactly */
+            sql_value v;
+            rowset_get(rs, c, i, &v);
+            double d = 0;
+            if (col->ph == P_N128) {
+                d = (double)v.n;
+                for (int s = v.nscale; s > 0; s--)
+                    d /= 10;
+            } else {
+                d = (double)v.iv.months * 30 * 86400e6 + (double)v.iv.days * 86400e6 + (double)v.iv.us;
+            }
+            uint64_t b;
+            memcpy(&b, &d, 8);
+            h = mix(h, b);
+            break;
+        }
+        case P_F64: {
+            double d;
+            memcpy(&d, col->data + i * 8, 8);
+            if (d == 0)
+                d = 0;
+            uint64_t b;
+            memcpy(&b, &d, 8);
+            h = mix(h, b);
+            break;
+        }
+        default: {
+            uint64_t w = 0;
+            memcpy(&w, col->data + i * col->width, col->width);
+            h = mix(h, w);
+        }
+        }
+    }
+    return h;
+}
+
+static bool rows_equal(const rowset *a, size_t i, const rowset *b, size_t j)
+{
+    for (int c = 0; c < a->ncols; c++) {
+        bool va = a->cols[c].valid[i], vb = b->cols[c].valid[j];
+        if (va != vb)
+            return false;
+        if (!va)
+            continue;
+        sql_value x, y;
+        rowset_get(a, c, i, &x);
+        rowset_get(b, c, j, &y);
+        if (exec_compare_values(&x, &y))
+            return false;
+    }
+    return true;
+}
+
+/* Distinct rows of l (then r), each with how often it occurs in l and in r. */
+typedef struct set_tab {
+    size_t nb, n, cap;
+    uint32_t *head;
+    struct set_ent {
+        uint64_t hash;
+        uint32_t next;
+        bool from_r;
+        size_t row;
+        size_t cl, cr;
+    } *e;
+} set_tab;
+
+static int set_add(set_tab *t, const rowset *rs, bool from_r, size_t row, const rowset *l, const rowset *r,
+                   factdb_error *err)
+{
+    uint64_t h = row_hash(rs, row);
+    for (uint32_t k = t->head[h & (t->nb - 1)]; k; k = t->e[k - 1].next) {
+        struct set_ent *x = &t->e[k - 1];
+        if (x->hash == h && rows_equal(x->from_r ? r : l, x->row, rs, row)) {
+            if (from_r)
+                x->cr++;
+            else
+                x->cl++;
+            return 0;
+        }
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        struct set_ent *ne = realloc(t->e, cap * sizeof *ne);
+        if (!ne)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        t->e = ne;
+        t->cap = cap;
+    }
+    t->e[t->n] = (struct set_ent){.hash = h, .next = t->head[h & (t->nb - 1)], .from_r = from_r, .row = row,
+                                  .cl = !from_r, .cr = from_r};
+    t->head[h & (t->nb - 1)] = (uint32_t)++t->n;
+    return 0;
+}
+
+int exec_setop_run(setop_type op, bool all, const rowset *l, const rowset *r, _Atomic size_t *mem, size_t mem_limit,
+                   rowset *out, factdb_error *err)
+{
+    sql_type types[FACTDB_MAX_COLUMNS + 1];
+    if (l->ncols > FACTDB_MAX_COLUMNS)
+        return base_err(err, FACTDB_LIMIT, "too many columns");
+    for (int c = 0; c < l->ncols; c++)
+        types[c] = l->cols[c].type;
+    if (rowset_init(out, l->ncols, types, mem, mem_limit, err))
+        return err->code;
+    int rc = 0;
+    int64_t idx[EXEC_VEC];
+    if (op == SO_UNION && all) {
+        for (int side = 0; side < 2 && !rc; side++) {
+            const rowset *s = side ? r : l;
+            for (size_t off = 0; off < s->n && !rc; off += EXEC_VEC) {
+                size_t k = MIN((size_t)EXEC_VEC, s->n - off);
+                for (size_t i = 0; i < k; i++)
+                    idx[i] = (int64_t)(off + i);
+                if (!(rc = rowset_reserve(out, k, err))) {
+                    rowset_gather(out, 0, s, idx, k, out->n);
+                    out->n += k;
+                }
+            }
+        }
+        if (rc)
+            rowset_cleanup(out);
+        return rc;
+    }
+    set_tab t = {0};
+    t.nb = 1024;
+    while (t.nb < (l->n + r->n) * 2)
+        t.nb <<= 1;
+    t.head = calloc(t.nb, sizeof *t.head);
+    if (!t.head) {
+        rowset_cleanup(out);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < l->n && !rc; i++)
+        rc = set_add(&t, l, false, i, l, r, err);
+    for (size_t i = 0; i < r->n && !rc; i++)
+        rc = set_add(&t, r, true, i, l, r, err);
+    /* emit each distinct row as often as the operation says, from whichever side it was first seen */
+    for (size_t k = 0; k < t.n && !rc; k++) {
+        struct set_ent *x = &t.e[k];
+        size_t times;
+        if (op == SO_UNION)
+            times = 1;
+        else if (op == SO_INTERSECT)
+            times = all ? MIN(x->cl, x->cr) : (x->cl && x->cr);
+        else
+            times = all ? (x->cl > x->cr ? x->cl - x->cr : 0) : (x->cl && !x->cr);
+        for (size_t q = 0; q < times && !rc; q++) {
+            if (!(rc = rowset_reserve(out, 1, err))) {
+                int64_t one = (int64_t)x->row;
+                rowset_gather(out, 0, x->from_r ? r : l, &one, 1, out->n);
+                out->n++;
+            }
+        }
+    }
+    free(t.head);
+    free(t.e);
+    if (rc)
+        rowset_cleanup(out);
+    return rc;
+}

@@ -1,0 +1,1864 @@
+/* plan.c: turns a SELECT into a tree of operators (plan.h) and runs it.
+ *
+ * A SELECT over one table (no joins, no correlated subqueries) is one PN_QUERY node: the single-table
+ * pipeline of src/exec/run.c with its zone maps, dictionary codes and parallel aggregation. Anything else
+ * is planned as a join problem:
+ *   - the FROM clause is flattened into leaves (tables, derived tables, WITH queries, outer joins, which
+ *     are planned as join problems of their own) and conjuncts (WHERE and inner ON conditions, split at
+ *     AND);
+ *   - a conjunct that reads one leaf is pushed into that leaf's scan, where zone maps and dictionary
+ *     codes apply; `a = b` between two leaves is a hash-join key; the rest is checked at the first join
+ *     that has all its leaves, or in the final query;
+ *   - every leaf becomes a PN_QUERY that reads only the columns the statement names;
+ *   - joins are ordered greedily: the largest leaf first (a star schema's fact table), then always the
+ *     smallest leaf connected to what is joined so far (sizes: row counts scaled down per pushed
+ *     conjunct); the executor builds its hash table on whichever side turns out smaller;
+ *   - the SELECT list, GROUP BY, HAVING, ORDER BY and LIMIT run as a final PN_QUERY over the joined rows.
+ * Uncorrelated subqueries in expressions are planned and run while the outer query is bound (bind.h's
+ * hook), and their values become constants; a correlated EXISTS / NOT EXISTS in WHERE becomes a semi /
+ * anti join on its equality conditions (its other conditions a residual of the join); a correlated
+ * scalar subquery compared in WHERE becomes a join with the subquery grouped by its correlation columns. */
+#include "plan.h"
+#include "store/store.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LEAVES 64
+
+struct plan_cte {
+    plan_cte *next;
+    sql_cte *cte;
+    plan_node *node;        /* planned on first use */
+};
+
+static int perr(plan_ctx *c, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int perr(plan_ctx *c, int code, int pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[sizeof c->err->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sql_err(c->err, code, pos, "%s", msg);
+}
+
+static int nomem(plan_ctx *c) { return base_err(c->err, FACTDB_NOMEM, "out of memory"); }
+
+static void *alloc(plan_ctx *c, size_t n) { return sql_arena_alloc(c->a, n ? n : 1); }
+
+static plan_node *new_node(plan_ctx *c, pn_kind k)
+{
+    plan_node *n = alloc(c, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = k;
+    n->next_all = c->all;
+    c->all = n;
+    return n;
+}
+
+static int keep_rowset(plan_ctx *c, rowset *r)
+{
+    if (c->nkeep == c->keep_cap) {
+        int cap = c->keep_cap ? c->keep_cap * 2 : 16;
+        rowset **k = realloc(c->keep, (size_t)cap * sizeof *k);
+        if (!k)
+            return nomem(c);
+        c->keep = k;
+        c->keep_cap = cap;
+    }
+    c->keep[c->nkeep++] = r;
+    return 0;
+}
+
+void plan_init(plan_ctx *c)
+{
+    atomic_store(&c->mem, 0);
+    c->ctes = NULL;
+    c->all = NULL;
+    c->keep = NULL;
+    c->nkeep = c->keep_cap = 0;
+    c->nsub = 0;
+    c->snapshot = NULL;
+    c->snapshot_mine = false;
+}
+
+void plan_done(plan_ctx *c)
+{
+    for (plan_node *n = c->all; n; n = n->next_all)
+        if (n->er.rs)
+            exec_result_free(&n->er);
+    for (int i = 0; i < c->nkeep; i++)
+        exec_rowset_free(c->keep[i]);
+    free(c->keep);
+    c->keep = NULL;
+    c->nkeep = 0;
+    if (c->snapshot_mine) {
+        store_xact_bind(c->db, NULL);
+        store_txn_abort(c->snapshot);
+        c->snapshot_mine = false;
+    }
+}
+
+/* Every scan of the statement reads one snapshot: outside BEGIN ... COMMIT a read transaction is opened
+ * and bound to this thread for the plan's life (scans borrow it as they borrow a transaction's). */
+static int pin_snapshot(plan_ctx *c)
+{
+    if (c->snapshot_mine || store_xact_current(c->db))
+        return 0;
+    store_txn *t;
+    int rc = store_txn_read(c->db->env, &t, c->err);
+    if (rc)
+        return rc;
+    store_xact_bind(c->db, t);
+    c->snapshot = t;
+    c->snapshot_mine = true;
+    return 0;
+}
+
+/* ---- small parse-tree builders ---- */
+static ast *mk_col(plan_ctx *c, const char *qual, const char *name, int pos)
+{
+    ast *x = alloc(c, sizeof *x);
+    if (x) {
+        x->kind = A_COLUMN;
+        x->qual = (char *)qual;
+        x->name = (char *)name;
+        x->pos = pos;
+        x->depth = 1;
+    }
+    return x;
+}
+
+static ast *mk_and(plan_ctx *c, ast **v, int n)
+{
+    if (n == 0)
+        return NULL;
+    if (n == 1)
+        return v[0];
+    ast *x = alloc(c, sizeof *x);
+    ast **args = alloc(c, (size_t)n * sizeof *args);
+    if (!x || !args)
+        return NULL;
+    memcpy(args, v, (size_t)n * sizeof *args);
+    x->kind = A_BIN;
+    x->op = "and";
+    x->args = args;
+    x->nargs = n;
+    x->pos = v[0]->pos;
+    int d = 0;
+    for (int i = 0; i < n; i++)
+        d = MAX(d, v[i]->depth);
+    x->depth = d + 1;
+    return x;
+}
+
+static bool is_and(const ast *x)
+{
+    if (x->kind != A_BIN || x->nargs < 2)
+        return false;
+    for (int i = 1; i < x->nargs; i++)
+        if (strcmp(x->ops ? x->ops[i] : x->op, "and"))
+            return false;
+    return true;
+}
+
+typedef struct ast_vec {
+    ast **v;
+    int n, cap;
+} ast_vec;
+
+static int push(plan_ctx *c, ast_vec *l, ast *x)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 16;
+        ast **v = alloc(c, (size_t)cap * sizeof *v);
+        if (!v)
+            return nomem(c);
+        if (l->n)
+            memcpy(v, l->v, (size_t)l->n * sizeof *v);
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = x;
+    return 0;
+}
+
+static int split_and(plan_ctx *c, ast *x, ast_vec *out)
+{
+    if (!x)
+        return 0;
+    if (is_and(x)) {
+        for (int i = 0; i < x->nargs; i++)
+            if (split_and(c, x->args[i], out))
+                return c->err->code;
+        return 0;
+    }
+    return push(c, out, x);
+}
+
+/* ---- leaves of a join problem ---- */
+typedef struct rcol {
+    const char *qual;
+    const char *name;
+    sql_type type;
+    bool hidden;            /* the right side's copy of a USING / NATURAL column */
+} rcol;
+
+typedef struct leaf {
+    const char *qual;       /* the name its columns answer to (a table, alias), NULL: per column */
+    const char *table;      /* a stored table (scanned with pushed filters) */
+    int table_pos;
+    plan_node *node;        /* otherwise: the node it reads (derived table, WITH query, outer join) */
+    int ncols;
+    rcol *cols;
+    bool *need;
+    ast_vec conj;           /* conjuncts pushed into it */
+    double est;
+    plan_node *scan;        /* its PN_QUERY */
+    int *outcol;            /* leaf column -> scan output (-1: not read) */
+} leaf;
+
+typedef struct problem {
+    leaf *lv[MAX_LEAVES];
+    int n;
+    ast_vec conj;           /* conjuncts not yet placed */
+    /* correlated EXISTS / NOT EXISTS turned into semi / anti joins, applied after the inner joins */
+    struct semi {
+        bool anti;
+        plan_node *node;
+        ast_vec keys_outer, keys_inner;   /* outer and inner columns of the equalities */
+        ast_vec resid;
+        const char **inner_quals;
+    } semis[16];
+    int nsemi;
+} problem;
+
+/* Which leaf and column (qual, name) means: 0, -1 none, -2 ambiguous. */
+static int find_col(leaf *const *lv, int n, const char *qual, const char *name, int *li, int *ci)
+{
+    int found = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < lv[i]->ncols; k++) {
+            const rcol *rc = &lv[i]->cols[k];
+            if (strcmp(rc->name, name))
+                continue;
+            if (qual ? !rc->qual || strcmp(rc->qual, qual) : rc->hidden)
+                continue;
+            if (found)
+                return -2;
+            found = 1;
+            *li = i;
+            *ci = k;
+        }
+    return found ? 0 : -1;
+}
+
+/* The leaves an expression reads (bit mask); *sub: it holds a subquery; *unknown: a name no leaf has
+ * (an outer reference, or an output name; the binder reports it). */
+static uint64_t leaf_refs(const ast *x, leaf *const *lv, int n, bool *sub, bool *unknown)
+{
+    if (!x)
+        return 0;
+    uint64_t m = 0;
+    if (x->kind == A_COLUMN) {
+        int li, ci;
+        if (find_col(lv, n, x->qual, x->name, &li, &ci) == 0)
+            return 1ull << li;
+        *unknown = true;
+        return 0;
+    }
+    if (x->kind == A_STAR) {
+        *unknown = true;
+        return 0;
+    }
+    if (x->kind == A_SUBQUERY)
+        *sub = true;
+    m |= leaf_refs(x->filter, lv, n, sub, unknown);
+    for (int i = 0; i < x->nargs; i++)
+        m |= leaf_refs(x->args[i], lv, n, sub, unknown);
+    return m;
+}
+
+/* ---- names a subquery's own FROM clause provides (to tell its outer references) ---- */
+typedef struct own_names {
+    const char *qual[FACTDB_MAX_COLUMNS * 4];
+    const char *name[FACTDB_MAX_COLUMNS * 4];
+    int n;
+    const char *quals[MAX_LEAVES];
+    int nquals;
+    bool wild;              /* a source whose columns are not known here: unqualified names are its own */
+} own_names;
+
+static plan_cte *find_cte(plan_ctx *c, const char *name)
+{
+    for (plan_cte *p = c->ctes; p; p = p->next)
+        if (!strcmp(p->cte->name, name))
+            return p;
+    return NULL;
+}
+
+static void own_add_table(plan_ctx *c, own_names *o, const char *table, const char *alias, const sql_select *s)
+{
+    const char *q = alias ? alias : table;
+    if (o->nquals < MAX_LEAVES)
+        o->quals[o->nquals++] = q;
+    bool cte = find_cte(c, table) != NULL;
+    for (int i = 0; s && i < s->nctes; i++)
+        cte |= !strcmp(s->ctes[i].name, table);
+    if (cte) {
+        o->wild = true;
+        return;
+    }
+    factdb_table_info ti;
+    factdb_error e = {0};
+    if (factdb_table_info_get(c->db, table, &ti, &e)) {
+        o->wild = true;
+        return;
+    }
+    for (size_t i = 0; i < ti.ncols && o->n < (int)ARRAY_LEN(o->name); i++) {
+        o->qual[o->n] = q;
+        o->name[o->n++] = sql_arena_strndup(c->a, ti.cols[i].name, strlen(ti.cols[i].name));
+    }
+    factdb_table_info_free(&ti);
+}
+
+static void own_from(plan_ctx *c, own_names *o, const sql_from *f, const sql_select *s)
+{
+    if (!f)
+        return;
+    switch (f->kind) {
+    case F_TABLE: own_add_table(c, o, f->table, f->alias, s); break;
+    case F_SUBQUERY:
+        if (f->alias && o->nquals < MAX_LEAVES)
+            o->quals[o->nquals++] = f->alias;
+        o->wild = true;
+        break;
+    case F_JOIN:
+        own_from(c, o, f->left, s);
+        own_from(c, o, f->right, s);
+        break;
+    }
+}
+
+static bool own_has(const own_names *o, const char *qual, const char *name)
+{
+    if (qual) {
+        for (int i = 0; i < o->nquals; i++)
+            if (!strcmp(o->quals[i], qual))
+                return true;
+        return false;
+    }
+    if (o->wild)
+        return true;
+    for (int i = 0; i < o->n; i++)
+        if (!strcmp(o->name[i], name))
+            return true;
+    return false;
+}
+
+/* Whether x (inside subquery s whose own names are o) refers to the outer leaves. */
+static bool outer_ref(const ast *x, const own_names *o, leaf *const *lv, int n)
+{
+    int li, ci;
+    return x->kind == A_COLUMN && !own_has(o, x->qual, x->name) && find_col(lv, n, x->qual, x->name, &li, &ci) == 0;
+}
+
+static bool any_outer(const ast *x, const own_names *o, leaf *const *lv, int n)
+{
+    if (!x)
+        return false;
+    if (x->kind == A_COLUMN)
+        return outer_ref(x, o, lv, n);
+    if (x->kind == A_SUBQUERY) {
+        /* a nested subquery's references count when they are not its own: approximated by its WHERE */
+        if (x->sub && any_outer(x->sub->where, o, lv, n))
+            return true;
+    }
+    if (any_outer(x->filter, o, lv, n))
+        return true;
+    for (int i = 0; i < x->nargs; i++)
+        if (any_outer(x->args[i], o, lv, n))
+            return true;
+    return false;
+}
+
+static void own_of(plan_ctx *c, const sql_select *s, own_names *o)
+{
+    memset(o, 0, sizeof *o);
+    if (s->setop) {
+        o->wild = true;
+        return;
+    }
+    if (s->from)
+        own_from(c, o, s->from, s);
+    else if (s->table)
+        own_add_table(c, o, s->table, s->alias, s);
+}
+
+static bool correlated(plan_ctx *c, const sql_select *s, leaf *const *lv, int n)
+{
+    if (!n || s->setop)
+        return false;
+    own_names *o = malloc(sizeof *o);
+    if (!o)
+        return false;
+    own_of(c, s, o);
+    bool r = any_outer(s->where, o, lv, n) || any_outer(s->having, o, lv, n);
+    for (int i = 0; i < s->nitems && !r; i++)
+        r = any_outer(s->items[i], o, lv, n);
+    free(o);
+    return r;
+}
+
+/* Whether a subquery inside x reads columns of the leaves lv. */
+static bool correlated_any(plan_ctx *c, const ast *x, leaf *const *lv, int n)
+{
+    if (!x)
+        return false;
+    if (x->kind == A_SUBQUERY && x->sub && correlated(c, x->sub, lv, n))
+        return true;
+    if (correlated_any(c, x->filter, lv, n))
+        return true;
+    for (int i = 0; i < x->nargs; i++)
+        if (correlated_any(c, x->args[i], lv, n))
+            return true;
+    return false;
+}
+
+/* ---- planning ---- */
+static int plan_query_expr(plan_ctx *c, sql_select *s, plan_node **out);
+static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, ast_vec *left_over, sql_select *owner);
+
+typedef struct hook_ctx {
+    plan_ctx *c;
+    leaf *const *lv;        /* the outer query's leaves, for the message about correlation */
+    int n;
+} hook_ctx;
+
+/* bind.h's hook: plans and runs an uncorrelated subquery, returns its first column. */
+static int run_subquery(void *ctx, ast *x, sql_arena *a, sql_value **vals, size_t *nvals, sql_type *type,
+                        factdb_error *err)
+{
+    hook_ctx *h = ctx;
+    plan_ctx *c = h->c;
+    *vals = NULL;
+    *nvals = 0;
+    plan_node *root;
+    int rc = plan_query_expr(c, x->sub, &root);
+    if (rc) {
+        if (h->n && correlated(c, x->sub, h->lv, h->n))
+            return perr(c, FACTDB_INVALID_ARGUMENT, x->pos,
+                        "this correlated subquery is not supported: correlated subqueries are supported as [NOT] "
+                        "EXISTS (...) and as a scalar subquery compared in WHERE, with equality conditions on the "
+                        "outer columns (%s)", err->message);
+        return rc;
+    }
+    if (strcmp(x->op, "exists") && root->q.nvisible != 1)
+        return perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "subquery must return only one column (it returns %d)",
+                    root->q.nvisible);
+    exec_result er;
+    if ((rc = plan_execute(c, root, &er)))
+        return rc;
+    *type = root->q.outs[0]->type;
+    if (!strcmp(x->op, "scalar") && er.n > 1) {
+        exec_result_free(&er);
+        return sql_err(err, FACTDB_INVALID_VALUE, x->pos, "more than one row returned by a subquery used as an "
+                                                          "expression");
+    }
+    size_t n = !strcmp(x->op, "in") ? er.n : MIN(er.n, (size_t)1);
+    sql_value *v = sql_arena_alloc(a, (n ? n : 1) * sizeof *v);
+    if (!v) {
+        exec_result_free(&er);
+        return nomem(c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        rowset_get(er.rs, 0, er.idx[i], &v[i]);
+        if (!v[i].null && exec_phys(v[i].type) == P_STR &&
+            !(v[i].s.p = sql_arena_strndup(a, v[i].s.p, v[i].s.len))) {
+            exec_result_free(&er);
+            return nomem(c);
+        }
+    }
+    exec_result_free(&er);
+    *vals = v;
+    *nvals = n;
+    return 0;
+}
+
+/* Binds s over node `in` (NULL: s reads its own table or nothing) into a new PN_QUERY. */
+static int bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_info *ti, leaf *const *lv, int nlv,
+                     plan_node **out)
+{
+    plan_node *n = new_node(c, PN_QUERY);
+    if (!n)
+        return nomem(c);
+    bind_rel rel;
+    const bind_rel *rp = NULL;
+    if (ti) {
+        if (bind_rel_of_table(c->a, ti, s->alias, &rel))
+            return nomem(c);
+        rp = &rel;
+    } else if (in) {
+        bind_col *cols = alloc(c, (size_t)in->ncols * sizeof *cols);
+        const char **quals = alloc(c, (size_t)(in->ncols + 1) * sizeof *quals);
+        if (!cols || !quals)
+            return nomem(c);
+        int nq = 0;
+        for (int i = 0; i < in->ncols; i++) {
+            int qi = -1;
+            for (int k = 0; k < nq && in->quals[i]; k++)
+                if (!strcmp(quals[k], in->quals[i]))
+                    qi = k;
+            if (qi < 0 && in->quals[i]) {
+                quals[nq] = in->quals[i];
+                qi = nq++;
+            }
+            cols[i] = (bind_col){.name = in->names[i], .qual = qi, .type = in->types[i], .index = i};
+        }
+        /* a USING column's other copy answers only to its qualifier */
+        for (int i = 0; in->hidden && i < in->ncols; i++)
+            cols[i].hidden = in->hidden[i];
+        rel = (bind_rel){.cols = cols, .ncols = in->ncols, .quals = quals, .nquals = nq, .relation = true};
+        rp = &rel;
+    }
+    hook_ctx h = {c, lv, nlv};
+    bind_hooks hooks = {&h, run_subquery};
+    int rc = bind_select_rel(c->a, s, rp, &hooks, c->params, c->nparams, c->now_us, c->cancel, &n->q, c->err);
+    if (rc)
+        return rc;
+    if (ti) {
+        n->q.table = sql_arena_strndup(c->a, ti->name, strlen(ti->name));
+        for (int i = 0; i < n->q.ncols; i++)
+            n->q.cols[i].name = sql_arena_strndup(c->a, n->q.cols[i].name, strlen(n->q.cols[i].name));
+        n->label = n->q.table;
+    }
+    n->input = in;
+    n->ncols = n->q.nvisible;
+    n->types = alloc(c, (size_t)n->ncols * sizeof *n->types);
+    n->names = alloc(c, (size_t)n->ncols * sizeof *n->names);
+    n->quals = alloc(c, (size_t)n->ncols * sizeof *n->quals);
+    if (!n->types || !n->names || !n->quals)
+        return nomem(c);
+    for (int i = 0; i < n->ncols; i++) {
+        n->types[i] = n->q.outs[i]->type;
+        n->names[i] = sql_arena_strndup(c->a, n->q.names[i], strlen(n->q.names[i]));
+        if (!n->names[i])
+            return nomem(c);
+        n->q.names[i] = n->names[i];  /* the table's info, which names point into, is freed after binding */
+    }
+    *out = n;
+    return 0;
+}
+
+static int table_info(plan_ctx *c, const char *name, int pos, factdb_table_info *ti)
+{
+    int rc = factdb_table_info_get(c->db, name, ti, c->err);
+    if (rc == FACTDB_NO_TABLE)
+        return perr(c, FACTDB_NO_TABLE, pos, "relation \"%s\" does not exist", name);
+    if (rc)
+        c->err->position = pos;
+    return rc;
+}
+
+/* A node's columns renamed (a derived table's or WITH query's column list) and qualified by its alias. */
+static int rename_cols(plan_ctx *c, plan_node *n, const char *qual, char **colnames, int ncolnames, int pos,
+                       rcol **out)
+{
+    if (ncolnames > n->ncols)
+        return perr(c, FACTDB_INVALID_ARGUMENT, pos, "table \"%s\" has %d columns available but %d columns specified",
+                    qual ? qual : "?", n->ncols, ncolnames);
+    rcol *rc = alloc(c, (size_t)n->ncols * sizeof *rc);
+    if (!rc)
+        return nomem(c);
+    for (int i = 0; i < n->ncols; i++)
+        rc[i] = (rcol){.qual = qual, .name = i < ncolnames ? colnames[i] : n->names[i], .type = n->types[i]};
+    *out = rc;
+    return 0;
+}
+
+static int new_leaf(plan_ctx *c, leaf **out)
+{
+    leaf *l = alloc(c, sizeof *l);
+    if (!l)
+        return nomem(c);
+    *out = l;
+    return 0;
+}
+
+static int leaf_of_node(plan_ctx *c, plan_node *n, const char *qual, char **colnames, int ncolnames, int pos,
+                        leaf **out)
+{
+    leaf *l = NULL;
+    if (new_leaf(c, &l) || rename_cols(c, n, qual, colnames, ncolnames, pos, &l->cols))
+        return c->err->code;
+    l->qual = qual;
+    l->node = n;
+    l->ncols = n->ncols;
+    l->est = n->kind == PN_QUERY && n->q.table ? 1e6 : 1e4;
+    *out = l;
+    return 0;
+}
+
+static int plan_cte_node(plan_ctx *c, plan_cte *p, plan_node **out)
+{
+    if (!p->node) {
+        /* a WITH query sees the WITH queries before it, not itself (no RECURSIVE) */
+        plan_cte *saved = c->ctes;
+        c->ctes = p->next;
+        int rc = plan_query_expr(c, p->cte->sel, &p->node);
+        c->ctes = saved;
+        if (rc)
+            return rc;
+    }
+    *out = p->node;
+    return 0;
+}
+
+/* Flattens a FROM tree: inner and cross joins into leaves and conjuncts; an outer join is one leaf. */
+static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
+{
+    if (f->kind == F_JOIN && (f->join == J_INNER || f->join == J_CROSS)) {
+        int first_right;
+        if (flatten(c, f->left, pb, owner))
+            return c->err->code;
+        first_right = pb->n;
+        if (flatten(c, f->right, pb, owner))
+            return c->err->code;
+        if (f->on)
+            return split_and(c, f->on, &pb->conj);
+        if (f->nusing || f->natural) {
+            /* USING (a) / NATURAL: left.a = right.a; the right copy is hidden from unqualified names */
+            int nu = f->nusing;
+            char **names = f->using;
+            char *nat[FACTDB_MAX_COLUMNS];
+            if (f->natural) {
+                nu = 0;
+                names = nat;
+                for (int i = first_right; i < pb->n; i++)
+                    for (int k = 0; k < pb->lv[i]->ncols; k++) {
+                        int li, ci;
+                        if (find_col(pb->lv, first_right, NULL, pb->lv[i]->cols[k].name, &li, &ci) == 0 &&
+                            nu < FACTDB_MAX_COLUMNS)
+                            nat[nu++] = (char *)pb->lv[i]->cols[k].name;
+                    }
+            }
+            for (int u = 0; u < nu; u++) {
+                int pos = f->using_pos ? f->using_pos[u] : f->pos;
+                int la = 0, ca = 0, lb = 0, cb = 0;
+                int ra = find_col(pb->lv, first_right, NULL, names[u], &la, &ca);
+                int rb = find_col(pb->lv + first_right, pb->n - first_right, NULL, names[u], &lb, &cb);
+                if (ra || rb)
+                    return perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not "
+                                "exist in %s table", names[u], ra ? "left" : "right");
+                lb += first_right;
+                leaf *L = pb->lv[la], *R = pb->lv[lb];
+                ast *eq = alloc(c, sizeof *eq);
+                ast **args = alloc(c, 2 * sizeof *args);
+                if (!eq || !args)
+                    return nomem(c);
+                /* qualify both sides so the condition stays unambiguous after hiding */
+                args[0] = mk_col(c, L->cols[ca].qual, names[u], pos);
+                args[1] = mk_col(c, R->cols[cb].qual, names[u], pos);
+                if (!args[0] || !args[1])
+                    return nomem(c);
+                if (!L->cols[ca].qual || !R->cols[cb].qual)
+                    return perr(c, FACTDB_INVALID_ARGUMENT, pos, "USING needs both sides to have a name (give the "
+                                "subquery an alias)");
+                *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = pos, .depth = 2};
+                R->cols[cb].hidden = true;
+                if (push(c, &pb->conj, eq))
+                    return c->err->code;
+            }
+        }
+        return 0;
+    }
+    if (pb->n == MAX_LEAVES)
+        return perr(c, FACTDB_LIMIT, f->pos, "too many tables in one FROM clause (at most %d)", MAX_LEAVES);
+    leaf *l = NULL;
+    if (f->kind == F_TABLE) {
+        plan_cte *p = find_cte(c, f->table);
+        if (p) {
+            plan_node *n;
+            if (plan_cte_node(c, p, &n) || leaf_of_node(c, n, f->alias ? f->alias : f->table,
+                                                        f->colnames ? f->colnames : p->cte->colnames,
+                                                        f->colnames ? f->ncolnames : p->cte->ncolnames, f->pos, &l))
+                return c->err->code;
+        } else {
+            factdb_table_info ti;
+            if (table_info(c, f->table, f->pos, &ti) || new_leaf(c, &l)) {
+                return c->err->code;
+            }
+            l->table = sql_arena_strndup(c->a, ti.name, strlen(ti.name));
+            l->table_pos = f->pos;
+            l->qual = f->alias ? f->alias : l->table;
+            l->ncols = (int)ti.ncols;
+            l->cols = alloc(c, ti.ncols * sizeof *l->cols);
+            if (!l->cols || !l->table) {
+                factdb_table_info_free(&ti);
+                return nomem(c);
+            }
+            if (f->ncolnames > l->ncols) {
+                factdb_table_info_free(&ti);
+                return perr(c, FACTDB_INVALID_ARGUMENT, f->pos, "table \"%s\" has %d columns available but %d columns "
+                            "specified", l->qual, l->ncols, f->ncolnames);
+            }
+            for (int i = 0; i < l->ncols; i++) {
+                const factdb_column_info *ci = &ti.cols[i];
+                const char *nm = i < f->ncolnames ? f->colnames[i] : sql_arena_strndup(c->a, ci->name, strlen(ci->name));
+                l->cols[i] = (rcol){.qual = l->qual, .name = nm,
+                                    .type = sql_type_from_store(ci->type, ci->precision, ci->scale)};
+            }
+            l->est = (double)ti.row_count;
+            factdb_table_info_free(&ti);
+            if (f->ncolnames) {
+                /* renamed columns: read the table through a derived node so names stay consistent */
+                l->table = NULL;
+                sql_select *sel = alloc(c, sizeof *sel);
+                ast *star = alloc(c, sizeof *star);
+                ast **items = alloc(c, sizeof *items);
+                char **aliases = alloc(c, sizeof *aliases);
+                if (!sel || !star || !items || !aliases)
+                    return nomem(c);
+                *star = (ast){.kind = A_STAR, .pos = f->pos, .depth = 1};
+                items[0] = star;
+                *sel = (sql_select){.items = items, .aliases = aliases, .nitems = 1, .table = f->table,
+                                    .table_pos = f->pos, .pos = f->pos};
+                if (plan_query_expr(c, sel, &l->node))
+                    return c->err->code;
+            }
+        }
+    } else if (f->kind == F_SUBQUERY) {
+        plan_node *n;
+        if (plan_query_expr(c, f->sub, &n) || leaf_of_node(c, n, f->alias, f->colnames, f->ncolnames, f->pos, &l))
+            return c->err->code;
+    } else {
+        /* an outer join: a join problem of its own */
+        plan_node *n;
+        ast_vec none = {0};
+        if (plan_from(c, f, NULL, &n, &none, owner))
+            return c->err->code;
+        if (new_leaf(c, &l))
+            return c->err->code;
+        l->node = n;
+        l->ncols = n->ncols;
+        l->cols = alloc(c, (size_t)n->ncols * sizeof *l->cols);
+        if (!l->cols)
+            return nomem(c);
+        for (int i = 0; i < n->ncols; i++)
+            l->cols[i] = (rcol){.qual = n->quals[i], .name = n->names[i], .type = n->types[i],
+                                .hidden = n->hidden && n->hidden[i]};
+        l->est = 1e5;
+    }
+    pb->lv[pb->n++] = l;
+    return 0;
+}
+
+/* Marks the columns of every leaf that x names (superset: a name marks every leaf column it could be). */
+static void mark_need(const ast *x, leaf *const *lv, int n)
+{
+    if (!x)
+        return;
+    if (x->kind == A_COLUMN || x->kind == A_STAR) {
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < lv[i]->ncols; k++) {
+                const rcol *rc = &lv[i]->cols[k];
+                if (x->qual && (!rc->qual || strcmp(x->qual, rc->qual)))
+                    continue;
+                if (x->kind == A_STAR || !strcmp(x->name, rc->name))
+                    lv[i]->need[k] = true;
+            }
+        return;
+    }
+    if (x->kind == A_SUBQUERY && x->sub) {
+        const sql_select *s = x->sub;
+        for (const sql_select *q = s; q; q = q->setop ? NULL : NULL) {
+            for (int i = 0; i < q->nitems; i++)
+                if (q->items[i]->kind != A_STAR || q->items[i]->qual)
+                    mark_need(q->items[i], lv, n);
+            mark_need(q->where, lv, n);
+            mark_need(q->having, lv, n);
+        }
+    }
+    mark_need(x->filter, lv, n);
+    for (int i = 0; i < x->nargs; i++)
+        mark_need(x->args[i], lv, n);
+}
+
+static void mark_select(const sql_select *s, leaf *const *lv, int n)
+{
+    for (int i = 0; i < s->nitems; i++)
+        mark_need(s->items[i], lv, n);
+    mark_need(s->where, lv, n);
+    for (int i = 0; i < s->ngroup; i++)
+        mark_need(s->group[i], lv, n);
+    mark_need(s->having, lv, n);
+    for (int i = 0; i < s->norder; i++)
+        mark_need(s->order[i].expr, lv, n);
+}
+
+/* Builds a leaf's PN_QUERY: its needed columns, its pushed conjuncts. */
+static int plan_leaf(plan_ctx *c, leaf *l)
+{
+    sql_select *s = alloc(c, sizeof *s);
+    int nitems = 0;
+    for (int k = 0; k < l->ncols; k++)
+        nitems += l->need[k];
+    ast **items = alloc(c, (size_t)(nitems + 1) * sizeof *items);
+    char **aliases = alloc(c, (size_t)(nitems + 1) * sizeof *aliases);
+    l->outcol = alloc(c, (size_t)(l->ncols + 1) * sizeof *l->outcol);
+    if (!s || !items || !aliases || !l->outcol)
+        return nomem(c);
+    int k2 = 0;
+    for (int k = 0; k < l->ncols; k++) {
+        l->outcol[k] = -1;
+        if (!l->need[k])
+            continue;
+        ast *x = mk_col(c, NULL, l->cols[k].name, l->table_pos);
+        if (!x)
+            return nomem(c);
+        x->ival = k + 1;  /* resolved: the leaf's own column k */
+        l->outcol[k] = k2;
+        items[k2++] = x;
+    }
+    if (!nitems) {
+        /* no column is read (count(*) over a join): one constant column keeps the rows */
+        ast *one = alloc(c, sizeof *one);
+        if (!one)
+            return nomem(c);
+        *one = (ast){.kind = A_CONST, .lit = L_TRUE, .pos = l->table_pos, .depth = 1};
+        items[0] = one;
+        nitems = 1;
+    }
+    *s = (sql_select){.items = items, .aliases = aliases, .nitems = nitems, .where = mk_and(c, l->conj.v, l->conj.n),
+                      .pos = l->table_pos};
+    plan_node *n;
+    if (l->table) {
+        factdb_table_info ti;
+        s->table = (char *)l->table;
+        s->alias = (char *)l->qual;
+        if (table_info(c, l->table, l->table_pos, &ti))
+            return c->err->code;
+        int rc = bind_node(c, s, NULL, &ti, NULL, 0, &n);
+        factdb_table_info_free(&ti);
+        if (rc)
+            return rc;
+    } else {
+        /* the node's columns under the leaf's names (renamed columns, outer joins' qualifiers) */
+        plan_node *in = l->node;
+        plan_node view = *in;
+        view.names = alloc(c, (size_t)in->ncols * sizeof *view.names);
+        view.quals = alloc(c, (size_t)in->ncols * sizeof *view.quals);
+        if (!view.names || !view.quals)
+            return nomem(c);
+        for (int k = 0; k < in->ncols; k++) {
+            view.names[k] = (char *)l->cols[k].name;
+            view.quals[k] = l->cols[k].qual;
+        }
+        /* bind over the renamed view, then read the real node */
+        plan_node *tmp = alloc(c, sizeof *tmp);
+        if (!tmp)
+            return nomem(c);
+        *tmp = view;
+        if (bind_node(c, s, tmp, NULL, NULL, 0, &n))
+            return c->err->code;
+        n->input = in;
+    }
+    for (int k = 0; k < n->ncols; k++)
+        n->quals[k] = NULL;
+    if (!(n->hidden = alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
+        return nomem(c);
+    for (int k = 0; k < l->ncols; k++)
+        if (l->outcol[k] >= 0) {
+            n->names[l->outcol[k]] = (char *)l->cols[k].name;
+            n->quals[l->outcol[k]] = l->cols[k].qual;
+            n->hidden[l->outcol[k]] = l->cols[k].hidden;
+        }
+    if (!n->label)
+        n->label = l->qual ? l->qual : "subquery";
+    l->scan = n;
+    /* a rough size: every pushed conjunct keeps a third */
+    for (int i = 0; i < l->conj.n; i++)
+        l->est /= 3;
+    return 0;
+}
+
+/* A join node of l and r with equality keys (pairs of output columns) and a residual over both. */
+static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const int *lk, const int *rk, int nk,
+                     ast *resid, plan_node **out)
+{
+    plan_node *n = new_node(c, PN_JOIN);
+    if (!n)
+        return nomem(c);
+    n->l = l;
+    n->r = r;
+    bool both = t != JT_SEMI && t != JT_ANTI;
+    n->ncols = l->ncols + (both ? r->ncols : 0);
+    n->types = alloc(c, (size_t)n->ncols * sizeof *n->types);
+    n->names = alloc(c, (size_t)n->ncols * sizeof *n->names);
+    n->quals = alloc(c, (size_t)n->ncols * sizeof *n->quals);
+    n->lkey = alloc(c, (size_t)(nk + 1) * sizeof *n->lkey);
+    n->rkey = alloc(c, (size_t)(nk + 1) * sizeof *n->rkey);
+    if (!n->types || !n->names || !n->quals || !n->lkey || !n->rkey)
+        return nomem(c);
+    for (int i = 0; i < n->ncols; i++) {
+        plan_node *s = i < l->ncols ? l : r;
+        int k = i < l->ncols ? i : i - l->ncols;
+        n->types[i] = s->types[k];
+        n->names[i] = s->names[k];
+        n->quals[i] = s->quals[k];
+    }
+    if (l->hidden || r->hidden) {
+        if (!(n->hidden = alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
+            return nomem(c);
+        for (int i = 0; i < n->ncols; i++) {
+            plan_node *s = i < l->ncols ? l : r;
+            n->hidden[i] = s->hidden && s->hidden[i < l->ncols ? i : i - l->ncols];
+        }
+    }
+    memcpy(n->lkey, lk, (size_t)nk * sizeof *lk);
+    memcpy(n->rkey, rk, (size_t)nk * sizeof *rk);
+    n->j = (exec_join){.type = t, .nkeys = nk, .lkey = n->lkey, .rkey = n->rkey, .now_us = c->now_us,
+                       .cancel = c->cancel, .mem = &c->mem, .mem_limit = c->mem_limit};
+    static const char *names[] = {"Hash Join", "Hash Left Join", "Hash Right Join", "Hash Full Join", "Hash Semi Join",
+                                  "Hash Anti Join", "Nested Loop (cross join)"};
+    n->label = names[t];
+    if (resid) {
+        /* bound over l's columns then r's (all of them, even for a semi join) */
+        plan_node both_in = *n;
+        if (!both) {
+            both_in.ncols = l->ncols + r->ncols;
+            both_in.types = alloc(c, (size_t)both_in.ncols * sizeof *both_in.types);
+            both_in.names = alloc(c, (size_t)both_in.ncols * sizeof *both_in.names);
+            both_in.quals = alloc(c, (size_t)both_in.ncols * sizeof *both_in.quals);
+            if (!both_in.types || !both_in.names || !both_in.quals)
+                return nomem(c);
+            for (int i = 0; i < both_in.ncols; i++) {
+                plan_node *s = i < l->ncols ? l : r;
+                int k = i < l->ncols ? i : i - l->ncols;
+                both_in.types[i] = s->types[k];
+                both_in.names[i] = s->names[k];
+                both_in.quals[i] = s->quals[k];
+            }
+        }
+        sql_select *s = alloc(c, sizeof *s);
+        ast **items = alloc(c, sizeof *items);
+        char **aliases = alloc(c, sizeof *aliases);
+        if (!s || !items || !aliases)
+            return nomem(c);
+        items[0] = resid;
+        *s = (sql_select){.items = items, .aliases = aliases, .nitems = 1, .pos = resid->pos};
+        plan_node *rn;
+        if (bind_node(c, s, &both_in, NULL, NULL, 0, &rn))
+            return c->err->code;
+        if (rn->q.agg || rn->q.outs[0]->type.id != TY_BOOL)
+            return perr(c, FACTDB_INVALID_ARGUMENT, resid->pos, "argument of JOIN/ON must be type boolean");
+        n->j.resid = alloc(c, sizeof *n->j.resid);
+        if (!n->j.resid)
+            return nomem(c);
+        *n->j.resid = rn->q;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Resolves column x among the problem's leaves to (leaf, column). */
+static bool col_of(const ast *x, leaf *const *lv, int n, int *li, int *ci)
+{
+    return x->kind == A_COLUMN && find_col(lv, n, x->qual, x->name, li, ci) == 0;
+}
+
+/* Joins the leaves of pb (their scans planned) into one node; conjuncts that could not be placed stay in
+ * pb->conj for the caller. */
+static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
+{
+    int n = pb->n;
+    bool in[MAX_LEAVES] = {false};
+    /* place of each leaf's columns in the joined node */
+    int base[MAX_LEAVES];
+    int start = 0;
+    for (int i = 1; i < n; i++)
+        if (pb->lv[i]->est > pb->lv[start]->est)
+            start = i;
+    plan_node *cur = pb->lv[start]->scan;
+    in[start] = true;
+    base[start] = 0;
+    bool used[4096] = {false};
+    if (pb->conj.n > (int)ARRAY_LEN(used))
+        return perr(c, FACTDB_LIMIT, 1, "too many conditions in one query (at most %zu)", ARRAY_LEN(used));
+    for (int step = 1; step < n; step++) {
+        /* the smallest leaf joined to what we have by an equality, else the smallest of all */
+        int pick = -1;
+        bool linked = false;
+        for (int i = 0; i < n; i++) {
+            if (in[i])
+                continue;
+            bool li_ = false;
+            for (int k = 0; k < pb->conj.n && !li_; k++) {
+                ast *x = pb->conj.v[k];
+                int la, ca, lb, cb;
+                if (used[k] || x->kind != A_BIN || x->nargs != 2 || strcmp(x->op, "=") ||
+                    !col_of(x->args[0], pb->lv, n, &la, &ca) || !col_of(x->args[1], pb->lv, n, &lb, &cb))
+                    continue;
+                li_ = (la == i && in[lb]) || (lb == i && in[la]);
+            }
+            if (pick < 0 || (li_ && !linked) || (li_ == linked && pb->lv[i]->est < pb->lv[pick]->est)) {
+                pick = i;
+                linked = li_;
+            }
+        }
+        leaf *L = pb->lv[pick];
+        int lk[64], rk[64], nk = 0;
+        for (int k = 0; k < pb->conj.n && nk < 64; k++) {
+            ast *x = pb->conj.v[k];
+            int la, ca, lb, cb;
+            if (used[k] || x->kind != A_BIN || x->nargs != 2 || strcmp(x->op, "=") ||
+                !col_of(x->args[0], pb->lv, n, &la, &ca) || !col_of(x->args[1], pb->lv, n, &lb, &cb))
+                continue;
+            if (lb == pick && in[la]) {
+                int t = la;
+                la = lb, lb = t;
+                t = ca;
+                ca = cb, cb = t;
+            }
+            if (!(la == pick && in[lb]))
+                continue;
+            if (!exec_join_key_ok(L->cols[ca].type, pb->lv[lb]->cols[cb].type))
+                continue;
+            lk[nk] = base[lb] + pb->lv[lb]->outcol[cb];
+            rk[nk++] = L->outcol[ca];
+            used[k] = true;
+        }
+        /* conjuncts over the leaves joined so far and this one: checked at this join */
+        in[pick] = true;
+        base[pick] = cur->ncols;
+        ast_vec res = {0};
+        for (int k = 0; k < pb->conj.n; k++) {
+            if (used[k])
+                continue;
+            bool sub = false, unknown = false;
+            uint64_t m = leaf_refs(pb->conj.v[k], pb->lv, n, &sub, &unknown);
+            bool all_in = m != 0;
+            for (int i = 0; i < n; i++)
+                if (m >> i & 1)
+                    all_in &= in[i];
+            if (all_in && !sub && !unknown && (m >> pick & 1)) {
+                if (push(c, &res, pb->conj.v[k]))
+                    return c->err->code;
+                used[k] = true;
+            }
+        }
+        plan_node *j;
+        if (join_node(c, nk ? JT_INNER : JT_CROSS, cur, L->scan, lk, rk, nk, mk_and(c, res.v, res.n), &j))
+            return c->err->code;
+        cur = j;
+    }
+    int k2 = 0;
+    for (int k = 0; k < pb->conj.n; k++)
+        if (!used[k])
+            pb->conj.v[k2++] = pb->conj.v[k];
+    pb->conj.n = k2;
+    *out = cur;
+    return 0;
+}
+
+/* Correlated subqueries in the conjuncts of pb: EXISTS / NOT EXISTS become semi / anti joins (pb->semis),
+ * a comparison with a scalar subquery becomes a leaf (the subquery grouped by its correlation columns)
+ * joined on them. */
+static int decorrelate(plan_ctx *c, problem *pb, int nouter)
+{
+    for (int k = 0; k < pb->conj.n; k++) {
+        ast *x = pb->conj.v[k];
+        bool anti = false;
+        ast *sq = NULL;
+        int arg = -1;
+        if (x->kind == A_NOT && x->args[0]->kind == A_SUBQUERY && !strcmp(x->args[0]->op, "exists")) {
+            anti = true;
+            sq = x->args[0];
+        } else if (x->kind == A_SUBQUERY && !strcmp(x->op, "exists")) {
+            sq = x;
+        } else if (x->kind == A_BIN && x->nargs == 2 && strcmp(x->op, "and") && strcmp(x->op, "or")) {
+            for (int a = 0; a < 2; a++)
+                if (x->args[a]->kind == A_SUBQUERY && !strcmp(x->args[a]->op, "scalar")) {
+                    sq = x->args[a];
+                    arg = a;
+                }
+        }
+        if (!sq || !correlated(c, sq->sub, pb->lv, nouter))
+            continue;
+        sql_select *s = sq->sub;
+        if (s->setop || s->ngroup || s->having || s->limit || s->offset || s->distinct)
+            return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "correlated subqueries with GROUP BY, HAVING, DISTINCT, "
+                        "LIMIT or set operations are not supported");
+        own_names *o = malloc(sizeof *o);
+        if (!o)
+            return nomem(c);
+        own_of(c, s, o);
+        ast_vec inner = {0}, conj = {0}, ko = {0}, ki = {0}, resid = {0};
+        if (split_and(c, s->where, &conj)) {
+            free(o);
+            return c->err->code;
+        }
+        int rc = 0;
+        for (int i = 0; i < conj.n && !rc; i++) {
+            ast *y = conj.v[i];
+            if (!any_outer(y, o, pb->lv, nouter)) {
+                rc = push(c, &inner, y);
+                continue;
+            }
+            if (y->kind == A_BIN && y->nargs == 2 && !strcmp(y->op, "=") && y->args[0]->kind == A_COLUMN &&
+                y->args[1]->kind == A_COLUMN) {
+                bool o0 = outer_ref(y->args[0], o, pb->lv, nouter), o1 = outer_ref(y->args[1], o, pb->lv, nouter);
+                if (o0 != o1) {
+                    if ((rc = push(c, &ko, y->args[o0 ? 0 : 1])) || (rc = push(c, &ki, y->args[o0 ? 1 : 0])))
+                        break;
+                    continue;
+                }
+            }
+            rc = push(c, &resid, y);
+        }
+        free(o);
+        if (rc)
+            return rc;
+        if (arg >= 0 && (resid.n || !ko.n))
+            return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery is supported when it "
+                        "refers to the outer query only through equalities (inner_column = outer_column) in its "
+                        "WHERE");
+        if (!ko.n && !resid.n)
+            continue;
+        /* the inner query: its correlation columns (and, for a residual, every column it names) */
+        sql_select *is = alloc(c, sizeof *is);
+        if (!is)
+            return nomem(c);
+        *is = *s;
+        is->where = mk_and(c, inner.v, inner.n);
+        is->norder = 0;
+        int nitems = ki.n + (arg >= 0 ? 1 : 0);
+        ast_vec items = {0};
+        for (int i = 0; i < ki.n; i++)
+            if (push(c, &items, ki.v[i]))
+                return c->err->code;
+        if (arg >= 0 && push(c, &items, s->items[0]))
+            return c->err->code;
+        if (arg >= 0 && s->nitems != 1)
+            return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "subquery must return only one column");
+        const char *sqname = NULL;
+        char buf[32];
+        snprintf(buf, sizeof buf, "__sq%d", ++c->nsub);
+        if (!(sqname = sql_arena_strndup(c->a, buf, strlen(buf))))
+            return nomem(c);
+        if (arg >= 0) {
+            if (!bind_has_agg(s->items[0]))
+                return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery is supported when it "
+                            "computes an aggregate (it could return several rows otherwise)");
+            /* GROUP BY the correlation columns; count() would give NULL instead of 0 for no rows */
+            for (const char *p = strstr(s->items[0]->name ? s->items[0]->name : "", "count"); p; p = NULL)
+                return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery with count() is not "
+                            "supported");
+            is->group = ki.v;
+            is->ngroup = ki.n;
+        } else {
+            /* residual columns: every inner column the residual names */
+            for (int i = 0; i < resid.n; i++) {
+                ast_vec stack = {0};
+                if (push(c, &stack, resid.v[i]))
+                    return c->err->code;
+                while (stack.n) {
+                    ast *y = stack.v[--stack.n];
+                    if (y->kind == A_COLUMN) {
+                        own_names *o2 = malloc(sizeof *o2);
+                        if (!o2)
+                            return nomem(c);
+                        own_of(c, s, o2);
+                        bool outer = outer_ref(y, o2, pb->lv, nouter);
+                        free(o2);
+                        if (!outer && push(c, &items, y))
+                            return c->err->code;
+                        continue;
+                    }
+                    for (int a = 0; a < y->nargs; a++)
+                        if (push(c, &stack, y->args[a]))
+                            return c->err->code;
+                }
+            }
+            nitems = items.n;
+        }
+        char **aliases = alloc(c, (size_t)(items.n + 1) * sizeof *aliases);
+        if (!aliases)
+            return nomem(c);
+        is->items = items.v;
+        is->nitems = items.n;
+        is->aliases = aliases;
+        (void)nitems;
+        plan_node *in;
+        if (plan_query_expr(c, is, &in))
+            return c->err->code;
+        if (arg >= 0) {
+            /* a leaf __sqN (k1.., v) joined on ki = ko; the comparison reads __sqN.v */
+            char **names = alloc(c, (size_t)in->ncols * sizeof *names);
+            if (!names)
+                return nomem(c);
+            for (int i = 0; i < in->ncols; i++) {
+                snprintf(buf, sizeof buf, i < ki.n ? "__k%d" : "__v", i + 1);
+                if (!(names[i] = sql_arena_strndup(c->a, buf, strlen(buf))))
+                    return nomem(c);
+            }
+            leaf *l;
+            if (pb->n == MAX_LEAVES)
+                return perr(c, FACTDB_LIMIT, sq->pos, "too many tables and subqueries in one query");
+            if (leaf_of_node(c, in, sqname, names, in->ncols, sq->pos, &l))
+                return c->err->code;
+            l->est = 1e4;
+            pb->lv[pb->n++] = l;
+            for (int i = 0; i < ko.n; i++) {
+                ast *eq = alloc(c, sizeof *eq);
+                ast **args = alloc(c, 2 * sizeof *args);
+                if (!eq || !args || !(args[0] = mk_col(c, sqname, names[i], sq->pos)))
+                    return nomem(c);
+                args[1] = ko.v[i];
+                *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = sq->pos, .depth = 2};
+                if (push(c, &pb->conj, eq))
+                    return c->err->code;
+            }
+            ast *v = mk_col(c, sqname, names[in->ncols - 1], sq->pos);
+            if (!v)
+                return nomem(c);
+            x->args[arg] = v;
+            continue;
+        }
+        /* EXISTS: a semi (anti) join after the inner joins */
+        if (pb->nsemi == (int)ARRAY_LEN(pb->semis))
+            return perr(c, FACTDB_LIMIT, sq->pos, "too many correlated EXISTS in one query");
+        struct semi *sm = &pb->semis[pb->nsemi++];
+        memset(sm, 0, sizeof *sm);
+        sm->anti = anti;
+        sm->node = in;
+        sm->keys_outer = ko;
+        sm->keys_inner = ki;
+        sm->resid = resid;
+        /* the inner columns answer to their own qualifiers (or the inner table's name) */
+        own_names *o3 = malloc(sizeof *o3);
+        if (!o3)
+            return nomem(c);
+        own_of(c, s, o3);
+        for (int i = 0; i < in->ncols; i++) {
+            ast *y = items.v[i];
+            const char *q = y->qual;
+            if (!q && o3->nquals == 1)
+                q = o3->quals[0];
+            in->quals[i] = q;
+        }
+        free(o3);
+        /* drop the conjunct */
+        for (int i = k + 1; i < pb->conj.n; i++)
+            pb->conj.v[i - 1] = pb->conj.v[i];
+        pb->conj.n--;
+        k--;
+    }
+    return 0;
+}
+
+/* Plans FROM f with the extra conjuncts (WHERE) as one node; what cannot be placed is returned in
+ * left_over. owner: the SELECT whose names are marked needed (NULL: an outer join's side: all columns). */
+static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node **out, ast_vec *left_over)
+{
+    int nouter = pb->n;
+    if (decorrelate(c, pb, nouter))
+        return c->err->code;
+    /* needed columns */
+    for (int i = 0; i < pb->n; i++) {
+        pb->lv[i]->need = alloc(c, (size_t)(pb->lv[i]->ncols + 1) * sizeof *pb->lv[i]->need);
+        if (!pb->lv[i]->need)
+            return nomem(c);
+        if (!owner)
+            for (int k = 0; k < pb->lv[i]->ncols; k++)
+                pb->lv[i]->need[k] = true;
+    }
+    if (owner)
+        mark_select(owner, pb->lv, pb->n);
+    for (int k = 0; k < pb->conj.n; k++)
+        mark_need(pb->conj.v[k], pb->lv, pb->n);
+    for (int s = 0; s < pb->nsemi; s++) {
+        for (int i = 0; i < pb->semis[s].keys_outer.n; i++)
+            mark_need(pb->semis[s].keys_outer.v[i], pb->lv, pb->n);
+        for (int i = 0; i < pb->semis[s].resid.n; i++)
+            mark_need(pb->semis[s].resid.v[i], pb->lv, pb->n);
+    }
+    /* push single-leaf conjuncts */
+    int k2 = 0;
+    for (int k = 0; k < pb->conj.n; k++) {
+        ast *x = pb->conj.v[k];
+        bool sub = false, unknown = false;
+        uint64_t m = leaf_refs(x, pb->lv, pb->n, &sub, &unknown);
+        if (!unknown && m && !(m & (m - 1))) {
+            int li = __builtin_ctzll(m);
+            /* a subquery in it must not read this query's leaves: it is then uncorrelated */
+            if (!sub || !correlated_any(c, x, pb->lv, pb->n)) {
+                if (push(c, &pb->lv[li]->conj, x))
+                    return c->err->code;
+                continue;
+            }
+        }
+        pb->conj.v[k2++] = x;
+    }
+    pb->conj.n = k2;
+    for (int i = 0; i < pb->n; i++)
+        if (plan_leaf(c, pb->lv[i]))
+            return c->err->code;
+    plan_node *cur;
+    if (join_leaves(c, pb, &cur))
+        return c->err->code;
+    for (int s = 0; s < pb->nsemi; s++) {
+        struct semi *sm = &pb->semis[s];
+        int lk[64], rk[64], nk = 0;
+        ast_vec resid = sm->resid;
+        for (int i = 0; i < sm->keys_outer.n && nk < 64; i++) {
+            /* outer key: a column of cur; inner key: column i of the inner node */
+            const ast *ok = sm->keys_outer.v[i];
+            int at = -1;
+            for (int k = 0; k < cur->ncols; k++)
+                if (!strcmp(cur->names[k], ok->name) && (!ok->qual || (cur->quals[k] && !strcmp(cur->quals[k], ok->qual))))
+                    at = at < 0 ? k : -2;
+            if (at < 0 || !exec_join_key_ok(cur->types[at], sm->node->types[i])) {
+                ast *eq = alloc(c, sizeof *eq);
+                ast **args = alloc(c, 2 * sizeof *args);
+                if (!eq || !args)
+                    return nomem(c);
+                args[0] = (ast *)ok;
+                args[1] = sm->keys_inner.v[i];
+                *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = ok->pos, .depth = 2};
+                if (push(c, &resid, eq))
+                    return c->err->code;
+                continue;
+            }
+            lk[nk] = at;
+            rk[nk++] = i;
+        }
+        if (join_node(c, sm->anti ? JT_ANTI : JT_SEMI, cur, sm->node, lk, rk, nk, mk_and(c, resid.v, resid.n), &cur))
+            return c->err->code;
+    }
+    for (int k = 0; k < pb->conj.n; k++)
+        if (push(c, left_over, pb->conj.v[k]))
+            return c->err->code;
+    *out = cur;
+    return 0;
+}
+
+/* An outer join f: both sides planned as join problems; ON conditions on the preserved side's partner
+ * alone are pushed into that side, equalities between the sides are the keys, the rest the residual. */
+static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, ast_vec *left_over, sql_select *owner)
+{
+    (void)extra;
+    (void)owner;
+    problem *lp = calloc(1, sizeof *lp), *rp = calloc(1, sizeof *rp);
+    int rc = 0;
+    if (!lp || !rp) {
+        free(lp);
+        free(rp);
+        return nomem(c);
+    }
+    plan_node *ln = NULL, *rn = NULL;
+    ast_vec on = {0}, keys_l = {0}, keys_r = {0}, resid = {0};
+    if ((rc = flatten(c, f->left, lp, NULL)) || (rc = flatten(c, f->right, rp, NULL)))
+        goto out;
+    if (f->on && (rc = split_and(c, f->on, &on)))
+        goto out;
+    if (f->nusing || f->natural) {
+        int nu = f->nusing;
+        for (int u = 0; u < (f->natural ? rp->n : 1); u++)
+            ;
+        if (f->natural) {
+            nu = 0;
+            for (int i = 0; i < rp->n; i++)
+                for (int k = 0; k < rp->lv[i]->ncols; k++) {
+                    int li, ci;
+                    if (find_col(lp->lv, lp->n, NULL, rp->lv[i]->cols[k].name, &li, &ci) == 0)
+                        nu++;
+                }
+        }
+        char **names = f->using;
+        if (f->natural) {
+            names = alloc(c, (size_t)(nu + 1) * sizeof *names);
+            if (!names) {
+                rc = nomem(c);
+                goto out;
+            }
+            nu = 0;
+            for (int i = 0; i < rp->n; i++)
+                for (int k = 0; k < rp->lv[i]->ncols; k++) {
+                    int li, ci;
+                    if (find_col(lp->lv, lp->n, NULL, rp->lv[i]->cols[k].name, &li, &ci) == 0)
+                        names[nu++] = (char *)rp->lv[i]->cols[k].name;
+                }
+        }
+        for (int u = 0; u < nu; u++) {
+            int la = 0, ca = 0, lb = 0, cb = 0;
+            int pos = f->using_pos ? f->using_pos[u] : f->pos;
+            if (find_col(lp->lv, lp->n, NULL, names[u], &la, &ca) || find_col(rp->lv, rp->n, NULL, names[u], &lb, &cb)) {
+                rc = perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not exist in "
+                          "both tables", names[u]);
+                goto out;
+            }
+            ast *a = mk_col(c, lp->lv[la]->cols[ca].qual, names[u], pos);
+            ast *b = mk_col(c, rp->lv[lb]->cols[cb].qual, names[u], pos);
+            if (!a || !b) {
+                rc = nomem(c);
+                goto out;
+            }
+            if (f->join != J_RIGHT)
+                rp->lv[lb]->cols[cb].hidden = true;
+            else
+                lp->lv[la]->cols[ca].hidden = true;
+            if ((rc = push(c, &keys_l, a)) || (rc = push(c, &keys_r, b)))
+                goto out;
+        }
+    }
+    /* classify ON conjuncts */
+    for (int k = 0; k < on.n; k++) {
+        ast *x = on.v[k];
+        bool sub = false, unk = false;
+        uint64_t ml = leaf_refs(x, lp->lv, lp->n, &sub, &unk);
+        bool unk_l = unk;
+        unk = false;
+        uint64_t mr = leaf_refs(x, rp->lv, rp->n, &sub, &unk);
+        int la, ca, lb, cb;
+        if (!sub && x->kind == A_BIN && x->nargs == 2 && !strcmp(x->op, "=")) {
+            bool ab = col_of(x->args[0], lp->lv, lp->n, &la, &ca) && col_of(x->args[1], rp->lv, rp->n, &lb, &cb);
+            bool ba = col_of(x->args[1], lp->lv, lp->n, &la, &ca) && col_of(x->args[0], rp->lv, rp->n, &lb, &cb);
+            if ((ab || ba) && exec_join_key_ok(lp->lv[la]->cols[ca].type, rp->lv[lb]->cols[cb].type)) {
+                if ((rc = push(c, &keys_l, x->args[ab ? 0 : 1])) || (rc = push(c, &keys_r, x->args[ab ? 1 : 0])))
+                    goto out;
+                continue;
+            }
+        }
+        /* a condition on the nullable side alone filters that side before the join */
+        if (!sub && !ml && mr && !unk_l && f->join == J_LEFT) {
+            if ((rc = push(c, &rp->conj, x)))
+                goto out;
+            continue;
+        }
+        if (!sub && !mr && ml && !unk && f->join == J_RIGHT) {
+            if ((rc = push(c, &lp->conj, x)))
+                goto out;
+            continue;
+        }
+        if ((rc = push(c, &resid, x)))
+            goto out;
+    }
+    ast_vec lo = {0};
+    if ((rc = plan_problem(c, lp, NULL, &ln, &lo)) || (rc = plan_problem(c, rp, NULL, &rn, &lo)))
+        goto out;
+    for (int k = 0; k < lo.n; k++)
+        if ((rc = push(c, &resid, lo.v[k])))
+            goto out;
+    int lk[64], rk[64], nk = 0;
+    for (int i = 0; i < keys_l.n && nk < 64; i++) {
+        int at_l = -1, at_r = -1;
+        const ast *a = keys_l.v[i], *b = keys_r.v[i];
+        for (int k = 0; k < ln->ncols; k++)
+            if (!strcmp(ln->names[k], a->name) && (!a->qual || (ln->quals[k] && !strcmp(ln->quals[k], a->qual))))
+                at_l = k;
+        for (int k = 0; k < rn->ncols; k++)
+            if (!strcmp(rn->names[k], b->name) && (!b->qual || (rn->quals[k] && !strcmp(rn->quals[k], b->qual))))
+                at_r = k;
+        if (at_l < 0 || at_r < 0) {
+            rc = perr(c, FACTDB_INVALID_ARGUMENT, a->pos, "cannot resolve the join column \"%s\"", a->name);
+            goto out;
+        }
+        lk[nk] = at_l;
+        rk[nk++] = at_r;
+    }
+    static const join_type jt[] = {JT_INNER, JT_LEFT, JT_RIGHT, JT_FULL, JT_CROSS};
+    rc = join_node(c, jt[f->join], ln, rn, lk, rk, nk, mk_and(c, resid.v, resid.n), out);
+    /* the hidden copies of USING columns answer to qualifiers only */
+    if (!rc && keys_l.n && (f->nusing || f->natural)) {
+        plan_node *j = *out;
+        if (!(j->hidden = alloc(c, (size_t)j->ncols * sizeof *j->hidden)))
+            rc = nomem(c);
+        for (int k = 0; !rc && k < j->ncols; k++)
+            j->hidden[k] = (k < ln->ncols ? ln->hidden : rn->hidden) ? (k < ln->ncols ? ln->hidden[k] : rn->hidden[k - ln->ncols]) : false;
+        for (int i = 0; !rc && i < keys_l.n; i++) {
+            const char *nm = keys_l.v[i]->name;
+            bool right = f->join != J_RIGHT;
+            for (int k = right ? ln->ncols : 0; k < (right ? j->ncols : ln->ncols); k++)
+                if (!strcmp(j->names[k], nm))
+                    j->hidden[k] = true;
+        }
+    }
+    (void)left_over;
+out:
+    free(lp);
+    free(rp);
+    return rc;
+}
+
+/* Common type of a set operation's column: equal types, or the wider of two numbers, or text. */
+static int set_type(plan_ctx *c, sql_type a, sql_type b, int pos, const char *what, sql_type *out)
+{
+    if (a.id == b.id && (a.id != TY_NUMERIC || a.scale == b.scale)) {
+        *out = a;
+        return 0;
+    }
+    static const int rank[] = {[TY_INT] = 1, [TY_BIGINT] = 2, [TY_NUMERIC] = 3, [TY_DOUBLE] = 4};
+    bool na = a.id == TY_INT || a.id == TY_BIGINT || a.id == TY_NUMERIC || a.id == TY_DOUBLE;
+    bool nb = b.id == TY_INT || b.id == TY_BIGINT || b.id == TY_NUMERIC || b.id == TY_DOUBLE;
+    if (na && nb) {
+        *out = rank[a.id] >= rank[b.id] ? a : b;
+        if (out->id == TY_NUMERIC)
+            *out = (sql_type){TY_NUMERIC, -1, 0};
+        return 0;
+    }
+    if (a.id == TY_UNKNOWN || b.id == TY_UNKNOWN) {
+        *out = a.id == TY_UNKNOWN ? b : a;
+        if (out->id == TY_UNKNOWN)
+            *out = (sql_type){TY_TEXT, 0, 0};
+        return 0;
+    }
+    char x[40], y[40];
+    return perr(c, FACTDB_INVALID_ARGUMENT, pos, "%s types %s and %s cannot be matched", what,
+                sql_type_name(a, x, sizeof x), sql_type_name(b, y, sizeof y));
+}
+
+/* A PN_QUERY over `in` selecting its columns, cast to types[] where they differ (casts NULL: none), with
+ * s's ORDER BY / LIMIT / OFFSET (s NULL: none). */
+static int select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select *s, plan_node **out)
+{
+    sql_select *w = alloc(c, sizeof *w);
+    ast **items = alloc(c, (size_t)in->ncols * sizeof *items);
+    char **aliases = alloc(c, (size_t)in->ncols * sizeof *aliases);
+    if (!w || !items || !aliases)
+        return nomem(c);
+    int pos = s ? s->pos : 1;
+    for (int i = 0; i < in->ncols; i++) {
+        ast *col = mk_col(c, NULL, in->names[i], pos);
+        if (!col)
+            return nomem(c);
+        col->ival = i + 1;
+        items[i] = col;
+        aliases[i] = in->names[i];
+        if (types && (types[i].id != in->types[i].id || types[i].scale != in->types[i].scale)) {
+            ast *cast = alloc(c, sizeof *cast);
+            ast **args = alloc(c, sizeof *args);
+            if (!cast || !args)
+                return nomem(c);
+            args[0] = col;
+            *cast = (ast){.kind = A_CAST, .pos = pos, .args = args, .nargs = 1, .cast_type = types[i], .depth = 2};
+            items[i] = cast;
+        }
+    }
+    *w = (sql_select){.items = items, .aliases = aliases, .nitems = in->ncols, .pos = pos};
+    if (s) {
+        w->order = s->order;
+        w->norder = s->norder;
+        w->limit = s->limit;
+        w->offset = s->offset;
+    }
+    return bind_node(c, w, in, NULL, NULL, 0, out);
+}
+
+static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
+{
+    plan_node *l, *r;
+    if (plan_query_expr(c, s->larg, &l) || plan_query_expr(c, s->rarg, &r))
+        return c->err->code;
+    static const char *what[] = {"", "UNION", "INTERSECT", "EXCEPT"};
+    if (l->ncols != r->ncols)
+        return perr(c, FACTDB_INVALID_ARGUMENT, s->set_pos, "each %s query must have the same number of columns "
+                    "(%d and %d)", what[s->setop], l->ncols, r->ncols);
+    sql_type *types = alloc(c, (size_t)l->ncols * sizeof *types);
+    if (!types)
+        return nomem(c);
+    bool cast = false;
+    for (int i = 0; i < l->ncols; i++) {
+        if (set_type(c, l->types[i], r->types[i], s->set_pos, what[s->setop], &types[i]))
+            return c->err->code;
+        cast |= types[i].id != l->types[i].id || types[i].scale != l->types[i].scale ||
+                types[i].id != r->types[i].id || types[i].scale != r->types[i].scale;
+    }
+    if (cast && (select_over(c, l, types, NULL, &l) || select_over(c, r, types, NULL, &r)))
+        return c->err->code;
+    plan_node *n = new_node(c, PN_SETOP);
+    if (!n)
+        return nomem(c);
+    n->l = l;
+    n->r = r;
+    n->op = s->setop == SET_UNION ? SO_UNION : s->setop == SET_INTERSECT ? SO_INTERSECT : SO_EXCEPT;
+    n->all = s->set_all;
+    n->ncols = l->ncols;
+    n->types = types;
+    n->names = l->names;
+    n->quals = alloc(c, (size_t)n->ncols * sizeof *n->quals);
+    if (!n->quals)
+        return nomem(c);
+    static const char *labels[] = {"Union", "Intersect", "Except"};
+    n->label = labels[n->op];
+    return select_over(c, n, NULL, s, out);
+}
+
+/* A SELECT: one table without correlated subqueries is one PN_QUERY; anything else a join problem. */
+static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
+{
+    bool simple = !s->from && (!s->table || !find_cte(c, s->table));
+    factdb_table_info ti;
+    memset(&ti, 0, sizeof ti);
+    if (simple && s->table) {
+        if (table_info(c, s->table, s->table_pos, &ti))
+            return c->err->code;
+        /* a correlated subquery needs the join machinery */
+        leaf l = {.qual = s->alias ? s->alias : ti.name, .ncols = (int)ti.ncols};
+        rcol *cols = alloc(c, (ti.ncols + 1) * sizeof *cols);
+        if (!cols) {
+            factdb_table_info_free(&ti);
+            return nomem(c);
+        }
+        for (size_t i = 0; i < ti.ncols; i++)
+            cols[i] = (rcol){.qual = l.qual, .name = ti.cols[i].name};
+        l.cols = cols;
+        leaf *lv[1] = {&l};
+        ast_vec conj = {0};
+        if (split_and(c, s->where, &conj)) {
+            factdb_table_info_free(&ti);
+            return c->err->code;
+        }
+        for (int k = 0; k < conj.n && simple; k++)
+            simple = !correlated_any(c, conj.v[k], lv, 1);
+        if (simple) {
+            int rc = bind_node(c, s, NULL, &ti, lv, 1, out);
+            factdb_table_info_free(&ti);
+            return rc;
+        }
+        factdb_table_info_free(&ti);
+    } else if (simple) {
+        return bind_node(c, s, NULL, NULL, NULL, 0, out);
+    }
+    problem *pb = calloc(1, sizeof *pb);
+    if (!pb)
+        return nomem(c);
+    sql_from single = {.kind = F_TABLE, .pos = s->table_pos, .table = s->table, .alias = s->alias};
+    int rc = flatten(c, s->from ? s->from : &single, pb, s);
+    if (!rc)
+        rc = split_and(c, s->where, &pb->conj);
+    plan_node *joined = NULL;
+    ast_vec left = {0};
+    if (!rc)
+        rc = plan_problem(c, pb, s, &joined, &left);
+    if (!rc) {
+        sql_select *f = alloc(c, sizeof *f);
+        if (!f) {
+            free(pb);
+            return nomem(c);
+        }
+        *f = *s;
+        f->from = NULL;
+        f->table = NULL;
+        f->alias = NULL;
+        f->where = mk_and(c, left.v, left.n);
+        rc = bind_node(c, f, joined, NULL, pb->lv, pb->n, out);
+    }
+    free(pb);
+    return rc;
+}
+
+/* [WITH ...] query: WITH queries enter the scope for the query and its subqueries. */
+static int plan_query_expr(plan_ctx *c, sql_select *s, plan_node **out)
+{
+    plan_cte *saved = c->ctes;
+    for (int i = 0; i < s->nctes; i++) {
+        for (int k = 0; k < i; k++)
+            if (!strcmp(s->ctes[k].name, s->ctes[i].name))
+                return perr(c, FACTDB_INVALID_ARGUMENT, s->ctes[i].pos, "WITH query name \"%s\" specified more than "
+                            "once", s->ctes[i].name);
+        plan_cte *p = alloc(c, sizeof *p);
+        if (!p)
+            return nomem(c);
+        p->cte = &s->ctes[i];
+        p->next = c->ctes;
+        c->ctes = p;
+    }
+    int rc = s->setop ? plan_setop(c, s, out) : plan_simple_or_join(c, s, out);
+    c->ctes = saved;
+    return rc;
+}
+
+int plan_select(plan_ctx *c, sql_select *s, plan_node **out)
+{
+    int rc = pin_snapshot(c);
+    if (rc)
+        return rc;
+    return plan_query_expr(c, s, out);
+}
+
+/* ---- execution ---- */
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A PN_QUERY's result as a dense rowset (rows in result order). */
+static int dense(plan_ctx *c, plan_node *n)
+{
+    exec_result *er = &n->er;
+    bool identity = er->n == er->rs->n;
+    for (size_t i = 0; i < er->n && identity; i++)
+        identity = er->idx[i] == i;
+    if (identity) {
+        n->rs = er->rs;
+        return 0;
+    }
+    rowset *d = calloc(1, sizeof *d);
+    if (!d)
+        return nomem(c);
+    sql_type types[1024];
+    for (int i = 0; i < er->rs->ncols; i++)
+        types[i] = er->rs->cols[i].type;
+    int64_t *idx = malloc((er->n ? er->n : 1) * sizeof *idx);
+    if (!idx || rowset_init(d, er->rs->ncols, types, NULL, 0, c->err) || rowset_reserve(d, er->n, c->err)) {
+        free(idx);
+        exec_rowset_free(d);
+        return c->err->code ? c->err->code : nomem(c);
+    }
+    for (size_t i = 0; i < er->n; i++)
+        idx[i] = (int64_t)er->idx[i];
+    rowset_gather(d, 0, er->rs, idx, er->n, 0);
+    d->n = er->n;
+    free(idx);
+    n->rs = d;
+    return keep_rowset(c, d);
+}
+
+static int run_node(plan_ctx *c, plan_node *n)
+{
+    if (n->done)
+        return 0;
+    int rc = 0;
+    if (n->kind == PN_QUERY && n->input && (rc = run_node(c, n->input)))
+        return rc;
+    if (n->kind != PN_QUERY && ((rc = run_node(c, n->l)) || (rc = run_node(c, n->r))))
+        return rc;
+    if (c->cancel && atomic_load(c->cancel))
+        return base_err(c->err, FACTDB_INVALID_ARGUMENT, "canceling statement due to user request");
+    double t0 = now_ms();
+    if (n->kind == PN_QUERY) {
+        n->q.src = n->input ? n->input->rs : NULL;
+        exec_options o = {.threads = c->threads, .mem_limit = c->mem_limit, .cancel = c->cancel, .now_us = c->now_us};
+        exec_stats st;
+        if ((rc = exec_select(c->db, &n->q, &o, &n->er, &st, c->err)))
+            return rc;
+        n->chunks_total = st.chunks_total;
+        n->chunks_skipped = st.chunks_skipped;
+        n->rows = n->er.n;
+        if ((rc = dense(c, n)))
+            return rc;
+    } else {
+        rowset *r = calloc(1, sizeof *r);
+        if (!r)
+            return nomem(c);
+        if (n->kind == PN_JOIN)
+            rc = exec_join_run(&n->j, n->l->rs, n->r->rs, r, c->err);
+        else
+            rc = exec_setop_run(n->op, n->all, n->l->rs, n->r->rs, &c->mem, c->mem_limit, r, c->err);
+        if (rc) {
+            free(r);
+            return rc;
+        }
+        r->mem = NULL;
+        /* its memory stays counted until the plan ends */
+        if ((rc = keep_rowset(c, r))) {
+            exec_rowset_free(r);
+            return rc;
+        }
+        n->rs = r;
+        n->rows = r->n;
+    }
+    n->ms = now_ms() - t0;
+    n->done = true;
+    return 0;
+}
+
+int plan_execute(plan_ctx *c, plan_node *root, exec_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int rc = run_node(c, root);
+    if (rc)
+        return rc;
+    /* the root's result moves to the caller (dense() may have taken its rowset as the node's rows) */
+    *res = root->er;
+    memset(&root->er, 0, sizeof root->er);
+    if (root->rs != res->rs) {
+        /* a gathered copy was kept for the plan: the caller gets the original result */
+    }
+    root->rs = NULL;
+    root->done = false;
+    return 0;
+}
+
+static int explain_line(plan_ctx *c, rowset *out, int depth, const char *text)
+{
+    char line[2048];
+    snprintf(line, sizeof line, "%*s%s", depth * 2, "", text);
+    sql_value v = {.type = {TY_TEXT, 0, 0}, .s = {line, strlen(line)}};
+    return rowset_add_row(out, &v, c->err);
+}
+
+static int explain_node(plan_ctx *c, plan_node *n, bool analyze, int depth, rowset *out)
+{
+    char buf[1024], extra[256] = "";
+    if (analyze)
+        snprintf(extra, sizeof extra, "  (actual rows=%zu time=%.3f ms)", n->rows, n->ms);
+    int rc;
+    switch (n->kind) {
+    case PN_QUERY: {
+        const query *q = &n->q;
+        size_t o = (size_t)snprintf(buf, sizeof buf, "%s", q->table ? "Scan " : n->input ? "Query" : "Result");
+        if (q->table)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", q->table);
+        if (q->where)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " filter");
+        if (q->nzones)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " zone-maps=%d", q->nzones);
+        if (q->agg)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " aggregate keys=%d aggregates=%d", q->nkeys, q->naggs);
+        if (q->nsort)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " %s", q->limit >= 0 ? "top-n" : "sort");
+        if (q->limit >= 0)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " limit=%lld", (long long)q->limit);
+        if (q->table && analyze)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " chunks=%zu skipped=%zu", n->chunks_total, n->chunks_skipped);
+        snprintf(buf + o, sizeof buf - o, " -> %d columns%s", n->ncols, extra);
+        if ((rc = explain_line(c, out, depth, buf)))
+            return rc;
+        return n->input ? explain_node(c, n->input, analyze, depth + 1, out) : 0;
+    }
+    case PN_JOIN: {
+        size_t o = (size_t)snprintf(buf, sizeof buf, "%s", n->label);
+        for (int k = 0; k < n->j.nkeys; k++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s.%s = %s.%s", k ? " AND " : " on ",
+                                  n->l->quals[n->lkey[k]] ? n->l->quals[n->lkey[k]] : "", n->l->names[n->lkey[k]],
+                                  n->r->quals[n->rkey[k]] ? n->r->quals[n->rkey[k]] : "", n->r->names[n->rkey[k]]);
+        if (n->j.resid)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " with a condition");
+        snprintf(buf + o, sizeof buf - o, "%s", extra);
+        break;
+    }
+    case PN_SETOP:
+        snprintf(buf, sizeof buf, "%s%s%s", n->label, n->all ? " All" : "", extra);
+        break;
+    }
+    if ((rc = explain_line(c, out, depth, buf)) || (rc = explain_node(c, n->l, analyze, depth + 1, out)))
+        return rc;
+    return explain_node(c, n->r, analyze, depth + 1, out);
+}
+
+int plan_explain(plan_ctx *c, plan_node *root, bool analyze, rowset *out)
+{
+    if (analyze) {
+        int rc = run_node(c, root);
+        if (rc)
+            return rc;
+    }
+    return explain_node(c, root, analyze, 0, out);
+}

@@ -1,0 +1,76 @@
+/* plan.h: the plan layer. A SELECT's parse tree becomes a tree of operators (plan_node): a query over a
+ * table or over a child's rows (the vectorized pipeline of src/exec/run.c: filter, group, aggregate,
+ * project, sort, limit), a hash join of two children, a set operation. Every node's result is
+ * materialized as a rowset that its parent reads. Uncorrelated subqueries in expressions run while the
+ * plan is made (their values become constants); correlated EXISTS / NOT EXISTS become semi and anti
+ * joins, and correlated scalar subqueries compared in WHERE become joins with a grouped derived table. */
+#ifndef FACTDB_PLAN_H
+#define FACTDB_PLAN_H
+
+#include "sql/bind.h"
+
+typedef enum pn_kind { PN_QUERY, PN_JOIN, PN_SETOP } pn_kind;
+
+typedef struct plan_node plan_node;
+struct plan_node {
+    pn_kind kind;
+    int ncols;
+    sql_type *types;
+    char **names;
+    const char **quals;     /* per column: the name that qualifies it (a table or alias), NULL for none */
+    bool *hidden;           /* NULL, or per column: a USING column's second copy (answers only to its qualifier) */
+    /* PN_QUERY: reads the table q.table, or input's rows (input != NULL), or nothing (no FROM) */
+    query q;
+    plan_node *input;
+    const char *label;      /* EXPLAIN: what the node reads or does */
+    /* PN_JOIN */
+    plan_node *l, *r;
+    exec_join j;
+    int *lkey, *rkey;
+    /* PN_SETOP */
+    setop_type op;
+    bool all;
+    /* execution */
+    bool done;
+    rowset *rs;             /* the materialized rows (owned by the plan) */
+    exec_result er;         /* PN_QUERY's result */
+    size_t rows;
+    double ms;
+    size_t chunks_total, chunks_skipped;
+    plan_node *next_all;    /* every node of the plan, for cleanup */
+};
+
+typedef struct plan_cte plan_cte;
+
+typedef struct plan_ctx {
+    factdb *db;
+    sql_arena *a;
+    const sql_value *params;
+    int nparams;
+    int64_t now_us;
+    atomic_bool *cancel;
+    int threads;
+    size_t mem_limit;
+    factdb_error *err;
+    _Atomic size_t mem;
+    plan_cte *ctes;         /* WITH queries in scope, innermost first */
+    plan_node *all;
+    rowset **keep;          /* rowsets whose text other rowsets point into */
+    int nkeep, keep_cap;
+    int nsub;               /* derived tables made for subqueries: __sq1, __sq2, ... */
+    bool snapshot_mine;     /* plan_init opened the read snapshot every scan shares */
+    void *snapshot;
+} plan_ctx;
+
+/* Starts planning a statement; plan_done frees everything the plan made. */
+void plan_init(plan_ctx *c);
+void plan_done(plan_ctx *c);
+/* Plans a SELECT (any form: joins, subqueries, WITH, set operations). The root is always a PN_QUERY whose
+ * q.nvisible columns are the result. */
+int plan_select(plan_ctx *c, sql_select *s, plan_node **out);
+/* Runs the plan; the root's result is moved into *res (the caller frees it with exec_result_free). */
+int plan_execute(plan_ctx *c, plan_node *root, exec_result *res);
+/* EXPLAIN [ANALYZE]: one text line per node, indented by depth, appended to out (a one-column rowset). */
+int plan_explain(plan_ctx *c, plan_node *root, bool analyze, rowset *out);
+
+#endif
