@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #define MAX_LEAVES 64
 
@@ -970,97 +971,66 @@ static bool col_of(const ast *x, leaf *const *lv, int n, int *li, int *ci)
     return x->kind == A_COLUMN && find_col(lv, n, x->qual, x->name, li, ci) == 0;
 }
 
-/* Joins the leaves of pb (their scans planned) into one node; conjuncts that could not be placed stay in
- * pb->conj for the caller. */
+/* Joins the leaves of pb (their scans planned) into one PN_JOINSET node: equalities between two leaves
+ * become its edges, conjuncts over several leaves its conditions; conjuncts it cannot take (subqueries,
+ * names it does not know) stay in pb->conj for the caller. */
 static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
 {
     int n = pb->n;
-    bool in[MAX_LEAVES] = {false};
-    /* place of each leaf's columns in the joined node */
-    int base[MAX_LEAVES];
-    int start = 0;
-    for (int i = 1; i < n; i++)
-        if (pb->lv[i]->est > pb->lv[start]->est)
-            start = i;
-    plan_node *cur = pb->lv[start]->scan;
-    in[start] = true;
-    base[start] = 0;
-    bool used[4096] = {false};
-    if (pb->conj.n > (int)ARRAY_LEN(used))
-        return perr(c, FACTDB_LIMIT, 1, "too many conditions in one query (at most %zu)", ARRAY_LEN(used));
-    for (int step = 1; step < n; step++) {
-        /* the smallest leaf joined to what we have by an equality, else the smallest of all */
-        int pick = -1;
-        bool linked = false;
-        for (int i = 0; i < n; i++) {
-            if (in[i])
-                continue;
-            bool li_ = false;
-            for (int k = 0; k < pb->conj.n && !li_; k++) {
-                ast *x = pb->conj.v[k];
-                int la, ca, lb, cb;
-                if (used[k] || x->kind != A_BIN || x->nargs != 2 || strcmp(x->op, "=") ||
-                    !col_of(x->args[0], pb->lv, n, &la, &ca) || !col_of(x->args[1], pb->lv, n, &lb, &cb))
-                    continue;
-                li_ = (la == i && in[lb]) || (lb == i && in[la]);
-            }
-            if (pick < 0 || (li_ && !linked) || (li_ == linked && pb->lv[i]->est < pb->lv[pick]->est)) {
-                pick = i;
-                linked = li_;
-            }
-        }
-        leaf *L = pb->lv[pick];
-        int lk[64], rk[64], nk = 0;
-        for (int k = 0; k < pb->conj.n && nk < 64; k++) {
-            ast *x = pb->conj.v[k];
-            int la, ca, lb, cb;
-            if (used[k] || x->kind != A_BIN || x->nargs != 2 || strcmp(x->op, "=") ||
-                !col_of(x->args[0], pb->lv, n, &la, &ca) || !col_of(x->args[1], pb->lv, n, &lb, &cb))
-                continue;
-            if (lb == pick && in[la]) {
-                int t = la;
-                la = lb, lb = t;
-                t = ca;
-                ca = cb, cb = t;
-            }
-            if (!(la == pick && in[lb]))
-                continue;
-            if (!exec_join_key_ok(L->cols[ca].type, pb->lv[lb]->cols[cb].type))
-                continue;
-            lk[nk] = base[lb] + pb->lv[lb]->outcol[cb];
-            rk[nk++] = L->outcol[ca];
-            used[k] = true;
-        }
-        /* conjuncts over the leaves joined so far and this one: checked at this join */
-        in[pick] = true;
-        base[pick] = cur->ncols;
-        ast_vec res = {0};
-        for (int k = 0; k < pb->conj.n; k++) {
-            if (used[k])
-                continue;
-            bool sub = false, unknown = false;
-            uint64_t m = leaf_refs(pb->conj.v[k], pb->lv, n, &sub, &unknown);
-            bool all_in = m != 0;
-            for (int i = 0; i < n; i++)
-                if (m >> i & 1)
-                    all_in &= in[i];
-            if (all_in && !sub && !unknown && (m >> pick & 1)) {
-                if (push(c, &res, pb->conj.v[k]))
-                    return c->err->code;
-                used[k] = true;
-            }
-        }
-        plan_node *j;
-        if (join_node(c, nk ? JT_INNER : JT_CROSS, cur, L->scan, lk, rk, nk, mk_and(c, res.v, res.n), &j))
-            return c->err->code;
-        cur = j;
+    if (n == 1) {
+        *out = pb->lv[0]->scan;
+        return 0;
     }
+    plan_node *js = new_node(c, PN_JOINSET);
+    if (!js)
+        return nomem(c);
+    js->nkids = n;
+    js->kids = alloc(c, (size_t)n * sizeof *js->kids);
+    js->edges = alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->edges);
+    js->rconj = alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->rconj);
+    js->rmask = alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->rmask);
+    if (!js->kids || !js->edges || !js->rconj || !js->rmask)
+        return nomem(c);
+    for (int i = 0; i < n; i++) {
+        js->kids[i] = pb->lv[i]->scan;
+        js->ncols += js->kids[i]->ncols;
+    }
+    js->types = alloc(c, (size_t)js->ncols * sizeof *js->types);
+    js->names = alloc(c, (size_t)js->ncols * sizeof *js->names);
+    js->quals = alloc(c, (size_t)js->ncols * sizeof *js->quals);
+    js->hidden = alloc(c, (size_t)js->ncols * sizeof *js->hidden);
+    if (!js->types || !js->names || !js->quals || !js->hidden)
+        return nomem(c);
+    for (int i = 0, at = 0; i < n; i++)
+        for (int k = 0; k < js->kids[i]->ncols; k++, at++) {
+            plan_node *kid = js->kids[i];
+            js->types[at] = kid->types[k];
+            js->names[at] = kid->names[k];
+            js->quals[at] = kid->quals[k];
+            js->hidden[at] = kid->hidden && kid->hidden[k];
+        }
+    js->label = "Hash Joins";
     int k2 = 0;
-    for (int k = 0; k < pb->conj.n; k++)
-        if (!used[k])
-            pb->conj.v[k2++] = pb->conj.v[k];
+    for (int k = 0; k < pb->conj.n; k++) {
+        ast *x = pb->conj.v[k];
+        int la, ca, lb, cb;
+        if (x->kind == A_BIN && x->nargs == 2 && !strcmp(x->op, "=") && col_of(x->args[0], pb->lv, n, &la, &ca) &&
+            col_of(x->args[1], pb->lv, n, &lb, &cb) && la != lb &&
+            exec_join_key_ok(pb->lv[la]->cols[ca].type, pb->lv[lb]->cols[cb].type)) {
+            js->edges[js->nedges++] = (plan_edge){la, pb->lv[la]->outcol[ca], lb, pb->lv[lb]->outcol[cb]};
+            continue;
+        }
+        bool sub = false, unknown = false;
+        uint64_t m = leaf_refs(x, pb->lv, n, &sub, &unknown);
+        if (m && !sub && !unknown) {
+            js->rconj[js->nrconj] = x;
+            js->rmask[js->nrconj++] = m;
+            continue;
+        }
+        pb->conj.v[k2++] = x;
+    }
     pb->conj.n = k2;
-    *out = cur;
+    *out = js;
     return 0;
 }
 
@@ -1260,12 +1230,125 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
     return 0;
 }
 
+/* bind_ast_equal ignores column qualifiers (the binder resolves them later): compare them here. */
+static bool str_eq(const ast *x, const ast *y)
+{
+    if (!x || !y)
+        return x == y;
+    if (x->kind == A_COLUMN && (!x->qual != !y->qual || (x->qual && strcmp(x->qual, y->qual))))
+        return false;
+    for (int i = 0; i < x->nargs && i < y->nargs; i++)
+        if (!str_eq(x->args[i], y->args[i]))
+            return false;
+    return true;
+}
+
+static bool is_or(const ast *x)
+{
+    if (x->kind != A_BIN || x->nargs < 2)
+        return false;
+    for (int i = 1; i < x->nargs; i++)
+        if (strcmp(x->ops ? x->ops[i] : x->op, "or"))
+            return false;
+    return true;
+}
+
+static ast *mk_or(plan_ctx *c, ast **v, int n)
+{
+    ast *x = mk_and(c, v, n);
+    if (x && n > 1)
+        x->op = "or";
+    return x;
+}
+
+/* OR of ANDs: conditions every arm has are taken out of the OR (TPC-H Q19's join condition appears in each
+ * arm), and for each leaf whose columns every arm restricts, the OR of those restrictions is added as a
+ * filter the leaf's scan can apply (implied by the whole, so the whole is still checked). */
+static int factor_ors(plan_ctx *c, problem *pb)
+{
+    int n0 = pb->conj.n;
+    for (int k = 0; k < n0; k++) {
+        ast *x = pb->conj.v[k];
+        if (!is_or(x) || x->nargs > 64)
+            continue;
+        ast_vec arms[64];
+        memset(arms, 0, sizeof arms);
+        for (int a = 0; a < x->nargs; a++)
+            if (split_and(c, x->args[a], &arms[a]))
+                return c->err->code;
+        /* common conjuncts */
+        ast_vec common = {0};
+        for (int i = 0; i < arms[0].n; i++) {
+            bool all = true;
+            for (int a = 1; a < x->nargs && all; a++) {
+                bool found = false;
+                for (int j = 0; j < arms[a].n && !found; j++)
+                    found = bind_ast_equal(arms[0].v[i], arms[a].v[j]) && str_eq(arms[0].v[i], arms[a].v[j]);
+                all = found;
+            }
+            if (all && push(c, &common, arms[0].v[i]))
+                return c->err->code;
+        }
+        if (common.n) {
+            ast *rest[64];
+            bool empty_arm = false;
+            for (int a = 0; a < x->nargs; a++) {
+                ast_vec keep = {0};
+                for (int j = 0; j < arms[a].n; j++) {
+                    bool is_common = false;
+                    for (int i = 0; i < common.n && !is_common; i++)
+                        is_common = bind_ast_equal(common.v[i], arms[a].v[j]) && str_eq(common.v[i], arms[a].v[j]);
+                    if (!is_common && push(c, &keep, arms[a].v[j]))
+                        return c->err->code;
+                }
+                empty_arm |= keep.n == 0;
+                rest[a] = mk_and(c, keep.v, keep.n);
+                arms[a] = keep;
+            }
+            /* an arm left empty is true: the OR is then just the common part */
+            pb->conj.v[k] = common.v[0];
+            for (int i = 1; i < common.n; i++)
+                if (push(c, &pb->conj, common.v[i]))
+                    return c->err->code;
+            if (!empty_arm) {
+                ast *o = mk_or(c, rest, x->nargs);
+                if (!o || push(c, &pb->conj, o))
+                    return c->err ? c->err->code : nomem(c);
+            } else {
+                continue;
+            }
+        }
+        /* per leaf: OR over the arms of each arm's conditions on that leaf alone */
+        for (int li = 0; li < pb->n; li++) {
+            ast *per[64];
+            bool every = true;
+            for (int a = 0; a < x->nargs && every; a++) {
+                ast_vec mine = {0};
+                for (int j = 0; j < arms[a].n; j++) {
+                    bool sub = false, unknown = false;
+                    uint64_t m = leaf_refs(arms[a].v[j], pb->lv, pb->n, &sub, &unknown);
+                    if (m == (1ull << li) && !sub && !unknown && push(c, &mine, arms[a].v[j]))
+                        return c->err->code;
+                }
+                every = mine.n > 0;
+                per[a] = every ? mk_and(c, mine.v, mine.n) : NULL;
+            }
+            if (!every)
+                continue;
+            ast *o = mk_or(c, per, x->nargs);
+            if (!o || push(c, &pb->conj, o))
+                return c->err ? c->err->code : nomem(c);
+        }
+    }
+    return 0;
+}
+
 /* Plans FROM f with the extra conjuncts (WHERE) as one node; what cannot be placed is returned in
  * left_over. owner: the SELECT whose names are marked needed (NULL: an outer join's side: all columns). */
 static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node **out, ast_vec *left_over)
 {
     int nouter = pb->n;
-    if (decorrelate(c, pb, nouter))
+    if (decorrelate(c, pb, nouter) || factor_ors(c, pb))
         return c->err->code;
     /* needed columns */
     for (int i = 0; i < pb->n; i++) {
@@ -1730,6 +1813,164 @@ static int dense(plan_ctx *c, plan_node *n)
     return keep_rowset(c, d);
 }
 
+static int run_node(plan_ctx *c, plan_node *n);
+
+/* Distinct non-NULL values of a column, estimated from up to 16384 evenly spaced rows: the sample's count
+ * when it repeats values a lot (a small domain), else scaled up to the whole column. */
+static double distinct_est(const rowset *rs, int col)
+{
+    size_t n = rs->n;
+    if (!n)
+        return 1;
+    enum { SLOTS = 1 << 15 };
+    uint64_t *set = calloc(SLOTS, sizeof *set);
+    if (!set)
+        return (double)n;
+    size_t s = MIN(n, (size_t)16384), step = n / s, d = 0, seen = 0;
+    const rs_col *cl = &rs->cols[col];
+    for (size_t i = 0; i < s; i++) {
+        size_t row = i * step;
+        if (!cl->valid[row])
+            continue;
+        seen++;
+        uint64_t h;
+        if (cl->ph == P_STR) {
+            const sql_str *v = (const sql_str *)(const void *)(cl->data + row * 16);
+            h = XXH3_64bits(v->p, v->len);
+        } else {
+            h = XXH3_64bits(cl->data + row * cl->width, cl->width);
+        }
+        h |= 1;
+        for (size_t k = h & (SLOTS - 1);; k = (k + 1) & (SLOTS - 1)) {
+            if (set[k] == h)
+                break;
+            if (!set[k]) {
+                set[k] = h;
+                d++;
+                break;
+            }
+        }
+    }
+    free(set);
+    if (!d)
+        return 1;
+    if (s == n || d * 2 < seen)
+        return (double)d;
+    return (double)d * (double)n / (double)s;
+}
+
+/* Runs a PN_JOINSET: every input first, then greedy left-deep joins, each time with the input whose join
+ * is expected to give the fewest rows (rows(a) * rows(b) / the larger distinct count of the keys; a join
+ * on a foreign key keeps the probe side's size, a join on a small shared domain such as a nation
+ * multiplies it), inputs joined by an equality before any cross join. */
+static int run_joinset(plan_ctx *c, plan_node *n)
+{
+    int k = n->nkids, rc = 0;
+    for (int i = 0; i < k; i++)
+        if ((rc = run_node(c, n->kids[i])))
+            return rc;
+    double *dv = malloc((size_t)(n->nedges + 1) * 2 * sizeof *dv);
+    if (!dv)
+        return nomem(c);
+    for (int e = 0; e < n->nedges; e++) {
+        dv[2 * e] = distinct_est(n->kids[n->edges[e].la]->rs, n->edges[e].ca);
+        dv[2 * e + 1] = distinct_est(n->kids[n->edges[e].lb]->rs, n->edges[e].cb);
+    }
+    bool in[MAX_LEAVES] = {false}, used_r[4096] = {false};
+    int base[MAX_LEAVES];
+    int first = 0;
+    double best = -1;
+    for (int e = 0; e < n->nedges; e++) {
+        const plan_edge *ed = &n->edges[e];
+        double est = (double)n->kids[ed->la]->rs->n * (double)n->kids[ed->lb]->rs->n / MAX(dv[2 * e], dv[2 * e + 1]);
+        if (best < 0 || est < best) {
+            best = est;
+            first = n->kids[ed->la]->rs->n >= n->kids[ed->lb]->rs->n ? ed->la : ed->lb;
+        }
+    }
+    if (best < 0)
+        for (int i = 1; i < k; i++)
+            if (n->kids[i]->rs->n > n->kids[first]->rs->n)
+                first = i;
+    plan_node *cur = n->kids[first];
+    in[first] = true;
+    base[first] = 0;
+    for (int step = 1; step < k && !rc; step++) {
+        int pick = -1;
+        bool pick_linked = false;
+        double pick_est = 0;
+        for (int i = 0; i < k; i++) {
+            if (in[i])
+                continue;
+            double div = 0;
+            bool linked = false;
+            for (int e = 0; e < n->nedges; e++) {
+                const plan_edge *ed = &n->edges[e];
+                if ((ed->la == i && in[ed->lb]) || (ed->lb == i && in[ed->la])) {
+                    linked = true;
+                    double a = MIN(dv[2 * e], (double)cur->rs->n), b = dv[2 * e + 1];
+                    if (ed->lb != i)
+                        a = MIN(dv[2 * e + 1], (double)cur->rs->n), b = dv[2 * e];
+                    div = MAX(div, MAX(a, b));
+                }
+            }
+            double est = (double)cur->rs->n * (double)n->kids[i]->rs->n / (linked ? MAX(div, 1) : 1);
+            if (pick < 0 || (linked && !pick_linked) || (linked == pick_linked && est < pick_est)) {
+                pick = i;
+                pick_linked = linked;
+                pick_est = est;
+            }
+        }
+        int lk[64], rk[64], nk = 0;
+        for (int e = 0; e < n->nedges && nk < 64; e++) {
+            const plan_edge *ed = &n->edges[e];
+            if (ed->la == pick && in[ed->lb]) {
+                lk[nk] = base[ed->lb] + ed->cb;
+                rk[nk++] = ed->ca;
+            } else if (ed->lb == pick && in[ed->la]) {
+                lk[nk] = base[ed->la] + ed->ca;
+                rk[nk++] = ed->cb;
+            }
+        }
+        in[pick] = true;
+        ast_vec res = {0};
+        for (int r = 0; r < n->nrconj && r < (int)ARRAY_LEN(used_r); r++) {
+            bool all_in = !used_r[r];
+            for (int i = 0; i < k && all_in; i++)
+                if (n->rmask[r] >> i & 1)
+                    all_in = in[i];
+            if (all_in) {
+                used_r[r] = true;
+                if ((rc = push(c, &res, n->rconj[r])))
+                    break;
+            }
+        }
+        plan_node *j;
+        if (rc || (rc = join_node(c, nk ? JT_INNER : JT_CROSS, cur, n->kids[pick], lk, rk, nk, mk_and(c, res.v, res.n), &j)))
+            break;
+        base[pick] = cur->ncols;
+        if ((rc = run_node(c, j)))
+            break;
+        cur = j;
+    }
+    free(dv);
+    if (rc)
+        return rc;
+    /* the columns in input order */
+    rs_col *perm = malloc((size_t)(n->ncols + 1) * sizeof *perm);
+    if (!perm)
+        return nomem(c);
+    for (int i = 0, at = 0; i < k; i++)
+        for (int col = 0; col < n->kids[i]->ncols; col++)
+            perm[at++] = cur->rs->cols[base[i] + col];
+    memcpy(cur->rs->cols, perm, (size_t)n->ncols * sizeof *perm);
+    free(perm);
+    n->chosen = cur;
+    n->rs = cur->rs;
+    n->rows = cur->rs->n;
+    return 0;
+}
+
 static int run_node(plan_ctx *c, plan_node *n)
 {
     if (n->done)
@@ -1737,8 +1978,16 @@ static int run_node(plan_ctx *c, plan_node *n)
     int rc = 0;
     if (n->kind == PN_QUERY && n->input && (rc = run_node(c, n->input)))
         return rc;
-    if (n->kind != PN_QUERY && ((rc = run_node(c, n->l)) || (rc = run_node(c, n->r))))
+    if ((n->kind == PN_JOIN || n->kind == PN_SETOP) && ((rc = run_node(c, n->l)) || (rc = run_node(c, n->r))))
         return rc;
+    if (n->kind == PN_JOINSET) {
+        double t0 = now_ms();
+        if ((rc = run_joinset(c, n)))
+            return rc;
+        n->ms = now_ms() - t0;
+        n->done = true;
+        return 0;
+    }
     if (c->cancel && atomic_load(c->cancel))
         return base_err(c->err, FACTDB_INVALID_ARGUMENT, "canceling statement due to user request");
     double t0 = now_ms();
@@ -1847,6 +2096,17 @@ static int explain_node(plan_ctx *c, plan_node *n, bool analyze, int depth, rows
     case PN_SETOP:
         snprintf(buf, sizeof buf, "%s%s%s", n->label, n->all ? " All" : "", extra);
         break;
+    case PN_JOINSET:
+        if (n->chosen)
+            return explain_node(c, n->chosen, analyze, depth, out);
+        snprintf(buf, sizeof buf, "Hash Joins of %d inputs, %d equalities, %d other conditions (order chosen when "
+                 "the inputs have run)", n->nkids, n->nedges, n->nrconj);
+        if ((rc = explain_line(c, out, depth, buf)))
+            return rc;
+        for (int i = 0; i < n->nkids; i++)
+            if ((rc = explain_node(c, n->kids[i], analyze, depth + 1, out)))
+                return rc;
+        return 0;
     }
     if ((rc = explain_line(c, out, depth, buf)) || (rc = explain_node(c, n->l, analyze, depth + 1, out)))
         return rc;

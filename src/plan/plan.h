@@ -9,7 +9,13 @@
 
 #include "sql/bind.h"
 
-typedef enum pn_kind { PN_QUERY, PN_JOIN, PN_SETOP } pn_kind;
+/* PN_JOINSET: inner joins of several inputs whose order is chosen when they have run (sizes and distinct
+ * key counts measured, not guessed); its columns are its inputs' in input order. */
+typedef enum pn_kind { PN_QUERY, PN_JOIN, PN_SETOP, PN_JOINSET } pn_kind;
+
+typedef struct plan_edge {
+    int la, ca, lb, cb;     /* input la's column ca equals input lb's column cb */
+} plan_edge;
 
 typedef struct plan_node plan_node;
 struct plan_node {
@@ -30,6 +36,15 @@ struct plan_node {
     /* PN_SETOP */
     setop_type op;
     bool all;
+    /* PN_JOINSET */
+    plan_node **kids;
+    int nkids;
+    plan_edge *edges;
+    int nedges;
+    ast **rconj;            /* other conditions, each checked at the first join that has its inputs */
+    uint64_t *rmask;
+    int nrconj;
+    plan_node *chosen;      /* the join tree made at run time */
     /* execution */
     bool done;
     rowset *rs;             /* the materialized rows (owned by the plan) */
