@@ -242,6 +242,7 @@ bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BU
 	bash bench/load_gate.sh >> docs/benchmarks.md
 	bash bench/tpch.sh >> docs/benchmarks.md
 	FACTDB_TPCH_SF=3 bash bench/tpch.sh >> docs/benchmarks.md
+	bash bench/tpch22.sh >> docs/benchmarks.md
 	$(MAKE) bench-python >> docs/benchmarks.md
 
 # the Python module against Python's sqlite3 (part of make bench); prints its markdown
@@ -252,6 +253,11 @@ bench-python: python
 # factor 3 (after a scale factor 1 run it also prints the SF3/SF1 scaling table); prints its markdown
 bench-tpch: all $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
 	bash bench/tpch.sh
+
+# the 22 TPC-H queries, factdb against DuckDB at 2 threads (part of make bench): FACTDB_TPCH22_SF (default 1);
+# prints its markdown
+bench-tpch22: all $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
+	bash bench/tpch22.sh
 
 # writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
 bench-writers: all
