@@ -83,9 +83,9 @@ $(BUILD)/bench-scan: $(BUILD)/obj/bench/scan.o $(BUILD)/libfactdb.a
 $(BUILD)/bench-sql: $(BUILD)/obj/bench/sql.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bench-tpch-gen: bench/tpch_gen.c
+$(BUILD)/bench-tpch-gen: bench/tpch_gen.c bench/gen_csv.c bench/gen_csv.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -o $@ bench/tpch_gen.c bench/gen_csv.c
 
 $(BUILD)/bench-tpch-sql: $(BUILD)/obj/bench/tpch_sql.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
