@@ -128,8 +128,8 @@ def main():
     print("processes of its own, factdb's and DuckDB's alternating (%d each; in each a warm-up run, then %d" % (
         ROUNDS, per))
     print("timed), so a slow spell of the shared machine hits both alike; the best time in ms is shown.")
-    print("`results` compares factdb's rows with DuckDB's")
-    print("(in order, numbers within a relative 1e-6). \"not supported yet\" is factdb's error message.")
+    print("`results` compares factdb's rows with DuckDB's (in order, numbers within a relative 1e-6).")
+    print("\"not supported yet\" is factdb's error message.")
     print()
     print("| | factdb | DuckDB | factdb/DuckDB |")
     print("|---|---:|---:|---:|")
