@@ -14,7 +14,7 @@ or hangs on any query: every query factdb fails is also run through `factdb sql`
 
 tests/ssb/test_ssb.py runs the Star Schema Benchmark's queries through run() below.
 
-Environment: FACTDB_BUILD (default build/), FACTDB_TPCH_GEN (default $FACTDB_BUILD/bench-tpch-gen, then
+Environment: FACTDB_BUILD (default build/), FACTDB_BENCH_TPCH_GEN (default $FACTDB_BUILD/bench-tpch-gen, then
 build/bench-tpch-gen), FACTDB_TPCH_TEST_SF, FACTDB_PG_BIN. --show prints both answers of every
 difference, listed or not."""
 import os
