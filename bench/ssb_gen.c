@@ -4,7 +4,7 @@
  * lineitem's rows to their order's columns, the dimensions drop TPC-H's comments and gain the
  * hierarchy columns (city, nation, region; category, brand) the 13 queries group by.
  *
- *   date        one row per day 1992-01-01 .. 1998-12-31 (2,556): d_datekey yyyymmdd, d_date "January 1,
+ *   date        one row per day 1992-01-01 .. 1998-12-31 (2,557): d_datekey yyyymmdd, d_date "January 1,
  *               1992", d_dayofweek, d_month, d_year, d_yearmonthnum yyyymm, d_yearmonth "Jan1992",
  *               d_daynuminweek (Sunday 1), d_daynuminmonth, d_daynuminyear, d_monthnuminyear,
  *               d_weeknuminyear ((daynuminyear - 1) / 7 + 1: 1..53), d_sellingseason (Winter Jan-Feb,

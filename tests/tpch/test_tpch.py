@@ -7,6 +7,9 @@ load the same CSV files into the same schema (schema.sql), and every query's ans
 rules of tests/pgdiff/test_pgdiff.py (its compare(): ordered when the query has ORDER BY, column names
 and type families, numeric exactly, double precision to 1e-12 relative).
 
+PostgreSQL also checks the generator's promises (TPCH_DATA_CHECKS: lines consistent with partsupp, part
+and their order's total and status, customers without orders, phone country codes, the word lists).
+
 tests/tpch/unsupported.txt lists the queries factdb cannot answer yet (`q02: reason`). The test fails if
 a query not listed fails or differs, if a listed query now agrees (delete its line), or if factdb crashes
 or hangs on any query: every query factdb fails is also run through `factdb sql`, which must exit 1 with a
@@ -89,7 +92,37 @@ TPCH_INDEXES = [("lineitem", "l_orderkey"), ("lineitem", "l_partkey, l_suppkey")
                 ("supplier", "s_suppkey"), ("customer", "c_custkey")]
 
 
-def run(title, suite_dir, gen_argv, show_all=False, indexes=()):
+# The generator's promises (bench/tpch_gen.c, from the specification's clause 4.2.3), checked in PostgreSQL:
+# each query answers true when the data keeps it.
+TPCH_DATA_CHECKS = [
+    ("every lineitem's (partkey, suppkey) is a partsupp row",
+     "SELECT NOT EXISTS (SELECT 1 FROM lineitem LEFT JOIN partsupp ON ps_partkey = l_partkey "
+     "AND ps_suppkey = l_suppkey WHERE ps_partkey IS NULL)"),
+    ("l_extendedprice = l_quantity * p_retailprice",
+     "SELECT bool_and(l_extendedprice = l_quantity * p_retailprice) FROM lineitem JOIN part ON p_partkey = l_partkey"),
+    ("o_totalprice is the sum of its lines' rounded charges, o_orderstatus F/O/P from their linestatus",
+     "SELECT bool_and(o_totalprice = t AND o_orderstatus = st) FROM orders JOIN (SELECT l_orderkey, "
+     "sum(round(l_extendedprice * (1 + l_tax) * (1 - l_discount), 2)) AS t, CASE WHEN bool_and(l_linestatus = 'F') "
+     "THEN 'F' WHEN bool_and(l_linestatus = 'O') THEN 'O' ELSE 'P' END AS st FROM lineitem GROUP BY l_orderkey) l "
+     "ON l_orderkey = o_orderkey"),
+    ("no order of a custkey that is a multiple of 3, and every other customer may have orders",
+     "SELECT bool_and(o_custkey % 3 <> 0) AND count(DISTINCT o_custkey) > 0.6 * (SELECT count(*) FROM customer) "
+     "FROM orders"),
+    ("c_phone and s_phone start with nationkey + 10",
+     "SELECT (SELECT bool_and(substring(c_phone from 1 for 2)::int = c_nationkey + 10) FROM customer) AND "
+     "(SELECT bool_and(substring(s_phone from 1 for 2)::int = s_nationkey + 10) FROM supplier)"),
+    ("some suppliers complain (Q16), some orders match '%special%requests%' (Q13), some parts are green (Q9)",
+     "SELECT (SELECT count(*) FROM supplier WHERE s_comment LIKE '%Customer%Complaints%') > 0 AND "
+     "(SELECT count(*) FROM orders WHERE o_comment LIKE '%special%requests%') > 0 AND "
+     "(SELECT count(*) FROM part WHERE p_name LIKE '%green%') > 0"),
+    ("92 colors, 150 types, 40 containers, 25 brands, 5 segments",
+     "SELECT (SELECT count(DISTINCT p_type) FROM part) = 150 AND (SELECT count(DISTINCT p_container) FROM part) = 40 "
+     "AND (SELECT count(DISTINCT p_brand) FROM part) = 25 AND (SELECT count(DISTINCT c_mktsegment) FROM customer) = 5 "
+     "AND (SELECT count(DISTINCT w) FROM part, unnest(string_to_array(p_name, ' ')) w) = 92"),
+]
+
+
+def run(title, suite_dir, gen_argv, show_all=False, indexes=(), checks=()):
     """Generates the data with gen_argv + [DIR], loads both engines, compares every query; returns the exit
     status (0: every query agrees or is listed, and every listed one still fails)."""
     if not os.access(FACTDB, os.X_OK):
@@ -113,6 +146,11 @@ def run(title, suite_dir, gen_argv, show_all=False, indexes=()):
             fd = None
             try:
                 load_pg(conn, tables, data, indexes)
+                for what, sql in checks:
+                    r = conn.query(sql)
+                    if r[0] != "rows" or r[3] != [["t"]]:
+                        failures.append("data")
+                        print("DATA CHECK FAILED: %s: %s" % (what, test_pgdiff.show(r)))
                 t1 = time.time()
                 fd = engines.FactdbServer(FACTDB, db, os.path.join(tmp, "serve.log"))
                 for name, sql in qs:
@@ -172,7 +210,7 @@ def run(title, suite_dir, gen_argv, show_all=False, indexes=()):
 def main():
     sf = os.environ.get("FACTDB_TPCH_TEST_SF", "0.05")
     return run("tpch", HERE, [generator("bench-tpch-gen"), "--tables", sf], "--show" in sys.argv[1:],
-               TPCH_INDEXES)
+               TPCH_INDEXES, TPCH_DATA_CHECKS)
 
 
 if __name__ == "__main__":
