@@ -7,7 +7,8 @@ RUNS / ROUNDS timed runs per process) and keeps the best time. A query factdb re
 yet" (its message is printed) and DuckDB's time is still measured; one factdb crashes on (killed by a
 signal) or that does not finish within TIMEOUT is marked so. Results are compared (factdb's against
 DuckDB's, in order, numbers within a relative 1e-6, as bench/tpch.py does). Prints a markdown section
-for docs/benchmarks.md; progress goes to stderr. Exits 1 if results differ or factdb crashed.
+for docs/benchmarks.md; progress goes to stderr. Exits 1 if results differ or factdb crashed (a timeout
+is shown in the table but is no failure: a slow plan is a number to improve, not a broken build).
 
 Usage: tpch22.py SUITE_DIR DATADIR WORKDIR SF RUNS BUILD TITLE"""
 import os
@@ -23,7 +24,7 @@ import tpch  # noqa: E402  (bench/tpch.py: parse() of the engines' output and sa
 
 ROUNDS = 2
 THREADS = "2"
-TIMEOUT = 900  # seconds for one process (a warm-up and the timed runs of one query)
+TIMEOUT = 300  # seconds for one process (a warm-up and the timed runs of one query)
 
 
 def log(*a):
@@ -95,7 +96,7 @@ def main():
                     if engine == "d":
                         sys.exit("tpch22.py: DuckDB failed on %s (%s):\n%s" % (name, code, err))
                     if code == "timeout":
-                        refused = "timeout: more than %d s" % TIMEOUT
+                        refused = "timeout: a warm-up and %d runs took more than %d s (killed)" % (per, TIMEOUT)
                     elif code < 0:
                         refused = "CRASH: killed by signal %d: %s" % (-code, err.strip()[-300:])
                     else:
@@ -107,7 +108,7 @@ def main():
                 answer[engine] = res[0]
         if refused:
             results.append((name, None, best["d"], refused))
-            if not refused.startswith("not supported"):
+            if refused.startswith("CRASH"):
                 bad.append("%s: %s" % (name, refused))
             continue
         d = tpch.same(answer["f"], answer["d"])
