@@ -15,7 +15,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test run bench python python-deps python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt
+.PHONY: all deps test-deps test run bench python python-deps python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt check-tpch check-ssb bench-tpch22 bench-ssb
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -83,9 +83,13 @@ $(BUILD)/bench-scan: $(BUILD)/obj/bench/scan.o $(BUILD)/libfactdb.a
 $(BUILD)/bench-sql: $(BUILD)/obj/bench/sql.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/bench-tpch-gen: bench/tpch_gen.c
+$(BUILD)/bench-tpch-gen: bench/tpch_gen.c bench/gen_csv.c bench/gen_csv.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -o $@ bench/tpch_gen.c bench/gen_csv.c
+
+$(BUILD)/bench-ssb-gen: bench/ssb_gen.c bench/gen_csv.c bench/gen_csv.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $@ bench/ssb_gen.c bench/gen_csv.c -lm
 
 $(BUILD)/bench-tpch-sql: $(BUILD)/obj/bench/tpch_sql.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
@@ -98,13 +102,15 @@ $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
 # (ASan+UBSan), then the crash tests against the optimized build.
 test: test-deps
 	$(MAKE) -j$$(nproc) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/factdb-demo build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
-	$(MAKE) -j$$(nproc) all build/unit_tests
+	$(MAKE) -j$$(nproc) all build/unit_tests build/bench-tpch-gen build/bench-ssb-gen
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --jobs 2
 	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
 	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py
 	FACTDB_BUILD=build/asan python3 tests/differential.py
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/pgdiff/test_pgdiff.py
+	FACTDB_BUILD=build/asan python3 tests/tpch/test_tpch.py
+	FACTDB_BUILD=build/asan python3 tests/ssb/test_ssb.py
 	FACTDB_BUILD=build/asan python3 tests/slt/test_run_slt.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_writers.py
@@ -156,6 +162,16 @@ SLT_MAX_QUERIES ?= 0
 SLT_JOBS ?= 2
 check-pgdiff: all test-deps
 	python3 tests/pgdiff/test_pgdiff.py
+
+# check-tpch: the 22 TPC-H queries against PostgreSQL at scale factor 0.05 (FACTDB_TPCH_TEST_SF), part of
+# make test; tests/tpch/unsupported.txt lists those factdb cannot answer yet.
+check-tpch: all test-deps $(BUILD)/bench-tpch-gen
+	python3 tests/tpch/test_tpch.py
+
+# check-ssb: the Star Schema Benchmark's 13 queries against PostgreSQL at scale factor 0.1
+# (FACTDB_SSB_TEST_SF), part of make test; tests/ssb/unsupported.txt lists those factdb cannot answer yet.
+check-ssb: all test-deps $(BUILD)/bench-ssb-gen
+	python3 tests/ssb/test_ssb.py
 
 check-slt: all test-deps
 	@mkdir -p tests/out
@@ -230,12 +246,14 @@ run: all
 screenshots: all
 	FACTDB_SCREENSHOTS_TO_DOCS=1 node tests/browser/test_dashboard.mjs
 
-bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
+bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BUILD)/procdriver $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql $(BUILD)/bench-ssb-gen
 	bash bench/run.sh
 	python3 bench/writers.py
 	bash bench/load_gate.sh >> docs/benchmarks.md
 	bash bench/tpch.sh >> docs/benchmarks.md
 	FACTDB_TPCH_SF=3 bash bench/tpch.sh >> docs/benchmarks.md
+	bash bench/tpch22.sh >> docs/benchmarks.md
+	bash bench/ssb.sh >> docs/benchmarks.md
 	$(MAKE) bench-python >> docs/benchmarks.md
 
 # the Python module against Python's sqlite3 (part of make bench); prints its markdown
@@ -246,6 +264,16 @@ bench-python: python
 # factor 3 (after a scale factor 1 run it also prints the SF3/SF1 scaling table); prints its markdown
 bench-tpch: all $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
 	bash bench/tpch.sh
+
+# the 22 TPC-H queries, factdb against DuckDB at 2 threads (part of make bench): FACTDB_TPCH22_SF (default 1);
+# prints its markdown
+bench-tpch22: all $(BUILD)/bench-tpch-gen $(BUILD)/bench-tpch-sql
+	bash bench/tpch22.sh
+
+# the Star Schema Benchmark's 13 queries, factdb against DuckDB at 2 threads (part of make bench):
+# FACTDB_SSB_SF (default 1); prints its markdown
+bench-ssb: all $(BUILD)/bench-ssb-gen $(BUILD)/bench-tpch-sql
+	bash bench/ssb.sh
 
 # writers taking turns alone (part of make bench): commits/s and waits for 1, 2 and 4 writer processes
 bench-writers: all

@@ -1,6 +1,12 @@
-// tpch_duckdb.mjs: DuckDB side of the lineitem benchmark (bench/tpch.py), pinned @duckdb/node-api.
+// tpch_duckdb.mjs: DuckDB side of the lineitem benchmark (bench/tpch.py) and of the 22-query TPC-H and SSB
+// benchmark (bench/tpch22.py), pinned @duckdb/node-api.
 //   node tpch_duckdb.mjs load CSV DBFILE THREADS    creates lineitem with the TPC-H types, fills it from
 //                                                   the CSV, checkpoints; prints "load_ms file_bytes"
+//   node tpch_duckdb.mjs tables DIR DBFILE THREADS SCHEMA
+//                                                   runs SCHEMA's CREATE TABLE statements (a file, one
+//                                                   statement per `;`, `--` comment lines), fills each
+//                                                   table from DIR/<table>.csv (COPY, header), checkpoints;
+//                                                   prints "load_ms file_bytes"
 //   node tpch_duckdb.mjs query DBFILE THREADS RUNS SQL
 //                                                   THREADS: counts like 1,2; a warm-up run per count,
 //                                                   then RUNS rounds running each count in turn; prints
@@ -8,7 +14,7 @@
 //                                                   last result, one row a line, tab-separated (\N NULL),
 //                                                   each ended by a line "--"
 import { DuckDBInstance } from '@duckdb/node-api';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 const [mode, ...args] = process.argv.slice(2);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -22,6 +28,22 @@ if (mode === 'load') {
     l_tax decimal(15,2), l_returnflag text, l_linestatus text, l_shipdate date, l_commitdate date,
     l_receiptdate date, l_shipinstruct text, l_shipmode text, l_comment text)`);
   await con.run(`INSERT INTO lineitem SELECT * FROM read_csv('${csv}', header=true)`);
+  await con.run('CHECKPOINT');
+  const ms = now() - t0;
+  con.closeSync();
+  inst.closeSync();
+  console.log(`${ms.toFixed(1)} ${statSync(dbfile).size}`);
+} else if (mode === 'tables') {
+  const [dir, dbfile, threads, schema] = args;
+  const text = readFileSync(schema, 'utf8').split('\n').filter((l) => !l.trim().startsWith('--')).join('\n');
+  const inst = await DuckDBInstance.create(dbfile, { threads: String(threads) });
+  const con = await inst.connect();
+  const t0 = now();
+  for (const stmt of text.split(';').map((x) => x.trim()).filter((x) => x)) {
+    const table = /create table (\w+)/i.exec(stmt)[1];
+    await con.run(stmt);
+    await con.run(`COPY ${table} FROM '${dir}/${table}.csv' (HEADER)`);
+  }
   await con.run('CHECKPOINT');
   const ms = now() - t0;
   con.closeSync();
@@ -52,6 +74,7 @@ if (mode === 'load') {
   con.closeSync();
   inst.closeSync();
 } else {
-  console.error('usage: node tpch_duckdb.mjs load CSV DBFILE THREADS | query DBFILE THREAD,COUNTS RUNS SQL');
+  console.error('usage: node tpch_duckdb.mjs load CSV DBFILE THREADS | tables DIR DBFILE THREADS SCHEMA | '
+    + 'query DBFILE THREAD,COUNTS RUNS SQL');
   process.exit(2);
 }
