@@ -18,7 +18,7 @@
  * hook), and their values become constants; a correlated EXISTS / NOT EXISTS in WHERE becomes a semi /
  * anti join on its equality conditions (its other conditions a residual of the join); a correlated
  * scalar subquery compared in WHERE becomes a join with the subquery grouped by its correlation columns. */
-#include "plan.h"
+#include "plan_int.h"
 #include "store/store.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +34,8 @@ struct plan_cte {
     plan_node *node;        /* planned on first use */
 };
 
-static int perr(plan_ctx *c, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int perr(plan_ctx *c, int code, int pos, const char *fmt, ...)
+int pl_perr(plan_ctx *c, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int pl_perr(plan_ctx *c, int code, int pos, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -45,13 +45,13 @@ static int perr(plan_ctx *c, int code, int pos, const char *fmt, ...)
     return sql_err(c->err, code, pos, "%s", msg);
 }
 
-static int nomem(plan_ctx *c) { return base_err(c->err, FACTDB_NOMEM, "out of memory"); }
+int pl_nomem(plan_ctx *c) { return base_err(c->err, FACTDB_NOMEM, "out of memory"); }
 
-static void *alloc(plan_ctx *c, size_t n) { return sql_arena_alloc(c->a, n ? n : 1); }
+void *pl_alloc(plan_ctx *c, size_t n) { return sql_arena_alloc(c->a, n ? n : 1); }
 
-static plan_node *new_node(plan_ctx *c, pn_kind k)
+plan_node *pl_new_node(plan_ctx *c, pn_kind k)
 {
-    plan_node *n = alloc(c, sizeof *n);
+    plan_node *n = pl_alloc(c, sizeof *n);
     if (!n)
         return NULL;
     n->kind = k;
@@ -60,13 +60,13 @@ static plan_node *new_node(plan_ctx *c, pn_kind k)
     return n;
 }
 
-static int keep_rowset(plan_ctx *c, rowset *r)
+int pl_keep_rowset(plan_ctx *c, rowset *r)
 {
     if (c->nkeep == c->keep_cap) {
         int cap = c->keep_cap ? c->keep_cap * 2 : 16;
         rowset **k = realloc(c->keep, (size_t)cap * sizeof *k);
         if (!k)
-            return nomem(c);
+            return pl_nomem(c);
         c->keep = k;
         c->keep_cap = cap;
     }
@@ -120,9 +120,9 @@ static int pin_snapshot(plan_ctx *c)
 }
 
 /* ---- small parse-tree builders ---- */
-static ast *mk_col(plan_ctx *c, const char *qual, const char *name, int pos)
+ast *pl_mk_col(plan_ctx *c, const char *qual, const char *name, int pos)
 {
-    ast *x = alloc(c, sizeof *x);
+    ast *x = pl_alloc(c, sizeof *x);
     if (x) {
         x->kind = A_COLUMN;
         x->qual = (char *)qual;
@@ -133,14 +133,14 @@ static ast *mk_col(plan_ctx *c, const char *qual, const char *name, int pos)
     return x;
 }
 
-static ast *mk_and(plan_ctx *c, ast **v, int n)
+ast *pl_mk_and(plan_ctx *c, ast **v, int n)
 {
     if (n == 0)
         return NULL;
     if (n == 1)
         return v[0];
-    ast *x = alloc(c, sizeof *x);
-    ast **args = alloc(c, (size_t)n * sizeof *args);
+    ast *x = pl_alloc(c, sizeof *x);
+    ast **args = pl_alloc(c, (size_t)n * sizeof *args);
     if (!x || !args)
         return NULL;
     memcpy(args, v, (size_t)n * sizeof *args);
@@ -166,18 +166,13 @@ static bool is_and(const ast *x)
     return true;
 }
 
-typedef struct ast_vec {
-    ast **v;
-    int n, cap;
-} ast_vec;
-
-static int push(plan_ctx *c, ast_vec *l, ast *x)
+int pl_push(plan_ctx *c, ast_vec *l, ast *x)
 {
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 16;
-        ast **v = alloc(c, (size_t)cap * sizeof *v);
+        ast **v = pl_alloc(c, (size_t)cap * sizeof *v);
         if (!v)
-            return nomem(c);
+            return pl_nomem(c);
         if (l->n)
             memcpy(v, l->v, (size_t)l->n * sizeof *v);
         l->v = v;
@@ -187,17 +182,17 @@ static int push(plan_ctx *c, ast_vec *l, ast *x)
     return 0;
 }
 
-static int split_and(plan_ctx *c, ast *x, ast_vec *out)
+int pl_split_and(plan_ctx *c, ast *x, ast_vec *out)
 {
     if (!x)
         return 0;
     if (is_and(x)) {
         for (int i = 0; i < x->nargs; i++)
-            if (split_and(c, x->args[i], out))
+            if (pl_split_and(c, x->args[i], out))
                 return c->err->code;
         return 0;
     }
-    return push(c, out, x);
+    return pl_push(c, out, x);
 }
 
 /* ---- leaves of a join problem ---- */
@@ -430,7 +425,7 @@ static bool correlated_any(plan_ctx *c, const ast *x, leaf *const *lv, int n)
 }
 
 /* ---- planning ---- */
-static int plan_query_expr(plan_ctx *c, sql_select *s, plan_node **out);
+int pl_query_expr(plan_ctx *c, sql_select *s, plan_node **out);
 static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, ast_vec *left_over, sql_select *owner);
 
 typedef struct hook_ctx {
@@ -448,17 +443,17 @@ static int run_subquery(void *ctx, ast *x, sql_arena *a, sql_value **vals, size_
     *vals = NULL;
     *nvals = 0;
     plan_node *root;
-    int rc = plan_query_expr(c, x->sub, &root);
+    int rc = pl_query_expr(c, x->sub, &root);
     if (rc) {
         if (h->n && correlated(c, x->sub, h->lv, h->n))
-            return perr(c, FACTDB_INVALID_ARGUMENT, x->pos,
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos,
                         "this correlated subquery is not supported: correlated subqueries are supported as [NOT] "
                         "EXISTS (...) and as a scalar subquery compared in WHERE, with equality conditions on the "
                         "outer columns (%s)", err->message);
         return rc;
     }
     if (strcmp(x->op, "exists") && root->q.nvisible != 1)
-        return perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "subquery must return only one column (it returns %d)",
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "subquery must return only one column (it returns %d)",
                     root->q.nvisible);
     exec_result er;
     if ((rc = plan_execute(c, root, &er)))
@@ -473,14 +468,14 @@ static int run_subquery(void *ctx, ast *x, sql_arena *a, sql_value **vals, size_
     sql_value *v = sql_arena_alloc(a, (n ? n : 1) * sizeof *v);
     if (!v) {
         exec_result_free(&er);
-        return nomem(c);
+        return pl_nomem(c);
     }
     for (size_t i = 0; i < n; i++) {
         rowset_get(er.rs, 0, er.idx[i], &v[i]);
         if (!v[i].null && exec_phys(v[i].type) == P_STR &&
             !(v[i].s.p = sql_arena_strndup(a, v[i].s.p, v[i].s.len))) {
             exec_result_free(&er);
-            return nomem(c);
+            return pl_nomem(c);
         }
     }
     exec_result_free(&er);
@@ -490,23 +485,23 @@ static int run_subquery(void *ctx, ast *x, sql_arena *a, sql_value **vals, size_
 }
 
 /* Binds s over node `in` (NULL: s reads its own table or nothing) into a new PN_QUERY. */
-static int bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_info *ti, leaf *const *lv, int nlv,
+int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_info *ti, leaf *const *lv, int nlv,
                      plan_node **out)
 {
-    plan_node *n = new_node(c, PN_QUERY);
+    plan_node *n = pl_new_node(c, PN_QUERY);
     if (!n)
-        return nomem(c);
+        return pl_nomem(c);
     bind_rel rel;
     const bind_rel *rp = NULL;
     if (ti) {
         if (bind_rel_of_table(c->a, ti, s->alias, &rel))
-            return nomem(c);
+            return pl_nomem(c);
         rp = &rel;
     } else if (in) {
-        bind_col *cols = alloc(c, (size_t)in->ncols * sizeof *cols);
-        const char **quals = alloc(c, (size_t)(in->ncols + 1) * sizeof *quals);
+        bind_col *cols = pl_alloc(c, (size_t)in->ncols * sizeof *cols);
+        const char **quals = pl_alloc(c, (size_t)(in->ncols + 1) * sizeof *quals);
         if (!cols || !quals)
-            return nomem(c);
+            return pl_nomem(c);
         int nq = 0;
         for (int i = 0; i < in->ncols; i++) {
             int qi = -1;
@@ -538,16 +533,16 @@ static int bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_tab
     }
     n->input = in;
     n->ncols = n->q.nvisible;
-    n->types = alloc(c, (size_t)n->ncols * sizeof *n->types);
-    n->names = alloc(c, (size_t)n->ncols * sizeof *n->names);
-    n->quals = alloc(c, (size_t)n->ncols * sizeof *n->quals);
+    n->types = pl_alloc(c, (size_t)n->ncols * sizeof *n->types);
+    n->names = pl_alloc(c, (size_t)n->ncols * sizeof *n->names);
+    n->quals = pl_alloc(c, (size_t)n->ncols * sizeof *n->quals);
     if (!n->types || !n->names || !n->quals)
-        return nomem(c);
+        return pl_nomem(c);
     for (int i = 0; i < n->ncols; i++) {
         n->types[i] = n->q.outs[i]->type;
         n->names[i] = sql_arena_strndup(c->a, n->q.names[i], strlen(n->q.names[i]));
         if (!n->names[i])
-            return nomem(c);
+            return pl_nomem(c);
         n->q.names[i] = n->names[i];  /* the table's info, which names point into, is freed after binding */
     }
     *out = n;
@@ -558,7 +553,7 @@ static int table_info(plan_ctx *c, const char *name, int pos, factdb_table_info 
 {
     int rc = factdb_table_info_get(c->db, name, ti, c->err);
     if (rc == FACTDB_NO_TABLE)
-        return perr(c, FACTDB_NO_TABLE, pos, "relation \"%s\" does not exist", name);
+        return pl_perr(c, FACTDB_NO_TABLE, pos, "relation \"%s\" does not exist", name);
     if (rc)
         c->err->position = pos;
     return rc;
@@ -569,11 +564,11 @@ static int rename_cols(plan_ctx *c, plan_node *n, const char *qual, char **colna
                        rcol **out)
 {
     if (ncolnames > n->ncols)
-        return perr(c, FACTDB_INVALID_ARGUMENT, pos, "table \"%s\" has %d columns available but %d columns specified",
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "table \"%s\" has %d columns available but %d columns specified",
                     qual ? qual : "?", n->ncols, ncolnames);
-    rcol *rc = alloc(c, (size_t)n->ncols * sizeof *rc);
+    rcol *rc = pl_alloc(c, (size_t)n->ncols * sizeof *rc);
     if (!rc)
-        return nomem(c);
+        return pl_nomem(c);
     for (int i = 0; i < n->ncols; i++)
         rc[i] = (rcol){.qual = qual, .name = i < ncolnames ? colnames[i] : n->names[i], .type = n->types[i]};
     *out = rc;
@@ -582,9 +577,9 @@ static int rename_cols(plan_ctx *c, plan_node *n, const char *qual, char **colna
 
 static int new_leaf(plan_ctx *c, leaf **out)
 {
-    leaf *l = alloc(c, sizeof *l);
+    leaf *l = pl_alloc(c, sizeof *l);
     if (!l)
-        return nomem(c);
+        return pl_nomem(c);
     *out = l;
     return 0;
 }
@@ -609,7 +604,7 @@ static int plan_cte_node(plan_ctx *c, plan_cte *p, plan_node **out)
         /* a WITH query sees the WITH queries before it, not itself (no RECURSIVE) */
         plan_cte *saved = c->ctes;
         c->ctes = p->next;
-        int rc = plan_query_expr(c, p->cte->sel, &p->node);
+        int rc = pl_query_expr(c, p->cte->sel, &p->node);
         c->ctes = saved;
         if (rc)
             return rc;
@@ -629,7 +624,7 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
         if (flatten(c, f->right, pb, owner))
             return c->err->code;
         if (f->on)
-            return split_and(c, f->on, &pb->conj);
+            return pl_split_and(c, f->on, &pb->conj);
         if (f->nusing || f->natural) {
             /* USING (a) / NATURAL: left.a = right.a; the right copy is hidden from unqualified names */
             int nu = f->nusing;
@@ -652,32 +647,32 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
                 int ra = find_col(pb->lv, first_right, NULL, names[u], &la, &ca);
                 int rb = find_col(pb->lv + first_right, pb->n - first_right, NULL, names[u], &lb, &cb);
                 if (ra || rb)
-                    return perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not "
+                    return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not "
                                 "exist in %s table", names[u], ra ? "left" : "right");
                 lb += first_right;
                 leaf *L = pb->lv[la], *R = pb->lv[lb];
-                ast *eq = alloc(c, sizeof *eq);
-                ast **args = alloc(c, 2 * sizeof *args);
+                ast *eq = pl_alloc(c, sizeof *eq);
+                ast **args = pl_alloc(c, 2 * sizeof *args);
                 if (!eq || !args)
-                    return nomem(c);
+                    return pl_nomem(c);
                 /* qualify both sides so the condition stays unambiguous after hiding */
-                args[0] = mk_col(c, L->cols[ca].qual, names[u], pos);
-                args[1] = mk_col(c, R->cols[cb].qual, names[u], pos);
+                args[0] = pl_mk_col(c, L->cols[ca].qual, names[u], pos);
+                args[1] = pl_mk_col(c, R->cols[cb].qual, names[u], pos);
                 if (!args[0] || !args[1])
-                    return nomem(c);
+                    return pl_nomem(c);
                 if (!L->cols[ca].qual || !R->cols[cb].qual)
-                    return perr(c, FACTDB_INVALID_ARGUMENT, pos, "USING needs both sides to have a name (give the "
+                    return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "USING needs both sides to have a name (give the "
                                 "subquery an alias)");
                 *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = pos, .depth = 2};
                 R->cols[cb].hidden = true;
-                if (push(c, &pb->conj, eq))
+                if (pl_push(c, &pb->conj, eq))
                     return c->err->code;
             }
         }
         return 0;
     }
     if (pb->n == MAX_LEAVES)
-        return perr(c, FACTDB_LIMIT, f->pos, "too many tables in one FROM clause (at most %d)", MAX_LEAVES);
+        return pl_perr(c, FACTDB_LIMIT, f->pos, "too many tables in one FROM clause (at most %d)", MAX_LEAVES);
     leaf *l = NULL;
     if (f->kind == F_TABLE) {
         plan_cte *p = find_cte(c, f->table);
@@ -696,14 +691,14 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
             l->table_pos = f->pos;
             l->qual = f->alias ? f->alias : l->table;
             l->ncols = (int)ti.ncols;
-            l->cols = alloc(c, ti.ncols * sizeof *l->cols);
+            l->cols = pl_alloc(c, ti.ncols * sizeof *l->cols);
             if (!l->cols || !l->table) {
                 factdb_table_info_free(&ti);
-                return nomem(c);
+                return pl_nomem(c);
             }
             if (f->ncolnames > l->ncols) {
                 factdb_table_info_free(&ti);
-                return perr(c, FACTDB_INVALID_ARGUMENT, f->pos, "table \"%s\" has %d columns available but %d columns "
+                return pl_perr(c, FACTDB_INVALID_ARGUMENT, f->pos, "table \"%s\" has %d columns available but %d columns "
                             "specified", l->qual, l->ncols, f->ncolnames);
             }
             for (int i = 0; i < l->ncols; i++) {
@@ -717,23 +712,23 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
             if (f->ncolnames) {
                 /* renamed columns: read the table through a derived node so names stay consistent */
                 l->table = NULL;
-                sql_select *sel = alloc(c, sizeof *sel);
-                ast *star = alloc(c, sizeof *star);
-                ast **items = alloc(c, sizeof *items);
-                char **aliases = alloc(c, sizeof *aliases);
+                sql_select *sel = pl_alloc(c, sizeof *sel);
+                ast *star = pl_alloc(c, sizeof *star);
+                ast **items = pl_alloc(c, sizeof *items);
+                char **aliases = pl_alloc(c, sizeof *aliases);
                 if (!sel || !star || !items || !aliases)
-                    return nomem(c);
+                    return pl_nomem(c);
                 *star = (ast){.kind = A_STAR, .pos = f->pos, .depth = 1};
                 items[0] = star;
                 *sel = (sql_select){.items = items, .aliases = aliases, .nitems = 1, .table = f->table,
                                     .table_pos = f->pos, .pos = f->pos};
-                if (plan_query_expr(c, sel, &l->node))
+                if (pl_query_expr(c, sel, &l->node))
                     return c->err->code;
             }
         }
     } else if (f->kind == F_SUBQUERY) {
         plan_node *n;
-        if (plan_query_expr(c, f->sub, &n) || leaf_of_node(c, n, f->alias, f->colnames, f->ncolnames, f->pos, &l))
+        if (pl_query_expr(c, f->sub, &n) || leaf_of_node(c, n, f->alias, f->colnames, f->ncolnames, f->pos, &l))
             return c->err->code;
     } else {
         /* an outer join: a join problem of its own */
@@ -745,9 +740,9 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
             return c->err->code;
         l->node = n;
         l->ncols = n->ncols;
-        l->cols = alloc(c, (size_t)n->ncols * sizeof *l->cols);
+        l->cols = pl_alloc(c, (size_t)n->ncols * sizeof *l->cols);
         if (!l->cols)
-            return nomem(c);
+            return pl_nomem(c);
         for (int i = 0; i < n->ncols; i++)
             l->cols[i] = (rcol){.qual = n->quals[i], .name = n->names[i], .type = n->types[i],
                                 .hidden = n->hidden && n->hidden[i]};
@@ -803,37 +798,37 @@ static void mark_select(const sql_select *s, leaf *const *lv, int n)
 /* Builds a leaf's PN_QUERY: its needed columns, its pushed conjuncts. */
 static int plan_leaf(plan_ctx *c, leaf *l)
 {
-    sql_select *s = alloc(c, sizeof *s);
+    sql_select *s = pl_alloc(c, sizeof *s);
     int nitems = 0;
     for (int k = 0; k < l->ncols; k++)
         nitems += l->need[k];
-    ast **items = alloc(c, (size_t)(nitems + 1) * sizeof *items);
-    char **aliases = alloc(c, (size_t)(nitems + 1) * sizeof *aliases);
-    l->outcol = alloc(c, (size_t)(l->ncols + 1) * sizeof *l->outcol);
+    ast **items = pl_alloc(c, (size_t)(nitems + 1) * sizeof *items);
+    char **aliases = pl_alloc(c, (size_t)(nitems + 1) * sizeof *aliases);
+    l->outcol = pl_alloc(c, (size_t)(l->ncols + 1) * sizeof *l->outcol);
     if (!s || !items || !aliases || !l->outcol)
-        return nomem(c);
+        return pl_nomem(c);
     int k2 = 0;
     for (int k = 0; k < l->ncols; k++) {
         l->outcol[k] = -1;
         if (!l->need[k])
             continue;
-        ast *x = mk_col(c, NULL, l->cols[k].name, l->table_pos);
+        ast *x = pl_mk_col(c, NULL, l->cols[k].name, l->table_pos);
         if (!x)
-            return nomem(c);
+            return pl_nomem(c);
         x->ival = k + 1;  /* resolved: the leaf's own column k */
         l->outcol[k] = k2;
         items[k2++] = x;
     }
     if (!nitems) {
         /* no column is read (count(*) over a join): one constant column keeps the rows */
-        ast *one = alloc(c, sizeof *one);
+        ast *one = pl_alloc(c, sizeof *one);
         if (!one)
-            return nomem(c);
+            return pl_nomem(c);
         *one = (ast){.kind = A_CONST, .lit = L_TRUE, .pos = l->table_pos, .depth = 1};
         items[0] = one;
         nitems = 1;
     }
-    *s = (sql_select){.items = items, .aliases = aliases, .nitems = nitems, .where = mk_and(c, l->conj.v, l->conj.n),
+    *s = (sql_select){.items = items, .aliases = aliases, .nitems = nitems, .where = pl_mk_and(c, l->conj.v, l->conj.n),
                       .pos = l->table_pos};
     plan_node *n;
     if (l->table) {
@@ -842,7 +837,7 @@ static int plan_leaf(plan_ctx *c, leaf *l)
         s->alias = (char *)l->qual;
         if (table_info(c, l->table, l->table_pos, &ti))
             return c->err->code;
-        int rc = bind_node(c, s, NULL, &ti, NULL, 0, &n);
+        int rc = pl_bind_node(c, s, NULL, &ti, NULL, 0, &n);
         factdb_table_info_free(&ti);
         if (rc)
             return rc;
@@ -850,27 +845,27 @@ static int plan_leaf(plan_ctx *c, leaf *l)
         /* the node's columns under the leaf's names (renamed columns, outer joins' qualifiers) */
         plan_node *in = l->node;
         plan_node view = *in;
-        view.names = alloc(c, (size_t)in->ncols * sizeof *view.names);
-        view.quals = alloc(c, (size_t)in->ncols * sizeof *view.quals);
+        view.names = pl_alloc(c, (size_t)in->ncols * sizeof *view.names);
+        view.quals = pl_alloc(c, (size_t)in->ncols * sizeof *view.quals);
         if (!view.names || !view.quals)
-            return nomem(c);
+            return pl_nomem(c);
         for (int k = 0; k < in->ncols; k++) {
             view.names[k] = (char *)l->cols[k].name;
             view.quals[k] = l->cols[k].qual;
         }
         /* bind over the renamed view, then read the real node */
-        plan_node *tmp = alloc(c, sizeof *tmp);
+        plan_node *tmp = pl_alloc(c, sizeof *tmp);
         if (!tmp)
-            return nomem(c);
+            return pl_nomem(c);
         *tmp = view;
-        if (bind_node(c, s, tmp, NULL, NULL, 0, &n))
+        if (pl_bind_node(c, s, tmp, NULL, NULL, 0, &n))
             return c->err->code;
         n->input = in;
     }
     for (int k = 0; k < n->ncols; k++)
         n->quals[k] = NULL;
-    if (!(n->hidden = alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
-        return nomem(c);
+    if (!(n->hidden = pl_alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
+        return pl_nomem(c);
     for (int k = 0; k < l->ncols; k++)
         if (l->outcol[k] >= 0) {
             n->names[l->outcol[k]] = (char *)l->cols[k].name;
@@ -890,20 +885,20 @@ static int plan_leaf(plan_ctx *c, leaf *l)
 static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const int *lk, const int *rk, int nk,
                      ast *resid, plan_node **out)
 {
-    plan_node *n = new_node(c, PN_JOIN);
+    plan_node *n = pl_new_node(c, PN_JOIN);
     if (!n)
-        return nomem(c);
+        return pl_nomem(c);
     n->l = l;
     n->r = r;
     bool both = t != JT_SEMI && t != JT_ANTI;
     n->ncols = l->ncols + (both ? r->ncols : 0);
-    n->types = alloc(c, (size_t)n->ncols * sizeof *n->types);
-    n->names = alloc(c, (size_t)n->ncols * sizeof *n->names);
-    n->quals = alloc(c, (size_t)n->ncols * sizeof *n->quals);
-    n->lkey = alloc(c, (size_t)(nk + 1) * sizeof *n->lkey);
-    n->rkey = alloc(c, (size_t)(nk + 1) * sizeof *n->rkey);
+    n->types = pl_alloc(c, (size_t)n->ncols * sizeof *n->types);
+    n->names = pl_alloc(c, (size_t)n->ncols * sizeof *n->names);
+    n->quals = pl_alloc(c, (size_t)n->ncols * sizeof *n->quals);
+    n->lkey = pl_alloc(c, (size_t)(nk + 1) * sizeof *n->lkey);
+    n->rkey = pl_alloc(c, (size_t)(nk + 1) * sizeof *n->rkey);
     if (!n->types || !n->names || !n->quals || !n->lkey || !n->rkey)
-        return nomem(c);
+        return pl_nomem(c);
     for (int i = 0; i < n->ncols; i++) {
         plan_node *s = i < l->ncols ? l : r;
         int k = i < l->ncols ? i : i - l->ncols;
@@ -912,8 +907,8 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
         n->quals[i] = s->quals[k];
     }
     if (l->hidden || r->hidden) {
-        if (!(n->hidden = alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
-            return nomem(c);
+        if (!(n->hidden = pl_alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
+            return pl_nomem(c);
         for (int i = 0; i < n->ncols; i++) {
             plan_node *s = i < l->ncols ? l : r;
             n->hidden[i] = s->hidden && s->hidden[i < l->ncols ? i : i - l->ncols];
@@ -931,11 +926,11 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
         plan_node both_in = *n;
         if (!both) {
             both_in.ncols = l->ncols + r->ncols;
-            both_in.types = alloc(c, (size_t)both_in.ncols * sizeof *both_in.types);
-            both_in.names = alloc(c, (size_t)both_in.ncols * sizeof *both_in.names);
-            both_in.quals = alloc(c, (size_t)both_in.ncols * sizeof *both_in.quals);
+            both_in.types = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.types);
+            both_in.names = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.names);
+            both_in.quals = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.quals);
             if (!both_in.types || !both_in.names || !both_in.quals)
-                return nomem(c);
+                return pl_nomem(c);
             for (int i = 0; i < both_in.ncols; i++) {
                 plan_node *s = i < l->ncols ? l : r;
                 int k = i < l->ncols ? i : i - l->ncols;
@@ -944,21 +939,21 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
                 both_in.quals[i] = s->quals[k];
             }
         }
-        sql_select *s = alloc(c, sizeof *s);
-        ast **items = alloc(c, sizeof *items);
-        char **aliases = alloc(c, sizeof *aliases);
+        sql_select *s = pl_alloc(c, sizeof *s);
+        ast **items = pl_alloc(c, sizeof *items);
+        char **aliases = pl_alloc(c, sizeof *aliases);
         if (!s || !items || !aliases)
-            return nomem(c);
+            return pl_nomem(c);
         items[0] = resid;
         *s = (sql_select){.items = items, .aliases = aliases, .nitems = 1, .pos = resid->pos};
         plan_node *rn;
-        if (bind_node(c, s, &both_in, NULL, NULL, 0, &rn))
+        if (pl_bind_node(c, s, &both_in, NULL, NULL, 0, &rn))
             return c->err->code;
         if (rn->q.agg || rn->q.outs[0]->type.id != TY_BOOL)
-            return perr(c, FACTDB_INVALID_ARGUMENT, resid->pos, "argument of JOIN/ON must be type boolean");
-        n->j.resid = alloc(c, sizeof *n->j.resid);
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, resid->pos, "argument of JOIN/ON must be type boolean");
+        n->j.resid = pl_alloc(c, sizeof *n->j.resid);
         if (!n->j.resid)
-            return nomem(c);
+            return pl_nomem(c);
         *n->j.resid = rn->q;
     }
     *out = n;
@@ -981,26 +976,26 @@ static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
         *out = pb->lv[0]->scan;
         return 0;
     }
-    plan_node *js = new_node(c, PN_JOINSET);
+    plan_node *js = pl_new_node(c, PN_JOINSET);
     if (!js)
-        return nomem(c);
+        return pl_nomem(c);
     js->nkids = n;
-    js->kids = alloc(c, (size_t)n * sizeof *js->kids);
-    js->edges = alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->edges);
-    js->rconj = alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->rconj);
-    js->rmask = alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->rmask);
+    js->kids = pl_alloc(c, (size_t)n * sizeof *js->kids);
+    js->edges = pl_alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->edges);
+    js->rconj = pl_alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->rconj);
+    js->rmask = pl_alloc(c, (size_t)(pb->conj.n + 1) * sizeof *js->rmask);
     if (!js->kids || !js->edges || !js->rconj || !js->rmask)
-        return nomem(c);
+        return pl_nomem(c);
     for (int i = 0; i < n; i++) {
         js->kids[i] = pb->lv[i]->scan;
         js->ncols += js->kids[i]->ncols;
     }
-    js->types = alloc(c, (size_t)js->ncols * sizeof *js->types);
-    js->names = alloc(c, (size_t)js->ncols * sizeof *js->names);
-    js->quals = alloc(c, (size_t)js->ncols * sizeof *js->quals);
-    js->hidden = alloc(c, (size_t)js->ncols * sizeof *js->hidden);
+    js->types = pl_alloc(c, (size_t)js->ncols * sizeof *js->types);
+    js->names = pl_alloc(c, (size_t)js->ncols * sizeof *js->names);
+    js->quals = pl_alloc(c, (size_t)js->ncols * sizeof *js->quals);
+    js->hidden = pl_alloc(c, (size_t)js->ncols * sizeof *js->hidden);
     if (!js->types || !js->names || !js->quals || !js->hidden)
-        return nomem(c);
+        return pl_nomem(c);
     for (int i = 0, at = 0; i < n; i++)
         for (int k = 0; k < js->kids[i]->ncols; k++, at++) {
             plan_node *kid = js->kids[i];
@@ -1060,14 +1055,14 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
             continue;
         sql_select *s = sq->sub;
         if (s->setop || s->ngroup || s->having || s->limit || s->offset || s->distinct)
-            return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "correlated subqueries with GROUP BY, HAVING, DISTINCT, "
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "correlated subqueries with GROUP BY, HAVING, DISTINCT, "
                         "LIMIT or set operations are not supported");
         own_names *o = malloc(sizeof *o);
         if (!o)
-            return nomem(c);
+            return pl_nomem(c);
         own_of(c, s, o);
         ast_vec inner = {0}, conj = {0}, ko = {0}, ki = {0}, resid = {0};
-        if (split_and(c, s->where, &conj)) {
+        if (pl_split_and(c, s->where, &conj)) {
             free(o);
             return c->err->code;
         }
@@ -1075,57 +1070,57 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
         for (int i = 0; i < conj.n && !rc; i++) {
             ast *y = conj.v[i];
             if (!any_outer(y, o, pb->lv, nouter)) {
-                rc = push(c, &inner, y);
+                rc = pl_push(c, &inner, y);
                 continue;
             }
             if (y->kind == A_BIN && y->nargs == 2 && !strcmp(y->op, "=") && y->args[0]->kind == A_COLUMN &&
                 y->args[1]->kind == A_COLUMN) {
                 bool o0 = outer_ref(y->args[0], o, pb->lv, nouter), o1 = outer_ref(y->args[1], o, pb->lv, nouter);
                 if (o0 != o1) {
-                    if ((rc = push(c, &ko, y->args[o0 ? 0 : 1])) || (rc = push(c, &ki, y->args[o0 ? 1 : 0])))
+                    if ((rc = pl_push(c, &ko, y->args[o0 ? 0 : 1])) || (rc = pl_push(c, &ki, y->args[o0 ? 1 : 0])))
                         break;
                     continue;
                 }
             }
-            rc = push(c, &resid, y);
+            rc = pl_push(c, &resid, y);
         }
         free(o);
         if (rc)
             return rc;
         if (arg >= 0 && (resid.n || !ko.n))
-            return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery is supported when it "
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery is supported when it "
                         "refers to the outer query only through equalities (inner_column = outer_column) in its "
                         "WHERE");
         if (!ko.n && !resid.n)
             continue;
         /* the inner query: its correlation columns (and, for a residual, every column it names) */
-        sql_select *is = alloc(c, sizeof *is);
+        sql_select *is = pl_alloc(c, sizeof *is);
         if (!is)
-            return nomem(c);
+            return pl_nomem(c);
         *is = *s;
-        is->where = mk_and(c, inner.v, inner.n);
+        is->where = pl_mk_and(c, inner.v, inner.n);
         is->norder = 0;
         int nitems = ki.n + (arg >= 0 ? 1 : 0);
         ast_vec items = {0};
         for (int i = 0; i < ki.n; i++)
-            if (push(c, &items, ki.v[i]))
+            if (pl_push(c, &items, ki.v[i]))
                 return c->err->code;
-        if (arg >= 0 && push(c, &items, s->items[0]))
+        if (arg >= 0 && pl_push(c, &items, s->items[0]))
             return c->err->code;
         if (arg >= 0 && s->nitems != 1)
-            return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "subquery must return only one column");
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "subquery must return only one column");
         const char *sqname = NULL;
         char buf[32];
         snprintf(buf, sizeof buf, "__sq%d", ++c->nsub);
         if (!(sqname = sql_arena_strndup(c->a, buf, strlen(buf))))
-            return nomem(c);
+            return pl_nomem(c);
         if (arg >= 0) {
             if (!bind_has_agg(s->items[0]))
-                return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery is supported when it "
+                return pl_perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery is supported when it "
                             "computes an aggregate (it could return several rows otherwise)");
             /* GROUP BY the correlation columns; count() would give NULL instead of 0 for no rows */
             for (const char *p = strstr(s->items[0]->name ? s->items[0]->name : "", "count"); p; p = NULL)
-                return perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery with count() is not "
+                return pl_perr(c, FACTDB_INVALID_ARGUMENT, sq->pos, "a correlated scalar subquery with count() is not "
                             "supported");
             is->group = ki.v;
             is->ngroup = ki.n;
@@ -1133,74 +1128,74 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
             /* residual columns: every inner column the residual names */
             for (int i = 0; i < resid.n; i++) {
                 ast_vec stack = {0};
-                if (push(c, &stack, resid.v[i]))
+                if (pl_push(c, &stack, resid.v[i]))
                     return c->err->code;
                 while (stack.n) {
                     ast *y = stack.v[--stack.n];
                     if (y->kind == A_COLUMN) {
                         own_names *o2 = malloc(sizeof *o2);
                         if (!o2)
-                            return nomem(c);
+                            return pl_nomem(c);
                         own_of(c, s, o2);
                         bool outer = outer_ref(y, o2, pb->lv, nouter);
                         free(o2);
-                        if (!outer && push(c, &items, y))
+                        if (!outer && pl_push(c, &items, y))
                             return c->err->code;
                         continue;
                     }
                     for (int a = 0; a < y->nargs; a++)
-                        if (push(c, &stack, y->args[a]))
+                        if (pl_push(c, &stack, y->args[a]))
                             return c->err->code;
                 }
             }
             nitems = items.n;
         }
-        char **aliases = alloc(c, (size_t)(items.n + 1) * sizeof *aliases);
+        char **aliases = pl_alloc(c, (size_t)(items.n + 1) * sizeof *aliases);
         if (!aliases)
-            return nomem(c);
+            return pl_nomem(c);
         is->items = items.v;
         is->nitems = items.n;
         is->aliases = aliases;
         (void)nitems;
         plan_node *in;
-        if (plan_query_expr(c, is, &in))
+        if (pl_query_expr(c, is, &in))
             return c->err->code;
         if (arg >= 0) {
             /* a leaf __sqN (k1.., v) joined on ki = ko; the comparison reads __sqN.v */
-            char **names = alloc(c, (size_t)in->ncols * sizeof *names);
+            char **names = pl_alloc(c, (size_t)in->ncols * sizeof *names);
             if (!names)
-                return nomem(c);
+                return pl_nomem(c);
             for (int i = 0; i < in->ncols; i++) {
                 snprintf(buf, sizeof buf, i < ki.n ? "__k%d" : "__v", i + 1);
                 if (!(names[i] = sql_arena_strndup(c->a, buf, strlen(buf))))
-                    return nomem(c);
+                    return pl_nomem(c);
             }
             leaf *l;
             if (pb->n == MAX_LEAVES)
-                return perr(c, FACTDB_LIMIT, sq->pos, "too many tables and subqueries in one query");
+                return pl_perr(c, FACTDB_LIMIT, sq->pos, "too many tables and subqueries in one query");
             if (leaf_of_node(c, in, sqname, names, in->ncols, sq->pos, &l))
                 return c->err->code;
             l->est = 1e4;
             pb->lv[pb->n++] = l;
             for (int i = 0; i < ko.n; i++) {
-                ast *eq = alloc(c, sizeof *eq);
-                ast **args = alloc(c, 2 * sizeof *args);
-                if (!eq || !args || !(args[0] = mk_col(c, sqname, names[i], sq->pos)))
-                    return nomem(c);
+                ast *eq = pl_alloc(c, sizeof *eq);
+                ast **args = pl_alloc(c, 2 * sizeof *args);
+                if (!eq || !args || !(args[0] = pl_mk_col(c, sqname, names[i], sq->pos)))
+                    return pl_nomem(c);
                 args[1] = ko.v[i];
                 *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = sq->pos, .depth = 2};
-                if (push(c, &pb->conj, eq))
+                if (pl_push(c, &pb->conj, eq))
                     return c->err->code;
             }
-            ast *v = mk_col(c, sqname, names[in->ncols - 1], sq->pos);
+            ast *v = pl_mk_col(c, sqname, names[in->ncols - 1], sq->pos);
             if (!v)
-                return nomem(c);
+                return pl_nomem(c);
             x->args[arg] = v;
             continue;
         }
         /* EXISTS: a semi (anti) join after the inner joins */
         if (pb->nsemi == (int)ARRAY_LEN(pb->semis))
-            return perr(c, FACTDB_LIMIT, sq->pos, "too many correlated EXISTS in one query");
+            return pl_perr(c, FACTDB_LIMIT, sq->pos, "too many correlated EXISTS in one query");
         struct semi *sm = &pb->semis[pb->nsemi++];
         memset(sm, 0, sizeof *sm);
         sm->anti = anti;
@@ -1211,7 +1206,7 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
         /* the inner columns answer to their own qualifiers (or the inner table's name) */
         own_names *o3 = malloc(sizeof *o3);
         if (!o3)
-            return nomem(c);
+            return pl_nomem(c);
         own_of(c, s, o3);
         for (int i = 0; i < in->ncols; i++) {
             ast *y = items.v[i];
@@ -1255,7 +1250,7 @@ static bool is_or(const ast *x)
 
 static ast *mk_or(plan_ctx *c, ast **v, int n)
 {
-    ast *x = mk_and(c, v, n);
+    ast *x = pl_mk_and(c, v, n);
     if (x && n > 1)
         x->op = "or";
     return x;
@@ -1274,7 +1269,7 @@ static int factor_ors(plan_ctx *c, problem *pb)
         ast_vec arms[64];
         memset(arms, 0, sizeof arms);
         for (int a = 0; a < x->nargs; a++)
-            if (split_and(c, x->args[a], &arms[a]))
+            if (pl_split_and(c, x->args[a], &arms[a]))
                 return c->err->code;
         /* common conjuncts */
         ast_vec common = {0};
@@ -1286,7 +1281,7 @@ static int factor_ors(plan_ctx *c, problem *pb)
                     found = bind_ast_equal(arms[0].v[i], arms[a].v[j]) && str_eq(arms[0].v[i], arms[a].v[j]);
                 all = found;
             }
-            if (all && push(c, &common, arms[0].v[i]))
+            if (all && pl_push(c, &common, arms[0].v[i]))
                 return c->err->code;
         }
         if (common.n) {
@@ -1298,22 +1293,22 @@ static int factor_ors(plan_ctx *c, problem *pb)
                     bool is_common = false;
                     for (int i = 0; i < common.n && !is_common; i++)
                         is_common = bind_ast_equal(common.v[i], arms[a].v[j]) && str_eq(common.v[i], arms[a].v[j]);
-                    if (!is_common && push(c, &keep, arms[a].v[j]))
+                    if (!is_common && pl_push(c, &keep, arms[a].v[j]))
                         return c->err->code;
                 }
                 empty_arm |= keep.n == 0;
-                rest[a] = mk_and(c, keep.v, keep.n);
+                rest[a] = pl_mk_and(c, keep.v, keep.n);
                 arms[a] = keep;
             }
             /* an arm left empty is true: the OR is then just the common part */
             pb->conj.v[k] = common.v[0];
             for (int i = 1; i < common.n; i++)
-                if (push(c, &pb->conj, common.v[i]))
+                if (pl_push(c, &pb->conj, common.v[i]))
                     return c->err->code;
             if (!empty_arm) {
                 ast *o = mk_or(c, rest, x->nargs);
-                if (!o || push(c, &pb->conj, o))
-                    return c->err ? c->err->code : nomem(c);
+                if (!o || pl_push(c, &pb->conj, o))
+                    return c->err ? c->err->code : pl_nomem(c);
             } else {
                 continue;
             }
@@ -1327,17 +1322,17 @@ static int factor_ors(plan_ctx *c, problem *pb)
                 for (int j = 0; j < arms[a].n; j++) {
                     bool sub = false, unknown = false;
                     uint64_t m = leaf_refs(arms[a].v[j], pb->lv, pb->n, &sub, &unknown);
-                    if (m == (1ull << li) && !sub && !unknown && push(c, &mine, arms[a].v[j]))
+                    if (m == (1ull << li) && !sub && !unknown && pl_push(c, &mine, arms[a].v[j]))
                         return c->err->code;
                 }
                 every = mine.n > 0;
-                per[a] = every ? mk_and(c, mine.v, mine.n) : NULL;
+                per[a] = every ? pl_mk_and(c, mine.v, mine.n) : NULL;
             }
             if (!every)
                 continue;
             ast *o = mk_or(c, per, x->nargs);
-            if (!o || push(c, &pb->conj, o))
-                return c->err ? c->err->code : nomem(c);
+            if (!o || pl_push(c, &pb->conj, o))
+                return c->err ? c->err->code : pl_nomem(c);
         }
     }
     return 0;
@@ -1352,9 +1347,9 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
         return c->err->code;
     /* needed columns */
     for (int i = 0; i < pb->n; i++) {
-        pb->lv[i]->need = alloc(c, (size_t)(pb->lv[i]->ncols + 1) * sizeof *pb->lv[i]->need);
+        pb->lv[i]->need = pl_alloc(c, (size_t)(pb->lv[i]->ncols + 1) * sizeof *pb->lv[i]->need);
         if (!pb->lv[i]->need)
-            return nomem(c);
+            return pl_nomem(c);
         if (!owner)
             for (int k = 0; k < pb->lv[i]->ncols; k++)
                 pb->lv[i]->need[k] = true;
@@ -1379,7 +1374,7 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
             int li = __builtin_ctzll(m);
             /* a subquery in it must not read this query's leaves: it is then uncorrelated */
             if (!sub || !correlated_any(c, x, pb->lv, pb->n)) {
-                if (push(c, &pb->lv[li]->conj, x))
+                if (pl_push(c, &pb->lv[li]->conj, x))
                     return c->err->code;
                 continue;
             }
@@ -1405,25 +1400,25 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
                 if (!strcmp(cur->names[k], ok->name) && (!ok->qual || (cur->quals[k] && !strcmp(cur->quals[k], ok->qual))))
                     at = at < 0 ? k : -2;
             if (at < 0 || !exec_join_key_ok(cur->types[at], sm->node->types[i])) {
-                ast *eq = alloc(c, sizeof *eq);
-                ast **args = alloc(c, 2 * sizeof *args);
+                ast *eq = pl_alloc(c, sizeof *eq);
+                ast **args = pl_alloc(c, 2 * sizeof *args);
                 if (!eq || !args)
-                    return nomem(c);
+                    return pl_nomem(c);
                 args[0] = (ast *)ok;
                 args[1] = sm->keys_inner.v[i];
                 *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = ok->pos, .depth = 2};
-                if (push(c, &resid, eq))
+                if (pl_push(c, &resid, eq))
                     return c->err->code;
                 continue;
             }
             lk[nk] = at;
             rk[nk++] = i;
         }
-        if (join_node(c, sm->anti ? JT_ANTI : JT_SEMI, cur, sm->node, lk, rk, nk, mk_and(c, resid.v, resid.n), &cur))
+        if (join_node(c, sm->anti ? JT_ANTI : JT_SEMI, cur, sm->node, lk, rk, nk, pl_mk_and(c, resid.v, resid.n), &cur))
             return c->err->code;
     }
     for (int k = 0; k < pb->conj.n; k++)
-        if (push(c, left_over, pb->conj.v[k]))
+        if (pl_push(c, left_over, pb->conj.v[k]))
             return c->err->code;
     *out = cur;
     return 0;
@@ -1440,13 +1435,13 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
     if (!lp || !rp) {
         free(lp);
         free(rp);
-        return nomem(c);
+        return pl_nomem(c);
     }
     plan_node *ln = NULL, *rn = NULL;
     ast_vec on = {0}, keys_l = {0}, keys_r = {0}, resid = {0};
     if ((rc = flatten(c, f->left, lp, NULL)) || (rc = flatten(c, f->right, rp, NULL)))
         goto out;
-    if (f->on && (rc = split_and(c, f->on, &on)))
+    if (f->on && (rc = pl_split_and(c, f->on, &on)))
         goto out;
     if (f->nusing || f->natural) {
         int nu = f->nusing;
@@ -1463,9 +1458,9 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
         }
         char **names = f->using;
         if (f->natural) {
-            names = alloc(c, (size_t)(nu + 1) * sizeof *names);
+            names = pl_alloc(c, (size_t)(nu + 1) * sizeof *names);
             if (!names) {
-                rc = nomem(c);
+                rc = pl_nomem(c);
                 goto out;
             }
             nu = 0;
@@ -1480,21 +1475,21 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
             int la = 0, ca = 0, lb = 0, cb = 0;
             int pos = f->using_pos ? f->using_pos[u] : f->pos;
             if (find_col(lp->lv, lp->n, NULL, names[u], &la, &ca) || find_col(rp->lv, rp->n, NULL, names[u], &lb, &cb)) {
-                rc = perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not exist in "
+                rc = pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not exist in "
                           "both tables", names[u]);
                 goto out;
             }
-            ast *a = mk_col(c, lp->lv[la]->cols[ca].qual, names[u], pos);
-            ast *b = mk_col(c, rp->lv[lb]->cols[cb].qual, names[u], pos);
+            ast *a = pl_mk_col(c, lp->lv[la]->cols[ca].qual, names[u], pos);
+            ast *b = pl_mk_col(c, rp->lv[lb]->cols[cb].qual, names[u], pos);
             if (!a || !b) {
-                rc = nomem(c);
+                rc = pl_nomem(c);
                 goto out;
             }
             if (f->join != J_RIGHT)
                 rp->lv[lb]->cols[cb].hidden = true;
             else
                 lp->lv[la]->cols[ca].hidden = true;
-            if ((rc = push(c, &keys_l, a)) || (rc = push(c, &keys_r, b)))
+            if ((rc = pl_push(c, &keys_l, a)) || (rc = pl_push(c, &keys_r, b)))
                 goto out;
         }
     }
@@ -1511,30 +1506,30 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
             bool ab = col_of(x->args[0], lp->lv, lp->n, &la, &ca) && col_of(x->args[1], rp->lv, rp->n, &lb, &cb);
             bool ba = col_of(x->args[1], lp->lv, lp->n, &la, &ca) && col_of(x->args[0], rp->lv, rp->n, &lb, &cb);
             if ((ab || ba) && exec_join_key_ok(lp->lv[la]->cols[ca].type, rp->lv[lb]->cols[cb].type)) {
-                if ((rc = push(c, &keys_l, x->args[ab ? 0 : 1])) || (rc = push(c, &keys_r, x->args[ab ? 1 : 0])))
+                if ((rc = pl_push(c, &keys_l, x->args[ab ? 0 : 1])) || (rc = pl_push(c, &keys_r, x->args[ab ? 1 : 0])))
                     goto out;
                 continue;
             }
         }
         /* a condition on the nullable side alone filters that side before the join */
         if (!sub && !ml && mr && !unk_l && f->join == J_LEFT) {
-            if ((rc = push(c, &rp->conj, x)))
+            if ((rc = pl_push(c, &rp->conj, x)))
                 goto out;
             continue;
         }
         if (!sub && !mr && ml && !unk && f->join == J_RIGHT) {
-            if ((rc = push(c, &lp->conj, x)))
+            if ((rc = pl_push(c, &lp->conj, x)))
                 goto out;
             continue;
         }
-        if ((rc = push(c, &resid, x)))
+        if ((rc = pl_push(c, &resid, x)))
             goto out;
     }
     ast_vec lo = {0};
     if ((rc = plan_problem(c, lp, NULL, &ln, &lo)) || (rc = plan_problem(c, rp, NULL, &rn, &lo)))
         goto out;
     for (int k = 0; k < lo.n; k++)
-        if ((rc = push(c, &resid, lo.v[k])))
+        if ((rc = pl_push(c, &resid, lo.v[k])))
             goto out;
     int lk[64], rk[64], nk = 0;
     for (int i = 0; i < keys_l.n && nk < 64; i++) {
@@ -1547,19 +1542,19 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
             if (!strcmp(rn->names[k], b->name) && (!b->qual || (rn->quals[k] && !strcmp(rn->quals[k], b->qual))))
                 at_r = k;
         if (at_l < 0 || at_r < 0) {
-            rc = perr(c, FACTDB_INVALID_ARGUMENT, a->pos, "cannot resolve the join column \"%s\"", a->name);
+            rc = pl_perr(c, FACTDB_INVALID_ARGUMENT, a->pos, "cannot resolve the join column \"%s\"", a->name);
             goto out;
         }
         lk[nk] = at_l;
         rk[nk++] = at_r;
     }
     static const join_type jt[] = {JT_INNER, JT_LEFT, JT_RIGHT, JT_FULL, JT_CROSS};
-    rc = join_node(c, jt[f->join], ln, rn, lk, rk, nk, mk_and(c, resid.v, resid.n), out);
+    rc = join_node(c, jt[f->join], ln, rn, lk, rk, nk, pl_mk_and(c, resid.v, resid.n), out);
     /* the hidden copies of USING columns answer to qualifiers only */
     if (!rc && keys_l.n && (f->nusing || f->natural)) {
         plan_node *j = *out;
-        if (!(j->hidden = alloc(c, (size_t)j->ncols * sizeof *j->hidden)))
-            rc = nomem(c);
+        if (!(j->hidden = pl_alloc(c, (size_t)j->ncols * sizeof *j->hidden)))
+            rc = pl_nomem(c);
         for (int k = 0; !rc && k < j->ncols; k++)
             j->hidden[k] = (k < ln->ncols ? ln->hidden : rn->hidden) ? (k < ln->ncols ? ln->hidden[k] : rn->hidden[k - ln->ncols]) : false;
         for (int i = 0; !rc && i < keys_l.n; i++) {
@@ -1600,32 +1595,32 @@ static int set_type(plan_ctx *c, sql_type a, sql_type b, int pos, const char *wh
         return 0;
     }
     char x[40], y[40];
-    return perr(c, FACTDB_INVALID_ARGUMENT, pos, "%s types %s and %s cannot be matched", what,
+    return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "%s types %s and %s cannot be matched", what,
                 sql_type_name(a, x, sizeof x), sql_type_name(b, y, sizeof y));
 }
 
 /* A PN_QUERY over `in` selecting its columns, cast to types[] where they differ (casts NULL: none), with
  * s's ORDER BY / LIMIT / OFFSET (s NULL: none). */
-static int select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select *s, plan_node **out)
+int pl_select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select *s, plan_node **out)
 {
-    sql_select *w = alloc(c, sizeof *w);
-    ast **items = alloc(c, (size_t)in->ncols * sizeof *items);
-    char **aliases = alloc(c, (size_t)in->ncols * sizeof *aliases);
+    sql_select *w = pl_alloc(c, sizeof *w);
+    ast **items = pl_alloc(c, (size_t)in->ncols * sizeof *items);
+    char **aliases = pl_alloc(c, (size_t)in->ncols * sizeof *aliases);
     if (!w || !items || !aliases)
-        return nomem(c);
+        return pl_nomem(c);
     int pos = s ? s->pos : 1;
     for (int i = 0; i < in->ncols; i++) {
-        ast *col = mk_col(c, NULL, in->names[i], pos);
+        ast *col = pl_mk_col(c, NULL, in->names[i], pos);
         if (!col)
-            return nomem(c);
+            return pl_nomem(c);
         col->ival = i + 1;
         items[i] = col;
         aliases[i] = in->names[i];
         if (types && (types[i].id != in->types[i].id || types[i].scale != in->types[i].scale)) {
-            ast *cast = alloc(c, sizeof *cast);
-            ast **args = alloc(c, sizeof *args);
+            ast *cast = pl_alloc(c, sizeof *cast);
+            ast **args = pl_alloc(c, sizeof *args);
             if (!cast || !args)
-                return nomem(c);
+                return pl_nomem(c);
             args[0] = col;
             *cast = (ast){.kind = A_CAST, .pos = pos, .args = args, .nargs = 1, .cast_type = types[i], .depth = 2};
             items[i] = cast;
@@ -1638,21 +1633,21 @@ static int select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_se
         w->limit = s->limit;
         w->offset = s->offset;
     }
-    return bind_node(c, w, in, NULL, NULL, 0, out);
+    return pl_bind_node(c, w, in, NULL, NULL, 0, out);
 }
 
 static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
 {
     plan_node *l, *r;
-    if (plan_query_expr(c, s->larg, &l) || plan_query_expr(c, s->rarg, &r))
+    if (pl_query_expr(c, s->larg, &l) || pl_query_expr(c, s->rarg, &r))
         return c->err->code;
     static const char *what[] = {"", "UNION", "INTERSECT", "EXCEPT"};
     if (l->ncols != r->ncols)
-        return perr(c, FACTDB_INVALID_ARGUMENT, s->set_pos, "each %s query must have the same number of columns "
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, s->set_pos, "each %s query must have the same number of columns "
                     "(%d and %d)", what[s->setop], l->ncols, r->ncols);
-    sql_type *types = alloc(c, (size_t)l->ncols * sizeof *types);
+    sql_type *types = pl_alloc(c, (size_t)l->ncols * sizeof *types);
     if (!types)
-        return nomem(c);
+        return pl_nomem(c);
     bool cast = false;
     for (int i = 0; i < l->ncols; i++) {
         if (set_type(c, l->types[i], r->types[i], s->set_pos, what[s->setop], &types[i]))
@@ -1660,11 +1655,11 @@ static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
         cast |= types[i].id != l->types[i].id || types[i].scale != l->types[i].scale ||
                 types[i].id != r->types[i].id || types[i].scale != r->types[i].scale;
     }
-    if (cast && (select_over(c, l, types, NULL, &l) || select_over(c, r, types, NULL, &r)))
+    if (cast && (pl_select_over(c, l, types, NULL, &l) || pl_select_over(c, r, types, NULL, &r)))
         return c->err->code;
-    plan_node *n = new_node(c, PN_SETOP);
+    plan_node *n = pl_new_node(c, PN_SETOP);
     if (!n)
-        return nomem(c);
+        return pl_nomem(c);
     n->l = l;
     n->r = r;
     n->op = s->setop == SET_UNION ? SO_UNION : s->setop == SET_INTERSECT ? SO_INTERSECT : SO_EXCEPT;
@@ -1672,12 +1667,12 @@ static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
     n->ncols = l->ncols;
     n->types = types;
     n->names = l->names;
-    n->quals = alloc(c, (size_t)n->ncols * sizeof *n->quals);
+    n->quals = pl_alloc(c, (size_t)n->ncols * sizeof *n->quals);
     if (!n->quals)
-        return nomem(c);
+        return pl_nomem(c);
     static const char *labels[] = {"Union", "Intersect", "Except"};
     n->label = labels[n->op];
-    return select_over(c, n, NULL, s, out);
+    return pl_select_over(c, n, NULL, s, out);
 }
 
 /* A SELECT: one table without correlated subqueries is one PN_QUERY; anything else a join problem. */
@@ -1691,71 +1686,71 @@ static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
             return c->err->code;
         /* a correlated subquery needs the join machinery */
         leaf l = {.qual = s->alias ? s->alias : ti.name, .ncols = (int)ti.ncols};
-        rcol *cols = alloc(c, (ti.ncols + 1) * sizeof *cols);
+        rcol *cols = pl_alloc(c, (ti.ncols + 1) * sizeof *cols);
         if (!cols) {
             factdb_table_info_free(&ti);
-            return nomem(c);
+            return pl_nomem(c);
         }
         for (size_t i = 0; i < ti.ncols; i++)
             cols[i] = (rcol){.qual = l.qual, .name = ti.cols[i].name};
         l.cols = cols;
         leaf *lv[1] = {&l};
         ast_vec conj = {0};
-        if (split_and(c, s->where, &conj)) {
+        if (pl_split_and(c, s->where, &conj)) {
             factdb_table_info_free(&ti);
             return c->err->code;
         }
         for (int k = 0; k < conj.n && simple; k++)
             simple = !correlated_any(c, conj.v[k], lv, 1);
         if (simple) {
-            int rc = bind_node(c, s, NULL, &ti, lv, 1, out);
+            int rc = pl_bind_node(c, s, NULL, &ti, lv, 1, out);
             factdb_table_info_free(&ti);
             return rc;
         }
         factdb_table_info_free(&ti);
     } else if (simple) {
-        return bind_node(c, s, NULL, NULL, NULL, 0, out);
+        return pl_bind_node(c, s, NULL, NULL, NULL, 0, out);
     }
     problem *pb = calloc(1, sizeof *pb);
     if (!pb)
-        return nomem(c);
+        return pl_nomem(c);
     sql_from single = {.kind = F_TABLE, .pos = s->table_pos, .table = s->table, .alias = s->alias};
     int rc = flatten(c, s->from ? s->from : &single, pb, s);
     if (!rc)
-        rc = split_and(c, s->where, &pb->conj);
+        rc = pl_split_and(c, s->where, &pb->conj);
     plan_node *joined = NULL;
     ast_vec left = {0};
     if (!rc)
         rc = plan_problem(c, pb, s, &joined, &left);
     if (!rc) {
-        sql_select *f = alloc(c, sizeof *f);
+        sql_select *f = pl_alloc(c, sizeof *f);
         if (!f) {
             free(pb);
-            return nomem(c);
+            return pl_nomem(c);
         }
         *f = *s;
         f->from = NULL;
         f->table = NULL;
         f->alias = NULL;
-        f->where = mk_and(c, left.v, left.n);
-        rc = bind_node(c, f, joined, NULL, pb->lv, pb->n, out);
+        f->where = pl_mk_and(c, left.v, left.n);
+        rc = pl_bind_node(c, f, joined, NULL, pb->lv, pb->n, out);
     }
     free(pb);
     return rc;
 }
 
 /* [WITH ...] query: WITH queries enter the scope for the query and its subqueries. */
-static int plan_query_expr(plan_ctx *c, sql_select *s, plan_node **out)
+int pl_query_expr(plan_ctx *c, sql_select *s, plan_node **out)
 {
     plan_cte *saved = c->ctes;
     for (int i = 0; i < s->nctes; i++) {
         for (int k = 0; k < i; k++)
             if (!strcmp(s->ctes[k].name, s->ctes[i].name))
-                return perr(c, FACTDB_INVALID_ARGUMENT, s->ctes[i].pos, "WITH query name \"%s\" specified more than "
+                return pl_perr(c, FACTDB_INVALID_ARGUMENT, s->ctes[i].pos, "WITH query name \"%s\" specified more than "
                             "once", s->ctes[i].name);
-        plan_cte *p = alloc(c, sizeof *p);
+        plan_cte *p = pl_alloc(c, sizeof *p);
         if (!p)
-            return nomem(c);
+            return pl_nomem(c);
         p->cte = &s->ctes[i];
         p->next = c->ctes;
         c->ctes = p;
@@ -1770,7 +1765,7 @@ int plan_select(plan_ctx *c, sql_select *s, plan_node **out)
     int rc = pin_snapshot(c);
     if (rc)
         return rc;
-    return plan_query_expr(c, s, out);
+    return pl_query_expr(c, s, out);
 }
 
 /* ---- execution ---- */
@@ -1794,7 +1789,7 @@ static int dense(plan_ctx *c, plan_node *n)
     }
     rowset *d = calloc(1, sizeof *d);
     if (!d)
-        return nomem(c);
+        return pl_nomem(c);
     sql_type types[1024];
     for (int i = 0; i < er->rs->ncols; i++)
         types[i] = er->rs->cols[i].type;
@@ -1802,7 +1797,7 @@ static int dense(plan_ctx *c, plan_node *n)
     if (!idx || rowset_init(d, er->rs->ncols, types, NULL, 0, c->err) || rowset_reserve(d, er->n, c->err)) {
         free(idx);
         exec_rowset_free(d);
-        return c->err->code ? c->err->code : nomem(c);
+        return c->err->code ? c->err->code : pl_nomem(c);
     }
     for (size_t i = 0; i < er->n; i++)
         idx[i] = (int64_t)er->idx[i];
@@ -1810,10 +1805,10 @@ static int dense(plan_ctx *c, plan_node *n)
     d->n = er->n;
     free(idx);
     n->rs = d;
-    return keep_rowset(c, d);
+    return pl_keep_rowset(c, d);
 }
 
-static int run_node(plan_ctx *c, plan_node *n);
+int pl_run_node(plan_ctx *c, plan_node *n);
 
 /* Distinct non-NULL values of a column, estimated from up to 16384 evenly spaced rows: the sample's count
  * when it repeats values a lot (a small domain), else scaled up to the whole column. */
@@ -1867,11 +1862,11 @@ static int run_joinset(plan_ctx *c, plan_node *n)
 {
     int k = n->nkids, rc = 0;
     for (int i = 0; i < k; i++)
-        if ((rc = run_node(c, n->kids[i])))
+        if ((rc = pl_run_node(c, n->kids[i])))
             return rc;
     double *dv = malloc((size_t)(n->nedges + 1) * 2 * sizeof *dv);
     if (!dv)
-        return nomem(c);
+        return pl_nomem(c);
     for (int e = 0; e < n->nedges; e++) {
         dv[2 * e] = distinct_est(n->kids[n->edges[e].la]->rs, n->edges[e].ca);
         dv[2 * e + 1] = distinct_est(n->kids[n->edges[e].lb]->rs, n->edges[e].cb);
@@ -1941,15 +1936,15 @@ static int run_joinset(plan_ctx *c, plan_node *n)
                     all_in = in[i];
             if (all_in) {
                 used_r[r] = true;
-                if ((rc = push(c, &res, n->rconj[r])))
+                if ((rc = pl_push(c, &res, n->rconj[r])))
                     break;
             }
         }
         plan_node *j;
-        if (rc || (rc = join_node(c, nk ? JT_INNER : JT_CROSS, cur, n->kids[pick], lk, rk, nk, mk_and(c, res.v, res.n), &j)))
+        if (rc || (rc = join_node(c, nk ? JT_INNER : JT_CROSS, cur, n->kids[pick], lk, rk, nk, pl_mk_and(c, res.v, res.n), &j)))
             break;
         base[pick] = cur->ncols;
-        if ((rc = run_node(c, j)))
+        if ((rc = pl_run_node(c, j)))
             break;
         cur = j;
     }
@@ -1959,7 +1954,7 @@ static int run_joinset(plan_ctx *c, plan_node *n)
     /* the columns in input order */
     rs_col *perm = malloc((size_t)(n->ncols + 1) * sizeof *perm);
     if (!perm)
-        return nomem(c);
+        return pl_nomem(c);
     for (int i = 0, at = 0; i < k; i++)
         for (int col = 0; col < n->kids[i]->ncols; col++)
             perm[at++] = cur->rs->cols[base[i] + col];
@@ -1971,14 +1966,14 @@ static int run_joinset(plan_ctx *c, plan_node *n)
     return 0;
 }
 
-static int run_node(plan_ctx *c, plan_node *n)
+int pl_run_node(plan_ctx *c, plan_node *n)
 {
     if (n->done)
         return 0;
     int rc = 0;
-    if (n->kind == PN_QUERY && n->input && (rc = run_node(c, n->input)))
+    if (n->kind == PN_QUERY && n->input && (rc = pl_run_node(c, n->input)))
         return rc;
-    if ((n->kind == PN_JOIN || n->kind == PN_SETOP) && ((rc = run_node(c, n->l)) || (rc = run_node(c, n->r))))
+    if ((n->kind == PN_JOIN || n->kind == PN_SETOP) && ((rc = pl_run_node(c, n->l)) || (rc = pl_run_node(c, n->r))))
         return rc;
     if (n->kind == PN_JOINSET) {
         double t0 = now_ms();
@@ -2005,7 +2000,7 @@ static int run_node(plan_ctx *c, plan_node *n)
     } else {
         rowset *r = calloc(1, sizeof *r);
         if (!r)
-            return nomem(c);
+            return pl_nomem(c);
         if (n->kind == PN_JOIN)
             rc = exec_join_run(&n->j, n->l->rs, n->r->rs, r, c->err);
         else
@@ -2016,7 +2011,7 @@ static int run_node(plan_ctx *c, plan_node *n)
         }
         r->mem = NULL;
         /* its memory stays counted until the plan ends */
-        if ((rc = keep_rowset(c, r))) {
+        if ((rc = pl_keep_rowset(c, r))) {
             exec_rowset_free(r);
             return rc;
         }
@@ -2031,7 +2026,7 @@ static int run_node(plan_ctx *c, plan_node *n)
 int plan_execute(plan_ctx *c, plan_node *root, exec_result *res)
 {
     memset(res, 0, sizeof *res);
-    int rc = run_node(c, root);
+    int rc = pl_run_node(c, root);
     if (rc)
         return rc;
     /* the root's result moves to the caller (dense() may have taken its rowset as the node's rows) */
@@ -2116,7 +2111,7 @@ static int explain_node(plan_ctx *c, plan_node *n, bool analyze, int depth, rows
 int plan_explain(plan_ctx *c, plan_node *root, bool analyze, rowset *out)
 {
     if (analyze) {
-        int rc = run_node(c, root);
+        int rc = pl_run_node(c, root);
         if (rc)
             return rc;
     }
