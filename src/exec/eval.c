@@ -754,6 +754,18 @@ static int eval_in(eval_thread *t, bexpr *e, vec *a, size_t n, vec *v)
 {
     uint8_t *o = v->buf;
     uint8_t *valid = t->vbuf[e->slot];
+    if (e->bits && exec_phys(a->type) == P_I64) {
+        const int64_t *x = a->data;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t d = (uint64_t)x[i] - (uint64_t)e->bits_min;
+            o[i] = d < e->bits_len && (e->bits[d >> 6] >> (d & 63) & 1);
+        }
+        if (e->neg)
+            for (size_t i = 0; i < n; i++)
+                o[i] ^= 1;
+        v->valid = a->valid;  /* NULL IN (...) is NULL; the set has no NULL */
+        return 0;
+    }
     bool memo = a->codes && !a->data;
     if (!memo && exec_phys(a->type) == P_STR && eval_strings(t, a, n))
         return t->err.code;

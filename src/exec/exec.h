@@ -107,6 +107,10 @@ struct bexpr {
     sql_value *set;         /* B_IN: constant list (sorted for binary search) */
     int nset;
     bool set_has_null;
+    const uint64_t *bits;   /* B_IN over a 64-bit integer argument (a join's keys, src/plan): bit v - bits_min of
+                             * bits_len is set when v is in the set, which then needs no search */
+    int64_t bits_min;
+    uint64_t bits_len;
     factdb_error *error;    /* B_ERROR */
 };
 

@@ -875,6 +875,7 @@ static int plan_leaf(plan_ctx *c, leaf *l)
     if (!n->label)
         n->label = l->qual ? l->qual : "subquery";
     l->scan = n;
+    n->table_rows = l->est;
     /* a rough size: every pushed conjunct keeps a third */
     for (int i = 0; i < l->conj.n; i++)
         l->est /= 3;
@@ -1854,6 +1855,83 @@ static double distinct_est(const rowset *rs, int col)
     return (double)d * (double)n / (double)s;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Before scan `big` runs: when input `from` (already run) kept under half of its table's rows, only big's
+ * rows whose column bc is among from's column fc values can join: add `bc IN (those values)` to big's
+ * filter (a bitmap over their range) and their range to its zone maps. 64-bit integer keys of one scale. */
+static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int fc)
+{
+    query *q = &big->q;
+    const rowset *rs = from->rs;
+    const rs_col *col = &rs->cols[fc];
+    if (from->kind != PN_QUERY || !from->q.table || (double)rs->n * 2 > from->table_rows || rs->n > ((size_t)1 << 22))
+        return 0;
+    bexpr *out = q->outs[bc];
+    if (out->kind != B_INPUT || col->ph != P_I64 || exec_phys(out->type) != P_I64 ||
+        (out->type.id == TY_NUMERIC) != (col->type.id == TY_NUMERIC) ||
+        (out->type.id == TY_NUMERIC && out->type.scale != col->type.scale) ||
+        (out->type.id == TY_DATE) != (col->type.id == TY_DATE) || q->nslots > 1 << 20)
+        return 0;
+    int64_t *v = malloc((rs->n ? rs->n : 1) * sizeof *v);
+    if (!v)
+        return pl_nomem(c);
+    size_t m = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (col->valid[i])
+            memcpy(&v[m++], col->data + i * 8, 8);
+    qsort(v, m, sizeof *v, cmp_i64);
+    int64_t lo = m ? v[0] : 0, hi = m ? v[m - 1] : 0;
+    uint64_t len = m ? (uint64_t)hi - (uint64_t)lo + 1 : 1;
+    if (len > ((uint64_t)1 << 28)) {
+        free(v);
+        return 0;  /* a bitmap of more than 32 MiB: not worth it */
+    }
+    uint64_t *bits = pl_alloc(c, (size_t)((len + 63) / 64) * 8);
+    bexpr *in = pl_alloc(c, sizeof *in), *arg = pl_alloc(c, sizeof *arg), *and_ = pl_alloc(c, sizeof *and_);
+    bexpr **args = pl_alloc(c, sizeof *args), **aargs = pl_alloc(c, 2 * sizeof *aargs);
+    zone_pred *zones = pl_alloc(c, (size_t)(q->nzones + 2) * sizeof *zones);
+    if (!bits || !in || !arg || !and_ || !args || !aargs || !zones) {
+        free(v);
+        return pl_nomem(c);
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint64_t d = (uint64_t)v[i] - (uint64_t)lo;
+        bits[d >> 6] |= 1ull << (d & 63);
+    }
+    free(v);
+    *arg = *out;
+    arg->slot = q->nslots++;
+    arg->shared = false;
+    args[0] = arg;
+    *in = (bexpr){.kind = B_IN, .type = {TY_BOOL, 0, 0}, .pos = out->pos, .slot = q->nslots++, .args = args, .nargs = 1,
+                  .bits = bits, .bits_min = lo, .bits_len = m ? len : 0};
+    if (q->where) {
+        aargs[0] = q->where;
+        aargs[1] = in;
+        *and_ = (bexpr){.kind = B_AND, .type = {TY_BOOL, 0, 0}, .pos = out->pos, .slot = q->nslots++, .args = aargs,
+                        .nargs = 2};
+        q->where = and_;
+    } else {
+        q->where = in;
+    }
+    /* the range for the zone maps, in the column's stored units */
+    const scan_col *sc = &q->cols[out->input];
+    if (m && sc->store_type != FACTDB_DOUBLE && sc->store_type != FACTDB_TEXT && sc->store_type != FACTDB_BOOLEAN) {
+        if (q->nzones)
+            memcpy(zones, q->zones, (size_t)q->nzones * sizeof *zones);
+        zones[q->nzones++] = (zone_pred){sc->table_col, sc->store_type, CMP_GE, lo};
+        zones[q->nzones++] = (zone_pred){sc->table_col, sc->store_type, CMP_LE, hi};
+        q->zones = zones;
+    }
+    big->key_filters++;
+    return 0;
+}
+
 /* Runs a PN_JOINSET: every input first, then greedy left-deep joins, each time with the input whose join
  * is expected to give the fewest rows (rows(a) * rows(b) / the larger distinct count of the keys; a join
  * on a foreign key keeps the probe side's size, a join on a small shared domain such as a nation
@@ -1861,9 +1939,25 @@ static double distinct_est(const rowset *rs, int col)
 static int run_joinset(plan_ctx *c, plan_node *n)
 {
     int k = n->nkids, rc = 0;
+    /* the largest table runs last, filtered by the keys of the inputs it joins that their filters reduced */
+    int big = -1;
     for (int i = 0; i < k; i++)
-        if ((rc = pl_run_node(c, n->kids[i])))
+        if (n->kids[i]->kind == PN_QUERY && n->kids[i]->q.table &&
+            (big < 0 || n->kids[i]->table_rows > n->kids[big]->table_rows))
+            big = i;
+    for (int i = 0; i < k; i++)
+        if (i != big && (rc = pl_run_node(c, n->kids[i])))
             return rc;
+    if (big >= 0) {
+        for (int e = 0; e < n->nedges && !rc; e++) {
+            const plan_edge *ed = &n->edges[e];
+            if (ed->la == big || ed->lb == big)
+                rc = key_filter(c, n->kids[big], ed->la == big ? ed->ca : ed->cb, n->kids[ed->la == big ? ed->lb : ed->la],
+                                ed->la == big ? ed->cb : ed->ca);
+        }
+        if (rc || (rc = pl_run_node(c, n->kids[big])))
+            return rc;
+    }
     double *dv = malloc((size_t)(n->nedges + 1) * 2 * sizeof *dv);
     if (!dv)
         return pl_nomem(c);
@@ -1873,20 +1967,11 @@ static int run_joinset(plan_ctx *c, plan_node *n)
     }
     bool in[MAX_LEAVES] = {false}, used_r[4096] = {false};
     int base[MAX_LEAVES];
+    /* the largest input first (a star's fact table), then always the input expected to give fewest rows */
     int first = 0;
-    double best = -1;
-    for (int e = 0; e < n->nedges; e++) {
-        const plan_edge *ed = &n->edges[e];
-        double est = (double)n->kids[ed->la]->rs->n * (double)n->kids[ed->lb]->rs->n / MAX(dv[2 * e], dv[2 * e + 1]);
-        if (best < 0 || est < best) {
-            best = est;
-            first = n->kids[ed->la]->rs->n >= n->kids[ed->lb]->rs->n ? ed->la : ed->lb;
-        }
-    }
-    if (best < 0)
-        for (int i = 1; i < k; i++)
-            if (n->kids[i]->rs->n > n->kids[first]->rs->n)
-                first = i;
+    for (int i = 1; i < k; i++)
+        if (n->kids[i]->rs->n > n->kids[first]->rs->n)
+            first = i;
     plan_node *cur = n->kids[first];
     in[first] = true;
     base[first] = 0;
@@ -1897,19 +1982,20 @@ static int run_joinset(plan_ctx *c, plan_node *n)
         for (int i = 0; i < k; i++) {
             if (in[i])
                 continue;
-            double div = 0;
+            /* rows(cur) * rows(i) / distinct keys: per equality the larger side's distinct count, multiplied
+             * over the equalities (a composite key), at most the larger input's rows */
+            double div = 1, rows_i = (double)n->kids[i]->rs->n, rows_c = (double)cur->rs->n;
             bool linked = false;
             for (int e = 0; e < n->nedges; e++) {
                 const plan_edge *ed = &n->edges[e];
-                if ((ed->la == i && in[ed->lb]) || (ed->lb == i && in[ed->la])) {
-                    linked = true;
-                    double a = MIN(dv[2 * e], (double)cur->rs->n), b = dv[2 * e + 1];
-                    if (ed->lb != i)
-                        a = MIN(dv[2 * e + 1], (double)cur->rs->n), b = dv[2 * e];
-                    div = MAX(div, MAX(a, b));
-                }
+                if (!((ed->la == i && in[ed->lb]) || (ed->lb == i && in[ed->la])))
+                    continue;
+                linked = true;
+                double mine = ed->la == i ? dv[2 * e] : dv[2 * e + 1], theirs = ed->la == i ? dv[2 * e + 1] : dv[2 * e];
+                div *= MAX(mine, MIN(theirs, rows_c));
             }
-            double est = (double)cur->rs->n * (double)n->kids[i]->rs->n / (linked ? MAX(div, 1) : 1);
+            div = MIN(div, MAX(rows_i, rows_c));
+            double est = rows_c * rows_i / MAX(div, 1);
             if (pick < 0 || (linked && !pick_linked) || (linked == pick_linked && est < pick_est)) {
                 pick = i;
                 pick_linked = linked;
@@ -2070,6 +2156,8 @@ static int explain_node(plan_ctx *c, plan_node *n, bool analyze, int depth, rows
             o += (size_t)snprintf(buf + o, sizeof buf - o, " %s", q->limit >= 0 ? "top-n" : "sort");
         if (q->limit >= 0)
             o += (size_t)snprintf(buf + o, sizeof buf - o, " limit=%lld", (long long)q->limit);
+        if (n->key_filters)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " join-key-filters=%d", n->key_filters);
         if (q->table && analyze)
             o += (size_t)snprintf(buf + o, sizeof buf - o, " chunks=%zu skipped=%zu", n->chunks_total, n->chunks_skipped);
         snprintf(buf + o, sizeof buf - o, " -> %d columns%s", n->ncols, extra);

@@ -45,6 +45,8 @@ struct plan_node {
     uint64_t *rmask;
     int nrconj;
     plan_node *chosen;      /* the join tree made at run time */
+    double table_rows;      /* a scan: its table's rows (how much its filter keeps: rows / table_rows) */
+    int key_filters;        /* a scan: IN filters from other inputs' join keys added before it ran */
     /* execution */
     bool done;
     rowset *rs;             /* the materialized rows (owned by the plan) */
