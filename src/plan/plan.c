@@ -426,7 +426,7 @@ static bool correlated_any(plan_ctx *c, const ast *x, leaf *const *lv, int n)
 
 /* ---- planning ---- */
 int pl_query_expr(plan_ctx *c, sql_select *s, plan_node **out);
-static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, ast_vec *left_over, sql_select *owner);
+static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owner);
 
 typedef struct hook_ctx {
     plan_ctx *c;
@@ -526,6 +526,7 @@ int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_i
     if (rc)
         return rc;
     if (ti) {
+        n->table_rows = n->est = (double)ti->row_count;
         n->q.table = sql_arena_strndup(c->a, ti->name, strlen(ti->name));
         for (int i = 0; i < n->q.ncols; i++)
             n->q.cols[i].name = sql_arena_strndup(c->a, n->q.cols[i].name, strlen(n->q.cols[i].name));
@@ -608,6 +609,7 @@ static int plan_cte_node(plan_ctx *c, plan_cte *p, plan_node **out)
         c->ctes = saved;
         if (rc)
             return rc;
+        p->node->shared = true;
     }
     *out = p->node;
     return 0;
@@ -733,8 +735,7 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
     } else {
         /* an outer join: a join problem of its own */
         plan_node *n;
-        ast_vec none = {0};
-        if (plan_from(c, f, NULL, &n, &none, owner))
+        if (plan_from(c, f, &n, owner))
             return c->err->code;
         if (new_leaf(c, &l))
             return c->err->code;
@@ -783,11 +784,12 @@ static void mark_need(const ast *x, leaf *const *lv, int n)
         mark_need(x->args[i], lv, n);
 }
 
-static void mark_select(const sql_select *s, leaf *const *lv, int n)
+static void mark_select(const sql_select *s, leaf *const *lv, int n, bool where)
 {
     for (int i = 0; i < s->nitems; i++)
         mark_need(s->items[i], lv, n);
-    mark_need(s->where, lv, n);
+    if (where)
+        mark_need(s->where, lv, n);
     for (int i = 0; i < s->ngroup; i++)
         mark_need(s->group[i], lv, n);
     mark_need(s->having, lv, n);
@@ -879,6 +881,7 @@ static int plan_leaf(plan_ctx *c, leaf *l)
     /* a rough size: every pushed conjunct keeps a third */
     for (int i = 0; i < l->conj.n; i++)
         l->est /= 3;
+    n->est = l->est;
     return 0;
 }
 
@@ -1341,7 +1344,8 @@ static int factor_ors(plan_ctx *c, problem *pb)
 
 /* Plans FROM f with the extra conjuncts (WHERE) as one node; what cannot be placed is returned in
  * left_over. owner: the SELECT whose names are marked needed (NULL: an outer join's side: all columns). */
-static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node **out, ast_vec *left_over)
+static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node **out, ast_vec *left_over,
+                        const ast_vec *also)
 {
     int nouter = pb->n;
     if (decorrelate(c, pb, nouter) || factor_ors(c, pb))
@@ -1355,10 +1359,12 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
             for (int k = 0; k < pb->lv[i]->ncols; k++)
                 pb->lv[i]->need[k] = true;
     }
+    /* the owner's WHERE is this problem's conjuncts (top level): marked below once those pushed into a scan,
+     * which need not output their columns, are gone; an outer join's sides still mark it */
     if (owner)
-        mark_select(owner, pb->lv, pb->n);
-    for (int k = 0; k < pb->conj.n; k++)
-        mark_need(pb->conj.v[k], pb->lv, pb->n);
+        mark_select(owner, pb->lv, pb->n, also != NULL);
+    for (int k = 0; also && k < also->n; k++)
+        mark_need(also->v[k], pb->lv, pb->n);
     for (int s = 0; s < pb->nsemi; s++) {
         for (int i = 0; i < pb->semis[s].keys_outer.n; i++)
             mark_need(pb->semis[s].keys_outer.v[i], pb->lv, pb->n);
@@ -1383,6 +1389,8 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
         pb->conj.v[k2++] = x;
     }
     pb->conj.n = k2;
+    for (int k = 0; k < pb->conj.n; k++)
+        mark_need(pb->conj.v[k], pb->lv, pb->n);
     for (int i = 0; i < pb->n; i++)
         if (plan_leaf(c, pb->lv[i]))
             return c->err->code;
@@ -1427,10 +1435,8 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
 
 /* An outer join f: both sides planned as join problems; ON conditions on the preserved side's partner
  * alone are pushed into that side, equalities between the sides are the keys, the rest the residual. */
-static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, ast_vec *left_over, sql_select *owner)
+static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owner)
 {
-    (void)extra;
-    (void)owner;
     problem *lp = calloc(1, sizeof *lp), *rp = calloc(1, sizeof *rp);
     int rc = 0;
     if (!lp || !rp) {
@@ -1440,7 +1446,7 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
     }
     plan_node *ln = NULL, *rn = NULL;
     ast_vec on = {0}, keys_l = {0}, keys_r = {0}, resid = {0};
-    if ((rc = flatten(c, f->left, lp, NULL)) || (rc = flatten(c, f->right, rp, NULL)))
+    if ((rc = flatten(c, f->left, lp, owner)) || (rc = flatten(c, f->right, rp, owner)))
         goto out;
     if (f->on && (rc = pl_split_and(c, f->on, &on)))
         goto out;
@@ -1499,13 +1505,12 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
         ast *x = on.v[k];
         bool sub = false, unk = false;
         uint64_t ml = leaf_refs(x, lp->lv, lp->n, &sub, &unk);
-        bool unk_l = unk;
-        unk = false;
-        uint64_t mr = leaf_refs(x, rp->lv, rp->n, &sub, &unk);
-        int la, ca, lb, cb;
+        bool unk_l = unk, unk_r = false;
+        uint64_t mr = leaf_refs(x, rp->lv, rp->n, &sub, &unk_r);
+        int la = 0, ca = 0, lb = 0, cb = 0;
         if (!sub && x->kind == A_BIN && x->nargs == 2 && !strcmp(x->op, "=")) {
             bool ab = col_of(x->args[0], lp->lv, lp->n, &la, &ca) && col_of(x->args[1], rp->lv, rp->n, &lb, &cb);
-            bool ba = col_of(x->args[1], lp->lv, lp->n, &la, &ca) && col_of(x->args[0], rp->lv, rp->n, &lb, &cb);
+            bool ba = !ab && col_of(x->args[1], lp->lv, lp->n, &la, &ca) && col_of(x->args[0], rp->lv, rp->n, &lb, &cb);
             if ((ab || ba) && exec_join_key_ok(lp->lv[la]->cols[ca].type, rp->lv[lb]->cols[cb].type)) {
                 if ((rc = pl_push(c, &keys_l, x->args[ab ? 0 : 1])) || (rc = pl_push(c, &keys_r, x->args[ab ? 1 : 0])))
                     goto out;
@@ -1513,12 +1518,12 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
             }
         }
         /* a condition on the nullable side alone filters that side before the join */
-        if (!sub && !ml && mr && !unk_l && f->join == J_LEFT) {
+        if (!sub && !ml && mr && !unk_r && f->join == J_LEFT) {
             if ((rc = pl_push(c, &rp->conj, x)))
                 goto out;
             continue;
         }
-        if (!sub && !mr && ml && !unk && f->join == J_RIGHT) {
+        if (!sub && !mr && ml && !unk_l && f->join == J_RIGHT) {
             if ((rc = pl_push(c, &lp->conj, x)))
                 goto out;
             continue;
@@ -1526,8 +1531,14 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
         if ((rc = pl_push(c, &resid, x)))
             goto out;
     }
-    ast_vec lo = {0};
-    if ((rc = plan_problem(c, lp, NULL, &ln, &lo)) || (rc = plan_problem(c, rp, NULL, &rn, &lo)))
+    ast_vec lo = {0}, also = {0};
+    for (int k = 0; k < keys_l.n && !rc; k++)
+        rc = pl_push(c, &also, keys_l.v[k]);
+    for (int k = 0; k < keys_r.n && !rc; k++)
+        rc = pl_push(c, &also, keys_r.v[k]);
+    for (int k = 0; k < resid.n && !rc; k++)
+        rc = pl_push(c, &also, resid.v[k]);
+    if (rc || (rc = plan_problem(c, lp, owner, &ln, &lo, &also)) || (rc = plan_problem(c, rp, owner, &rn, &lo, &also)))
         goto out;
     for (int k = 0; k < lo.n; k++)
         if ((rc = pl_push(c, &resid, lo.v[k])))
@@ -1566,7 +1577,6 @@ static int plan_from(plan_ctx *c, sql_from *f, ast_vec *extra, plan_node **out, 
                     j->hidden[k] = true;
         }
     }
-    (void)left_over;
 out:
     free(lp);
     free(rp);
@@ -1722,7 +1732,7 @@ static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
     plan_node *joined = NULL;
     ast_vec left = {0};
     if (!rc)
-        rc = plan_problem(c, pb, s, &joined, &left);
+        rc = plan_problem(c, pb, s, &joined, &left, NULL);
     if (!rc) {
         sql_select *f = pl_alloc(c, sizeof *f);
         if (!f) {
@@ -1861,7 +1871,8 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Before scan `big` runs: when input `from` (already run) kept under half of its table's rows, only big's
+/* Before scan `big` runs: when input `from` (already run) kept under half of its table's rows (or, not a
+ * scan, has under half as many rows as big's table), only big's
  * rows whose column bc is among from's column fc values can join: add `bc IN (those values)` to big's
  * filter (a bitmap over their range) and their range to its zone maps. 64-bit integer keys of one scale. */
 static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int fc)
@@ -1869,7 +1880,9 @@ static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int 
     query *q = &big->q;
     const rowset *rs = from->rs;
     const rs_col *col = &rs->cols[fc];
-    if (from->kind != PN_QUERY || !from->q.table || (double)rs->n * 2 > from->table_rows || rs->n > ((size_t)1 << 22))
+    bool reduced = from->kind == PN_QUERY && from->q.table ? (double)rs->n * 2 <= from->table_rows
+                                                          : (double)rs->n * 2 <= big->table_rows;
+    if (!reduced || rs->n > ((size_t)1 << 22) || big->done || big->shared)
         return 0;
     bexpr *out = q->outs[bc];
     if (out->kind != B_INPUT || col->ph != P_I64 || exec_phys(out->type) != P_I64 ||
@@ -1939,7 +1952,7 @@ static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int 
 static int run_joinset(plan_ctx *c, plan_node *n)
 {
     int k = n->nkids, rc = 0;
-    /* inputs run from the smallest table up; before a scan runs, every input joined to it that already ran
+    /* inputs run from the smallest expected size up; before a scan runs, every input joined to it that already ran
      * and kept under half of its table passes its key values as a filter (semi-join reduction: nation ->
      * supplier -> partsupp in TPC-H Q11) */
     int order[MAX_LEAVES];
@@ -1947,7 +1960,7 @@ static int run_joinset(plan_ctx *c, plan_node *n)
     for (int i = 0; i < k; i++)
         order[i] = i;
     for (int i = 1; i < k; i++)
-        for (int j = i; j > 0 && n->kids[order[j]]->table_rows < n->kids[order[j - 1]]->table_rows; j--) {
+        for (int j = i; j > 0 && n->kids[order[j]]->est < n->kids[order[j - 1]]->est; j--) {
             int t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
@@ -2069,6 +2082,16 @@ int pl_run_node(plan_ctx *c, plan_node *n)
     int rc = 0;
     if (n->kind == PN_QUERY && n->input && (rc = pl_run_node(c, n->input)))
         return rc;
+    if (n->kind == PN_JOIN && (n->j.type == JT_INNER || n->j.type == JT_LEFT || n->j.type == JT_SEMI ||
+                               n->j.type == JT_ANTI) && n->r->kind == PN_QUERY && n->r->q.table && !n->r->done) {
+        /* rows of the right side whose keys the left lacks cannot matter: filter its scan by them */
+        if ((rc = pl_run_node(c, n->l)))
+            return rc;
+        for (int k = 0; k < n->j.nkeys && !rc; k++)
+            rc = key_filter(c, n->r, n->rkey[k], n->l, n->lkey[k]);
+        if (rc)
+            return rc;
+    }
     if ((n->kind == PN_JOIN || n->kind == PN_SETOP) && ((rc = pl_run_node(c, n->l)) || (rc = pl_run_node(c, n->r))))
         return rc;
     if (n->kind == PN_JOINSET) {

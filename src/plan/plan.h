@@ -46,7 +46,10 @@ struct plan_node {
     int nrconj;
     plan_node *chosen;      /* the join tree made at run time */
     double table_rows;      /* a scan: its table's rows (how much its filter keeps: rows / table_rows) */
+    double est;             /* a scan: rows expected after its filter (a third per condition), for the order
+                             * in which a join's inputs run */
     int key_filters;        /* a scan: IN filters from other inputs' join keys added before it ran */
+    bool shared;            /* a WITH query's node, read by several parents: never filtered for one */
     /* execution */
     bool done;
     rowset *rs;             /* the materialized rows (owned by the plan) */
