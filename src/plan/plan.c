@@ -533,6 +533,8 @@ int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_i
         n->label = n->q.table;
     }
     n->input = in;
+    if (in)
+        n->est = in->est;
     n->ncols = n->q.nvisible;
     n->types = pl_alloc(c, (size_t)n->ncols * sizeof *n->types);
     n->names = pl_alloc(c, (size_t)n->ncols * sizeof *n->names);
@@ -594,7 +596,9 @@ static int leaf_of_node(plan_ctx *c, plan_node *n, const char *qual, char **coln
     l->qual = qual;
     l->node = n;
     l->ncols = n->ncols;
-    l->est = n->kind == PN_QUERY && n->q.table ? 1e6 : 1e4;
+    /* a derived table over a stored table (a grouped correlated subquery) is as big as what it reads, for
+     * the order in which a join's inputs run */
+    l->est = n->est > 0 ? n->est : 1e4;
     *out = l;
     return 0;
 }
@@ -894,6 +898,7 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
         return pl_nomem(c);
     n->l = l;
     n->r = r;
+    n->est = MAX(l->est, r->est);
     bool both = t != JT_SEMI && t != JT_ANTI;
     n->ncols = l->ncols + (both ? r->ncols : 0);
     n->types = pl_alloc(c, (size_t)n->ncols * sizeof *n->types);
@@ -993,6 +998,7 @@ static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
     for (int i = 0; i < n; i++) {
         js->kids[i] = pb->lv[i]->scan;
         js->ncols += js->kids[i]->ncols;
+        js->est = MAX(js->est, js->kids[i]->est);
     }
     js->types = pl_alloc(c, (size_t)js->ncols * sizeof *js->types);
     js->names = pl_alloc(c, (size_t)js->ncols * sizeof *js->names);
@@ -1179,7 +1185,6 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
                 return pl_perr(c, FACTDB_LIMIT, sq->pos, "too many tables and subqueries in one query");
             if (leaf_of_node(c, in, sqname, names, in->ncols, sq->pos, &l))
                 return c->err->code;
-            l->est = 1e4;
             pb->lv[pb->n++] = l;
             for (int i = 0; i < ko.n; i++) {
                 ast *eq = pl_alloc(c, sizeof *eq);
@@ -1877,14 +1882,43 @@ static int cmp_i64(const void *a, const void *b)
  * filter (a bitmap over their range) and their range to its zone maps. 64-bit integer keys of one scale. */
 static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int fc)
 {
+    if (big->done || big->shared)
+        return 0;
+    if (big->kind == PN_JOINSET) {
+        /* inner joins: a row of the result whose column is not among the keys comes from a row of the input
+         * that has it, which can go first */
+        for (int i = 0; i < big->nkids; i++) {
+            if (bc < big->kids[i]->ncols)
+                return key_filter(c, big->kids[i], bc, from, fc);
+            bc -= big->kids[i]->ncols;
+        }
+        return 0;
+    }
+    if (big->kind != PN_QUERY)
+        return 0;
     query *q = &big->q;
+    bexpr *out = q->outs[bc];
+    if (q->distinct || q->limit >= 0 || q->offset)
+        return 0;
+    if (q->agg) {
+        /* a grouped query (a correlated subquery's derived table): filtering rows by a group key's value
+         * filters the groups by it */
+        if (out->kind != B_INPUT || out->input >= q->nkeys)
+            return 0;
+        out = q->keys[out->input];
+    }
+    if (out->kind != B_INPUT)
+        return 0;
+    if (big->input)  /* a query over another node's rows: filter that node */
+        return key_filter(c, big->input, q->cols[out->input].table_col, from, fc);
+    if (!q->table)
+        return 0;
     const rowset *rs = from->rs;
     const rs_col *col = &rs->cols[fc];
     bool reduced = from->kind == PN_QUERY && from->q.table ? (double)rs->n * 2 <= from->table_rows
                                                           : (double)rs->n * 2 <= big->table_rows;
-    if (!reduced || rs->n > ((size_t)1 << 22) || big->done || big->shared)
+    if (!reduced || rs->n > ((size_t)1 << 22))
         return 0;
-    bexpr *out = q->outs[bc];
     if (out->kind != B_INPUT || col->ph != P_I64 || exec_phys(out->type) != P_I64 ||
         (out->type.id == TY_NUMERIC) != (col->type.id == TY_NUMERIC) ||
         (out->type.id == TY_NUMERIC && out->type.scale != col->type.scale) ||
@@ -1968,7 +2002,7 @@ static int run_joinset(plan_ctx *c, plan_node *n)
     for (int oi = 0; oi < k && !rc; oi++) {
         int i = order[oi];
         plan_node *kid = n->kids[i];
-        for (int e = 0; e < n->nedges && !rc && kid->kind == PN_QUERY && kid->q.table && !kid->done; e++) {
+        for (int e = 0; e < n->nedges && !rc && kid->kind == PN_QUERY && !kid->done; e++) {
             const plan_edge *ed = &n->edges[e];
             if (ed->la == i && ran[ed->lb])
                 rc = key_filter(c, kid, ed->ca, n->kids[ed->lb], ed->cb);
@@ -2083,7 +2117,7 @@ int pl_run_node(plan_ctx *c, plan_node *n)
     if (n->kind == PN_QUERY && n->input && (rc = pl_run_node(c, n->input)))
         return rc;
     if (n->kind == PN_JOIN && (n->j.type == JT_INNER || n->j.type == JT_LEFT || n->j.type == JT_SEMI ||
-                               n->j.type == JT_ANTI) && n->r->kind == PN_QUERY && n->r->q.table && !n->r->done) {
+                               n->j.type == JT_ANTI) && n->r->kind == PN_QUERY && !n->r->done) {
         /* rows of the right side whose keys the left lacks cannot matter: filter its scan by them */
         if ((rc = pl_run_node(c, n->l)))
             return rc;
