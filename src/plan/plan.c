@@ -1986,32 +1986,40 @@ static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int 
 static int run_joinset(plan_ctx *c, plan_node *n)
 {
     int k = n->nkids, rc = 0;
-    /* inputs run from the smallest expected size up; before a scan runs, every input joined to it that already ran
-     * and kept under half of its table passes its key values as a filter (semi-join reduction: nation ->
-     * supplier -> partsupp in TPC-H Q11) */
-    int order[MAX_LEAVES];
-    bool ran[MAX_LEAVES] = {false};
-    for (int i = 0; i < k; i++)
-        order[i] = i;
-    for (int i = 1; i < k; i++)
-        for (int j = i; j > 0 && n->kids[order[j]]->est < n->kids[order[j - 1]]->est; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
+    /* Inputs run one by one, each time the one that can be reduced most cheaply: first an input joined to
+     * one that already ran and came out reduced (it gets that input's keys as a filter: semi-join
+     * reduction, nation -> supplier -> partsupp in TPC-H Q11), else one with a filter of its own (its keys
+     * may reduce others), else any; the smallest expected size among equals. */
+    bool ran[MAX_LEAVES] = {false}, reduced[MAX_LEAVES] = {false};
+    for (int step = 0; step < k && !rc; step++) {
+        int pick = -1, pick_class = 3;
+        for (int i = 0; i < k; i++) {
+            if (ran[i])
+                continue;
+            int cls = n->kids[i]->kind == PN_QUERY && n->kids[i]->q.where ? 1 : 2;
+            for (int e = 0; e < n->nedges; e++) {
+                const plan_edge *ed = &n->edges[e];
+                if ((ed->la == i && reduced[ed->lb]) || (ed->lb == i && reduced[ed->la]))
+                    cls = 0;
+            }
+            if (cls < pick_class || (cls == pick_class && n->kids[i]->est < n->kids[pick]->est)) {
+                pick = i;
+                pick_class = cls;
+            }
         }
-    for (int oi = 0; oi < k && !rc; oi++) {
-        int i = order[oi];
-        plan_node *kid = n->kids[i];
+        plan_node *kid = n->kids[pick];
         for (int e = 0; e < n->nedges && !rc && kid->kind == PN_QUERY && !kid->done; e++) {
             const plan_edge *ed = &n->edges[e];
-            if (ed->la == i && ran[ed->lb])
+            if (ed->la == pick && ran[ed->lb])
                 rc = key_filter(c, kid, ed->ca, n->kids[ed->lb], ed->cb);
-            else if (ed->lb == i && ran[ed->la])
+            else if (ed->lb == pick && ran[ed->la])
                 rc = key_filter(c, kid, ed->cb, n->kids[ed->la], ed->ca);
         }
         if (!rc)
             rc = pl_run_node(c, kid);
-        ran[i] = true;
+        ran[pick] = true;
+        if (!rc)
+            reduced[pick] = (double)kid->rs->n * 2 <= MAX(kid->table_rows, kid->est);
     }
     if (rc)
         return rc;
