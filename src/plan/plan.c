@@ -562,6 +562,16 @@ static int table_info(plan_ctx *c, const char *name, int pos, factdb_table_info 
     return rc;
 }
 
+static bool table_exists(plan_ctx *c, const char *name)
+{
+    factdb_table_info ti;
+    factdb_error e = {0};
+    if (factdb_table_info_get(c->db, name, &ti, &e))
+        return false;
+    factdb_table_info_free(&ti);
+    return true;
+}
+
 /* A node's columns renamed (a derived table's or WITH query's column list) and qualified by its alias. */
 static int rename_cols(plan_ctx *c, plan_node *n, const char *qual, char **colnames, int ncolnames, int pos,
                        rcol **out)
@@ -687,6 +697,12 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
             if (plan_cte_node(c, p, &n) || leaf_of_node(c, n, f->alias ? f->alias : f->table,
                                                         f->colnames ? f->colnames : p->cte->colnames,
                                                         f->colnames ? f->ncolnames : p->cte->ncolnames, f->pos, &l))
+                return c->err->code;
+        } else if (pl_sysview_exists(f->table) && (strchr(f->table, '.') || !table_exists(c, f->table))) {
+            plan_node *n;
+            const char *dot = strchr(f->table, '.');
+            if (pl_sysview(c, f->table, &n) || leaf_of_node(c, n, f->alias ? f->alias : dot ? dot + 1 : f->table,
+                                                             f->colnames, f->ncolnames, f->pos, &l))
                 return c->err->code;
         } else {
             factdb_table_info ti;
@@ -1694,7 +1710,9 @@ static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
 /* A SELECT: one table without correlated subqueries is one PN_QUERY; anything else a join problem. */
 static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
 {
-    bool simple = !s->from && (!s->table || !find_cte(c, s->table));
+    bool simple = !s->from && (!s->table || (!find_cte(c, s->table) &&
+                                             !(pl_sysview_exists(s->table) &&
+                                               (strchr(s->table, '.') || !table_exists(c, s->table)))));
     factdb_table_info ti;
     memset(&ti, 0, sizeof ti);
     if (simple && s->table) {
@@ -2218,7 +2236,7 @@ static int explain_node(plan_ctx *c, plan_node *n, bool analyze, int depth, rows
     switch (n->kind) {
     case PN_QUERY: {
         const query *q = &n->q;
-        size_t o = (size_t)snprintf(buf, sizeof buf, "%s", q->table ? "Scan " : n->input ? "Query" : "Result");
+        size_t o = (size_t)snprintf(buf, sizeof buf, "%s", q->table ? "Scan " : n->input ? "Query" : n->label ? n->label : "Result");
         if (q->table)
             o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", q->table);
         if (q->where)

@@ -36,6 +36,9 @@ int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_i
 /* A PN_QUERY over `in` selecting its columns, cast to types[] where they differ (types NULL: none), with
  * s's ORDER BY / LIMIT / OFFSET (s NULL: none). */
 int pl_select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select *s, plan_node **out);
+/* System views (sysviews.c): whether a FROM name is one, and a node with its rows. */
+bool pl_sysview_exists(const char *name);
+int pl_sysview(plan_ctx *c, const char *name, plan_node **out);
 /* Runs a node (its inputs first) unless it has run; its rows are then in n->rs. */
 int pl_run_node(plan_ctx *c, plan_node *n);
 

@@ -1217,6 +1217,32 @@ static char *table_name(parser *p, const char *what)
     return rel;
 }
 
+/* A table name in FROM: also information_schema.x and pg_catalog.x, the system views the planner provides
+ * (returned as "information_schema.x"). */
+static char *from_table_name(parser *p)
+{
+    const char *what = "a table name or (SELECT ...)";
+    size_t save_at = p->at;
+    sql_token save = p->tok;
+    char *name = ident(p, what);
+    if (!name || !is_op(p, ".") || (strcmp(name, "information_schema") && strcmp(name, "pg_catalog"))) {
+        p->at = save_at;
+        p->tok = save;
+        p->rc = 0;
+        return table_name(p, what);
+    }
+    next(p);
+    char *rel = ident(p, what);
+    if (!rel)
+        return NULL;
+    size_t n = strlen(name) + 1 + strlen(rel);
+    char *full = alloc(p, n + 1);
+    if (!full)
+        return NULL;
+    snprintf(full, n + 1, "%s.%s", name, rel);
+    return full;
+}
+
 /* An optional table alias after a table name: [AS] alias. As in PostgreSQL an unquoted alias cannot be a
  * reserved word (its reserved and type/function-name keywords), with or without AS: `DELETE FROM t AS
  * WHERE` is a syntax error, not a DELETE of every row under the alias "where". */
@@ -1442,7 +1468,7 @@ static sql_from *from_primary(parser *p)
         }
     } else {
         f->kind = F_TABLE;
-        if (!(f->table = table_name(p, "a table name or (SELECT ...)")))
+        if (!(f->table = from_table_name(p)))
             return NULL;
     }
     f->alias = table_alias(p);

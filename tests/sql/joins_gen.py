@@ -62,6 +62,12 @@ queries = [
  "SELECT count(*) FROM sale WHERE EXISTS (SELECT 1 FROM product WHERE kind = 'wood')",
  # OR of ANDs with a common join condition (TPC-H Q19's form)
  "SELECT x.product, x.qty FROM sale x, product p WHERE (p.name = x.product AND p.kind = 'fruit' AND x.qty > 3) OR (p.name = x.product AND p.kind = 'metal') ORDER BY 1, 2",
+    # the system views tools read (information_schema, pg_catalog)
+    "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    "SELECT c.relname, a.attname, a.attnum FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 3",
+    "SELECT t.table_name, count(*) AS columns FROM information_schema.tables t JOIN information_schema.columns c ON c.table_name = t.table_name WHERE t.table_schema = 'public' GROUP BY t.table_name ORDER BY 1",
 ]
 errors = [
  ("SELECT id FROM store JOIN sale ON store_id = id JOIN store s2 ON s2.id = store_id", "ambiguous"),
