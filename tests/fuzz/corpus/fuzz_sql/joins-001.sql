@@ -1,0 +1,1 @@
+SELECT a.id, b.product FROM sales a JOIN sales b ON a.region = b.region AND a.id < b.id ORDER BY 1, 2

@@ -1,0 +1,1 @@
+SELECT s.region, count(*) FROM sales s LEFT JOIN (SELECT product, sum(qty) q FROM sales GROUP BY product) t USING (product) GROUP BY s.region

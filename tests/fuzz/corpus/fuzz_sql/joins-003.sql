@@ -1,0 +1,1 @@
+SELECT * FROM sales a FULL JOIN sales b ON a.qty = b.id WHERE b.price > 1 OR a.price IS NULL

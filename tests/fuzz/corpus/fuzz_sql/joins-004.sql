@@ -1,0 +1,1 @@
+WITH t AS (SELECT region, max(price) m FROM sales GROUP BY region) SELECT s.id FROM sales s, t WHERE s.region = t.region AND s.price = t.m

@@ -1,0 +1,1 @@
+SELECT id FROM sales s WHERE EXISTS (SELECT 1 FROM sales t WHERE t.region = s.region AND t.id <> s.id) AND NOT EXISTS (SELECT * FROM sales u WHERE u.product = s.product AND u.qty > s.qty)

@@ -1,0 +1,1 @@
+SELECT id, (SELECT max(qty) FROM sales) FROM sales WHERE price > (SELECT avg(t.price) FROM sales t WHERE t.region = sales.region)

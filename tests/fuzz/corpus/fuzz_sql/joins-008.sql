@@ -1,0 +1,1 @@
+SELECT region FROM sales WHERE product NOT IN (SELECT product FROM sales WHERE qty > 3) AND id IN (SELECT qty FROM sales)

@@ -1,0 +1,1 @@
+EXPLAIN ANALYZE SELECT a.region, sum(b.qty) FROM sales a CROSS JOIN sales b NATURAL JOIN (SELECT id, region FROM sales) c GROUP BY 1

@@ -1,0 +1,1 @@
+SELECT * FROM ((sales a JOIN sales b ON a.id = b.qty) LEFT JOIN sales c ON c.id = b.id) RIGHT JOIN sales d ON d.sold = a.sold

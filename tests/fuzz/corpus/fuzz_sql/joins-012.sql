@@ -1,0 +1,1 @@
+SELECT x.n FROM (SELECT count(*) FROM sales) AS x (n) WHERE (x.n, 1) IS NOT NULL OR x.n IN (SELECT id FROM sales)
