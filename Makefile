@@ -113,6 +113,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/ssb/test_ssb.py
 	FACTDB_BUILD=build/asan python3 tests/slt/test_run_slt.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_concurrency.py
+	FACTDB_BUILD=build/asan python3 tests/proc/test_snapshot.py
 	FACTDB_BUILD=build/asan python3 tests/proc/test_writers.py
 	FACTDB_BUILD=build/asan FACTDB_FLIP_TRIALS=40 python3 tests/proc/test_damage.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
