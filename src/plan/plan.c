@@ -2004,25 +2004,36 @@ static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int 
 static int run_joinset(plan_ctx *c, plan_node *n)
 {
     int k = n->nkids, rc = 0;
-    /* Inputs run one by one, each time the one that can be reduced most cheaply: first an input joined to
-     * one that already ran and came out reduced (it gets that input's keys as a filter: semi-join
-     * reduction, nation -> supplier -> partsupp in TPC-H Q11), else one with a filter of its own (its keys
-     * may reduce others), else any; the smallest expected size among equals. */
-    bool ran[MAX_LEAVES] = {false}, reduced[MAX_LEAVES] = {false};
+    /* Inputs run one by one, smallest expected size first, where an input joined to inputs that already
+     * ran expects the smallest fraction of its rows that they kept (it gets their keys as a filter:
+     * semi-join reduction, nation -> supplier -> partsupp in TPC-H Q11); an input without a filter of its
+     * own waits while an input joined to it that has one has not run (TPC-H Q10: customer after orders). */
+    bool ran[MAX_LEAVES] = {false};
+    double kept[MAX_LEAVES];
     for (int step = 0; step < k && !rc; step++) {
-        int pick = -1, pick_class = 3;
+        int pick = -1;
+        bool pick_wait = true;
+        double pick_est = 0;
         for (int i = 0; i < k; i++) {
             if (ran[i])
                 continue;
-            int cls = n->kids[i]->kind == PN_QUERY && n->kids[i]->q.where ? 1 : 2;
+            bool own = n->kids[i]->kind == PN_QUERY && n->kids[i]->q.where, wait = false;
+            double frac = 1;
             for (int e = 0; e < n->nedges; e++) {
                 const plan_edge *ed = &n->edges[e];
-                if ((ed->la == i && reduced[ed->lb]) || (ed->lb == i && reduced[ed->la]))
-                    cls = 0;
+                int other = ed->la == i ? ed->lb : ed->lb == i ? ed->la : -1;
+                if (other < 0)
+                    continue;
+                if (ran[other])
+                    frac = MIN(frac, kept[other]);
+                else if (!own && n->kids[other]->kind == PN_QUERY && n->kids[other]->q.where)
+                    wait = true;
             }
-            if (cls < pick_class || (cls == pick_class && n->kids[i]->est < n->kids[pick]->est)) {
+            double est = n->kids[i]->est * frac;
+            if (pick < 0 || (pick_wait && !wait) || (wait == pick_wait && est < pick_est)) {
                 pick = i;
-                pick_class = cls;
+                pick_wait = wait;
+                pick_est = est;
             }
         }
         plan_node *kid = n->kids[pick];
@@ -2037,7 +2048,7 @@ static int run_joinset(plan_ctx *c, plan_node *n)
             rc = pl_run_node(c, kid);
         ran[pick] = true;
         if (!rc)
-            reduced[pick] = (double)kid->rs->n * 2 <= MAX(kid->table_rows, kid->est);
+            kept[pick] = MIN(1.0, (double)kid->rs->n / MAX(1.0, MAX(kid->table_rows, kid->est)));
     }
     if (rc)
         return rc;
