@@ -2007,7 +2007,8 @@ static int run_joinset(plan_ctx *c, plan_node *n)
     /* Inputs run one by one, smallest expected size first, where an input joined to inputs that already
      * ran expects the smallest fraction of its rows that they kept (it gets their keys as a filter:
      * semi-join reduction, nation -> supplier -> partsupp in TPC-H Q11); an input without a filter of its
-     * own waits while an input joined to it that has one has not run (TPC-H Q10: customer after orders). */
+     * own waits while an input joined to it that has one, and is not much larger, has not run (TPC-H Q10:
+     * customer after orders; but Q7's suppliers do not wait for the filtered lineitem). */
     bool ran[MAX_LEAVES] = {false};
     double kept[MAX_LEAVES];
     for (int step = 0; step < k && !rc; step++) {
@@ -2026,10 +2027,15 @@ static int run_joinset(plan_ctx *c, plan_node *n)
                     continue;
                 if (ran[other])
                     frac = MIN(frac, kept[other]);
-                else if (!own && n->kids[other]->kind == PN_QUERY && n->kids[other]->q.where)
-                    wait = true;
             }
             double est = n->kids[i]->est * frac;
+            for (int e = 0; e < n->nedges && !own; e++) {
+                const plan_edge *ed = &n->edges[e];
+                int other = ed->la == i ? ed->lb : ed->lb == i ? ed->la : -1;
+                if (other >= 0 && !ran[other] && n->kids[other]->kind == PN_QUERY && n->kids[other]->q.where &&
+                    n->kids[other]->est < est * 4)
+                    wait = true;
+            }
             if (pick < 0 || (pick_wait && !wait) || (wait == pick_wait && est < pick_est)) {
                 pick = i;
                 pick_wait = wait;
