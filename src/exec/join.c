@@ -332,6 +332,19 @@ int exec_join_run(const exec_join *j, const rowset *l, const rowset *r, rowset *
         types[l->ncols + c] = r->cols[c].type;
     if (rowset_init(out, nout, types, j->mem, j->mem_limit, err))
         return err->code;
+    /* a cross join without a condition makes exactly l x r rows: refuse at once what cannot fit */
+    if (j->type == JT_CROSS && !j->resid && j->mem_limit) {
+        double width = 0;
+        for (int c = 0; c < nout; c++)
+            width += (double)(c < l->ncols ? l->cols[c].width : r->cols[c - l->ncols].width) + 2;
+        double bytes = (double)l->n * (double)r->n * width;
+        if (bytes > (double)j->mem_limit) {
+            rowset_cleanup(out);
+            return base_err(err, FACTDB_LIMIT, "a join without a join condition makes %zu x %zu rows (%.0f MiB), more "
+                            "than the query's memory limit of %zu MiB; add a join condition or filters (a LIMIT does "
+                            "not stop a join from being built)", l->n, r->n, bytes / 1048576, j->mem_limit >> 20);
+        }
+    }
     /* build the smaller side */
     bool build_left = l->n < r->n;
     const rowset *b = build_left ? l : r, *p = build_left ? r : l;
@@ -462,6 +475,10 @@ out:
     free(rmatch);
     free(li);
     free(ri);
+    if (rc == FACTDB_LIMIT && out->n)
+        base_err(err, FACTDB_LIMIT, "the join's result passed the query's memory limit of %zu MiB after %zu rows; add "
+                 "join conditions or filters, or raise the limit (factdb sql --memory-limit); a LIMIT does not stop a "
+                 "join from being built", j->mem_limit >> 20, out->n);
     if (rc)
         rowset_cleanup(out);
     return rc;

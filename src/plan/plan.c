@@ -499,7 +499,7 @@ int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_i
         rp = &rel;
     } else if (in) {
         bind_col *cols = pl_alloc(c, (size_t)in->ncols * sizeof *cols);
-        const char **quals = pl_alloc(c, (size_t)(in->ncols + 1) * sizeof *quals);
+        const char **quals = pl_alloc(c, (size_t)(in->ncols + in->nlquals + 1) * sizeof *quals);
         if (!cols || !quals)
             return pl_nomem(c);
         int nq = 0;
@@ -517,6 +517,13 @@ int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_i
         /* a USING column's other copy answers only to its qualifier */
         for (int i = 0; in->hidden && i < in->ncols; i++)
             cols[i].hidden = in->hidden[i];
+        for (int i = 0; i < in->nlquals; i++) {
+            bool have = false;
+            for (int k = 0; k < nq && !have; k++)
+                have = !strcmp(quals[k], in->lquals[i]);
+            if (!have)
+                quals[nq++] = in->lquals[i];
+        }
         rel = (bind_rel){.cols = cols, .ncols = in->ncols, .quals = quals, .nquals = nq, .relation = true};
         rp = &rel;
     }
@@ -633,7 +640,7 @@ static int plan_cte_node(plan_ctx *c, plan_cte *p, plan_node **out)
 static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
 {
     if (f->kind == F_JOIN && (f->join == J_INNER || f->join == J_CROSS)) {
-        int first_right;
+        int first_right, first_left = pb->n;
         if (flatten(c, f->left, pb, owner))
             return c->err->code;
         first_right = pb->n;
@@ -652,19 +659,28 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
                 for (int i = first_right; i < pb->n; i++)
                     for (int k = 0; k < pb->lv[i]->ncols; k++) {
                         int li, ci;
-                        if (find_col(pb->lv, first_right, NULL, pb->lv[i]->cols[k].name, &li, &ci) == 0 &&
-                            nu < FACTDB_MAX_COLUMNS)
+                        if (!pb->lv[i]->cols[k].hidden && nu < FACTDB_MAX_COLUMNS &&
+                            find_col(pb->lv + first_left, first_right - first_left, NULL, pb->lv[i]->cols[k].name,
+                                     &li, &ci) == 0)
                             nat[nu++] = (char *)pb->lv[i]->cols[k].name;
                     }
             }
             for (int u = 0; u < nu; u++) {
                 int pos = f->using_pos ? f->using_pos[u] : f->pos;
                 int la = 0, ca = 0, lb = 0, cb = 0;
-                int ra = find_col(pb->lv, first_right, NULL, names[u], &la, &ca);
+                for (int v = 0; v < u; v++)
+                    if (!strcmp(names[v], names[u]))
+                        return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "column name \"%s\" appears more than once "
+                                       "in USING clause", names[u]);
+                int ra = find_col(pb->lv + first_left, first_right - first_left, NULL, names[u], &la, &ca);
                 int rb = find_col(pb->lv + first_right, pb->n - first_right, NULL, names[u], &lb, &cb);
+                if (ra == -2 || rb == -2)
+                    return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "common column name \"%s\" appears more than once "
+                                   "in %s table", names[u], ra == -2 ? "left" : "right");
                 if (ra || rb)
                     return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "column \"%s\" specified in USING clause does not "
                                 "exist in %s table", names[u], ra ? "left" : "right");
+                la += first_left;
                 lb += first_right;
                 leaf *L = pb->lv[la], *R = pb->lv[lb];
                 ast *eq = pl_alloc(c, sizeof *eq);
@@ -769,6 +785,10 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
                                 .hidden = n->hidden && n->hidden[i]};
         l->est = 1e5;
     }
+    for (int i = 0; l->qual && i < pb->n; i++)
+        if (pb->lv[i]->qual && !strcmp(pb->lv[i]->qual, l->qual))
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, f->pos, "table name \"%s\" specified more than once; give one of "
+                           "them an alias", l->qual);
     pb->lv[pb->n++] = l;
     return 0;
 }
@@ -838,6 +858,7 @@ static int plan_leaf(plan_ctx *c, leaf *l)
         if (!x)
             return pl_nomem(c);
         x->ival = k + 1;  /* resolved: the leaf's own column k */
+        x->fixed = true;
         l->outcol[k] = k2;
         items[k2++] = x;
     }
@@ -954,7 +975,8 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
             both_in.types = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.types);
             both_in.names = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.names);
             both_in.quals = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.quals);
-            if (!both_in.types || !both_in.names || !both_in.quals)
+            both_in.hidden = pl_alloc(c, (size_t)both_in.ncols * sizeof *both_in.hidden);
+            if (!both_in.types || !both_in.names || !both_in.quals || !both_in.hidden)
                 return pl_nomem(c);
             for (int i = 0; i < both_in.ncols; i++) {
                 plan_node *s = i < l->ncols ? l : r;
@@ -962,6 +984,7 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
                 both_in.types[i] = s->types[k];
                 both_in.names[i] = s->names[k];
                 both_in.quals[i] = s->quals[k];
+                both_in.hidden[i] = s->hidden && s->hidden[k];
             }
         }
         sql_select *s = pl_alloc(c, sizeof *s);
@@ -1055,6 +1078,18 @@ static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
     return 0;
 }
 
+static bool has_subquery(const ast *x)
+{
+    if (!x)
+        return false;
+    if (x->kind == A_SUBQUERY || has_subquery(x->filter))
+        return true;
+    for (int i = 0; i < x->nargs; i++)
+        if (has_subquery(x->args[i]))
+            return true;
+    return false;
+}
+
 /* Correlated subqueries in the conjuncts of pb: EXISTS / NOT EXISTS become semi / anti joins (pb->semis),
  * a comparison with a scalar subquery becomes a leaf (the subquery grouped by its correlation columns)
  * joined on them. */
@@ -1098,6 +1133,11 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
             if (!any_outer(y, o, pb->lv, nouter)) {
                 rc = pl_push(c, &inner, y);
                 continue;
+            }
+            if (has_subquery(y)) {
+                free(o);
+                return pl_perr(c, FACTDB_INVALID_ARGUMENT, y->pos, "a subquery inside a correlated subquery refers to "
+                               "the outer query's columns: two levels of correlation are not supported");
             }
             if (y->kind == A_BIN && y->nargs == 2 && !strcmp(y->op, "=") && y->args[0]->kind == A_COLUMN &&
                 y->args[1]->kind == A_COLUMN) {
@@ -1175,6 +1215,13 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
                 }
             }
             nitems = items.n;
+        }
+        if (!items.n) {
+            /* the conditions name only outer columns: one constant column keeps the inner rows */
+            ast *one = pl_alloc(c, sizeof *one);
+            if (!one || pl_push(c, &items, one))
+                return pl_nomem(c);
+            *one = (ast){.kind = A_CONST, .lit = L_TRUE, .pos = sq->pos, .depth = 1};
         }
         char **aliases = pl_alloc(c, (size_t)(items.n + 1) * sizeof *aliases);
         if (!aliases)
@@ -1454,6 +1501,100 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
     return 0;
 }
 
+/* Every ON condition and USING column of a FROM clause: the columns an outer join's sides must keep for
+ * the joins above them. */
+static int from_conditions(plan_ctx *c, const sql_from *f, ast_vec *out)
+{
+    if (!f || f->kind != F_JOIN)
+        return 0;
+    if (f->on && pl_push(c, out, f->on))
+        return c->err->code;
+    for (int u = 0; u < f->nusing; u++) {
+        ast *x = pl_mk_col(c, NULL, f->using[u], f->pos);
+        if (!x || pl_push(c, out, x))
+            return pl_nomem(c);
+    }
+    if (f->natural) {
+        /* every column may be a natural join's: keep them all */
+        ast *star = pl_alloc(c, sizeof *star);
+        if (!star || pl_push(c, out, star))
+            return pl_nomem(c);
+        *star = (ast){.kind = A_STAR, .pos = f->pos, .depth = 1};
+    }
+    if (from_conditions(c, f->left, out))
+        return c->err->code;
+    return from_conditions(c, f->right, out);
+}
+
+/* The node over an outer join with USING columns: merged columns first, then every column of the join,
+ * the USING columns' copies hidden from bare names. */
+static int merge_using(plan_ctx *c, join_kind jk, plan_node **io, int nl, const ast_vec *kl, const ast_vec *kr)
+{
+    plan_node *j = *io;
+    int nu = kl->n, nitems = nu + j->ncols;
+    int *at_l = pl_alloc(c, (size_t)nu * sizeof *at_l), *at_r = pl_alloc(c, (size_t)nu * sizeof *at_r);
+    ast **items = pl_alloc(c, (size_t)nitems * sizeof *items);
+    char **aliases = pl_alloc(c, (size_t)nitems * sizeof *aliases);
+    sql_select *sel = pl_alloc(c, sizeof *sel);
+    if (!at_l || !at_r || !items || !aliases || !sel)
+        return pl_nomem(c);
+    for (int u = 0; u < nu; u++) {
+        at_l[u] = at_r[u] = -1;
+        for (int k = 0; k < j->ncols; k++) {
+            const ast *key = k < nl ? kl->v[u] : kr->v[u];
+            if (!strcmp(j->names[k], key->name) && j->quals[k] && key->qual && !strcmp(j->quals[k], key->qual))
+                *(k < nl ? &at_l[u] : &at_r[u]) = k;
+        }
+        if (at_l[u] < 0 || at_r[u] < 0)
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, kl->v[u]->pos, "cannot resolve the USING column \"%s\"",
+                           kl->v[u]->name);
+        ast *a = pl_mk_col(c, NULL, j->names[at_l[u]], kl->v[u]->pos), *b = pl_mk_col(c, NULL, j->names[at_r[u]], kl->v[u]->pos);
+        if (!a || !b)
+            return pl_nomem(c);
+        a->ival = at_l[u] + 1;
+        b->ival = at_r[u] + 1;
+        a->fixed = b->fixed = true;
+        if (jk == J_FULL) {
+            ast *co = pl_alloc(c, sizeof *co);
+            ast **args = pl_alloc(c, 2 * sizeof *args);
+            if (!co || !args)
+                return pl_nomem(c);
+            args[0] = a;
+            args[1] = b;
+            *co = (ast){.kind = A_FUNC, .name = "coalesce", .args = args, .nargs = 2, .pos = a->pos, .depth = 2};
+            items[u] = co;
+        } else {
+            items[u] = jk == J_RIGHT ? b : a;
+        }
+        aliases[u] = (char *)kl->v[u]->name;
+    }
+    for (int k = 0; k < j->ncols; k++) {
+        ast *x = pl_mk_col(c, NULL, j->names[k], 1);
+        if (!x)
+            return pl_nomem(c);
+        x->ival = k + 1;
+        x->fixed = true;
+        items[nu + k] = x;
+        aliases[nu + k] = j->names[k];
+    }
+    *sel = (sql_select){.items = items, .aliases = aliases, .nitems = nitems, .pos = 1};
+    plan_node *m;
+    int rc = pl_bind_node(c, sel, j, NULL, NULL, 0, &m);
+    if (rc)
+        return rc;
+    if (!(m->hidden = pl_alloc(c, (size_t)m->ncols * sizeof *m->hidden)))
+        return pl_nomem(c);
+    for (int k = 0; k < j->ncols; k++) {
+        m->quals[nu + k] = j->quals[k];
+        m->hidden[nu + k] = j->hidden && j->hidden[k];
+    }
+    for (int u = 0; u < nu; u++)
+        m->hidden[nu + at_l[u]] = m->hidden[nu + at_r[u]] = true;
+    m->label = "Project (USING columns)";
+    *io = m;
+    return 0;
+}
+
 /* An outer join f: both sides planned as join problems; ON conditions on the preserved side's partner
  * alone are pushed into that side, equalities between the sides are the keys, the rest the residual. */
 static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owner)
@@ -1513,10 +1654,6 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
                 rc = pl_nomem(c);
                 goto out;
             }
-            if (f->join != J_RIGHT)
-                rp->lv[lb]->cols[cb].hidden = true;
-            else
-                lp->lv[la]->cols[ca].hidden = true;
             if ((rc = pl_push(c, &keys_l, a)) || (rc = pl_push(c, &keys_r, b)))
                 goto out;
         }
@@ -1553,6 +1690,8 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
             goto out;
     }
     ast_vec lo = {0}, also = {0};
+    if (owner && owner->from)
+        rc = from_conditions(c, owner->from, &also);
     for (int k = 0; k < keys_l.n && !rc; k++)
         rc = pl_push(c, &also, keys_l.v[k]);
     for (int k = 0; k < keys_r.n && !rc; k++)
@@ -1583,21 +1722,11 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
     }
     static const join_type jt[] = {JT_INNER, JT_LEFT, JT_RIGHT, JT_FULL, JT_CROSS};
     rc = join_node(c, jt[f->join], ln, rn, lk, rk, nk, pl_mk_and(c, resid.v, resid.n), out);
-    /* the hidden copies of USING columns answer to qualifiers only */
-    if (!rc && keys_l.n && (f->nusing || f->natural)) {
-        plan_node *j = *out;
-        if (!(j->hidden = pl_alloc(c, (size_t)j->ncols * sizeof *j->hidden)))
-            rc = pl_nomem(c);
-        for (int k = 0; !rc && k < j->ncols; k++)
-            j->hidden[k] = (k < ln->ncols ? ln->hidden : rn->hidden) ? (k < ln->ncols ? ln->hidden[k] : rn->hidden[k - ln->ncols]) : false;
-        for (int i = 0; !rc && i < keys_l.n; i++) {
-            const char *nm = keys_l.v[i]->name;
-            bool right = f->join != J_RIGHT;
-            for (int k = right ? ln->ncols : 0; k < (right ? j->ncols : ln->ncols); k++)
-                if (!strcmp(j->names[k], nm))
-                    j->hidden[k] = true;
-        }
-    }
+    /* USING / NATURAL: the merged columns come first and answer to their bare names (the left side's value
+     * for LEFT JOIN, the right side's for RIGHT JOIN, coalesce(left, right) for FULL JOIN); both sides'
+     * copies answer only to their qualifiers */
+    if (!rc && keys_l.n && (f->nusing || f->natural))
+        rc = merge_using(c, f->join, out, ln->ncols, &keys_l, &keys_r);
 out:
     free(lp);
     free(rp);
@@ -1609,6 +1738,14 @@ static int set_type(plan_ctx *c, sql_type a, sql_type b, int pos, const char *wh
 {
     if (a.id == b.id && (a.id != TY_NUMERIC || a.scale == b.scale)) {
         *out = a;
+        return 0;
+    }
+    bool ta = a.id == TY_DATE || a.id == TY_TIMESTAMP || a.id == TY_TIMESTAMPTZ;
+    bool tb = b.id == TY_DATE || b.id == TY_TIMESTAMP || b.id == TY_TIMESTAMPTZ;
+    if (ta && tb) {
+        /* date < timestamp < timestamptz, as PostgreSQL's preferred-type rule resolves them */
+        *out = a.id == TY_TIMESTAMPTZ || b.id == TY_TIMESTAMPTZ ? (sql_type){TY_TIMESTAMPTZ, 0, 0}
+                                                                : (sql_type){TY_TIMESTAMP, 0, 0};
         return 0;
     }
     static const int rank[] = {[TY_INT] = 1, [TY_BIGINT] = 2, [TY_NUMERIC] = 3, [TY_DOUBLE] = 4};
@@ -1646,6 +1783,7 @@ int pl_select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select
         if (!col)
             return pl_nomem(c);
         col->ival = i + 1;
+        col->fixed = true;
         items[i] = col;
         aliases[i] = in->names[i];
         if (types && (types[i].id != in->types[i].id || types[i].scale != in->types[i].scale)) {
@@ -1668,6 +1806,23 @@ int pl_select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select
     return pl_bind_node(c, w, in, NULL, NULL, 0, out);
 }
 
+/* Whether column i of a set operation's operand is an untyped literal (NULL, a quoted string) or an
+ * untyped parameter in every branch: it then takes the other operand's type, as in PostgreSQL. */
+static bool arm_unknown(plan_ctx *c, const sql_select *s, int i)
+{
+    if (s->setop)
+        return arm_unknown(c, s->larg, i) && arm_unknown(c, s->rarg, i);
+    if (i >= s->nitems || s->ngroup || s->having)
+        return false;
+    for (int k = 0; k <= i; k++)
+        if (s->items[k]->kind == A_STAR)
+            return false;
+    const ast *x = s->items[i];
+    if (x->kind == A_CONST)
+        return x->lit == L_NULL || x->lit == L_STRING;
+    return x->kind == A_PARAM && x->ival >= 1 && x->ival <= c->nparams && c->params[x->ival - 1].type.id == TY_UNKNOWN;
+}
+
 static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
 {
     plan_node *l, *r;
@@ -1682,7 +1837,10 @@ static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
         return pl_nomem(c);
     bool cast = false;
     for (int i = 0; i < l->ncols; i++) {
-        if (set_type(c, l->types[i], r->types[i], s->set_pos, what[s->setop], &types[i]))
+        bool ul = arm_unknown(c, s->larg, i), ur = arm_unknown(c, s->rarg, i);
+        if (ul != ur)
+            types[i] = ul ? r->types[i] : l->types[i];
+        else if (set_type(c, l->types[i], r->types[i], s->set_pos, what[s->setop], &types[i]))
             return c->err->code;
         cast |= types[i].id != l->types[i].id || types[i].scale != l->types[i].scale ||
                 types[i].id != r->types[i].id || types[i].scale != r->types[i].scale;
@@ -1758,10 +1916,23 @@ static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
         rc = plan_problem(c, pb, s, &joined, &left, NULL);
     if (!rc) {
         sql_select *f = pl_alloc(c, sizeof *f);
-        if (!f) {
+        int nq = 1;
+        for (int i = 0; i < pb->n; i++)
+            nq += pb->lv[i]->ncols;
+        joined->lquals = pl_alloc(c, (size_t)nq * sizeof *joined->lquals);
+        if (!f || !joined->lquals) {
             free(pb);
             return pl_nomem(c);
         }
+        for (int i = 0; i < pb->n; i++)
+            for (int k = 0; k < pb->lv[i]->ncols; k++)
+                if (pb->lv[i]->cols[k].qual) {
+                    bool have = false;
+                    for (int q = 0; q < joined->nlquals && !have; q++)
+                        have = !strcmp(joined->lquals[q], pb->lv[i]->cols[k].qual);
+                    if (!have)
+                        joined->lquals[joined->nlquals++] = pb->lv[i]->cols[k].qual;
+                }
         *f = *s;
         f->from = NULL;
         f->table = NULL;

@@ -50,6 +50,9 @@ struct plan_node {
                              * in which a join's inputs run */
     int key_filters;        /* a scan: IN filters from other inputs' join keys added before it ran */
     bool shared;            /* a WITH query's node, read by several parents: never filtered for one */
+    const char **lquals;    /* every table name or alias of the FROM clause it joins (a qualifier with no
+                             * column read is still valid: "column w.y does not exist", not "missing entry") */
+    int nlquals;
     /* execution */
     bool done;
     rowset *rs;             /* the materialized rows (owned by the plan) */

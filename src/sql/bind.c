@@ -480,7 +480,7 @@ static bexpr *column(binder *b, ast *x)
     if (!rel || b->scope == SCOPE_NONE)
         return bind_err(b, x->pos, "column \"%s\" does not exist%s", x->name,
                         rel ? "" : " (the query has no FROM clause)"), NULL;
-    int tc = x->ival > 0 && x->ival <= rel->ncols ? (int)x->ival - 1 : rel_find(rel, x->qual, x->name);
+    int tc = x->ival > 0 && x->ival <= rel->ncols ? (int)x->ival - 1 : x->fixed ? -1 : rel_find(rel, x->qual, x->name);
     if (tc == -2)
         return bind_err(b, x->pos, "column reference \"%s\" is ambiguous; qualify it with its table's name or alias",
                         x->name), NULL;
@@ -536,12 +536,13 @@ static int check_qual(binder *b, ast *x)
 {
     const bind_rel *rel = b->rel;
     const char *q = x->qual;
-    if (rel && x->kind == A_COLUMN) {
+    if (rel && x->kind == A_COLUMN && !x->fixed) {
         /* resolve now (kept in ival): GROUP BY matching must tell n1.x from n2.x; a name that is no column
-         * may be an output name (ORDER BY, GROUP BY) and is left to the binder */
+         * may be an output name (ORDER BY, GROUP BY) and is left to the binder. The same tree may be bound
+         * again against another relation (a condition pushed into a scan and checked after a join), so
+         * the name is resolved every time. */
         int tc = rel_find(rel, q, x->name);
-        if (tc >= 0)
-            x->ival = tc + 1;
+        x->ival = tc >= 0 ? tc + 1 : 0;
     }
     if (!q)
         return 0;
@@ -1459,6 +1460,13 @@ static bexpr *subquery(binder *b, ast *x)
     bexpr *v = bind(b, x->args[0]);
     if (!v)
         return NULL;
+    if (!n) {
+        /* x IN (no rows) is false and x NOT IN (no rows) true, even for a NULL x */
+        bexpr *e = mk(b, B_CONST, T_BOOL, x->pos, 0);
+        if (e)
+            e->val = (sql_value){.type = T_BOOL, .i = x->neg};
+        return e;
+    }
     sql_type t;
     if (common_type(b, v->type, st, x->pos, "IN:", &t))
         return NULL;
@@ -2031,6 +2039,7 @@ int bind_select_rel(sql_arena *a, sql_select *s, const bind_rel *rel, const bind
                 col->pos = s->items[i]->pos;
                 col->name = (char *)rel->cols[c].name;
                 col->ival = c + 1;
+                col->fixed = true;
                 col->depth = 1;
                 aliases[k] = NULL;
                 items[k++] = col;

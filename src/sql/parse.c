@@ -104,6 +104,7 @@ typedef struct parser {
     factdb_error *err;
     int rc;
     int depth;              /* recursion depth of the descent (parentheses, unary operators, arguments) */
+    int from_items;         /* tables and subqueries in the FROM clause being read (at most SQL_MAX_FROM) */
     atomic_bool *cancel;    /* NULL: not cancelable */
     unsigned ntok;
 } parser;
@@ -1450,6 +1451,11 @@ static sql_from *from_primary(parser *p)
     if (!f)
         return NULL;
     f->pos = p->tok.pos;
+    if (++p->from_items > SQL_MAX_FROM) {
+        lex_error(p, f->pos, "too many tables in one FROM clause (at most %d, joins and subqueries included)",
+                  SQL_MAX_FROM);
+        return NULL;
+    }
     if (accept_op(p, "(")) {
         if (is_kw(p, "select") || is_kw(p, "with") || is_kw(p, "values")) {
             f->kind = F_SUBQUERY;
@@ -1541,6 +1547,8 @@ static sql_from *from_item(parser *p)
 static int from_clause(parser *p, sql_select *s)
 {
     s->table_pos = p->tok.pos;
+    int outer_items = p->from_items;  /* a derived table's FROM clause counts on its own */
+    p->from_items = 0;
     sql_from *f = from_item(p);
     while (f && is_op(p, ",")) {
         int pos = p->tok.pos;
@@ -1552,6 +1560,7 @@ static int from_clause(parser *p, sql_select *s)
         *j = (sql_from){.kind = F_JOIN, .pos = pos, .join = J_CROSS, .left = f, .right = r};
         f = j;
     }
+    p->from_items = outer_items;
     if (!f)
         return p->rc;
     if (f->kind == F_TABLE && !f->ncolnames) {

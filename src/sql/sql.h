@@ -110,6 +110,8 @@ struct ast {
     int *op_pos;        /* A_BIN chains: op_pos[i] is the position of the operator before args[i] */
     int depth;          /* nesting depth of this subtree (a leaf is 1); never above SQL_MAX_DEPTH */
     sql_select *sub;    /* A_SUBQUERY */
+    bool fixed;         /* A_COLUMN built by the planner or the binder with ival already naming its column in
+                         * the relation it is bound against (else the binder resolves the name each time) */
 };
 
 /* The one limit on expression nesting, enforced by the parser: every later recursive pass (binder,
@@ -117,6 +119,8 @@ struct ast {
  * it far inside the smallest thread stack a statement runs on (libmicrohttpd's 4 MiB connection threads;
  * measured in docs/design.md). Chains (a OR b OR ..., a + b + ...) are flat and do not count. */
 #define SQL_MAX_DEPTH 200
+/* Tables and subqueries in one FROM clause (the planner recurses once per join). */
+#define SQL_MAX_FROM 64
 
 typedef struct sql_order_item {
     ast *expr;

@@ -10,6 +10,12 @@ setup = [
  "INSERT INTO sale VALUES (1, '2026-01-01', 2, 10.50, 'apple'), (1, '2026-01-02', 1, 3.25, 'pear'), (2, '2026-01-01', 5, 1.00, 'apple'), (2, '2026-01-03', NULL, 2.00, 'fig'), (3, '2026-01-02', 7, 0.99, 'apple'), (6, '2026-01-04', 1, 100.00, 'gold'), (NULL, '2026-01-05', 3, 1.50, 'pear'), (1, '2026-01-05', 4, 10.50, 'apple')",
  "CREATE TABLE product (name text, kind text, weight double precision)",
  "INSERT INTO product VALUES ('apple', 'fruit', 0.2), ('pear', 'fruit', 0.25), ('fig', 'fruit', 0.05), ('gold', 'metal', 1.0), ('salt', 'mineral', 0.5)",
+ "CREATE TABLE l (k integer)",
+ "INSERT INTO l VALUES (1), (2)",
+ "CREATE TABLE r (k integer)",
+ "INSERT INTO r VALUES (2), (3)",
+ "CREATE TABLE t3 (x integer, y integer)",
+ "INSERT INTO t3 VALUES (1, 1), (1, 2), (2, NULL), (NULL, NULL), (3, 3)",
 ]
 queries = [
  # inner joins, aliases, qualified stars
@@ -62,6 +68,25 @@ queries = [
  "SELECT count(*) FROM sale WHERE EXISTS (SELECT 1 FROM product WHERE kind = 'wood')",
  # OR of ANDs with a common join condition (TPC-H Q19's form)
  "SELECT x.product, x.qty FROM sale x, product p WHERE (p.name = x.product AND p.kind = 'fruit' AND x.qty > 3) OR (p.name = x.product AND p.kind = 'metal') ORDER BY 1, 2",
+    # found by attacking the first version (issue 13): USING outer joins, NOT IN over no rows, columns that
+    # only a later join reads, parenthesized USING joins, EXISTS naming only outer columns, UNION of literals
+    "SELECT k, l.k AS lk, r.k AS rk FROM l FULL JOIN r USING (k) ORDER BY 1, 2, 3",
+    "SELECT r.k FROM l LEFT JOIN r USING (k) ORDER BY 1",
+    "SELECT l.k FROM l RIGHT JOIN r USING (k) ORDER BY 1",
+    "SELECT * FROM l NATURAL FULL JOIN r ORDER BY 1",
+    "SELECT * FROM l LEFT JOIN r USING (k) ORDER BY 1",
+    "SELECT x, y FROM t3 WHERE y NOT IN (SELECT k FROM l WHERE false) ORDER BY 1, 2",
+    "SELECT y, CASE WHEN y NOT IN (SELECT k FROM l WHERE false) THEN 1 ELSE 0 END AS n, CASE WHEN y IN (SELECT k FROM l WHERE false) THEN 1 ELSE 0 END AS i FROM t3 ORDER BY 1",
+    "SELECT q1.x FROM t3 q0 LEFT JOIN t3 q1 ON q1.x = q0.x JOIN t3 q2 ON q1.y = q2.y ORDER BY 1",
+    "SELECT q1.x FROM t3 q0 LEFT JOIN t3 q1 ON q0.x = q1.x RIGHT JOIN t3 q2 ON q2.y = q0.y ORDER BY 1",
+    "SELECT count(*) FROM t3 a1 JOIN (t3 a0 JOIN t3 z USING (x)) USING (x)",
+    "SELECT count(*) FROM t3 a1 JOIN (t3 a0 NATURAL JOIN t3 z) USING (x)",
+    "SELECT x FROM t3 WHERE EXISTS (SELECT 1 FROM l WHERE t3.x > 1) ORDER BY 1",
+    "SELECT k FROM l UNION SELECT NULL ORDER BY 1",
+    "SELECT 1 AS a UNION SELECT NULL UNION SELECT NULL ORDER BY 1",
+    "SELECT NULL AS a UNION SELECT 1.5 ORDER BY 1",
+    "SELECT DATE '2024-01-01' AS d UNION SELECT TIMESTAMP '2024-01-01 00:00:00' UNION SELECT DATE '2024-01-02' ORDER BY 1",
+    "SELECT 1 AS a UNION SELECT '2' ORDER BY 1",
     # the system views tools read (information_schema, pg_catalog)
     "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
@@ -70,6 +95,13 @@ queries = [
     "SELECT t.table_name, count(*) AS columns FROM information_schema.tables t JOIN information_schema.columns c ON c.table_name = t.table_name WHERE t.table_schema = 'public' GROUP BY t.table_name ORDER BY 1",
 ]
 errors = [
+ ("SELECT * FROM l, l", "table name \"l\" specified more than once"),
+ ("SELECT * FROM l JOIN r USING (k, k)", "appears more than once in USING clause"),
+ ("SELECT count(*) FROM t3 a1 JOIN (t3 a0 JOIN t3 z ON a0.x = z.x) USING (x)", "common column name \"x\" appears more than once"),
+ ("WITH w AS (SELECT 1 AS x) SELECT w.y FROM w", "column w.y does not exist"),
+ ("SELECT s.zz FROM (SELECT 1 AS a) s", "column s.zz does not exist"),
+ ("SELECT k FROM l WHERE EXISTS (SELECT 1 FROM r WHERE r.k = l.k AND EXISTS (SELECT 1 FROM t3 WHERE t3.x = l.k))", "two levels of correlation are not supported"),
+ ("SELECT count(*) FROM t3 a0 " + " ".join("LEFT JOIN t3 a%d ON a%d.y = a%d.y" % (i, i - 1, i) for i in range(1, 80)), "too many tables in one FROM clause"),
  ("SELECT id FROM store JOIN sale ON store_id = id JOIN store s2 ON s2.id = store_id", "ambiguous"),
  ("SELECT (SELECT qty FROM sale) FROM store", "more than one row returned by a subquery used as an expression"),
  ("SELECT name FROM product WHERE name IN (SELECT product, qty FROM sale)", "subquery must return only one column"),
