@@ -215,12 +215,21 @@ typedef struct leaf {
     double est;
     plan_node *scan;        /* its PN_QUERY */
     int *outcol;            /* leaf column -> scan output (-1: not read) */
+    ast_vec keyx;           /* expressions its scan also outputs: one side of `expr = expr` join keys */
+    int keyx_out;           /* the scan output of keyx.v[0] (the others follow) */
 } leaf;
 
 typedef struct problem {
     leaf *lv[MAX_LEAVES];
     int n;
     ast_vec conj;           /* conjuncts not yet placed */
+    /* conjuncts `expr_a = expr_b` whose sides each read one leaf: computed by those leaves' scans (keyx) and
+     * joined on as hash keys */
+    struct xkey {
+        const ast *conj;
+        int la, ia, lb, ib;     /* leaf and keyx index of each side */
+    } xkeys[64];
+    int nxkeys;
     /* correlated EXISTS / NOT EXISTS turned into semi / anti joins, applied after the inner joins */
     struct semi {
         bool anti;
@@ -844,8 +853,8 @@ static int plan_leaf(plan_ctx *c, leaf *l)
     int nitems = 0;
     for (int k = 0; k < l->ncols; k++)
         nitems += l->need[k];
-    ast **items = pl_alloc(c, (size_t)(nitems + 1) * sizeof *items);
-    char **aliases = pl_alloc(c, (size_t)(nitems + 1) * sizeof *aliases);
+    ast **items = pl_alloc(c, (size_t)(nitems + l->keyx.n + 1) * sizeof *items);
+    char **aliases = pl_alloc(c, (size_t)(nitems + l->keyx.n + 1) * sizeof *aliases);
     l->outcol = pl_alloc(c, (size_t)(l->ncols + 1) * sizeof *l->outcol);
     if (!s || !items || !aliases || !l->outcol)
         return pl_nomem(c);
@@ -862,6 +871,10 @@ static int plan_leaf(plan_ctx *c, leaf *l)
         l->outcol[k] = k2;
         items[k2++] = x;
     }
+    l->keyx_out = k2;
+    for (int i = 0; i < l->keyx.n; i++)
+        items[k2++] = l->keyx.v[i];
+    nitems += l->keyx.n;
     if (!nitems) {
         /* no column is read (count(*) over a join): one constant column keeps the rows */
         ast *one = pl_alloc(c, sizeof *one);
@@ -909,6 +922,10 @@ static int plan_leaf(plan_ctx *c, leaf *l)
         n->quals[k] = NULL;
     if (!(n->hidden = pl_alloc(c, (size_t)n->ncols * sizeof *n->hidden)))
         return pl_nomem(c);
+    for (int i = 0; i < l->keyx.n; i++) {
+        n->names[l->keyx_out + i] = "?join key?";  /* answers to no name */
+        n->hidden[l->keyx_out + i] = true;
+    }
     for (int k = 0; k < l->ncols; k++)
         if (l->outcol[k] >= 0) {
             n->names[l->outcol[k]] = (char *)l->cols[k].name;
@@ -1058,6 +1075,18 @@ static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
     for (int k = 0; k < pb->conj.n; k++) {
         ast *x = pb->conj.v[k];
         int la, ca, lb, cb;
+        const struct xkey *xk = NULL;
+        for (int q = 0; q < pb->nxkeys && !xk; q++)
+            if (pb->xkeys[q].conj == x)
+                xk = &pb->xkeys[q];
+        if (xk) {
+            leaf *a = pb->lv[xk->la], *b = pb->lv[xk->lb];
+            int oa = a->keyx_out + xk->ia, ob = b->keyx_out + xk->ib;
+            if (exec_join_key_ok(a->scan->types[oa], b->scan->types[ob])) {
+                js->edges[js->nedges++] = (plan_edge){xk->la, oa, xk->lb, ob};
+                continue;
+            }
+        }
         if (x->kind == A_BIN && x->nargs == 2 && !strcmp(x->op, "=") && col_of(x->args[0], pb->lv, n, &la, &ca) &&
             col_of(x->args[1], pb->lv, n, &lb, &cb) && la != lb &&
             exec_join_key_ok(pb->lv[la]->cols[ca].type, pb->lv[lb]->cols[cb].type)) {
@@ -1459,6 +1488,23 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
     pb->conj.n = k2;
     for (int k = 0; k < pb->conj.n; k++)
         mark_need(pb->conj.v[k], pb->lv, pb->n);
+    /* `expr = expr` between two leaves (a cast, arithmetic): each side computed by its leaf's scan */
+    for (int k = 0; k < pb->conj.n && pb->nxkeys < (int)ARRAY_LEN(pb->xkeys); k++) {
+        ast *x = pb->conj.v[k];
+        if (x->kind != A_BIN || x->nargs != 2 || strcmp(x->op, "=") ||
+            (x->args[0]->kind == A_COLUMN && x->args[1]->kind == A_COLUMN))
+            continue;
+        bool sub = false, unk = false;
+        uint64_t ma = leaf_refs(x->args[0], pb->lv, pb->n, &sub, &unk);
+        uint64_t mb = leaf_refs(x->args[1], pb->lv, pb->n, &sub, &unk);
+        if (sub || unk || !ma || !mb || (ma & (ma - 1)) || (mb & (mb - 1)) || ma == mb || bind_has_agg(x))
+            continue;
+        leaf *la = pb->lv[__builtin_ctzll(ma)], *lb = pb->lv[__builtin_ctzll(mb)];
+        struct xkey *xk = &pb->xkeys[pb->nxkeys++];
+        *xk = (struct xkey){x, __builtin_ctzll(ma), la->keyx.n, __builtin_ctzll(mb), lb->keyx.n};
+        if (pl_push(c, &la->keyx, x->args[0]) || pl_push(c, &lb->keyx, x->args[1]))
+            return c->err->code;
+    }
     for (int i = 0; i < pb->n; i++)
         if (plan_leaf(c, pb->lv[i]))
             return c->err->code;

@@ -87,6 +87,9 @@ queries = [
     "SELECT NULL AS a UNION SELECT 1.5 ORDER BY 1",
     "SELECT DATE '2024-01-01' AS d UNION SELECT TIMESTAMP '2024-01-01 00:00:00' UNION SELECT DATE '2024-01-02' ORDER BY 1",
     "SELECT 1 AS a UNION SELECT '2' ORDER BY 1",
+    "SELECT a.x, b.y FROM t3 a JOIN t3 b ON a.x + 1 = b.y ORDER BY 1, 2",
+    "SELECT count(*) FROM sale x JOIN store s ON x.store_id::bigint = s.id",
+    "SELECT p.name, x.qty FROM product p JOIN sale x ON upper(p.name) = upper(x.product) WHERE x.qty > 2 ORDER BY 1, 2",
     # the system views tools read (information_schema, pg_catalog)
     "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
