@@ -313,4 +313,17 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
 void exec_result_free(exec_result *r);
 void exec_rowset_free(rowset *r);
 
+/* ---- writes (modify.c) ---- */
+/* DELETE: marks the rows of q->table that match q->where deleted, in one write transaction (the thread's
+ * BEGIN ... COMMIT when it has one). *deleted: how many. */
+int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err);
+/* UPDATE: q->outs[0..nouts) are the new values of every column of q->table, in table order, computed from
+ * the old row; ctype[] the columns' types (values are cast to them with PostgreSQL's assignment rules). The
+ * matching rows are deleted and their new versions appended in one write transaction. *updated: how many
+ * rows. */
+int exec_update(factdb *db, query *q, const sql_type *ctype, uint64_t *updated, factdb_error *err);
+/* Appends v (of the column's type) to column col of the appender's current row. */
+typedef struct factdb_appender factdb_appender;
+int exec_append_value(factdb_appender *app, size_t col, const sql_value *v, factdb_error *err);
+
 #endif

@@ -2040,6 +2040,23 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
     return rc;
 }
 
+/* Assignment casts: what PostgreSQL allows in INSERT and UPDATE (numbers between each other, date/time types
+ * between each other, anything into text, untyped literals into anything); a typed value of another family
+ * needs an explicit cast. */
+static bool assignable(sql_type from, sql_type to)
+{
+    return from.id == TY_UNKNOWN || from.id == to.id || (is_numeric_family(from.id) && is_numeric_family(to.id)) ||
+           (is_datetime(from.id) && is_datetime(to.id)) || to.id == TY_TEXT;
+}
+
+bool bind_assignable(const ast *x, sql_type from, sql_type to)
+{
+    /* a string literal or NULL is untyped until assigned, though a SELECT output makes it text */
+    if (x->kind == A_CONST && (x->lit == L_STRING || x->lit == L_NULL))
+        return true;
+    return assignable(from, to);
+}
+
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,
                sql_value *out, factdb_error *err)
 {
@@ -2060,13 +2077,8 @@ int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64
         return 0;
     }
     char b1[32], b2[32];
-    /* assignment casts: what PostgreSQL allows in INSERT (numbers between each other, text literals into
-     * anything); a typed value of another family needs an explicit cast */
     sql_type from = e->type;
-    bool ok = from.id == TY_UNKNOWN || from.id == to.id || (is_numeric_family(from.id) && is_numeric_family(to.id)) ||
-              (is_datetime(from.id) && is_datetime(to.id)) ||
-              to.id == TY_TEXT || e->val.null;
-    if (!ok)
+    if (!assignable(from, to) && !e->val.null)
         return sql_err(err, FACTDB_INVALID_VALUE, x->pos, "column is of type %s but expression is of type %s; add a cast",
                        tname(to, b1), tname(from, b2));
     return exec_cast_value(&e->val, to, x->pos, a, out, err);

@@ -1446,6 +1446,60 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
     return 0;
 }
 
+/* UPDATE t [[AS] alias] SET col = expr [, ...] [WHERE cond]. As in PostgreSQL, a bare SET after the table
+ * name is the keyword, never an alias. */
+static int update_stmt(parser *p, sql_stmt *st)
+{
+    st->kind = S_UPDATE;
+    st->table_pos = p->tok.pos;
+    if (!(st->table = table_name(p, "a table name")))
+        return p->rc;
+    if (!is_kw(p, "set") && !(st->alias = table_alias(p)) && p->rc)
+        return p->rc;
+    if (expect_kw(p, "set"))
+        return p->rc;
+    ast_list vals = {0};
+    char *names[FACTDB_MAX_COLUMNS];
+    int pos[FACTDB_MAX_COLUMNS];
+    do {
+        if (vals.n == FACTDB_MAX_COLUMNS)
+            return lex_error(p, p->tok.pos, "too many assignments (at most %d)", FACTDB_MAX_COLUMNS);
+        if (is_op(p, "("))
+            return lex_error(p, p->tok.pos, "SET (a, b) = (...) is not supported; write SET a = ..., b = ...");
+        pos[vals.n] = p->tok.pos;
+        if (!(names[vals.n] = ident(p, "a column name")))
+            return p->rc;
+        if (is_op(p, "."))
+            return lex_error(p, p->tok.pos, "SET takes a bare column name: write SET %s = ..., without a table or "
+                             "alias in front (PostgreSQL reads a dotted name there as a field of a composite "
+                             "column)", names[vals.n]);
+        if (expect_op(p, "="))
+            return p->rc;
+        if (is_kw(p, "default"))
+            return lex_error(p, p->tok.pos, "SET col = DEFAULT is not supported: factdb columns have no defaults; "
+                             "write NULL or a value");
+        ast *x = expr(p);
+        if (!x || list_push(p, &vals, x))
+            return p->rc;
+    } while (accept_op(p, ","));
+    if (is_kw(p, "from"))
+        return lex_error(p, p->tok.pos, "UPDATE ... FROM is not supported yet; use a WHERE condition on the "
+                         "table's own columns");
+    st->set_cols = alloc(p, (size_t)vals.n * sizeof *st->set_cols);
+    st->set_pos = alloc(p, (size_t)vals.n * sizeof *st->set_pos);
+    if (!st->set_cols || !st->set_pos)
+        return p->rc;
+    memcpy(st->set_cols, names, (size_t)vals.n * sizeof *names);
+    memcpy(st->set_pos, pos, (size_t)vals.n * sizeof *pos);
+    st->set_vals = vals.v;
+    st->nset = vals.n;
+    if (accept_kw(p, "where"))
+        st->where = expr(p);
+    if (!p->rc && is_kw(p, "returning"))
+        return lex_error(p, p->tok.pos, "UPDATE ... RETURNING is not supported; run a SELECT after the UPDATE");
+    return p->rc;
+}
+
 static int statement(parser *p, sql_stmt *st)
 {
     st->pos = p->tok.pos;
@@ -1575,6 +1629,8 @@ static int statement(parser *p, sql_stmt *st)
             st->where = expr(p);
         return p->rc;
     }
+    if (accept_kw(p, "update"))
+        return update_stmt(p, st);
     if (accept_kw(p, "copy")) {
         st->table_pos = p->tok.pos;
         if (accept_op(p, "(")) {
@@ -1632,9 +1688,7 @@ static int statement(parser *p, sql_stmt *st)
             accept_kw(p, "work");
         return 0;
     }
-    if (is_kw(p, "update"))
-        return lex_error(p, p->tok.pos, "UPDATE is not supported yet; use DELETE and INSERT");
-    return syntax(p, "a statement (SELECT, INSERT, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, COPY, "
+    return syntax(p, "a statement (SELECT, INSERT, UPDATE, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, COPY, "
                      "SHOW TABLES, DESCRIBE, EXPLAIN, BEGIN, COMMIT, ROLLBACK)");
 }
 

@@ -532,18 +532,6 @@ static int make_defs(stmt_ctx *c, sql_stmt *st, factdb_column_def *defs)
     return 0;
 }
 
-static int append_value(factdb_appender *app, size_t col, const sql_value *v, factdb_error *err)
-{
-    if (v->null)
-        return factdb_append_null(app, col, err);
-    switch (v->type.id) {
-    case TY_BOOL: return factdb_append_bool(app, col, v->i != 0, err);
-    case TY_DOUBLE: return factdb_append_double(app, col, v->d, err);
-    case TY_TEXT: return factdb_append_text(app, col, v->s.p, v->s.len, err);
-    default: return factdb_append_int64(app, col, v->i, err);
-    }
-}
-
 static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
     factdb_appender *app;
@@ -601,7 +589,7 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
                 sql_value v, cv;
                 rowset_get(er.rs, k, er.idx[i], &v);
                 if (!(rc = exec_cast_value(&v, ctype[target[k]], st->pos, &scratch, &cv, c->err)))
-                    rc = append_value(app, (size_t)target[k], &cv, c->err);
+                    rc = exec_append_value(app, (size_t)target[k], &cv, c->err);
             }
             if (!rc)
                 rc = factdb_append_row_end(app, c->err);
@@ -627,7 +615,7 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
                 int ns;
                 if (!(rc = bind_value(c->a, st->rows[i][k], c->params, c->nparams, c->now_us, ctype[target[k]], &ns, &v,
                                       c->err)))
-                    rc = append_value(app, (size_t)target[k], &v, c->err);
+                    rc = exec_append_value(app, (size_t)target[k], &v, c->err);
                 if (rc && !c->err->position)
                     c->err->position = st->rows[i][k]->pos;
             }
@@ -729,8 +717,6 @@ static int do_copy_to(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     return 0;
 }
 
-int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err);
-
 static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
     factdb_table_info ti;
@@ -766,6 +752,84 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     return rc;
 }
 
+/* UPDATE t SET ... WHERE cond is bound as SELECT <every column's new value> FROM t WHERE cond: the
+ * executor computes the new rows from the old ones, deletes the old and appends the new. */
+static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    int ncols = (int)ti.ncols;
+    ast **items = sql_arena_alloc(c->a, (size_t)ncols * sizeof *items);
+    char **aliases = sql_arena_alloc(c->a, (size_t)ncols * sizeof *aliases);
+    ast *cols = sql_arena_alloc(c->a, (size_t)ncols * sizeof *cols);
+    sql_type ctype[FACTDB_MAX_COLUMNS];
+    if (!items || !aliases || !cols) {
+        rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int k = 0; k < ncols; k++) {
+        const factdb_column_info *ci = &ti.cols[k];
+        ctype[k] = sql_type_from_store(ci->type, ci->precision, ci->scale);
+        cols[k] = (ast){.kind = A_COLUMN, .pos = st->pos, .name = (char *)ci->name, .depth = 1};
+        items[k] = &cols[k];
+    }
+    for (int i = 0; i < st->nset; i++) {
+        int k = 0;
+        while (k < ncols && strcmp(ti.cols[k].name, st->set_cols[i]))
+            k++;
+        if (k == ncols) {
+            char hint[256];
+            int h = bind_column_hint(&ti, st->set_cols[i], hint, sizeof hint);
+            rc = sql_err(c->err, FACTDB_NO_COLUMN, st->set_pos[i], "column \"%s\" of relation \"%s\" does not exist%s%s",
+                         st->set_cols[i], st->table, h ? "; did you mean " : "", h ? hint : "");
+            goto out;
+        }
+        if (items[k] != &cols[k]) {
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->set_pos[i], "multiple assignments to same column \"%s\"",
+                         st->set_cols[i]);
+            goto out;
+        }
+        if (bind_has_agg(st->set_vals[i])) {
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->set_vals[i]->pos,
+                         "aggregate functions are not allowed in UPDATE");
+            goto out;
+        }
+        items[k] = st->set_vals[i];
+    }
+    sql_select sel;
+    memset(&sel, 0, sizeof sel);
+    sel.items = items;
+    sel.aliases = aliases;
+    sel.nitems = ncols;
+    sel.table = st->table;
+    sel.table_pos = st->table_pos;
+    sel.where = st->where;
+    sel.alias = st->alias;
+    query q;
+    if ((rc = bind_select(c->a, &sel, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, c->err)))
+        goto out;
+    for (int k = 0; k < ncols; k++) {
+        char b1[32], b2[32];
+        if (items[k] != &cols[k] && !bind_assignable(items[k], q.outs[k]->type, ctype[k])) {
+            rc = sql_err(c->err, FACTDB_INVALID_VALUE, items[k]->pos,
+                         "column \"%s\" is of type %s but expression is of type %s; add a cast", ti.cols[k].name,
+                         sql_type_name(ctype[k], b1, sizeof b1), sql_type_name(q.outs[k]->type, b2, sizeof b2));
+            goto out;
+        }
+    }
+    q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
+    for (int i = 0; i < q.ncols; i++)
+        q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
+    uint64_t n = 0;
+    if (!(rc = exec_update(c->s->db, &q, ctype, &n, c->err)))
+        snprintf(r->tag, sizeof r->tag, "UPDATE %llu", (unsigned long long)n);
+out:
+    factdb_table_info_free(&ti);
+    return rc;
+}
+
 static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
     factdb *db = c->s->db;
@@ -776,6 +840,7 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     case S_EXPLAIN: return do_explain(c, st->select, r);
     case S_INSERT: return do_insert(c, st, r);
     case S_DELETE: return do_delete(c, st, r);
+    case S_UPDATE: return do_update(c, st, r);
     case S_CREATE: {
         factdb_column_def defs[FACTDB_MAX_COLUMNS];
         if ((rc = make_defs(c, st, defs)))
@@ -874,7 +939,7 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 
 static bool writes(stmt_kind k)
 {
-    return k == S_INSERT || k == S_DELETE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD || k == S_TRUNCATE ||
+    return k == S_INSERT || k == S_DELETE || k == S_UPDATE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD || k == S_TRUNCATE ||
            k == S_COPY_FROM;
 }
 

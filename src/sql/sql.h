@@ -146,7 +146,8 @@ typedef struct sql_coldef {
 
 typedef enum stmt_kind {
     S_SELECT, S_INSERT, S_CREATE, S_DROP, S_ALTER_ADD, S_TRUNCATE, S_DELETE, S_COPY_FROM, S_COPY_TO,
-    S_SHOW_TABLES, S_DESCRIBE, S_EXPLAIN, S_BEGIN, S_COMMIT, S_ROLLBACK
+    S_SHOW_TABLES, S_DESCRIBE, S_EXPLAIN, S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_UPDATE
 } stmt_kind;
 
 typedef struct sql_copy_opts {
@@ -174,6 +175,11 @@ typedef struct sql_stmt {
     char *alias;                 /* DELETE FROM t [AS] alias */
     char *file;                  /* COPY */
     sql_copy_opts copy;
+    /* UPDATE t [AS alias] SET set_cols[i] = set_vals[i] ... [WHERE where] */
+    char **set_cols;
+    int *set_pos;
+    ast **set_vals;
+    int nset;
 } sql_stmt;
 
 /* Parses the first statement of text[0..len). On success *out is the statement (NULL for an empty

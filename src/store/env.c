@@ -1209,6 +1209,30 @@ void store_xact_bind(factdb *db, store_txn *t)
     tl_txn = t;
 }
 
+int store_write(factdb *db, int (*apply)(store_txn *t, void *ctx, factdb_error *err), void *ctx, factdb_error *err)
+{
+    if (db->read_only)
+        return store_read_only_err(db, err);
+    store_txn *x = store_xact_current(db);
+    if (x)
+        return apply(x, ctx, err);
+    store_txn *t;
+    int rc = store_xact_begin(db, &t, err);
+    if (rc)
+        return rc;
+    /* the thread may have another handle's transaction bound: put it back afterwards */
+    factdb *saved_db = tl_db;
+    store_txn *saved_txn = tl_txn;
+    store_xact_bind(db, t);
+    rc = apply(t, ctx, err);
+    if (rc)
+        store_xact_rollback(db, t);
+    else
+        rc = store_xact_commit(db, t, err);
+    tl_db = saved_db, tl_txn = saved_txn;
+    return rc;
+}
+
 /* A child of fork() inherits the thread's open BEGIN ... COMMIT; LMDB's transaction may not be used there, so
  * the child sees none and its writes go to the gate, which refuses them with the fork message. */
 store_txn *store_xact_current(factdb *db)

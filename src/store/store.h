@@ -96,6 +96,13 @@ int store_xact_commit(factdb *db, store_txn *t, factdb_error *err);
 void store_xact_rollback(factdb *db, store_txn *t);
 void store_xact_bind(factdb *db, store_txn *t);
 store_txn *store_xact_current(factdb *db);
+/* The one write protocol: runs apply(t, ctx, err) in a write transaction. Inside the thread's BEGIN ...
+ * COMMIT (store_xact_current) that is the transaction itself, and its COMMIT or ROLLBACK decides. Otherwise
+ * it takes the write gate (bounded by the busy timeout), opens a write transaction, binds it to the thread
+ * while apply runs (so whatever apply calls, the appender included, writes into it and reads its own
+ * writes), commits durably when apply returns 0 and aborts otherwise, and releases the gate. A read-only
+ * handle fails with PERMISSION. Errors: apply's, BUSY, IO, FULL, PERMISSION. */
+int store_write(factdb *db, int (*apply)(store_txn *t, void *ctx, factdb_error *err), void *ctx, factdb_error *err);
 /* A transaction to read from: the thread's bound transaction (*borrowed = true: do not end it) or a new
  * read-only snapshot. */
 int store_txn_read_db(factdb *db, store_txn **out, bool *borrowed, factdb_error *err);
