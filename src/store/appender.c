@@ -54,6 +54,9 @@ struct factdb_appender {
     /* factdb_appender_create: the table does not exist until the first commit creates it (schema.id is 0
      * until a transaction assigns one; the id stays unnamed while a load is in progress). */
     bool create;
+    /* the write transaction is the appender's own (store_write began it for one commit or load chunk): the
+     * dictionary entries it sees are all committed, so the process's shared index serves */
+    bool own_txn;
 };
 
 static void local_dict_clear(local_dict *d)
@@ -500,7 +503,7 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         for (size_t i = 0; i < n; i++)
             local[i] = items[i].id;
         /* inside BEGIN ... COMMIT the transaction's entries may never commit: they need an index of their own */
-        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, store_xact_current(a->db) ? ix : NULL,
+        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, a->own_txn ? NULL : ix,
                                                  a->dict_next[col], items, n, err)
                        : store_dict_find(t, a->schema.id, col, items, n, err);
         size_t k = 0;
@@ -624,7 +627,8 @@ static void abort_load(factdb_appender *a)
     store_env *env = a->db->env;
     store_txn *t;
     factdb_error e;
-    /* at most a second more: the caller is failing already, and the next writer cleans up anyway */
+    /* Not store_write: this waits at most a second more for the gate (the caller is failing already, and
+     * the next writer cleans up anyway), and a failure here is no error of the caller's. */
     int ms = a->db->busy_timeout_ms < 0 || a->db->busy_timeout_ms > 1000 ? 1000 : a->db->busy_timeout_ms;
     if (store_gate_acquire(env, ms, &e) == FACTDB_OK) {
         if (store_txn_write(env, false, &t, &e) == FACTDB_OK) {
@@ -705,31 +709,13 @@ static int publish(factdb_appender *a, store_txn *t, store_table *tab, bool rang
  * mark, its reserved range, the unnamed table of `load --create`). The chunk's new dictionary strings
  * are published with it (the table record's counts move), so concurrent writers never reuse their ids;
  * its rows stay hidden in the load's range until the publishing transaction. */
-static int flush_load_chunk(factdb_appender *a, factdb_error *err)
+static int load_chunk_apply(store_txn *t, void *ctx, factdb_error *err)
 {
-    store_env *env = a->db->env;
-    store_txn *t = NULL;
-    store_table tab = {0};
-    /* Encoding is most of a chunk's work: do what needs no transaction (every column but TEXT, whose
-     * dictionary ids come from the transaction) before taking the gate. Measured on a 10-column table
-     * with 5 text columns: the gate is held 3x shorter. */
-    const int64_t *vals[FACTDB_MAX_COLUMNS];
-    const uint8_t *valid[FACTDB_MAX_COLUMNS];
-    for (uint16_t c = 0; c < a->schema.ncols; c++)
-        vals[c] = a->vals[c], valid[c] = a->valid[c];
-    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    factdb_appender *a = ctx;
     store_chunk_pre pre = {a->pre_bufs, a->pre_meta};
-    int rc = FACTDB_OK;
-    for (uint16_t c = 0; !rc && c < a->schema.ncols; c++) {
-        a->pre_meta[c].present = 0;
-        if (a->schema.cols[c].type != FACTDB_TEXT)
-            rc = store_chunk_encode(&a->schema, &in, c, &a->pre_bufs[c], &a->pre_meta[c], err);
-    }
-    if (rc || (rc = store_gate_acquire(env, a->db->busy_timeout_ms, err)))
-        return rc;
+    store_table tab = {0};
     bool first = !a->loading;
-    if ((rc = store_txn_write(env, false, &t, err)))
-        goto out;
+    int rc;
     if (first) {
         if ((rc = fresh_table(a, t, &tab, true, err)) || (rc = store_load_start(t, &tab, a->create, &a->mark, err)))
             goto out;
@@ -748,15 +734,41 @@ static int flush_load_chunk(factdb_appender *a, factdb_error *err)
             tab.cols[c].dict_count = a->dict_next[c];
             grew = true;
         }
-    if (grew && (rc = store_table_put(t, &tab, err)))
-        goto out;
-    rc = store_txn_commit(t, err);
-    t = NULL;
+    if (grew)
+        rc = store_table_put(t, &tab, err);
 out:
-    store_txn_abort(t);
-    store_gate_release(env);
     store_table_cleanup(&tab);
     return rc;
+}
+
+/* Runs apply in a write transaction of the appender's own (never inside BEGIN ... COMMIT: the callers
+ * checked that there is none). */
+static int own_write(factdb_appender *a, int (*apply)(store_txn *t, void *ctx, factdb_error *err),
+                     factdb_error *err)
+{
+    a->own_txn = true;
+    int rc = store_write(a->db, apply, a, err);
+    a->own_txn = false;
+    return rc;
+}
+
+static int flush_load_chunk(factdb_appender *a, factdb_error *err)
+{
+    /* Encoding is most of a chunk's work: do what needs no transaction (every column but TEXT, whose
+     * dictionary ids come from the transaction) before taking the gate. Measured on a 10-column table
+     * with 5 text columns: the gate is held 3x shorter. */
+    const int64_t *vals[FACTDB_MAX_COLUMNS];
+    const uint8_t *valid[FACTDB_MAX_COLUMNS];
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        vals[c] = a->vals[c], valid[c] = a->valid[c];
+    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    int rc = FACTDB_OK;
+    for (uint16_t c = 0; !rc && c < a->schema.ncols; c++) {
+        a->pre_meta[c].present = 0;
+        if (a->schema.cols[c].type != FACTDB_TEXT)
+            rc = store_chunk_encode(&a->schema, &in, c, &a->pre_bufs[c], &a->pre_meta[c], err);
+    }
+    return rc ? rc : own_write(a, load_chunk_apply, err);
 }
 
 /* A full chunk is written at once: in its own short transaction under the write gate (a load), or into
@@ -812,16 +824,12 @@ int factdb_append_row_end(factdb_appender *a, factdb_error *err)
 
 /* Publishes a load of its own transactions in one small transaction: its last partial chunk, its mark
  * deleted, the table's counts, and for `load --create` the table's name. */
-static int publish_load(factdb_appender *a, factdb_error *err)
+static int publish_load_apply(store_txn *t, void *ctx, factdb_error *err)
 {
-    store_env *env = a->db->env;
-    store_txn *t = NULL;
+    factdb_appender *a = ctx;
     store_table tab = {0};
-    int rc = store_gate_acquire(env, a->db->busy_timeout_ms, err);
-    if (rc)
-        return rc;
-    if ((rc = store_txn_write(env, false, &t, err)) || (rc = fresh_table(a, t, &tab, false, err)) ||
-        (rc = store_load_publish(t, &a->mark, err)))
+    int rc;
+    if ((rc = fresh_table(a, t, &tab, false, err)) || (rc = store_load_publish(t, &a->mark, err)))
         goto out;
     dict_refresh(a, &tab, false);
     if ((rc = publish(a, t, &tab, true, err)))
@@ -830,17 +838,31 @@ static int publish_load(factdb_appender *a, factdb_error *err)
     if (a->create && (rc = store_table_name(t, &tab, err)) == FACTDB_TABLE_EXISTS)
         rc = base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" was created by another process while this load ran; "
                       "nothing was loaded", a->schema.name);
-    if (rc)
-        goto out;
-    rc = store_txn_commit(t, err);
-    t = NULL;
+out:
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+static int publish_load(factdb_appender *a, factdb_error *err)
+{
+    int rc = own_write(a, publish_load_apply, err);
     if (!rc) {
         a->loading = false;
-        store_load_release(env, a->mark.id);
+        store_load_release(a->db->env, a->mark.id);
     }
-out:
-    store_txn_abort(t);
-    store_gate_release(env);
+    return rc;
+}
+
+/* Less than a chunk, outside BEGIN ... COMMIT: one transaction. */
+static int commit_small_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    factdb_appender *a = ctx;
+    store_table tab = {0};
+    int rc = fresh_table(a, t, &tab, false, err);
+    if (!rc) {
+        load_begin(a, &tab);
+        rc = publish(a, t, &tab, false, err);
+    }
     store_table_cleanup(&tab);
     return rc;
 }
@@ -851,7 +873,6 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
     if (!a->loading && a->nrows == 0 && !a->create)
         return FACTDB_OK;
     int rc;
-    store_txn *t = NULL;
     store_table tab = {0};
     store_txn *x = a->loading ? a->xact : store_xact_current(a->db);
     if (x) {
@@ -877,23 +898,8 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
         reset_all(a);
         return rc;
     }
-    /* Less than a chunk: one transaction. */
-    if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
-        goto out_nogate;
-    if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, false, err)))
-        goto out;
-    load_begin(a, &tab);
-    if ((rc = publish(a, t, &tab, false, err)))
-        goto out;
-    rc = store_txn_commit(t, err);
-    t = NULL;
-    if (!rc)
+    if (!(rc = own_write(a, commit_small_apply, err)))
         a->create = false;
-out:
-    store_txn_abort(t);
-    store_gate_release(a->db->env);
-out_nogate:
-    store_table_cleanup(&tab);
     reset_all(a);
     return rc;
 }
