@@ -1409,11 +1409,68 @@ static int copy_options(parser *p, sql_copy_opts *o)
     return expect_op(p, ")");
 }
 
+/* A parenthesized list of column names: (a, b). */
+static int name_list(parser *p, char ***names, int **pos, int *n)
+{
+    char *v[FACTDB_MAX_COLUMNS];
+    int at[FACTDB_MAX_COLUMNS], k = 0;
+    if (expect_op(p, "("))
+        return p->rc;
+    do {
+        if (k == FACTDB_MAX_COLUMNS)
+            return lex_error(p, p->tok.pos, "too many columns");
+        at[k] = p->tok.pos;
+        if (!(v[k++] = ident(p, "a column name")))
+            return p->rc;
+    } while (accept_op(p, ","));
+    if (expect_op(p, ")"))
+        return p->rc;
+    *names = alloc(p, (size_t)k * sizeof **names);
+    *pos = alloc(p, (size_t)k * sizeof **pos);
+    if (!*names || !*pos)
+        return p->rc;
+    memcpy(*names, v, (size_t)k * sizeof *v);
+    memcpy(*pos, at, (size_t)k * sizeof *at);
+    *n = k;
+    return 0;
+}
+
+/* A table constraint after [CONSTRAINT name]: PRIMARY KEY (cols) or UNIQUE (cols). */
+static int table_constraint(parser *p, char *name, sql_constraint *c)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->pos = p->tok.pos;
+    if (accept_kw(p, "primary")) {
+        if (expect_kw(p, "key"))
+            return p->rc;
+        c->primary = true;
+    } else if (!accept_kw(p, "unique")) {
+        if (is_kw(p, "check") || is_kw(p, "foreign") || is_kw(p, "exclude"))
+            return lex_error(p, p->tok.pos, "%.*s constraints are not supported; factdb supports PRIMARY KEY, "
+                             "UNIQUE and NOT NULL", (int)p->tok.len, p->tok.s);
+        return syntax(p, "PRIMARY KEY or UNIQUE");
+    }
+    return name_list(p, &c->cols, &c->col_pos, &c->ncols);
+}
+
 static int column_defs(parser *p, sql_stmt *st, bool single)
 {
     sql_coldef tmp[FACTDB_MAX_COLUMNS];
-    int n = 0;
+    sql_constraint cons[16];
+    int n = 0, nc = 0;
     do {
+        if (!single && (is_kw(p, "constraint") || is_kw(p, "primary") || is_kw(p, "unique") ||
+                        is_kw(p, "foreign") || is_kw(p, "check") || is_kw(p, "exclude"))) {
+            if (nc == (int)ARRAY_LEN(cons))
+                return lex_error(p, p->tok.pos, "too many table constraints (at most %d)", (int)ARRAY_LEN(cons));
+            char *cname = NULL;
+            if (accept_kw(p, "constraint") && !(cname = ident(p, "a constraint name")))
+                return p->rc;
+            if (table_constraint(p, cname, &cons[nc++]))
+                return p->rc;
+            continue;
+        }
         if (n == FACTDB_MAX_COLUMNS)
             return lex_error(p, p->tok.pos, "too many columns (at most %d)", FACTDB_MAX_COLUMNS);
         sql_coldef *d = &tmp[n];
@@ -1422,29 +1479,61 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
         if (!(d->name = ident(p, "a column name")) || parse_type(p, &d->type))
             return p->rc;
         for (;;) {
+            char *cname = NULL;
+            int cpos = p->tok.pos;
+            if (accept_kw(p, "constraint") && !(cname = ident(p, "a constraint name")))
+                return p->rc;
             if (accept_kw(p, "not")) {
                 if (expect_kw(p, "null"))
                     return p->rc;
                 d->not_null = true;
             } else if (accept_kw(p, "null")) {
                 d->not_null = false;
+            } else if (!single && (is_kw(p, "primary") || is_kw(p, "unique"))) {
+                bool primary = is_kw(p, "primary");
+                d->cpos = p->tok.pos;
+                next(p);
+                if (primary && expect_kw(p, "key"))
+                    return p->rc;
+                if ((primary && d->primary) || (!primary && d->unique))
+                    return lex_error(p, d->cpos, "%s is given twice for column \"%s\"",
+                                     primary ? "PRIMARY KEY" : "UNIQUE", d->name);
+                if (d->primary || d->unique)
+                    return lex_error(p, d->cpos, "column \"%s\" has both PRIMARY KEY and UNIQUE; a primary key is "
+                                     "unique already", d->name);
+                d->primary = primary;
+                d->unique = !primary;
+                d->cname = cname;
+                if (primary)
+                    d->not_null = true;
             } else if (is_kw(p, "primary") || is_kw(p, "unique") || is_kw(p, "default") || is_kw(p, "references") ||
                        is_kw(p, "check")) {
-                return lex_error(p, p->tok.pos, "column constraint %.*s is not supported; factdb supports NOT NULL",
-                                 (int)p->tok.len, p->tok.s);
+                return lex_error(p, p->tok.pos, "column constraint %.*s is not supported%s", (int)p->tok.len,
+                                 p->tok.s, single ? " in ALTER TABLE ADD COLUMN; factdb supports NOT NULL there"
+                                                  : "; factdb supports NOT NULL, PRIMARY KEY and UNIQUE");
+            } else if (cname) {
+                return lex_error(p, cpos, "CONSTRAINT %s must be followed by NOT NULL, NULL, PRIMARY KEY or UNIQUE",
+                                 cname);
             } else {
                 break;
             }
         }
         n++;
     } while (!single && accept_op(p, ","));
+    if (!n)
+        return lex_error(p, st->table_pos, "a table needs at least one column");
     st->defs = alloc(p, (size_t)n * sizeof *st->defs);
-    if (!st->defs)
+    st->cons = alloc(p, (size_t)(nc ? nc : 1) * sizeof *st->cons);
+    if (!st->defs || !st->cons)
         return p->rc;
     memcpy(st->defs, tmp, (size_t)n * sizeof *tmp);
+    memcpy(st->cons, cons, (size_t)nc * sizeof *cons);
     st->ndefs = n;
+    st->ncons = nc;
     return 0;
 }
+
+static int set_list(parser *p, sql_stmt *st);
 
 /* UPDATE t [[AS] alias] SET col = expr [, ...] [WHERE cond]. As in PostgreSQL, a bare SET after the table
  * name is the keyword, never an alias. */
@@ -1456,8 +1545,21 @@ static int update_stmt(parser *p, sql_stmt *st)
         return p->rc;
     if (!is_kw(p, "set") && !(st->alias = table_alias(p)) && p->rc)
         return p->rc;
-    if (expect_kw(p, "set"))
+    if (expect_kw(p, "set") || set_list(p, st))
         return p->rc;
+    if (is_kw(p, "from"))
+        return lex_error(p, p->tok.pos, "UPDATE ... FROM is not supported yet; use a WHERE condition on the "
+                         "table's own columns");
+    if (accept_kw(p, "where"))
+        st->where = expr(p);
+    if (!p->rc && is_kw(p, "returning"))
+        return lex_error(p, p->tok.pos, "UPDATE ... RETURNING is not supported; run a SELECT after the UPDATE");
+    return p->rc;
+}
+
+/* SET col = expr [, ...] of UPDATE and of ON CONFLICT DO UPDATE (after the SET keyword). */
+static int set_list(parser *p, sql_stmt *st)
+{
     ast_list vals = {0};
     char *names[FACTDB_MAX_COLUMNS];
     int pos[FACTDB_MAX_COLUMNS];
@@ -1482,9 +1584,6 @@ static int update_stmt(parser *p, sql_stmt *st)
         if (!x || list_push(p, &vals, x))
             return p->rc;
     } while (accept_op(p, ","));
-    if (is_kw(p, "from"))
-        return lex_error(p, p->tok.pos, "UPDATE ... FROM is not supported yet; use a WHERE condition on the "
-                         "table's own columns");
     st->set_cols = alloc(p, (size_t)vals.n * sizeof *st->set_cols);
     st->set_pos = alloc(p, (size_t)vals.n * sizeof *st->set_pos);
     if (!st->set_cols || !st->set_pos)
@@ -1493,10 +1592,36 @@ static int update_stmt(parser *p, sql_stmt *st)
     memcpy(st->set_pos, pos, (size_t)vals.n * sizeof *pos);
     st->set_vals = vals.v;
     st->nset = vals.n;
+    return 0;
+}
+
+/* INSERT's ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET ... [WHERE cond], after ON. */
+static int on_conflict(parser *p, sql_stmt *st)
+{
+    st->conflict_pos = p->tok.pos;
+    if (expect_kw(p, "conflict"))
+        return p->rc;
+    if (is_kw(p, "on"))
+        return lex_error(p, p->tok.pos, "ON CONFLICT ON CONSTRAINT is not supported; name the columns: ON "
+                         "CONFLICT (a, b)");
+    if (is_op(p, "(") && name_list(p, &st->conflict_cols, &st->conflict_col_pos, &st->nconflict_cols))
+        return p->rc;
+    if (is_kw(p, "where"))
+        return lex_error(p, p->tok.pos, "ON CONFLICT (...) WHERE (a partial index predicate) is not supported");
+    if (expect_kw(p, "do"))
+        return p->rc;
+    if (accept_kw(p, "nothing")) {
+        st->on_conflict = 1;
+        return 0;
+    }
+    if (!is_kw(p, "update"))
+        return syntax(p, "NOTHING or UPDATE");
+    next(p);
+    st->on_conflict = 2;
+    if (expect_kw(p, "set") || set_list(p, st))
+        return p->rc;
     if (accept_kw(p, "where"))
-        st->where = expr(p);
-    if (!p->rc && is_kw(p, "returning"))
-        return lex_error(p, p->tok.pos, "UPDATE ... RETURNING is not supported; run a SELECT after the UPDATE");
+        st->conflict_where = expr(p);
     return p->rc;
 }
 
@@ -1544,6 +1669,8 @@ static int statement(parser *p, sql_stmt *st)
         }
         if (accept_kw(p, "select")) {
             st->select = select_body(p);
+            if (!p->rc && accept_kw(p, "on"))
+                return on_conflict(p, st);
             return p->rc;
         }
         if (expect_kw(p, "values"))
@@ -1570,6 +1697,8 @@ static int statement(parser *p, sql_stmt *st)
         } while (accept_op(p, ","));
         st->rows = (ast ***)rows.v;
         st->nrows = rows.n;
+        if (accept_kw(p, "on"))
+            return on_conflict(p, st);
         return p->rc;
     }
     if (accept_kw(p, "create")) {

@@ -532,6 +532,103 @@ static int make_defs(stmt_ctx *c, sql_stmt *st, factdb_column_def *defs)
     return 0;
 }
 
+static int create_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    return store_table_insert(t, ctx, true, err);
+}
+
+/* CREATE TABLE; PRIMARY KEY and UNIQUE constraints (column ones first, then the table's, as PostgreSQL
+ * names and orders them) go into the table record with the columns. */
+static int create_table(stmt_ctx *c, sql_stmt *st, factdb_column_def *defs)
+{
+    bool any = st->ncons > 0;
+    for (int i = 0; i < st->ndefs; i++)
+        any |= st->defs[i].primary || st->defs[i].unique;
+    if (!any)
+        return factdb_create_table(c->s->db, st->table, defs, (size_t)st->ndefs, c->err);
+    store_table tab;
+    int rc = store_table_build(st->table, defs, (size_t)st->ndefs, &tab, c->err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < st->ndefs && !rc; i++) {
+        const sql_coldef *d = &st->defs[i];
+        uint16_t col = (uint16_t)i;
+        if ((d->primary || d->unique) && (rc = store_table_add_unique(&tab, d->cname, d->primary, &col, 1, c->err)))
+            c->err->position = d->cpos;
+    }
+    for (int k = 0; k < st->ncons && !rc; k++) {
+        const sql_constraint *u = &st->cons[k];
+        uint16_t cols[STORE_UNIQUE_COLS];
+        if (u->ncols > STORE_UNIQUE_COLS) {
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, u->col_pos[STORE_UNIQUE_COLS], "a key may have at most %d "
+                         "columns", STORE_UNIQUE_COLS);
+            break;
+        }
+        for (int j = 0; j < u->ncols && !rc; j++) {
+            int i = 0;
+            while (i < st->ndefs && strcmp(st->defs[i].name, u->cols[j]))
+                i++;
+            if (i == st->ndefs)
+                rc = sql_err(c->err, FACTDB_NO_COLUMN, u->col_pos[j], "column \"%s\" named in key does not exist",
+                             u->cols[j]);
+            cols[j] = (uint16_t)i;
+        }
+        if (!rc && (rc = store_table_add_unique(&tab, u->name, u->primary, cols, u->ncols, c->err)))
+            c->err->position = u->pos;
+    }
+    if (!rc)
+        rc = store_write(c->s->db, create_apply, &tab, c->err);
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+/* The constraint an ON CONFLICT (cols) names: the one with exactly these columns (in any order). */
+static int conflict_target(stmt_ctx *c, sql_stmt *st, const store_table *tab, int *only)
+{
+    *only = -1;
+    if (!st->nconflict_cols) {
+        if (st->on_conflict == 2)
+            return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->conflict_pos, "ON CONFLICT DO UPDATE requires "
+                           "inference specification or constraint name; name the key's columns: ON CONFLICT (id)");
+        return 0;
+    }
+    uint8_t want[FACTDB_MAX_COLUMNS] = {0};
+    int nwant = 0;
+    for (int j = 0; j < st->nconflict_cols; j++) {
+        int i = 0;
+        while (i < tab->ncols && strcmp(tab->cols[i].name, st->conflict_cols[j]))
+            i++;
+        if (i == tab->ncols)
+            return sql_err(c->err, FACTDB_NO_COLUMN, st->conflict_col_pos[j], "column \"%s\" does not exist",
+                           st->conflict_cols[j]);
+        nwant += !want[i];
+        want[i] = 1;
+    }
+    for (int u = 0; u < tab->nuniq; u++) {
+        const store_unique *k = &tab->uniq[u];
+        bool same = k->ncols == nwant;
+        for (int i = 0; same && i < k->ncols; i++)
+            same = want[k->cols[i]];
+        if (same) {
+            *only = u;
+            return 0;
+        }
+    }
+    return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->conflict_pos, "there is no unique or exclusion constraint "
+                   "matching the ON CONFLICT specification; name the columns of a PRIMARY KEY or UNIQUE "
+                   "constraint of \"%s\"", st->table);
+}
+
+typedef struct conflict_count {
+    uint64_t skipped;
+} conflict_count;
+
+static int count_conflict(void *ctx, uint64_t row, const store_conflict *cf, factdb_error *err)
+{
+    ((conflict_count *)ctx)->skipped++;
+    return 0;
+}
+
 static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
     factdb_appender *app;
@@ -541,6 +638,17 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     if (rc)
         return rc;
     size_t ncols = factdb_appender_ncols(app);
+    conflict_count cc = {0};
+    if (st->on_conflict == 2) {
+        rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->conflict_pos, "ON CONFLICT DO UPDATE is not supported yet");
+        goto out;
+    }
+    if (st->on_conflict) {
+        int only;
+        if ((rc = conflict_target(c, st, store_appender_table(app), &only)))
+            goto out;
+        store_appender_on_conflict(app, STORE_CONFLICT_SKIP, only, count_conflict, &cc);
+    }
     int target[FACTDB_MAX_COLUMNS];
     int ntarget = st->ncols ? st->ncols : (int)ncols;
     for (int i = 0; i < ntarget; i++) {
@@ -626,8 +734,16 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     }
     if (!rc)
         rc = factdb_appender_commit(app, c->err);
+    if (rc == FACTDB_UNIQUE_VIOLATION && !st->on_conflict) {
+        size_t l = strlen(c->err->message);
+        snprintf(c->err->message + l, sizeof c->err->message - l, " of the INSERT, or add ON CONFLICT DO NOTHING "
+                 "to skip such rows");
+    }
+    if (rc == FACTDB_UNIQUE_VIOLATION)
+        c->err->position = !st->select && c->err->line > 0 && c->err->line <= st->nrows ? st->rows[c->err->line - 1][0]->pos
+                                                                                        : st->pos;
     if (!rc) {
-        snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)rows);
+        snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)(rows - cc.skipped));
     }
 out:
     factdb_appender_free(app);
@@ -825,6 +941,8 @@ static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     uint64_t n = 0;
     if (!(rc = exec_update(c->s->db, &q, ctype, &n, c->err)))
         snprintf(r->tag, sizeof r->tag, "UPDATE %llu", (unsigned long long)n);
+    else if (rc == FACTDB_UNIQUE_VIOLATION && !c->err->position)
+        c->err->position = st->pos;
 out:
     factdb_table_info_free(&ti);
     return rc;
@@ -845,7 +963,7 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
         factdb_column_def defs[FACTDB_MAX_COLUMNS];
         if ((rc = make_defs(c, st, defs)))
             return rc;
-        rc = factdb_create_table(db, st->table, defs, (size_t)st->ndefs, err);
+        rc = create_table(c, st, defs);
         if (rc == FACTDB_TABLE_EXISTS && st->if_not_exists) {
             rc = 0;
             snprintf(r->tag, sizeof r->tag, "CREATE TABLE");

@@ -8,6 +8,7 @@
  * the next writer reclaims the unpublished chunks (loadmark.c). */
 #include "store_int.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,14 @@ struct factdb_appender {
     /* the write transaction is the appender's own (store_write began it for one commit or load chunk): the
      * dictionary entries it sees are all committed, so the process's shared index serves */
     bool own_txn;
+    /* unique constraints: what a row whose key a live row holds does (store_appender_on_conflict) */
+    store_conflict_mode conflict_mode;
+    int conflict_only;
+    int (*on_conflict)(void *ctx, uint64_t row, const store_conflict *c, factdb_error *err);
+    void *conflict_ctx;
+    uint64_t row_base;      /* rows of this appender's statement before the buffer's first */
+    store_conflict *conflicts;
+    uint8_t *skip;
 };
 
 static void local_dict_clear(local_dict *d)
@@ -540,6 +549,92 @@ out:
 }
 
 /* Writes the buffered rows as chunk `id` in transaction t; the columns `pre` holds are encoded already. */
+/* "Key (a, b)=(1, x) already exists." for buffered row r and constraint u (PostgreSQL's detail line). */
+static void key_detail(const factdb_appender *a, const store_table *tab, int u, uint32_t r, char *out, size_t cap)
+{
+    const store_unique *c = &tab->uniq[u];
+    size_t o = (size_t)snprintf(out, cap, "Key (");
+    for (int i = 0; i < c->ncols && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", a->schema.cols[c->cols[i]].name);
+    if (o < cap)
+        o += (size_t)snprintf(out + o, cap - o, ")=(");
+    for (int i = 0; i < c->ncols && o < cap; i++) {
+        uint16_t col = c->cols[i];
+        const store_col *sc = &a->schema.cols[col];
+        int64_t v = a->vals[col][r];
+        char buf[128];
+        const char *txt = buf;
+        size_t len;
+        if (sc->type == FACTDB_TEXT) {
+            const local_dict *d = &a->dicts[col];
+            txt = (const char *)d->bytes.data + d->off[v];
+            len = d->len[v];
+        } else {
+            len = factdb_format_value((factdb_type)sc->type, sc->scale, v, buf, sizeof buf);
+        }
+        o += (size_t)snprintf(out + o, cap - o, "%s%.*s", i ? ", " : "", (int)MIN(len, (size_t)200), txt);
+    }
+    if (o < cap)
+        snprintf(out + o, cap - o, ") already exists.");
+}
+
+/* Claims the unique keys of the buffered rows (text already interned: `vals` holds dictionary ids) before
+ * chunk `id` is written. Rows left out (ON CONFLICT) are reported and removed from the buffer. */
+static int claim_keys(factdb_appender *a, store_txn *t, const store_table *tab, uint64_t id, const int64_t **vals,
+                      const uint8_t **valid, bool *compacted, factdb_error *err)
+{
+    *compacted = false;
+    store_table kt = *tab;  /* the appender's columns, the table's constraints */
+    kt.cols = a->schema.cols;
+    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    size_t nconf = 0;
+    bool skip_mode = a->conflict_mode == STORE_CONFLICT_SKIP;
+    if (skip_mode && !a->skip) {
+        a->skip = malloc(FACTDB_CHUNK_ROWS);
+        a->conflicts = malloc(FACTDB_CHUNK_ROWS * sizeof *a->conflicts);
+        if (!a->skip || !a->conflicts)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    if (skip_mode)
+        memset(a->skip, 0, a->nrows);
+    store_conflict one;
+    int rc = store_unique_claim(t, &kt, id, &in, a->conflict_mode, a->conflict_only, a->skip,
+                                skip_mode ? a->conflicts : &one, &nconf, err);
+    if (rc == FACTDB_UNIQUE_VIOLATION) {
+        store_conflict *c = skip_mode ? &a->conflicts[0] : &one;
+        char detail[600];
+        key_detail(a, &kt, c->u, c->row, detail, sizeof detail);
+        base_err(err, rc, "duplicate key value violates unique constraint \"%s\"; %s Nothing was written: leave "
+                 "out or change the duplicate row (row %llu)", tab->uniq[c->u].name, detail,
+                 (unsigned long long)(a->row_base + c->row + 1));
+        err->line = (int64_t)(a->row_base + c->row + 1);
+        return rc;
+    }
+    for (size_t i = 0; !rc && i < nconf; i++)
+        if (a->on_conflict)
+            rc = a->on_conflict(a->conflict_ctx, a->row_base + a->conflicts[i].row, &a->conflicts[i], err);
+    a->row_base += a->nrows;
+    if (rc || !nconf)
+        return rc;
+    /* leave the skipped rows out of every column, then point the keys at the rows' final places */
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < a->nrows; r++) {
+        if (a->skip[r])
+            continue;
+        for (uint16_t c = 0; c < a->schema.ncols; c++) {
+            ((int64_t *)vals[c])[w] = vals[c][r];
+            a->valid[c][w] = a->valid[c][r];
+            if (vals[c] != a->vals[c])
+                a->vals[c][w] = a->vals[c][r];
+        }
+        w++;
+    }
+    a->nrows = w;
+    in.rows = w;
+    *compacted = true;
+    return store_unique_place(t, &kt, id, &in, err);
+}
+
 static int write_buffer(factdb_appender *a, store_txn *t, const store_table *tab, uint64_t id,
                         const store_chunk_pre *pre, uint64_t *bytes, factdb_error *err)
 {
@@ -562,11 +657,15 @@ static int write_buffer(factdb_appender *a, store_txn *t, const store_table *tab
             vals[c] = texts[c];
         }
     }
+    bool compacted = false;
+    if (tab->nuniq && (rc = claim_keys(a, t, tab, id, vals, valid, &compacted, err)))
+        goto out;
     store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
     /* Write with the appender's schema: a table that gained columns since reads them as NULL here. */
     store_table wt = *tab;
     wt.cols = a->schema.cols;
-    rc = store_chunk_put_pre(t, &wt, id, &in, &a->scratch, pre, bytes, err);
+    /* rows left out: the columns encoded before the gate no longer match */
+    rc = !a->nrows ? FACTDB_OK : store_chunk_put_pre(t, &wt, id, &in, &a->scratch, compacted ? NULL : pre, bytes, err);
 out:
     for (uint16_t c = 0; c < a->schema.ncols; c++)
         free(texts[c]);
@@ -674,8 +773,8 @@ static int write_chunk(factdb_appender *a, store_txn *t, const store_table *tab,
                         (unsigned long long)STORE_LOAD_SPAN * FACTDB_CHUNK_ROWS);
     uint64_t bytes = 0;
     int rc = write_buffer(a, t, tab, a->next_chunk, pre, &bytes, err);
-    if (rc)
-        return rc;
+    if (rc || !a->nrows)
+        return rc;  /* every row was left out (ON CONFLICT): no chunk */
     a->next_chunk++;
     a->load_rows += a->nrows;
     a->load_chunks++;
@@ -940,7 +1039,21 @@ void factdb_appender_free(factdb_appender *a)
     free(a->dict_ix);
     free(a->text_tmp);
     free(a->infos);
+    free(a->skip);
+    free(a->conflicts);
     base_buf_cleanup(&a->scratch);
     store_table_cleanup(&a->schema);
     free(a);
 }
+
+void store_appender_on_conflict(factdb_appender *a, store_conflict_mode mode, int only,
+                                int (*fn)(void *ctx, uint64_t row, const store_conflict *c, factdb_error *err),
+                                void *ctx)
+{
+    a->conflict_mode = mode;
+    a->conflict_only = only;
+    a->on_conflict = fn;
+    a->conflict_ctx = ctx;
+}
+
+const store_table *store_appender_table(const factdb_appender *a) { return &a->schema; }
