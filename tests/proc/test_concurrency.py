@@ -235,6 +235,38 @@ def reader_never_sees_half_an_update():
     cleanup(d)
 
 
+@test
+def same_key_from_many_processes_exactly_one_wins():
+    """Four processes, already open, insert the same primary key at the same moment, 25 times: exactly one
+    INSERT succeeds each time, the others fail with UNIQUE_VIOLATION naming the key; with ON CONFLICT DO
+    NOTHING all succeed and one row is there. The unique-key index is claimed inside the write transaction,
+    which the write gate serializes across processes."""
+    d, db = new_db("uniq")
+    run([FACTDB, "sql", db, "CREATE TABLE t (id bigint PRIMARY KEY, who text)"])
+    ps = [Stepper(db) for _ in range(4)]
+    for k in range(25):
+        for i, p in enumerate(ps):
+            p.p.stdin.write("INSERT INTO t VALUES (%d, 'p%d')%s\n" % (k, i, " ON CONFLICT DO NOTHING" if k % 5 == 4
+                                                                            else ""))
+        for p in ps:
+            p.p.stdin.flush()
+        answers = [p.p.stdout.readline().rstrip("\n") for p in ps]
+        if k % 5 == 4:
+            assert all(a.startswith("ok INSERT") for a in answers), answers
+            assert sum(a == "ok INSERT 0 1 " for a in answers) == 1, answers
+        else:
+            ok = [a for a in answers if a.startswith("ok INSERT 0 1")]
+            bad = [a for a in answers if a.startswith("err UNIQUE_VIOLATION")]
+            assert len(ok) == 1 and len(bad) == 3, answers
+            assert all("Key (id)=(%d) already exists" % k in a for a in bad), bad
+    for p in ps:
+        p.close()
+    got = sql_out(db, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t").stdout
+    assert got == "count,count,min,max\n25,25,0,24\n", got
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
 if __name__ == "__main__":
     random.seed(1)
     finish()

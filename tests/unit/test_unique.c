@@ -1,0 +1,111 @@
+/* test_unique.c: the keys of PRIMARY KEY and UNIQUE constraints (src/store/unique.c) and their catalog
+ * record: equal SQL values give equal bytes (-0 and 0, every NaN), NULL gives no key, distinct values and
+ * distinct tables or constraints never share a key, and a version-4 table record round-trips. */
+#include "unit_db.h"
+#include "store/store_int.h"
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+static void table2(store_table *tab)
+{
+    factdb_column_def defs[] = {{"a", FACTDB_BIGINT, 0, 0, false}, {"d", FACTDB_DOUBLE, 0, 0, false},
+                                {"s", FACTDB_TEXT, 0, 0, false}};
+    cr_assert_eq(store_table_build("t", defs, 3, tab, NULL), 0);
+    tab->id = 7;
+    uint16_t ad[] = {0, 1}, s[] = {2};
+    cr_assert_eq(store_table_add_unique(tab, NULL, true, ad, 2, NULL), 0);
+    cr_assert_eq(store_table_add_unique(tab, NULL, false, s, 1, NULL), 0);
+}
+
+static size_t key_of(const store_table *tab, int u, int64_t a, double d, int64_t s, bool s_null, unsigned char *k)
+{
+    int64_t dv;
+    memcpy(&dv, &d, 8);
+    int64_t c0[] = {a}, c1[] = {dv}, c2[] = {s};
+    uint8_t v0[] = {1}, v1[] = {1}, v2[] = {!s_null};
+    const int64_t *vals[] = {c0, c1, c2};
+    const uint8_t *valid[] = {v0, v1, v2};
+    return store_unique_key(tab, u, vals, valid, 0, k);
+}
+
+Test(unique, key_encoding)
+{
+    store_table tab;
+    table2(&tab);
+    cr_assert_str_eq(tab.uniq[0].name, "t_pkey");
+    cr_assert_str_eq(tab.uniq[1].name, "t_s_key");
+    cr_assert(tab.cols[0].flags & STORE_COL_NOT_NULL, "PRIMARY KEY implies NOT NULL");
+    unsigned char k1[STORE_UNIQUE_KEY_MAX], k2[STORE_UNIQUE_KEY_MAX];
+    size_t n1 = key_of(&tab, 0, 5, 0.0, 0, false, k1), n2 = key_of(&tab, 0, 5, -0.0, 0, false, k2);
+    cr_assert_eq(n1, 5 + 16);
+    cr_assert_eq(n1, n2);
+    cr_assert(!memcmp(k1, k2, n1), "0 and -0 are one value");
+    n1 = key_of(&tab, 0, 5, NAN, 0, false, k1);
+    n2 = key_of(&tab, 0, 5, -NAN, 0, false, k2);
+    cr_assert(n1 == n2 && !memcmp(k1, k2, n1), "every NaN is one value");
+    n2 = key_of(&tab, 0, 6, NAN, 0, false, k2);
+    cr_assert(memcmp(k1, k2, n1), "distinct values, distinct keys");
+    /* big-endian, sign flipped: byte order is numeric order */
+    n1 = key_of(&tab, 0, -1, 1.0, 0, false, k1);
+    n2 = key_of(&tab, 0, 1, 1.0, 0, false, k2);
+    cr_assert_lt(memcmp(k1, k2, n1), 0);
+    /* the prefix: table id, constraint */
+    cr_assert_eq(k1[0] << 24 | k1[1] << 16 | k1[2] << 8 | k1[3], 7);
+    cr_assert_eq(k1[4], 0);
+    n1 = key_of(&tab, 1, 0, 0, 42, false, k1);
+    cr_assert_eq(n1, 5 + 8);
+    cr_assert_eq(k1[4], 1);
+    cr_assert_eq(key_of(&tab, 1, 0, 0, 42, true, k1), 0, "a NULL in the key: no key, never a conflict");
+    store_table_cleanup(&tab);
+}
+
+Test(unique, definitions)
+{
+    store_table tab;
+    table2(&tab);
+    factdb_error err;
+    uint16_t a[] = {0}, aa[] = {0, 0};
+    cr_assert_eq(store_table_add_unique(&tab, NULL, true, a, 1, &err), FACTDB_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "multiple primary keys"), "%s", err.message);
+    cr_assert_eq(store_table_add_unique(&tab, NULL, false, aa, 2, &err), FACTDB_INVALID_ARGUMENT);
+    cr_assert_eq(store_table_add_unique(&tab, NULL, false, a, 1, &err), 0);
+    cr_assert_str_eq(tab.uniq[2].name, "t_a_key");
+    cr_assert_eq(store_table_add_unique(&tab, NULL, false, a, 1, &err), 0, "the same columns again: merged");
+    cr_assert_eq(tab.nuniq, 3);
+    store_table_cleanup(&tab);
+}
+
+/* A table with constraints is stored as record version 4 and read back whole; the file says format 4. */
+Test(unique, catalog_round_trip)
+{
+    char path[200];
+    factdb *db;
+    factdb_session *s;
+    unit_db_open("unique", path, sizeof path, &db, &s);
+    factdb_result *r;
+    factdb_error err;
+    size_t used;
+    const char *sql = "CREATE TABLE t (a bigint, d double precision, s text, PRIMARY KEY (a, d), UNIQUE (s))";
+    cr_assert_eq(factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err), 0, "%s", err.message);
+    factdb_result_free(r);
+    store_txn *t;
+    store_table tab;
+    cr_assert_eq(store_txn_read(db->env, &t, NULL), 0);
+    cr_assert_eq(store_table_get(t, "t", &tab, NULL), 0);
+    cr_assert_eq(tab.nuniq, 2);
+    cr_assert_str_eq(tab.uniq[0].name, "t_pkey");
+    cr_assert_eq(tab.uniq[0].primary, 1);
+    cr_assert_eq(tab.uniq[0].ncols, 2);
+    cr_assert_eq(tab.uniq[0].cols[1], 1);
+    cr_assert_str_eq(tab.uniq[1].name, "t_s_key");
+    cr_assert_eq(tab.uniq[1].cols[0], 2);
+    MDB_val k = {6, "format"}, v;
+    cr_assert_eq(mdb_get(t->txn, db->env->meta, &k, &v), 0);
+    uint32_t version;
+    memcpy(&version, (const char *)v.mv_data + 8, 4);
+    cr_assert_eq(version, 4);
+    store_table_cleanup(&tab);
+    store_txn_abort(t);
+    unit_db_close(path, db, s);
+}
