@@ -1817,8 +1817,8 @@ static int statement(parser *p, sql_stmt *st)
             accept_kw(p, "work");
         return 0;
     }
-    return syntax(p, "a statement (SELECT, INSERT, UPDATE, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, COPY, "
-                     "SHOW TABLES, DESCRIBE, EXPLAIN, BEGIN, COMMIT, ROLLBACK)");
+    return syntax(p, "a statement (SELECT, INSERT, UPDATE, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, "
+                     "COPY, SHOW TABLES, DESCRIBE, EXPLAIN, BEGIN, COMMIT, ROLLBACK)");
 }
 
 int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t *consumed, factdb_error *err)

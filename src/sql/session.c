@@ -813,8 +813,8 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                  "to skip such rows");
     }
     if (rc == FACTDB_UNIQUE_VIOLATION)
-        c->err->position = !st->select && c->err->line > 0 && c->err->line <= st->nrows ? st->rows[c->err->line - 1][0]->pos
-                                                                                        : st->pos;
+        c->err->position = !st->select && c->err->line > 0 && c->err->line <= st->nrows
+                               ? st->rows[c->err->line - 1][0]->pos : st->pos;
     if (!rc) {
         snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)(rows - cc->skipped));
     }
@@ -1271,8 +1271,8 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 
 static bool writes(stmt_kind k)
 {
-    return k == S_INSERT || k == S_DELETE || k == S_UPDATE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD || k == S_TRUNCATE ||
-           k == S_COPY_FROM;
+    return k == S_INSERT || k == S_DELETE || k == S_UPDATE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD ||
+           k == S_TRUNCATE || k == S_COPY_FROM;
 }
 
 /* Runs a statement with PostgreSQL's transaction-block rules. */
