@@ -204,7 +204,10 @@ int store_unique_claim(store_txn *t, const store_table *tab, uint64_t chunk_id, 
         int hit = -1;
         uint64_t with_chunk = 0;
         uint32_t with_row = 0;
-        for (int u = 0; !rc && u < tab->nuniq && hit < 0; u++) {
+        for (int i = 0; !rc && i < tab->nuniq && hit < 0; i++) {
+            /* ON CONFLICT's constraint first: a row it skips is skipped even if it collides on another too,
+             * as PostgreSQL checks its arbiter index before inserting */
+            int u = mode != STORE_CONFLICT_SKIP || only < 0 ? i : i == 0 ? only : i <= only ? i - 1 : i;
             size_t kl = store_unique_key(tab, u, in->vals, in->valid, r, key);
             if (!kl)
                 continue;
