@@ -182,6 +182,7 @@ static int open_dbis(store_env *e, factdb_error *err)
             return base_err(err, FACTDB_CORRUPT, "the database catalog is incomplete; the file is damaged");
         return store_mdb_err(err, rc, "cannot open the catalog");
     }
+    e->uniq_at_open = mdb_dbi_open(txn, "unique", 0, &e->uniq) == 0;
     MDB_val k = {6, "format"}, v;
     rc = mdb_get(txn, e->meta, &k, &v);
     if (rc || v.mv_size < 12 || memcmp(v.mv_data, FORMAT_MAGIC, 8) != 0) {

@@ -236,6 +236,11 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
 void store_chunk_list_free(store_chunk_ref *list, size_t n);
 int store_chunk_header_parse(const void *raw, size_t len, store_chunk_header *out, const char **why);
 
+/* factdb check: every live row of chunk ch (values vals/valid of every column, as in store_chunk_in) has
+ * its keys in the index, pointing at it; each problem is reported through problem(ctx, msg). */
+int store_unique_verify(store_txn *t, const store_table *tab, const store_chunk_ref *ch, const int64_t *const *vals,
+                        const uint8_t *const *valid, void (*problem)(void *ctx, const char *msg), void *ctx);
+
 /* ---- dictionaries ---- */
 /* One string of a batch: its bytes, XXH3-64 hash (base_hash) and id. */
 typedef struct store_dict_item {

@@ -47,6 +47,10 @@ struct store_env {
     pthread_mutex_t verified_mu;
     uint64_t *verified;  /* open-addressing set of key hashes; 0 = empty */
     size_t verified_cap, verified_n;
+    /* the `unique` database when it existed at open (opened with the others, usable by read transactions:
+     * factdb check); writers open it in their transactions whether or not (unique.c) */
+    MDB_dbi uniq;
+    bool uniq_at_open;
     char path[];
 };
 

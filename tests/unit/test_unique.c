@@ -109,3 +109,60 @@ Test(unique, catalog_round_trip)
     store_txn_abort(t);
     unit_db_close(path, db, s);
 }
+
+static void exec_sql(factdb_session *s, const char *sql)
+{
+    factdb_result *r;
+    factdb_error err;
+    size_t used;
+    cr_assert_eq(factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err), 0, "%s: %s", sql, err.message);
+    factdb_result_free(r);
+}
+
+static void collect(void *ctx, const char *problem)
+{
+    char *out = ctx;
+    strncat(out, problem, 4000 - strlen(out) - 2);
+    strcat(out, "\n");
+}
+
+/* factdb check finds a live row whose key is missing from the index. */
+Test(unique, check_finds_a_missing_key)
+{
+    char path[200];
+    factdb *db;
+    factdb_session *s;
+    unit_db_open("uniqcheck", path, sizeof path, &db, &s);
+    exec_sql(s, "CREATE TABLE t (id bigint PRIMARY KEY, s text UNIQUE)");
+    exec_sql(s, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, NULL)");
+    exec_sql(s, "DELETE FROM t WHERE id = 1");
+    exec_sql(s, "UPDATE t SET id = id * 10");
+    factdb_session_free(s);
+    factdb_close(db);
+    factdb_error err;
+    cr_assert_eq(factdb_open(path, NULL, &db, &err), 0, "%s", err.message);
+    char out[4000] = "";
+    cr_assert_eq(factdb_check(db, collect, out, &err), 0, "%s", out);
+    /* remove the key of id 20 */
+    store_txn *t;
+    cr_assert_eq(store_gate_acquire(db->env, 1000, NULL), 0);
+    cr_assert_eq(store_txn_write(db->env, false, &t, NULL), 0);
+    store_table tab;
+    cr_assert_eq(store_table_get(t, "t", &tab, NULL), 0);
+    int64_t c0[] = {20};
+    uint8_t v0[] = {1};
+    const int64_t *vals[] = {c0, NULL};
+    const uint8_t *valid[] = {v0, NULL};
+    unsigned char key[STORE_UNIQUE_KEY_MAX];
+    size_t kl = store_unique_key(&tab, 0, vals, valid, 0, key);
+    MDB_val k = {kl, key};
+    cr_assert_eq(mdb_del(t->txn, db->env->uniq, &k, NULL), 0);
+    cr_assert_eq(store_txn_commit(t, NULL), 0);
+    store_gate_release(db->env);
+    store_table_cleanup(&tab);
+    out[0] = 0;
+    cr_assert_eq(factdb_check(db, collect, out, &err), FACTDB_CORRUPT);
+    cr_assert(strstr(out, "its key of constraint \"t_pkey\" is missing from the unique-key index"), "%s", out);
+    factdb_close(db);
+    unit_db_remove(path);
+}
