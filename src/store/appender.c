@@ -512,7 +512,7 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         for (size_t i = 0; i < n; i++)
             local[i] = items[i].id;
         /* inside BEGIN ... COMMIT the transaction's entries may never commit: they need an index of their own */
-        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, a->own_txn ? NULL : ix,
+        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, a->own_txn || t->fresh ? NULL : ix,
                                                  a->dict_next[col], items, n, err)
                        : store_dict_find(t, a->schema.id, col, items, n, err);
         size_t k = 0;

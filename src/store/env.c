@@ -1108,6 +1108,7 @@ int store_txn_read(store_env *env, store_txn **out, factdb_error *err)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     t->env = env;
     t->write = 0;
+    t->fresh = false;
     int rc = mdb_txn_begin(env->env, NULL, MDB_RDONLY, &t->txn);
     if (rc == MDB_READERS_FULL && !env->nolock) {
         int dead;
@@ -1129,6 +1130,7 @@ int store_txn_write(store_env *env, bool continuing_load, store_txn **out, factd
         return base_err(err, FACTDB_NOMEM, "out of memory");
     t->env = env;
     t->write = 1;
+    t->fresh = false;
     /* Killed readers pin old pages until their slots are cleared; clear them before every write so
      * the file stops growing once they are gone. */
     if (env->read_only) {
@@ -1224,6 +1226,7 @@ int store_write(factdb *db, int (*apply)(store_txn *t, void *ctx, factdb_error *
     /* the thread may have another handle's transaction bound: put it back afterwards */
     factdb *saved_db = tl_db;
     store_txn *saved_txn = tl_txn;
+    t->fresh = true;
     store_xact_bind(db, t);
     rc = apply(t, ctx, err);
     if (rc)

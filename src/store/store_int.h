@@ -80,6 +80,10 @@ struct store_txn {
     store_env *env;
     MDB_txn *txn;
     int write;
+    /* store_write began it for one statement and no dictionary string was added in it yet: every string it
+     * sees is committed, so the process's shared dictionary cache and string index serve it (dict.c clears
+     * the flag when it adds strings) */
+    bool fresh;
 };
 
 /* key builders */

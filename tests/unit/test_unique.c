@@ -5,6 +5,7 @@
 #include "store/store_int.h"
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void table2(store_table *tab)
@@ -165,4 +166,54 @@ Test(unique, check_finds_a_missing_key)
     cr_assert(strstr(out, "its key of constraint \"t_pkey\" is missing from the unique-key index"), "%s", out);
     factdb_close(db);
     unit_db_remove(path);
+}
+
+static uint64_t count_of(factdb_session *s, const char *sql)
+{
+    factdb_result *r;
+    factdb_error err;
+    size_t used;
+    cr_assert_eq(factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err), 0, "%s: %s", sql, err.message);
+    char buf[64];
+    size_t len;
+    const char *v = factdb_result_text(r, 0, 0, buf, sizeof buf, &len);
+    uint64_t n = strtoull(v, NULL, 10);
+    factdb_result_free(r);
+    return n;
+}
+
+/* An UPDATE's own transaction reads through the process's shared dictionary cache until it adds strings;
+ * strings added by an UPDATE of several chunks, or by one that fails, never reach that cache wrongly:
+ * later statements of the same process read and find the right strings. */
+Test(unique, update_strings_and_the_shared_dictionary)
+{
+    char path[200];
+    factdb *db;
+    factdb_session *s;
+    unit_db_open("updict", path, sizeof path, &db, &s);
+    exec_sql(s, "CREATE TABLE t (id bigint PRIMARY KEY, s text)");
+    exec_sql(s, "INSERT INTO t VALUES (0, 'a'), (1, 'b'), (2, 'c'), (3, 'd')");
+    char sql[200];
+    for (int i = 0, n = 4; i < 15; i++, n *= 2) {  /* 131,072 rows: two full chunks */
+        snprintf(sql, sizeof sql, "INSERT INTO t SELECT id + %d, s FROM t", n);
+        exec_sql(s, sql);
+    }
+    cr_assert_eq(count_of(s, "SELECT count(*) FROM t"), 131072);
+    exec_sql(s, "UPDATE t SET s = s || '-' || (id % 1000)");  /* new strings across several chunks */
+    cr_assert_eq(count_of(s, "SELECT count(DISTINCT s) FROM t"), 1000);  /* id % 1000 decides id % 4 */
+    cr_assert_eq(count_of(s, "SELECT count(*) FROM t WHERE s = 'b-1'"), 132);
+    /* a failing UPDATE adds strings, then rolls back */
+    factdb_result *r;
+    factdb_error err;
+    size_t used;
+    const char *bad = "UPDATE t SET s = s || '!', id = id % 3";
+    cr_assert_eq(factdb_session_exec(s, bad, strlen(bad), NULL, 0, &used, &r, &err), FACTDB_UNIQUE_VIOLATION,
+                 "%s", err.message);
+    cr_assert_eq(count_of(s, "SELECT count(*) FROM t WHERE s LIKE '%!'"), 0);
+    exec_sql(s, "INSERT INTO t VALUES (-1, 'b-1!')");
+    cr_assert_eq(count_of(s, "SELECT count(*) FROM t WHERE s = 'b-1!'"), 1);
+    cr_assert_eq(count_of(s, "SELECT count(DISTINCT s) FROM t"), 1001);
+    char out[4000] = "";
+    cr_assert_eq(factdb_check(db, collect, out, &err), 0, "%s", out);
+    unit_db_close(path, db, s);
 }
