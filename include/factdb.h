@@ -16,7 +16,7 @@ extern "C" {
 #define FACTDB_VERSION "0.1.0"
 /* The highest on-disk format version this factdb reads. A file records the lowest version that describes
  * what it holds (1, or 2 once it has a text column of dictionary format 2); see docs/format.md. */
-#define FACTDB_FILE_FORMAT 3u
+#define FACTDB_FILE_FORMAT 4u
 
 /* Error codes: stable number, stable name (used as "code" in JSON), default message. */
 #define FACTDB_ERRORS(X)                                                                  \
@@ -40,7 +40,8 @@ extern "C" {
     X(17, ENCODING, "the input cannot be converted from the given encoding")              \
     X(18, NOT_NULL, "a NOT NULL column received NULL")                                    \
     X(19, PERMISSION, "permission denied")                                                \
-    X(20, INTERNAL, "internal error (a bug in factdb)")
+    X(20, INTERNAL, "internal error (a bug in factdb)")                                   \
+    X(21, UNIQUE_VIOLATION, "a row duplicates the key of a PRIMARY KEY or UNIQUE constraint")
 
 enum {
 #define FACTDB_X_ENUM(num, name, msg) FACTDB_##name = num,

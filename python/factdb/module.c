@@ -30,7 +30,8 @@ static PyObject *error_class(int code)
     case FACTDB_INVALID_UTF8:
     case FACTDB_BAD_CSV:
     case FACTDB_ENCODING: return DataError;
-    case FACTDB_NOT_NULL: return IntegrityError;
+    case FACTDB_NOT_NULL:
+    case FACTDB_UNIQUE_VIOLATION: return IntegrityError;
     case FACTDB_INTERNAL: return InternalError;
     case FACTDB_CORRUPT:
     case FACTDB_NOT_A_DATABASE:

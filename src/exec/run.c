@@ -3,6 +3,7 @@
  * its own rowset. The main thread merges, applies HAVING and the outputs over the groups, then DISTINCT,
  * ORDER BY (top-N when a LIMIT allows), OFFSET and LIMIT. */
 #include "agg.h"
+#include "exec_int.h"
 #include "store/store.h"
 #include <math.h>
 #include <pthread.h>
@@ -93,12 +94,12 @@ struct run {
     int64_t pbase[MAX_KEYS];
 };
 
-static const char *scan_text(void *ctx, int col, uint32_t code, size_t *len)
+const char *exec_scan_text(void *ctx, int col, uint32_t code, size_t *len)
 {
     return factdb_scan_text(ctx, (size_t)col, code, len);
 }
 
-static raw_kind raw_of_store(int st)
+raw_kind exec_raw_of_store(int st)
 {
     switch (st) {
     case FACTDB_BOOLEAN: return RAW_U8;
@@ -110,7 +111,7 @@ static raw_kind raw_of_store(int st)
     }
 }
 
-static size_t raw_width(raw_kind r)
+size_t exec_raw_width(raw_kind r)
 {
     switch (r) {
     case RAW_U8: return 1;
@@ -135,7 +136,7 @@ static raw_kind raw_of_phys(phys p)
     }
 }
 
-static void reset_tmp(eval_thread *t)
+void exec_reset_tmp(eval_thread *t)
 {
     if (t->tmp.total > (1u << 20)) {
         sql_arena_cleanup(&t->tmp);
@@ -363,7 +364,7 @@ static int process(worker *w, size_t n)
     uint32_t sel_buf[EXEC_VEC];
     const uint32_t *sel = NULL;
     size_t m = n;
-    reset_tmp(t);
+    exec_reset_tmp(t);
     if (q->where) {
         if (eval_filter(t, q->where, NULL, n, sel_buf, &m))
             return (w->err = t->err).code;
@@ -503,8 +504,8 @@ static void *work_chunks(worker *w, size_t limit)
             for (int c = 0; c < q->ncols; c++) {
                 const factdb_vector *bv = &w->batch.cols[c];
                 in_col *ic = &w->th.in[c];
-                ic->raw = raw_of_store(q->cols[c].store_type);
-                ic->data = (const char *)bv->data + off * raw_width(ic->raw);
+                ic->raw = exec_raw_of_store(q->cols[c].store_type);
+                ic->data = (const char *)bv->data + off * exec_raw_width(ic->raw);
                 ic->valid = bv->valid ? bv->valid + off : NULL;
                 ic->type = q->cols[c].type;
                 ic->dict = c;
@@ -698,7 +699,7 @@ static int eval_keys(worker *w, const uint32_t *sel, size_t m, vec **kv)
     kv[0] = &w->pkv;
     return 0;
 }
-static bool zone_keep(void *ctx, const store_chunk_header *h)
+bool exec_zone_keep(void *ctx, const store_chunk_header *h)
 {
     const query *q = ctx;
     for (int i = 0; i < q->nzones; i++) {
@@ -745,8 +746,8 @@ static bool keep_none(void *ctx, const store_chunk_header *h)
 
 
 /* Opens the query's scan. A query that reads no column (count(*)) still needs the rows: it reads one
- * column, a boolean if there is one; *owned is that column's descriptor, freed with close_scan. */
-static int open_scan(factdb *db, query *q, factdb_scan **scan, scan_col **owned, factdb_error *err)
+ * column, a boolean if there is one; *owned is that column's descriptor, freed with exec_close_scan. */
+int exec_open_scan(factdb *db, query *q, factdb_scan **scan, scan_col **owned, factdb_error *err)
 {
     const char *names[FACTDB_MAX_COLUMNS];
     int rc;
@@ -780,7 +781,7 @@ static int open_scan(factdb *db, query *q, factdb_scan **scan, scan_col **owned,
     return factdb_scan_open(db, q->table, names, (size_t)q->ncols, scan, err);
 }
 
-static void close_scan(query *q, factdb_scan *scan, scan_col *owned)
+void exec_close_scan(query *q, factdb_scan *scan, scan_col *owned)
 {
     factdb_scan_free(scan);
     if (owned) {
@@ -795,168 +796,13 @@ int exec_explain_chunks(factdb *db, query *q, size_t *total, size_t *skipped, fa
 {
     factdb_scan *scan;
     scan_col *owned;
-    int rc = open_scan(db, q, &scan, &owned, err);
+    int rc = exec_open_scan(db, q, &scan, &owned, err);
     if (rc)
         return rc;
     *total = store_scan_chunk_count(scan);
-    *skipped = q->nzones ? store_scan_prune(scan, zone_keep, q) : 0;
-    close_scan(q, scan, owned);
+    *skipped = q->nzones ? store_scan_prune(scan, exec_zone_keep, q) : 0;
+    exec_close_scan(q, scan, owned);
     return 0;
-}
-
-typedef struct del_chunk {
-    uint64_t id;
-    uint32_t ndel;
-    unsigned char *bitmap;
-} del_chunk;
-
-int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
-{
-    *deleted = 0;
-    if (db->read_only)
-        return store_read_only_err(db, err);
-    store_txn *x = store_xact_current(db);  /* inside BEGIN ... COMMIT: write into it, it holds the gate */
-    int rc = x ? 0 : store_gate_acquire(db->env, db->busy_timeout_ms, err);
-    if (rc)
-        return rc;
-    /* under the write lock the snapshot is the latest state and nobody else can change it */
-    factdb_scan *scan = NULL;
-    scan_col *owned = NULL;
-    del_chunk *dc = NULL;
-    size_t ndc = 0;
-    exec_ctx xc = {.q = q};
-    eval_thread th;
-    factdb_batch batch;
-    factdb_batch_init(&batch);
-    memset(&th, 0, sizeof th);
-    if ((rc = open_scan(db, q, &scan, &owned, err)))
-        goto out;
-    if (q->nzones)
-        store_scan_prune(scan, zone_keep, q);
-    size_t nchunks = store_scan_chunk_count(scan);
-    dc = calloc(nchunks ? nchunks : 1, sizeof *dc);
-    if (!dc || (rc = eval_thread_init(&th, &xc, q->nslots, EXEC_VEC, err))) {
-        rc = rc ? rc : base_err(err, FACTDB_NOMEM, "out of memory");
-        goto out;
-    }
-    th.in = calloc((size_t)(q->ncols ? q->ncols : 1), sizeof *th.in);
-    th.text = scan_text;
-    th.text_ctx = scan;
-    if (!th.in) {
-        rc = base_err(err, FACTDB_NOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        if ((rc = factdb_scan_next(scan, &batch, err)) || !batch.count)
-            break;
-        uint64_t id;
-        uint32_t rows;
-        const unsigned char *old;
-        store_batch_chunk(&batch, &id, &rows, &old);
-        /* physical row of each live row */
-        uint32_t *phys_of = malloc(batch.count * sizeof *phys_of);
-        unsigned char *bm = calloc(((size_t)rows + 7) / 8, 1);
-        if (!phys_of || !bm) {
-            free(phys_of);
-            free(bm);
-            rc = base_err(err, FACTDB_NOMEM, "out of memory");
-            break;
-        }
-        if (old)
-            memcpy(bm, old, ((size_t)rows + 7) / 8);
-        size_t live = 0;
-        for (uint32_t p = 0; p < rows && live <= batch.count; p++)
-            if (!(old && (old[p / 8] >> (p % 8) & 1))) {
-                if (live == batch.count) {
-                    live++;  /* more live rows than the scan returned: the bitmap disagrees */
-                    break;
-                }
-                phys_of[live++] = p;
-            }
-        if (live != batch.count) {
-            free(phys_of);
-            free(bm);
-            rc = base_err(err, FACTDB_CORRUPT, "chunk %llu: its deletion bitmap disagrees with its row count; run "
-                          "factdb check, and restore the file from a backup", (unsigned long long)id);
-            break;
-        }
-        uint32_t ndel = 0;
-        for (size_t off = 0; off < batch.count && !rc; off += EXEC_VEC) {
-            size_t n = MIN((size_t)EXEC_VEC, batch.count - off);
-            for (int c = 0; c < q->ncols; c++) {
-                const factdb_vector *bv = &batch.cols[c];
-                in_col *ic = &th.in[c];
-                ic->raw = raw_of_store(q->cols[c].store_type);
-                ic->data = (const char *)bv->data + off * raw_width(ic->raw);
-                ic->valid = bv->valid ? bv->valid + off : NULL;
-                ic->type = q->cols[c].type;
-                ic->dict = c;
-            }
-            reset_tmp(&th);
-            uint32_t sel[EXEC_VEC];
-            size_t m = n;
-            if (q->where) {
-                if (eval_filter(&th, q->where, NULL, n, sel, &m)) {
-                    rc = (*err = th.err).code;
-                    break;
-                }
-            } else {
-                for (size_t i = 0; i < n; i++)
-                    sel[i] = (uint32_t)i;
-            }
-            for (size_t i = 0; i < m; i++) {
-                uint32_t p = phys_of[off + sel[i]];
-                bm[p / 8] |= (unsigned char)(1u << (p % 8));
-            }
-            ndel += (uint32_t)m;
-        }
-        free(phys_of);
-        if (rc || !ndel) {
-            free(bm);
-            if (rc)
-                break;
-            continue;
-        }
-        dc[ndc++] = (del_chunk){id, ndel, bm};
-    }
-    if (rc || !ndc)
-        goto out;
-    store_txn *t = x;
-    if (!x && (rc = store_txn_write(db->env, false, &t, err)))
-        goto out;
-    store_table tab;
-    if ((rc = store_table_get(t, q->table, &tab, err))) {
-        if (!x)
-            store_txn_abort(t);
-        goto out;
-    }
-    for (size_t i = 0; i < ndc && !rc; i++) {
-        rc = store_chunk_delete(t, &tab, dc[i].id, dc[i].bitmap, dc[i].ndel, err);
-        *deleted += dc[i].ndel;
-    }
-    if (!rc)
-        rc = store_table_put(t, &tab, err);
-    store_table_cleanup(&tab);
-    if (x)
-        ; /* the transaction's COMMIT or ROLLBACK decides */
-    else if (rc)
-        store_txn_abort(t);
-    else
-        rc = store_txn_commit(t, err);
-    if (rc)
-        *deleted = 0;
-out:
-    for (size_t i = 0; i < ndc; i++)
-        free(dc[i].bitmap);
-    free(dc);
-    free(th.in);
-    if (th.v)
-        eval_thread_cleanup(&th);
-    factdb_batch_cleanup(&batch);
-    close_scan(q, scan, owned);
-    if (!x)
-        store_gate_release(db->env);
-    return rc;
 }
 
 /* ---- sorting ---- */
@@ -1335,7 +1181,7 @@ static int project_groups(run *r, eval_thread *t, rowset *in, rowset *out, factd
             ic->type = col->type;
             ic->dict = -1;
         }
-        reset_tmp(t);
+        exec_reset_tmp(t);
         uint32_t sel_buf[EXEC_VEC];
         const uint32_t *sel = NULL;
         size_t m = n;
@@ -1398,7 +1244,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
     }
     /* scan */
     if (q->table) {
-        if ((rc = open_scan(db, q, &r->scan, &owned_cols, err)))
+        if ((rc = exec_open_scan(db, q, &r->scan, &owned_cols, err)))
             goto out;
         st->chunks_total = store_scan_chunk_count(r->scan);
         count_only = q->agg && q->nkeys == 0 && !q->where && q->naggs > 0;
@@ -1407,7 +1253,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
         if (count_only)
             st->chunks_skipped = store_scan_prune(r->scan, keep_none, NULL);
         else if (q->nzones)
-            st->chunks_skipped = store_scan_prune(r->scan, zone_keep, q);
+            st->chunks_skipped = store_scan_prune(r->scan, exec_zone_keep, q);
     }
     r->dense_max = gtab_dense_limit(r->scan ? (double)factdb_scan_row_count(r->scan) : 0);
     for (int k = 0; k < q->nkeys; k++) {
@@ -1456,7 +1302,7 @@ int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, e
             break;
         w->th.in = calloc((size_t)(ninputs ? ninputs : 1), sizeof *w->th.in);
         w->th.nin = ninputs;
-        w->th.text = scan_text;
+        w->th.text = exec_scan_text;
         w->th.text_ctx = r->scan;
         if (!w->th.in) {
             rc = base_err(err, FACTDB_NOMEM, "out of memory");
@@ -1696,6 +1542,6 @@ out:
         factdb_batch_cleanup(&w->batch);
     }
     free(r->w);
-    close_scan(q, r->scan, owned_cols);
+    exec_close_scan(q, r->scan, owned_cols);
     return rc;
 }

@@ -457,7 +457,11 @@ static int append_req(factdb_appender *app, ins_req *r, factdb_error *err)
 }
 
 /* Writes the requests of `batch` that have not failed in one transaction. A request that fails while
- * appended (its table changed after it was checked) is taken out and the rest retried. */
+ * appended (its table changed after it was checked) is taken out and the rest retried.
+ * This is the one writer that does not go through store_write: src/http sees only the public API, and the
+ * group commit is an explicit factdb_txn (BEGIN ... COMMIT from C, the same store_xact_* path store_write
+ * takes) because it is decided request by request: one failing request is rolled back and the batch
+ * retried without it, and one transaction holds the appenders of several tables. */
 static void commit_batch(http_server *s, ins_req *batch)
 {
     for (;;) {

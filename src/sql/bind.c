@@ -474,6 +474,20 @@ static int rel_hint(const bind_rel *rel, const char *name, char *buf, size_t cap
     return (int)o;
 }
 
+int bind_column_hint(const factdb_table_info *tab, const char *name, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    bind_col *cols = calloc(tab->ncols ? tab->ncols : 1, sizeof *cols);
+    if (!cols)
+        return 0;
+    for (size_t i = 0; i < tab->ncols; i++)
+        cols[i] = (bind_col){.name = tab->cols[i].name, .qual = -1, .index = (int)i};
+    bind_rel rel = {.cols = cols, .ncols = (int)tab->ncols};
+    int n = rel_hint(&rel, name, buf, cap);
+    free(cols);
+    return n;
+}
+
 static bexpr *column(binder *b, ast *x)
 {
     const bind_rel *rel = b->rel;
@@ -2191,6 +2205,23 @@ int bind_select_rel(sql_arena *a, sql_select *s, const bind_rel *rel, const bind
     return rc;
 }
 
+/* Assignment casts: what PostgreSQL allows in INSERT and UPDATE (numbers between each other, date/time types
+ * between each other, anything into text, untyped literals into anything); a typed value of another family
+ * needs an explicit cast. */
+static bool assignable(sql_type from, sql_type to)
+{
+    return from.id == TY_UNKNOWN || from.id == to.id || (is_numeric_family(from.id) && is_numeric_family(to.id)) ||
+           (is_datetime(from.id) && is_datetime(to.id)) || to.id == TY_TEXT;
+}
+
+bool bind_assignable(const ast *x, sql_type from, sql_type to)
+{
+    /* a string literal or NULL is untyped until assigned, though a SELECT output makes it text */
+    if (x->kind == A_CONST && (x->lit == L_STRING || x->lit == L_NULL))
+        return true;
+    return assignable(from, to);
+}
+
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,
                sql_value *out, factdb_error *err)
 {
@@ -2211,13 +2242,8 @@ int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64
         return 0;
     }
     char b1[32], b2[32];
-    /* assignment casts: what PostgreSQL allows in INSERT (numbers between each other, text literals into
-     * anything); a typed value of another family needs an explicit cast */
     sql_type from = e->type;
-    bool ok = from.id == TY_UNKNOWN || from.id == to.id || (is_numeric_family(from.id) && is_numeric_family(to.id)) ||
-              (is_datetime(from.id) && is_datetime(to.id)) ||
-              to.id == TY_TEXT || e->val.null;
-    if (!ok)
+    if (!assignable(from, to) && !e->val.null)
         return sql_err(err, FACTDB_INVALID_VALUE, x->pos, "column is of type %s but expression is of type %s; add a cast",
                        tname(to, b1), tname(from, b2));
     return exec_cast_value(&e->val, to, x->pos, a, out, err);

@@ -42,6 +42,8 @@ int bind_select_rel(sql_arena *a, sql_select *s, const bind_rel *rel, const bind
 /* Describes one table as a bind_rel (cols allocated in a): qualified by alias, else by its name. */
 int bind_rel_of_table(sql_arena *a, const factdb_table_info *tab, const char *alias, bind_rel *out);
 
+/* Writes the table's column names closest to `name` ("\"a\", \"b\""); returns the length (0: none). */
+int bind_column_hint(const factdb_table_info *tab, const char *name, char *buf, size_t cap);
 /* Binds SELECT `s` against table `tab` (NULL when there is no FROM) with parameters params[0..nparams).
  * Fills *q (allocated in `a`). Errors: INVALID_ARGUMENT (names, types) and INVALID_VALUE (bad literals),
  * with err->position set; "canceling statement due to user request" once *cancel (may be NULL) is set. */
@@ -52,6 +54,8 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,
                sql_value *out, factdb_error *err);
 bool bind_has_agg(const ast *x);
+/* Whether expression x, bound to type `from`, may be assigned to a column of type `to` (INSERT, UPDATE). */
+bool bind_assignable(const ast *x, sql_type from, sql_type to);
 /* Whether two parse trees are the same expression (every attribute that can change a value compared; not
  * positions, nor column qualifiers, which bind_select has checked against its one table). */
 bool bind_ast_equal(const ast *x, const ast *y);

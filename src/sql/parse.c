@@ -1758,11 +1758,42 @@ static int copy_options(parser *p, sql_copy_opts *o)
     return expect_op(p, ")");
 }
 
+/* A table constraint after [CONSTRAINT name]: PRIMARY KEY (cols) or UNIQUE (cols). */
+static int table_constraint(parser *p, char *name, sql_constraint *c)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->pos = p->tok.pos;
+    if (accept_kw(p, "primary")) {
+        if (expect_kw(p, "key"))
+            return p->rc;
+        c->primary = true;
+    } else if (!accept_kw(p, "unique")) {
+        if (is_kw(p, "check") || is_kw(p, "foreign") || is_kw(p, "exclude"))
+            return lex_error(p, p->tok.pos, "%.*s constraints are not supported; factdb supports PRIMARY KEY, "
+                             "UNIQUE and NOT NULL", (int)p->tok.len, p->tok.s);
+        return syntax(p, "PRIMARY KEY or UNIQUE");
+    }
+    return name_list(p, "a column name", &c->cols, &c->col_pos, &c->ncols);
+}
+
 static int column_defs(parser *p, sql_stmt *st, bool single)
 {
     sql_coldef tmp[FACTDB_MAX_COLUMNS];
-    int n = 0;
+    sql_constraint cons[16];
+    int n = 0, nc = 0;
     do {
+        if (!single && (is_kw(p, "constraint") || is_kw(p, "primary") || is_kw(p, "unique") ||
+                        is_kw(p, "foreign") || is_kw(p, "check") || is_kw(p, "exclude"))) {
+            if (nc == (int)ARRAY_LEN(cons))
+                return lex_error(p, p->tok.pos, "too many table constraints (at most %d)", (int)ARRAY_LEN(cons));
+            char *cname = NULL;
+            if (accept_kw(p, "constraint") && !(cname = ident(p, "a constraint name")))
+                return p->rc;
+            if (table_constraint(p, cname, &cons[nc++]))
+                return p->rc;
+            continue;
+        }
         if (n == FACTDB_MAX_COLUMNS)
             return lex_error(p, p->tok.pos, "too many columns (at most %d)", FACTDB_MAX_COLUMNS);
         sql_coldef *d = &tmp[n];
@@ -1771,28 +1802,150 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
         if (!(d->name = ident(p, "a column name")) || parse_type(p, &d->type))
             return p->rc;
         for (;;) {
+            char *cname = NULL;
+            int cpos = p->tok.pos;
+            if (accept_kw(p, "constraint") && !(cname = ident(p, "a constraint name")))
+                return p->rc;
             if (accept_kw(p, "not")) {
                 if (expect_kw(p, "null"))
                     return p->rc;
                 d->not_null = true;
             } else if (accept_kw(p, "null")) {
                 d->not_null = false;
+            } else if (!single && (is_kw(p, "primary") || is_kw(p, "unique"))) {
+                bool primary = is_kw(p, "primary");
+                d->cpos = p->tok.pos;
+                next(p);
+                if (primary && expect_kw(p, "key"))
+                    return p->rc;
+                if ((primary && d->primary) || (!primary && d->unique))
+                    return lex_error(p, d->cpos, "%s is given twice for column \"%s\"",
+                                     primary ? "PRIMARY KEY" : "UNIQUE", d->name);
+                if (d->primary || d->unique)
+                    return lex_error(p, d->cpos, "column \"%s\" has both PRIMARY KEY and UNIQUE; a primary key is "
+                                     "unique already", d->name);
+                d->primary = primary;
+                d->unique = !primary;
+                d->cname = cname;
+                if (primary)
+                    d->not_null = true;
             } else if (is_kw(p, "primary") || is_kw(p, "unique") || is_kw(p, "default") || is_kw(p, "references") ||
                        is_kw(p, "check")) {
-                return lex_error(p, p->tok.pos, "column constraint %.*s is not supported; factdb supports NOT NULL",
-                                 (int)p->tok.len, p->tok.s);
+                return lex_error(p, p->tok.pos, "column constraint %.*s is not supported%s", (int)p->tok.len,
+                                 p->tok.s, single ? " in ALTER TABLE ADD COLUMN; factdb supports NOT NULL there"
+                                                  : "; factdb supports NOT NULL, PRIMARY KEY and UNIQUE");
+            } else if (cname) {
+                return lex_error(p, cpos, "CONSTRAINT %s must be followed by NOT NULL, NULL, PRIMARY KEY or UNIQUE",
+                                 cname);
             } else {
                 break;
             }
         }
         n++;
     } while (!single && accept_op(p, ","));
+    if (!n)
+        return lex_error(p, st->table_pos, "a table needs at least one column");
     st->defs = alloc(p, (size_t)n * sizeof *st->defs);
-    if (!st->defs)
+    st->cons = alloc(p, (size_t)(nc ? nc : 1) * sizeof *st->cons);
+    if (!st->defs || !st->cons)
         return p->rc;
     memcpy(st->defs, tmp, (size_t)n * sizeof *tmp);
+    memcpy(st->cons, cons, (size_t)nc * sizeof *cons);
     st->ndefs = n;
+    st->ncons = nc;
     return 0;
+}
+
+static int set_list(parser *p, sql_stmt *st);
+
+/* UPDATE t [[AS] alias] SET col = expr [, ...] [WHERE cond]. As in PostgreSQL, a bare SET after the table
+ * name is the keyword, never an alias. */
+static int update_stmt(parser *p, sql_stmt *st)
+{
+    st->kind = S_UPDATE;
+    st->table_pos = p->tok.pos;
+    if (!(st->table = table_name(p, "a table name")))
+        return p->rc;
+    if (!is_kw(p, "set") && !(st->alias = table_alias(p)) && p->rc)
+        return p->rc;
+    if (expect_kw(p, "set") || set_list(p, st))
+        return p->rc;
+    if (is_kw(p, "from"))
+        return lex_error(p, p->tok.pos, "UPDATE ... FROM is not supported yet; use a WHERE condition on the "
+                         "table's own columns");
+    if (accept_kw(p, "where"))
+        st->where = expr(p);
+    if (!p->rc && is_kw(p, "returning"))
+        return lex_error(p, p->tok.pos, "UPDATE ... RETURNING is not supported; run a SELECT after the UPDATE");
+    return p->rc;
+}
+
+/* SET col = expr [, ...] of UPDATE and of ON CONFLICT DO UPDATE (after the SET keyword). */
+static int set_list(parser *p, sql_stmt *st)
+{
+    ast_list vals = {0};
+    char *names[FACTDB_MAX_COLUMNS];
+    int pos[FACTDB_MAX_COLUMNS];
+    do {
+        if (vals.n == FACTDB_MAX_COLUMNS)
+            return lex_error(p, p->tok.pos, "too many assignments (at most %d)", FACTDB_MAX_COLUMNS);
+        if (is_op(p, "("))
+            return lex_error(p, p->tok.pos, "SET (a, b) = (...) is not supported; write SET a = ..., b = ...");
+        pos[vals.n] = p->tok.pos;
+        if (!(names[vals.n] = ident(p, "a column name")))
+            return p->rc;
+        if (is_op(p, "."))
+            return lex_error(p, p->tok.pos, "SET takes a bare column name: write SET %s = ..., without a table or "
+                             "alias in front (PostgreSQL reads a dotted name there as a field of a composite "
+                             "column)", names[vals.n]);
+        if (expect_op(p, "="))
+            return p->rc;
+        if (is_kw(p, "default"))
+            return lex_error(p, p->tok.pos, "SET col = DEFAULT is not supported: factdb columns have no defaults; "
+                             "write NULL or a value");
+        ast *x = expr(p);
+        if (!x || list_push(p, &vals, x))
+            return p->rc;
+    } while (accept_op(p, ","));
+    st->set_cols = alloc(p, (size_t)vals.n * sizeof *st->set_cols);
+    st->set_pos = alloc(p, (size_t)vals.n * sizeof *st->set_pos);
+    if (!st->set_cols || !st->set_pos)
+        return p->rc;
+    memcpy(st->set_cols, names, (size_t)vals.n * sizeof *names);
+    memcpy(st->set_pos, pos, (size_t)vals.n * sizeof *pos);
+    st->set_vals = vals.v;
+    st->nset = vals.n;
+    return 0;
+}
+
+/* INSERT's ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET ... [WHERE cond], after ON. */
+static int on_conflict(parser *p, sql_stmt *st)
+{
+    st->conflict_pos = p->tok.pos;
+    if (expect_kw(p, "conflict"))
+        return p->rc;
+    if (is_kw(p, "on"))
+        return lex_error(p, p->tok.pos, "ON CONFLICT ON CONSTRAINT is not supported; name the columns: ON "
+                         "CONFLICT (a, b)");
+    if (is_op(p, "(") && name_list(p, "a column name", &st->conflict_cols, &st->conflict_col_pos, &st->nconflict_cols))
+        return p->rc;
+    if (is_kw(p, "where"))
+        return lex_error(p, p->tok.pos, "ON CONFLICT (...) WHERE (a partial index predicate) is not supported");
+    if (expect_kw(p, "do"))
+        return p->rc;
+    if (accept_kw(p, "nothing")) {
+        st->on_conflict = 1;
+        return 0;
+    }
+    if (!is_kw(p, "update"))
+        return syntax(p, "NOTHING or UPDATE");
+    next(p);
+    st->on_conflict = 2;
+    if (expect_kw(p, "set") || set_list(p, st))
+        return p->rc;
+    if (accept_kw(p, "where"))
+        st->conflict_where = expr(p);
+    return p->rc;
 }
 
 static int statement(parser *p, sql_stmt *st)
@@ -1840,6 +1993,8 @@ static int statement(parser *p, sql_stmt *st)
         }
         if (query_start(p)) {
             st->select = query_expr(p);
+            if (!p->rc && accept_kw(p, "on"))
+                return on_conflict(p, st);
             return p->rc;
         }
         if (expect_kw(p, "values"))
@@ -1866,6 +2021,8 @@ static int statement(parser *p, sql_stmt *st)
         } while (accept_op(p, ","));
         st->rows = (ast ***)rows.v;
         st->nrows = rows.n;
+        if (accept_kw(p, "on"))
+            return on_conflict(p, st);
         return p->rc;
     }
     if (accept_kw(p, "create")) {
@@ -1925,6 +2082,8 @@ static int statement(parser *p, sql_stmt *st)
             st->where = expr(p);
         return p->rc;
     }
+    if (accept_kw(p, "update"))
+        return update_stmt(p, st);
     if (accept_kw(p, "copy")) {
         st->table_pos = p->tok.pos;
         if (accept_op(p, "(")) {
@@ -1982,10 +2141,8 @@ static int statement(parser *p, sql_stmt *st)
             accept_kw(p, "work");
         return 0;
     }
-    if (is_kw(p, "update"))
-        return lex_error(p, p->tok.pos, "UPDATE is not supported yet; use DELETE and INSERT");
-    return syntax(p, "a statement (SELECT, INSERT, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, COPY, "
-                     "SHOW TABLES, DESCRIBE, EXPLAIN, BEGIN, COMMIT, ROLLBACK)");
+    return syntax(p, "a statement (SELECT, INSERT, UPDATE, CREATE TABLE, DROP TABLE, ALTER TABLE, TRUNCATE, DELETE, "
+                     "COPY, SHOW TABLES, DESCRIBE, EXPLAIN, BEGIN, COMMIT, ROLLBACK)");
 }
 
 int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t *consumed, factdb_error *err)

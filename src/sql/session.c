@@ -544,19 +544,164 @@ static int make_defs(stmt_ctx *c, sql_stmt *st, factdb_column_def *defs)
     return 0;
 }
 
-static int append_value(factdb_appender *app, size_t col, const sql_value *v, factdb_error *err)
+static int create_apply(store_txn *t, void *ctx, factdb_error *err)
 {
-    if (v->null)
-        return factdb_append_null(app, col, err);
-    switch (v->type.id) {
-    case TY_BOOL: return factdb_append_bool(app, col, v->i != 0, err);
-    case TY_DOUBLE: return factdb_append_double(app, col, v->d, err);
-    case TY_TEXT: return factdb_append_text(app, col, v->s.p, v->s.len, err);
-    default: return factdb_append_int64(app, col, v->i, err);
-    }
+    return store_table_insert(t, ctx, true, err);
 }
 
+/* CREATE TABLE; PRIMARY KEY and UNIQUE constraints (column ones first, then the table's, as PostgreSQL
+ * names and orders them) go into the table record with the columns. */
+static int create_table(stmt_ctx *c, sql_stmt *st, factdb_column_def *defs)
+{
+    bool any = st->ncons > 0;
+    for (int i = 0; i < st->ndefs; i++)
+        any |= st->defs[i].primary || st->defs[i].unique;
+    if (!any)
+        return factdb_create_table(c->s->db, st->table, defs, (size_t)st->ndefs, c->err);
+    store_table tab;
+    int rc = store_table_build(st->table, defs, (size_t)st->ndefs, &tab, c->err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < st->ndefs && !rc; i++) {
+        const sql_coldef *d = &st->defs[i];
+        uint16_t col = (uint16_t)i;
+        if ((d->primary || d->unique) && (rc = store_table_add_unique(&tab, d->cname, d->primary, &col, 1, c->err)))
+            c->err->position = d->cpos;
+    }
+    for (int k = 0; k < st->ncons && !rc; k++) {
+        const sql_constraint *u = &st->cons[k];
+        uint16_t cols[STORE_UNIQUE_COLS];
+        if (u->ncols > STORE_UNIQUE_COLS) {
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, u->col_pos[STORE_UNIQUE_COLS], "a key may have at most %d "
+                         "columns", STORE_UNIQUE_COLS);
+            break;
+        }
+        for (int j = 0; j < u->ncols && !rc; j++) {
+            int i = 0;
+            while (i < st->ndefs && strcmp(st->defs[i].name, u->cols[j]))
+                i++;
+            if (i == st->ndefs)
+                rc = sql_err(c->err, FACTDB_NO_COLUMN, u->col_pos[j], "column \"%s\" named in key does not exist",
+                             u->cols[j]);
+            cols[j] = (uint16_t)i;
+        }
+        if (!rc && (rc = store_table_add_unique(&tab, u->name, u->primary, cols, u->ncols, c->err)))
+            c->err->position = u->pos;
+    }
+    if (!rc)
+        rc = store_write(c->s->db, create_apply, &tab, c->err);
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+/* The constraint an ON CONFLICT (cols) names: the one with exactly these columns (in any order). */
+static int conflict_target(stmt_ctx *c, sql_stmt *st, const store_table *tab, int *only)
+{
+    *only = -1;
+    if (!st->nconflict_cols) {
+        if (st->on_conflict == 2)
+            return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->conflict_pos, "ON CONFLICT DO UPDATE requires "
+                           "inference specification or constraint name; name the key's columns: ON CONFLICT (id)");
+        return 0;
+    }
+    uint8_t want[FACTDB_MAX_COLUMNS] = {0};
+    int nwant = 0;
+    for (int j = 0; j < st->nconflict_cols; j++) {
+        int i = 0;
+        while (i < tab->ncols && strcmp(tab->cols[i].name, st->conflict_cols[j]))
+            i++;
+        if (i == tab->ncols)
+            return sql_err(c->err, FACTDB_NO_COLUMN, st->conflict_col_pos[j], "column \"%s\" does not exist",
+                           st->conflict_cols[j]);
+        nwant += !want[i];
+        want[i] = 1;
+    }
+    for (int u = 0; u < tab->nuniq; u++) {
+        const store_unique *k = &tab->uniq[u];
+        bool same = k->ncols == nwant;
+        for (int i = 0; same && i < k->ncols; i++)
+            same = want[k->cols[i]];
+        if (same) {
+            *only = u;
+            return 0;
+        }
+    }
+    return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->conflict_pos, "there is no unique or exclusion constraint "
+                   "matching the ON CONFLICT specification; name the columns of a PRIMARY KEY or UNIQUE "
+                   "constraint of \"%s\"", st->table);
+}
+
+/* What INSERT ... ON CONFLICT leaves out; for DO UPDATE also each proposed row and what it collided with. */
+typedef struct conflict_count {
+    uint64_t skipped;
+    bool upsert;
+    uint64_t start_next;        /* chunks at or past it hold rows of this statement */
+    rowset props;               /* every proposed row, one column per table column */
+    bool props_ready;
+    sql_value *full;            /* one row being proposed */
+    exec_upsert_row *rows;      /* the collisions: proposal number, then the row they hit */
+    unsigned char (*keys)[STORE_UNIQUE_KEY_MAX];
+    uint32_t *key_len;
+    size_t n, cap;
+} conflict_count;
+
+static int count_conflict(void *ctx, uint64_t row, const store_conflict *cf, factdb_error *err)
+{
+    conflict_count *cc = ctx;
+    cc->skipped++;
+    if (!cc->upsert)
+        return 0;
+    if (cf->with_chunk >= cc->start_next)
+        return base_err(err, FACTDB_UNIQUE_VIOLATION, "ON CONFLICT DO UPDATE command cannot affect row a second "
+                        "time; ensure that no rows proposed for insertion within the same command have duplicate "
+                        "constrained values (row %llu repeats the key of an earlier one)", (unsigned long long)row + 1);
+    if (cc->n == cc->cap) {
+        size_t cap = cc->cap ? cc->cap * 2 : 64;
+        exec_upsert_row *r = realloc(cc->rows, cap * sizeof *r);
+        if (r)
+            cc->rows = r;
+        unsigned char (*k)[STORE_UNIQUE_KEY_MAX] = realloc(cc->keys, cap * sizeof *k);
+        if (k)
+            cc->keys = k;
+        uint32_t *kl = realloc(cc->key_len, cap * sizeof *kl);
+        if (kl)
+            cc->key_len = kl;
+        if (!r || !k || !kl)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        cc->cap = cap;
+    }
+    /* where the row it hit lives is looked up again by key at the end: a merge may move it meanwhile */
+    cc->rows[cc->n] = (exec_upsert_row){0, 0, (size_t)row};
+    memcpy(cc->keys[cc->n], cf->key, cf->key_len);
+    cc->key_len[cc->n++] = cf->key_len;
+    return 0;
+}
+
+static void conflict_cleanup(conflict_count *cc)
+{
+    if (cc->props_ready)
+        rowset_cleanup(&cc->props);
+    free(cc->full);
+    free(cc->rows);
+    free(cc->keys);
+    free(cc->key_len);
+}
+
+/* Keeps the proposed row for DO UPDATE's EXCLUDED. */
+static int keep_proposal(conflict_count *cc, factdb_error *err)
+{
+    return cc && cc->upsert ? rowset_add_row(&cc->props, cc->full, err) : 0;
+}
+
+static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_count *up);
+static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r);
+
 static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    return st->on_conflict == 2 ? do_upsert(c, st, r) : insert_rows(c, st, r, NULL);
+}
+
+static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_count *up)
 {
     factdb_appender *app;
     int rc = factdb_appender_new(c->s->db, st->table, &app, c->err);
@@ -565,6 +710,13 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     if (rc)
         return rc;
     size_t ncols = factdb_appender_ncols(app);
+    conflict_count own = {0}, *cc = up ? up : &own;
+    if (st->on_conflict) {
+        int only;
+        if ((rc = conflict_target(c, st, store_appender_table(app), &only)))
+            goto out;
+        store_appender_on_conflict(app, STORE_CONFLICT_SKIP, only, count_conflict, cc);
+    }
     int target[FACTDB_MAX_COLUMNS];
     int ntarget = st->ncols ? st->ncols : (int)ncols;
     for (int i = 0; i < ntarget; i++) {
@@ -593,6 +745,17 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
         const factdb_column_info *ci = factdb_appender_column(app, k);
         ctype[k] = sql_type_from_store(ci->type, ci->precision, ci->scale);
     }
+    if (up) {
+        if ((rc = rowset_init(&up->props, (int)ncols, ctype, NULL, 0, c->err)))
+            goto out;
+        up->props_ready = true;
+        if (!(up->full = calloc(ncols, sizeof *up->full))) {
+            rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < ncols; k++)
+            up->full[k] = (sql_value){.type = ctype[k], .null = true};
+    }
     uint64_t rows = 0;
     if (st->select) {
         query q;
@@ -613,10 +776,12 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
                 sql_value v, cv;
                 rowset_get(er.rs, k, er.idx[i], &v);
                 if (!(rc = exec_cast_value(&v, ctype[target[k]], st->pos, &scratch, &cv, c->err)))
-                    rc = append_value(app, (size_t)target[k], &cv, c->err);
+                    rc = exec_append_value(app, (size_t)target[k], &cv, c->err);
+                if (up)
+                    up->full[target[k]] = cv;
             }
-            if (!rc)
-                rc = factdb_append_row_end(app, c->err);
+            if (!rc && !(rc = factdb_append_row_end(app, c->err)))
+                rc = keep_proposal(up, c->err);
             if (rc && !c->err->line)
                 c->err->line = (int64_t)i + 1;
             rows++;
@@ -639,19 +804,31 @@ static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
                 int ns;
                 if (!(rc = bind_value(c->a, st->rows[i][k], c->params, c->nparams, c->now_us, ctype[target[k]], &ns, &v,
                                       c->err)))
-                    rc = append_value(app, (size_t)target[k], &v, c->err);
+                    rc = exec_append_value(app, (size_t)target[k], &v, c->err);
+                if (up)
+                    up->full[target[k]] = v;
                 if (rc && !c->err->position)
                     c->err->position = st->rows[i][k]->pos;
             }
             if (!rc && (rc = factdb_append_row_end(app, c->err)))
                 c->err->position = st->rows[i][0]->pos;
+            if (!rc)
+                rc = keep_proposal(up, c->err);
             rows++;
         }
     }
     if (!rc)
         rc = factdb_appender_commit(app, c->err);
+    if (rc == FACTDB_UNIQUE_VIOLATION && !st->on_conflict) {
+        size_t l = strlen(c->err->message);
+        snprintf(c->err->message + l, sizeof c->err->message - l, " of the INSERT, or add ON CONFLICT DO NOTHING "
+                 "to skip such rows");
+    }
+    if (rc == FACTDB_UNIQUE_VIOLATION)
+        c->err->position = !st->select && c->err->line > 0 && c->err->line <= st->nrows
+                               ? st->rows[c->err->line - 1][0]->pos : st->pos;
     if (!rc) {
-        snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)rows);
+        snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)(rows - cc->skipped));
     }
 out:
     factdb_appender_free(app);
@@ -741,8 +918,6 @@ static int do_copy_to(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     return 0;
 }
 
-int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err);
-
 static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
     factdb_table_info ti;
@@ -778,6 +953,227 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     return rc;
 }
 
+/* UPDATE t SET ... WHERE cond is bound as SELECT <every column's new value> FROM t WHERE cond: the
+ * executor computes the new rows from the old ones, deletes the old and appends the new. */
+/* The select list of an UPDATE (or ON CONFLICT DO UPDATE): per column of ti, its SET expression, or the
+ * column itself (cols[k]) when not assigned. ctype: the columns' types. */
+static int set_items(stmt_ctx *c, sql_stmt *st, const factdb_table_info *ti, ast **items, ast *cols, sql_type *ctype,
+                     const char *what)
+{
+    int ncols = (int)ti->ncols;
+    for (int k = 0; k < ncols; k++) {
+        const factdb_column_info *ci = &ti->cols[k];
+        ctype[k] = sql_type_from_store(ci->type, ci->precision, ci->scale);
+        cols[k] = (ast){.kind = A_COLUMN, .pos = st->pos, .name = (char *)ci->name, .depth = 1};
+        items[k] = &cols[k];
+    }
+    for (int i = 0; i < st->nset; i++) {
+        int k = 0;
+        while (k < ncols && strcmp(ti->cols[k].name, st->set_cols[i]))
+            k++;
+        if (k == ncols) {
+            char hint[256];
+            int h = bind_column_hint(ti, st->set_cols[i], hint, sizeof hint);
+            return sql_err(c->err, FACTDB_NO_COLUMN, st->set_pos[i], "column \"%s\" of relation \"%s\" does not "
+                           "exist%s%s", st->set_cols[i], st->table, h ? "; did you mean " : "", h ? hint : "");
+        }
+        if (items[k] != &cols[k])
+            return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->set_pos[i], "multiple assignments to same column "
+                           "\"%s\"", st->set_cols[i]);
+        if (bind_has_agg(st->set_vals[i]))
+            return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->set_vals[i]->pos,
+                           "aggregate functions are not allowed in %s", what);
+        items[k] = st->set_vals[i];
+    }
+    return 0;
+}
+
+/* After binding: every assigned value must be assignable to its column. */
+static int check_assignments(stmt_ctx *c, const factdb_table_info *ti, ast **items, const ast *cols,
+                             const query *q, const sql_type *ctype)
+{
+    for (size_t k = 0; k < ti->ncols; k++) {
+        char b1[32], b2[32];
+        if (items[k] != &cols[k] && !bind_assignable(items[k], q->outs[k]->type, ctype[k]))
+            return sql_err(c->err, FACTDB_INVALID_VALUE, items[k]->pos,
+                           "column \"%s\" is of type %s but expression is of type %s; add a cast", ti->cols[k].name,
+                           sql_type_name(ctype[k], b1, sizeof b1), sql_type_name(q->outs[k]->type, b2, sizeof b2));
+    }
+    return 0;
+}
+
+static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    int ncols = (int)ti.ncols;
+    ast **items = sql_arena_alloc(c->a, (size_t)ncols * sizeof *items);
+    char **aliases = sql_arena_alloc(c->a, (size_t)ncols * sizeof *aliases);
+    ast *cols = sql_arena_alloc(c->a, (size_t)ncols * sizeof *cols);
+    sql_type ctype[FACTDB_MAX_COLUMNS];
+    if (!items || !aliases || !cols) {
+        rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = set_items(c, st, &ti, items, cols, ctype, "UPDATE")))
+        goto out;
+    sql_select sel;
+    memset(&sel, 0, sizeof sel);
+    sel.items = items;
+    sel.aliases = aliases;
+    sel.nitems = ncols;
+    sel.table = st->table;
+    sel.table_pos = st->table_pos;
+    sel.where = st->where;
+    sel.alias = st->alias;
+    query q;
+    if ((rc = bind_select(c->a, &sel, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, c->err)) ||
+        (rc = check_assignments(c, &ti, items, cols, &q, ctype)))
+        goto out;
+    q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
+    for (int i = 0; i < q.ncols; i++)
+        q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
+    uint64_t n = 0;
+    if (!(rc = exec_update(c->s->db, &q, ctype, &n, c->err)))
+        snprintf(r->tag, sizeof r->tag, "UPDATE %llu", (unsigned long long)n);
+    else if (rc == FACTDB_UNIQUE_VIOLATION && !c->err->position)
+        c->err->position = st->pos;
+out:
+    factdb_table_info_free(&ti);
+    return rc;
+}
+
+/* EXCLUDED.col in ON CONFLICT DO UPDATE becomes input column ncols + k of the binding (named "\x1f<k>", which
+ * no column can be). */
+static int rename_excluded(stmt_ctx *c, const factdb_table_info *ti, ast *x)
+{
+    if (!x)
+        return 0;
+    if ((x->kind == A_COLUMN || x->kind == A_STAR) && x->qual && !strcmp(x->qual, "excluded") && !x->schema) {
+        if (x->kind == A_STAR)
+            return sql_err(c->err, FACTDB_INVALID_ARGUMENT, x->pos, "excluded.* is not supported here; name the "
+                           "columns");
+        size_t k = 0;
+        while (k < ti->ncols && strcmp(ti->cols[k].name, x->name))
+            k++;
+        if (k == ti->ncols)
+            return sql_err(c->err, FACTDB_NO_COLUMN, x->pos, "column excluded.%s does not exist", x->name);
+        char buf[32];
+        snprintf(buf, sizeof buf, "\x1f%zu", k);
+        if (!(x->name = sql_arena_strndup(c->a, buf, strlen(buf))))
+            return base_err(c->err, FACTDB_NOMEM, "out of memory");
+        x->qual = NULL;
+        return 0;
+    }
+    for (int i = 0; i < x->nargs; i++)
+        if (rename_excluded(c, ti, x->args[i]))
+            return c->err->code;
+    return rename_excluded(c, ti, x->filter);
+}
+
+typedef struct upsert_ctx {
+    stmt_ctx *c;
+    sql_stmt *st;
+    factdb_result *r;
+} upsert_ctx;
+
+static int upsert_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    upsert_ctx *u = ctx;
+    stmt_ctx *c = u->c;
+    sql_stmt *st = u->st;
+    conflict_count cc = {.upsert = true};
+    factdb_table_info ti = {0}, both = {0};
+    store_table tab;
+    int rc = store_table_get(t, st->table, &tab, err);
+    if (rc == FACTDB_NO_TABLE)
+        return sql_err(err, rc, st->table_pos, "relation \"%s\" does not exist", st->table);
+    if (rc)
+        return rc;
+    cc.start_next = tab.next_chunk;
+    store_table_cleanup(&tab);
+    if ((rc = insert_rows(c, st, u->r, &cc)) || !cc.n)
+        goto out;
+    /* the rows the proposals collided with, where they are now */
+    for (size_t i = 0; i < cc.n && !rc; i++) {
+        bool found;
+        rc = store_unique_lookup(t, cc.keys[i], cc.key_len[i], &found, &cc.rows[i].chunk, &cc.rows[i].row, err);
+        if (!rc && !found)
+            rc = base_err(err, FACTDB_INTERNAL, "ON CONFLICT DO UPDATE: the row a proposal collided with is gone");
+    }
+    if (rc || (rc = table_info(c, st->table, st->table_pos, &ti)))
+        goto out;
+    size_t n = ti.ncols;
+    both = ti;
+    both.ncols = 2 * n;
+    if (both.ncols > FACTDB_MAX_COLUMNS) {
+        rc = sql_err(err, FACTDB_LIMIT, st->conflict_pos, "ON CONFLICT DO UPDATE supports tables of at most %d "
+                     "columns", FACTDB_MAX_COLUMNS / 2);
+        goto out;
+    }
+    if (!(both.cols = calloc(both.ncols, sizeof *both.cols))) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(both.cols, ti.cols, n * sizeof *ti.cols);
+    memcpy(both.cols + n, ti.cols, n * sizeof *ti.cols);
+    for (size_t k = 0; k < n; k++)
+        snprintf(both.cols[n + k].name, sizeof both.cols[n + k].name, "\x1f%zu", k);
+    ast **items = sql_arena_alloc(c->a, n * sizeof *items);
+    char **aliases = sql_arena_alloc(c->a, n * sizeof *aliases);
+    ast *cols = sql_arena_alloc(c->a, n * sizeof *cols);
+    sql_type ctype[FACTDB_MAX_COLUMNS];
+    if (!items || !aliases || !cols) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = set_items(c, st, &ti, items, cols, ctype, "ON CONFLICT DO UPDATE")))
+        goto out;
+    for (int i = 0; i < st->nset && !rc; i++)
+        rc = rename_excluded(c, &ti, st->set_vals[i]);
+    if (rc || (rc = rename_excluded(c, &ti, st->conflict_where)))
+        goto out;
+    sql_select sel;
+    memset(&sel, 0, sizeof sel);
+    sel.items = items;
+    sel.aliases = aliases;
+    sel.nitems = (int)n;
+    sel.table = st->table;
+    sel.table_pos = st->table_pos;
+    sel.where = st->conflict_where;
+    query q;
+    if ((rc = bind_select(c->a, &sel, &both, c->params, c->nparams, c->now_us, &c->s->cancel, &q, err)) ||
+        (rc = check_assignments(c, &ti, items, cols, &q, ctype)))
+        goto out;
+    q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
+    for (int i = 0; i < q.ncols; i++)
+        q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
+    uint64_t updated = 0;
+    if ((rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, &updated, err)))
+        goto out;
+    /* PostgreSQL counts inserted and updated rows alike */
+    unsigned long long inserted = 0;
+    sscanf(u->r->tag, "INSERT 0 %llu", &inserted);
+    snprintf(u->r->tag, sizeof u->r->tag, "INSERT 0 %llu", inserted + (unsigned long long)updated);
+out:
+    if (rc && !err->position)
+        err->position = st->pos;
+    free(both.cols);
+    if (ti.cols)
+        factdb_table_info_free(&ti);
+    conflict_cleanup(&cc);
+    return rc;
+}
+
+/* INSERT ... ON CONFLICT (cols) DO UPDATE: the rows, the collisions and the updates in one write transaction. */
+static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    upsert_ctx u = {c, st, r};
+    return store_write(c->s->db, upsert_apply, &u, c->err);
+}
+
 static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
     factdb *db = c->s->db;
@@ -788,11 +1184,12 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     case S_EXPLAIN: return do_explain(c, st, r);
     case S_INSERT: return do_insert(c, st, r);
     case S_DELETE: return do_delete(c, st, r);
+    case S_UPDATE: return do_update(c, st, r);
     case S_CREATE: {
         factdb_column_def defs[FACTDB_MAX_COLUMNS];
         if ((rc = make_defs(c, st, defs)))
             return rc;
-        rc = factdb_create_table(db, st->table, defs, (size_t)st->ndefs, err);
+        rc = create_table(c, st, defs);
         if (rc == FACTDB_TABLE_EXISTS && st->if_not_exists) {
             rc = 0;
             snprintf(r->tag, sizeof r->tag, "CREATE TABLE");
@@ -886,8 +1283,8 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 
 static bool writes(stmt_kind k)
 {
-    return k == S_INSERT || k == S_DELETE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD || k == S_TRUNCATE ||
-           k == S_COPY_FROM;
+    return k == S_INSERT || k == S_DELETE || k == S_UPDATE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD ||
+           k == S_TRUNCATE || k == S_COPY_FROM;
 }
 
 /* Runs a statement with PostgreSQL's transaction-block rules. */

@@ -194,11 +194,25 @@ typedef struct sql_coldef {
     int pos;
     sql_type type;
     bool not_null;
+    bool primary, unique;       /* column constraint PRIMARY KEY / UNIQUE */
+    char *cname;                /* its CONSTRAINT name, NULL: PostgreSQL's default */
+    int cpos;                   /* position of PRIMARY KEY / UNIQUE */
 } sql_coldef;
+
+/* A table constraint: [CONSTRAINT name] PRIMARY KEY (cols) / UNIQUE (cols). */
+typedef struct sql_constraint {
+    char *name;
+    bool primary;
+    int pos;
+    char **cols;
+    int *col_pos;
+    int ncols;
+} sql_constraint;
 
 typedef enum stmt_kind {
     S_SELECT, S_INSERT, S_CREATE, S_DROP, S_ALTER_ADD, S_TRUNCATE, S_DELETE, S_COPY_FROM, S_COPY_TO,
-    S_SHOW_TABLES, S_DESCRIBE, S_EXPLAIN, S_BEGIN, S_COMMIT, S_ROLLBACK
+    S_SHOW_TABLES, S_DESCRIBE, S_EXPLAIN, S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_UPDATE
 } stmt_kind;
 
 typedef struct sql_copy_opts {
@@ -227,6 +241,20 @@ typedef struct sql_stmt {
     char *file;                  /* COPY */
     sql_copy_opts copy;
     bool analyze;                /* EXPLAIN ANALYZE */
+    /* UPDATE t [AS alias] SET set_cols[i] = set_vals[i] ... [WHERE where] */
+    char **set_cols;
+    int *set_pos;
+    ast **set_vals;
+    int nset;
+    sql_constraint *cons;        /* CREATE TABLE: table constraints */
+    int ncons;
+    /* INSERT ... ON CONFLICT [(conflict_cols)] DO NOTHING | DO UPDATE SET set_* [WHERE conflict_where] */
+    int on_conflict;             /* 0 none, 1 DO NOTHING, 2 DO UPDATE */
+    int conflict_pos;
+    char **conflict_cols;
+    int *conflict_col_pos;
+    int nconflict_cols;
+    ast *conflict_where;
 } sql_stmt;
 
 /* Parses the first statement of text[0..len). On success *out is the statement (NULL for an empty

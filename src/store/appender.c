@@ -8,6 +8,7 @@
  * the next writer reclaims the unpublished chunks (loadmark.c). */
 #include "store_int.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,17 @@ struct factdb_appender {
     /* factdb_appender_create: the table does not exist until the first commit creates it (schema.id is 0
      * until a transaction assigns one; the id stays unnamed while a load is in progress). */
     bool create;
+    /* the write transaction is the appender's own (store_write began it for one commit or load chunk): the
+     * dictionary entries it sees are all committed, so the process's shared index serves */
+    bool own_txn;
+    /* unique constraints: what a row whose key a live row holds does (store_appender_on_conflict) */
+    store_conflict_mode conflict_mode;
+    int conflict_only;
+    int (*on_conflict)(void *ctx, uint64_t row, const store_conflict *c, factdb_error *err);
+    void *conflict_ctx;
+    uint64_t row_base;      /* rows of this appender's statement before the buffer's first */
+    store_conflict *conflicts;
+    uint8_t *skip;
 };
 
 static void local_dict_clear(local_dict *d)
@@ -500,7 +512,7 @@ static int intern_text(factdb_appender *a, store_txn *t, uint16_t col, factdb_er
         for (size_t i = 0; i < n; i++)
             local[i] = items[i].id;
         /* inside BEGIN ... COMMIT the transaction's entries may never commit: they need an index of their own */
-        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, store_xact_current(a->db) ? ix : NULL,
+        rc = form != 1 ? store_dict_find_indexed(t, a->schema.id, col, form, a->own_txn || t->fresh ? NULL : ix,
                                                  a->dict_next[col], items, n, err)
                        : store_dict_find(t, a->schema.id, col, items, n, err);
         size_t k = 0;
@@ -537,6 +549,92 @@ out:
 }
 
 /* Writes the buffered rows as chunk `id` in transaction t; the columns `pre` holds are encoded already. */
+/* "Key (a, b)=(1, x) already exists." for buffered row r and constraint u (PostgreSQL's detail line). */
+static void key_detail(const factdb_appender *a, const store_table *tab, int u, uint32_t r, char *out, size_t cap)
+{
+    const store_unique *c = &tab->uniq[u];
+    size_t o = (size_t)snprintf(out, cap, "Key (");
+    for (int i = 0; i < c->ncols && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "", a->schema.cols[c->cols[i]].name);
+    if (o < cap)
+        o += (size_t)snprintf(out + o, cap - o, ")=(");
+    for (int i = 0; i < c->ncols && o < cap; i++) {
+        uint16_t col = c->cols[i];
+        const store_col *sc = &a->schema.cols[col];
+        int64_t v = a->vals[col][r];
+        char buf[128];
+        const char *txt = buf;
+        size_t len;
+        if (sc->type == FACTDB_TEXT) {
+            const local_dict *d = &a->dicts[col];
+            txt = (const char *)d->bytes.data + d->off[v];
+            len = d->len[v];
+        } else {
+            len = factdb_format_value((factdb_type)sc->type, sc->scale, v, buf, sizeof buf);
+        }
+        o += (size_t)snprintf(out + o, cap - o, "%s%.*s", i ? ", " : "", (int)MIN(len, (size_t)200), txt);
+    }
+    if (o < cap)
+        snprintf(out + o, cap - o, ") already exists.");
+}
+
+/* Claims the unique keys of the buffered rows (text already interned: `vals` holds dictionary ids) before
+ * chunk `id` is written. Rows left out (ON CONFLICT) are reported and removed from the buffer. */
+static int claim_keys(factdb_appender *a, store_txn *t, const store_table *tab, uint64_t id, const int64_t **vals,
+                      const uint8_t **valid, bool *compacted, factdb_error *err)
+{
+    *compacted = false;
+    store_table kt = *tab;  /* the appender's columns, the table's constraints */
+    kt.cols = a->schema.cols;
+    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    size_t nconf = 0;
+    bool skip_mode = a->conflict_mode == STORE_CONFLICT_SKIP;
+    if (skip_mode && !a->skip) {
+        a->skip = malloc(FACTDB_CHUNK_ROWS);
+        a->conflicts = malloc(FACTDB_CHUNK_ROWS * sizeof *a->conflicts);
+        if (!a->skip || !a->conflicts)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    if (skip_mode)
+        memset(a->skip, 0, a->nrows);
+    store_conflict one;
+    int rc = store_unique_claim(t, &kt, id, &in, a->conflict_mode, a->conflict_only, a->skip,
+                                skip_mode ? a->conflicts : &one, &nconf, err);
+    if (rc == FACTDB_UNIQUE_VIOLATION) {
+        store_conflict *c = skip_mode ? &a->conflicts[0] : &one;
+        char detail[600];
+        key_detail(a, &kt, c->u, c->row, detail, sizeof detail);
+        base_err(err, rc, "duplicate key value violates unique constraint \"%s\"; %s Nothing was written: leave "
+                 "out or change the duplicate row (row %llu)", tab->uniq[c->u].name, detail,
+                 (unsigned long long)(a->row_base + c->row + 1));
+        err->line = (int64_t)(a->row_base + c->row + 1);
+        return rc;
+    }
+    for (size_t i = 0; !rc && i < nconf; i++)
+        if (a->on_conflict)
+            rc = a->on_conflict(a->conflict_ctx, a->row_base + a->conflicts[i].row, &a->conflicts[i], err);
+    a->row_base += a->nrows;
+    if (rc || !nconf)
+        return rc;
+    /* leave the skipped rows out of every column, then point the keys at the rows' final places */
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < a->nrows; r++) {
+        if (a->skip[r])
+            continue;
+        for (uint16_t c = 0; c < a->schema.ncols; c++) {
+            ((int64_t *)vals[c])[w] = vals[c][r];
+            a->valid[c][w] = a->valid[c][r];
+            if (vals[c] != a->vals[c])
+                a->vals[c][w] = a->vals[c][r];
+        }
+        w++;
+    }
+    a->nrows = w;
+    in.rows = w;
+    *compacted = true;
+    return store_unique_place(t, &kt, id, &in, err);
+}
+
 static int write_buffer(factdb_appender *a, store_txn *t, const store_table *tab, uint64_t id,
                         const store_chunk_pre *pre, uint64_t *bytes, factdb_error *err)
 {
@@ -559,11 +657,15 @@ static int write_buffer(factdb_appender *a, store_txn *t, const store_table *tab
             vals[c] = texts[c];
         }
     }
+    bool compacted = false;
+    if (tab->nuniq && (rc = claim_keys(a, t, tab, id, vals, valid, &compacted, err)))
+        goto out;
     store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
     /* Write with the appender's schema: a table that gained columns since reads them as NULL here. */
     store_table wt = *tab;
     wt.cols = a->schema.cols;
-    rc = store_chunk_put_pre(t, &wt, id, &in, &a->scratch, pre, bytes, err);
+    /* rows left out: the columns encoded before the gate no longer match */
+    rc = !a->nrows ? FACTDB_OK : store_chunk_put_pre(t, &wt, id, &in, &a->scratch, compacted ? NULL : pre, bytes, err);
 out:
     for (uint16_t c = 0; c < a->schema.ncols; c++)
         free(texts[c]);
@@ -624,7 +726,8 @@ static void abort_load(factdb_appender *a)
     store_env *env = a->db->env;
     store_txn *t;
     factdb_error e;
-    /* at most a second more: the caller is failing already, and the next writer cleans up anyway */
+    /* Not store_write: this waits at most a second more for the gate (the caller is failing already, and
+     * the next writer cleans up anyway), and a failure here is no error of the caller's. */
     int ms = a->db->busy_timeout_ms < 0 || a->db->busy_timeout_ms > 1000 ? 1000 : a->db->busy_timeout_ms;
     if (store_gate_acquire(env, ms, &e) == FACTDB_OK) {
         if (store_txn_write(env, false, &t, &e) == FACTDB_OK) {
@@ -670,8 +773,8 @@ static int write_chunk(factdb_appender *a, store_txn *t, const store_table *tab,
                         (unsigned long long)STORE_LOAD_SPAN * FACTDB_CHUNK_ROWS);
     uint64_t bytes = 0;
     int rc = write_buffer(a, t, tab, a->next_chunk, pre, &bytes, err);
-    if (rc)
-        return rc;
+    if (rc || !a->nrows)
+        return rc;  /* every row was left out (ON CONFLICT): no chunk */
     a->next_chunk++;
     a->load_rows += a->nrows;
     a->load_chunks++;
@@ -705,31 +808,13 @@ static int publish(factdb_appender *a, store_txn *t, store_table *tab, bool rang
  * mark, its reserved range, the unnamed table of `load --create`). The chunk's new dictionary strings
  * are published with it (the table record's counts move), so concurrent writers never reuse their ids;
  * its rows stay hidden in the load's range until the publishing transaction. */
-static int flush_load_chunk(factdb_appender *a, factdb_error *err)
+static int load_chunk_apply(store_txn *t, void *ctx, factdb_error *err)
 {
-    store_env *env = a->db->env;
-    store_txn *t = NULL;
-    store_table tab = {0};
-    /* Encoding is most of a chunk's work: do what needs no transaction (every column but TEXT, whose
-     * dictionary ids come from the transaction) before taking the gate. Measured on a 10-column table
-     * with 5 text columns: the gate is held 3x shorter. */
-    const int64_t *vals[FACTDB_MAX_COLUMNS];
-    const uint8_t *valid[FACTDB_MAX_COLUMNS];
-    for (uint16_t c = 0; c < a->schema.ncols; c++)
-        vals[c] = a->vals[c], valid[c] = a->valid[c];
-    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    factdb_appender *a = ctx;
     store_chunk_pre pre = {a->pre_bufs, a->pre_meta};
-    int rc = FACTDB_OK;
-    for (uint16_t c = 0; !rc && c < a->schema.ncols; c++) {
-        a->pre_meta[c].present = 0;
-        if (a->schema.cols[c].type != FACTDB_TEXT)
-            rc = store_chunk_encode(&a->schema, &in, c, &a->pre_bufs[c], &a->pre_meta[c], err);
-    }
-    if (rc || (rc = store_gate_acquire(env, a->db->busy_timeout_ms, err)))
-        return rc;
+    store_table tab = {0};
     bool first = !a->loading;
-    if ((rc = store_txn_write(env, false, &t, err)))
-        goto out;
+    int rc;
     if (first) {
         if ((rc = fresh_table(a, t, &tab, true, err)) || (rc = store_load_start(t, &tab, a->create, &a->mark, err)))
             goto out;
@@ -748,15 +833,41 @@ static int flush_load_chunk(factdb_appender *a, factdb_error *err)
             tab.cols[c].dict_count = a->dict_next[c];
             grew = true;
         }
-    if (grew && (rc = store_table_put(t, &tab, err)))
-        goto out;
-    rc = store_txn_commit(t, err);
-    t = NULL;
+    if (grew)
+        rc = store_table_put(t, &tab, err);
 out:
-    store_txn_abort(t);
-    store_gate_release(env);
     store_table_cleanup(&tab);
     return rc;
+}
+
+/* Runs apply in a write transaction of the appender's own (never inside BEGIN ... COMMIT: the callers
+ * checked that there is none). */
+static int own_write(factdb_appender *a, int (*apply)(store_txn *t, void *ctx, factdb_error *err),
+                     factdb_error *err)
+{
+    a->own_txn = true;
+    int rc = store_write(a->db, apply, a, err);
+    a->own_txn = false;
+    return rc;
+}
+
+static int flush_load_chunk(factdb_appender *a, factdb_error *err)
+{
+    /* Encoding is most of a chunk's work: do what needs no transaction (every column but TEXT, whose
+     * dictionary ids come from the transaction) before taking the gate. Measured on a 10-column table
+     * with 5 text columns: the gate is held 3x shorter. */
+    const int64_t *vals[FACTDB_MAX_COLUMNS];
+    const uint8_t *valid[FACTDB_MAX_COLUMNS];
+    for (uint16_t c = 0; c < a->schema.ncols; c++)
+        vals[c] = a->vals[c], valid[c] = a->valid[c];
+    store_chunk_in in = {a->nrows, a->schema.ncols, vals, valid};
+    int rc = FACTDB_OK;
+    for (uint16_t c = 0; !rc && c < a->schema.ncols; c++) {
+        a->pre_meta[c].present = 0;
+        if (a->schema.cols[c].type != FACTDB_TEXT)
+            rc = store_chunk_encode(&a->schema, &in, c, &a->pre_bufs[c], &a->pre_meta[c], err);
+    }
+    return rc ? rc : own_write(a, load_chunk_apply, err);
 }
 
 /* A full chunk is written at once: in its own short transaction under the write gate (a load), or into
@@ -812,16 +923,12 @@ int factdb_append_row_end(factdb_appender *a, factdb_error *err)
 
 /* Publishes a load of its own transactions in one small transaction: its last partial chunk, its mark
  * deleted, the table's counts, and for `load --create` the table's name. */
-static int publish_load(factdb_appender *a, factdb_error *err)
+static int publish_load_apply(store_txn *t, void *ctx, factdb_error *err)
 {
-    store_env *env = a->db->env;
-    store_txn *t = NULL;
+    factdb_appender *a = ctx;
     store_table tab = {0};
-    int rc = store_gate_acquire(env, a->db->busy_timeout_ms, err);
-    if (rc)
-        return rc;
-    if ((rc = store_txn_write(env, false, &t, err)) || (rc = fresh_table(a, t, &tab, false, err)) ||
-        (rc = store_load_publish(t, &a->mark, err)))
+    int rc;
+    if ((rc = fresh_table(a, t, &tab, false, err)) || (rc = store_load_publish(t, &a->mark, err)))
         goto out;
     dict_refresh(a, &tab, false);
     if ((rc = publish(a, t, &tab, true, err)))
@@ -830,17 +937,31 @@ static int publish_load(factdb_appender *a, factdb_error *err)
     if (a->create && (rc = store_table_name(t, &tab, err)) == FACTDB_TABLE_EXISTS)
         rc = base_err(err, FACTDB_TABLE_EXISTS, "table \"%s\" was created by another process while this load ran; "
                       "nothing was loaded", a->schema.name);
-    if (rc)
-        goto out;
-    rc = store_txn_commit(t, err);
-    t = NULL;
+out:
+    store_table_cleanup(&tab);
+    return rc;
+}
+
+static int publish_load(factdb_appender *a, factdb_error *err)
+{
+    int rc = own_write(a, publish_load_apply, err);
     if (!rc) {
         a->loading = false;
-        store_load_release(env, a->mark.id);
+        store_load_release(a->db->env, a->mark.id);
     }
-out:
-    store_txn_abort(t);
-    store_gate_release(env);
+    return rc;
+}
+
+/* Less than a chunk, outside BEGIN ... COMMIT: one transaction. */
+static int commit_small_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    factdb_appender *a = ctx;
+    store_table tab = {0};
+    int rc = fresh_table(a, t, &tab, false, err);
+    if (!rc) {
+        load_begin(a, &tab);
+        rc = publish(a, t, &tab, false, err);
+    }
     store_table_cleanup(&tab);
     return rc;
 }
@@ -851,7 +972,6 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
     if (!a->loading && a->nrows == 0 && !a->create)
         return FACTDB_OK;
     int rc;
-    store_txn *t = NULL;
     store_table tab = {0};
     store_txn *x = a->loading ? a->xact : store_xact_current(a->db);
     if (x) {
@@ -877,23 +997,8 @@ int factdb_appender_commit(factdb_appender *a, factdb_error *err)
         reset_all(a);
         return rc;
     }
-    /* Less than a chunk: one transaction. */
-    if ((rc = store_gate_acquire(a->db->env, a->db->busy_timeout_ms, err)))
-        goto out_nogate;
-    if ((rc = store_txn_write(a->db->env, false, &t, err)) || (rc = fresh_table(a, t, &tab, false, err)))
-        goto out;
-    load_begin(a, &tab);
-    if ((rc = publish(a, t, &tab, false, err)))
-        goto out;
-    rc = store_txn_commit(t, err);
-    t = NULL;
-    if (!rc)
+    if (!(rc = own_write(a, commit_small_apply, err)))
         a->create = false;
-out:
-    store_txn_abort(t);
-    store_gate_release(a->db->env);
-out_nogate:
-    store_table_cleanup(&tab);
     reset_all(a);
     return rc;
 }
@@ -934,7 +1039,21 @@ void factdb_appender_free(factdb_appender *a)
     free(a->dict_ix);
     free(a->text_tmp);
     free(a->infos);
+    free(a->skip);
+    free(a->conflicts);
     base_buf_cleanup(&a->scratch);
     store_table_cleanup(&a->schema);
     free(a);
 }
+
+void store_appender_on_conflict(factdb_appender *a, store_conflict_mode mode, int only,
+                                int (*fn)(void *ctx, uint64_t row, const store_conflict *c, factdb_error *err),
+                                void *ctx)
+{
+    a->conflict_mode = mode;
+    a->conflict_only = only;
+    a->on_conflict = fn;
+    a->conflict_ctx = ctx;
+}
+
+const store_table *store_appender_table(const factdb_appender *a) { return &a->schema; }

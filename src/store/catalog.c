@@ -10,16 +10,55 @@
  * (STORE_COL_DICT_INLINE_HASH), 3 with a format-3 one (STORE_COL_DICT_BLOCKS), so that a factdb that does not
  * know the form refuses the table instead of misreading or extending its dictionaries. A table without such
  * a column keeps version 1. */
+/* Version 4: the table has PRIMARY KEY or UNIQUE constraints, listed after the counters; a factdb that does
+ * not know them refuses the table rather than write rows without checking them. */
 #define TABLE_RECORD_VERSION 1
-#define TABLE_RECORD_VERSION_MAX 3
+#define TABLE_RECORD_UNIQUE 4
+#define TABLE_RECORD_VERSION_MAX 4
 
-static unsigned record_version(const store_col *cols, uint16_t n)
+static unsigned record_version(const store_table *tab)
 {
     unsigned v = TABLE_RECORD_VERSION;
-    for (uint16_t i = 0; i < n; i++)
-        if (cols[i].type == FACTDB_TEXT)
-            v = MAX(v, (unsigned)store_dict_form(cols[i].flags));
-    return v;
+    for (uint16_t i = 0; i < tab->ncols; i++)
+        if (tab->cols[i].type == FACTDB_TEXT)
+            v = MAX(v, (unsigned)store_dict_form(tab->cols[i].flags));
+    return tab->nuniq ? TABLE_RECORD_UNIQUE : v;
+}
+
+/* The constraints section of a version-4 record: u8 count, then per constraint u8 primary, u8 name length,
+ * name, u8 column count, u16 LE column indexes. Returns the bytes read, 0 when damaged. */
+static size_t decode_unique(const unsigned char *p, const unsigned char *end, store_table *out)
+{
+    const unsigned char *start = p;
+    if (p >= end || *p > STORE_UNIQUE_MAX || *p == 0)
+        return 0;
+    out->nuniq = *p++;
+    for (int u = 0; u < out->nuniq; u++) {
+        store_unique *c = &out->uniq[u];
+        if (end - p < 2 || p[0] > 1 || p[1] > FACTDB_NAME_MAX || end - p < 3 + p[1])
+            return 0;
+        c->primary = p[0];
+        memcpy(c->name, p + 2, p[1]);
+        c->name[p[1]] = 0;
+        p += 2 + p[1];
+        c->ncols = *p++;
+        if (c->ncols < 1 || c->ncols > STORE_UNIQUE_COLS || end - p < 2 * c->ncols)
+            return 0;
+        for (int i = 0; i < c->ncols; i++, p += 2) {
+            c->cols[i] = (uint16_t)(p[0] | p[1] << 8);
+            if (c->cols[i] >= out->ncols)
+                return 0;
+        }
+    }
+    return (size_t)(p - start);
+}
+
+static size_t unique_len(const store_table *tab)
+{
+    size_t n = tab->nuniq ? 1 : 0;
+    for (int u = 0; u < tab->nuniq; u++)
+        n += 3 + strlen(tab->uniq[u].name) + 2 * (size_t)tab->uniq[u].ncols;
+    return n;
 }
 
 void store_table_cleanup(store_table *tab)
@@ -76,12 +115,21 @@ static int decode_table(const MDB_val *v, uint32_t id, store_table *out, factdb_
             (dict && c->type != FACTDB_TEXT) || dict == (STORE_COL_DICT_INLINE_HASH | STORE_COL_DICT_BLOCKS))
             goto bad;
     }
-    if (p + 32 != end || version != record_version(out->cols, out->ncols))
+    if (end - p < 32)
         goto bad;
     memcpy(&out->next_chunk, p, 8);
     memcpy(&out->rows, p + 8, 8);
     memcpy(&out->chunks, p + 16, 8);
     memcpy(&out->bytes, p + 24, 8);
+    p += 32;
+    if (version == TABLE_RECORD_UNIQUE) {
+        size_t n = decode_unique(p, end, out);
+        if (!n)
+            goto bad;
+        p += n;
+    }
+    if (p != end || version != record_version(out))
+        goto bad;
     return FACTDB_OK;
 bad:
     store_table_cleanup(out);
@@ -95,7 +143,8 @@ int store_table_put(store_txn *t, const store_table *tab, factdb_error *err)
     size_t n = 1 + 1 + strlen(tab->name) + 2 + 32;
     for (uint16_t i = 0; i < tab->ncols; i++)
         n += 1 + strlen(tab->cols[i].name) + 8;
-    unsigned version = record_version(tab->cols, tab->ncols);
+    n += unique_len(tab);
+    unsigned version = record_version(tab);
     int rc;
     if (version > TABLE_RECORD_VERSION && (rc = store_format_require(t, version, err)))
         return rc;
@@ -128,6 +177,22 @@ int store_table_put(store_txn *t, const store_table *tab, factdb_error *err)
     memcpy(p + 8, &tab->rows, 8);
     memcpy(p + 16, &tab->chunks, 8);
     memcpy(p + 24, &tab->bytes, 8);
+    p += 32;
+    if (tab->nuniq)
+        *p++ = tab->nuniq;
+    for (int u = 0; u < tab->nuniq; u++) {
+        const store_unique *c = &tab->uniq[u];
+        nl = strlen(c->name);
+        *p++ = c->primary;
+        *p++ = (unsigned char)nl;
+        memcpy(p, c->name, nl);
+        p += nl;
+        *p++ = c->ncols;
+        for (int i = 0; i < c->ncols; i++) {
+            *p++ = (unsigned char)(c->cols[i] & 0xFF);
+            *p++ = (unsigned char)(c->cols[i] >> 8);
+        }
+    }
     return FACTDB_OK;
 }
 
@@ -298,6 +363,8 @@ static int delete_table_data(store_txn *t, const store_table *tab, int dicts, fa
     for (uint16_t c = 0; !rc && dicts && c < tab->ncols; c++)
         if (tab->cols[c].type == FACTDB_TEXT)
             rc = store_dict_drop(t, tab->id, c, err);
+    if (!rc && tab->nuniq)
+        rc = store_unique_drop(t, tab->id, err);
     return rc;
 }
 
@@ -354,6 +421,10 @@ int store_table_truncate(store_txn *t, const char *name, factdb_error *err)
             break;
         from = next;
     }
+    /* the keys of rows in loads in progress stay with them (the others point at rows gone: harmless, but
+     * dropped when nothing else holds keys) */
+    if (!rc && tab.nuniq && !n)
+        rc = store_unique_drop(t, tab.id, err);
     free(marks);
     if (!rc) {
         tab.rows = tab.chunks = tab.bytes = 0;

@@ -1,6 +1,7 @@
 /* check.c: factdb check. Verifies the catalog, every chunk header and column value (checksums, row
- * counts, encodings, zone maps recomputed from the values, TEXT codes inside the published dictionary)
- * and every dictionary (ids contiguous, hash index complete). Reads one snapshot; changes nothing. */
+ * counts, encodings, zone maps recomputed from the values, TEXT codes inside the published dictionary),
+ * every dictionary (ids contiguous, hash index complete) and the unique-key index (every live row's keys
+ * point at it). Reads one snapshot; changes nothing. */
 #include "store_int.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -132,6 +133,45 @@ static void check_column(check_ctx *c, const store_table *tab, const store_chunk
                 cn);
 }
 
+static void report_problem(void *ctx, const char *msg) { problem(ctx, "%s", msg); }
+
+/* The keys of chunk ch's live rows are in the unique-key index, pointing at them. */
+static void check_keys(check_ctx *c, const store_table *tab, const store_chunk_ref *ch)
+{
+    int64_t *vals[FACTDB_MAX_COLUMNS] = {0};
+    uint8_t *valid[FACTDB_MAX_COLUMNS] = {0};
+    bool ok = true;
+    for (int u = 0; u < tab->nuniq && ok; u++)
+        for (int i = 0; i < tab->uniq[u].ncols && ok; i++) {
+            uint16_t col = tab->uniq[u].cols[i];
+            if (vals[col])
+                continue;
+            vals[col] = malloc((size_t)ch->hdr.rows * 8 + 8);
+            valid[col] = calloc((size_t)ch->hdr.rows + 1, 1);
+            if (!vals[col] || !valid[col]) {
+                problem(c, "table \"%s\": out of memory checking keys", tab->name);
+                ok = false;
+                break;
+            }
+            enc_header h;
+            const char *why;
+            if (col < ch->hdr.ncols && ch->hdr.cols[col].present && ch->blobs[col]) {
+                if (enc_read_header(ch->blobs[col], ch->blob_len[col], &h, &why) || h.rows != ch->hdr.rows ||
+                    enc_verify(ch->blobs[col], ch->blob_len[col]))
+                    ok = false;  /* reported by check_column */
+                else
+                    enc_decode_wide(ch->blobs[col], &h, vals[col], valid[col]);
+            }
+        }
+    if (ok)
+        store_unique_verify(c->t, tab, ch, (const int64_t *const *)vals, (const uint8_t *const *)valid,
+                            report_problem, c);
+    for (uint16_t col = 0; col < tab->ncols; col++) {
+        free(vals[col]);
+        free(valid[col]);
+    }
+}
+
 static int check_table(void *ctx, const store_table *tab)
 {
     check_ctx *c = ctx;
@@ -161,6 +201,8 @@ static int check_table(void *ctx, const store_table *tab)
         if (!store_load_hides(marks, nmarks, ch->id, &end)) {
             chunks++;
             rows += ch->hdr.rows - ch->hdr.deleted;
+            if (tab->nuniq && ch->hdr.ncols <= tab->ncols)
+                check_keys(c, tab, ch);
         }
         if (ch->hdr.ncols > tab->ncols) {
             problem(c, "table \"%s\", chunk %llu: more columns than the table", tab->name, (unsigned long long)ch->id);

@@ -410,6 +410,9 @@ int store_chunk_merge_tail(store_txn *t, store_table *tab, factdb_error *err)
         store_chunk_in in = {(uint32_t)rows, tab->ncols, (const int64_t *const *)vals, (const uint8_t *const *)valid};
         uint64_t bytes = 0;
         rc = store_chunk_put(t, tab, tab->next_chunk, &in, &scratch, &bytes, err);
+        /* the rows moved: their keys follow them */
+        if (!rc)
+            rc = store_unique_place(t, tab, tab->next_chunk, &in, err);
         if (!rc) {
             tab->next_chunk++;
             tab->chunks = tab->chunks - (n - first) + 1;

@@ -47,29 +47,23 @@ uint64_t factdb_data_version(factdb *db) { return store_env_data_version(db->env
 
 const char *factdb_read_only_reason(factdb *db) { return db->read_only ? db->ro_why : NULL; }
 
-/* Runs fn inside one write transaction under the gate, and commits durably. */
+/* The catalog operations below take their argument as const; store_write's ctx is not. */
+typedef struct write_op_arg {
+    int (*fn)(store_txn *t, const void *arg, factdb_error *err);
+    const void *arg;
+} write_op_arg;
+
+static int write_op_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    write_op_arg *w = ctx;
+    return w->fn(t, w->arg, err);
+}
+
 static int write_op(factdb *db, int (*fn)(store_txn *t, const void *arg, factdb_error *err), const void *arg,
                     factdb_error *err)
 {
-    if (db->read_only)
-        return store_read_only_err(db, err);
-    store_txn *x = store_xact_current(db);
-    if (x)
-        return fn(x, arg, err);  /* inside BEGIN ... COMMIT: the transaction commits later */
-    int rc = store_gate_acquire(db->env, db->busy_timeout_ms, err);
-    if (rc)
-        return rc;
-    store_txn *t;
-    rc = store_txn_write(db->env, false, &t, err);
-    if (!rc) {
-        rc = fn(t, arg, err);
-        if (rc)
-            store_txn_abort(t);
-        else
-            rc = store_txn_commit(t, err);
-    }
-    store_gate_release(db->env);
-    return rc;
+    write_op_arg w = {fn, arg};
+    return store_write(db, write_op_apply, &w, err);
 }
 
 typedef struct create_arg {

@@ -316,6 +316,7 @@ int store_dict_add(store_txn *t, uint32_t table_id, uint16_t col, int form, cons
 {
     if (!n)
         return FACTDB_OK;
+    t->fresh = false;  /* its strings are not committed: the shared cache and index must not see them */
     return form == 3 ? add_blocks(t, table_id, col, items, n, err)
                      : add_entries(t, table_id, col, form == 2, items, n, err);
 }
@@ -1113,6 +1114,7 @@ static int trim_blocks(store_txn *t, uint32_t table_id, uint16_t col, uint32_t f
 
 int store_dict_trim(store_txn *t, uint32_t table_id, uint16_t col, int form, uint32_t from, factdb_error *err)
 {
+    t->fresh = false;
     if (form == 3)
         return trim_blocks(t, table_id, col, from, err);
     MDB_cursor *c;

@@ -182,6 +182,7 @@ static int open_dbis(store_env *e, factdb_error *err)
             return base_err(err, FACTDB_CORRUPT, "the database catalog is incomplete; the file is damaged");
         return store_mdb_err(err, rc, "cannot open the catalog");
     }
+    e->uniq_at_open = mdb_dbi_open(txn, "unique", 0, &e->uniq) == 0;
     MDB_val k = {6, "format"}, v;
     rc = mdb_get(txn, e->meta, &k, &v);
     if (rc || v.mv_size < 12 || memcmp(v.mv_data, FORMAT_MAGIC, 8) != 0) {
@@ -1107,6 +1108,7 @@ int store_txn_read(store_env *env, store_txn **out, factdb_error *err)
         return base_err(err, FACTDB_NOMEM, "out of memory");
     t->env = env;
     t->write = 0;
+    t->fresh = false;
     int rc = mdb_txn_begin(env->env, NULL, MDB_RDONLY, &t->txn);
     if (rc == MDB_READERS_FULL && !env->nolock) {
         int dead;
@@ -1128,6 +1130,7 @@ int store_txn_write(store_env *env, bool continuing_load, store_txn **out, factd
         return base_err(err, FACTDB_NOMEM, "out of memory");
     t->env = env;
     t->write = 1;
+    t->fresh = false;
     /* Killed readers pin old pages until their slots are cleared; clear them before every write so
      * the file stops growing once they are gone. */
     if (env->read_only) {
@@ -1207,6 +1210,31 @@ void store_xact_bind(factdb *db, store_txn *t)
 {
     tl_db = t ? db : NULL;
     tl_txn = t;
+}
+
+int store_write(factdb *db, int (*apply)(store_txn *t, void *ctx, factdb_error *err), void *ctx, factdb_error *err)
+{
+    if (db->read_only)
+        return store_read_only_err(db, err);
+    store_txn *x = store_xact_current(db);
+    if (x)
+        return apply(x, ctx, err);
+    store_txn *t;
+    int rc = store_xact_begin(db, &t, err);
+    if (rc)
+        return rc;
+    /* the thread may have another handle's transaction bound: put it back afterwards */
+    factdb *saved_db = tl_db;
+    store_txn *saved_txn = tl_txn;
+    t->fresh = true;
+    store_xact_bind(db, t);
+    rc = apply(t, ctx, err);
+    if (rc)
+        store_xact_rollback(db, t);
+    else
+        rc = store_xact_commit(db, t, err);
+    tl_db = saved_db, tl_txn = saved_txn;
+    return rc;
 }
 
 /* A child of fork() inherits the thread's open BEGIN ... COMMIT; LMDB's transaction may not be used there, so

@@ -87,7 +87,7 @@ int factdb_scan_open(factdb *db, const char *table, const char *const *columns, 
         const store_col *c = &s->tab.cols[s->colidx[i]];
         if (c->type != FACTDB_TEXT)
             continue;
-        if (s->borrowed) {
+        if (s->borrowed && !s->txn->fresh) {
             /* inside a transaction: its new strings must not reach the process-wide cache */
             if (!s->private_dicts && !(s->private_dicts = calloc(s->ncols, sizeof *s->private_dicts))) {
                 rc = base_err(err, FACTDB_NOMEM, "out of memory");

@@ -32,6 +32,17 @@ static inline int store_dict_form(unsigned flags)
     return flags & STORE_COL_DICT_BLOCKS ? 3 : flags & STORE_COL_DICT_INLINE_HASH ? 2 : 1;
 }
 
+/* A PRIMARY KEY or UNIQUE constraint: no two live rows share the values of `cols` (rows with a NULL in
+ * them never conflict). Enforced through the `unique` database (unique.c). */
+#define STORE_UNIQUE_MAX 8    /* constraints per table */
+#define STORE_UNIQUE_COLS 16  /* columns per constraint */
+typedef struct store_unique {
+    char name[FACTDB_NAME_MAX + 1];
+    uint8_t primary;          /* 1: PRIMARY KEY (its columns are NOT NULL) */
+    uint8_t ncols;
+    uint16_t cols[STORE_UNIQUE_COLS];
+} store_unique;
+
 typedef struct store_table {
     uint32_t id;
     char name[FACTDB_NAME_MAX + 1];
@@ -39,6 +50,8 @@ typedef struct store_table {
     store_col *cols;
     uint64_t next_chunk;  /* chunk ids below it are taken; those in a load's marked range are unpublished */
     uint64_t rows, chunks, bytes;
+    uint8_t nuniq;        /* unique constraints (table record version 4 when any) */
+    store_unique uniq[STORE_UNIQUE_MAX];
 } store_table;
 
 /* Per-column zone map and location inside a chunk header. */
@@ -96,6 +109,13 @@ int store_xact_commit(factdb *db, store_txn *t, factdb_error *err);
 void store_xact_rollback(factdb *db, store_txn *t);
 void store_xact_bind(factdb *db, store_txn *t);
 store_txn *store_xact_current(factdb *db);
+/* The one write protocol: runs apply(t, ctx, err) in a write transaction. Inside the thread's BEGIN ...
+ * COMMIT (store_xact_current) that is the transaction itself, and its COMMIT or ROLLBACK decides. Otherwise
+ * it takes the write gate (bounded by the busy timeout), opens a write transaction, binds it to the thread
+ * while apply runs (so whatever apply calls, the appender included, writes into it and reads its own
+ * writes), commits durably when apply returns 0 and aborts otherwise, and releases the gate. A read-only
+ * handle fails with PERMISSION. Errors: apply's, BUSY, IO, FULL, PERMISSION. */
+int store_write(factdb *db, int (*apply)(store_txn *t, void *ctx, factdb_error *err), void *ctx, factdb_error *err);
 /* A transaction to read from: the thread's bound transaction (*borrowed = true: do not end it) or a new
  * read-only snapshot. */
 int store_txn_read_db(factdb *db, store_txn **out, bool *borrowed, factdb_error *err);
@@ -136,6 +156,63 @@ int store_chunk_put(store_txn *t, const store_table *tab, uint64_t chunk_id, con
 /* Merges the trailing small chunks of `tab` when there are enough of them; updates tab's counters. */
 int store_chunk_merge_tail(store_txn *t, store_table *tab, factdb_error *err);
 
+/* ---- unique constraints (unique.c) ---- */
+/* Adds a constraint to a table being built (store_table_build): `cols` are column indexes. name NULL: the
+ * PostgreSQL default (t_pkey, t_a_b_key; a number appended when taken). Errors: INVALID_ARGUMENT (a second
+ * PRIMARY KEY, too many constraints or columns, a column twice, a duplicate name). */
+int store_table_add_unique(store_table *tab, const char *name, bool primary, const uint16_t *cols, int ncols,
+                           factdb_error *err);
+/* The key of constraint u for row `row` of vals/valid (as in store_chunk_in: TEXT as dictionary ids), written
+ * to key (room for STORE_UNIQUE_KEY_MAX bytes); returns its length, 0 when a key column is NULL. */
+#define STORE_UNIQUE_KEY_MAX (5 + 8 * STORE_UNIQUE_COLS)
+size_t store_unique_key(const store_table *tab, int u, const int64_t *const *vals, const uint8_t *const *valid,
+                        uint32_t row, unsigned char *key);
+/* What a row that duplicates a live row's key does. */
+typedef enum store_conflict_mode {
+    STORE_CONFLICT_ERROR,   /* fail with UNIQUE_VIOLATION */
+    STORE_CONFLICT_SKIP     /* leave the row out (ON CONFLICT DO NOTHING / DO UPDATE) */
+} store_conflict_mode;
+/* One row left out, and the live row it collided with. */
+typedef struct store_conflict {
+    uint32_t row;           /* in the chunk being written, before rows were left out */
+    int u;                  /* the constraint */
+    uint64_t with_chunk;
+    uint32_t with_row;
+    uint32_t key_len;
+    unsigned char key[STORE_UNIQUE_KEY_MAX];  /* the key of constraint u they share */
+} store_conflict;
+/* Claims the keys of rows 0..in->rows of chunk `chunk_id` (about to be written in t) for every constraint
+ * of tab. A key held by a live row is a conflict: in STORE_CONFLICT_ERROR mode the call fails with
+ * UNIQUE_VIOLATION and *c describes it; in SKIP mode (for constraint `only`, or every one when only < 0;
+ * the others still fail) the row is marked in skip[] (rows entries) and described in conflicts[] (*nconf
+ * of them, room for in->rows) and its keys are not claimed. A key held by a dead row (deleted, or in a chunk
+ * that no longer exists) is taken over. The rows kept must then be written with their final row numbers:
+ * when rows were skipped, call store_unique_place for the compacted chunk. */
+int store_unique_claim(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                       store_conflict_mode mode, int only, uint8_t *skip, store_conflict *conflicts, size_t *nconf,
+                       factdb_error *err);
+/* Points the keys of every row of chunk `chunk_id` (as written) at their rows, overwriting: after rows were
+ * left out, and after a merge moved rows to a new chunk. */
+int store_unique_place(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
+                       factdb_error *err);
+/* The live row holding `key` in t: *found false when none. */
+int store_unique_lookup(store_txn *t, const unsigned char *key, size_t key_len, bool *found, uint64_t *chunk_id,
+                        uint32_t *row, factdb_error *err);
+/* Whether row `row` of chunk `chunk_id` of table `table` is live in t. */
+int store_unique_row_live(store_txn *t, uint32_t table, uint64_t chunk_id, uint32_t row, bool *live,
+                          factdb_error *err);
+/* Deletes every key of table `table` (DROP, TRUNCATE). */
+int store_unique_drop(store_txn *t, uint32_t table, factdb_error *err);
+/* What the appender's rows do on a key conflict (default: STORE_CONFLICT_ERROR). In SKIP mode (for
+ * constraint `only`, or any when only < 0) fn(ctx, row, c, err) is called for each row left out, with its
+ * 0-based number among the rows appended since the appender was made; a non-zero return fails the
+ * write. */
+void store_appender_on_conflict(factdb_appender *a, store_conflict_mode mode, int only,
+                                int (*fn)(void *ctx, uint64_t row, const store_conflict *c, factdb_error *err),
+                                void *ctx);
+/* The appender's table as it was when the appender was made (columns and constraints). */
+const store_table *store_appender_table(const factdb_appender *a);
+
 /* Raw chunk access for scans and checks. */
 typedef struct store_chunk_ref {
     uint64_t id;
@@ -158,6 +235,11 @@ int store_chunk_list(store_txn *t, const store_table *tab, const int *colidx, si
                      store_chunk_ref **out, size_t *n, factdb_error *err);
 void store_chunk_list_free(store_chunk_ref *list, size_t n);
 int store_chunk_header_parse(const void *raw, size_t len, store_chunk_header *out, const char **why);
+
+/* factdb check: every live row of chunk ch (values vals/valid of every column, as in store_chunk_in) has
+ * its keys in the index, pointing at it; each problem is reported through problem(ctx, msg). */
+int store_unique_verify(store_txn *t, const store_table *tab, const store_chunk_ref *ch, const int64_t *const *vals,
+                        const uint8_t *const *valid, void (*problem)(void *ctx, const char *msg), void *ctx);
 
 /* ---- dictionaries ---- */
 /* One string of a batch: its bytes, XXH3-64 hash (base_hash) and id. */

@@ -47,6 +47,10 @@ struct store_env {
     pthread_mutex_t verified_mu;
     uint64_t *verified;  /* open-addressing set of key hashes; 0 = empty */
     size_t verified_cap, verified_n;
+    /* the `unique` database when it existed at open (opened with the others, usable by read transactions:
+     * factdb check); writers open it in their transactions whether or not (unique.c) */
+    MDB_dbi uniq;
+    bool uniq_at_open;
     char path[];
 };
 
@@ -76,6 +80,10 @@ struct store_txn {
     store_env *env;
     MDB_txn *txn;
     int write;
+    /* store_write began it for one statement and no dictionary string was added in it yet: every string it
+     * sees is committed, so the process's shared dictionary cache and string index serve it (dict.c clears
+     * the flag when it adds strings) */
+    bool fresh;
 };
 
 /* key builders */

@@ -171,6 +171,18 @@ def endpoints_and_statuses():
     for name in ("factdb_http_request_duration_seconds_bucket", "factdb_rows_inserted_total 5",
                  "factdb_commits_total", "factdb_rows_per_commit_bucket", "factdb_data_version", "factdb_live_readers"):
         assert name in text, (name, text)
+    # keys: a duplicate in posted rows fails the request whole; UPDATE answers its command tag
+    assert s.sql("CREATE TABLE acc (id bigint PRIMARY KEY, v bigint)")[0] == 200
+    assert s.insert("acc", [{"id": 1, "v": 10}, {"id": 2, "v": 20}])[0] == 200
+    st, body, _ = s.insert("acc", [{"id": 3, "v": 30}, {"id": 1, "v": 11}])
+    assert st == 400 and body["error"]["code"] == "UNIQUE_VIOLATION", body
+    assert "Key (id)=(1) already exists" in body["error"]["message"], body
+    st, body, _ = s.sql("UPDATE acc SET v = v + 1 WHERE id = 2")
+    assert st == 200 and body["command"] == "UPDATE 1", body
+    st, body, _ = s.sql("INSERT INTO acc VALUES (2, 5), (4, 40) ON CONFLICT (id) DO UPDATE SET v = acc.v + EXCLUDED.v")
+    assert st == 200 and body["command"] == "INSERT 0 2", body
+    st, body, _ = s.sql("SELECT id, v FROM acc ORDER BY id")
+    assert body["rows"] == [[1, 10], [2, 26], [4, 40]], body
     assert s.stop() == 0
     assert any(re.match(r"POST /v1/sql 200 \d+ [0-9.]+ ms", line) for line in s.log), s.log[:5]
     cleanup(d)
@@ -191,6 +203,7 @@ def auth_and_limits():
     assert s.sql("SELECT 1", token="write-secret-1")[0] == 200
     st, body, _ = s.sql("INSERT INTO ev (at) VALUES ('2024-01-01')", token="read-secret-1")
     assert st == 403 and body["error"]["code"] == "PERMISSION", body
+    assert s.sql("UPDATE ev SET n = 1", token="read-secret-1")[0] == 403
     assert s.insert("ev", [{"at": "2024-01-01"}], token="read-secret-1")[0] == 403
     st, body, _ = s.sql("COPY ev TO '%s/x.csv'" % d, token="read-secret-1")  # writes a file on the server
     assert st == 403, body

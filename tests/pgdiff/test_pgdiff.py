@@ -39,7 +39,7 @@ ERROR_CLASSES = {
     "42": {"INVALID_ARGUMENT", "NO_COLUMN"},      # syntax error or access rule violation
     "0A": {"INVALID_ARGUMENT"},                   # feature not supported
     "54": {"LIMIT"},                              # program limit exceeded
-    "23": {"NOT_NULL", "INVALID_VALUE"},          # integrity constraint violation
+    "23": {"NOT_NULL", "UNIQUE_VIOLATION", "INVALID_VALUE"},          # integrity constraint violation
 }
 ERROR_STATES = {"42P01": {"NO_TABLE"}, "42P07": {"TABLE_EXISTS"}}
 

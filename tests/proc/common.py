@@ -86,3 +86,34 @@ def finish():
 
 def cleanup(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+class Stepper:
+    """A procdriver sqlstep process: one statement per call, its answer line back."""
+
+    def __init__(self, db, busy_ms=10000):
+        self.p = subprocess.Popen([DRIVER, "sqlstep", db, str(busy_ms)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+    def __call__(self, sql, expect="ok"):
+        self.p.stdin.write(sql + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().rstrip("\n")
+        assert line.startswith(expect), (sql[:200], line[:500], self.p.stderr.read()[-2000:] if not line else "")
+        return line
+
+    def close(self):
+        self.p.stdin.close()
+        assert self.p.wait(timeout=60) == 0, self.p.stderr.read()
+
+
+def fill_accounts(db, n_doublings=8):
+    """Table acct: 1000 * 2^n_doublings rows (256,000 by default: several chunks), every v = 100."""
+    run([FACTDB, "sql", db, "CREATE TABLE acct (id bigint, v bigint, s text)"])
+    run([FACTDB, "sql", db, "INSERT INTO acct VALUES " + ", ".join("(%d, 100, 's%d')" % (i, i % 300)
+                                                                 for i in range(1000))])
+    n = 1000
+    for _ in range(n_doublings):
+        run([FACTDB, "sql", db, "INSERT INTO acct SELECT id + %d, v, s FROM acct" % n])
+        n *= 2
+    return n

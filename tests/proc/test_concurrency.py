@@ -5,7 +5,7 @@ import re
 import subprocess
 import time
 
-from common import DRIVER, ENV, FACTDB, acked, cleanup, finish, new_db, run, spawn, test, verify
+from common import DRIVER, FACTDB, Stepper, acked, cleanup, fill_accounts, finish, new_db, run, spawn, test, verify
 
 
 @test
@@ -106,25 +106,6 @@ def threads_share_one_handle():
     cleanup(d)
 
 
-class Stepper:
-    """A procdriver sqlstep process: one statement per call, its answer line back."""
-
-    def __init__(self, db, busy_ms=10000):
-        self.p = subprocess.Popen([DRIVER, "sqlstep", db, str(busy_ms)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-
-    def __call__(self, sql, expect="ok"):
-        self.p.stdin.write(sql + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline().rstrip("\n")
-        assert line.startswith(expect), (sql[:200], line[:500], self.p.stderr.read()[-2000:] if not line else "")
-        return line
-
-    def close(self):
-        self.p.stdin.close()
-        assert self.p.wait(timeout=60) == 0, self.p.stderr.read()
-
-
 def sql_out(db, text, *opts, check=True):
     p = run([FACTDB, "sql", "--format", "csv", *opts, db, text], check=check)
     return p
@@ -206,6 +187,82 @@ def killed_inside_a_transaction_leaves_nothing():
     a.close()
     got = sql_out(db, "SELECT count(*), count(DISTINCT b) FROM t").stdout
     assert got == "count,count\n160003,20001\n", got
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def reader_never_sees_half_an_update():
+    """One process UPDATEs: small moves of value between two rows and full-table UPDATEs that add to even
+    rows what they take from odd ones. Another process polls count and sum meanwhile: both stay constant,
+    so it never saw the old rows deleted without their new versions, nor both."""
+    import threading
+    d, db = new_db("upd")
+    n = fill_accounts(db)
+    want = "ok SELECT 1 %d" % (n * 1000000000 + n * 100)
+    w = Stepper(db)
+    r = Stepper(db)
+    done = threading.Event()
+    errors = []
+
+    def writer():
+        try:
+            for i in range(24):
+                a, b = (i * 7919) % n, (i * 104729 + 1) % n
+                w("UPDATE acct SET v = v + CASE WHEN id = %d THEN -%d ELSE %d END WHERE id IN (%d, %d)"
+                  % (a, i + 1, i + 1, a, b), expect="ok UPDATE 2")
+                sign = 1 if i % 2 else -1
+                w("UPDATE acct SET v = v + CASE WHEN id %% 2 = 0 THEN %d ELSE %d END, s = s || ''" % (sign, -sign),
+                  expect="ok UPDATE %d" % n)
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    polls = 0
+    while not done.is_set():
+        r("SELECT count(*) * 1000000000 + sum(v) FROM acct", expect=want)
+        polls += 1
+    t.join()
+    assert not errors, errors
+    assert polls > 5, "the reader polled only %d times" % polls
+    r("SELECT count(*) * 1000000000 + sum(v) FROM acct", expect=want)
+    w.close()
+    r.close()
+    run([FACTDB, "check", db])
+    cleanup(d)
+
+
+@test
+def same_key_from_many_processes_exactly_one_wins():
+    """Four processes, already open, insert the same primary key at the same moment, 25 times: exactly one
+    INSERT succeeds each time, the others fail with UNIQUE_VIOLATION naming the key; with ON CONFLICT DO
+    NOTHING all succeed and one row is there. The unique-key index is claimed inside the write transaction,
+    which the write gate serializes across processes."""
+    d, db = new_db("uniq")
+    run([FACTDB, "sql", db, "CREATE TABLE t (id bigint PRIMARY KEY, who text)"])
+    ps = [Stepper(db) for _ in range(4)]
+    for k in range(25):
+        for i, p in enumerate(ps):
+            p.p.stdin.write("INSERT INTO t VALUES (%d, 'p%d')%s\n" % (k, i, " ON CONFLICT DO NOTHING" if k % 5 == 4
+                                                                            else ""))
+        for p in ps:
+            p.p.stdin.flush()
+        answers = [p.p.stdout.readline().rstrip("\n") for p in ps]
+        if k % 5 == 4:
+            assert all(a.startswith("ok INSERT") for a in answers), answers
+            assert sum(a == "ok INSERT 0 1 " for a in answers) == 1, answers
+        else:
+            ok = [a for a in answers if a.startswith("ok INSERT 0 1")]
+            bad = [a for a in answers if a.startswith("err UNIQUE_VIOLATION")]
+            assert len(ok) == 1 and len(bad) == 3, answers
+            assert all("Key (id)=(%d) already exists" % k in a for a in bad), bad
+    for p in ps:
+        p.close()
+    got = sql_out(db, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM t").stdout
+    assert got == "count,count,min,max\n25,25,0,24\n", got
     run([FACTDB, "check", db])
     cleanup(d)
 

@@ -119,6 +119,14 @@ def test_errors_carry_code_and_position(con):
     with pytest.raises(factdb.IntegrityError) as ei:
         con.execute("INSERT INTO t (y) VALUES (1)")
     assert ei.value.code == "NOT_NULL"
+    con.execute("CREATE TABLE k (id integer PRIMARY KEY)")
+    con.execute("INSERT INTO k VALUES (1)")
+    with pytest.raises(factdb.IntegrityError) as ei:
+        con.execute("INSERT INTO k VALUES (2), (1)")
+    assert ei.value.code == "UNIQUE_VIOLATION" and "Key (id)=(1) already exists" in str(ei.value)
+    cur = con.execute("INSERT INTO k VALUES (1), (3) ON CONFLICT DO NOTHING")
+    assert cur.rowcount == 1
+    assert con.execute("UPDATE k SET id = id + 10").rowcount == 2
     with pytest.raises(factdb.DataError) as ei:
         con.execute("SELECT 1 / 0")
     assert ei.value.code == "INVALID_VALUE"

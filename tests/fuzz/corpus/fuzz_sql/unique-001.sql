@@ -1,0 +1,1 @@
+CREATE TABLE k (a integer PRIMARY KEY, b text UNIQUE, c integer, CONSTRAINT kc UNIQUE (b, c)); INSERT INTO k VALUES (1, 'x', 1), (2, 'y', 2), (1, 'z', 3) ON CONFLICT DO NOTHING; INSERT INTO k VALUES (2, 'q', 5) ON CONFLICT (a) DO UPDATE SET b = excluded.b || k.b WHERE k.c < 3; UPDATE k SET a = a + 1; SELECT * FROM k

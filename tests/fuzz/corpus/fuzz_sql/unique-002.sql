@@ -1,0 +1,1 @@
+CREATE TABLE u (a integer, b integer, PRIMARY KEY (a, b)); INSERT INTO u SELECT id, qty FROM sales ON CONFLICT (b, a) DO NOTHING; DELETE FROM u WHERE a = 1; INSERT INTO u VALUES (1, 3), (1, 3) ON CONFLICT (a, b) DO UPDATE SET b = 0

@@ -1,0 +1,1 @@
+UPDATE sales SET qty = qty + 1, price = price * 2 WHERE region = 'North'

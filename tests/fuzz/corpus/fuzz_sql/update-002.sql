@@ -1,0 +1,1 @@
+UPDATE sales AS s SET region = s.product, product = s.region WHERE s.id > 2
