@@ -882,7 +882,7 @@ def tpch_lineitem_generator_follows_the_spec():
             " l_returnflag text, l_linestatus text, l_shipdate date, l_commitdate date, l_receiptdate date,"
             " l_shipinstruct text, l_shipmode text, l_comment text)")
     run([FACTDB, "load", db, "lineitem", csv])
-    q1 = open(os.path.join(os.path.dirname(src), "tpch_queries.txt")).read().split("\nq1\t")[1].split("\t")[0]
+    q1 = open(os.path.join(bench, "tpch_queries.txt")).read().split("\nq1\t")[1].split("\t")[0]
     one, two = sql(db, q1, "--threads", "1").stdout, sql(db, q1, "--threads", "2").stdout
     assert one == two and len(one.splitlines()) >= 4, (one, two)
     assert sql(db, "SELECT count(*) FROM lineitem").stdout.split() == ["count", str(len(lines) - 1)]
