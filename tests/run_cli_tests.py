@@ -887,7 +887,7 @@ def tpch_lineitem_generator_follows_the_spec():
     assert one == two and len(one.splitlines()) >= 4, (one, two)
     assert sql(db, "SELECT count(*) FROM lineitem").stdout.split() == ["count", str(len(lines) - 1)]
     # bench/tpch_sql.c, factdb's side of the benchmark: best time, then the rows as the CLI gives them
-    root = os.path.dirname(os.path.dirname(src))
+    root = os.path.dirname(os.path.abspath(bench))
     runner = os.path.join(d, "tpch-sql")
     san = ["-fsanitize=address,undefined"] if "asan" in BUILD else []
     run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(root, "include"), *san,
