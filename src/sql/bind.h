@@ -52,6 +52,8 @@ int bind_select(sql_arena *a, sql_select *s, const factdb_table_info *tab, const
 int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64_t now_us, sql_type to, int *nslots,
                sql_value *out, factdb_error *err);
 bool bind_has_agg(const ast *x);
+/* The column name PostgreSQL gives select item x when it has no alias ("sum", "?column?"). */
+const char *bind_item_name(const ast *x);
 /* Whether two parse trees are the same expression (every attribute that can change a value compared; not
  * positions, nor column qualifiers, which bind_select has checked against its one table). */
 bool bind_ast_equal(const ast *x, const ast *y);

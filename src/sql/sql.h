@@ -90,6 +90,7 @@ typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING
 
 typedef struct ast ast;
 typedef struct sql_select sql_select;
+typedef struct sql_window sql_window;
 struct ast {
     ast_kind kind;
     int pos;
@@ -110,6 +111,7 @@ struct ast {
     int *op_pos;        /* A_BIN chains: op_pos[i] is the position of the operator before args[i] */
     int depth;          /* nesting depth of this subtree (a leaf is 1); never above SQL_MAX_DEPTH */
     sql_select *sub;    /* A_SUBQUERY */
+    sql_window *over;   /* A_FUNC: f(...) OVER (...); NULL for a plain call */
 };
 
 /* The one limit on expression nesting, enforced by the parser: every later recursive pass (binder,
@@ -123,6 +125,27 @@ typedef struct sql_order_item {
     bool desc;
     int nulls;          /* 0 default (PostgreSQL: NULLS LAST for ASC, FIRST for DESC), 1 first, 2 last */
 } sql_order_item;
+
+/* A window frame bound (ROWS / RANGE BETWEEN start AND end). */
+typedef enum win_bound {
+    WB_UNBOUNDED_PRECEDING, WB_PRECEDING, WB_CURRENT_ROW, WB_FOLLOWING, WB_UNBOUNDED_FOLLOWING
+} win_bound;
+
+/* OVER ([PARTITION BY part] [ORDER BY order] [frame]). frame 0: none written (PostgreSQL's default: RANGE
+ * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE: start .. end, with start_off / end_off the
+ * offsets of WB_PRECEDING / WB_FOLLOWING bounds. The parser has already refused impossible frames. */
+enum { WF_NONE = 0, WF_ROWS, WF_RANGE };
+struct sql_window {
+    int pos;
+    ast **part;
+    int npart;
+    sql_order_item *order;
+    int norder;
+    int frame, frame_pos;
+    win_bound start, end;
+    ast *start_off, *end_off;
+    int start_pos, end_pos;
+};
 
 /* FROM items: a table (or a CTE's name), a derived table (subquery) or a join of two items. */
 typedef enum from_kind { F_TABLE, F_SUBQUERY, F_JOIN } from_kind;
