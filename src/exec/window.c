@@ -2,7 +2,7 @@
  * BY, ORDER BY) through a permutation; each partition is then walked once, with frames whose two ends only
  * move forward (every frame factdb accepts has that shape), so aggregates add rows at the end and drop them
  * at the start where that is exact (counts, integer and numeric sums) and restart otherwise (doubles, whose
- * running sums would drift from PostgreSQL's; min / max). The result has the input's columns then one per
+ * running sums would drift from PostgreSQL's); min / max keep a monotonic deque. The result has the input's columns then one per
  * call, in the input's row order. */
 #include "exec.h"
 #include <stdlib.h>
@@ -389,6 +389,60 @@ static int agg_result(wctx *x, const agg_state *st, int64_t row)
     return put(x, row, &v);
 }
 
+/* min / max over frames whose ends only move forward: a deque of the frame's candidate rows (positions in p)
+ * whose values strictly improve from back to front, so the front is the answer and every row enters and
+ * leaves once (a frame to UNBOUNDED FOLLOWING with a moving start would otherwise rescan the rest). */
+static int min_max(wctx *x, const int64_t *p, size_t n)
+{
+    const exec_wcall *k = x->k;
+    size_t bytes = n * sizeof(size_t);
+    if (charge(x->w, bytes, x->err))
+        return x->err->code;
+    size_t *dq = malloc(bytes ? bytes : 1);
+    if (!dq) {
+        release(x->w, bytes);
+        return base_err(x->err, FACTDB_NOMEM, "out of memory");
+    }
+    size_t head = 0, tail = 0, ce = 0, ps = 0, pe = 0;
+    int rc = 0, sign = k->fn == WF_MIN ? 1 : -1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!(i & 4095) && (rc = canceled(x->w, x->err)))
+            break;
+        if (i == pe) {
+            ps = i;
+            pe = n;
+            if (k->norder)
+                for (pe = i + 1; pe < n && !cmp_order(k, x->in, p[i], p[pe]);)
+                    pe++;
+        }
+        size_t a, b;
+        frame_of(k, i, n, ps, pe, &a, &b);
+        if (ce < a)
+            ce = a;
+        for (; ce < b; ce++) {
+            sql_value v, t;
+            if (!agg_input(x, p[ce], &v))
+                continue;
+            while (tail > head) {
+                rowset_get(x->in, k->arg[0], (size_t)p[dq[tail - 1]], &t);
+                if (sign * exec_compare_values(&t, &v) < 0)
+                    break;
+                tail--;
+            }
+            dq[tail++] = ce;
+        }
+        while (head < tail && dq[head] < a)
+            head++;
+        sql_value r = {.type = k->type, .null = true};
+        if (head < tail && dq[head] < b)
+            rowset_get(x->in, k->arg[0], (size_t)p[dq[head]], &r);
+        rc = put(x, p[i], &r);
+    }
+    free(dq);
+    release(x->w, bytes);
+    return rc;
+}
+
 /* Aggregates and first / last / nth_value over each row's frame. */
 static int framed(wctx *x, const int64_t *p, size_t n)
 {
@@ -490,6 +544,8 @@ static int run_call(wctx *x, int64_t *perm, int64_t *tmp)
         case WF_NTILE: rc = ntile(x, perm + ps, pe - ps); break;
         case WF_LAG:
         case WF_LEAD: rc = lag_lead(x, perm + ps, pe - ps); break;
+        case WF_MIN:
+        case WF_MAX: rc = min_max(x, perm + ps, pe - ps); break;
         default: rc = framed(x, perm + ps, pe - ps); break;
         }
         if (rc)

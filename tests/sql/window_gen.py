@@ -77,6 +77,19 @@ queries = [
  "SELECT id, sum(qty) OVER (ORDER BY id) FROM s UNION ALL SELECT 100, count(*) OVER () FROM r ORDER BY 1, 2",
  "SELECT id, round(avg(qty) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), 2) AS r, sum(qty) OVER (ORDER BY id) * 2 AS twice FROM s ORDER BY id",
  "SELECT id, max(d) OVER (PARTITION BY region) AS last_day, min(city) OVER (PARTITION BY region ORDER BY id DESC) AS mc FROM s ORDER BY id",
+ # types: per-value-scale numerics, text defaults cast to the value's type, dates, booleans, empty inputs
+ "SELECT id, sum(price * qty) OVER (ORDER BY id) AS sv, avg(price * qty) OVER (PARTITION BY region) AS av, max(price / 3) OVER (ORDER BY id ROWS 1 PRECEDING) AS mx FROM s ORDER BY id",
+ "SELECT id, lag(qty, 1, '0') OVER (ORDER BY id) AS a, lead(qty, 2, NULL) OVER (ORDER BY id) AS b, lag(price, 1, 1) OVER (ORDER BY id) AS c, lag(qty, 1, 0.5) OVER (ORDER BY id) AS e FROM s ORDER BY id",
+ "SELECT id, min(city || 'x') OVER (ORDER BY id) AS x, first_value(d) OVER (ORDER BY id DESC) AS fd, max(d + 1) OVER () AS md FROM s ORDER BY id",
+ "SELECT id, row_number() OVER (ORDER BY id), sum(qty) OVER () FROM s WHERE id > 100",
+ "SELECT region, count(*) AS n, sum(count(*)) OVER (ORDER BY region NULLS FIRST) AS c FROM s WHERE id > 100 GROUP BY region ORDER BY 1",
+ "SELECT region AS g, sum(qty), rank() OVER (ORDER BY sum(qty)) FROM s GROUP BY g ORDER BY 1 NULLS FIRST",
+ "SELECT region, sum(qty), rank() OVER (ORDER BY sum(qty)) FROM s GROUP BY 1 ORDER BY 3, 1",
+ "SELECT id, count(*) OVER (PARTITION BY region, city) AS n, row_number() OVER (PARTITION BY region, city ORDER BY d DESC NULLS LAST, id) AS rn FROM s ORDER BY id",
+ "SELECT id, sum(qty) OVER (ORDER BY d NULLS FIRST, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS a, sum(qty) OVER (ORDER BY d DESC) AS b FROM s ORDER BY id",
+ "SELECT x.region, x.n, lead(x.n) OVER (ORDER BY x.region) AS nxt FROM (SELECT region, count(*) AS n FROM s GROUP BY region) x ORDER BY 1",
+ "SELECT id, percent_rank() OVER (PARTITION BY region ORDER BY w) AS p, cume_dist() OVER (PARTITION BY region ORDER BY w DESC) AS c FROM s ORDER BY id",
+ "SELECT id, sum(w) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND 2 FOLLOWING) AS sw, avg(w) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND 3 FOLLOWING) AS aw, min(w) OVER (ORDER BY id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS mw FROM s ORDER BY id",
 ]
 errors = [
  ("SELECT id FROM s WHERE row_number() OVER () > 1", "window functions are not allowed in WHERE"),
@@ -99,6 +112,12 @@ errors = [
  ("SELECT region, sum(qty) OVER () FROM s GROUP BY region", "must appear in the GROUP BY clause"),
  ("SELECT s.id FROM s JOIN r ON rank() OVER () = 1", "window functions are not allowed in JOIN conditions"),
  ("SELECT row_number() OVER (ORDER BY nosuch) FROM s", "column \"nosuch\" does not exist"),
+ ("SELECT sum(qty) OVER (ORDER BY id ROWS qty PRECEDING) FROM s", "argument of ROWS must not contain variables"),
+ ("SELECT lag(qty, 1, 'x') OVER (ORDER BY id) FROM s", "invalid input syntax for type integer"),
+ ("SELECT lag(qty, 1, 'x'::text) OVER (ORDER BY id) FROM s", "does not exist"),
+ ("SELECT ntile(3000000000) OVER () FROM s", "function ntile(bigint) does not exist"),
+ ("SELECT sum(qty) OVER (ORDER BY id ROWS NULL PRECEDING) FROM s", "frame starting offset must not be null"),
+ ("SELECT id, rank() OVER () FROM s GROUP BY 2", "window functions are not allowed in GROUP BY"),
 ]
 # what PostgreSQL accepts but factdb refuses, with a message saying so
 refused = [
