@@ -270,14 +270,12 @@ static void frame_of(const exec_wcall *k, size_t i, size_t n, size_t ps, size_t 
     *b = (size_t)hi + 1;
 }
 
-/* Running aggregate state over the rows of the current frame. */
+/* Running count / sum state over the rows of the current frame (min / max: min_max). */
 typedef struct agg_state {
     int64_t cnt;                /* rows counted (count) or non-NULL values summed */
     i128 sum;                   /* integer / numeric sums at scale `scale` */
     double dsum;
     int scale;
-    bool has;                   /* min / max: best holds a value */
-    sql_value best;
 } agg_state;
 
 static bool is_double_sum(const exec_wcall *k, const rowset *in)
@@ -339,14 +337,6 @@ static int agg_add(wctx *x, agg_state *st, int64_t row, int sign)
                                k->fn == WF_SUM ? "sum" : "avg");
         }
         break;
-    case WF_MIN:
-    case WF_MAX:
-        if (!st->has || (exec_compare_values(&v, &st->best) < 0) == (k->fn == WF_MIN)) {
-            if (!st->has || exec_compare_values(&v, &st->best))
-                st->best = v;
-            st->has = true;
-        }
-        break;
     default: break;
     }
     return 0;
@@ -379,12 +369,7 @@ static int agg_result(wctx *x, const agg_state *st, int64_t row)
             v.nscale = (int8_t)rs;
         }
         break;
-    default:
-        if (!st->has)
-            v.null = true;
-        else
-            v = st->best;
-        break;
+    default: break;
     }
     return put(x, row, &v);
 }
@@ -443,7 +428,7 @@ static int min_max(wctx *x, const int64_t *p, size_t n)
     return rc;
 }
 
-/* Aggregates and first / last / nth_value over each row's frame. */
+/* count, sum, avg and first / last / nth_value over each row's frame. */
 static int framed(wctx *x, const int64_t *p, size_t n)
 {
     const exec_wcall *k = x->k;
@@ -520,14 +505,32 @@ static int framed(wctx *x, const int64_t *p, size_t n)
     return 0;
 }
 
-static int run_call(wctx *x, int64_t *perm, int64_t *tmp)
+/* Whether calls a and b sort their rows the same way. */
+static bool same_sort(const exec_wcall *a, const exec_wcall *b)
+{
+    if (a->npart != b->npart || a->norder != b->norder)
+        return false;
+    for (int i = 0; i < a->npart; i++)
+        if (a->part[i] != b->part[i])
+            return false;
+    for (int i = 0; i < a->norder; i++)
+        if (a->order[i].col != b->order[i].col || a->order[i].desc != b->order[i].desc ||
+            a->order[i].nulls_first != b->order[i].nulls_first)
+            return false;
+    return true;
+}
+
+/* perm already holds the order of call `prev` (NULL: none): calls over the same window share one sort. */
+static int run_call(wctx *x, const exec_wcall *prev, int64_t *perm, int64_t *tmp)
 {
     const rowset *in = x->in;
     size_t n = in->n;
-    for (size_t i = 0; i < n; i++)
-        perm[i] = (int64_t)i;
-    if ((x->k->npart || x->k->norder) && sort_rows(x->w, x->k, in, perm, tmp, n, x->err))
-        return x->err->code;
+    if (!prev || !same_sort(prev, x->k)) {
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (int64_t)i;
+        if ((x->k->npart || x->k->norder) && sort_rows(x->w, x->k, in, perm, tmp, n, x->err))
+            return x->err->code;
+    }
     for (size_t ps = 0; ps < n;) {
         size_t pe = ps + 1;
         while (pe < n && !cmp_part(x->k, in, perm[ps], perm[pe]))
@@ -587,7 +590,7 @@ int exec_window_run(const exec_window *w, const rowset *in, rowset *out, factdb_
     out->n = n;
     for (int c = 0; c < w->ncalls && !rc; c++) {
         wctx x = {.w = w, .k = &w->calls[c], .in = in, .out = out, .col = in->ncols + c, .err = err};
-        rc = run_call(&x, perm, tmp);
+        rc = run_call(&x, c ? &w->calls[c - 1] : NULL, perm, tmp);
     }
     free(perm);
     release(w, scratch);
