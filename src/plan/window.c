@@ -548,9 +548,7 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
         return pl_nomem(c);
     for (int i = 0; i < s->nitems; i++) {
         if (s->items[i]->kind == A_STAR) {
-            if (++nstar > 1)
-                return pl_perr(c, FACTDB_INVALID_ARGUMENT, s->items[i]->pos, "a query with window functions may "
-                               "have one * select item; list the columns");
+            nstar++;
             continue;
         }
         if (rewrite(&w, s->items[i], &items[i]))
@@ -569,9 +567,10 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
     /* the first node: the original query computing the pieces (one constant when there is none) */
     sql_select *s1 = pl_alloc(c, sizeof *s1);
     int np = w.pieces.n;
-    ast **p1 = pl_alloc(c, (size_t)(np + 2) * sizeof *p1);
-    char **a1 = pl_alloc(c, (size_t)(np + 2) * sizeof *a1);
-    if (!s1 || !p1 || !a1)
+    ast **p1 = pl_alloc(c, (size_t)(np + 2 * nstar + 1) * sizeof *p1);
+    char **a1 = pl_alloc(c, (size_t)(np + 2 * nstar + 1) * sizeof *a1);
+    int *star_end = pl_alloc(c, (size_t)(nstar + 1) * sizeof *star_end);
+    if (!s1 || !p1 || !a1 || !star_end)
         return pl_nomem(c);
     *s1 = *s;
     s1->distinct = false;
@@ -582,10 +581,21 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
     s1->nctes = 0;
     if (resolve_group(c, s1, s))
         return c->err->code;
+    /* each * is followed by a marker column (__ws1, ...): where one star's columns end is known only once
+     * the node is bound */
     int at = 0;
-    for (int i = 0; i < s->nitems; i++)
-        if (s->items[i]->kind == A_STAR)
-            p1[at++] = s->items[i];
+    for (int i = 0, k = 0; i < s->nitems; i++)
+        if (s->items[i]->kind == A_STAR) {
+            char name[32];
+            snprintf(name, sizeof name, "__ws%d", ++k);
+            ast *mark = pl_alloc(c, sizeof *mark);
+            if (!mark || !(a1[at + 1] = sql_arena_strndup(c->a, name, strlen(name))))
+                return pl_nomem(c);
+            *mark = (ast){.kind = A_CONST, .lit = L_INT, .text = "0", .text_len = 1, .pos = s->pos, .depth = 1};
+            p1[at] = s->items[i];
+            p1[at + 1] = mark;
+            at += 2;
+        }
     for (int i = 0; i < np; i++) {
         char name[32];
         snprintf(name, sizeof name, "__wp%d", i + 1);
@@ -606,29 +616,36 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
     plan_node *n1, *wn = NULL;
     if (pl_query_expr(c, s1, &n1))
         return c->err->code;
-    int base = n1->ncols - np;  /* the star's columns come first */
-    if (!nstar)
-        base = 0;
+    int base = 0;  /* the first piece's column */
+    for (int k = 0; k < nstar; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "__ws%d", k + 1);
+        while (base < n1->ncols && strcmp(n1->names[base], name))
+            base++;
+        star_end[k] = base++;
+    }
     for (int i = 0; i < w.nrefs; i++)
         w.refs[i].col->ival = w.refs[i].piece >= 0 ? base + w.refs[i].piece + 1 : n1->ncols + (-w.refs[i].piece - 1) + 1;
     if (window_node(&w, n1, base, &wn))
         return c->err->code;
     /* the final node: the items over the window node's columns */
-    int nf = s->nitems - nstar + (nstar ? base : 0);
+    int nf = s->nitems + base;
     ast **fi = pl_alloc(c, (size_t)(nf + 1) * sizeof *fi);
     char **fa = pl_alloc(c, (size_t)(nf + 1) * sizeof *fa);
     sql_select *f = pl_alloc(c, sizeof *f);
     if (!fi || !fa || !f)
         return pl_nomem(c);
     at = 0;
-    for (int i = 0; i < s->nitems; i++) {
+    for (int i = 0, star = 0; i < s->nitems; i++) {
         if (s->items[i]->kind == A_STAR) {
-            for (int k = 0; k < base; k++) {
+            int from = star ? star_end[star - 1] + 1 : 0;
+            for (int k = from; k < star_end[star]; k++) {
                 if (!(fi[at] = pl_mk_col(c, NULL, n1->names[k], s->items[i]->pos)))
                     return pl_nomem(c);
                 fi[at]->ival = k + 1;
                 fa[at++] = n1->names[k];
             }
+            star++;
             continue;
         }
         fi[at] = items[i];
