@@ -78,7 +78,7 @@ bool window_present(const sql_select *s)
     for (int i = 0; i < s->ngroup; i++)
         if (find_window(s->group[i]))
             return true;
-    return find_window(s->where) || find_window(s->having) || find_window_from(s->from);
+    return s->nwindows || find_window(s->where) || find_window(s->having) || find_window_from(s->from);
 }
 
 /* Column names and qualifiers agree too (bind_ast_equal leaves qualifiers to the binder). */
@@ -162,9 +162,63 @@ static int inner_piece(wplan *w, ast *x, int *idx)
     return piece(w, x, idx);
 }
 
-static int add_call(wplan *w, ast *x, int *idx)
+/* The window `win` means, with OVER w / OVER (w ...) replaced by WINDOW w's (which may itself start from an
+ * earlier window of the clause: only windows[0..limit) are visible), under PostgreSQL's rules. */
+static int resolve_window(plan_ctx *c, const sql_select *s, sql_window *win, int limit, sql_window **out)
+{
+    *out = win;
+    if (!win->ref)
+        return 0;
+    int i = limit - 1;
+    while (i >= 0 && strcmp(s->windows[i].name, win->ref))
+        i--;
+    if (i < 0)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->ref_pos, "window \"%s\" does not exist", win->ref);
+    sql_window *base;
+    if (resolve_window(c, s, s->windows[i].spec, i, &base))
+        return c->err->code;
+    if (win->bare) {
+        *out = base;
+        return 0;
+    }
+    if (win->npart)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->ref_pos, "cannot override PARTITION BY clause of window "
+                       "\"%s\"", win->ref);
+    if (win->norder && base->norder)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->ref_pos, "cannot override ORDER BY clause of window \"%s\"",
+                       win->ref);
+    if (base->frame)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->ref_pos, "cannot copy window \"%s\" because it has a frame "
+                       "clause", win->ref);
+    sql_window *n = pl_alloc(c, sizeof *n);
+    if (!n)
+        return pl_nomem(c);
+    *n = *win;
+    n->ref = NULL;
+    n->part = base->part;
+    n->npart = base->npart;
+    if (!win->norder) {
+        n->order = base->order;
+        n->norder = base->norder;
+    }
+    *out = n;
+    return 0;
+}
+
+static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
 {
     plan_ctx *c = w->c;
+    sql_window *resolved;
+    if (resolve_window(c, s, x->over, s->nwindows, &resolved))
+        return c->err->code;
+    if (resolved != x->over) {
+        ast *y = pl_alloc(c, sizeof *y);
+        if (!y)
+            return pl_nomem(c);
+        *y = *x;
+        y->over = resolved;
+        x = y;
+    }
     for (int i = 0; i < w->calls.n; i++)
         if (same_window(w->calls.v[i], x)) {
             *idx = i;
@@ -219,7 +273,7 @@ static int add_call(wplan *w, ast *x, int *idx)
 
 /* x with every window call and every maximal window-free subtree replaced by a column of the window node;
  * constants stay (an untyped literal keeps its type resolution in the final query). */
-static int rewrite(wplan *w, ast *x, ast **out)
+static int rewrite(wplan *w, const sql_select *s, ast *x, ast **out)
 {
     plan_ctx *c = w->c;
     int k = 0;
@@ -233,7 +287,7 @@ static int rewrite(wplan *w, ast *x, ast **out)
         return add_ref(w, k, x->pos, out);
     }
     if (is_window(x)) {
-        if (add_call(w, x, &k))
+        if (add_call(w, s, x, &k))
             return c->err->code;
         return add_ref(w, -k - 1, x->pos, out);
     }
@@ -248,7 +302,7 @@ static int rewrite(wplan *w, ast *x, ast **out)
     n->args = args;
     for (int i = 0; i < x->nargs; i++) {
         args[i] = x->args[i];
-        if (x->args[i] && rewrite(w, x->args[i], &args[i]))
+        if (x->args[i] && rewrite(w, s, x->args[i], &args[i]))
             return c->err->code;
     }
     *out = n;
@@ -540,7 +594,26 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
 {
     if (check_places(c, s))
         return c->err->code;
+    for (int i = 0; i < s->nwindows; i++) {  /* every named window is checked, used or not */
+        sql_window *unused;
+        for (int k = 0; k < i; k++)
+            if (!strcmp(s->windows[k].name, s->windows[i].name))
+                return pl_perr(c, FACTDB_INVALID_ARGUMENT, s->windows[i].pos, "window \"%s\" is already defined",
+                               s->windows[i].name);
+        if (resolve_window(c, s, s->windows[i].spec, i, &unused))
+            return c->err->code;
+    }
     wplan w = {.c = c};
+    for (int i = 0; i < s->nwindows; i++) {  /* an unused named window's expressions are checked too */
+        const sql_window *nw = s->windows[i].spec;
+        int unused;
+        for (int k = 0; k < nw->npart; k++)
+            if (inner_piece(&w, nw->part[k], &unused))
+                return c->err->code;
+        for (int k = 0; k < nw->norder; k++)
+            if (inner_piece(&w, nw->order[k].expr, &unused))
+                return c->err->code;
+    }
     int nstar = 0;
     ast **items = pl_alloc(c, (size_t)(s->nitems + 1) * sizeof *items);
     sql_order_item *order = pl_alloc(c, (size_t)(s->norder + 1) * sizeof *order);
@@ -551,7 +624,7 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
             nstar++;
             continue;
         }
-        if (rewrite(&w, s->items[i], &items[i]))
+        if (rewrite(&w, s, s->items[i], &items[i]))
             return c->err->code;
     }
     for (int i = 0; i < s->norder; i++) {
@@ -561,7 +634,7 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
         for (int k = 0; k < s->nitems && x->kind == A_COLUMN && !x->qual && !output_ref; k++)
             output_ref = s->aliases[k] ? !strcmp(s->aliases[k], x->name)
                                        : s->items[k]->kind != A_STAR && !strcmp(bind_item_name(s->items[k]), x->name);
-        if (!output_ref && rewrite(&w, x, &order[i].expr))
+        if (!output_ref && rewrite(&w, s, x, &order[i].expr))
             return c->err->code;
     }
     /* the first node: the original query computing the pieces (one constant when there is none) */
@@ -579,6 +652,8 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
     s1->limit = s1->offset = NULL;
     s1->ctes = NULL;
     s1->nctes = 0;
+    s1->windows = NULL;  /* or the first node would be planned as a window query again, forever */
+    s1->nwindows = 0;
     if (resolve_group(c, s1, s))
         return c->err->code;
     /* each * is followed by a marker column (__ws1, ...): where one star's columns end is known only once

@@ -730,18 +730,18 @@ static sql_window *window_spec(parser *p)
     if (!w)
         return NULL;
     w->pos = p->tok.pos;
-    if (p->tok.kind == TK_IDENT || p->tok.kind == TK_QIDENT) {
-        lex_error(p, p->tok.pos, "named windows (OVER name, WINDOW clause) are not supported; write the window "
-                                 "in parentheses: OVER (PARTITION BY ... ORDER BY ...)");
-        return NULL;
+    if (p->tok.kind == TK_IDENT || p->tok.kind == TK_QIDENT) {  /* OVER w */
+        w->ref_pos = p->tok.pos;
+        w->bare = true;
+        return (w->ref = ident(p, "a window name")) ? w : NULL;
     }
     if (expect_op(p, "("))
         return NULL;
-    if (p->tok.kind == TK_IDENT && !is_kw(p, "partition") && !is_kw(p, "order") && !is_kw(p, "rows") &&
-        !is_kw(p, "range") && !is_kw(p, "groups")) {
-        lex_error(p, p->tok.pos, "named windows (OVER (name ...), WINDOW clause) are not supported; write the "
-                                 "window in full");
-        return NULL;
+    if (p->tok.kind == TK_QIDENT || (p->tok.kind == TK_IDENT && !is_kw(p, "partition") && !is_kw(p, "order") &&
+                                     !is_kw(p, "rows") && !is_kw(p, "range") && !is_kw(p, "groups"))) {
+        w->ref_pos = p->tok.pos;
+        if (!(w->ref = ident(p, "a window name")))
+            return NULL;
     }
     if (accept_kw(p, "partition")) {
         if (expect_kw(p, "by"))
@@ -1432,10 +1432,29 @@ static sql_select *select_body(parser *p)
     }
     if (accept_kw(p, "having") && !(s->having = expr(p)))
         return NULL;
-    if (is_kw(p, "window")) {
-        lex_error(p, p->tok.pos, "the WINDOW clause (named windows) is not supported; write each window in full "
-                                 "after OVER");
-        return NULL;
+    if (accept_kw(p, "window")) {  /* WINDOW name AS (spec), ... */
+        int wcap = 0;
+        do {
+            if (s->nwindows == wcap) {
+                wcap = wcap ? wcap * 2 : 4;
+                sql_named_window *v = alloc(p, (size_t)wcap * sizeof *v);
+                if (!v)
+                    return NULL;
+                if (s->nwindows)
+                    memcpy(v, s->windows, (size_t)s->nwindows * sizeof *v);
+                s->windows = v;
+            }
+            sql_named_window *nw = &s->windows[s->nwindows++];
+            nw->pos = p->tok.pos;
+            if (!(nw->name = ident(p, "a window name")) || expect_kw(p, "as"))
+                return NULL;
+            if (!is_op(p, "(")) {
+                syntax(p, "( after AS");
+                return NULL;
+            }
+            if (!(nw->spec = window_spec(p)))
+                return NULL;
+        } while (accept_op(p, ","));
     }
     return s;
 }

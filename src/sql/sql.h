@@ -145,7 +145,17 @@ struct sql_window {
     win_bound start, end;
     ast *start_off, *end_off;
     int start_pos, end_pos;
+    char *ref;          /* OVER w / OVER (w ...): a window of the WINDOW clause this one starts from; NULL none */
+    int ref_pos;
+    bool bare;          /* OVER w without parentheses: w exactly, frame included */
 };
+
+/* WINDOW name AS (spec) */
+typedef struct sql_named_window {
+    char *name;
+    int pos;
+    sql_window *spec;
+} sql_named_window;
 
 /* FROM items: a table (or a CTE's name), a derived table (subquery) or a join of two items. */
 typedef enum from_kind { F_TABLE, F_SUBQUERY, F_JOIN } from_kind;
@@ -206,6 +216,8 @@ struct sql_select {
     sql_cte *ctes;
     int nctes;
     int pos;
+    sql_named_window *windows;  /* the WINDOW clause */
+    int nwindows;
 };
 
 typedef struct sql_coldef {
