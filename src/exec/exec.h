@@ -363,6 +363,8 @@ typedef struct exec_wcall {
     bool rows;                  /* ROWS frame; else RANGE (CURRENT ROW means its peers) */
     win_bound start, end;
     int64_t start_off, end_off; /* ROWS n PRECEDING / FOLLOWING: n >= 0 */
+    int range_start, range_end; /* RANGE offset PRECEDING / FOLLOWING (one ORDER BY key): the column holding
+                                 * each row's bound value, key -/+ offset; -1 none */
 } exec_wcall;
 
 typedef struct exec_window {

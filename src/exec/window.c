@@ -270,6 +270,84 @@ static void frame_of(const exec_wcall *k, size_t i, size_t n, size_t ps, size_t 
     *b = (size_t)hi + 1;
 }
 
+/* key (an ORDER BY value) against a RANGE bound value computed from another row's key (key -/+ offset, whose
+ * type may differ: integer + numeric, date - interval is a timestamp). */
+static int cmp_bound(const sql_value *key, const sql_value *b)
+{
+    uint8_t kt = key->type.id, bt = b->type.id;
+    if (kt == TY_DATE && (bt == TY_TIMESTAMP || bt == TY_TIMESTAMPTZ)) {
+        i128 k = (i128)key->i * 86400000000LL;
+        return k < b->i ? -1 : k > b->i;
+    }
+    if (bt == TY_DOUBLE || (bt == TY_NUMERIC && kt != TY_DOUBLE))
+        return -exec_compare_values(b, key);
+    return exec_compare_values(key, b);
+}
+
+static bool range_frame(const exec_wcall *k, bool start)
+{
+    win_bound b = start ? k->start : k->end;
+    return !k->rows && (b == WB_PRECEDING || b == WB_FOLLOWING);
+}
+
+/* Where a RANGE offset bound of row i falls: the first row of the partition not before the bound value
+ * (start), or the first row after it (end, `after`). *cur only moves forward: rows come in key order, and so do
+ * their bound values. A row whose key is NULL has its NULL peers as frame. */
+static size_t range_pos(wctx *x, const int64_t *p, size_t n, size_t i, int bcol, size_t ps, size_t pe, size_t *cur,
+                        bool after)
+{
+    const exec_wcall *k = x->k;
+    const sort_key *o = &k->order[0];
+    sql_value key, bv, kj;
+    rowset_get(x->in, o->col, (size_t)p[i], &key);
+    if (key.null)
+        return after ? pe : ps;
+    rowset_get(x->in, bcol, (size_t)p[i], &bv);
+    if (bv.null)
+        return after ? pe : ps;
+    while (*cur < n) {
+        rowset_get(x->in, o->col, (size_t)p[*cur], &kj);
+        bool before;
+        if (kj.null) {
+            before = o->nulls_first;
+        } else {
+            int c = cmp_bound(&kj, &bv);
+            c = o->desc ? -c : c;
+            before = after ? c <= 0 : c < 0;
+        }
+        if (!before)
+            break;
+        (*cur)++;
+    }
+    return *cur;
+}
+
+/* Walks a partition row by row: the current peer group and the RANGE offset cursors. */
+typedef struct frame_walk {
+    size_t ps, pe;              /* the peer group of the current row: [ps, pe) */
+    size_t rs, re;              /* RANGE offset cursors */
+} frame_walk;
+
+/* The frame [*a, *b) of row i (rows visited in order 0, 1, ...). */
+static void frame_next(wctx *x, const int64_t *p, size_t n, size_t i, frame_walk *f, size_t *a, size_t *b)
+{
+    const exec_wcall *k = x->k;
+    if (i == f->pe) {
+        f->ps = i;
+        f->pe = n;  /* without ORDER BY every row is a peer of every other */
+        if (k->norder)
+            for (f->pe = i + 1; f->pe < n && !cmp_order(k, x->in, p[i], p[f->pe]);)
+                f->pe++;
+    }
+    frame_of(k, i, n, f->ps, f->pe, a, b);
+    if (range_frame(k, true))
+        *a = range_pos(x, p, n, i, k->range_start, f->ps, f->pe, &f->rs, false);
+    if (range_frame(k, false))
+        *b = range_pos(x, p, n, i, k->range_end, f->ps, f->pe, &f->re, true);
+    if (*a > *b)
+        *a = *b;
+}
+
 /* Running count / sum state over the rows of the current frame (min / max: min_max). */
 typedef struct agg_state {
     int64_t cnt;                /* rows counted (count) or non-NULL values summed */
@@ -388,20 +466,14 @@ static int min_max(wctx *x, const int64_t *p, size_t n)
         release(x->w, bytes);
         return base_err(x->err, FACTDB_NOMEM, "out of memory");
     }
-    size_t head = 0, tail = 0, ce = 0, ps = 0, pe = 0;
+    size_t head = 0, tail = 0, ce = 0;
+    frame_walk f = {0};
     int rc = 0, sign = k->fn == WF_MIN ? 1 : -1;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(i & 4095) && (rc = canceled(x->w, x->err)))
             break;
-        if (i == pe) {
-            ps = i;
-            pe = n;
-            if (k->norder)
-                for (pe = i + 1; pe < n && !cmp_order(k, x->in, p[i], p[pe]);)
-                    pe++;
-        }
         size_t a, b;
-        frame_of(k, i, n, ps, pe, &a, &b);
+        frame_next(x, p, n, i, &f, &a, &b);
         if (ce < a)
             ce = a;
         for (; ce < b; ce++) {
@@ -449,21 +521,12 @@ static int framed(wctx *x, const int64_t *p, size_t n)
             }
     }
     size_t cs = 0, ce = 0;  /* the rows now in st: [cs, ce) */
-    size_t ps = 0, pe = 0;
+    frame_walk f = {0};
     for (size_t i = 0; i < n; i++) {
         if (!(i & 4095) && canceled(x->w, x->err))
             return x->err->code;
-        if (i == pe) {
-            ps = i;
-            pe = i + 1;
-            if (k->norder)
-                while (pe < n && !cmp_order(k, x->in, p[i], p[pe]))
-                    pe++;
-            else
-                pe = n;  /* without ORDER BY every row is a peer of every other */
-        }
         size_t a, b;
-        frame_of(k, i, n, ps, pe, &a, &b);
+        frame_next(x, p, n, i, &f, &a, &b);
         if (!agg) {
             sql_value v = {.type = k->type, .null = true};
             int64_t t = -1;

@@ -12,6 +12,8 @@
 static const sql_type T_INT = {TY_INT, 0, 0}, T_BIGINT = {TY_BIGINT, 0, 0}, T_DOUBLE = {TY_DOUBLE, 0, 0},
                       T_NUMDYN = {TY_NUMERIC, -1, 0}, T_TEXT = {TY_TEXT, 0, 0};
 
+enum { NARGS = 6 };
+
 /* A reference to a column of the window node, its index filled in once the first node is bound. */
 typedef struct wref {
     ast *col;
@@ -22,7 +24,8 @@ typedef struct wplan {
     plan_ctx *c;
     ast_vec pieces;         /* window-free expressions computed by the first node */
     ast_vec calls;          /* the window calls, each once */
-    int *call_args;         /* per call: 4 piece indices (3 arguments, FILTER; -1 none) */
+    int *call_args;         /* per call: NARGS piece indices (3 arguments, FILTER, the RANGE offset frame's start
+                             * and end values; -1 none) */
     int **call_part, **call_order;  /* per call: the pieces of PARTITION BY and ORDER BY */
     wref *refs;
     int nrefs, refs_cap, calls_cap;
@@ -205,6 +208,23 @@ static int resolve_window(plan_ctx *c, const sql_select *s, sql_window *win, int
     return 0;
 }
 
+/* The piece key - off (sub) or key + off. */
+static int range_bound(wplan *w, ast *key, ast *off, bool sub, int *idx)
+{
+    const ast *f = find_window(off);
+    if (f)
+        return pl_perr(w->c, FACTDB_INVALID_ARGUMENT, f->pos, "window function calls cannot be nested");
+    ast *b = pl_alloc(w->c, sizeof *b);
+    ast **args = pl_alloc(w->c, 2 * sizeof *args);
+    if (!b || !args)
+        return pl_nomem(w->c);
+    args[0] = key;
+    args[1] = off;
+    *b = (ast){.kind = A_BIN, .op = sub ? "-" : "+", .pos = off->pos, .args = args, .nargs = 2,
+               .depth = MAX(key->depth, off->depth) + 1};
+    return piece(w, b, idx);
+}
+
 static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
 {
     plan_ctx *c = w->c;
@@ -233,12 +253,12 @@ static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
         return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "too many arguments to window function %s", x->name);
     if (w->calls.n == w->calls_cap) {
         int cap = w->calls_cap ? 2 * w->calls_cap : 8;
-        int *args = pl_alloc(c, (size_t)cap * 4 * sizeof *args);
+        int *args = pl_alloc(c, (size_t)cap * NARGS * sizeof *args);
         int **part = pl_alloc(c, (size_t)cap * sizeof *part), **order = pl_alloc(c, (size_t)cap * sizeof *order);
         if (!args || !part || !order)
             return pl_nomem(c);
         if (w->calls.n) {
-            memcpy(args, w->call_args, (size_t)w->calls.n * 4 * sizeof *args);
+            memcpy(args, w->call_args, (size_t)w->calls.n * NARGS * sizeof *args);
             memcpy(part, w->call_part, (size_t)w->calls.n * sizeof *part);
             memcpy(order, w->call_order, (size_t)w->calls.n * sizeof *order);
         }
@@ -247,13 +267,14 @@ static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
         w->call_order = order;
         w->calls_cap = cap;
     }
-    int k = w->calls.n, *a = &w->call_args[k * 4];
+    int k = w->calls.n, *a = &w->call_args[k * NARGS];
     const sql_window *win = x->over;
     int *part = pl_alloc(c, (size_t)(win->npart + 1) * sizeof *part);
     int *order = pl_alloc(c, (size_t)(win->norder + 1) * sizeof *order);
     if (!part || !order)
         return pl_nomem(c);
-    a[0] = a[1] = a[2] = a[3] = -1;
+    for (int i = 0; i < NARGS; i++)
+        a[i] = -1;
     for (int i = 0; i < x->nargs; i++)
         if (inner_piece(w, x->args[i], &a[i]))
             return c->err->code;
@@ -265,6 +286,20 @@ static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
     for (int i = 0; i < win->norder; i++)
         if (inner_piece(w, win->order[i].expr, &order[i]))
             return c->err->code;
+    if (win->frame == WF_RANGE && (win->start_off || win->end_off)) {
+        if (win->norder != 1)
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->frame_pos, "RANGE with offset PRECEDING/FOLLOWING "
+                           "requires exactly one ORDER BY column");
+        /* the bound values (key - offset or key + offset, in the sort's direction) are computed with the other
+         * pieces, with PostgreSQL's typing of the arithmetic (date - interval is a timestamp) */
+        bool desc = win->order[0].desc;
+        if (win->start_off && range_bound(w, win->order[0].expr, win->start_off,
+                                          (win->start == WB_PRECEDING) != desc, &a[4]))
+            return c->err->code;
+        if (win->end_off && range_bound(w, win->order[0].expr, win->end_off, (win->end == WB_PRECEDING) != desc,
+                                        &a[5]))
+            return c->err->code;
+    }
     w->call_part[k] = part;
     w->call_order[k] = order;
     *idx = k;
@@ -435,13 +470,43 @@ static int frame_offset(plan_ctx *c, ast *x, int pos, const char *which, int64_t
     return 0;
 }
 
+/* A RANGE offset: a constant, not NULL, not negative, of a type that moves the ORDER BY key (key, whose
+ * bound key -/+ offset has type bound). */
+static int range_offset(plan_ctx *c, ast *x, int pos, sql_type key, sql_type bound)
+{
+    const ast *col = find_column(x);
+    if (col)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, col->pos, "argument of RANGE must not contain variables");
+    int nslots = 0;
+    sql_value v;
+    if (bind_value(c->a, x, c->params, c->nparams, c->now_us, (sql_type){TY_UNKNOWN, 0, 0}, &nslots, &v, c->err)) {
+        c->err->position = c->err->position ? c->err->position : pos;
+        return c->err->code;
+    }
+    char b1[40], b2[40];
+    bool num = type_rank(key) && type_rank(v.type), dt = (key.id == TY_DATE || key.id == TY_TIMESTAMP ||
+                                                       key.id == TY_TIMESTAMPTZ) && v.type.id == TY_INTERVAL;
+    if (!num && !dt)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "RANGE with offset PRECEDING/FOLLOWING is not supported for "
+                       "column type %s and offset type %s", sql_type_name(key, b1, sizeof b1),
+                       sql_type_name(v.type, b2, sizeof b2));
+    if (v.null)
+        return pl_perr(c, FACTDB_INVALID_VALUE, pos, "frame offset must not be null");
+    bool neg = v.type.id == TY_INTERVAL ? v.iv.months < 0 || v.iv.days < 0 || v.iv.us < 0
+             : v.type.id == TY_DOUBLE ? v.d < 0 : exec_phys(v.type) == P_N128 ? v.n < 0 : v.i < 0;
+    if (neg)
+        return pl_perr(c, FACTDB_INVALID_VALUE, pos, "invalid preceding or following size in window function");
+    (void)bound;
+    return 0;
+}
+
 /* Checks call k's arguments and fills its executor description. */
 static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e)
 {
     plan_ctx *c = w->c;
     const ast *x = w->calls.v[k];
     const sql_window *win = x->over;
-    const int *a = &w->call_args[k * 4];
+    const int *a = &w->call_args[k * NARGS];
     static const struct { const char *name; win_fn fn; int lo, hi; } fns[] = {
         {"row_number", WF_ROW_NUMBER, 0, 0}, {"rank", WF_RANK, 0, 0}, {"dense_rank", WF_DENSE_RANK, 0, 0},
         {"percent_rank", WF_PERCENT_RANK, 0, 0}, {"cume_dist", WF_CUME_DIST, 0, 0}, {"ntile", WF_NTILE, 1, 1},
@@ -543,10 +608,16 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
     e->rows = win->frame == WF_ROWS;
     e->start = win->frame ? win->start : WB_UNBOUNDED_PRECEDING;
     e->end = win->frame ? win->end : WB_CURRENT_ROW;
-    if (win->frame == WF_RANGE && (win->start_off || win->end_off))
-        return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->start_off ? win->start_pos : win->end_pos, "RANGE with an "
-                       "offset PRECEDING or FOLLOWING is not supported; use ROWS, or RANGE with UNBOUNDED and CURRENT "
-                       "ROW bounds");
+    e->range_start = a[4] >= 0 ? base + a[4] : -1;
+    e->range_end = a[5] >= 0 ? base + a[5] : -1;
+    if (win->frame == WF_RANGE) {
+        if ((win->start_off && range_offset(c, win->start_off, win->start_pos, in->types[order[0].col],
+                                            in->types[e->range_start])) ||
+            (win->end_off && range_offset(c, win->end_off, win->end_pos, in->types[order[0].col],
+                                          in->types[e->range_end])))
+            return c->err->code;
+        return 0;
+    }
     if (win->start_off && frame_offset(c, win->start_off, win->start_pos, "starting", &e->start_off, e->rows))
         return c->err->code;
     if (win->end_off && frame_offset(c, win->end_off, win->end_pos, "ending", &e->end_off, e->rows))

@@ -55,6 +55,15 @@ queries = [
  "SELECT id, qty, sum(qty) OVER (ORDER BY qty RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS a, sum(qty) OVER (ORDER BY qty RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS b FROM s ORDER BY id",
  "SELECT id, count(*) OVER (PARTITION BY region RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS n, sum(qty) OVER (ORDER BY qty DESC RANGE UNBOUNDED PRECEDING) AS d FROM s ORDER BY id",
  "SELECT id, qty, max(id) OVER (ORDER BY qty RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS peers_max, count(*) OVER (ORDER BY qty RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS peers FROM s WHERE qty IS NOT NULL ORDER BY id",
+ # RANGE frames with offsets: numbers, numerics, doubles, dates with intervals, DESC, NULL keys
+ "SELECT id, sum(qty) OVER (ORDER BY id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM s ORDER BY id",
+ "SELECT id, qty, sum(id) OVER (ORDER BY qty RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING) AS a, count(*) OVER (ORDER BY qty DESC RANGE BETWEEN 1 PRECEDING AND 2 FOLLOWING) AS b FROM s ORDER BY id",
+ "SELECT id, qty, count(*) OVER (ORDER BY qty NULLS FIRST RANGE BETWEEN 1 FOLLOWING AND 3 FOLLOWING) AS a, max(id) OVER (ORDER BY qty DESC NULLS LAST RANGE BETWEEN 3 PRECEDING AND 1 PRECEDING) AS b FROM s ORDER BY id",
+ "SELECT id, d, count(*) OVER (ORDER BY d RANGE BETWEEN INTERVAL '1 day' PRECEDING AND CURRENT ROW) AS a, sum(qty) OVER (ORDER BY d DESC RANGE BETWEEN CURRENT ROW AND INTERVAL '2 days' FOLLOWING) AS b FROM s ORDER BY id",
+ "SELECT id, price, sum(qty) OVER (PARTITION BY region ORDER BY price RANGE BETWEEN 2.5 PRECEDING AND 2.5 FOLLOWING) FROM s ORDER BY id",
+ "SELECT id, w, count(*) OVER (ORDER BY w RANGE BETWEEN 1 PRECEDING AND 0.5 FOLLOWING) FROM s ORDER BY id",
+ "SELECT id, big, first_value(id) OVER (ORDER BY big RANGE 250 PRECEDING), last_value(id) OVER (ORDER BY big RANGE BETWEEN UNBOUNDED PRECEDING AND 150 FOLLOWING) FROM s ORDER BY id",
+ "SELECT id, qty, sum(qty) OVER (ORDER BY qty RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) FROM s ORDER BY id",
  # windows over GROUP BY
  "SELECT region, sum(qty) AS q, sum(sum(qty)) OVER () AS total, rank() OVER (ORDER BY sum(qty) DESC) AS r FROM s GROUP BY region ORDER BY region",
  "SELECT region, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r, 100.0 * sum(qty) / sum(sum(qty)) OVER () AS pct FROM s GROUP BY region ORDER BY r, region",
@@ -134,11 +143,14 @@ errors = [
  ("SELECT id, sum(qty) OVER (w) FROM s WINDOW w AS (ORDER BY id ROWS 1 PRECEDING)", "cannot copy window \"w\" because it has a frame clause"),
  ("SELECT id FROM s WINDOW w AS (ORDER BY id), w AS (ORDER BY qty)", "window \"w\" is already defined"),
  ("SELECT id, rank() OVER w FROM s WINDOW w AS (w2), w2 AS (ORDER BY id)", "window \"w2\" does not exist"),
+ ("SELECT id, sum(qty) OVER (ORDER BY id, qty RANGE 1 PRECEDING) FROM s", "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column"),
+ ("SELECT id, sum(qty) OVER (ORDER BY d RANGE 1 PRECEDING) FROM s", "RANGE with offset PRECEDING/FOLLOWING is not supported for column type date and offset type integer"),
+ ("SELECT id, sum(qty) OVER (ORDER BY id RANGE -1 PRECEDING) FROM s", "invalid preceding or following size in window function"),
+ ("SELECT id, sum(qty) OVER (ORDER BY d RANGE INTERVAL '-1 day' PRECEDING) FROM s", "invalid preceding or following size in window function"),
  ("SELECT id FROM s WINDOW w AS (PARTITION BY nosuch)", "column \"nosuch\" does not exist"),
 ]
 # what PostgreSQL accepts but factdb refuses, with a message saying so
 refused = [
- ("SELECT sum(qty) OVER (ORDER BY id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM s", "RANGE with an offset PRECEDING or FOLLOWING is not supported"),
  ("SELECT stddev(qty) OVER () FROM s", "stddev is not supported as a window function"),
  ("SELECT sum(qty) OVER (ORDER BY id GROUPS 1 PRECEDING) FROM s", "GROUPS frames are not supported"),
  ("SELECT sum(qty) OVER (ORDER BY id ROWS CURRENT ROW EXCLUDE TIES) FROM s", "EXCLUDE in a window frame is not supported"),
