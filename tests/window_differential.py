@@ -4,7 +4,7 @@ in factdb and in SQLite (Python's sqlite3 module has window functions); results 
 
 Functions whose value depends on the order among peers (row_number, ntile, lag, lead, first/last/nth_value,
 ROWS frames) only get orders that end in the unique id, so both engines have one right answer; ranks and
-RANGE frames also get orders with ties. NULL placement is always written out (SQLite puts NULLs first
+RANGE frames (with offsets over the integer column a) also get orders with ties. NULL placement is always written out (SQLite puts NULLs first
 ascending, PostgreSQL last). Averages, percent_rank, cume_dist and sums of doubles compare as
 differential.Approx; everything else exactly."""
 import csv
@@ -22,7 +22,7 @@ import differential as D  # noqa: E402
 
 QUERIES = int(os.environ.get("FACTDB_WDIFF_QUERIES", "300"))
 UNIQUE = ["id", "a NULLS FIRST, id", "d DESC, id DESC", "c DESC NULLS LAST, id", "k1 NULLS LAST, a DESC NULLS FIRST, id"]
-TIES = ["a NULLS FIRST", "k1 NULLS LAST", "d DESC", "flag, k2 NULLS FIRST"]
+TIES = ["a NULLS FIRST", "a DESC NULLS LAST", "k1 NULLS LAST", "d DESC", "flag, k2 NULLS FIRST"]
 PARTS = ["", "k1", "k2", "flag", "k1, flag"]
 # (factdb, sqlite, kind, needs a unique order, takes a frame)
 FUNCS = [
@@ -52,7 +52,18 @@ FUNCS = [
 BOUNDS = ["UNBOUNDED PRECEDING", "%d PRECEDING", "CURRENT ROW", "%d FOLLOWING", "UNBOUNDED FOLLOWING"]
 
 
-def frame(rnd, unique):
+def range_offsets(rnd):
+    while True:  # the same rules as ROWS, over the values of the one numeric key
+        s, e = rnd.randrange(4), rnd.randrange(1, 5)
+        if not (s == 2 and e == 1) and not (s == 3 and e < 3):
+            break
+    fmt = lambda i: BOUNDS[i] % rnd.randint(0, 300) if "%" in BOUNDS[i] else BOUNDS[i]
+    return "RANGE BETWEEN %s AND %s" % (fmt(s), fmt(e))
+
+
+def frame(rnd, unique, order=""):
+    if order in ("a NULLS FIRST", "a DESC NULLS LAST") and rnd.random() < 0.6:
+        return range_offsets(rnd)
     if not unique:  # RANGE frames are defined by peers, so ties are fine
         return rnd.choice(["", "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
                            "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",
@@ -70,7 +81,7 @@ def gen_query(rnd):
     part = rnd.choice(PARTS)
     unique = f[3] or (f[4] and rnd.random() < 0.5)
     order = rnd.choice(UNIQUE if unique else TIES + [""] * (0 if f[0].endswith("rank()") or "dist" in f[0] else 1))
-    fr = frame(rnd, unique) if f[4] and order else ""
+    fr = frame(rnd, unique, order) if f[4] and order else ""
     if fr.startswith("ROWS") and not order:
         fr = ""
     spec = " ".join(x for x in ["PARTITION BY " + part if part else "", "ORDER BY " + order if order else "", fr] if x)
