@@ -4,7 +4,7 @@ in factdb and in SQLite (Python's sqlite3 module has window functions); results 
 
 Functions whose value depends on the order among peers (row_number, ntile, lag, lead, first/last/nth_value,
 ROWS frames) only get orders that end in the unique id, so both engines have one right answer; ranks and
-RANGE frames (with offsets over the integer column a) also get orders with ties. NULL placement is always written out (SQLite puts NULLs first
+RANGE frames (with offsets over the integer column a) and GROUPS frames also get orders with ties. NULL placement is always written out (SQLite puts NULLs first
 ascending, PostgreSQL last). Averages, percent_rank, cume_dist and sums of doubles compare as
 differential.Approx; everything else exactly."""
 import csv
@@ -52,18 +52,20 @@ FUNCS = [
 BOUNDS = ["UNBOUNDED PRECEDING", "%d PRECEDING", "CURRENT ROW", "%d FOLLOWING", "UNBOUNDED FOLLOWING"]
 
 
-def range_offsets(rnd):
+def range_offsets(rnd, kind="RANGE", most=300):
     while True:  # the same rules as ROWS, over the values of the one numeric key
         s, e = rnd.randrange(4), rnd.randrange(1, 5)
         if not (s == 2 and e == 1) and not (s == 3 and e < 3):
             break
-    fmt = lambda i: BOUNDS[i] % rnd.randint(0, 300) if "%" in BOUNDS[i] else BOUNDS[i]
-    return "RANGE BETWEEN %s AND %s" % (fmt(s), fmt(e))
+    fmt = lambda i: BOUNDS[i] % rnd.randint(0, most) if "%" in BOUNDS[i] else BOUNDS[i]
+    return "%s BETWEEN %s AND %s" % (kind, fmt(s), fmt(e))
 
 
 def frame(rnd, unique, order=""):
     if order in ("a NULLS FIRST", "a DESC NULLS LAST") and rnd.random() < 0.6:
         return range_offsets(rnd)
+    if not unique and rnd.random() < 0.3:  # GROUPS: offsets count peer groups
+        return range_offsets(rnd, "GROUPS", 4)
     if not unique:  # RANGE frames are defined by peers, so ties are fine
         return rnd.choice(["", "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
                            "RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING",

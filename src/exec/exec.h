@@ -365,6 +365,7 @@ typedef struct exec_wcall {
     int64_t start_off, end_off; /* ROWS n PRECEDING / FOLLOWING: n >= 0 */
     int range_start, range_end; /* RANGE offset PRECEDING / FOLLOWING (one ORDER BY key): the column holding
                                  * each row's bound value, key -/+ offset; -1 none */
+    bool groups;                /* GROUPS frame (rows false): offsets count peer groups */
 } exec_wcall;
 
 typedef struct exec_window {

@@ -287,7 +287,7 @@ static int cmp_bound(const sql_value *key, const sql_value *b)
 static bool range_frame(const exec_wcall *k, bool start)
 {
     win_bound b = start ? k->start : k->end;
-    return !k->rows && (b == WB_PRECEDING || b == WB_FOLLOWING);
+    return !k->rows && !k->groups && (b == WB_PRECEDING || b == WB_FOLLOWING);
 }
 
 /* Where a RANGE offset bound of row i falls: the first row of the partition not before the bound value
@@ -326,13 +326,60 @@ static size_t range_pos(wctx *x, const int64_t *p, size_t n, size_t i, int bcol,
 typedef struct frame_walk {
     size_t ps, pe;              /* the peer group of the current row: [ps, pe) */
     size_t rs, re;              /* RANGE offset cursors */
+    size_t *gs, ng, g, bytes;   /* GROUPS: the first row of each peer group (gs[ng] = n), the current group */
 } frame_walk;
+
+/* Starts a walk over a partition of n rows (GROUPS frames: finds its peer groups). */
+static int walk_begin(wctx *x, const int64_t *p, size_t n, frame_walk *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!x->k->groups)
+        return 0;
+    f->bytes = (n + 1) * sizeof *f->gs;
+    if (charge(x->w, f->bytes, x->err))
+        return x->err->code;
+    if (!(f->gs = malloc(f->bytes))) {
+        release(x->w, f->bytes);
+        return base_err(x->err, FACTDB_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!i || cmp_order(x->k, x->in, p[i - 1], p[i]))
+            f->gs[f->ng++] = i;
+    f->gs[f->ng] = n;
+    return 0;
+}
+
+static void walk_end(wctx *x, frame_walk *f)
+{
+    if (f->gs) {
+        free(f->gs);
+        release(x->w, f->bytes);
+    }
+}
+
+/* GROUPS: the frame from the current group g's offsets. */
+static void groups_frame(const exec_wcall *k, const frame_walk *f, size_t n, size_t *a, size_t *b)
+{
+    size_t g = f->g, ng = f->ng;
+    switch (k->start) {
+    case WB_PRECEDING: *a = f->gs[(uint64_t)k->start_off >= g ? 0 : g - (size_t)k->start_off]; break;
+    case WB_FOLLOWING: *a = (uint64_t)k->start_off >= ng - g ? n : f->gs[g + (size_t)k->start_off]; break;
+    default: break;  /* UNBOUNDED PRECEDING and CURRENT ROW: as RANGE */
+    }
+    switch (k->end) {
+    case WB_PRECEDING: *b = (uint64_t)k->end_off > g ? 0 : f->gs[g - (size_t)k->end_off + 1]; break;
+    case WB_FOLLOWING: *b = (uint64_t)k->end_off >= ng - g - 1 ? n : f->gs[g + (size_t)k->end_off + 1]; break;
+    default: break;
+    }
+}
 
 /* The frame [*a, *b) of row i (rows visited in order 0, 1, ...). */
 static void frame_next(wctx *x, const int64_t *p, size_t n, size_t i, frame_walk *f, size_t *a, size_t *b)
 {
     const exec_wcall *k = x->k;
     if (i == f->pe) {
+        if (i)
+            f->g++;
         f->ps = i;
         f->pe = n;  /* without ORDER BY every row is a peer of every other */
         if (k->norder)
@@ -340,6 +387,8 @@ static void frame_next(wctx *x, const int64_t *p, size_t n, size_t i, frame_walk
                 f->pe++;
     }
     frame_of(k, i, n, f->ps, f->pe, a, b);
+    if (k->groups)
+        groups_frame(k, f, n, a, b);
     if (range_frame(k, true))
         *a = range_pos(x, p, n, i, k->range_start, f->ps, f->pe, &f->rs, false);
     if (range_frame(k, false))
@@ -467,8 +516,8 @@ static int min_max(wctx *x, const int64_t *p, size_t n)
         return base_err(x->err, FACTDB_NOMEM, "out of memory");
     }
     size_t head = 0, tail = 0, ce = 0;
-    frame_walk f = {0};
-    int rc = 0, sign = k->fn == WF_MIN ? 1 : -1;
+    frame_walk f;
+    int rc = walk_begin(x, p, n, &f), sign = k->fn == WF_MIN ? 1 : -1;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!(i & 4095) && (rc = canceled(x->w, x->err)))
             break;
@@ -495,13 +544,14 @@ static int min_max(wctx *x, const int64_t *p, size_t n)
             rowset_get(x->in, k->arg[0], (size_t)p[dq[head]], &r);
         rc = put(x, p[i], &r);
     }
+    walk_end(x, &f);
     free(dq);
     release(x->w, bytes);
     return rc;
 }
 
 /* count, sum, avg and first / last / nth_value over each row's frame. */
-static int framed(wctx *x, const int64_t *p, size_t n)
+static int framed_walk(wctx *x, const int64_t *p, size_t n, frame_walk *f)
 {
     const exec_wcall *k = x->k;
     agg_state st = {0};
@@ -521,12 +571,11 @@ static int framed(wctx *x, const int64_t *p, size_t n)
             }
     }
     size_t cs = 0, ce = 0;  /* the rows now in st: [cs, ce) */
-    frame_walk f = {0};
     for (size_t i = 0; i < n; i++) {
         if (!(i & 4095) && canceled(x->w, x->err))
             return x->err->code;
         size_t a, b;
-        frame_next(x, p, n, i, &f, &a, &b);
+        frame_next(x, p, n, i, f, &a, &b);
         if (!agg) {
             sql_value v = {.type = k->type, .null = true};
             int64_t t = -1;
@@ -566,6 +615,16 @@ static int framed(wctx *x, const int64_t *p, size_t n)
             return x->err->code;
     }
     return 0;
+}
+
+static int framed(wctx *x, const int64_t *p, size_t n)
+{
+    frame_walk f;
+    int rc = walk_begin(x, p, n, &f);
+    if (!rc)
+        rc = framed_walk(x, p, n, &f);
+    walk_end(x, &f);
+    return rc;
 }
 
 /* Whether calls a and b sort their rows the same way. */

@@ -450,12 +450,11 @@ static const ast *find_column(const ast *x)
 }
 
 /* A frame offset: a non-negative integer constant. */
-static int frame_offset(plan_ctx *c, ast *x, int pos, const char *which, int64_t *out, bool rows)
+static int frame_offset(plan_ctx *c, ast *x, int pos, const char *which, int64_t *out, const char *mode)
 {
     const ast *col = find_column(x);
     if (col)
-        return pl_perr(c, FACTDB_INVALID_ARGUMENT, col->pos, "argument of %s must not contain variables",
-                       rows ? "ROWS" : "RANGE");
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, col->pos, "argument of %s must not contain variables", mode);
     int nslots = 0;
     sql_value v;
     if (bind_value(c->a, x, c->params, c->nparams, c->now_us, T_BIGINT, &nslots, &v, c->err)) {
@@ -606,6 +605,9 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
     /* PostgreSQL's default frame: RANGE UNBOUNDED PRECEDING .. CURRENT ROW (the whole partition without
      * ORDER BY, where every row is a peer) */
     e->rows = win->frame == WF_ROWS;
+    e->groups = win->frame == WF_GROUPS;
+    if (e->groups && !win->norder)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->frame_pos, "GROUPS mode requires an ORDER BY clause");
     e->start = win->frame ? win->start : WB_UNBOUNDED_PRECEDING;
     e->end = win->frame ? win->end : WB_CURRENT_ROW;
     e->range_start = a[4] >= 0 ? base + a[4] : -1;
@@ -618,9 +620,9 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
             return c->err->code;
         return 0;
     }
-    if (win->start_off && frame_offset(c, win->start_off, win->start_pos, "starting", &e->start_off, e->rows))
+    if (win->start_off && frame_offset(c, win->start_off, win->start_pos, "starting", &e->start_off, e->rows ? "ROWS" : "GROUPS"))
         return c->err->code;
-    if (win->end_off && frame_offset(c, win->end_off, win->end_pos, "ending", &e->end_off, e->rows))
+    if (win->end_off && frame_offset(c, win->end_off, win->end_pos, "ending", &e->end_off, e->rows ? "ROWS" : "GROUPS"))
         return c->err->code;
     return 0;
 }

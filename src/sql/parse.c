@@ -764,10 +764,8 @@ static sql_window *window_spec(parser *p)
         w->frame = WF_ROWS;
     else if (accept_kw(p, "range"))
         w->frame = WF_RANGE;
-    else if (is_kw(p, "groups")) {
-        lex_error(p, p->tok.pos, "GROUPS frames are not supported; use ROWS or RANGE");
-        return NULL;
-    }
+    else if (accept_kw(p, "groups"))
+        w->frame = WF_GROUPS;
     if (w->frame && frame_clause(p, w))
         return NULL;
     if (expect_op(p, ")"))

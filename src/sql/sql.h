@@ -132,9 +132,9 @@ typedef enum win_bound {
 } win_bound;
 
 /* OVER ([PARTITION BY part] [ORDER BY order] [frame]). frame 0: none written (PostgreSQL's default: RANGE
- * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE: start .. end, with start_off / end_off the
+ * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE / WF_GROUPS: start .. end, with start_off / end_off the
  * offsets of WB_PRECEDING / WB_FOLLOWING bounds. The parser has already refused impossible frames. */
-enum { WF_NONE = 0, WF_ROWS, WF_RANGE };
+enum { WF_NONE = 0, WF_ROWS, WF_RANGE, WF_GROUPS };
 struct sql_window {
     int pos;
     ast **part;

@@ -64,6 +64,10 @@ queries = [
  "SELECT id, w, count(*) OVER (ORDER BY w RANGE BETWEEN 1 PRECEDING AND 0.5 FOLLOWING) FROM s ORDER BY id",
  "SELECT id, big, first_value(id) OVER (ORDER BY big RANGE 250 PRECEDING), last_value(id) OVER (ORDER BY big RANGE BETWEEN UNBOUNDED PRECEDING AND 150 FOLLOWING) FROM s ORDER BY id",
  "SELECT id, qty, sum(qty) OVER (ORDER BY qty RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) FROM s ORDER BY id",
+ # GROUPS frames: offsets count peer groups
+ "SELECT id, qty, sum(id) OVER (ORDER BY qty GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS a, count(*) OVER (ORDER BY qty DESC GROUPS BETWEEN CURRENT ROW AND 2 FOLLOWING) AS b FROM s ORDER BY id",
+ "SELECT id, qty, max(id) OVER (ORDER BY qty NULLS FIRST GROUPS BETWEEN 2 PRECEDING AND 1 PRECEDING) AS a, min(id) OVER (ORDER BY qty GROUPS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS b, count(*) OVER (PARTITION BY region ORDER BY qty GROUPS 1 PRECEDING) c FROM s ORDER BY id",
+ "SELECT id, last_value(id) OVER (ORDER BY d, id GROUPS BETWEEN 0 FOLLOWING AND 0 FOLLOWING) AS lv, sum(qty) OVER (ORDER BY region GROUPS BETWEEN 3 FOLLOWING AND 7 FOLLOWING) AS s FROM s ORDER BY id",
  # windows over GROUP BY
  "SELECT region, sum(qty) AS q, sum(sum(qty)) OVER () AS total, rank() OVER (ORDER BY sum(qty) DESC) AS r FROM s GROUP BY region ORDER BY region",
  "SELECT region, count(*) AS n, rank() OVER (ORDER BY count(*) DESC) AS r, 100.0 * sum(qty) / sum(sum(qty)) OVER () AS pct FROM s GROUP BY region ORDER BY r, region",
@@ -147,12 +151,13 @@ errors = [
  ("SELECT id, sum(qty) OVER (ORDER BY d RANGE 1 PRECEDING) FROM s", "RANGE with offset PRECEDING/FOLLOWING is not supported for column type date and offset type integer"),
  ("SELECT id, sum(qty) OVER (ORDER BY id RANGE -1 PRECEDING) FROM s", "invalid preceding or following size in window function"),
  ("SELECT id, sum(qty) OVER (ORDER BY d RANGE INTERVAL '-1 day' PRECEDING) FROM s", "invalid preceding or following size in window function"),
+ ("SELECT id, sum(qty) OVER (GROUPS 1 PRECEDING) FROM s", "GROUPS mode requires an ORDER BY clause"),
+ ("SELECT id, sum(qty) OVER (ORDER BY id GROUPS qty PRECEDING) FROM s", "argument of GROUPS must not contain variables"),
  ("SELECT id FROM s WINDOW w AS (PARTITION BY nosuch)", "column \"nosuch\" does not exist"),
 ]
 # what PostgreSQL accepts but factdb refuses, with a message saying so
 refused = [
  ("SELECT stddev(qty) OVER () FROM s", "stddev is not supported as a window function"),
- ("SELECT sum(qty) OVER (ORDER BY id GROUPS 1 PRECEDING) FROM s", "GROUPS frames are not supported"),
  ("SELECT sum(qty) OVER (ORDER BY id ROWS CURRENT ROW EXCLUDE TIES) FROM s", "EXCLUDE in a window frame is not supported"),
 ]
 subprocess.run(PSQL[:-4] + ["-d", "postgres", "-c", "DROP DATABASE IF EXISTS wint"], check=True, stdout=subprocess.DEVNULL)
