@@ -344,7 +344,8 @@ int exec_setop_run(setop_type op, bool all, const rowset *l, const rowset *r, _A
 /* ---- window functions (window.c), over a materialized relation ---- */
 typedef enum win_fn {
     WF_ROW_NUMBER, WF_RANK, WF_DENSE_RANK, WF_PERCENT_RANK, WF_CUME_DIST, WF_NTILE, WF_LAG, WF_LEAD,
-    WF_FIRST_VALUE, WF_LAST_VALUE, WF_NTH_VALUE, WF_COUNT_STAR, WF_COUNT, WF_SUM, WF_AVG, WF_MIN, WF_MAX
+    WF_FIRST_VALUE, WF_LAST_VALUE, WF_NTH_VALUE, WF_COUNT_STAR, WF_COUNT, WF_SUM, WF_AVG, WF_MIN, WF_MAX,
+    WF_VAR, WF_STDDEV, WF_BOOL_AND, WF_BOOL_OR  /* every function from WF_COUNT_STAR on is an aggregate */
 } win_fn;
 
 /* One window function call: its input columns, its window and its frame. The planner has checked the

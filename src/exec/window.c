@@ -5,6 +5,7 @@
  * running sums would drift from PostgreSQL's); min / max keep a monotonic deque. The result has the input's columns then one per
  * call, in the input's row order. */
 #include "exec.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,6 +404,9 @@ typedef struct agg_state {
     i128 sum;                   /* integer / numeric sums at scale `scale` */
     double dsum;
     int scale;
+    double mean, m2;            /* var / stddev: Welford's running mean and sum of squared deviations, as the
+                                 * plain aggregate (agg.c) computes them */
+    int64_t ntrue;              /* bool_and / bool_or */
 } agg_state;
 
 static bool is_double_sum(const exec_wcall *k, const rowset *in)
@@ -453,6 +457,22 @@ static int agg_add(wctx *x, agg_state *st, int64_t row, int sign)
     const exec_wcall *k = x->k;
     st->cnt += sign;
     switch (k->fn) {
+    case WF_VAR:
+    case WF_STDDEV: {  /* only added: a restart takes rows out */
+        double d = v.d;
+        if (v.type.id != TY_DOUBLE) {
+            sql_value c;
+            if (exec_cast_value(&v, (sql_type){TY_DOUBLE, 0, 0}, k->pos, NULL, &c, x->err))
+                return x->err->code;
+            d = c.d;
+        }
+        double delta = d - st->mean;
+        st->mean += delta / (double)st->cnt;
+        st->m2 += delta * (d - st->mean);
+        break;
+    }
+    case WF_BOOL_AND:
+    case WF_BOOL_OR: st->ntrue += v.i ? sign : 0; break;
     case WF_SUM:
     case WF_AVG:
         if (v.type.id == TY_DOUBLE) {
@@ -476,6 +496,18 @@ static int agg_result(wctx *x, const agg_state *st, int64_t row)
     switch (k->fn) {
     case WF_COUNT_STAR:
     case WF_COUNT: v.i = st->cnt; break;
+    case WF_VAR:
+    case WF_STDDEV:
+        if (st->cnt < 2)
+            v.null = true;
+        else
+            v.d = k->fn == WF_VAR ? st->m2 / (double)(st->cnt - 1) : sqrt(st->m2 / (double)(st->cnt - 1));
+        break;
+    case WF_BOOL_AND:
+    case WF_BOOL_OR:
+        v.null = !st->cnt;
+        v.i = k->fn == WF_BOOL_AND ? st->ntrue == st->cnt : st->ntrue > 0;
+        break;
     case WF_SUM:
     case WF_AVG:
         if (!st->cnt) {
@@ -556,7 +588,7 @@ static int framed_walk(wctx *x, const int64_t *p, size_t n, frame_walk *f)
     const exec_wcall *k = x->k;
     agg_state st = {0};
     bool agg = k->fn >= WF_COUNT_STAR;
-    bool removable = k->fn == WF_COUNT_STAR || k->fn == WF_COUNT ||
+    bool removable = k->fn == WF_COUNT_STAR || k->fn == WF_COUNT || k->fn == WF_BOOL_AND || k->fn == WF_BOOL_OR ||
                      ((k->fn == WF_SUM || k->fn == WF_AVG) && !is_double_sum(k, x->in));
     if ((k->fn == WF_SUM || k->fn == WF_AVG) && !is_double_sum(k, x->in)) {
         /* one scale for the partition: the largest of its values' (static for most columns) */

@@ -511,7 +511,10 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
         {"percent_rank", WF_PERCENT_RANK, 0, 0}, {"cume_dist", WF_CUME_DIST, 0, 0}, {"ntile", WF_NTILE, 1, 1},
         {"lag", WF_LAG, 1, 3}, {"lead", WF_LEAD, 1, 3}, {"first_value", WF_FIRST_VALUE, 1, 1},
         {"last_value", WF_LAST_VALUE, 1, 1}, {"nth_value", WF_NTH_VALUE, 2, 2}, {"count", WF_COUNT, 1, 1},
-        {"sum", WF_SUM, 1, 1}, {"avg", WF_AVG, 1, 1}, {"min", WF_MIN, 1, 1}, {"max", WF_MAX, 1, 1}};
+        {"sum", WF_SUM, 1, 1}, {"avg", WF_AVG, 1, 1}, {"min", WF_MIN, 1, 1}, {"max", WF_MAX, 1, 1},
+        {"var_samp", WF_VAR, 1, 1}, {"variance", WF_VAR, 1, 1}, {"stddev_samp", WF_STDDEV, 1, 1},
+        {"stddev", WF_STDDEV, 1, 1}, {"bool_and", WF_BOOL_AND, 1, 1}, {"every", WF_BOOL_AND, 1, 1},
+        {"bool_or", WF_BOOL_OR, 1, 1}};
     int f = -1;
     for (size_t i = 0; i < ARRAY_LEN(fns); i++)
         if (!strcmp(x->name, fns[i].name))
@@ -585,6 +588,20 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
             return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "function %s(%s) does not exist", x->name,
                            sql_type_name(t[0], b1, sizeof b1));
         e->type = t[0].id == TY_DOUBLE ? T_DOUBLE : e->fn == WF_SUM && t[0].id == TY_INT ? T_BIGINT : T_NUMDYN;
+        break;
+    case WF_VAR:
+    case WF_STDDEV:  /* double precision for every input, as the plain aggregates (docs/sql.md) */
+        if (!type_rank(t[0]))
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "function %s(%s) does not exist", x->name,
+                           sql_type_name(t[0], b1, sizeof b1));
+        e->type = T_DOUBLE;
+        break;
+    case WF_BOOL_AND:
+    case WF_BOOL_OR:
+        if (t[0].id != TY_BOOL)
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "function %s(%s) does not exist", x->name,
+                           sql_type_name(t[0], b1, sizeof b1));
+        e->type = (sql_type){TY_BOOL, 0, 0};
         break;
     }
     int *part = pl_alloc(c, (size_t)(win->npart + 1) * sizeof *part);
