@@ -4,7 +4,8 @@ in factdb and in SQLite (Python's sqlite3 module has window functions); results 
 
 Functions whose value depends on the order among peers (row_number, ntile, lag, lead, first/last/nth_value,
 ROWS frames) only get orders that end in the unique id, so both engines have one right answer; ranks and
-RANGE frames (with offsets over the integer column a) and GROUPS frames also get orders with ties. NULL placement is always written out (SQLite puts NULLs first
+RANGE frames (with offsets over the integer column a) and GROUPS frames also get orders with ties; any frame
+may EXCLUDE the current row, its group or its ties. NULL placement is always written out (SQLite puts NULLs first
 ascending, PostgreSQL last). Averages, percent_rank, cume_dist and sums of doubles compare as
 differential.Approx; everything else exactly."""
 import csv
@@ -86,6 +87,8 @@ def gen_query(rnd):
     fr = frame(rnd, unique, order) if f[4] and order else ""
     if fr.startswith("ROWS") and not order:
         fr = ""
+    if fr and rnd.random() < 0.3:  # the excluded rows are peers or the current row: the answer stays unique
+        fr += " EXCLUDE " + rnd.choice(["CURRENT ROW", "GROUP", "TIES", "NO OTHERS"])
     spec = " ".join(x for x in ["PARTITION BY " + part if part else "", "ORDER BY " + order if order else "", fr] if x)
     where = ""
     if rnd.random() < 0.5:

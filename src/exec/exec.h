@@ -367,6 +367,7 @@ typedef struct exec_wcall {
     int range_start, range_end; /* RANGE offset PRECEDING / FOLLOWING (one ORDER BY key): the column holding
                                  * each row's bound value, key -/+ offset; -1 none */
     bool groups;                /* GROUPS frame (rows false): offsets count peer groups */
+    int exclude;                /* WX_*: rows EXCLUDE takes out of each frame */
 } exec_wcall;
 
 typedef struct exec_window {

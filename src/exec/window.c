@@ -533,117 +533,227 @@ static int agg_result(wctx *x, const agg_state *st, int64_t row)
     return put(x, row, &v);
 }
 
-/* min / max over frames whose ends only move forward: a deque of the frame's candidate rows (positions in p)
+/* The rows of a frame that count: [a, b) without those EXCLUDE takes out, as two ranges [a0, b0) and [a1, b1)
+ * whose ends each only move forward as the current row advances, and (EXCLUDE TIES) the current row itself
+ * between them. Without EXCLUDE the second range is empty. */
+typedef struct kept {
+    size_t a0, b0, a1, b1;
+    bool self;
+} kept;
+
+static size_t clamp(size_t v, size_t lo, size_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void kept_of(const exec_wcall *k, const frame_walk *f, size_t i, size_t a, size_t b, kept *s)
+{
+    size_t e0 = b, e1 = b;  /* the excluded rows [e0, e1) */
+    if (k->exclude == WX_CURRENT_ROW) {
+        e0 = i;
+        e1 = i + 1;
+    } else if (k->exclude == WX_GROUP || k->exclude == WX_TIES) {
+        e0 = f->ps;
+        e1 = f->pe;
+    }
+    *s = (kept){.a0 = a, .b0 = clamp(e0, a, b), .a1 = clamp(e1, a, b), .b1 = b,
+                .self = k->exclude == WX_TIES && i >= a && i < b};
+}
+
+/* min / max over one range that only moves forward: a deque of the range's candidate rows (positions in p)
  * whose values strictly improve from back to front, so the front is the answer and every row enters and
  * leaves once (a frame to UNBOUNDED FOLLOWING with a moving start would otherwise rescan the rest). */
-static int min_max(wctx *x, const int64_t *p, size_t n)
+typedef struct mm_deque {
+    size_t *dq, head, tail, ce;
+} mm_deque;
+
+/* Moves q to [lo, hi); returns the position of its best row, or SIZE_MAX when it has none. */
+static size_t mm_move(wctx *x, const int64_t *p, mm_deque *q, size_t lo, size_t hi)
 {
     const exec_wcall *k = x->k;
-    size_t bytes = n * sizeof(size_t);
+    int sign = k->fn == WF_MIN ? 1 : -1;
+    if (q->ce < lo)
+        q->ce = lo;
+    for (; q->ce < hi; q->ce++) {
+        sql_value v, t;
+        if (!agg_input(x, p[q->ce], &v))
+            continue;
+        while (q->tail > q->head) {
+            rowset_get(x->in, k->arg[0], (size_t)p[q->dq[q->tail - 1]], &t);
+            if (sign * exec_compare_values(&t, &v) < 0)
+                break;
+            q->tail--;
+        }
+        q->dq[q->tail++] = q->ce;
+    }
+    while (q->head < q->tail && q->dq[q->head] < lo)
+        q->head++;
+    return q->head < q->tail ? q->dq[q->head] : SIZE_MAX;
+}
+
+/* min / max: the better of each range's best and (EXCLUDE TIES) the current row. */
+static int min_max_walk(wctx *x, const int64_t *p, size_t n, frame_walk *f, mm_deque *q)
+{
+    const exec_wcall *k = x->k;
+    int sign = k->fn == WF_MIN ? 1 : -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(i & 4095) && canceled(x->w, x->err))
+            return x->err->code;
+        size_t a, b;
+        kept s;
+        frame_next(x, p, n, i, f, &a, &b);
+        kept_of(k, f, i, a, b, &s);
+        size_t cand[3] = {mm_move(x, p, &q[0], s.a0, s.b0), mm_move(x, p, &q[1], s.a1, s.b1), s.self ? i : SIZE_MAX};
+        sql_value r = {.type = k->type, .null = true}, v;
+        for (int c = 0; c < 3; c++) {
+            if (cand[c] == SIZE_MAX || (c == 2 && !agg_input(x, p[i], &v)))
+                continue;
+            rowset_get(x->in, k->arg[0], (size_t)p[cand[c]], &v);
+            if (r.null || sign * exec_compare_values(&v, &r) < 0)
+                r = v;
+        }
+        if (put(x, p[i], &r))
+            return x->err->code;
+    }
+    return 0;
+}
+
+static int min_max(wctx *x, const int64_t *p, size_t n)
+{
+    size_t bytes = 2 * (n ? n : 1) * sizeof(size_t);
     if (charge(x->w, bytes, x->err))
         return x->err->code;
-    size_t *dq = malloc(bytes ? bytes : 1);
+    size_t *dq = malloc(bytes);
     if (!dq) {
         release(x->w, bytes);
         return base_err(x->err, FACTDB_NOMEM, "out of memory");
     }
-    size_t head = 0, tail = 0, ce = 0;
+    mm_deque q[2] = {{.dq = dq}, {.dq = dq + (n ? n : 1)}};
     frame_walk f;
-    int rc = walk_begin(x, p, n, &f), sign = k->fn == WF_MIN ? 1 : -1;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!(i & 4095) && (rc = canceled(x->w, x->err)))
-            break;
-        size_t a, b;
-        frame_next(x, p, n, i, &f, &a, &b);
-        if (ce < a)
-            ce = a;
-        for (; ce < b; ce++) {
-            sql_value v, t;
-            if (!agg_input(x, p[ce], &v))
-                continue;
-            while (tail > head) {
-                rowset_get(x->in, k->arg[0], (size_t)p[dq[tail - 1]], &t);
-                if (sign * exec_compare_values(&t, &v) < 0)
-                    break;
-                tail--;
-            }
-            dq[tail++] = ce;
-        }
-        while (head < tail && dq[head] < a)
-            head++;
-        sql_value r = {.type = k->type, .null = true};
-        if (head < tail && dq[head] < b)
-            rowset_get(x->in, k->arg[0], (size_t)p[dq[head]], &r);
-        rc = put(x, p[i], &r);
-    }
+    int rc = walk_begin(x, p, n, &f);
+    if (!rc)
+        rc = min_max_walk(x, p, n, &f, q);
     walk_end(x, &f);
     free(dq);
     release(x->w, bytes);
     return rc;
 }
 
-/* count, sum, avg and first / last / nth_value over each row's frame. */
+/* A running aggregate over one range that only moves forward: rows enter at its end and leave at its start
+ * where that is exact, else it restarts. */
+typedef struct agg_range {
+    agg_state st;
+    size_t cs, ce;              /* the rows now in st: [cs, ce) */
+} agg_range;
+
+static int range_move(wctx *x, const int64_t *p, agg_range *g, size_t lo, size_t hi, bool removable)
+{
+    if (lo >= hi || lo >= g->ce || (lo > g->cs && !removable)) {
+        int scale = g->st.scale;
+        memset(&g->st, 0, sizeof g->st);
+        g->st.scale = scale;
+        g->cs = g->ce = lo;
+    }
+    for (; g->cs < lo; g->cs++)
+        if (agg_add(x, &g->st, p[g->cs], -1))
+            return x->err->code;
+    for (; g->ce < hi; g->ce++)
+        if (agg_add(x, &g->st, p[g->ce], 1))
+            return x->err->code;
+    return 0;
+}
+
+/* a and b together (b's rows after a's): Chan et al.'s merge of the variance terms. */
+static agg_state agg_merge(agg_state a, const agg_state *b)
+{
+    if (!b->cnt)
+        return a;
+    if (!a.cnt) {
+        int scale = a.scale;
+        a = *b;
+        a.scale = scale;
+        return a;
+    }
+    double na = (double)a.cnt, nb = (double)b->cnt, delta = b->mean - a.mean;
+    a.mean += delta * nb / (na + nb);
+    a.m2 += b->m2 + delta * delta * na * nb / (na + nb);
+    a.cnt += b->cnt;
+    a.sum += b->sum;
+    a.dsum += b->dsum;
+    a.ntrue += b->ntrue;
+    return a;
+}
+
+/* first / last / nth_value: row number m (1-based) of the kept rows, or -1. */
+static int64_t kept_row(const kept *s, size_t i, uint64_t m)
+{
+    uint64_t n0 = s->b0 - s->a0, n1 = s->b1 - s->a1;
+    if (m <= n0)
+        return (int64_t)(s->a0 + m - 1);
+    m -= n0;
+    if (s->self && m == 1)
+        return (int64_t)i;
+    m -= s->self;
+    return m <= n1 ? (int64_t)(s->a1 + m - 1) : -1;
+}
+
+static int value_at(wctx *x, const int64_t *p, size_t i, const kept *s)
+{
+    const exec_wcall *k = x->k;
+    uint64_t total = s->b0 - s->a0 + s->self + (s->b1 - s->a1), m = 0;
+    if (k->fn == WF_FIRST_VALUE)
+        m = total ? 1 : 0;
+    else if (k->fn == WF_LAST_VALUE)
+        m = total;
+    else {
+        sql_value nv;
+        rowset_get(x->in, k->arg[1], (size_t)p[i], &nv);
+        if (!nv.null && nv.i <= 0)
+            return sql_err(x->err, FACTDB_INVALID_VALUE, k->pos, "argument of nth_value must be greater than zero");
+        m = nv.null ? 0 : (uint64_t)nv.i;
+    }
+    int64_t t = m ? kept_row(s, i, m) : -1;
+    sql_value v = {.type = k->type, .null = true};
+    if (t >= 0)
+        rowset_get(x->in, k->arg[0], (size_t)p[t], &v);
+    return put_cast(x, p[i], &v);
+}
+
+/* count, sum, avg, var, bool_and / bool_or and first / last / nth_value over each row's frame. */
 static int framed_walk(wctx *x, const int64_t *p, size_t n, frame_walk *f)
 {
     const exec_wcall *k = x->k;
-    agg_state st = {0};
+    agg_range g[2];
+    memset(g, 0, sizeof g);
     bool agg = k->fn >= WF_COUNT_STAR;
     bool removable = k->fn == WF_COUNT_STAR || k->fn == WF_COUNT || k->fn == WF_BOOL_AND || k->fn == WF_BOOL_OR ||
                      ((k->fn == WF_SUM || k->fn == WF_AVG) && !is_double_sum(k, x->in));
     if ((k->fn == WF_SUM || k->fn == WF_AVG) && !is_double_sum(k, x->in)) {
         /* one scale for the partition: the largest of its values' (static for most columns) */
         sql_type t = x->in->cols[k->arg[0]].type;
-        st.scale = t.id == TY_NUMERIC ? MAX(t.scale, 0) : 0;
+        int scale = t.id == TY_NUMERIC ? MAX(t.scale, 0) : 0;
         if (t.id == TY_NUMERIC && t.scale < 0)
             for (size_t i = 0; i < n; i++) {
                 sql_value v;
                 rowset_get(x->in, k->arg[0], (size_t)p[i], &v);
                 if (!v.null)
-                    st.scale = MAX(st.scale, v.nscale);
+                    scale = MAX(scale, v.nscale);
             }
+        g[0].st.scale = g[1].st.scale = scale;
     }
-    size_t cs = 0, ce = 0;  /* the rows now in st: [cs, ce) */
     for (size_t i = 0; i < n; i++) {
         if (!(i & 4095) && canceled(x->w, x->err))
             return x->err->code;
         size_t a, b;
+        kept s;
         frame_next(x, p, n, i, f, &a, &b);
+        kept_of(k, f, i, a, b, &s);
         if (!agg) {
-            sql_value v = {.type = k->type, .null = true};
-            int64_t t = -1;
-            if (k->fn == WF_FIRST_VALUE && a < b)
-                t = p[a];
-            else if (k->fn == WF_LAST_VALUE && a < b)
-                t = p[b - 1];
-            else if (k->fn == WF_NTH_VALUE) {
-                sql_value nv;
-                rowset_get(x->in, k->arg[1], (size_t)p[i], &nv);
-                if (!nv.null && nv.i <= 0)
-                    return sql_err(x->err, FACTDB_INVALID_VALUE, k->pos, "argument of nth_value must be greater "
-                                                                          "than zero");
-                if (!nv.null && (uint64_t)nv.i <= b - a)
-                    t = p[a + (size_t)nv.i - 1];
-            }
-            if (t >= 0)
-                rowset_get(x->in, k->arg[0], (size_t)t, &v);
-            if (put_cast(x, p[i], &v))
+            if (value_at(x, p, i, &s))
                 return x->err->code;
             continue;
         }
-        if (a >= b || a >= ce || (a > cs && !removable)) {
-            /* restart: the frame left the rows held, or they cannot be taken out */
-            int scale = st.scale;
-            memset(&st, 0, sizeof st);
-            st.scale = scale;
-            cs = ce = a;
-        }
-        for (; cs < a; cs++)
-            if (agg_add(x, &st, p[cs], -1))
-                return x->err->code;
-        for (; ce < b; ce++)
-            if (agg_add(x, &st, p[ce], 1))
-                return x->err->code;
-        if (agg_result(x, &st, p[i]))
+        if (range_move(x, p, &g[0], s.a0, s.b0, removable) || range_move(x, p, &g[1], s.a1, s.b1, removable))
+            return x->err->code;
+        agg_state st = agg_merge(g[0].st, &g[1].st);
+        if ((s.self && agg_add(x, &st, p[i], 1)) || agg_result(x, &st, p[i]))
             return x->err->code;
     }
     return 0;

@@ -107,7 +107,8 @@ static bool same_window(const ast *x, const ast *y)
     xa.over = ya.over = NULL;
     if (!same_ast(&xa, &ya) || !same_ast(x->filter, y->filter))
         return false;
-    if (a->npart != b->npart || a->norder != b->norder || a->frame != b->frame || a->start != b->start ||
+    if (a->npart != b->npart || a->norder != b->norder || a->frame != b->frame || a->exclude != b->exclude ||
+        a->start != b->start ||
         a->end != b->end || !same_ast(a->start_off, b->start_off) || !same_ast(a->end_off, b->end_off))
         return false;
     for (int i = 0; i < a->npart; i++)
@@ -623,6 +624,7 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
      * ORDER BY, where every row is a peer) */
     e->rows = win->frame == WF_ROWS;
     e->groups = win->frame == WF_GROUPS;
+    e->exclude = win->frame ? win->exclude : WX_NONE;
     if (e->groups && !win->norder)
         return pl_perr(c, FACTDB_INVALID_ARGUMENT, win->frame_pos, "GROUPS mode requires an ORDER BY clause");
     e->start = win->frame ? win->start : WB_UNBOUNDED_PRECEDING;

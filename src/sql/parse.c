@@ -718,8 +718,20 @@ static int frame_clause(parser *p, sql_window *w)
         return lex_error(p, w->end_pos, "frame starting from current row cannot have preceding rows");
     if (w->start == WB_FOLLOWING && (w->end == WB_PRECEDING || w->end == WB_CURRENT_ROW))
         return lex_error(p, w->end_pos, "frame starting from following row cannot have preceding rows");
-    if (is_kw(p, "exclude"))
-        return lex_error(p, p->tok.pos, "EXCLUDE in a window frame is not supported");
+    if (accept_kw(p, "exclude")) {
+        if (accept_kw(p, "current")) {
+            w->exclude = WX_CURRENT_ROW;
+            return expect_kw(p, "row");
+        }
+        if (accept_kw(p, "group"))
+            w->exclude = WX_GROUP;
+        else if (accept_kw(p, "ties"))
+            w->exclude = WX_TIES;
+        else if (accept_kw(p, "no"))
+            return expect_kw(p, "others");
+        else
+            return syntax(p, "CURRENT ROW, GROUP, TIES or NO OTHERS");
+    }
     return 0;
 }
 

@@ -135,6 +135,8 @@ typedef enum win_bound {
  * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE / WF_GROUPS: start .. end, with start_off / end_off the
  * offsets of WB_PRECEDING / WB_FOLLOWING bounds. The parser has already refused impossible frames. */
 enum { WF_NONE = 0, WF_ROWS, WF_RANGE, WF_GROUPS };
+/* EXCLUDE NO OTHERS (none), CURRENT ROW, GROUP (the row's peers), TIES (its peers but not itself) */
+enum { WX_NONE = 0, WX_CURRENT_ROW, WX_GROUP, WX_TIES };
 struct sql_window {
     int pos;
     ast **part;
@@ -145,6 +147,7 @@ struct sql_window {
     win_bound start, end;
     ast *start_off, *end_off;
     int start_pos, end_pos;
+    int exclude;        /* WX_* */
     char *ref;          /* OVER w / OVER (w ...): a window of the WINDOW clause this one starts from; NULL none */
     int ref_pos;
     bool bare;          /* OVER w without parentheses: w exactly, frame included */
