@@ -500,57 +500,10 @@ static int range_offset(plan_ctx *c, ast *x, int pos, sql_type key, sql_type bou
     return 0;
 }
 
-/* Checks call k's arguments and fills its executor description. */
-static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e)
+/* The result type of call x (PostgreSQL's), its arguments' types t[] checked. */
+static int call_type(plan_ctx *c, const ast *x, const sql_type *t, exec_wcall *e)
 {
-    plan_ctx *c = w->c;
-    const ast *x = w->calls.v[k];
-    const sql_window *win = x->over;
-    const int *a = &w->call_args[k * NARGS];
-    static const struct { const char *name; win_fn fn; int lo, hi; } fns[] = {
-        {"row_number", WF_ROW_NUMBER, 0, 0}, {"rank", WF_RANK, 0, 0}, {"dense_rank", WF_DENSE_RANK, 0, 0},
-        {"percent_rank", WF_PERCENT_RANK, 0, 0}, {"cume_dist", WF_CUME_DIST, 0, 0}, {"ntile", WF_NTILE, 1, 1},
-        {"lag", WF_LAG, 1, 3}, {"lead", WF_LEAD, 1, 3}, {"first_value", WF_FIRST_VALUE, 1, 1},
-        {"last_value", WF_LAST_VALUE, 1, 1}, {"nth_value", WF_NTH_VALUE, 2, 2}, {"count", WF_COUNT, 1, 1},
-        {"sum", WF_SUM, 1, 1}, {"avg", WF_AVG, 1, 1}, {"min", WF_MIN, 1, 1}, {"max", WF_MAX, 1, 1},
-        {"var_samp", WF_VAR, 1, 1}, {"variance", WF_VAR, 1, 1}, {"stddev_samp", WF_STDDEV, 1, 1},
-        {"stddev", WF_STDDEV, 1, 1}, {"bool_and", WF_BOOL_AND, 1, 1}, {"every", WF_BOOL_AND, 1, 1},
-        {"bool_or", WF_BOOL_OR, 1, 1}};
-    int f = -1;
-    for (size_t i = 0; i < ARRAY_LEN(fns); i++)
-        if (!strcmp(x->name, fns[i].name))
-            f = (int)i;
-    if (f < 0) {
-        if (is_aggregate(x))
-            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "%s is not supported as a window function (window "
-                           "aggregates: count, sum, avg, min, max)", x->name);
-        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "OVER specified, but %s is not a window function nor an "
-                       "aggregate function", x->name);
-    }
-    memset(e, 0, sizeof *e);
-    e->fn = fns[f].fn;
-    e->pos = x->pos;
-    e->filter = a[3] >= 0 ? base + a[3] : -1;
-    sql_type t[3];
-    for (int i = 0; i < 3; i++) {
-        e->arg[i] = a[i] >= 0 ? base + a[i] : -1;
-        t[i] = a[i] >= 0 ? in->types[base + a[i]] : T_TEXT;
-    }
     char b1[40], b2[40];
-    if (x->star) {
-        if (e->fn != WF_COUNT)
-            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "%s(*) is not allowed; only count(*)", x->name);
-        e->fn = WF_COUNT_STAR;
-    } else if (x->nargs < fns[f].lo || x->nargs > fns[f].hi) {
-        size_t o = 0;
-        b1[0] = 0;
-        for (int i = 0; i < x->nargs && o < sizeof b1; i++)
-            o += (size_t)snprintf(b1 + o, sizeof b1 - o, "%s%s", i ? ", " : "", sql_type_name(t[i], b2, sizeof b2));
-        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "function %s(%s) does not exist", x->name, b1);
-    }
-    if (e->filter >= 0 && in->types[e->filter].id != TY_BOOL)
-        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->filter->pos, "argument of FILTER must be type boolean, not type "
-                       "%s", sql_type_name(in->types[e->filter], b1, sizeof b1));
     switch (e->fn) {
     case WF_ROW_NUMBER:
     case WF_RANK:
@@ -605,21 +558,14 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
         e->type = (sql_type){TY_BOOL, 0, 0};
         break;
     }
-    int *part = pl_alloc(c, (size_t)(win->npart + 1) * sizeof *part);
-    sort_key *order = pl_alloc(c, (size_t)(win->norder + 1) * sizeof *order);
-    if (!part || !order)
-        return pl_nomem(c);
-    for (int i = 0; i < win->npart; i++)
-        part[i] = base + w->call_part[k][i];
-    for (int i = 0; i < win->norder; i++) {
-        const sql_order_item *o = &win->order[i];
-        order[i] = (sort_key){.col = base + w->call_order[k][i], .desc = o->desc,
-                              .nulls_first = o->nulls == 1 || (o->nulls == 0 && o->desc)};
-    }
-    e->part = part;
-    e->npart = win->npart;
-    e->order = order;
-    e->norder = win->norder;
+    return 0;
+}
+
+/* The frame of a call whose columns e already holds; a: its pieces (the RANGE bounds at 4 and 5). */
+static int describe_frame(plan_ctx *c, const sql_window *win, const plan_node *in, const int *a, int base,
+                          exec_wcall *e)
+{
+    const sort_key *order = e->order;
     /* PostgreSQL's default frame: RANGE UNBOUNDED PRECEDING .. CURRENT ROW (the whole partition without
      * ORDER BY, where every row is a peer) */
     e->rows = win->frame == WF_ROWS;
@@ -639,11 +585,82 @@ static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e
             return c->err->code;
         return 0;
     }
-    if (win->start_off && frame_offset(c, win->start_off, win->start_pos, "starting", &e->start_off, e->rows ? "ROWS" : "GROUPS"))
+    const char *mode = e->rows ? "ROWS" : "GROUPS";
+    if (win->start_off && frame_offset(c, win->start_off, win->start_pos, "starting", &e->start_off, mode))
         return c->err->code;
-    if (win->end_off && frame_offset(c, win->end_off, win->end_pos, "ending", &e->end_off, e->rows ? "ROWS" : "GROUPS"))
+    if (win->end_off && frame_offset(c, win->end_off, win->end_pos, "ending", &e->end_off, mode))
         return c->err->code;
     return 0;
+}
+
+/* Checks call k's arguments and fills its executor description. */
+static int describe_call(wplan *w, plan_node *in, int k, int base, exec_wcall *e)
+{
+    plan_ctx *c = w->c;
+    const ast *x = w->calls.v[k];
+    const sql_window *win = x->over;
+    const int *a = &w->call_args[k * NARGS];
+    static const struct { const char *name; win_fn fn; int lo, hi; } fns[] = {
+        {"row_number", WF_ROW_NUMBER, 0, 0}, {"rank", WF_RANK, 0, 0}, {"dense_rank", WF_DENSE_RANK, 0, 0},
+        {"percent_rank", WF_PERCENT_RANK, 0, 0}, {"cume_dist", WF_CUME_DIST, 0, 0}, {"ntile", WF_NTILE, 1, 1},
+        {"lag", WF_LAG, 1, 3}, {"lead", WF_LEAD, 1, 3}, {"first_value", WF_FIRST_VALUE, 1, 1},
+        {"last_value", WF_LAST_VALUE, 1, 1}, {"nth_value", WF_NTH_VALUE, 2, 2}, {"count", WF_COUNT, 1, 1},
+        {"sum", WF_SUM, 1, 1}, {"avg", WF_AVG, 1, 1}, {"min", WF_MIN, 1, 1}, {"max", WF_MAX, 1, 1},
+        {"var_samp", WF_VAR, 1, 1}, {"variance", WF_VAR, 1, 1}, {"stddev_samp", WF_STDDEV, 1, 1},
+        {"stddev", WF_STDDEV, 1, 1}, {"bool_and", WF_BOOL_AND, 1, 1}, {"every", WF_BOOL_AND, 1, 1},
+        {"bool_or", WF_BOOL_OR, 1, 1}};
+    int f = -1;
+    for (size_t i = 0; i < ARRAY_LEN(fns); i++)
+        if (!strcmp(x->name, fns[i].name))
+            f = (int)i;
+    if (f < 0) {
+        if (is_aggregate(x))
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "%s is not supported as a window function", x->name);
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "OVER specified, but %s is not a window function nor an "
+                       "aggregate function", x->name);
+    }
+    memset(e, 0, sizeof *e);
+    e->fn = fns[f].fn;
+    e->pos = x->pos;
+    e->filter = a[3] >= 0 ? base + a[3] : -1;
+    sql_type t[3];
+    for (int i = 0; i < 3; i++) {
+        e->arg[i] = a[i] >= 0 ? base + a[i] : -1;
+        t[i] = a[i] >= 0 ? in->types[base + a[i]] : T_TEXT;
+    }
+    char b1[40], b2[40];
+    if (x->star) {
+        if (e->fn != WF_COUNT)
+            return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "%s(*) is not allowed; only count(*)", x->name);
+        e->fn = WF_COUNT_STAR;
+    } else if (x->nargs < fns[f].lo || x->nargs > fns[f].hi) {
+        size_t o = 0;
+        b1[0] = 0;
+        for (int i = 0; i < x->nargs && o < sizeof b1; i++)
+            o += (size_t)snprintf(b1 + o, sizeof b1 - o, "%s%s", i ? ", " : "", sql_type_name(t[i], b2, sizeof b2));
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "function %s(%s) does not exist", x->name, b1);
+    }
+    if (e->filter >= 0 && in->types[e->filter].id != TY_BOOL)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->filter->pos, "argument of FILTER must be type boolean, not type "
+                       "%s", sql_type_name(in->types[e->filter], b1, sizeof b1));
+    if (call_type(c, x, t, e))
+        return c->err->code;
+    int *part = pl_alloc(c, (size_t)(win->npart + 1) * sizeof *part);
+    sort_key *order = pl_alloc(c, (size_t)(win->norder + 1) * sizeof *order);
+    if (!part || !order)
+        return pl_nomem(c);
+    for (int i = 0; i < win->npart; i++)
+        part[i] = base + w->call_part[k][i];
+    for (int i = 0; i < win->norder; i++) {
+        const sql_order_item *o = &win->order[i];
+        order[i] = (sort_key){.col = base + w->call_order[k][i], .desc = o->desc,
+                              .nulls_first = o->nulls == 1 || (o->nulls == 0 && o->desc)};
+    }
+    e->part = part;
+    e->npart = win->npart;
+    e->order = order;
+    e->norder = win->norder;
+    return describe_frame(c, win, in, &w->call_args[k * NARGS], base, e);
 }
 
 static int window_node(wplan *w, plan_node *in, int base, plan_node **out)
@@ -682,43 +699,37 @@ static int window_node(wplan *w, plan_node *in, int base, plan_node **out)
     return 0;
 }
 
-int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
+/* Every named window is checked, used or not: duplicates, references, and its expressions (as pieces). */
+static int check_named_windows(wplan *w, const sql_select *s)
 {
-    if (check_places(c, s))
-        return c->err->code;
-    for (int i = 0; i < s->nwindows; i++) {  /* every named window is checked, used or not */
-        sql_window *unused;
+    plan_ctx *c = w->c;
+    for (int i = 0; i < s->nwindows; i++) {
+        sql_window *resolved;
         for (int k = 0; k < i; k++)
             if (!strcmp(s->windows[k].name, s->windows[i].name))
                 return pl_perr(c, FACTDB_INVALID_ARGUMENT, s->windows[i].pos, "window \"%s\" is already defined",
                                s->windows[i].name);
-        if (resolve_window(c, s, s->windows[i].spec, i, &unused))
+        if (resolve_window(c, s, s->windows[i].spec, i, &resolved))
             return c->err->code;
-    }
-    wplan w = {.c = c};
-    for (int i = 0; i < s->nwindows; i++) {  /* an unused named window's expressions are checked too */
         const sql_window *nw = s->windows[i].spec;
         int unused;
         for (int k = 0; k < nw->npart; k++)
-            if (inner_piece(&w, nw->part[k], &unused))
+            if (inner_piece(w, nw->part[k], &unused))
                 return c->err->code;
         for (int k = 0; k < nw->norder; k++)
-            if (inner_piece(&w, nw->order[k].expr, &unused))
+            if (inner_piece(w, nw->order[k].expr, &unused))
                 return c->err->code;
     }
-    int nstar = 0;
-    ast **items = pl_alloc(c, (size_t)(s->nitems + 1) * sizeof *items);
-    sql_order_item *order = pl_alloc(c, (size_t)(s->norder + 1) * sizeof *order);
-    if (!items || !order)
-        return pl_nomem(c);
-    for (int i = 0; i < s->nitems; i++) {
-        if (s->items[i]->kind == A_STAR) {
-            nstar++;
-            continue;
-        }
-        if (rewrite(&w, s, s->items[i], &items[i]))
-            return c->err->code;
-    }
+    return 0;
+}
+
+/* The select items and ORDER BY over the window node (items[i] unset for a *); ORDER BY items naming an
+ * output column (by position or name) stay as written. */
+static int rewrite_select(wplan *w, const sql_select *s, ast **items, sql_order_item *order)
+{
+    for (int i = 0; i < s->nitems; i++)
+        if (s->items[i]->kind != A_STAR && rewrite(w, s, s->items[i], &items[i]))
+            return w->c->err->code;
     for (int i = 0; i < s->norder; i++) {
         ast *x = s->order[i].expr;
         order[i] = s->order[i];
@@ -726,16 +737,31 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
         for (int k = 0; k < s->nitems && x->kind == A_COLUMN && !x->qual && !output_ref; k++)
             output_ref = s->aliases[k] ? !strcmp(s->aliases[k], x->name)
                                        : s->items[k]->kind != A_STAR && !strcmp(bind_item_name(s->items[k]), x->name);
-        if (!output_ref && rewrite(&w, s, x, &order[i].expr))
-            return c->err->code;
+        if (!output_ref && rewrite(w, s, x, &order[i].expr))
+            return w->c->err->code;
     }
-    /* the first node: the original query computing the pieces (one constant when there is none) */
+    return 0;
+}
+
+static ast *int_const(plan_ctx *c, const char *text, int pos)
+{
+    ast *x = pl_alloc(c, sizeof *x);
+    if (x)
+        *x = (ast){.kind = A_CONST, .lit = L_INT, .text = (char *)text, .text_len = strlen(text), .pos = pos, .depth = 1};
+    return x;
+}
+
+/* The first node: s's FROM / WHERE / GROUP BY / HAVING with the pieces as items, each * first and followed by a
+ * marker column (__ws1, ...), since where one star's columns end is known only once the node is bound.
+ * star_end[k]: star k's marker column; *base: the first piece's column. */
+static int first_node(wplan *w, const sql_select *s, int nstar, plan_node **n1, int *star_end, int *base)
+{
+    plan_ctx *c = w->c;
     sql_select *s1 = pl_alloc(c, sizeof *s1);
-    int np = w.pieces.n;
+    int np = w->pieces.n, at = 0;
     ast **p1 = pl_alloc(c, (size_t)(np + 2 * nstar + 1) * sizeof *p1);
     char **a1 = pl_alloc(c, (size_t)(np + 2 * nstar + 1) * sizeof *a1);
-    int *star_end = pl_alloc(c, (size_t)(nstar + 1) * sizeof *star_end);
-    if (!s1 || !p1 || !a1 || !star_end)
+    if (!s1 || !p1 || !a1)
         return pl_nomem(c);
     *s1 = *s;
     s1->distinct = false;
@@ -748,61 +774,49 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
     s1->nwindows = 0;
     if (resolve_group(c, s1, s))
         return c->err->code;
-    /* each * is followed by a marker column (__ws1, ...): where one star's columns end is known only once
-     * the node is bound */
-    int at = 0;
+    char name[32];
     for (int i = 0, k = 0; i < s->nitems; i++)
         if (s->items[i]->kind == A_STAR) {
-            char name[32];
             snprintf(name, sizeof name, "__ws%d", ++k);
-            ast *mark = pl_alloc(c, sizeof *mark);
-            if (!mark || !(a1[at + 1] = sql_arena_strndup(c->a, name, strlen(name))))
-                return pl_nomem(c);
-            *mark = (ast){.kind = A_CONST, .lit = L_INT, .text = "0", .text_len = 1, .pos = s->pos, .depth = 1};
             p1[at] = s->items[i];
-            p1[at + 1] = mark;
+            if (!(p1[at + 1] = int_const(c, "0", s->pos)) || !(a1[at + 1] = sql_arena_strndup(c->a, name, strlen(name))))
+                return pl_nomem(c);
             at += 2;
         }
     for (int i = 0; i < np; i++) {
-        char name[32];
         snprintf(name, sizeof name, "__wp%d", i + 1);
-        p1[at] = w.pieces.v[i];
+        p1[at] = w->pieces.v[i];
         if (!(a1[at++] = sql_arena_strndup(c->a, name, strlen(name))))
             return pl_nomem(c);
     }
-    if (!at) {
-        ast *one = pl_alloc(c, sizeof *one);
-        if (!one)
-            return pl_nomem(c);
-        *one = (ast){.kind = A_CONST, .lit = L_INT, .text = "1", .text_len = 1, .pos = s->pos, .depth = 1};
-        p1[at++] = one;
-    }
+    if (!at && !(p1[at++] = int_const(c, "1", s->pos)))  /* no piece at all: one constant column */
+        return pl_nomem(c);
     s1->items = p1;
     s1->aliases = a1;
     s1->nitems = at;
-    plan_node *n1, *wn = NULL;
-    if (pl_query_expr(c, s1, &n1))
+    if (pl_query_expr(c, s1, n1))
         return c->err->code;
-    int base = 0;  /* the first piece's column */
+    *base = 0;
     for (int k = 0; k < nstar; k++) {
-        char name[32];
         snprintf(name, sizeof name, "__ws%d", k + 1);
-        while (base < n1->ncols && strcmp(n1->names[base], name))
-            base++;
-        star_end[k] = base++;
+        while (*base < (*n1)->ncols && strcmp((*n1)->names[*base], name))
+            (*base)++;
+        star_end[k] = (*base)++;
     }
-    for (int i = 0; i < w.nrefs; i++)
-        w.refs[i].col->ival = w.refs[i].piece >= 0 ? base + w.refs[i].piece + 1 : n1->ncols + (-w.refs[i].piece - 1) + 1;
-    if (window_node(&w, n1, base, &wn))
-        return c->err->code;
-    /* the final node: the items over the window node's columns */
-    int nf = s->nitems + base;
+    return 0;
+}
+
+/* The final node over the window node wn: the rewritten items (stars expanded to n1's columns by index),
+ * DISTINCT, ORDER BY, LIMIT / OFFSET; output names are the original items'. */
+static int final_node(plan_ctx *c, const sql_select *s, ast **items, sql_order_item *order, const plan_node *n1,
+                      const int *star_end, plan_node *wn, plan_node **out)
+{
+    int nf = s->nitems + n1->ncols, at = 0;
     ast **fi = pl_alloc(c, (size_t)(nf + 1) * sizeof *fi);
     char **fa = pl_alloc(c, (size_t)(nf + 1) * sizeof *fa);
     sql_select *f = pl_alloc(c, sizeof *f);
     if (!fi || !fa || !f)
         return pl_nomem(c);
-    at = 0;
     for (int i = 0, star = 0; i < s->nitems; i++) {
         if (s->items[i]->kind == A_STAR) {
             int from = star ? star_end[star - 1] + 1 : 0;
@@ -821,4 +835,28 @@ int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
     *f = (sql_select){.distinct = s->distinct, .items = fi, .aliases = fa, .nitems = at, .order = order,
                       .norder = s->norder, .limit = s->limit, .offset = s->offset, .pos = s->pos};
     return pl_bind_node(c, f, wn, NULL, NULL, 0, out);
+}
+
+int plan_window(plan_ctx *c, sql_select *s, plan_node **out)
+{
+    wplan w = {.c = c};
+    if (check_places(c, s) || check_named_windows(&w, s))
+        return c->err->code;
+    int nstar = 0;
+    for (int i = 0; i < s->nitems; i++)
+        nstar += s->items[i]->kind == A_STAR;
+    ast **items = pl_alloc(c, (size_t)(s->nitems + 1) * sizeof *items);
+    sql_order_item *order = pl_alloc(c, (size_t)(s->norder + 1) * sizeof *order);
+    int *star_end = pl_alloc(c, (size_t)(nstar + 1) * sizeof *star_end);
+    if (!items || !order || !star_end)
+        return pl_nomem(c);
+    plan_node *n1, *wn = NULL;
+    int base = 0;
+    if (rewrite_select(&w, s, items, order) || first_node(&w, s, nstar, &n1, star_end, &base))
+        return c->err->code;
+    for (int i = 0; i < w.nrefs; i++)  /* pieces and calls are columns of the window node now */
+        w.refs[i].col->ival = w.refs[i].piece >= 0 ? base + w.refs[i].piece + 1 : n1->ncols - w.refs[i].piece;
+    if (window_node(&w, n1, base, &wn))
+        return c->err->code;
+    return final_node(c, s, items, order, n1, star_end, wn, out);
 }
