@@ -108,6 +108,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py
 	FACTDB_BUILD=build/asan python3 tests/differential.py
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
+	FACTDB_BUILD=build/asan python3 tests/window_differential.py
 	FACTDB_BUILD=build/asan python3 tests/pgdiff/test_pgdiff.py
 	FACTDB_BUILD=build/asan python3 tests/tpch/test_tpch.py
 	FACTDB_BUILD=build/asan python3 tests/ssb/test_ssb.py

@@ -345,6 +345,48 @@ typedef enum setop_type { SO_UNION, SO_INTERSECT, SO_EXCEPT } setop_type;
 int exec_setop_run(setop_type op, bool all, const rowset *l, const rowset *r, _Atomic size_t *mem, size_t mem_limit,
                    rowset *out, factdb_error *err);
 
+/* ---- window functions (window.c), over a materialized relation ---- */
+typedef enum win_fn {
+    WF_ROW_NUMBER, WF_RANK, WF_DENSE_RANK, WF_PERCENT_RANK, WF_CUME_DIST, WF_NTILE, WF_LAG, WF_LEAD,
+    WF_FIRST_VALUE, WF_LAST_VALUE, WF_NTH_VALUE, WF_COUNT_STAR, WF_COUNT, WF_SUM, WF_AVG, WF_MIN, WF_MAX,
+    WF_VAR, WF_STDDEV, WF_BOOL_AND, WF_BOOL_OR  /* every function from WF_COUNT_STAR on is an aggregate */
+} win_fn;
+
+/* One window function call: its input columns, its window and its frame. The planner has checked the
+ * argument types: ntile's, lag's / lead's offset and nth_value's n are integer (int4) columns; lag's default
+ * is cast to `type` per value. */
+typedef struct exec_wcall {
+    win_fn fn;
+    sql_type type;              /* result type */
+    int pos;                    /* of the call in the statement (errors) */
+    int arg[3];                 /* input columns of the arguments; -1 none */
+    int filter;                 /* aggregate's FILTER column (boolean); -1 none */
+    const int *part;            /* PARTITION BY columns */
+    int npart;
+    const sort_key *order;      /* ORDER BY columns */
+    int norder;
+    bool rows;                  /* ROWS frame; else RANGE (CURRENT ROW means its peers) */
+    win_bound start, end;
+    int64_t start_off, end_off; /* ROWS n PRECEDING / FOLLOWING: n >= 0 */
+    int range_start, range_end; /* RANGE offset PRECEDING / FOLLOWING (one ORDER BY key): the column holding
+                                 * each row's bound value, key -/+ offset; -1 none */
+    bool groups;                /* GROUPS frame (rows false): offsets count peer groups */
+    int exclude;                /* WX_*: rows EXCLUDE takes out of each frame */
+} exec_wcall;
+
+typedef struct exec_window {
+    const exec_wcall *calls;
+    int ncalls;
+    atomic_bool *cancel;
+    _Atomic size_t *mem;        /* the statement's memory counter and limit */
+    size_t mem_limit;
+} exec_window;
+
+/* out (initialized here) gets in's columns then one column per call, rows in in's order. Text of in's
+ * columns points into in, which must outlive out. Errors: LIMIT (memory), cancel, INVALID_VALUE (ntile /
+ * nth_value argument not positive, overflow) with the call's position. */
+int exec_window_run(const exec_window *w, const rowset *in, rowset *out, factdb_error *err);
+
 /* Runs a bound SELECT. On success *res owns the result (free with exec_result_free). */
 int exec_select(factdb *db, query *q, const exec_options *o, exec_result *res, exec_stats *st, factdb_error *err);
 void exec_result_free(exec_result *r);

@@ -1914,6 +1914,8 @@ static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
 /* A SELECT: one table without correlated subqueries is one PN_QUERY; anything else a join problem. */
 static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
 {
+    if (window_present(s))
+        return plan_window(c, s, out);
     bool simple = !s->from && (!s->table || (!find_cte(c, s->table) &&
                                              !(pl_sysview_exists(s->table) &&
                                                (strchr(s->table, '.') || !table_exists(c, s->table)))));
@@ -2374,7 +2376,7 @@ int pl_run_node(plan_ctx *c, plan_node *n)
     if (n->done)
         return 0;
     int rc = 0;
-    if (n->kind == PN_QUERY && n->input && (rc = pl_run_node(c, n->input)))
+    if ((n->kind == PN_QUERY || n->kind == PN_WINDOW) && n->input && (rc = pl_run_node(c, n->input)))
         return rc;
     if (n->kind == PN_JOIN && (n->j.type == JT_INNER || n->j.type == JT_LEFT || n->j.type == JT_SEMI ||
                                n->j.type == JT_ANTI) && n->r->kind == PN_QUERY && !n->r->done) {
@@ -2416,6 +2418,8 @@ int pl_run_node(plan_ctx *c, plan_node *n)
             return pl_nomem(c);
         if (n->kind == PN_JOIN)
             rc = exec_join_run(&n->j, n->l->rs, n->r->rs, r, c->err);
+        else if (n->kind == PN_WINDOW)
+            rc = exec_window_run(&n->win, n->input->rs, r, c->err);
         else
             rc = exec_setop_run(n->op, n->all, n->l->rs, n->r->rs, &c->mem, c->mem_limit, r, c->err);
         if (rc) {
@@ -2506,6 +2510,11 @@ static int explain_node(plan_ctx *c, plan_node *n, bool analyze, int depth, rows
     case PN_SETOP:
         snprintf(buf, sizeof buf, "%s%s%s", n->label, n->all ? " All" : "", extra);
         break;
+    case PN_WINDOW:
+        snprintf(buf, sizeof buf, "Window functions=%d -> %d columns%s", n->win.ncalls, n->ncols, extra);
+        if ((rc = explain_line(c, out, depth, buf)))
+            return rc;
+        return explain_node(c, n->input, analyze, depth + 1, out);
     case PN_JOINSET:
         if (n->chosen)
             return explain_node(c, n->chosen, analyze, depth, out);

@@ -11,7 +11,8 @@
 
 /* PN_JOINSET: inner joins of several inputs whose order is chosen when they have run (sizes and distinct
  * key counts measured, not guessed); its columns are its inputs' in input order. */
-typedef enum pn_kind { PN_QUERY, PN_JOIN, PN_SETOP, PN_JOINSET } pn_kind;
+/* PN_WINDOW: input's columns then one per window call (src/plan/window.c). */
+typedef enum pn_kind { PN_QUERY, PN_JOIN, PN_SETOP, PN_JOINSET, PN_WINDOW } pn_kind;
 
 typedef struct plan_edge {
     int la, ca, lb, cb;     /* input la's column ca equals input lb's column cb */
@@ -61,6 +62,9 @@ struct plan_node {
     double ms;
     size_t chunks_total, chunks_skipped;
     plan_node *next_all;    /* every node of the plan, for cleanup */
+    /* PN_WINDOW: reads input's rows */
+    exec_window win;
+    exec_wcall *wcalls;
 };
 
 typedef struct plan_cte plan_cte;

@@ -42,4 +42,9 @@ int pl_sysview(plan_ctx *c, const char *name, plan_node **out);
 /* Runs a node (its inputs first) unless it has run; its rows are then in n->rs. */
 int pl_run_node(plan_ctx *c, plan_node *n);
 
+/* window.c: whether s has a window call anywhere in its own clauses (not in its subqueries), and the plan
+ * of such a SELECT (errors for calls where they are not allowed). */
+bool window_present(const sql_select *s);
+int plan_window(plan_ctx *c, sql_select *s, plan_node **out);
+
 #endif

@@ -926,7 +926,7 @@ bool bind_ast_equal(const ast *x, const ast *y)
         break;
     case A_FUNC:
         if (!str_equal(x->name, y->name) || x->distinct != y->distinct || x->star != y->star ||
-            !bind_ast_equal(x->filter, y->filter))
+            !bind_ast_equal(x->filter, y->filter) || x->over || y->over)
             return false;
         break;
     case A_EXTRACT:
@@ -1117,6 +1117,11 @@ static bexpr *function(binder *b, ast *x)
     const char *n = x->name;
     if (is_agg_name(n))
         return aggregate(b, x);
+    static const char *const window_only[] = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist",
+                                              "ntile", "lag", "lead", "first_value", "last_value", "nth_value"};
+    for (size_t i = 0; i < ARRAY_LEN(window_only); i++)
+        if (!strcmp(n, window_only[i]))
+            return bind_err(b, x->pos, "window function %s requires an OVER clause", n), NULL;
     if (x->distinct || x->star || x->filter)
         return bind_err(b, x->pos, "DISTINCT, * and FILTER apply only to aggregate functions; %s is not one", n), NULL;
     bexpr *a[8] = {0};
@@ -1738,7 +1743,11 @@ static bexpr *bind(binder *b, ast *x)
         }
         return cast_to(b, a, t, x->pos);  /* eval_cast checks a narrower precision value by value */
     }
-    case A_FUNC: return function(b, x);
+    case A_FUNC:
+        /* the planner (src/plan/window.c) takes window calls out of the places they are allowed */
+        if (x->over)
+            return bind_err(b, x->pos, "window functions are not allowed here"), NULL;
+        return function(b, x);
     case A_EXTRACT: {
         bexpr *a = bind(b, x->args[0]);
         if (!a)
@@ -1804,6 +1813,8 @@ static const char *item_name(const ast *x)
     default: return "?column?";
     }
 }
+
+const char *bind_item_name(const ast *x) { return item_name(x); }
 
 /* Zone-map predicates from the top-level conjuncts of the WHERE clause. */
 static void collect_zones(binder *b, bexpr *e)

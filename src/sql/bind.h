@@ -56,6 +56,8 @@ int bind_value(sql_arena *a, ast *x, const sql_value *params, int nparams, int64
 bool bind_has_agg(const ast *x);
 /* Whether expression x, bound to type `from`, may be assigned to a column of type `to` (INSERT, UPDATE). */
 bool bind_assignable(const ast *x, sql_type from, sql_type to);
+/* The column name PostgreSQL gives select item x when it has no alias ("sum", "?column?"). */
+const char *bind_item_name(const ast *x);
 /* Whether two parse trees are the same expression (every attribute that can change a value compared; not
  * positions, nor column qualifiers, which bind_select has checked against its one table). */
 bool bind_ast_equal(const ast *x, const ast *y);

@@ -529,6 +529,17 @@ static ast *seal(parser *p, ast *a)
     for (int i = 0; i < a->nargs; i++)
         if (a->args[i] && a->args[i]->depth > d)
             d = a->args[i]->depth;
+    if (a->over) {  /* a window's expressions count too: passes over the call walk into them */
+        const sql_window *w = a->over;
+        for (int i = 0; i < w->npart; i++)
+            d = MAX(d, w->part[i]->depth);
+        for (int i = 0; i < w->norder; i++)
+            d = MAX(d, w->order[i].expr->depth);
+        if (w->start_off)
+            d = MAX(d, w->start_off->depth);
+        if (w->end_off)
+            d = MAX(d, w->end_off->depth);
+    }
     a->depth = d + 1;
     if (a->depth > MAX_DEPTH) {
         lex_error(p, a->pos, "expression nested too deeply (more than %d levels); flatten it (long AND/OR/+/* "
@@ -656,6 +667,125 @@ static ast *typed_literal(parser *p, lit_kind lk, int pos)
     return a;
 }
 
+static int order_items(parser *p, sql_order_item **out, int *nout);
+
+/* One frame bound: UNBOUNDED PRECEDING | UNBOUNDED FOLLOWING | CURRENT ROW | expr PRECEDING | expr FOLLOWING. */
+static int frame_bound(parser *p, win_bound *b, ast **off, int *pos)
+{
+    *pos = p->tok.pos;
+    if (accept_kw(p, "unbounded")) {
+        if (accept_kw(p, "preceding"))
+            *b = WB_UNBOUNDED_PRECEDING;
+        else if (accept_kw(p, "following"))
+            *b = WB_UNBOUNDED_FOLLOWING;
+        else
+            return syntax(p, "PRECEDING or FOLLOWING");
+        return 0;
+    }
+    if (accept_kw(p, "current")) {
+        *b = WB_CURRENT_ROW;
+        return expect_kw(p, "row");
+    }
+    if (!(*off = expr(p)))
+        return p->rc;
+    if (accept_kw(p, "preceding"))
+        *b = WB_PRECEDING;
+    else if (accept_kw(p, "following"))
+        *b = WB_FOLLOWING;
+    else
+        return syntax(p, "PRECEDING or FOLLOWING");
+    return 0;
+}
+
+/* The frame clause after ROWS or RANGE: a bound, or BETWEEN bound AND bound; impossible frames get
+ * PostgreSQL's messages here, so the planner and executor only see valid ones. */
+static int frame_clause(parser *p, sql_window *w)
+{
+    if (accept_kw(p, "between")) {
+        if (frame_bound(p, &w->start, &w->start_off, &w->start_pos) || expect_kw(p, "and") ||
+            frame_bound(p, &w->end, &w->end_off, &w->end_pos))
+            return p->rc;
+    } else {
+        if (frame_bound(p, &w->start, &w->start_off, &w->start_pos))
+            return p->rc;
+        w->end = WB_CURRENT_ROW;
+        w->end_pos = w->start_pos;
+    }
+    if (w->start == WB_UNBOUNDED_FOLLOWING)
+        return lex_error(p, w->start_pos, "frame start cannot be UNBOUNDED FOLLOWING");
+    if (w->end == WB_UNBOUNDED_PRECEDING)
+        return lex_error(p, w->end_pos, "frame end cannot be UNBOUNDED PRECEDING");
+    if (w->start == WB_CURRENT_ROW && w->end == WB_PRECEDING)
+        return lex_error(p, w->end_pos, "frame starting from current row cannot have preceding rows");
+    if (w->start == WB_FOLLOWING && (w->end == WB_PRECEDING || w->end == WB_CURRENT_ROW))
+        return lex_error(p, w->end_pos, "frame starting from following row cannot have preceding rows");
+    if (accept_kw(p, "exclude")) {
+        if (accept_kw(p, "current")) {
+            w->exclude = WX_CURRENT_ROW;
+            return expect_kw(p, "row");
+        }
+        if (accept_kw(p, "group"))
+            w->exclude = WX_GROUP;
+        else if (accept_kw(p, "ties"))
+            w->exclude = WX_TIES;
+        else if (accept_kw(p, "no"))
+            return expect_kw(p, "others");
+        else
+            return syntax(p, "CURRENT ROW, GROUP, TIES or NO OTHERS");
+    }
+    return 0;
+}
+
+/* OVER ( [PARTITION BY e, ...] [ORDER BY ...] [frame] ), OVER already read; a window name is refused. */
+static sql_window *window_spec(parser *p)
+{
+    sql_window *w = alloc(p, sizeof *w);
+    if (!w)
+        return NULL;
+    w->pos = p->tok.pos;
+    if (p->tok.kind == TK_IDENT || p->tok.kind == TK_QIDENT) {  /* OVER w */
+        w->ref_pos = p->tok.pos;
+        w->bare = true;
+        return (w->ref = ident(p, "a window name")) ? w : NULL;
+    }
+    if (expect_op(p, "("))
+        return NULL;
+    if (p->tok.kind == TK_QIDENT || (p->tok.kind == TK_IDENT && !is_kw(p, "partition") && !is_kw(p, "order") &&
+                                     !is_kw(p, "rows") && !is_kw(p, "range") && !is_kw(p, "groups"))) {
+        w->ref_pos = p->tok.pos;
+        if (!(w->ref = ident(p, "a window name")))
+            return NULL;
+    }
+    if (accept_kw(p, "partition")) {
+        if (expect_kw(p, "by"))
+            return NULL;
+        ast_list l = {0};
+        do {
+            ast *x = expr(p);
+            if (!x || list_push(p, &l, x))
+                return NULL;
+        } while (accept_op(p, ","));
+        w->part = l.v;
+        w->npart = l.n;
+    }
+    if (accept_kw(p, "order")) {
+        if (expect_kw(p, "by") || order_items(p, &w->order, &w->norder))
+            return NULL;
+    }
+    w->frame_pos = p->tok.pos;
+    if (accept_kw(p, "rows"))
+        w->frame = WF_ROWS;
+    else if (accept_kw(p, "range"))
+        w->frame = WF_RANGE;
+    else if (accept_kw(p, "groups"))
+        w->frame = WF_GROUPS;
+    if (w->frame && frame_clause(p, w))
+        return NULL;
+    if (expect_op(p, ")"))
+        return NULL;
+    return w;
+}
+
 static ast *func_call(parser *p, char *name, int pos)
 {
     ast *a = node(p, A_FUNC, pos);
@@ -728,10 +858,8 @@ static ast *func_call(parser *p, char *name, int pos)
         if (!a->filter || expect_op(p, ")"))
             return NULL;
     }
-    if (is_kw(p, "over")) {
-        lex_error(p, p->tok.pos, "window functions (OVER) are not supported yet");
+    if (accept_kw(p, "over") && !(a->over = window_spec(p)))
         return NULL;
-    }
     return seal(p, a);
 }
 
@@ -1341,48 +1469,86 @@ static sql_select *select_body(parser *p)
     }
     if (accept_kw(p, "having") && !(s->having = expr(p)))
         return NULL;
+    if (accept_kw(p, "window")) {  /* WINDOW name AS (spec), ... */
+        int wcap = 0;
+        do {
+            if (s->nwindows == wcap) {
+                wcap = wcap ? wcap * 2 : 4;
+                sql_named_window *v = alloc(p, (size_t)wcap * sizeof *v);
+                if (!v)
+                    return NULL;
+                if (s->nwindows)
+                    memcpy(v, s->windows, (size_t)s->nwindows * sizeof *v);
+                s->windows = v;
+            }
+            sql_named_window *nw = &s->windows[s->nwindows++];
+            nw->pos = p->tok.pos;
+            if (!(nw->name = ident(p, "a window name")) || expect_kw(p, "as"))
+                return NULL;
+            if (!is_op(p, "(")) {
+                syntax(p, "( after AS");
+                return NULL;
+            }
+            if (!(nw->spec = window_spec(p)))
+                return NULL;
+        } while (accept_op(p, ","));
+    }
     return s;
+}
+
+/* e [ASC|DESC] [NULLS FIRST|LAST], ... (ORDER BY of a query or of a window). */
+static int order_items(parser *p, sql_order_item **out, int *nout)
+{
+    /* grown in the arena by doubling (not a stack array: window specs nest inside expressions) */
+    sql_order_item *v = NULL;
+    int n = 0, cap = 0;
+    do {
+        ast *x = expr(p);
+        if (!x)
+            return p->rc;
+        if (n == 1024) {
+            lex_error(p, x->pos, "too many ORDER BY items (at most 1024)");
+            return p->rc;
+        }
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : 4;
+            sql_order_item *nv = alloc(p, (size_t)ncap * sizeof *nv);
+            if (!nv)
+                return p->rc;
+            if (n)
+                memcpy(nv, v, (size_t)n * sizeof *nv);
+            v = nv;
+            cap = ncap;
+        }
+        sql_order_item *it = &v[n++];
+        memset(it, 0, sizeof *it);
+        it->expr = x;
+        if (accept_kw(p, "desc"))
+            it->desc = true;
+        else
+            accept_kw(p, "asc");
+        if (accept_kw(p, "nulls")) {
+            if (accept_kw(p, "first"))
+                it->nulls = 1;
+            else if (accept_kw(p, "last"))
+                it->nulls = 2;
+            else {
+                syntax(p, "FIRST or LAST");
+                return p->rc;
+            }
+        }
+    } while (accept_op(p, ","));
+    *out = v;
+    *nout = n;
+    return 0;
 }
 
 /* [ORDER BY ...] [LIMIT n] [OFFSET n] of a query expression. */
 static int order_limit(parser *p, sql_select *s)
 {
     if (accept_kw(p, "order")) {
-        if (expect_kw(p, "by"))
+        if (expect_kw(p, "by") || order_items(p, &s->order, &s->norder))
             return p->rc;
-        ast_list o = {0};
-        sql_order_item tmp[1024];
-        do {
-            ast *x = expr(p);
-            if (!x || list_push(p, &o, x))
-                return p->rc;
-            if (o.n > (int)ARRAY_LEN(tmp)) {
-                lex_error(p, x->pos, "too many ORDER BY items (at most %zu)", ARRAY_LEN(tmp));
-                return p->rc;
-            }
-            sql_order_item *it = &tmp[o.n - 1];
-            memset(it, 0, sizeof *it);
-            it->expr = x;
-            if (accept_kw(p, "desc"))
-                it->desc = true;
-            else
-                accept_kw(p, "asc");
-            if (accept_kw(p, "nulls")) {
-                if (accept_kw(p, "first"))
-                    it->nulls = 1;
-                else if (accept_kw(p, "last"))
-                    it->nulls = 2;
-                else {
-                    syntax(p, "FIRST or LAST");
-                    return p->rc;
-                }
-            }
-        } while (accept_op(p, ","));
-        s->order = alloc(p, (size_t)o.n * sizeof *s->order);
-        if (!s->order)
-            return p->rc;
-        memcpy(s->order, tmp, (size_t)o.n * sizeof *s->order);
-        s->norder = o.n;
     }
     for (int round = 0; round < 2; round++) {
         if (!s->limit && accept_kw(p, "limit")) {

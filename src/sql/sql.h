@@ -90,6 +90,7 @@ typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING
 
 typedef struct ast ast;
 typedef struct sql_select sql_select;
+typedef struct sql_window sql_window;
 struct ast {
     ast_kind kind;
     int pos;
@@ -112,6 +113,7 @@ struct ast {
     sql_select *sub;    /* A_SUBQUERY */
     bool fixed;         /* A_COLUMN built by the planner or the binder with ival already naming its column in
                          * the relation it is bound against (else the binder resolves the name each time) */
+    sql_window *over;   /* A_FUNC: f(...) OVER (...); NULL for a plain call */
 };
 
 /* The one limit on expression nesting, enforced by the parser: every later recursive pass (binder,
@@ -127,6 +129,40 @@ typedef struct sql_order_item {
     bool desc;
     int nulls;          /* 0 default (PostgreSQL: NULLS LAST for ASC, FIRST for DESC), 1 first, 2 last */
 } sql_order_item;
+
+/* A window frame bound (ROWS / RANGE BETWEEN start AND end). */
+typedef enum win_bound {
+    WB_UNBOUNDED_PRECEDING, WB_PRECEDING, WB_CURRENT_ROW, WB_FOLLOWING, WB_UNBOUNDED_FOLLOWING
+} win_bound;
+
+/* OVER ([PARTITION BY part] [ORDER BY order] [frame]). frame 0: none written (PostgreSQL's default: RANGE
+ * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE / WF_GROUPS: start .. end, with start_off / end_off the
+ * offsets of WB_PRECEDING / WB_FOLLOWING bounds. The parser has already refused impossible frames. */
+enum { WF_NONE = 0, WF_ROWS, WF_RANGE, WF_GROUPS };
+/* EXCLUDE NO OTHERS (none), CURRENT ROW, GROUP (the row's peers), TIES (its peers but not itself) */
+enum { WX_NONE = 0, WX_CURRENT_ROW, WX_GROUP, WX_TIES };
+struct sql_window {
+    int pos;
+    ast **part;
+    int npart;
+    sql_order_item *order;
+    int norder;
+    int frame, frame_pos;
+    win_bound start, end;
+    ast *start_off, *end_off;
+    int start_pos, end_pos;
+    int exclude;        /* WX_* */
+    char *ref;          /* OVER w / OVER (w ...): a window of the WINDOW clause this one starts from; NULL none */
+    int ref_pos;
+    bool bare;          /* OVER w without parentheses: w exactly, frame included */
+};
+
+/* WINDOW name AS (spec) */
+typedef struct sql_named_window {
+    char *name;
+    int pos;
+    sql_window *spec;
+} sql_named_window;
 
 /* FROM items: a table (or a CTE's name), a derived table (subquery) or a join of two items. */
 typedef enum from_kind { F_TABLE, F_SUBQUERY, F_JOIN } from_kind;
@@ -187,6 +223,8 @@ struct sql_select {
     sql_cte *ctes;
     int nctes;
     int pos;
+    sql_named_window *windows;  /* the WINDOW clause */
+    int nwindows;
 };
 
 typedef struct sql_coldef {

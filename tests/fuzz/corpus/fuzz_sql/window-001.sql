@@ -1,0 +1,1 @@
+SELECT id, region, sum(qty) OVER (PARTITION BY region ORDER BY sold ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), rank() OVER (ORDER BY price DESC NULLS LAST), lag(product, 1, 'none') OVER (ORDER BY id) FROM sales ORDER BY rank() OVER (ORDER BY id DESC) LIMIT 4;

@@ -1,0 +1,1 @@
+SELECT region, sum(qty), sum(sum(qty)) OVER (), 100.0 * sum(qty) / sum(sum(qty)) OVER (), ntile(2) OVER (ORDER BY count(*) DESC, region), first_value(region) OVER (ORDER BY region RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) FROM sales GROUP BY region;

@@ -1,0 +1,1 @@
+SELECT s.id, nth_value(s.qty, 2) OVER (PARTITION BY t.region ORDER BY s.id), min(s.price) OVER (ORDER BY s.id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING), avg(s.qty) FILTER (WHERE s.qty > 2) OVER (), cume_dist() OVER (ORDER BY s.sold) FROM sales s JOIN sales t ON s.id = t.id + 1;
