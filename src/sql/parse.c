@@ -2201,8 +2201,33 @@ static int statement(parser *p, sql_stmt *st)
             st->if_not_exists = true;
         }
         st->table_pos = p->tok.pos;
-        if (!(st->table = table_name(p, "a table name")) || expect_op(p, "(") || column_defs(p, st, false) ||
-            expect_op(p, ")"))
+        if (!(st->table = table_name(p, "a table name")))
+            return p->rc;
+        /* CREATE TABLE t [(names)] AS query: a list of bare names followed by AS */
+        size_t save_at = p->at;
+        sql_token save = p->tok;
+        if (is_op(p, "(") && !name_list(p, "a column name", &st->cols, &st->col_pos, &st->ncols) && is_kw(p, "as")) {
+            /* names read */
+        } else {
+            p->at = save_at;
+            p->tok = save;
+            p->rc = 0;
+            st->ncols = 0;
+            st->cols = NULL;
+        }
+        if (accept_kw(p, "as")) {
+            if (!query_start(p))
+                return syntax(p, "a query (SELECT, WITH or ( ) after AS");
+            if (!(st->select = query_expr(p)))
+                return p->rc;
+            if (accept_kw(p, "with")) {
+                st->no_data = accept_kw(p, "no");
+                if (expect_kw(p, "data"))
+                    return p->rc;
+            }
+            return 0;
+        }
+        if (expect_op(p, "(") || column_defs(p, st, false) || expect_op(p, ")"))
             return p->rc;
         return 0;
     }

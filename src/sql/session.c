@@ -282,6 +282,10 @@ typedef struct stmt_ctx {
     int nparams;
     int64_t now_us;
     factdb_error *err;
+    /* CREATE TABLE AS: the query's result, run before the table existed, which the INSERT that fills the
+     * table takes instead of running the query again */
+    exec_result *pre;
+    query *pre_q;
 } stmt_ctx;
 
 static int64_t now_us(void)
@@ -311,6 +315,13 @@ static void plan_start(stmt_ctx *c, plan_ctx *pc)
 /* Plans and runs a SELECT (src/plan); *q describes the result's columns. */
 static int run_select(stmt_ctx *c, sql_select *sel, query *q, exec_result *er, exec_stats *st)
 {
+    if (c->pre) {
+        *er = *c->pre;
+        *q = *c->pre_q;
+        memset(st, 0, sizeof *st);
+        c->pre = NULL;
+        return 0;
+    }
     plan_ctx pc;
     plan_start(c, &pc);
     plan_node *root;
@@ -695,6 +706,117 @@ static int keep_proposal(conflict_count *cc, factdb_error *err)
 
 static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_count *up);
 static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r);
+
+/* CREATE TABLE t [(names)] AS query [WITH [NO] DATA]: the query runs first, its result's types make the
+ * columns (PostgreSQL's rules: names from the query or the list, NOT NULL nowhere), then the table is created
+ * and filled in one transaction, so no other process ever sees it empty or half filled. */
+static int do_create_as(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    query q;
+    exec_result er;
+    exec_stats es;
+    memset(&er, 0, sizeof er);
+    int rc = run_select(c, st->select, &q, &er, &es);
+    if (rc)
+        return rc;
+    store_txn *own = NULL;
+    bool handed = false;
+    if (st->ncols > q.nvisible) {
+        rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->col_pos[q.nvisible], "CREATE TABLE AS specifies too many "
+                     "column names (the query has %d columns)", q.nvisible);
+        goto out;
+    }
+    st->ndefs = q.nvisible;
+    if (!(st->defs = sql_arena_alloc(c->a, (size_t)(q.nvisible + 1) * sizeof *st->defs))) {
+        rc = base_err(c->err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < q.nvisible; i++) {
+        sql_coldef *d = &st->defs[i];
+        d->name = i < st->ncols ? st->cols[i] : q.names[i];
+        d->pos = i < st->ncols ? st->col_pos[i] : st->table_pos;
+        d->type = q.outs[i]->type;
+        int prec, scale;
+        if (d->type.id == TY_UNKNOWN)
+            d->type = (sql_type){TY_TEXT, 0, 0};
+        if (d->type.id == TY_NUMERIC && d->type.scale >= 0 && !d->type.prec)
+            d->type.prec = 18;  /* PostgreSQL's unconstrained numeric; factdb's columns hold up to 18 digits */
+        if (d->type.id == TY_NUMERIC && d->type.scale < 0) {
+            /* a 128-bit result (a sum, a product): the column takes the largest scale its values have, if a
+             * numeric(18, s) holds it */
+            const rs_col *col = &er.rs->cols[i];
+            int sc = 0;
+            for (size_t k = 0; k < er.n; k++)
+                if (col->valid[er.idx[k]] && col->scales)
+                    sc = MAX(sc, (int)col->scales[er.idx[k]]);
+            if (sc > 18) {
+                rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, d->pos, "column \"%s\" would be a numeric with %d digits "
+                             "after the point (a division's result), more than a table holds; cast it in the query, "
+                             "e.g. ::numeric(18,4)", d->name, sc);
+                goto out;
+            }
+            d->type = (sql_type){TY_NUMERIC, (int8_t)sc, 18};
+        }
+        for (int k = 0; k < i; k++)
+            if (!strcmp(st->defs[k].name, d->name)) {
+                rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, d->pos, "column \"%s\" specified more than once; name "
+                             "the query's columns apart (AS) or list the table's column names", d->name);
+                goto out;
+            }
+        if (d->type.id != TY_INTERVAL && !sql_type_to_store(d->type, &prec, &scale)) {
+            char tn[40];
+            rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, d->pos, "column \"%s\" would have type %s, which a table "
+                         "cannot hold; cast it in the query (for a numeric of varying scale, ::numeric(18,4))", d->name,
+                         sql_type_name(d->type, tn, sizeof tn));
+            goto out;
+        }
+    }
+    factdb_column_def defs[FACTDB_MAX_COLUMNS];
+    if ((rc = make_defs(c, st, defs)))
+        goto out;
+    /* one transaction for the table and its rows (inside BEGIN ... COMMIT, the block's) */
+    if (!store_xact_current(c->s->db)) {
+        if ((rc = store_xact_begin(c->s->db, &own, c->err)))
+            goto out;
+        store_xact_bind(c->s->db, own);
+    }
+    rc = create_table(c, st, defs);
+    if (rc == FACTDB_TABLE_EXISTS && st->if_not_exists) {
+        rc = 0;
+        snprintf(r->tag, sizeof r->tag, "CREATE TABLE AS");  /* PostgreSQL's notice: nothing created, nothing inserted */
+        goto out;
+    }
+    if (rc == FACTDB_TABLE_EXISTS)
+        rc = sql_err(c->err, rc, st->table_pos, "relation \"%s\" already exists", st->table);
+    if (rc)
+        goto out;
+    if (st->no_data) {
+        snprintf(r->tag, sizeof r->tag, "CREATE TABLE AS");
+        goto out;
+    }
+    int ncols = st->ncols;
+    st->ncols = 0;  /* the INSERT fills every column */
+    c->pre = &er;
+    c->pre_q = &q;
+    handed = true;
+    rc = insert_rows(c, st, r, NULL);
+    st->ncols = ncols;
+    if (!rc)
+        snprintf(r->tag, sizeof r->tag, "SELECT %zu", er.n);
+out:
+    if (!handed || c->pre)  /* else insert_rows took the result and freed it */
+        exec_result_free(&er);
+    c->pre = NULL;
+    c->pre_q = NULL;
+    if (own) {
+        store_xact_bind(c->s->db, NULL);
+        if (rc)
+            store_xact_rollback(c->s->db, own);
+        else
+            rc = store_xact_commit(c->s->db, own, c->err);
+    }
+    return rc;
+}
 
 static int do_insert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
@@ -1186,6 +1308,8 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     case S_DELETE: return do_delete(c, st, r);
     case S_UPDATE: return do_update(c, st, r);
     case S_CREATE: {
+        if (st->select)
+            return do_create_as(c, st, r);
         factdb_column_def defs[FACTDB_MAX_COLUMNS];
         if ((rc = make_defs(c, st, defs)))
             return rc;

@@ -279,6 +279,7 @@ typedef struct sql_stmt {
     char *file;                  /* COPY */
     sql_copy_opts copy;
     bool analyze;                /* EXPLAIN ANALYZE */
+    bool no_data;                /* CREATE TABLE ... AS query WITH NO DATA (select: the query, cols: names) */
     /* UPDATE t [AS alias] SET set_cols[i] = set_vals[i] ... [WHERE where] */
     char **set_cols;
     int *set_pos;
