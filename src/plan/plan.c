@@ -645,6 +645,67 @@ static int plan_cte_node(plan_ctx *c, plan_cte *p, plan_node **out)
     return 0;
 }
 
+bool pl_view_exists(plan_ctx *c, const char *name)
+{
+    store_txn *t;
+    bool borrowed;
+    factdb_error e = {0};
+    if (store_txn_read_db(c->db, &t, &borrowed, &e))
+        return false;
+    store_view v;
+    bool found = store_view_get(t, name, &v, &e) == FACTDB_OK;
+    store_view_free(&v);
+    store_txn_end(t, borrowed);
+    return found;
+}
+
+/* A view named in FROM: its stored query, parsed and planned afresh with no WITH queries in scope (a view
+ * sees only tables and other views); *names: the column names CREATE VIEW gave, if any. */
+int pl_view(plan_ctx *c, const char *name, int pos, plan_node **out, char ***names, int *nnames)
+{
+    if (c->view_depth >= 16)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "views nested more than 16 deep (does view \"%s\" refer to "
+                       "itself through others?)", name);
+    store_txn *t;
+    bool borrowed;
+    int rc = store_txn_read_db(c->db, &t, &borrowed, c->err);
+    if (rc)
+        return rc;
+    store_view v;
+    rc = store_view_get(t, name, &v, c->err);
+    store_txn_end(t, borrowed);
+    if (rc)
+        return rc == FACTDB_NO_TABLE ? pl_perr(c, rc, pos, "relation \"%s\" does not exist", name) : rc;
+    *names = pl_alloc(c, (size_t)(v.ncols + 1) * sizeof **names);
+    char *sql = sql_arena_strndup(c->a, v.sql, v.len);
+    for (int i = 0; *names && i < v.ncols; i++)
+        (*names)[i] = sql_arena_strndup(c->a, v.cols[i], strlen(v.cols[i]));
+    *nnames = v.ncols;
+    size_t len = v.len;
+    store_view_free(&v);
+    if (!*names || !sql)
+        return pl_nomem(c);
+    sql_stmt *st;
+    size_t used;
+    factdb_error e = {0};
+    if ((rc = sql_parse_cancelable(c->a, sql, len, c->cancel, &st, &used, &e)) || !st || st->kind != S_SELECT)
+        return pl_perr(c, rc ? rc : FACTDB_CORRUPT, pos, "view \"%s\" cannot be read: %s", name,
+                       rc ? e.message : "its definition is not a query");
+    plan_cte *saved = c->ctes;
+    c->ctes = NULL;
+    c->view_depth++;
+    rc = pl_query_expr(c, st->select, out);
+    c->view_depth--;
+    c->ctes = saved;
+    if (rc && !c->view_depth) {
+        /* the position is in the view's text: report the outermost view, and where the query names it */
+        char msg[sizeof c->err->message];
+        snprintf(msg, sizeof msg, "%s", c->err->message);
+        return pl_perr(c, rc, pos, "in view \"%s\": %s", name, msg);
+    }
+    return rc;
+}
+
 /* Flattens a FROM tree: inner and cross joins into leaves and conjuncts; an outer join is one leaf. */
 static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
 {
@@ -722,6 +783,14 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
             if (plan_cte_node(c, p, &n) || leaf_of_node(c, n, f->alias ? f->alias : f->table,
                                                         f->colnames ? f->colnames : p->cte->colnames,
                                                         f->colnames ? f->ncolnames : p->cte->ncolnames, f->pos, &l))
+                return c->err->code;
+        } else if (!strchr(f->table, '.') && !table_exists(c, f->table) && pl_view_exists(c, f->table)) {
+            plan_node *n;
+            char **names;
+            int nnames;
+            if (pl_view(c, f->table, f->pos, &n, &names, &nnames) ||
+                leaf_of_node(c, n, f->alias ? f->alias : f->table, f->colnames ? f->colnames : names,
+                             f->colnames ? f->ncolnames : nnames, f->pos, &l))
                 return c->err->code;
         } else if (pl_sysview_exists(f->table) && (strchr(f->table, '.') || !table_exists(c, f->table))) {
             plan_node *n;
@@ -1918,7 +1987,8 @@ static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
         return plan_window(c, s, out);
     bool simple = !s->from && (!s->table || (!find_cte(c, s->table) &&
                                              !(pl_sysview_exists(s->table) &&
-                                               (strchr(s->table, '.') || !table_exists(c, s->table)))));
+                                               (strchr(s->table, '.') || !table_exists(c, s->table))) &&
+                                             !(!table_exists(c, s->table) && pl_view_exists(c, s->table))));
     factdb_table_info ti;
     memset(&ti, 0, sizeof ti);
     if (simple && s->table) {

@@ -85,6 +85,7 @@ typedef struct plan_ctx {
     rowset **keep;          /* rowsets whose text other rowsets point into */
     int nkeep, keep_cap;
     int nsub;               /* derived tables made for subqueries: __sq1, __sq2, ... */
+    int view_depth;         /* views being planned inside views */
     bool snapshot_mine;     /* plan_init opened the read snapshot every scan shares */
     void *snapshot;
 } plan_ctx;

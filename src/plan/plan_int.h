@@ -39,6 +39,9 @@ int pl_select_over(plan_ctx *c, plan_node *in, const sql_type *types, sql_select
 /* System views (sysviews.c): whether a FROM name is one, and a node with its rows. */
 bool pl_sysview_exists(const char *name);
 int pl_sysview(plan_ctx *c, const char *name, plan_node **out);
+/* Views (CREATE VIEW): whether a FROM name is one, and its query planned as a node. */
+bool pl_view_exists(plan_ctx *c, const char *name);
+int pl_view(plan_ctx *c, const char *name, int pos, plan_node **out, char ***names, int *nnames);
 /* Runs a node (its inputs first) unless it has run; its rows are then in n->rs. */
 int pl_run_node(plan_ctx *c, plan_node *n);
 

@@ -6,6 +6,7 @@
  * pg_attribute, pg_type (pg_catalog's also unqualified, as PostgreSQL's search path finds them, when no
  * table has the name). */
 #include "plan_int.h"
+#include "store/store.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,33 @@ static int fill(plan_ctx *c, const sysview *v, rowset *rs, const factdb_table_in
     return rc;
 }
 
+typedef struct view_rows {
+    plan_ctx *c;
+    const sysview *v;
+    rowset *rs;
+} view_rows;
+
+static int add_view(void *ctx, const char *name)
+{
+    view_rows *w = ctx;
+    cell r[] = {TXT("factdb"), TXT("public"), TXT(name), TXT("VIEW"), NUL, NUL, NUL, NUL, NUL, TXT("NO"), TXT("NO"), NUL};
+    return add_row(w->c, w->rs, w->v, r);
+}
+
+/* information_schema.tables lists views too (table_type VIEW). */
+static int add_views(plan_ctx *c, const sysview *v, rowset *rs)
+{
+    store_txn *t;
+    bool borrowed;
+    int rc = store_txn_read_db(c->db, &t, &borrowed, c->err);
+    if (rc)
+        return rc;
+    view_rows w = {c, v, rs};
+    rc = store_view_each(t, add_view, &w, c->err);
+    store_txn_end(t, borrowed);
+    return rc;
+}
+
 int pl_sysview(plan_ctx *c, const char *name, plan_node **out)
 {
     const sysview *v = find_view(name);
@@ -255,6 +283,8 @@ int pl_sysview(plan_ctx *c, const char *name, plan_node **out)
         return rc;
     rc = fill(c, v, rs, list, nt);
     factdb_table_list_free(list, nt);
+    if (!rc && !strcmp(v->name, "information_schema.tables"))
+        rc = add_views(c, v, rs);
     if (rc)
         return rc;
     n->rs = rs;

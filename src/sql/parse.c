@@ -2193,6 +2193,38 @@ static int statement(parser *p, sql_stmt *st)
     }
     if (accept_kw(p, "create")) {
         st->kind = S_CREATE;
+        bool or_replace = false;
+        if (accept_kw(p, "or")) {
+            if (expect_kw(p, "replace"))
+                return p->rc;
+            or_replace = true;
+        }
+        if (or_replace || is_kw(p, "view")) {
+            /* CREATE [OR REPLACE] VIEW v [(cols)] AS query */
+            if (expect_kw(p, "view"))
+                return p->rc;
+            st->kind = S_CREATE_VIEW;
+            st->or_replace = or_replace;
+            st->table_pos = p->tok.pos;
+            if (!(st->table = table_name(p, "a view name")))
+                return p->rc;
+            if (is_op(p, "(") && name_list(p, "a column name", &st->cols, &st->col_pos, &st->ncols))
+                return p->rc;
+            if (expect_kw(p, "as"))
+                return p->rc;
+            if (!query_start(p))
+                return syntax(p, "a query (SELECT, WITH or ( ) after AS");
+            size_t start = (size_t)p->tok.pos - 1;
+            if (!(st->select = query_expr(p)))
+                return p->rc;
+            size_t end = p->tok.kind == TK_EOF ? p->len : (size_t)p->tok.pos - 1;
+            while (end > start && (p->text[end - 1] == ' ' || p->text[end - 1] == '\n' || p->text[end - 1] == '\t' ||
+                                   p->text[end - 1] == '\r'))
+                end--;
+            st->view_len = end - start;
+            st->view_sql = sql_arena_strndup(p->arena, p->text + start, st->view_len);
+            return st->view_sql ? 0 : lex_error(p, st->pos, "out of memory");
+        }
         if (expect_kw(p, "table"))
             return p->rc;
         if (accept_kw(p, "if")) {
@@ -2233,7 +2265,9 @@ static int statement(parser *p, sql_stmt *st)
     }
     if (accept_kw(p, "drop")) {
         st->kind = S_DROP;
-        if (expect_kw(p, "table"))
+        if (accept_kw(p, "view"))
+            st->kind = S_DROP_VIEW;
+        else if (expect_kw(p, "table"))
             return p->rc;
         if (accept_kw(p, "if")) {
             if (expect_kw(p, "exists"))

@@ -707,6 +707,132 @@ static int keep_proposal(conflict_count *cc, factdb_error *err)
 static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_count *up);
 static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r);
 
+static bool view_exists(stmt_ctx *c, const char *name)
+{
+    store_txn *t;
+    bool borrowed;
+    factdb_error e = {0};
+    if (store_txn_read_db(c->s->db, &t, &borrowed, &e))
+        return false;
+    store_view v;
+    bool found = store_view_get(t, name, &v, &e) == FACTDB_OK;
+    store_view_free(&v);
+    store_txn_end(t, borrowed);
+    return found;
+}
+
+typedef struct view_put {
+    stmt_ctx *c;
+    sql_stmt *st;
+    const char *const *cols;
+    int ncols;
+} view_put;
+
+static int view_put_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    view_put *vp = ctx;
+    sql_stmt *st = vp->st;
+    store_table tab;
+    int rc = store_table_get(t, st->table, &tab, err);
+    if (rc == FACTDB_OK) {
+        store_table_cleanup(&tab);
+        return sql_err(err, FACTDB_TABLE_EXISTS, st->table_pos, "relation \"%s\" already exists (a table)", st->table);
+    }
+    if (rc != FACTDB_NO_TABLE)
+        return rc;
+    base_err_clear(err);
+    store_view old;
+    rc = store_view_get(t, st->table, &old, err);
+    store_view_free(&old);
+    if (rc == FACTDB_OK && !st->or_replace)
+        return sql_err(err, FACTDB_TABLE_EXISTS, st->table_pos, "relation \"%s\" already exists; use CREATE OR "
+                       "REPLACE VIEW to change it", st->table);
+    if (rc != FACTDB_OK && rc != FACTDB_NO_TABLE)
+        return rc;
+    base_err_clear(err);
+    if ((rc = store_view_put(t, st->table, vp->cols, vp->ncols, st->view_sql, st->view_len, err)))
+        return rc;
+    /* with the new definition in place (this transaction), the view must plan: a replaced view that now
+     * reaches itself through other views is refused here, not at its next use */
+    sql_select probe = {0};
+    ast star = {.kind = A_STAR, .pos = st->table_pos, .depth = 1}, *items[] = {&star};
+    char *aliases[] = {NULL};
+    probe.items = items;
+    probe.aliases = aliases;
+    probe.nitems = 1;
+    probe.table = st->table;
+    probe.table_pos = st->table_pos;
+    probe.pos = st->pos;
+    plan_ctx pc;
+    plan_start(vp->c, &pc);
+    pc.err = err;
+    plan_node *root;
+    rc = plan_select(&pc, &probe, &root);
+    plan_done(&pc);
+    return rc;
+}
+
+/* CREATE [OR REPLACE] VIEW v [(cols)] AS query: the query is planned once now, so that a view that cannot
+ * run is refused when it is created (its columns are checked against the names given), then its text is
+ * stored; every query that names the view plans the text again (src/plan). */
+static int do_create_view(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    if (c->nparams)
+        return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->pos, "a view's query cannot have parameters ($n)");
+    plan_ctx pc;
+    plan_start(c, &pc);
+    plan_node *root;
+    int rc = plan_select(&pc, st->select, &root);
+    int ncols = rc ? 0 : root->q.nvisible;
+    if (!rc && st->ncols > ncols)
+        rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->col_pos[ncols], "CREATE VIEW specifies more column names "
+                     "than the query has columns (%d)", ncols);
+    for (int i = 0; !rc && i < ncols; i++)
+        for (int k = 0; k < i; k++) {
+            const char *a = i < st->ncols ? st->cols[i] : root->q.names[i];
+            const char *b = k < st->ncols ? st->cols[k] : root->q.names[k];
+            if (!strcmp(a, b)) {
+                rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, i < st->ncols ? st->col_pos[i] : st->table_pos,
+                             "column \"%s\" specified more than once; name the view's columns apart", a);
+                break;
+            }
+        }
+    plan_done(&pc);
+    if (rc)
+        return rc;
+    view_put vp = {c, st, (const char *const *)st->cols, st->ncols};
+    if ((rc = store_write(c->s->db, view_put_apply, &vp, c->err)))
+        return rc;
+    snprintf(r->tag, sizeof r->tag, "CREATE VIEW");
+    return 0;
+}
+
+static int view_drop_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    sql_stmt *st = ctx;
+    int rc = store_view_drop(t, st->table, err);
+    if (rc == FACTDB_NO_TABLE && st->if_exists)
+        return 0;
+    if (rc == FACTDB_NO_TABLE) {
+        store_table tab;
+        if (store_table_get(t, st->table, &tab, err) == FACTDB_OK) {
+            store_table_cleanup(&tab);
+            return sql_err(err, FACTDB_INVALID_ARGUMENT, st->table_pos, "\"%s\" is not a view; use DROP TABLE",
+                           st->table);
+        }
+        return sql_err(err, FACTDB_NO_TABLE, st->table_pos, "view \"%s\" does not exist", st->table);
+    }
+    return rc;
+}
+
+static int do_drop_view(stmt_ctx *c, sql_stmt *st, factdb_result *r)
+{
+    int rc = store_write(c->s->db, view_drop_apply, st, c->err);
+    if (!rc)
+        snprintf(r->tag, sizeof r->tag, "DROP VIEW");
+    return rc;
+}
+
 /* CREATE TABLE t [(names)] AS query [WITH [NO] DATA]: the query runs first, its result's types make the
  * columns (PostgreSQL's rules: names from the query or the list, NOT NULL nowhere), then the table is created
  * and filled in one transaction, so no other process ever sees it empty or half filled. */
@@ -1308,6 +1434,14 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     case S_DELETE: return do_delete(c, st, r);
     case S_UPDATE: return do_update(c, st, r);
     case S_CREATE: {
+        if (view_exists(c, st->table)) {
+            if (st->if_not_exists) {
+                snprintf(r->tag, sizeof r->tag, "CREATE TABLE");
+                return 0;
+            }
+            return sql_err(err, FACTDB_TABLE_EXISTS, st->table_pos, "relation \"%s\" already exists (a view)",
+                           st->table);
+        }
         if (st->select)
             return do_create_as(c, st, r);
         factdb_column_def defs[FACTDB_MAX_COLUMNS];
@@ -1325,12 +1459,17 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     }
     case S_DROP:
         rc = factdb_drop_table(db, st->table, err);
+        if (rc == FACTDB_NO_TABLE && view_exists(c, st->table))
+            return sql_err(err, FACTDB_INVALID_ARGUMENT, st->table_pos, "\"%s\" is not a table; use DROP VIEW",
+                           st->table);
         if (rc == FACTDB_NO_TABLE && st->if_exists)
             rc = 0;
         else if (rc == FACTDB_NO_TABLE)
             return sql_err(err, rc, st->table_pos, "table \"%s\" does not exist", st->table);
         snprintf(r->tag, sizeof r->tag, "DROP TABLE");
         break;
+    case S_CREATE_VIEW: return do_create_view(c, st, r);
+    case S_DROP_VIEW: return do_drop_view(c, st, r);
     case S_TRUNCATE:
         rc = factdb_truncate_table(db, st->table, err);
         if (rc == FACTDB_NO_TABLE)
@@ -1408,7 +1547,7 @@ static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 static bool writes(stmt_kind k)
 {
     return k == S_INSERT || k == S_DELETE || k == S_UPDATE || k == S_CREATE || k == S_DROP || k == S_ALTER_ADD ||
-           k == S_TRUNCATE || k == S_COPY_FROM;
+           k == S_TRUNCATE || k == S_COPY_FROM || k == S_CREATE_VIEW || k == S_DROP_VIEW;
 }
 
 /* Runs a statement with PostgreSQL's transaction-block rules. */

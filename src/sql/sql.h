@@ -250,7 +250,7 @@ typedef struct sql_constraint {
 typedef enum stmt_kind {
     S_SELECT, S_INSERT, S_CREATE, S_DROP, S_ALTER_ADD, S_TRUNCATE, S_DELETE, S_COPY_FROM, S_COPY_TO,
     S_SHOW_TABLES, S_DESCRIBE, S_EXPLAIN, S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_UPDATE
+    S_UPDATE, S_CREATE_VIEW, S_DROP_VIEW
 } stmt_kind;
 
 typedef struct sql_copy_opts {
@@ -280,6 +280,9 @@ typedef struct sql_stmt {
     sql_copy_opts copy;
     bool analyze;                /* EXPLAIN ANALYZE */
     bool no_data;                /* CREATE TABLE ... AS query WITH NO DATA (select: the query, cols: names) */
+    bool or_replace;             /* CREATE OR REPLACE VIEW */
+    char *view_sql;              /* CREATE VIEW: the query's text as written */
+    size_t view_len;
     /* UPDATE t [AS alias] SET set_cols[i] = set_vals[i] ... [WHERE where] */
     char **set_cols;
     int *set_pos;

@@ -115,6 +115,23 @@ store_txn *store_xact_current(factdb *db);
  * while apply runs (so whatever apply calls, the appender included, writes into it and reads its own
  * writes), commits durably when apply returns 0 and aborts otherwise, and releases the gate. A read-only
  * handle fails with PERMISSION. Errors: apply's, BUSY, IO, FULL, PERMISSION. */
+/* ---- views (views.c) ---- */
+typedef struct store_view {
+    char *sql;              /* the query's text */
+    size_t len;
+    char **cols;            /* CREATE VIEW v (a, b): the names given, else none */
+    int ncols;
+} store_view;
+/* FACTDB_NO_TABLE when there is no such view. */
+int store_view_get(store_txn *t, const char *name, store_view *out, factdb_error *err);
+void store_view_free(store_view *v);
+int store_view_put(store_txn *t, const char *name, const char *const *cols, int ncols, const char *sql, size_t len,
+                   factdb_error *err);
+/* FACTDB_NO_TABLE when there is no such view. */
+int store_view_drop(store_txn *t, const char *name, factdb_error *err);
+/* fn(ctx, name) for every view in name order; stops at fn's first non-zero result, which it returns. */
+int store_view_each(store_txn *t, int (*fn)(void *ctx, const char *name), void *ctx, factdb_error *err);
+
 int store_write(factdb *db, int (*apply)(store_txn *t, void *ctx, factdb_error *err), void *ctx, factdb_error *err);
 /* A transaction to read from: the thread's bound transaction (*borrowed = true: do not end it) or a new
  * read-only snapshot. */
