@@ -871,6 +871,36 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
     return 0;
 }
 
+static void mark_need(const ast *x, leaf *const *lv, int n);
+
+static void mark_from(const sql_from *f, leaf *const *lv, int n)
+{
+    if (f && f->kind == F_JOIN) {
+        mark_need(f->on, lv, n);
+        mark_from(f->left, lv, n);
+        mark_from(f->right, lv, n);
+    }
+}
+
+/* A subquery may name the outer query's columns anywhere (a correlated reference): mark every name in it
+ * (a superset; its own `*` marks nothing outside it). */
+static void mark_query(const sql_select *q, leaf *const *lv, int n)
+{
+    if (q->setop) {
+        mark_query(q->larg, lv, n);
+        mark_query(q->rarg, lv, n);
+        return;
+    }
+    for (int i = 0; i < q->nitems; i++)
+        if (q->items[i]->kind != A_STAR || q->items[i]->qual)
+            mark_need(q->items[i], lv, n);
+    mark_need(q->where, lv, n);
+    mark_need(q->having, lv, n);
+    for (int i = 0; i < q->ngroup; i++)
+        mark_need(q->group[i], lv, n);
+    mark_from(q->from, lv, n);
+}
+
 /* Marks the columns of every leaf that x names (superset: a name marks every leaf column it could be). */
 static void mark_need(const ast *x, leaf *const *lv, int n)
 {
@@ -887,16 +917,8 @@ static void mark_need(const ast *x, leaf *const *lv, int n)
             }
         return;
     }
-    if (x->kind == A_SUBQUERY && x->sub) {
-        const sql_select *s = x->sub;
-        for (const sql_select *q = s; q; q = q->setop ? NULL : NULL) {
-            for (int i = 0; i < q->nitems; i++)
-                if (q->items[i]->kind != A_STAR || q->items[i]->qual)
-                    mark_need(q->items[i], lv, n);
-            mark_need(q->where, lv, n);
-            mark_need(q->having, lv, n);
-        }
-    }
+    if (x->kind == A_SUBQUERY && x->sub)
+        mark_query(x->sub, lv, n);
     mark_need(x->filter, lv, n);
     for (int i = 0; i < x->nargs; i++)
         mark_need(x->args[i], lv, n);
@@ -1729,8 +1751,6 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
         goto out;
     if (f->nusing || f->natural) {
         int nu = f->nusing;
-        for (int u = 0; u < (f->natural ? rp->n : 1); u++)
-            ;
         if (f->natural) {
             nu = 0;
             for (int i = 0; i < rp->n; i++)
