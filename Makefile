@@ -110,6 +110,7 @@ test: test-deps
 	FACTDB_BUILD=build/asan FACTDB_DIFF_ROWS=300000 FACTDB_DIFF_QUERIES=120 python3 tests/differential.py
 	FACTDB_BUILD=build/asan python3 tests/window_differential.py
 	FACTDB_BUILD=build/asan python3 tests/pgdiff/test_pgdiff.py
+	FACTDB_BUILD=build/asan python3 tests/pgdiff/test_joins.py
 	FACTDB_BUILD=build/asan python3 tests/tpch/test_tpch.py
 	FACTDB_BUILD=build/asan python3 tests/ssb/test_ssb.py
 	FACTDB_BUILD=build/asan python3 tests/slt/test_run_slt.py

@@ -230,6 +230,9 @@ typedef struct problem {
         int la, ia, lb, ib;     /* leaf and keyx index of each side */
     } xkeys[64];
     int nxkeys;
+    /* USING / NATURAL columns of inner joins (leaf, column): `*` lists them first, as PostgreSQL does */
+    int merged_leaf[64], merged_col[64];
+    int nmerged;
     /* correlated EXISTS / NOT EXISTS turned into semi / anti joins, applied after the inner joins */
     struct semi {
         bool anti;
@@ -767,6 +770,10 @@ static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
                                 "subquery an alias)");
                 *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = pos, .depth = 2};
                 R->cols[cb].hidden = true;
+                if (pb->nmerged < (int)ARRAY_LEN(pb->merged_leaf)) {
+                    pb->merged_leaf[pb->nmerged] = la;
+                    pb->merged_col[pb->nmerged++] = ca;
+                }
                 if (pl_push(c, &pb->conj, eq))
                     return c->err->code;
             }
@@ -2000,6 +2007,60 @@ static int plan_setop(plan_ctx *c, sql_select *s, plan_node **out)
     return pl_select_over(c, n, NULL, s, out);
 }
 
+/* `*` over inner joins with USING / NATURAL: the merged columns first, then the others in order (PostgreSQL's
+ * order), as explicit references to the joined node's columns. */
+static int merged_first(plan_ctx *c, problem *pb, plan_node *joined, sql_select *f)
+{
+    int at[64], nat = 0;
+    for (int m = 0; m < pb->nmerged; m++) {
+        leaf *l = pb->lv[pb->merged_leaf[m]];
+        int base = 0;
+        if (joined->kind == PN_JOINSET)
+            for (int i = 0; i < pb->merged_leaf[m]; i++)
+                base += joined->kids[i]->ncols;
+        if (l->outcol[pb->merged_col[m]] >= 0)
+            at[nat++] = base + l->outcol[pb->merged_col[m]];
+    }
+    int nstar = 0;
+    for (int i = 0; i < f->nitems; i++)
+        nstar += f->items[i]->kind == A_STAR && !f->items[i]->qual;
+    if (!nstar || !nat)
+        return 0;
+    int cap = f->nitems + nstar * joined->ncols;
+    ast **items = pl_alloc(c, (size_t)cap * sizeof *items);
+    char **aliases = pl_alloc(c, (size_t)cap * sizeof *aliases);
+    if (!items || !aliases)
+        return pl_nomem(c);
+    int k = 0;
+    for (int i = 0; i < f->nitems; i++) {
+        ast *x = f->items[i];
+        if (x->kind != A_STAR || x->qual) {
+            aliases[k] = f->aliases[i];
+            items[k++] = x;
+            continue;
+        }
+        for (int pass = 0; pass < 2; pass++)
+            for (int col = 0; col < joined->ncols; col++) {
+                bool first = false;
+                for (int m = 0; m < nat; m++)
+                    first |= at[m] == col;
+                if (pass == 0 ? !first : first || (joined->hidden && joined->hidden[col]))
+                    continue;
+                ast *ref = pl_mk_col(c, NULL, joined->names[col], x->pos);
+                if (!ref)
+                    return pl_nomem(c);
+                ref->ival = col + 1;
+                ref->fixed = true;
+                aliases[k] = NULL;
+                items[k++] = ref;
+            }
+    }
+    f->items = items;
+    f->aliases = aliases;
+    f->nitems = k;
+    return 0;
+}
+
 /* A SELECT: one table without correlated subqueries is one PN_QUERY; anything else a join problem. */
 static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
 {
@@ -2076,6 +2137,10 @@ static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
         f->table = NULL;
         f->alias = NULL;
         f->where = pl_mk_and(c, left.v, left.n);
+        if (pb->nmerged && (rc = merged_first(c, pb, joined, f))) {
+            free(pb);
+            return rc;
+        }
         rc = pl_bind_node(c, f, joined, NULL, pb->lv, pb->n, out);
     }
     free(pb);
