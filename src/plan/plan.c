@@ -1647,11 +1647,12 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
 
 /* Every ON condition and USING column of a FROM clause: the columns an outer join's sides must keep for
  * the joins above them. */
-static int from_conditions(plan_ctx *c, const sql_from *f, ast_vec *out)
+static int from_conditions(plan_ctx *c, const sql_from *f, const sql_from *skip, ast_vec *out)
 {
     if (!f || f->kind != F_JOIN)
         return 0;
-    if (f->on && pl_push(c, out, f->on))
+    /* the outer join being planned marks its own conditions: those it pushes into a side need no column */
+    if (f->on && f != skip && pl_push(c, out, f->on))
         return c->err->code;
     for (int u = 0; u < f->nusing; u++) {
         ast *x = pl_mk_col(c, NULL, f->using[u], f->pos);
@@ -1665,9 +1666,9 @@ static int from_conditions(plan_ctx *c, const sql_from *f, ast_vec *out)
             return pl_nomem(c);
         *star = (ast){.kind = A_STAR, .pos = f->pos, .depth = 1};
     }
-    if (from_conditions(c, f->left, out))
+    if (from_conditions(c, f->left, skip, out))
         return c->err->code;
-    return from_conditions(c, f->right, out);
+    return from_conditions(c, f->right, skip, out);
 }
 
 /* The node over an outer join with USING columns: merged columns first, then every column of the join,
@@ -1833,7 +1834,7 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
     }
     ast_vec lo = {0}, also = {0};
     if (owner && owner->from)
-        rc = from_conditions(c, owner->from, &also);
+        rc = from_conditions(c, owner->from, f, &also);
     for (int k = 0; k < keys_l.n && !rc; k++)
         rc = pl_push(c, &also, keys_l.v[k]);
     for (int k = 0; k < keys_r.n && !rc; k++)
