@@ -82,6 +82,7 @@ void plan_init(plan_ctx *c)
     c->keep = NULL;
     c->nkeep = c->keep_cap = 0;
     c->nsub = 0;
+    c->nsubs = 0;
     c->snapshot = NULL;
     c->snapshot_mine = false;
 }
@@ -468,6 +469,8 @@ static int run_subquery(void *ctx, ast *x, sql_arena *a, sql_value **vals, size_
         return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "subquery must return only one column (it returns %d)",
                     root->q.nvisible);
     exec_result er;
+    if (c->nsubs < (int)ARRAY_LEN(c->subs))
+        c->subs[c->nsubs++] = root;  /* for EXPLAIN */
     if ((rc = plan_execute(c, root, &er)))
         return rc;
     *type = root->q.outs[0]->type;
@@ -2695,5 +2698,12 @@ int plan_explain(plan_ctx *c, plan_node *root, bool analyze, rowset *out)
         if (rc)
             return rc;
     }
-    return explain_node(c, root, analyze, 0, out);
+    int rc = explain_node(c, root, analyze, 0, out);
+    for (int i = 0; i < c->nsubs && !rc; i++) {
+        char head[96];
+        snprintf(head, sizeof head, "Subquery %d (uncorrelated: ran once, while the query was planned)", i + 1);
+        if (!(rc = explain_line(c, out, 0, head)))
+            rc = explain_node(c, c->subs[i], true, 1, out);
+    }
+    return rc;
 }

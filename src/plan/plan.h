@@ -86,6 +86,8 @@ typedef struct plan_ctx {
     int nkeep, keep_cap;
     int nsub;               /* derived tables made for subqueries: __sq1, __sq2, ... */
     int view_depth;         /* views being planned inside views */
+    plan_node *subs[64];    /* uncorrelated subqueries run while planning (EXPLAIN shows them) */
+    int nsubs;
     bool snapshot_mine;     /* plan_init opened the read snapshot every scan shares */
     void *snapshot;
 } plan_ctx;
