@@ -1743,6 +1743,46 @@ static int merge_using(plan_ctx *c, join_kind jk, plan_node **io, int nl, const 
     return 0;
 }
 
+/* A node over *n outputting its columns and then the expressions ex (hidden: they answer to no name). */
+static int with_key_exprs(plan_ctx *c, plan_node **n, const ast_vec *ex)
+{
+    plan_node *in = *n;
+    int nitems = in->ncols + ex->n;
+    ast **items = pl_alloc(c, (size_t)nitems * sizeof *items);
+    char **aliases = pl_alloc(c, (size_t)nitems * sizeof *aliases);
+    sql_select *sel = pl_alloc(c, sizeof *sel);
+    if (!items || !aliases || !sel)
+        return pl_nomem(c);
+    for (int k = 0; k < in->ncols; k++) {
+        ast *x = pl_mk_col(c, NULL, in->names[k], 1);
+        if (!x)
+            return pl_nomem(c);
+        x->ival = k + 1;
+        x->fixed = true;
+        items[k] = x;
+        aliases[k] = in->names[k];
+    }
+    for (int i = 0; i < ex->n; i++) {
+        items[in->ncols + i] = ex->v[i];
+        aliases[in->ncols + i] = "?join key?";
+    }
+    *sel = (sql_select){.items = items, .aliases = aliases, .nitems = nitems, .pos = 1};
+    plan_node *m;
+    int rc = pl_bind_node(c, sel, in, NULL, NULL, 0, &m);
+    if (rc)
+        return rc;
+    if (!(m->hidden = pl_alloc(c, (size_t)m->ncols * sizeof *m->hidden)))
+        return pl_nomem(c);
+    for (int k = 0; k < m->ncols; k++) {
+        m->quals[k] = k < in->ncols ? in->quals[k] : NULL;
+        m->hidden[k] = k < in->ncols ? in->hidden && in->hidden[k] : true;
+    }
+    m->label = "Project (join keys)";
+    m->est = in->est;
+    *n = m;
+    return 0;
+}
+
 /* An outer join f: both sides planned as join problems; ON conditions on the preserved side's partner
  * alone are pushed into that side, equalities between the sides are the keys, the rest the residual. */
 static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owner)
@@ -1755,7 +1795,7 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
         return pl_nomem(c);
     }
     plan_node *ln = NULL, *rn = NULL;
-    ast_vec on = {0}, keys_l = {0}, keys_r = {0}, resid = {0};
+    ast_vec on = {0}, keys_l = {0}, keys_r = {0}, resid = {0}, xl = {0}, xr = {0}, xk = {0};
     if ((rc = flatten(c, f->left, lp, owner)) || (rc = flatten(c, f->right, rp, owner)))
         goto out;
     if (f->on && (rc = pl_split_and(c, f->on, &on)))
@@ -1820,6 +1860,17 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
                     goto out;
                 continue;
             }
+            /* an equality of an expression over each side (a.n = b.n + 1): computed by the sides, hashed */
+            bool su = false, u0l = false, u0r = false, u1l = false, u1r = false;
+            uint64_t a0l = leaf_refs(x->args[0], lp->lv, lp->n, &su, &u0l), a0r = leaf_refs(x->args[0], rp->lv, rp->n, &su, &u0r);
+            uint64_t a1l = leaf_refs(x->args[1], lp->lv, lp->n, &su, &u1l), a1r = leaf_refs(x->args[1], rp->lv, rp->n, &su, &u1r);
+            bool l0 = a0l && !u0l && !a0r, r0 = a0r && !u0r && !a0l, l1 = a1l && !u1l && !a1r, r1 = a1r && !u1r && !a1l;
+            if (!su && ((l0 && r1) || (r0 && l1)) && !bind_has_agg(x) && xk.n < 64) {
+                if ((rc = pl_push(c, &xl, x->args[l0 ? 0 : 1])) || (rc = pl_push(c, &xr, x->args[l0 ? 1 : 0])) ||
+                    (rc = pl_push(c, &xk, x)))
+                    goto out;
+                continue;
+            }
         }
         /* a condition on the nullable side alone filters that side before the join */
         if (!sub && !ml && mr && !unk_r && f->join == J_LEFT) {
@@ -1844,6 +1895,8 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
         rc = pl_push(c, &also, keys_r.v[k]);
     for (int k = 0; k < resid.n && !rc; k++)
         rc = pl_push(c, &also, resid.v[k]);
+    for (int k = 0; k < xk.n && !rc; k++)
+        rc = pl_push(c, &also, xk.v[k]);
     if (rc || (rc = plan_problem(c, lp, owner, &ln, &lo, &also)) || (rc = plan_problem(c, rp, owner, &rn, &lo, &also)))
         goto out;
     for (int k = 0; k < lo.n; k++)
@@ -1865,6 +1918,20 @@ static int plan_from(plan_ctx *c, sql_from *f, plan_node **out, sql_select *owne
         }
         lk[nk] = at_l;
         rk[nk++] = at_r;
+    }
+    if (xk.n) {
+        /* expression keys: each side outputs its expressions after its columns */
+        int bl = ln->ncols, br = rn->ncols;
+        if ((rc = with_key_exprs(c, &ln, &xl)) || (rc = with_key_exprs(c, &rn, &xr)))
+            goto out;
+        for (int i = 0; i < xk.n; i++) {
+            if (nk < 64 && exec_join_key_ok(ln->types[bl + i], rn->types[br + i])) {
+                lk[nk] = bl + i;
+                rk[nk++] = br + i;
+            } else if ((rc = pl_push(c, &resid, xk.v[i]))) {
+                goto out;
+            }
+        }
     }
     static const join_type jt[] = {JT_INNER, JT_LEFT, JT_RIGHT, JT_FULL, JT_CROSS};
     rc = join_node(c, jt[f->join], ln, rn, lk, rk, nk, pl_mk_and(c, resid.v, resid.n), out);

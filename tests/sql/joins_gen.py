@@ -90,6 +90,9 @@ queries = [
     "SELECT a.x, b.y FROM t3 a JOIN t3 b ON a.x + 1 = b.y ORDER BY 1, 2",
     "SELECT count(*) FROM sale x JOIN store s ON x.store_id::bigint = s.id",
     "SELECT p.name, x.qty FROM product p JOIN sale x ON upper(p.name) = upper(x.product) WHERE x.qty > 2 ORDER BY 1, 2",
+    "SELECT l.k, r.k AS rk FROM l LEFT JOIN r ON l.k + 1 = r.k ORDER BY 1, 2",
+    "SELECT q.x, t.y FROM t3 q FULL JOIN t3 t ON q.x = t.y - 1 AND t.x > 0 ORDER BY 1, 2",
+    "SELECT count(*) FROM t3 a RIGHT JOIN t3 b ON a.x * 2 = b.y",
     # the system views tools read (information_schema, pg_catalog)
     "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
