@@ -1208,6 +1208,31 @@ static int join_leaves(plan_ctx *c, problem *pb, plan_node **out)
     return 0;
 }
 
+/* Which query's columns x reads: 1 only the outer one's, 2 only its own (a subquery's, with names o), 0
+ * none or both. */
+static void refs_walk(const ast *x, const own_names *o, leaf *const *lv, int n, bool *outer, bool *inner)
+{
+    if (!x)
+        return;
+    if (x->kind == A_COLUMN) {
+        if (outer_ref(x, o, lv, n))
+            *outer = true;
+        else
+            *inner = true;
+        return;
+    }
+    refs_walk(x->filter, o, lv, n, outer, inner);
+    for (int i = 0; i < x->nargs; i++)
+        refs_walk(x->args[i], o, lv, n, outer, inner);
+}
+
+static int refs_kind(const ast *x, const own_names *o, leaf *const *lv, int n)
+{
+    bool outer = false, inner = false;
+    refs_walk(x, o, lv, n, &outer, &inner);
+    return outer == inner ? 0 : outer ? 1 : 2;
+}
+
 static bool has_subquery(const ast *x)
 {
     if (!x)
@@ -1269,11 +1294,11 @@ static int decorrelate(plan_ctx *c, problem *pb, int nouter)
                 return pl_perr(c, FACTDB_INVALID_ARGUMENT, y->pos, "a subquery inside a correlated subquery refers to "
                                "the outer query's columns: two levels of correlation are not supported");
             }
-            if (y->kind == A_BIN && y->nargs == 2 && !strcmp(y->op, "=") && y->args[0]->kind == A_COLUMN &&
-                y->args[1]->kind == A_COLUMN) {
-                bool o0 = outer_ref(y->args[0], o, pb->lv, nouter), o1 = outer_ref(y->args[1], o, pb->lv, nouter);
-                if (o0 != o1) {
-                    if ((rc = pl_push(c, &ko, y->args[o0 ? 0 : 1])) || (rc = pl_push(c, &ki, y->args[o0 ? 1 : 0])))
+            if (y->kind == A_BIN && y->nargs == 2 && !strcmp(y->op, "=") && !has_subquery(y)) {
+                /* outer_expr = inner_expr: each side reads only its own query's columns */
+                int c0 = refs_kind(y->args[0], o, pb->lv, nouter), c1 = refs_kind(y->args[1], o, pb->lv, nouter);
+                if ((c0 == 1 && c1 == 2) || (c0 == 2 && c1 == 1)) {
+                    if ((rc = pl_push(c, &ko, y->args[c0 == 1 ? 0 : 1])) || (rc = pl_push(c, &ki, y->args[c0 == 1 ? 1 : 0])))
                         break;
                     continue;
                 }
@@ -1542,6 +1567,8 @@ static int factor_ors(plan_ctx *c, problem *pb)
 
 /* Plans FROM f with the extra conjuncts (WHERE) as one node; what cannot be placed is returned in
  * left_over. owner: the SELECT whose names are marked needed (NULL: an outer join's side: all columns). */
+static int with_key_exprs(plan_ctx *c, plan_node **n, const ast_vec *ex);
+
 static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node **out, ast_vec *left_over,
                         const ast_vec *also)
 {
@@ -1616,20 +1643,37 @@ static int plan_problem(plan_ctx *c, problem *pb, sql_select *owner, plan_node *
         struct semi *sm = &pb->semis[s];
         int lk[64], rk[64], nk = 0;
         ast_vec resid = sm->resid;
+        /* outer keys that are expressions: computed over the joined rows as extra (hidden) columns */
+        ast_vec ex = {0};
+        int ex_at[64], base = cur->ncols;
+        for (int i = 0; i < sm->keys_outer.n && i < 64; i++) {
+            ex_at[i] = -1;
+            if (sm->keys_outer.v[i]->kind != A_COLUMN) {
+                ex_at[i] = base + ex.n;
+                if (pl_push(c, &ex, sm->keys_outer.v[i]))
+                    return c->err->code;
+            }
+        }
+        if (ex.n && with_key_exprs(c, &cur, &ex))
+            return c->err->code;
         for (int i = 0; i < sm->keys_outer.n && nk < 64; i++) {
             /* outer key: a column of cur; inner key: column i of the inner node */
             const ast *ok = sm->keys_outer.v[i];
-            int at = -1;
-            for (int k = 0; k < cur->ncols; k++)
+            int at = ex_at[i];
+            for (int k = 0; at < 0 && ok->kind == A_COLUMN && k < cur->ncols; k++)
                 if (!strcmp(cur->names[k], ok->name) && (!ok->qual || (cur->quals[k] && !strcmp(cur->quals[k], ok->qual))))
                     at = at < 0 ? k : -2;
             if (at < 0 || !exec_join_key_ok(cur->types[at], sm->node->types[i])) {
                 ast *eq = pl_alloc(c, sizeof *eq);
                 ast **args = pl_alloc(c, 2 * sizeof *args);
-                if (!eq || !args)
+                ast *inner = pl_mk_col(c, NULL, sm->node->names[i], ok->pos);
+                if (!eq || !args || !inner)
                     return pl_nomem(c);
+                /* the inner side as the inner node's column i (an expression's own columns are not kept) */
+                inner->ival = cur->ncols + i + 1;
+                inner->fixed = true;
                 args[0] = (ast *)ok;
-                args[1] = sm->keys_inner.v[i];
+                args[1] = inner;
                 *eq = (ast){.kind = A_BIN, .op = "=", .args = args, .nargs = 2, .pos = ok->pos, .depth = 2};
                 if (pl_push(c, &resid, eq))
                     return c->err->code;

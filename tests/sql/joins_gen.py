@@ -93,6 +93,9 @@ queries = [
     "SELECT l.k, r.k AS rk FROM l LEFT JOIN r ON l.k + 1 = r.k ORDER BY 1, 2",
     "SELECT q.x, t.y FROM t3 q FULL JOIN t3 t ON q.x = t.y - 1 AND t.x > 0 ORDER BY 1, 2",
     "SELECT count(*) FROM t3 a RIGHT JOIN t3 b ON a.x * 2 = b.y",
+    "SELECT x, y FROM t3 o WHERE EXISTS (SELECT 1 FROM t3 i WHERE i.y = o.x + 1) ORDER BY 1, 2",
+    "SELECT x, y FROM t3 o WHERE NOT EXISTS (SELECT 1 FROM t3 i WHERE i.x * 2 = o.y) ORDER BY 1, 2",
+    "SELECT x FROM t3 o WHERE o.y >= (SELECT max(i.x) FROM t3 i WHERE i.y - 1 = o.x) ORDER BY 1",
     # the system views tools read (information_schema, pg_catalog)
     "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
