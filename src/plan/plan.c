@@ -83,6 +83,8 @@ void plan_init(plan_ctx *c)
     c->nkeep = c->keep_cap = 0;
     c->nsub = 0;
     c->nsubs = 0;
+    c->views_expanded = 0;
+    c->view_depth = 0;
     c->snapshot = NULL;
     c->snapshot_mine = false;
 }
@@ -539,7 +541,8 @@ int pl_bind_node(plan_ctx *c, sql_select *s, plan_node *in, const factdb_table_i
             if (!have)
                 quals[nq++] = in->lquals[i];
         }
-        rel = (bind_rel){.cols = cols, .ncols = in->ncols, .quals = quals, .nquals = nq, .relation = true};
+        rel = (bind_rel){.cols = cols, .ncols = in->ncols, .quals = quals, .nquals = nq, .relation = true,
+                         .hint_names = in->hint, .nhint = in->nhint};
         rp = &rel;
     }
     hook_ctx h = {c, lv, nlv};
@@ -672,6 +675,10 @@ int pl_view(plan_ctx *c, const char *name, int pos, plan_node **out, char ***nam
     if (c->view_depth >= 16)
         return pl_perr(c, FACTDB_INVALID_ARGUMENT, pos, "views nested more than 16 deep (does view \"%s\" refer to "
                        "itself through others?)", name);
+    /* views naming others twice (a UNION of the same view, nested) double at each level: bound the total */
+    if (++c->views_expanded > 256)
+        return pl_perr(c, FACTDB_LIMIT, pos, "the query expands more than 256 view references (view \"%s\" and "
+                       "the views it names); define the views over tables more directly", name);
     store_txn *t;
     bool borrowed;
     int rc = store_txn_read_db(c->db, &t, &borrowed, c->err);
@@ -2238,6 +2245,14 @@ static int plan_simple_or_join(plan_ctx *c, sql_select *s, plan_node **out)
             free(pb);
             return pl_nomem(c);
         }
+        if (!(joined->hint = pl_alloc(c, (size_t)nq * sizeof *joined->hint))) {
+            free(pb);
+            return pl_nomem(c);
+        }
+        for (int i = 0; i < pb->n; i++)
+            for (int k = 0; k < pb->lv[i]->ncols; k++)
+                if (!pb->lv[i]->cols[k].hidden)
+                    joined->hint[joined->nhint++] = pb->lv[i]->cols[k].name;
         for (int i = 0; i < pb->n; i++)
             for (int k = 0; k < pb->lv[i]->ncols; k++)
                 if (pb->lv[i]->cols[k].qual) {

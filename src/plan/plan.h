@@ -51,6 +51,8 @@ struct plan_node {
                              * in which a join's inputs run */
     int key_filters;        /* a scan: IN filters from other inputs' join keys added before it ran */
     bool shared;            /* a WITH query's node, read by several parents: never filtered for one */
+    const char **hint;      /* every column name of the FROM clause it joins (messages suggest them) */
+    int nhint;
     const char **lquals;    /* every table name or alias of the FROM clause it joins (a qualifier with no
                              * column read is still valid: "column w.y does not exist", not "missing entry") */
     int nlquals;
@@ -86,6 +88,7 @@ typedef struct plan_ctx {
     int nkeep, keep_cap;
     int nsub;               /* derived tables made for subqueries: __sq1, __sq2, ... */
     int view_depth;         /* views being planned inside views */
+    int views_expanded;     /* view references planned for the statement (at most 256) */
     plan_node *subs[64];    /* uncorrelated subqueries run while planning (EXPLAIN shows them) */
     int nsubs;
     bool snapshot_mine;     /* plan_init opened the read snapshot every scan shares */

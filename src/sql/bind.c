@@ -458,19 +458,31 @@ static int rel_find(const bind_rel *rel, const char *qual, const char *name)
     return found;
 }
 
+/* The names a message about rel may suggest: its readable columns, or every column of the tables behind it
+ * (a planner's relation keeps only the columns a query names). */
+static int hint_count(const bind_rel *rel) { return rel->hint_names ? rel->nhint : rel->ncols; }
+static const char *hint_name(const bind_rel *rel, int i)
+{
+    if (rel->hint_names)
+        return rel->hint_names[i];
+    return rel->cols[i].hidden ? NULL : rel->cols[i].name;
+}
+
 static int rel_hint(const bind_rel *rel, const char *name, char *buf, size_t cap)
 {
-    int best = 99;
-    for (int i = 0; i < rel->ncols; i++)
-        best = MIN(best, edit_distance(name, rel->cols[i].name));
+    int best = 99, n = hint_count(rel);
+    for (int i = 0; i < n; i++)
+        if (hint_name(rel, i))
+            best = MIN(best, edit_distance(name, hint_name(rel, i)));
     size_t o = 0;
     buf[0] = 0;
     if (best > 3 && best >= (int)strlen(name))
         best = -1;
-    for (int i = 0; i < rel->ncols && best >= 0; i++)
-        if (!rel->cols[i].hidden && edit_distance(name, rel->cols[i].name) == best &&
-            o + strlen(rel->cols[i].name) + 8 < cap && !strstr(buf, rel->cols[i].name))
-            o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", o ? ", " : "", rel->cols[i].name);
+    for (int i = 0; i < n && best >= 0; i++) {
+        const char *h = hint_name(rel, i);
+        if (h && edit_distance(name, h) == best && o + strlen(h) + 8 < cap && !strstr(buf, h))
+            o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", o ? ", " : "", h);
+    }
     return (int)o;
 }
 
@@ -510,9 +522,9 @@ static bexpr *column(binder *b, ast *x)
         char all[600];
         size_t o = 0;
         all[0] = 0;
-        for (int i = 0; i < rel->ncols && o + 70 < sizeof all; i++)
-            if (!rel->cols[i].hidden)
-                o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", o ? ", " : "", rel->cols[i].name);
+        for (int i = 0; i < hint_count(rel) && o + 70 < sizeof all; i++)
+            if (hint_name(rel, i) && !strstr(all, hint_name(rel, i)))
+                o += (size_t)snprintf(all + o, sizeof all - o, "%s%s", o ? ", " : "", hint_name(rel, i));
         return bind_err(b, x->pos, "column \"%s\" does not exist in %s%s%s (its columns: %s)", x->name,
                         rel->name ? "table \"" : "", what, rel->name ? "\"" : "", all), NULL;
     }

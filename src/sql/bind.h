@@ -25,6 +25,8 @@ typedef struct bind_rel {
     int nquals;
     bool schema_ok;         /* public.t.x is valid (a table not read under an alias) */
     bool relation;          /* a materialized relation (query.src): no zone maps */
+    const char *const *hint_names;  /* NULL, or the names messages may suggest (all the tables' columns) */
+    int nhint;
 } bind_rel;
 
 /* Runs an uncorrelated subquery for the binder (the planner supplies it): x is the A_SUBQUERY node. Fills

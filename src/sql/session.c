@@ -295,9 +295,14 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static bool view_exists(stmt_ctx *c, const char *name);
+
 static int table_info(stmt_ctx *c, const char *name, int pos, factdb_table_info *ti)
 {
     int rc = factdb_table_info_get(c->s->db, name, ti, c->err);
+    if (rc == FACTDB_NO_TABLE && view_exists(c, name))
+        return sql_err(c->err, FACTDB_INVALID_ARGUMENT, pos, "\"%s\" is a view, not a table: this statement needs a "
+                       "table (change the tables the view reads)", name);
     if (rc == FACTDB_NO_TABLE)
         return sql_err(c->err, FACTDB_NO_TABLE, pos, "relation \"%s\" does not exist", name);
     if (rc)
@@ -870,18 +875,26 @@ static int do_create_as(stmt_ctx *c, sql_stmt *st, factdb_result *r)
         if (d->type.id == TY_NUMERIC && d->type.scale < 0) {
             /* a 128-bit result (a sum, a product): the column takes the largest scale its values have, if a
              * numeric(18, s) holds it */
+            /* a 128-bit result (a sum, a product): when its values share one scale of at most 12 (a sum of
+             * money keeps 2), the column is numeric(18, that scale); a division's result (scales that
+             * vary, or long fractions) must be cast to the type wanted */
             const rs_col *col = &er.rs->cols[i];
-            int sc = 0;
+            int sc = -1;
+            bool uniform = true;
             for (size_t k = 0; k < er.n; k++)
-                if (col->valid[er.idx[k]] && col->scales)
-                    sc = MAX(sc, (int)col->scales[er.idx[k]]);
-            if (sc > 18) {
-                rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, d->pos, "column \"%s\" would be a numeric with %d digits "
-                             "after the point (a division's result), more than a table holds; cast it in the query, "
-                             "e.g. ::numeric(18,4)", d->name, sc);
+                if (col->valid[er.idx[k]] && col->scales) {
+                    int v = col->scales[er.idx[k]];
+                    uniform &= sc < 0 || v == sc;
+                    sc = MAX(sc, v);
+                }
+            if (!uniform || sc > 12) {
+                rc = sql_err(c->err, FACTDB_INVALID_ARGUMENT, d->pos, "column \"%s\" would be a numeric whose scale "
+                             "is %s (a division's result); cast it in the query to the type the table should have, "
+                             "e.g. ::numeric(18,4)", d->name, uniform ? "longer than a table column's usual 12" :
+                             "not the same in every row");
                 goto out;
             }
-            d->type = (sql_type){TY_NUMERIC, (int8_t)sc, 18};
+            d->type = (sql_type){TY_NUMERIC, (int8_t)MAX(sc, 0), 18};
         }
         for (int k = 0; k < i; k++)
             if (!strcmp(st->defs[k].name, d->name)) {
@@ -953,6 +966,9 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
 {
     factdb_appender *app;
     int rc = factdb_appender_new(c->s->db, st->table, &app, c->err);
+    if (rc == FACTDB_NO_TABLE && view_exists(c, st->table))
+        return sql_err(c->err, FACTDB_INVALID_ARGUMENT, st->table_pos, "cannot insert into view \"%s\"; insert into "
+                       "the tables it reads", st->table);
     if (rc == FACTDB_NO_TABLE)
         return sql_err(c->err, rc, st->table_pos, "relation \"%s\" does not exist", st->table);
     if (rc)
