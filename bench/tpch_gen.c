@@ -77,6 +77,27 @@ static void gen_region_nation(void)
     sink_close(&o);
 }
 
+
+/* The columns suppliers and customers share (clause 4.2.3): key, name (label + 9-digit key), address,
+ * nation uniform [0, 24], phone of that nation, account balance uniform [-999.99, 9999.99], each followed by
+ * a comma. */
+static void put_party(sink *o, rng *r, int64_t key, const char *label)
+{
+    int nation = (int)uniform(r, 0, 24);
+    put_int(o, key);
+    put_s(o, label);
+    put_int9(o, key);
+    put_c(o, ',');
+    put_vstring(o, r, 10, 40);
+    put_c(o, ',');
+    put_int(o, nation);
+    put_c(o, ',');
+    put_phone(o, r, nation);
+    put_c(o, ',');
+    put_cents(o, uniform(r, -99999, 999999));
+    put_c(o, ',');
+}
+
 static void gen_supplier(int64_t supps, double sf)
 {
     /* 0 plain, 1 Complaints, 2 Recommends: max(1, SF * 5) suppliers of each kind, drawn without repeats
@@ -103,19 +124,7 @@ static void gen_supplier(int64_t supps, double sf)
     put_s(&o, "s_suppkey,s_name,s_address,s_nationkey,s_phone,s_acctbal,s_comment\n");
     for (int64_t s = 1; s <= supps; s++) {
         row_start(&o);
-        int nation = (int)uniform(&r, 0, 24);
-        put_int(&o, s);
-        put_s(&o, ",Supplier#");
-        put_int9(&o, s);
-        put_c(&o, ',');
-        put_vstring(&o, &r, 10, 40);
-        put_c(&o, ',');
-        put_int(&o, nation);
-        put_c(&o, ',');
-        put_phone(&o, &r, nation);
-        put_c(&o, ',');
-        put_cents(&o, uniform(&r, -99999, 999999));
-        put_c(&o, ',');
+        put_party(&o, &r, s, ",Supplier#");
         char text[256];
         int len = make_text(&r, 25, 100, text);
         if (kind[s]) {
@@ -218,19 +227,7 @@ static void gen_customer(int64_t custs)
     put_s(&o, "c_custkey,c_name,c_address,c_nationkey,c_phone,c_acctbal,c_mktsegment,c_comment\n");
     for (int64_t c = 1; c <= custs; c++) {
         row_start(&o);
-        int nation = (int)uniform(&r, 0, 24);
-        put_int(&o, c);
-        put_s(&o, ",Customer#");
-        put_int9(&o, c);
-        put_c(&o, ',');
-        put_vstring(&o, &r, 10, 40);
-        put_c(&o, ',');
-        put_int(&o, nation);
-        put_c(&o, ',');
-        put_phone(&o, &r, nation);
-        put_c(&o, ',');
-        put_cents(&o, uniform(&r, -99999, 999999));
-        put_c(&o, ',');
+        put_party(&o, &r, c, ",Customer#");
         put_s(&o, segments[rnd(&r) % N(segments)]);
         put_c(&o, ',');
         put_text(&o, &r, 29, 116);

@@ -206,22 +206,28 @@ def norm(v, kind):
     return v
 
 
+def make_db(tmp, rows):
+    """factdb's table t in DIR/d.factdb, loaded from a CSV of the generated rows; returns the path."""
+    db = os.path.join(tmp, "d.factdb")
+    path = os.path.join(tmp, "t.csv")
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "k1", "k2", "a", "b", "c", "d", "flag"])
+        for r in rows:
+            w.writerow(["" if x is None else ("true" if x is True else "false" if x is False else x) for x in r])
+    ddl = ("CREATE TABLE t (id integer NOT NULL, k1 text, k2 text, a integer, b bigint, c double precision, "
+           "d date, flag boolean)")
+    subprocess.run([FACTDB, "sql", db, ddl], check=True)
+    subprocess.run([FACTDB, "load", db, "t", path], check=True, capture_output=True)
+    return db
+
+
 def main():
     rnd = random.Random(int(os.environ.get("FACTDB_DIFF_SEED", "20261126")))
     rows = gen_rows(rnd)
     queries = [gen_query(rnd) for _ in range(QUERIES)]
     with tempfile.TemporaryDirectory() as tmp:
-        db = os.path.join(tmp, "d.factdb")
-        path = os.path.join(tmp, "t.csv")
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "k1", "k2", "a", "b", "c", "d", "flag"])
-            for r in rows:
-                w.writerow(["" if x is None else ("true" if x is True else "false" if x is False else x) for x in r])
-        ddl = ("CREATE TABLE t (id integer NOT NULL, k1 text, k2 text, a integer, b bigint, c double precision, "
-               "d date, flag boolean)")
-        subprocess.run([FACTDB, "sql", db, ddl], check=True)
-        subprocess.run([FACTDB, "load", db, "t", path], check=True, capture_output=True)
+        db = make_db(tmp, rows)
         lite = sqlite3.connect(":memory:")
         # SQLite's upper() maps ASCII only; PostgreSQL in a UTF-8 locale (and factdb) map accented letters too
         lite.create_function("pg_upper", 1, lambda s: None if s is None else s.upper(), deterministic=True)

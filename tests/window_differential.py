@@ -8,7 +8,6 @@ RANGE frames (with offsets over the integer column a) and GROUPS frames also get
 may EXCLUDE the current row, its group or its ties. NULL placement is always written out (SQLite puts NULLs first
 ascending, PostgreSQL last). Averages, percent_rank, cume_dist and sums of doubles compare as
 differential.Approx; everything else exactly."""
-import csv
 import json
 import os
 import random
@@ -107,17 +106,7 @@ def main():
     rows = D.gen_rows(rnd)
     queries = [gen_query(rnd) for _ in range(QUERIES)]
     with tempfile.TemporaryDirectory() as tmp:
-        db = os.path.join(tmp, "d.factdb")
-        path = os.path.join(tmp, "t.csv")
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "k1", "k2", "a", "b", "c", "d", "flag"])
-            for r in rows:
-                w.writerow(["" if x is None else ("true" if x is True else "false" if x is False else x) for x in r])
-        ddl = ("CREATE TABLE t (id integer NOT NULL, k1 text, k2 text, a integer, b bigint, c double precision, "
-               "d date, flag boolean)")
-        subprocess.run([D.FACTDB, "sql", db, ddl], check=True)
-        subprocess.run([D.FACTDB, "load", db, "t", path], check=True, capture_output=True)
+        db = D.make_db(tmp, rows)
         lite = sqlite3.connect(":memory:")
         lite.execute("CREATE TABLE t (id INTEGER, k1 TEXT, k2 TEXT, a INTEGER, b INTEGER, c REAL, d TEXT, flag INTEGER)")
         lite.executemany("INSERT INTO t VALUES (?,?,?,?,?,?,?,?)",

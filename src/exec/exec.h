@@ -211,6 +211,9 @@ size_t exec_format_value(const sql_value *v, char *buf, size_t cap);
 /* ---- evaluation context (one per worker thread) ---- */
 typedef enum raw_kind { RAW_I32, RAW_I64, RAW_F64, RAW_U8, RAW_CODE, RAW_STR, RAW_N128, RAW_IV } raw_kind;
 
+/* How a column of a rowset of physical type p reads as an input (run.c). */
+raw_kind exec_raw_of_phys(phys p);
+
 typedef struct in_col {
     raw_kind raw;
     const void *data;       /* already offset to the current slice */

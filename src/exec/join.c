@@ -254,8 +254,7 @@ static int resid_filter(resid_eval *e, int64_t *li, int64_t *ri, size_t n, size_
                 e->scales[c][i] = col->scales[idx[i]];
         }
         in_col *ic = &e->th.in[c];
-        ic->raw = col->ph == P_U8 ? RAW_U8 : col->ph == P_F64 ? RAW_F64 : col->ph == P_STR ? RAW_STR
-                  : col->ph == P_N128 ? RAW_N128 : col->ph == P_IV ? RAW_IV : RAW_I64;
+        ic->raw = exec_raw_of_phys(col->ph);
         ic->data = e->buf[c];
         ic->valid = e->valid[c];
         ic->scales = col->scales ? e->scales[c] : NULL;

@@ -124,7 +124,7 @@ size_t exec_raw_width(raw_kind r)
     }
 }
 
-static raw_kind raw_of_phys(phys p)
+raw_kind exec_raw_of_phys(phys p)
 {
     switch (p) {
     case P_U8: return RAW_U8;
@@ -451,7 +451,7 @@ static void work_rowset(worker *w)
             for (int c = 0; c < q->ncols; c++) {
                 const rs_col *col = &src->cols[q->cols[c].table_col];
                 in_col *ic = &w->th.in[c];
-                ic->raw = raw_of_phys(col->ph);
+                ic->raw = exec_raw_of_phys(col->ph);
                 ic->data = col->data + off * col->width;
                 ic->valid = col->valid + off;
                 ic->scales = col->scales ? col->scales + off : NULL;
@@ -1174,7 +1174,7 @@ static int project_groups(run *r, eval_thread *t, rowset *in, rowset *out, factd
         for (int c = 0; c < in->ncols; c++) {
             rs_col *col = &in->cols[c];
             in_col *ic = &t->in[c];
-            ic->raw = raw_of_phys(col->ph);
+            ic->raw = exec_raw_of_phys(col->ph);
             ic->data = col->data + off * col->width;
             ic->valid = col->valid + off;
             ic->scales = col->scales ? col->scales + off : NULL;

@@ -654,19 +654,7 @@ static int plan_cte_node(plan_ctx *c, plan_cte *p, plan_node **out)
     return 0;
 }
 
-bool pl_view_exists(plan_ctx *c, const char *name)
-{
-    store_txn *t;
-    bool borrowed;
-    factdb_error e = {0};
-    if (store_txn_read_db(c->db, &t, &borrowed, &e))
-        return false;
-    store_view v;
-    bool found = store_view_get(t, name, &v, &e) == FACTDB_OK;
-    store_view_free(&v);
-    store_txn_end(t, borrowed);
-    return found;
-}
+bool pl_view_exists(plan_ctx *c, const char *name) { return store_view_exists(c->db, name); }
 
 /* A view named in FROM: its stored query, parsed and planned afresh with no WITH queries in scope (a view
  * sees only tables and other views); *names: the column names CREATE VIEW gave, if any. */

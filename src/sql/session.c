@@ -712,19 +712,7 @@ static int keep_proposal(conflict_count *cc, factdb_error *err)
 static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_count *up);
 static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r);
 
-static bool view_exists(stmt_ctx *c, const char *name)
-{
-    store_txn *t;
-    bool borrowed;
-    factdb_error e = {0};
-    if (store_txn_read_db(c->s->db, &t, &borrowed, &e))
-        return false;
-    store_view v;
-    bool found = store_view_get(t, name, &v, &e) == FACTDB_OK;
-    store_view_free(&v);
-    store_txn_end(t, borrowed);
-    return found;
-}
+static bool view_exists(stmt_ctx *c, const char *name) { return store_view_exists(c->s->db, name); }
 
 typedef struct view_put {
     stmt_ctx *c;

@@ -125,6 +125,8 @@ typedef struct store_view {
 /* FACTDB_NO_TABLE when there is no such view. */
 int store_view_get(store_txn *t, const char *name, store_view *out, factdb_error *err);
 void store_view_free(store_view *v);
+/* Whether a view of that name exists (in the thread's transaction, else a snapshot of its own). */
+bool store_view_exists(factdb *db, const char *name);
 int store_view_put(store_txn *t, const char *name, const char *const *cols, int ncols, const char *sql, size_t len,
                    factdb_error *err);
 /* FACTDB_NO_TABLE when there is no such view. */

@@ -187,6 +187,23 @@ static void put_location(unsigned char *v, uint64_t chunk_id, uint32_t row)
     memcpy(v + 8, &row, 4);
 }
 
+
+/* Every key of row r of a chunk, pointing at (chunk_id, r). */
+static int put_row_keys(store_txn *t, MDB_dbi dbi, const store_table *tab, const store_chunk_in *in, uint64_t chunk_id,
+                        uint32_t r, factdb_error *err)
+{
+    unsigned char key[STORE_UNIQUE_KEY_MAX], val[UNIQUE_VALUE_LEN];
+    put_location(val, chunk_id, r);
+    for (int u = 0; u < tab->nuniq; u++) {
+        size_t kl = store_unique_key(tab, u, in->vals, in->valid, r, key);
+        MDB_val k = {kl, key}, v = {UNIQUE_VALUE_LEN, val};
+        int rc = kl ? mdb_put(t->txn, dbi, &k, &v, 0) : 0;
+        if (rc)
+            return store_mdb_err(err, rc, "cannot write the unique-key index");
+    }
+    return FACTDB_OK;
+}
+
 int store_unique_claim(store_txn *t, const store_table *tab, uint64_t chunk_id, const store_chunk_in *in,
                        store_conflict_mode mode, int only, uint8_t *skip, store_conflict *conflicts, size_t *nconf,
                        factdb_error *err)
@@ -198,7 +215,7 @@ int store_unique_claim(store_txn *t, const store_table *tab, uint64_t chunk_id, 
     MDB_dbi dbi;
     bool absent;
     int rc = uniq_dbi(t, true, &dbi, &absent, err);
-    unsigned char key[STORE_UNIQUE_KEY_MAX], val[UNIQUE_VALUE_LEN];
+    unsigned char key[STORE_UNIQUE_KEY_MAX];
     for (uint32_t r = 0; !rc && r < in->rows; r++) {
         /* first every constraint's check, then the claims: a row left out claims nothing */
         int hit = -1;
@@ -248,13 +265,7 @@ int store_unique_claim(store_txn *t, const store_table *tab, uint64_t chunk_id, 
             return base_err(err, FACTDB_UNIQUE_VIOLATION, "duplicate key value violates unique constraint \"%s\"",
                             tab->uniq[hit].name);
         }
-        put_location(val, chunk_id, r);
-        for (int u = 0; !rc && u < tab->nuniq; u++) {
-            size_t kl = store_unique_key(tab, u, in->vals, in->valid, r, key);
-            MDB_val k = {kl, key}, v = {UNIQUE_VALUE_LEN, val};
-            if (kl && (rc = mdb_put(t->txn, dbi, &k, &v, 0)))
-                rc = store_mdb_err(err, rc, "cannot write the unique-key index");
-        }
+        rc = put_row_keys(t, dbi, tab, in, chunk_id, r, err);
     }
     return rc;
 }
@@ -267,16 +278,8 @@ int store_unique_place(store_txn *t, const store_table *tab, uint64_t chunk_id, 
     MDB_dbi dbi;
     bool absent;
     int rc = uniq_dbi(t, true, &dbi, &absent, err);
-    unsigned char key[STORE_UNIQUE_KEY_MAX], val[UNIQUE_VALUE_LEN];
-    for (uint32_t r = 0; !rc && r < in->rows; r++) {
-        put_location(val, chunk_id, r);
-        for (int u = 0; !rc && u < tab->nuniq; u++) {
-            size_t kl = store_unique_key(tab, u, in->vals, in->valid, r, key);
-            MDB_val k = {kl, key}, v = {UNIQUE_VALUE_LEN, val};
-            if (kl && (rc = mdb_put(t->txn, dbi, &k, &v, 0)))
-                rc = store_mdb_err(err, rc, "cannot write the unique-key index");
-        }
-    }
+    for (uint32_t r = 0; !rc && r < in->rows; r++)
+        rc = put_row_keys(t, dbi, tab, in, chunk_id, r, err);
     return rc;
 }
 

@@ -143,3 +143,17 @@ int store_view_each(store_txn *t, int (*fn)(void *ctx, const char *name), void *
     mdb_cursor_close(c);
     return rc;
 }
+
+bool store_view_exists(factdb *db, const char *name)
+{
+    store_txn *t;
+    bool borrowed;
+    factdb_error e = {0};
+    if (store_txn_read_db(db, &t, &borrowed, &e))
+        return false;
+    store_view v;
+    bool found = store_view_get(t, name, &v, &e) == FACTDB_OK;
+    store_view_free(&v);
+    store_txn_end(t, borrowed);
+    return found;
+}

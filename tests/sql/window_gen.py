@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Makes tests/sql/window.test: every query's expected answer is PostgreSQL 15's (psql --csv). Run against a
-scratch cluster (PSQL below names its socket): /usr/bin/python3 tests/sql/window_gen.py > tests/sql/window.test
+scratch cluster (pg_gen.py names its socket): /usr/bin/python3 tests/sql/window_gen.py > tests/sql/window.test
 Every query orders its rows completely, and functions that depend on the order among peers (row_number,
 first_value, lag, ...) are only used over orders without ties, so the answers are PostgreSQL's only ones."""
-import subprocess, sys
-PSQL = ["psql", "-h", "/tmp/pg", "-p", "55432", "-U", "postgres", "-d", "wint", "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1"]
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pg_gen  # noqa: E402
 setup = [
  "CREATE TABLE s (id integer, region text, city text, d date, qty integer, price numeric(10,2), w double precision, big bigint)",
  "INSERT INTO s VALUES (1, 'North', 'Milano', '2026-01-01', 5, 10.50, 1.5, 100), (2, 'North', 'Torino', '2026-01-01', 3, 2.25, 0.5, 200), "
@@ -166,21 +169,5 @@ errors = [
 # what PostgreSQL accepts but factdb refuses, with a message saying so
 refused = [
 ]
-subprocess.run(PSQL[:-4] + ["-d", "postgres", "-c", "DROP DATABASE IF EXISTS wint"], check=True, stdout=subprocess.DEVNULL)
-subprocess.run(PSQL[:-4] + ["-d", "postgres", "-c", "CREATE DATABASE wint"], check=True, stdout=subprocess.DEVNULL)
-out = ["# Window functions (issue 13), with PostgreSQL 15's answers (made by psql --csv on the same statements by",
-       "# window_gen.py). The runner uses 2 threads.", ""]
-for st in setup:
-    subprocess.run(PSQL + ["-c", st], check=True, stdout=subprocess.DEVNULL)
-    out += ["statement ok", st + ";", ""]
-for q in queries:
-    r = subprocess.run(PSQL + ["-c", q], check=True, capture_output=True, text=True).stdout
-    out += ["query", q, "----", r.rstrip("\n"), ""]
-for q, msg in errors:
-    p = subprocess.run(PSQL + ["-c", q], capture_output=True, text=True)
-    if p.returncode == 0:
-        sys.stderr.write("PostgreSQL accepts an error case: %s\n" % q)
-    out += ["statement error " + msg, q, ""]
-for q, msg in refused:
-    out += ["statement error " + msg, q, ""]
-sys.stdout.write("\n".join(out))
+pg_gen.write_test('wint', ["# Window functions (issue 13), with PostgreSQL 15's answers (made by psql --csv on the same statements by",
+       "# window_gen.py). The runner uses 2 threads."], setup, queries, errors, refused)
