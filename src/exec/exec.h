@@ -11,6 +11,10 @@
 #define EXEC_VEC 2048
 /* Stack of the executor's worker threads (libmicrohttpd's connection threads get 4 MiB too). */
 #define EXEC_THREAD_STACK ((size_t)4 << 20)
+#define EXEC_MAX_THREADS 256
+/* Runs fn(arg, i) for every i in [0, n): i >= 1 on threads of their own (EXEC_THREAD_STACK bytes of
+ * stack), 0 (and any i whose thread could not start, or past EXEC_MAX_THREADS) on the caller's thread. */
+void exec_parallel(int n, void (*fn)(void *arg, int i), void *arg);
 
 typedef __int128 i128;
 
@@ -205,6 +209,8 @@ int rowset_add_row(rowset *r, const sql_value *vals, factdb_error *err);
  * have room (rowset_reserve) and matching types; the caller sets dst->n. Text points into src's strings, so
  * src must outlive dst. */
 int rowset_gather(rowset *dst, int col0, const rowset *src, const int64_t *idx, size_t n, size_t at);
+/* Copies cells src[idx[i]] of w bytes (1, 8 or 16: a column's width) to dst[i]; idx[i] < 0 makes a zero cell. */
+void rowset_gather_cells(unsigned char *dst, const unsigned char *src, size_t w, const int64_t *idx, size_t n);
 /* Formats one cell as text (PostgreSQL output form); returns its length or 0 for NULL (*null set). */
 size_t exec_format_value(const sql_value *v, char *buf, size_t cap);
 
@@ -292,6 +298,8 @@ void vec_get(const vec *v, size_t i, sql_value *out);
 /* Casts a scalar (used for INSERT and constant folding). */
 int exec_cast_value(const sql_value *in, sql_type to, int pos, sql_arena *a, sql_value *out, factdb_error *err);
 int exec_compare_values(const sql_value *a, const sql_value *b);
+/* The first place of n (nn bytes) in h (hn bytes), as memmem; faster for the short text values of rows. */
+const char *exec_find(const char *h, size_t hn, const char *n, size_t nn);
 
 /* Numeric helpers */
 size_t exec_format_n128(i128 v, int scale, char *buf, size_t cap);
@@ -333,6 +341,7 @@ typedef struct exec_join {
     atomic_bool *cancel;
     _Atomic size_t *mem;        /* the statement's memory counter and limit */
     size_t mem_limit;
+    int threads;                /* workers that may normalize keys and probe at once */
 } exec_join;
 
 /* Whether columns of types a and b can be hash-join keys: integers, numerics of static scale, dates and

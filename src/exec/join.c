@@ -58,7 +58,7 @@ static uint64_t mix(uint64_t h, uint64_t w)
     return h * 0xff51afd7ed558ccdull;
 }
 
-/* Allocates a side's key arrays (fill_key fills them). */
+/* Allocates a side's key arrays (key_init and fill_key fill them, a range of rows at a time). */
 static int make_keys(const exec_join *j, const rowset *rs, side_keys *k, factdb_error *err)
 {
     size_t n = rs->n;
@@ -70,22 +70,25 @@ static int make_keys(const exec_join *j, const rowset *rs, side_keys *k, factdb_
     k->hash = malloc((n ? n : 1) * sizeof *k->hash);
     if (!k->w || !k->s || !k->ok || !k->hash)
         return base_err(err, FACTDB_NOMEM, "out of memory");
-    memset(k->ok, 1, n);
-    for (size_t i = 0; i < n; i++)
-        k->hash[i] = 0x2545F4914F6CDD1Dull;
     return 0;
 }
 
-/* Normalizes key column c of one side given both sides' types. */
-static void fill_key(side_keys *k, int c, const rs_col *col, sql_type other, size_t n)
+static void key_init(side_keys *k, size_t lo, size_t hi)
+{
+    memset(k->ok + lo, 1, hi - lo);
+    for (size_t i = lo; i < hi; i++)
+        k->hash[i] = 0x2545F4914F6CDD1Dull;
+}
+
+/* Normalizes key column c of one side, rows [lo, hi), given both sides' types. */
+static void fill_key(side_keys *k, int c, const rs_col *col, sql_type other, size_t lo, size_t hi)
 {
     int kind = key_kind(col->type, other);
     uint64_t *w = k->w;
     int nk = k->nkeys;
     if (kind == KEY_STR) {
-        const sql_str *s = (const sql_str *)(const void *)col->data;
-        k->s[c] = s;
-        for (size_t i = 0; i < n; i++) {
+        const sql_str *s = (const sql_str *)(const void *)col->data;  /* k->s[c]: set by the caller */
+        for (size_t i = lo; i < hi; i++) {
             if (!col->valid[i]) {
                 k->ok[i] = 0;
                 continue;
@@ -95,7 +98,7 @@ static void fill_key(side_keys *k, int c, const rs_col *col, sql_type other, siz
         return;
     }
     if (kind == KEY_DBL) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             if (!col->valid[i]) {
                 k->ok[i] = 0;
                 continue;
@@ -126,7 +129,7 @@ static void fill_key(side_keys *k, int c, const rs_col *col, sql_type other, siz
     int64_t f = 1;
     for (int s = 0; s < up; s++)
         f *= 10;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         if (!col->valid[i]) {
             k->ok[i] = 0;
             continue;
@@ -246,13 +249,10 @@ static int resid_filter(resid_eval *e, int64_t *li, int64_t *ri, size_t n, size_
         const rowset *src = tc < nl ? e->l : e->r;
         const rs_col *col = &src->cols[tc < nl ? tc : tc - nl];
         const int64_t *idx = tc < nl ? li : ri;
-        size_t w = col->width;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(e->buf[c] + i * w, col->data + (size_t)idx[i] * w, w);
-            e->valid[c][i] = col->valid[idx[i]];
-            if (col->scales)
-                e->scales[c][i] = col->scales[idx[i]];
-        }
+        rowset_gather_cells(e->buf[c], col->data, col->width, idx, n);
+        rowset_gather_cells(e->valid[c], col->valid, 1, idx, n);
+        if (col->scales)
+            rowset_gather_cells(e->scales[c], col->scales, 1, idx, n);
         in_col *ic = &e->th.in[c];
         ic->raw = exec_raw_of_phys(col->ph);
         ic->data = e->buf[c];
@@ -277,26 +277,6 @@ static int resid_filter(resid_eval *e, int64_t *li, int64_t *ri, size_t n, size_
     return 0;
 }
 
-/* ---- output ---- */
-typedef struct join_out {
-    rowset *out;
-    const rowset *l, *r;
-    bool both;              /* l's and r's columns (else l's only) */
-} join_out;
-
-static int emit(join_out *o, const int64_t *li, const int64_t *ri, size_t n, factdb_error *err)
-{
-    if (!n)
-        return 0;
-    if (rowset_reserve(o->out, n, err))
-        return err->code;
-    rowset_gather(o->out, 0, o->l, li, n, o->out->n);
-    if (o->both)
-        rowset_gather(o->out, o->l->ncols, o->r, ri, n, o->out->n);
-    o->out->n += n;
-    return 0;
-}
-
 static int check_cancel(const exec_join *j, factdb_error *err)
 {
     if (j->cancel && atomic_load_explicit(j->cancel, memory_order_relaxed))
@@ -316,6 +296,193 @@ static int charge(const exec_join *j, size_t bytes, factdb_error *err)
                         bytes >> 20, j->mem_limit >> 20);
     }
     return 0;
+}
+
+/* The candidate pairs one worker kept, in probe order. */
+typedef struct join_part {
+    size_t lo, hi;          /* its rows of the probe side */
+    int64_t *li, *ri;       /* kept pairs (rows of l and r) */
+    size_t n, cap, at;      /* at: where its pairs go in the output */
+    size_t charged;
+    int rc;
+    factdb_error err;
+} join_part;
+
+typedef struct join_state {
+    const exec_join *j;
+    const rowset *l, *r, *b, *p;
+    bool build_left, pairs;  /* pairs: the join's output has both sides' rows */
+    side_keys bk, pk;
+    uint32_t *head, *next;
+    size_t nb;
+    uint8_t *lmatch, *rmatch;
+    rowset *out;
+    join_part *part;
+    int nw;                 /* workers */
+} join_state;
+
+static void set_match(uint8_t *m, size_t i) { __atomic_store_n(&m[i], 1, __ATOMIC_RELAXED); }
+
+/* Keeps n pairs of li/ri: marks both rows matched and, for a join that outputs pairs, appends them. */
+static int keep_pairs(join_state *s, join_part *w, const int64_t *li, const int64_t *ri, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        set_match(s->lmatch, (size_t)li[i]);
+        set_match(s->rmatch, (size_t)ri[i]);
+    }
+    if (!s->pairs || !n)
+        return 0;
+    if (w->n + n > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        while (cap < w->n + n)
+            cap *= 2;
+        if (charge(s->j, (cap - w->cap) * 16, &w->err))
+            return w->err.code;
+        w->charged += (cap - w->cap) * 16;
+        int64_t *a = realloc(w->li, cap * sizeof *a);
+        if (a)
+            w->li = a;
+        int64_t *b = realloc(w->ri, cap * sizeof *b);
+        if (b)
+            w->ri = b;
+        if (!a || !b)
+            return base_err(&w->err, FACTDB_NOMEM, "out of memory");
+        w->cap = cap;
+    }
+    memcpy(w->li + w->n, li, n * sizeof *li);
+    memcpy(w->ri + w->n, ri, n * sizeof *ri);
+    w->n += n;
+    return 0;
+}
+
+/* Worker i's share of the key normalization: its ranges of both sides' rows. */
+static void join_keys_part(void *arg, int i)
+{
+    join_state *s = arg;
+    const exec_join *j = s->j;
+    for (int side = 0; side < 2; side++) {
+        const rowset *rs = side ? s->r : s->l, *other = side ? s->l : s->r;
+        const int *key = side ? j->rkey : j->lkey, *okey = side ? j->lkey : j->rkey;
+        side_keys *k = (side == 0) == s->build_left ? &s->bk : &s->pk;
+        size_t lo = rs->n * (size_t)i / (size_t)s->nw, hi = rs->n * (size_t)(i + 1) / (size_t)s->nw;
+        key_init(k, lo, hi);
+        for (int c = 0; c < j->nkeys; c++)
+            fill_key(k, c, &rs->cols[key[c]], other->cols[okey[c]].type, lo, hi);
+    }
+}
+
+/* Worker i probes its range of the probe side's rows. */
+static void join_probe_part(void *arg, int i)
+{
+    join_state *s = arg;
+    const exec_join *j = s->j;
+    join_part *w = &s->part[i];
+    const rowset *b = s->b;
+    resid_eval re;
+    int64_t *li = malloc(EXEC_VEC * sizeof *li), *ri = malloc(EXEC_VEC * sizeof *ri);
+    int rc = 0;
+    if (!li || !ri) {
+        rc = base_err(&w->err, FACTDB_NOMEM, "out of memory");
+        memset(&re, 0, sizeof re);
+        goto out;
+    }
+    if ((rc = resid_init(&re, j, s->l, s->r, &w->err)))
+        goto out;
+    size_t n = 0;
+    bool semi_l = !s->build_left && (j->type == JT_SEMI || j->type == JT_ANTI);
+    /* candidates: (probe row, build row) with equal keys; CROSS: every pair */
+    for (size_t pi = w->lo; pi < w->hi && !rc; pi++) {
+        if (!((pi - w->lo) & 4095) && (rc = check_cancel(j, &w->err)))
+            break;
+        if (j->nkeys && !s->pk.ok[pi])
+            continue;
+        /* a semi or anti join whose probe side is l needs one match per row */
+        if (semi_l && s->lmatch[pi])
+            continue;
+        uint32_t e = j->nkeys ? s->head[s->pk.hash[pi] & (s->nb - 1)] : (b->n ? 1 : 0);
+        while (e && !rc) {
+            size_t bi = e - 1;
+            e = j->nkeys ? s->next[bi] : (bi + 1 < b->n ? (uint32_t)bi + 2 : 0);
+            if (j->nkeys && !keys_equal(&s->pk, pi, &s->bk, bi))
+                continue;
+            li[n] = (int64_t)(s->build_left ? bi : pi);
+            ri[n] = (int64_t)(s->build_left ? pi : bi);
+            if (++n < EXEC_VEC)
+                continue;
+            size_t m;
+            if (!(rc = resid_filter(&re, li, ri, n, &m, &w->err)))
+                rc = keep_pairs(s, w, li, ri, m);
+            n = 0;
+            if (semi_l && s->lmatch[pi])
+                break;
+        }
+    }
+    if (!rc && n) {
+        size_t m;
+        if (!(rc = resid_filter(&re, li, ri, n, &m, &w->err)))
+            rc = keep_pairs(s, w, li, ri, m);
+    }
+out:
+    resid_free(&re);
+    free(li);
+    free(ri);
+    w->rc = rc;
+}
+
+/* Worker i writes its pairs' rows into the output at its offset. */
+static void join_gather_part(void *arg, int i)
+{
+    join_state *s = arg;
+    join_part *w = &s->part[i];
+    rowset_gather(s->out, 0, s->l, w->li, w->n, w->at);
+    rowset_gather(s->out, s->l->ncols, s->r, w->ri, w->n, w->at);
+}
+
+/* Whether row i of l (side 0) or r (side 1) is kept without a pair. */
+static bool unpaired_kept(const join_state *s, int side, size_t i)
+{
+    if (side)
+        return !s->rmatch[i];
+    return s->j->type == JT_SEMI ? s->lmatch[i] != 0 : !s->lmatch[i];
+}
+
+/* Appends rows idx[0..n) of l (side 0) or r (side 1), with NULLs for the other side's columns. */
+static void gather_unpaired(join_state *s, int side, const int64_t *idx, const int64_t *none, size_t n)
+{
+    rowset_gather(s->out, 0, s->l, side ? none : idx, n, s->out->n);
+    if (s->j->type != JT_SEMI && s->j->type != JT_ANTI)
+        rowset_gather(s->out, s->l->ncols, s->r, side ? idx : none, n, s->out->n);
+    s->out->n += n;
+}
+
+/* The rows of one side that a join keeps without a pair (outer joins), or the rows a semi or anti join keeps. */
+static int emit_unpaired(join_state *s, int side, factdb_error *err)
+{
+    const rowset *rs = side ? s->r : s->l;
+    size_t cnt = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        cnt += unpaired_kept(s, side, i);
+    if (!cnt)
+        return 0;
+    int64_t *idx = malloc(EXEC_VEC * sizeof *idx), *none = malloc(EXEC_VEC * sizeof *none);
+    int rc = (!idx || !none) ? base_err(err, FACTDB_NOMEM, "out of memory") : rowset_reserve(s->out, cnt, err);
+    size_t n = 0;
+    for (size_t k = 0; !rc && k < EXEC_VEC; k++)
+        none[k] = -1;
+    for (size_t i = 0; !rc && i < rs->n; i++) {
+        if (!unpaired_kept(s, side, i))
+            continue;
+        idx[n++] = (int64_t)i;
+        if (n == EXEC_VEC) {
+            gather_unpaired(s, side, idx, none, n);
+            n = 0;
+        }
+    }
+    if (!rc && n)
+        gather_unpaired(s, side, idx, none, n);
+    free(idx);
+    free(none);
+    return rc;
 }
 
 int exec_join_run(const exec_join *j, const rowset *l, const rowset *r, rowset *out, factdb_error *err)
@@ -344,136 +511,99 @@ int exec_join_run(const exec_join *j, const rowset *l, const rowset *r, rowset *
                             "not stop a join from being built)", l->n, r->n, bytes / 1048576, j->mem_limit >> 20);
         }
     }
-    /* build the smaller side */
-    bool build_left = l->n < r->n;
-    const rowset *b = build_left ? l : r, *p = build_left ? r : l;
-    side_keys bk, pk;
-    memset(&bk, 0, sizeof bk);
-    memset(&pk, 0, sizeof pk);
-    resid_eval re;
-    memset(&re, 0, sizeof re);
-    uint32_t *head = NULL, *next = NULL;
-    uint8_t *lmatch = NULL, *rmatch = NULL;
-    int64_t *li = malloc(EXEC_VEC * sizeof *li), *ri = malloc(EXEC_VEC * sizeof *ri);
+    /* build the smaller side; the probe side is split among the workers in ranges, each keeping its
+     * pairs in order, so the output is the same as one worker's */
+    join_state s = {.j = j, .l = l, .r = r, .build_left = l->n < r->n, .out = out,
+                    .pairs = both};
+    s.b = s.build_left ? l : r;
+    s.p = s.build_left ? r : l;
+    /* a worker per 16,384 rows of the larger side at most */
+    size_t biggest = MAX(l->n, r->n);
+    int nw = (int)MIN((size_t)MIN(MAX(j->threads, 1), EXEC_MAX_THREADS), 1 + biggest / 16384);
+    s.nw = nw;
     size_t nb = 1, charged = 0;
     int rc = 0;
-    if (!li || !ri) {
+    s.part = calloc((size_t)nw, sizeof *s.part);
+    if (!s.part) {
         rc = base_err(err, FACTDB_NOMEM, "out of memory");
         goto out;
     }
-    if ((rc = make_keys(j, b, &bk, err)) || (rc = make_keys(j, p, &pk, err)))
+    if ((rc = make_keys(j, s.b, &s.bk, err)) || (rc = make_keys(j, s.p, &s.pk, err)))
         goto out;
     for (int c = 0; c < j->nkeys; c++) {
         const rs_col *lc = &l->cols[j->lkey[c]], *rc2 = &r->cols[j->rkey[c]];
-        fill_key(build_left ? &bk : &pk, c, lc, rc2->type, l->n);
-        fill_key(build_left ? &pk : &bk, c, rc2, lc->type, r->n);
+        if (key_kind(lc->type, rc2->type) == KEY_STR) {
+            (s.build_left ? &s.bk : &s.pk)->s[c] = (const sql_str *)(const void *)lc->data;
+            (s.build_left ? &s.pk : &s.bk)->s[c] = (const sql_str *)(const void *)rc2->data;
+        }
     }
-    while (nb < b->n * 2)
+    exec_parallel(nw, join_keys_part, &s);
+    while (nb < s.b->n * 2)
         nb <<= 1;
-    charged = nb * 4 + b->n * 4 + l->n + r->n;
+    s.nb = nb;
+    charged = nb * 4 + s.b->n * 4 + l->n + r->n;
     if ((rc = charge(j, charged, err))) {
         charged = 0;
         goto out;
     }
-    head = calloc(nb, sizeof *head);
-    next = malloc((b->n ? b->n : 1) * sizeof *next);
-    lmatch = calloc(l->n ? l->n : 1, 1);
-    rmatch = calloc(r->n ? r->n : 1, 1);
-    if (!head || !next || !lmatch || !rmatch) {
+    s.head = calloc(nb, sizeof *s.head);
+    s.next = malloc((s.b->n ? s.b->n : 1) * sizeof *s.next);
+    s.lmatch = calloc(l->n ? l->n : 1, 1);
+    s.rmatch = calloc(r->n ? r->n : 1, 1);
+    if (!s.head || !s.next || !s.lmatch || !s.rmatch) {
         rc = base_err(err, FACTDB_NOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = b->n; i-- > 0;) {
-        if (!bk.ok[i])
+    for (size_t i = s.b->n; i-- > 0;) {
+        if (!s.bk.ok[i])
             continue;
-        size_t h = (size_t)(bk.hash[i] & (nb - 1));
-        next[i] = head[h];
-        head[h] = (uint32_t)i + 1;
+        size_t h = (size_t)(s.bk.hash[i] & (nb - 1));
+        s.next[i] = s.head[h];
+        s.head[h] = (uint32_t)i + 1;
     }
-    if ((rc = resid_init(&re, j, l, r, err)))
+    s.pairs = j->type == JT_INNER || j->type == JT_LEFT || j->type == JT_RIGHT || j->type == JT_FULL ||
+              j->type == JT_CROSS;
+    for (int i = 0; i < nw; i++) {
+        s.part[i].lo = s.p->n * (size_t)i / (size_t)nw;
+        s.part[i].hi = s.p->n * (size_t)(i + 1) / (size_t)nw;
+    }
+    exec_parallel(nw, join_probe_part, &s);
+    size_t total = 0;
+    for (int i = 0; i < nw; i++) {
+        if (s.part[i].rc && !rc) {
+            rc = s.part[i].rc;
+            *err = s.part[i].err;
+        }
+        s.part[i].at = total;
+        total += s.part[i].n;
+    }
+    if (rc || (rc = rowset_reserve(out, total, err)))
         goto out;
-    join_out o = {out, l, r, both};
-    size_t n = 0;
-    bool pairs = j->type == JT_INNER || j->type == JT_LEFT || j->type == JT_RIGHT || j->type == JT_FULL ||
-                 j->type == JT_CROSS;
-    /* candidates: (probe row, build row) with equal keys; CROSS: every pair */
-    for (size_t pi = 0; pi < p->n && !rc; pi++) {
-        if (!(pi & 4095) && (rc = check_cancel(j, err)))
-            break;
-        if (j->nkeys && !pk.ok[pi])
-            continue;
-        /* a semi or anti join whose probe side is l needs one match per row */
-        if (!build_left && (j->type == JT_SEMI || j->type == JT_ANTI) && lmatch[pi])
-            continue;
-        uint32_t e = j->nkeys ? head[pk.hash[pi] & (nb - 1)] : (b->n ? 1 : 0);
-        while (e && !rc) {
-            size_t bi = e - 1;
-            e = j->nkeys ? next[bi] : (bi + 1 < b->n ? (uint32_t)bi + 2 : 0);
-            if (j->nkeys && !keys_equal(&pk, pi, &bk, bi))
-                continue;
-            li[n] = (int64_t)(build_left ? bi : pi);
-            ri[n] = (int64_t)(build_left ? pi : bi);
-            if (++n < EXEC_VEC)
-                continue;
-            size_t m;
-            if ((rc = resid_filter(&re, li, ri, n, &m, err)))
-                break;
-            for (size_t i = 0; i < m; i++)
-                lmatch[li[i]] = rmatch[ri[i]] = 1;
-            if (pairs)
-                rc = emit(&o, li, ri, m, err);
-            n = 0;
-        }
-    }
-    if (!rc && n) {
-        size_t m;
-        if (!(rc = resid_filter(&re, li, ri, n, &m, err))) {
-            for (size_t i = 0; i < m; i++)
-                lmatch[li[i]] = rmatch[ri[i]] = 1;
-            if (pairs)
-                rc = emit(&o, li, ri, m, err);
-        }
-        n = 0;
+    if (s.pairs && total) {
+        exec_parallel(nw, join_gather_part, &s);
+        out->n = total;
     }
     /* the rows a join keeps without a match, or the rows a semi or anti join keeps */
-    for (size_t i = 0; !rc && i < l->n; i++) {
-        bool keep = j->type == JT_SEMI ? lmatch[i] : (j->type == JT_ANTI || j->type == JT_LEFT || j->type == JT_FULL) && !lmatch[i];
-        if (!keep)
-            continue;
-        li[n] = (int64_t)i;
-        ri[n] = -1;
-        if (++n == EXEC_VEC) {
-            rc = emit(&o, li, ri, n, err);
-            n = 0;
-        }
-    }
-    if (!rc && n)
-        rc = emit(&o, li, ri, n, err);
-    n = 0;
-    for (size_t i = 0; !rc && (j->type == JT_RIGHT || j->type == JT_FULL) && i < r->n; i++) {
-        if (rmatch[i])
-            continue;
-        li[n] = -1;
-        ri[n] = (int64_t)i;
-        if (++n == EXEC_VEC) {
-            rc = emit(&o, li, ri, n, err);
-            n = 0;
-        }
-    }
-    if (!rc && n)
-        rc = emit(&o, li, ri, n, err);
+    if (j->type == JT_SEMI || j->type == JT_ANTI || j->type == JT_LEFT || j->type == JT_FULL)
+        rc = emit_unpaired(&s, 0, err);
+    if (!rc && (j->type == JT_RIGHT || j->type == JT_FULL))
+        rc = emit_unpaired(&s, 1, err);
 out:
     if (charged && j->mem)
         atomic_fetch_sub(j->mem, charged);
-    resid_free(&re);
-    keys_free(&bk);
-    keys_free(&pk);
-    free(head);
-    free(next);
-    free(lmatch);
-    free(rmatch);
-    free(li);
-    free(ri);
+    for (int i = 0; s.part && i < nw; i++) {
+        if (s.part[i].charged && j->mem)
+            atomic_fetch_sub(j->mem, s.part[i].charged);
+        free(s.part[i].li);
+        free(s.part[i].ri);
+    }
+    free(s.part);
+    keys_free(&s.bk);
+    keys_free(&s.pk);
+    free(s.head);
+    free(s.next);
+    free(s.lmatch);
+    free(s.rmatch);
     if (rc == FACTDB_LIMIT && out->n)
         base_err(err, FACTDB_LIMIT, "the join's result passed the query's memory limit of %zu MiB after %zu rows; add "
                  "join conditions or filters, or raise the limit (factdb sql --memory-limit); a LIMIT does not stop a "

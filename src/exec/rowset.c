@@ -206,29 +206,41 @@ int rowset_add_row(rowset *r, const sql_value *vals, factdb_error *err)
     return 0;
 }
 
+/* One loop per width, so the copies are loads and stores, not a memcpy call per cell. */
+void rowset_gather_cells(unsigned char *dst, const unsigned char *src, size_t w, const int64_t *idx, size_t n)
+{
+    if (w == 1) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = idx[i] < 0 ? 0 : src[idx[i]];
+    } else if (w == 8) {
+        uint64_t *d = (uint64_t *)(void *)dst;
+        const uint64_t *s = (const uint64_t *)(const void *)src;
+        for (size_t i = 0; i < n; i++)
+            d[i] = idx[i] < 0 ? 0 : s[idx[i]];
+    } else {
+        uint64_t *d = (uint64_t *)(void *)dst;
+        const uint64_t *s = (const uint64_t *)(const void *)src;
+        for (size_t i = 0; i < n; i++) {
+            d[2 * i] = idx[i] < 0 ? 0 : s[2 * idx[i]];
+            d[2 * i + 1] = idx[i] < 0 ? 0 : s[2 * idx[i] + 1];
+        }
+    }
+}
+
 int rowset_gather(rowset *dst, int col0, const rowset *src, const int64_t *idx, size_t n, size_t at)
 {
     for (int c = 0; c < src->ncols; c++) {
         rs_col *d = &dst->cols[col0 + c];
         const rs_col *s = &src->cols[c];
         size_t w = s->width;
-        for (size_t i = 0; i < n; i++) {
-            int64_t k = idx[i];
-            unsigned char *o = d->data + (at + i) * w;
-            if (k < 0) {
-                d->valid[at + i] = 0;
-                memset(o, 0, w);
-                if (d->scales)
-                    d->scales[at + i] = 0;
-                if (d->ph == P_STR)
-                    *(sql_str *)(void *)o = (sql_str){"", 0};
-                continue;
-            }
-            d->valid[at + i] = s->valid[k];
-            memcpy(o, s->data + (size_t)k * w, w);
-            if (d->scales)
-                d->scales[at + i] = s->scales[k];
-        }
+        rowset_gather_cells(d->data + at * w, s->data, w, idx, n);
+        rowset_gather_cells(d->valid + at, s->valid, 1, idx, n);
+        if (d->scales)
+            rowset_gather_cells(d->scales + at, s->scales, 1, idx, n);
+        if (d->ph == P_STR)  /* a NULL's text is empty, not a NULL pointer */
+            for (size_t i = 0; i < n; i++)
+                if (idx[i] < 0)
+                    ((sql_str *)(void *)(d->data + (at + i) * w))[0] = (sql_str){"", 0};
     }
     return 0;
 }

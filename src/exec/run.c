@@ -522,12 +522,24 @@ static void *work_chunks(worker *w, size_t limit)
     return NULL;
 }
 
-/* Runs fn on every worker: workers 1.. on threads of their own, worker 0 (and any worker whose thread
- * could not start, whose share must still be done) on this one. Returns the first worker's error. */
-static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
+typedef struct par_call {
+    void (*fn)(void *, int);
+    void *arg;
+    int i;
+} par_call;
+
+static void *par_start(void *p)
 {
-    pthread_t tids[256];
-    bool started[256] = {false};
+    par_call *c = p;
+    c->fn(c->arg, c->i);
+    return NULL;
+}
+
+void exec_parallel(int n, void (*fn)(void *arg, int i), void *arg)
+{
+    pthread_t tids[EXEC_MAX_THREADS];
+    bool started[EXEC_MAX_THREADS] = {false};
+    par_call calls[EXEC_MAX_THREADS];
     /* An explicit stack size, not the default that follows `ulimit -s`: expression evaluation recurses
      * up to SQL_MAX_DEPTH levels and was measured against this size (docs/design.md). Worker 0 runs on
      * the caller's thread, which may be a libmicrohttpd thread with 4 MiB. */
@@ -535,17 +547,37 @@ static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
     bool attr_ok = pthread_attr_init(&attr) == 0;
     if (attr_ok)
         pthread_attr_setstacksize(&attr, EXEC_THREAD_STACK);
-    for (int i = 1; i < r->nw && i < 256; i++)
-        started[i] = pthread_create(&tids[i], attr_ok ? &attr : NULL, fn, &r->w[i]) == 0;
+    for (int i = 1; i < n && i < EXEC_MAX_THREADS; i++) {
+        calls[i] = (par_call){fn, arg, i};
+        started[i] = pthread_create(&tids[i], attr_ok ? &attr : NULL, par_start, &calls[i]) == 0;
+    }
     if (attr_ok)
         pthread_attr_destroy(&attr);
-    fn(&r->w[0]);
-    for (int i = 1; i < r->nw; i++)
-        if (i >= 256 || !started[i])
-            fn(&r->w[i]);
-    for (int i = 1; i < r->nw && i < 256; i++)
+    fn(arg, 0);
+    for (int i = 1; i < n; i++)
+        if (i >= EXEC_MAX_THREADS || !started[i])
+            fn(arg, i);
+    for (int i = 1; i < n && i < EXEC_MAX_THREADS; i++)
         if (started[i])
             pthread_join(tids[i], NULL);
+}
+
+typedef struct workers_call {
+    run *r;
+    void *(*fn)(void *);
+} workers_call;
+
+static void workers_one(void *arg, int i)
+{
+    workers_call *c = arg;
+    c->fn(&c->r->w[i]);
+}
+
+/* Runs fn on every worker (exec_parallel). Returns the first worker's error. */
+static int run_workers(run *r, void *(*fn)(void *), factdb_error *err)
+{
+    workers_call c = {r, fn};
+    exec_parallel(r->nw, workers_one, &c);
     for (int i = 0; i < r->nw; i++)
         if (r->w[i].rc) {
             *err = r->w[i].err;

@@ -1076,7 +1076,7 @@ static int join_node(plan_ctx *c, join_type t, plan_node *l, plan_node *r, const
     memcpy(n->lkey, lk, (size_t)nk * sizeof *lk);
     memcpy(n->rkey, rk, (size_t)nk * sizeof *rk);
     n->j = (exec_join){.type = t, .nkeys = nk, .lkey = n->lkey, .rkey = n->rkey, .now_us = c->now_us,
-                       .cancel = c->cancel, .mem = &c->mem, .mem_limit = c->mem_limit};
+                       .cancel = c->cancel, .mem = &c->mem, .mem_limit = c->mem_limit, .threads = c->threads};
     static const char *names[] = {"Hash Join", "Hash Left Join", "Hash Right Join", "Hash Full Join", "Hash Semi Join",
                                   "Hash Anti Join", "Nested Loop (cross join)"};
     n->label = names[t];
@@ -2380,12 +2380,6 @@ static double distinct_est(const rowset *rs, int col)
     return (double)d * (double)n / (double)s;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Before scan `big` runs: when input `from` (already run) kept under half of its table's rows (or, not a
  * scan, has under half as many rows as big's table), only big's
  * rows whose column bc is among from's column fc values can join: add `bc IN (those values)` to big's
@@ -2434,33 +2428,31 @@ static int key_filter(plan_ctx *c, plan_node *big, int bc, plan_node *from, int 
         (out->type.id == TY_NUMERIC && out->type.scale != col->type.scale) ||
         (out->type.id == TY_DATE) != (col->type.id == TY_DATE) || q->nslots > 1 << 20)
         return 0;
-    int64_t *v = malloc((rs->n ? rs->n : 1) * sizeof *v);
-    if (!v)
-        return pl_nomem(c);
+    const int64_t *v = (const int64_t *)(const void *)col->data;
     size_t m = 0;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (size_t i = 0; i < rs->n; i++)
-        if (col->valid[i])
-            memcpy(&v[m++], col->data + i * 8, 8);
-    qsort(v, m, sizeof *v, cmp_i64);
-    int64_t lo = m ? v[0] : 0, hi = m ? v[m - 1] : 0;
+        if (col->valid[i]) {
+            lo = MIN(lo, v[i]);
+            hi = MAX(hi, v[i]);
+            m++;
+        }
+    if (!m)
+        lo = hi = 0;
     uint64_t len = m ? (uint64_t)hi - (uint64_t)lo + 1 : 1;
-    if (len > ((uint64_t)1 << 28)) {
-        free(v);
+    if (len > ((uint64_t)1 << 28))
         return 0;  /* a bitmap of more than 32 MiB: not worth it */
-    }
     uint64_t *bits = pl_alloc(c, (size_t)((len + 63) / 64) * 8);
     bexpr *in = pl_alloc(c, sizeof *in), *arg = pl_alloc(c, sizeof *arg), *and_ = pl_alloc(c, sizeof *and_);
     bexpr **args = pl_alloc(c, sizeof *args), **aargs = pl_alloc(c, 2 * sizeof *aargs);
     zone_pred *zones = pl_alloc(c, (size_t)(q->nzones + 2) * sizeof *zones);
-    if (!bits || !in || !arg || !and_ || !args || !aargs || !zones) {
-        free(v);
+    if (!bits || !in || !arg || !and_ || !args || !aargs || !zones)
         return pl_nomem(c);
-    }
-    for (size_t i = 0; i < m; i++) {
-        uint64_t d = (uint64_t)v[i] - (uint64_t)lo;
-        bits[d >> 6] |= 1ull << (d & 63);
-    }
-    free(v);
+    for (size_t i = 0; i < rs->n; i++)
+        if (col->valid[i]) {
+            uint64_t d = (uint64_t)v[i] - (uint64_t)lo;
+            bits[d >> 6] |= 1ull << (d & 63);
+        }
     *arg = *out;
     arg->slot = q->nslots++;
     arg->shared = false;
