@@ -195,6 +195,7 @@ struct rowset {
     sql_arena strings;      /* text values */
     _Atomic size_t *mem;    /* shared memory counter of the query */
     size_t mem_limit;
+    bool borrowed;          /* the columns' arrays belong to another rowset that outlives this one */
 };
 
 int rowset_init(rowset *r, int ncols, const sql_type *types, _Atomic size_t *mem, size_t limit, factdb_error *err);

@@ -38,7 +38,7 @@ void rowset_cleanup(rowset *r)
     if (!r->cols)
         return;
     size_t bytes = 0;
-    for (int i = 0; i < r->ncols; i++) {
+    for (int i = 0; i < r->ncols && !r->borrowed; i++) {
         free(r->cols[i].data);
         free(r->cols[i].valid);
         free(r->cols[i].scales);

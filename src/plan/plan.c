@@ -2336,6 +2336,53 @@ static int dense(plan_ctx *c, plan_node *n)
 
 int pl_run_node(plan_ctx *c, plan_node *n);
 
+/* A query over another node's rows that only picks its columns (no filter, grouping, order, DISTINCT, limit
+ * or computed value), such as the projection of a join's or a derived table's columns: its rows are the
+ * input's columns themselves, borrowed, not a copy. The plan keeps every node's rows until it ends, and the
+ * root's result (which the caller keeps) is never borrowed. */
+static bool picks_columns(const plan_node *n)
+{
+    const query *q = &n->q;
+    if (n->kind != PN_QUERY || !n->input || n->root || q->table || q->where || q->agg || q->nsort || q->distinct ||
+        q->limit >= 0 || q->offset || q->nouts != q->nvisible)
+        return false;
+    for (int i = 0; i < q->nouts; i++) {
+        const bexpr *o = q->outs[i];
+        if (o->kind != B_INPUT || o->input < 0 || o->input >= q->ncols)
+            return false;
+        int tc = q->cols[o->input].table_col;
+        if (tc < 0 || tc >= n->input->rs->ncols)
+            return false;
+        sql_type t = n->input->rs->cols[tc].type;
+        if (t.id != o->type.id || t.scale != o->type.scale || t.prec != o->type.prec)
+            return false;
+    }
+    return true;
+}
+
+static int borrow_columns(plan_ctx *c, plan_node *n)
+{
+    const rowset *in = n->input->rs;
+    rowset *r = calloc(1, sizeof *r);
+    rs_col *cols = calloc((size_t)(n->q.nouts ? n->q.nouts : 1), sizeof *cols);
+    if (!r || !cols) {
+        free(r);
+        free(cols);
+        return pl_nomem(c);
+    }
+    for (int i = 0; i < n->q.nouts; i++)
+        cols[i] = in->cols[n->q.cols[n->q.outs[i]->input].table_col];
+    *r = (rowset){.ncols = n->q.nouts, .cols = cols, .n = in->n, .cap = in->n, .borrowed = true};
+    sql_arena_init(&r->strings, 0);
+    if (pl_keep_rowset(c, r)) {
+        exec_rowset_free(r);
+        return pl_nomem(c);
+    }
+    n->rs = r;
+    n->rows = r->n;
+    return 0;
+}
+
 /* Distinct non-NULL values of a column, estimated from up to 16384 evenly spaced rows: the sample's count
  * when it repeats values a lot (a small domain), else scaled up to the whole column. */
 static double distinct_est(const rowset *rs, int col)
@@ -2666,7 +2713,10 @@ int pl_run_node(plan_ctx *c, plan_node *n)
     if (c->cancel && atomic_load(c->cancel))
         return base_err(c->err, FACTDB_INVALID_ARGUMENT, "canceling statement due to user request");
     double t0 = now_ms();
-    if (n->kind == PN_QUERY) {
+    if (picks_columns(n)) {
+        if ((rc = borrow_columns(c, n)))
+            return rc;
+    } else if (n->kind == PN_QUERY) {
         n->q.src = n->input ? n->input->rs : NULL;
         exec_options o = {.threads = c->threads, .mem_limit = c->mem_limit, .cancel = c->cancel, .now_us = c->now_us};
         exec_stats st;
@@ -2708,6 +2758,7 @@ int pl_run_node(plan_ctx *c, plan_node *n)
 int plan_execute(plan_ctx *c, plan_node *root, exec_result *res)
 {
     memset(res, 0, sizeof *res);
+    root->root = true;
     int rc = pl_run_node(c, root);
     if (rc)
         return rc;

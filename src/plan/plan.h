@@ -58,6 +58,7 @@ struct plan_node {
     int nlquals;
     /* execution */
     bool done;
+    bool root;              /* the statement's top node: its result goes to the caller */
     rowset *rs;             /* the materialized rows (owned by the plan) */
     exec_result er;         /* PN_QUERY's result */
     size_t rows;
