@@ -46,6 +46,7 @@ struct plan_node {
     uint64_t *rmask;
     int nrconj;
     plan_node *chosen;      /* the join tree made at run time */
+    plan_node *stands_for;  /* a join set's input whose narrow stand-in this is (run_joinset) */
     double table_rows;      /* a scan: its table's rows (how much its filter keeps: rows / table_rows) */
     double est;             /* a scan: rows expected after its filter (a third per condition), for the order
                              * in which a join's inputs run */
