@@ -1344,8 +1344,11 @@ static bexpr *agg_group_match(binder *b, ast *x)
 static int cmp_set_values(const void *x, const void *y) { return exec_compare_values(x, y); }
 
 /* Sorts and de-duplicates a constant list for binary search (qsort: a 200,000-value IN list was an
- * insertion sort, 20 s). */
-static void sort_set(bexpr *e)
+ * insertion sort, 20 s). A list of 64-bit integers (integers, numerics of the argument's scale, dates,
+ * timestamps) without NULL whose range is small for its size also gets a bitmap over that range, tested
+ * with one bit per row instead of a search (TPC-H Q20's `ps_partkey IN (SELECT p_partkey ...)`: 2,195
+ * keys, 800k rows). An allocation failure leaves the search. */
+static void sort_set(binder *b, bexpr *e)
 {
     if (e->nset < 2)
         return;
@@ -1355,6 +1358,26 @@ static void sort_set(bexpr *e)
         if (exec_compare_values(&e->set[k - 1], &e->set[i]))
             e->set[k++] = e->set[i];
     e->nset = k;
+    sql_type t = e->args[0]->type;
+    if (e->nset < 16 || e->set_has_null || exec_phys(t) != P_I64)
+        return;
+    for (int i = 0; i < e->nset; i++)
+        if (e->set[i].null || e->set[i].type.id != t.id || (t.id == TY_NUMERIC && e->set[i].type.scale != t.scale))
+            return;
+    int64_t lo = e->set[0].i, hi = e->set[e->nset - 1].i;
+    uint64_t len = (uint64_t)hi - (uint64_t)lo + 1;
+    if (len > ((uint64_t)1 << 24) || len / 64 > (uint64_t)e->nset * 8)
+        return;  /* over 2 MiB, or more than 8 words per value */
+    uint64_t *bits = sql_arena_alloc(b->a, (size_t)((len + 63) / 64) * 8);
+    if (!bits)
+        return;
+    for (int i = 0; i < e->nset; i++) {
+        uint64_t d = (uint64_t)e->set[i].i - (uint64_t)lo;
+        bits[d >> 6] |= 1ull << (d & 63);
+    }
+    e->bits = bits;
+    e->bits_min = lo;
+    e->bits_len = len;
 }
 
 /* Adds args (flattening nested nodes of the same kind, as `(a AND b) AND c` or BETWEEN inside AND make)
@@ -1416,7 +1439,7 @@ static int merge_in_terms(binder *b, bexpr **v, int *n, bool is_or)
             }
             v[k++] = u;
         }
-        sort_set(e);
+        sort_set(b, e);
         v[i] = e;
         *n = k;
     }
@@ -1526,7 +1549,7 @@ static bexpr *subquery(binder *b, ast *x)
         c.type = t;
         e->set[e->nset++] = c;
     }
-    sort_set(e);
+    sort_set(b, e);
     return maybe_fold(b, e);
 }
 
@@ -1664,7 +1687,7 @@ static bexpr *bind(binder *b, ast *x)
             c->val.type = t;
             e->set[e->nset++] = c->val;
         }
-        sort_set(e);
+        sort_set(b, e);
         return maybe_fold(b, e);
     }
     case A_LIKE: {
