@@ -100,7 +100,8 @@ $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libfactdb.a
 
 # The layers of src/ depend one way, in the order scripts/check_layers.py declares (base < enc < store <
 # ingest < exec < sql < plan < session < http < cli; docs/design.md says why): an include of a layer above
-# fails here, first thing in `make test`.
+# fails here, first thing in `make test`, and a call into a layer above fails once `make test` has built
+# the objects (check_layers.py --symbols).
 check-layers:
 	@$(PYTHON) scripts/check_layers.py --self-test
 	@$(PYTHON) scripts/check_layers.py
@@ -110,6 +111,7 @@ check-layers:
 test: check-layers test-deps
 	$(MAKE) -j$$(nproc) BUILD=build/asan CC=gcc CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build/asan/factdb build/asan/factdb-demo build/asan/procdriver build/asan/unit_tests build/asan/libfactdb.so
 	$(MAKE) -j$$(nproc) all build/unit_tests build/bench-tpch-gen build/bench-ssb-gen
+	$(PYTHON) scripts/check_layers.py --symbols build/obj
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --jobs 2
 	FACTDB_BUILD=build/asan python3 tests/run_cli_tests.py
 	FACTDB_BUILD=build/asan python3 tests/run_sql_tests.py

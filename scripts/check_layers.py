@@ -5,13 +5,20 @@ and .h under src/ is resolved as the compiler does (the file's own folder, then 
 its layer is the folder under src/ it lands in. Exit status 1, with one line per offending include naming
 the file and line, when an include goes up or into a folder the order below does not list.
 
-Usage: scripts/check_layers.py [ROOT]      (ROOT: the repository, default: this script's parent's parent)
-       scripts/check_layers.py --self-test (checks that an upward include is caught)
-`make check-layers` runs it; `make test` depends on that target.
+With --symbols OBJDIR it checks calls the same way, on built objects (OBJDIR/src/<layer>/*.o, e.g. build/obj):
+an object that uses a function or variable defined in a layer above it fails, which catches what includes
+cannot (a prototype written out by hand instead of included).
+
+Usage: scripts/check_layers.py [ROOT]                  (ROOT: the repository; default: this script's parent's parent)
+       scripts/check_layers.py --symbols OBJDIR [ROOT]
+       scripts/check_layers.py --self-test             (checks that an upward include is caught)
+`make check-layers` runs the include check and the self-test; `make test` depends on it and runs the symbol
+check on the optimized build.
 
 docs/design.md ("Source layers") says why the order is what it is."""
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -94,6 +101,37 @@ def check(root):
     return bad
 
 
+def check_symbols(objdir, root):
+    """Violation messages for objects under objdir/src/<layer>/ that use a symbol defined in a higher layer.
+    Objects whose source file no longer exists (left behind by a move) are skipped."""
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    order = " < ".join(LAYERS)
+    defined, used = {}, []
+    base = os.path.join(objdir, "src")
+    for layer in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        for fn in sorted(os.listdir(os.path.join(base, layer))):
+            if not fn.endswith(".o") or not os.path.isfile(os.path.join(root, "src", layer, fn[:-2] + ".c")):
+                continue
+            obj = os.path.join(base, layer, fn)
+            out = subprocess.run(["nm", "-P", obj], capture_output=True, text=True, check=True).stdout
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) < 2:
+                    continue
+                if parts[1] == "U":
+                    used.append((f"src/{layer}/{fn[:-2]}.c", layer, parts[0]))
+                elif parts[1] in "TDBRC":   # global text, data, bss, read-only, common
+                    defined[parts[0]] = layer
+    bad = []
+    for src, layer, sym in used:
+        theirs = defined.get(sym)
+        if layer not in rank:
+            continue  # reported by the include check
+        if theirs in rank and rank[theirs] > rank[layer]:
+            bad.append(f"{src}: src/{layer} uses {sym}, defined in src/{theirs}, a layer above it ({order})")
+    return bad
+
+
 def self_test():
     """An upward include, an undeclared folder and a sideways path fail; downward and same-layer ones pass."""
     with tempfile.TemporaryDirectory() as root:
@@ -118,21 +156,41 @@ def self_test():
                 "src/exec/up.c:2: src/exec includes src/sql/sql.h",
                 "src/newdir/x.c:1: src/newdir is not a declared layer"]
         assert len(got) == len(want) and all(g.startswith(w) for g, w in zip(got, want)), got
+        # calls: exec's prototype written by hand reaches plan; plan calling exec is fine
+        put("src/exec/call.c", "int plan_go(void);\nint exec_go(void) { return plan_go(); }\n")
+        put("src/plan/go.c", "int exec_go(void);\nint plan_go(void) { return 1; }\nint plan_run(void) { return exec_go(); }\n")
+        for layer, name in (("exec", "call"), ("plan", "go")):
+            os.makedirs(os.path.join(root, "obj/src", layer), exist_ok=True)
+            subprocess.run(["cc", "-c", "-o", os.path.join(root, "obj/src", layer, name + ".o"),
+                            os.path.join(root, "src", layer, name + ".c")], check=True)
+        got = check_symbols(os.path.join(root, "obj"), root)
+        assert len(got) == 1 and got[0].startswith("src/exec/call.c: src/exec uses plan_go, defined in src/plan"), got
     print("check_layers self-test: ok")
 
 
 def main():
-    if sys.argv[1:] == ["--self-test"]:
+    args = sys.argv[1:]
+    if args == ["--self-test"]:
         self_test()
         return 0
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    bad = check(root)
+    objdir = None
+    if args[:1] == ["--symbols"] and len(args) >= 2:
+        objdir, args = args[1], args[2:]
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print(__doc__, file=sys.stderr)
+        return 2
+    root = args[0] if args else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    bad = check_symbols(objdir, root) if objdir else check(root)
+    what = "use(s) of a symbol" if objdir else "include(s)"
     for b in bad:
         print(b, file=sys.stderr)
     if bad:
-        print(f"check_layers: {len(bad)} include(s) break the layer order", file=sys.stderr)
+        print(f"check_layers: {len(bad)} {what} break the layer order", file=sys.stderr)
         return 1
-    print("check_layers: every include of src/ goes to its own layer or one below (" + " < ".join(LAYERS) + ")")
+    if objdir:
+        print(f"check_layers: every object of {objdir}/src uses symbols of its own layer or one below")
+    else:
+        print("check_layers: every include of src/ goes to its own layer or one below (" + " < ".join(LAYERS) + ")")
     return 0
 
 
