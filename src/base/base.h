@@ -1,5 +1,6 @@
 /* base.h: the bottom layer every other layer uses: errors, UTF-8, dates/times, number parsing,
- * hashing and growable buffers with limits. Nothing here knows about storage or SQL. */
+ * hashing and growable buffers with limits. Nothing here knows about storage; sqltype.h, beside it, holds
+ * the SQL types and arena that src/sql and src/exec share. */
 #ifndef FACTDB_BASE_H
 #define FACTDB_BASE_H
 

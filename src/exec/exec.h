@@ -5,7 +5,7 @@
 #ifndef FACTDB_EXEC_H
 #define FACTDB_EXEC_H
 
-#include "sql/sql.h"
+#include "base/sqltype.h"
 #include <stdatomic.h>
 
 #define EXEC_VEC 2048
@@ -128,7 +128,6 @@ typedef struct agg_spec {
     bexpr *arg;             /* NULL for count(*) */
     bexpr *filter;          /* NULL: no FILTER */
     sql_type type;          /* result type */
-    ast *src;               /* for de-duplication */
 } agg_spec;
 
 /* One input column of the scan. */

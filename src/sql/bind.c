@@ -26,6 +26,8 @@ typedef struct binder {
     unsigned nbind;
     int nerrors;            /* B_ERROR nodes made (folding errors kept until pruning decides) */
     int aggs_cap, zones_cap; /* q->aggs and q->zones grow by doubling (one copy per item was quadratic) */
+    ast **agg_src;          /* per q->aggs[i]: the call it was bound from (de-duplication; exec never sees it) */
+    int agg_src_cap;
 } binder;
 
 /* Returns v (n used, *cap allocated) with room for one more element, doubled when full; NULL when out of
@@ -962,7 +964,7 @@ static bexpr *aggregate(binder *b, ast *x)
         return bind_err(b, x->pos, "aggregate function calls cannot be nested"), NULL;
     query *q = b->q;
     for (int i = 0; i < q->naggs; i++)
-        if (bind_ast_equal(q->aggs[i].src, x)) {
+        if (bind_ast_equal(b->agg_src[i], x)) {
             bexpr *e = mk(b, B_INPUT, q->aggs[i].type, x->pos, 0);
             if (e)
                 e->input = q->nkeys + i;
@@ -970,7 +972,6 @@ static bexpr *aggregate(binder *b, ast *x)
         }
     agg_spec sp;
     memset(&sp, 0, sizeof sp);
-    sp.src = x;
     sp.distinct = x->distinct;
     const char *n = x->name;
     char b1[32];
@@ -1044,6 +1045,11 @@ static bexpr *aggregate(binder *b, ast *x)
         return bind_err(b, x->pos, "out of memory"), NULL;
     q->aggs = na;
     q->aggs[q->naggs] = sp;
+    ast **ns = grow(b, b->agg_src, q->naggs, &b->agg_src_cap, sizeof *b->agg_src);
+    if (!ns)
+        return bind_err(b, x->pos, "out of memory"), NULL;
+    b->agg_src = ns;
+    b->agg_src[q->naggs] = x;
     bexpr *e = mk(b, B_INPUT, sp.type, x->pos, 0);
     if (e)
         e->input = q->nkeys + q->naggs;

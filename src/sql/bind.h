@@ -3,6 +3,7 @@
 #define FACTDB_BIND_H
 
 #include "exec/exec.h"
+#include "sql.h"
 
 /* What a SELECT reads: the columns of one table, or of a relation the planner materialized (a join, a
  * derived table, a CTE). Names resolve by (qualifier, name); `hidden` columns (the right side's copy of a

@@ -1,55 +1,12 @@
-/* sql.h: the SQL front end: tokens, the parse tree (AST) and SQL types. The parser turns text into
- * statements whose nodes all carry their 1-based byte position in the text, so every later error can point
- * at the offending spot. All AST memory comes from one arena freed with the statement. */
+/* sql.h: the SQL front end: tokens and the parse tree (AST). The parser turns text into statements whose
+ * nodes all carry their 1-based byte position in the text, so every later error can point at the offending
+ * spot. All AST memory comes from one arena freed with the statement. The arena and the SQL types are
+ * base/sqltype.h's: the executor uses them too, and must not include this header. */
 #ifndef FACTDB_SQL_H
 #define FACTDB_SQL_H
 
-#include "base/base.h"
+#include "base/sqltype.h"
 #include <stdatomic.h>
-
-/* ---- arena: bump allocator, freed all at once ---- */
-typedef struct sql_arena_block sql_arena_block;
-typedef struct sql_arena {
-    sql_arena_block *head;
-    size_t used, cap, total, limit;
-} sql_arena;
-void sql_arena_init(sql_arena *a, size_t limit);
-void sql_arena_cleanup(sql_arena *a);
-/* Zeroed memory, 16-byte aligned; NULL when out of memory or over the limit. */
-void *sql_arena_alloc(sql_arena *a, size_t n);
-char *sql_arena_strndup(sql_arena *a, const char *s, size_t n);
-
-/* ---- SQL types (PostgreSQL's) ---- */
-typedef enum sql_tid {
-    TY_UNKNOWN = 0, /* NULL literal or untyped string literal before coercion */
-    TY_BOOL,
-    TY_INT,       /* integer (int4) */
-    TY_BIGINT,    /* bigint (int8) */
-    TY_DOUBLE,    /* double precision */
-    TY_NUMERIC,   /* numeric: scale >= 0 static, 64-bit scaled; scale < 0: per-value scale, 128-bit */
-    TY_TEXT,
-    TY_DATE,
-    TY_TIMESTAMP,
-    TY_INTERVAL,
-    TY_TIMESTAMPTZ  /* timestamp with time zone: UTC microseconds (the session time zone is UTC) */
-} sql_tid;
-
-typedef struct sql_type {
-    uint8_t id;
-    int8_t scale;     /* NUMERIC */
-    uint8_t prec;     /* NUMERIC declared precision (0 = none) */
-} sql_type;
-
-typedef struct sql_interval {
-    int32_t months, days;
-    int64_t us;
-} sql_interval;
-
-/* PostgreSQL's name for the type ("numeric(12,2)"). */
-const char *sql_type_name(sql_type t, char *buf, size_t cap);
-sql_type sql_type_from_store(int store_type, int prec, int scale);
-/* Maps an SQL type to a storage type; returns 0 if the type cannot be stored. */
-int sql_type_to_store(sql_type t, int *prec, int *scale);
 
 /* ---- tokens ---- */
 typedef enum tok_kind {
@@ -130,17 +87,10 @@ typedef struct sql_order_item {
     int nulls;          /* 0 default (PostgreSQL: NULLS LAST for ASC, FIRST for DESC), 1 first, 2 last */
 } sql_order_item;
 
-/* A window frame bound (ROWS / RANGE BETWEEN start AND end). */
-typedef enum win_bound {
-    WB_UNBOUNDED_PRECEDING, WB_PRECEDING, WB_CURRENT_ROW, WB_FOLLOWING, WB_UNBOUNDED_FOLLOWING
-} win_bound;
-
 /* OVER ([PARTITION BY part] [ORDER BY order] [frame]). frame 0: none written (PostgreSQL's default: RANGE
  * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE / WF_GROUPS: start .. end, with start_off / end_off the
  * offsets of WB_PRECEDING / WB_FOLLOWING bounds. The parser has already refused impossible frames. */
 enum { WF_NONE = 0, WF_ROWS, WF_RANGE, WF_GROUPS };
-/* EXCLUDE NO OTHERS (none), CURRENT ROW, GROUP (the row's peers), TIES (its peers but not itself) */
-enum { WX_NONE = 0, WX_CURRENT_ROW, WX_GROUP, WX_TIES };
 struct sql_window {
     int pos;
     ast **part;
@@ -308,12 +258,5 @@ int sql_parse(sql_arena *a, const char *text, size_t len, sql_stmt **out, size_t
  * be NULL. */
 int sql_parse_cancelable(sql_arena *a, const char *text, size_t len, atomic_bool *cancel, sql_stmt **out,
                          size_t *consumed, factdb_error *err);
-
-/* Sets an error with a SQL position. */
-int sql_err(factdb_error *err, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Parses an interval literal ("90 days", "3 months 2 hours", "1 year") with an optional unit keyword
- * applying to a bare number. Returns 0 or -1 with *why. */
-int sql_parse_interval(const char *s, size_t len, const char *unit, sql_interval *out, const char **why);
 
 #endif

@@ -1,7 +1,7 @@
 /* session.c: the public SQL API (factdb_session_*, factdb_result_*): parses one statement, binds it and
  * runs it on the engine. Every statement is its own snapshot (reads) or its own atomic, durable commit
  * (writes). */
-#include "bind.h"
+#include "sql/bind.h"
 #include "plan/plan.h"
 #include "ingest/ingest.h"
 #include "store/store.h"

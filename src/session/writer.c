@@ -1,7 +1,7 @@
 /* writer.c: renders results as JSON, NDJSON or CSV a piece at a time (factdb_writer_*). The writer keeps
  * one row's text in a small buffer and hands it out in whatever sizes the caller asks for, so an HTTP
  * response or a pipe can stream a result of any length. */
-#include "exec/exec.h"
+#include "base/base.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
