@@ -841,6 +841,35 @@ static int eval_in(eval_thread *t, bexpr *e, vec *a, size_t n, vec *v)
         v->valid = a->valid;  /* NULL IN (...) is NULL; the set has no NULL */
         return 0;
     }
+    if (e->set_ints && exec_phys(a->type) == P_I64 && a->data) {
+        /* a binary search over the values themselves (TPC-H Q16's NOT IN of 5 keys: the generic
+         * comparison of sql_values was a fifth of the query) */
+        const int64_t *x = a->data;
+        for (size_t i = 0; i < n; i++) {
+            if (a->valid && !a->valid[i]) {
+                valid[i] = 0;
+                o[i] = 0;
+                continue;
+            }
+            int lo = 0, hi = e->nset - 1;
+            bool found = false;
+            while (lo <= hi && !found) {
+                int mid = (lo + hi) / 2;
+                found = x[i] == e->set[mid].i;
+                if (x[i] < e->set[mid].i)
+                    hi = mid - 1;
+                else
+                    lo = mid + 1;
+            }
+            int r = found ? 1 : e->set_has_null ? 2 : 0;  /* x IN (..., NULL) is NULL when not found */
+            if (r != 2 && e->neg)
+                r = !r;
+            valid[i] = r != 2;
+            o[i] = r == 1;
+        }
+        v->valid = valid;
+        return 0;
+    }
     bool memo = a->codes && !a->data;
     if (!memo && exec_phys(a->type) == P_STR && eval_strings(t, a, n))
         return t->err.code;

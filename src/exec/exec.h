@@ -115,6 +115,8 @@ struct bexpr {
                              * bits_len is set when v is in the set, which then needs no search */
     int64_t bits_min;
     uint64_t bits_len;
+    bool set_ints;          /* B_IN: the set's values are 64-bit integers of the argument's type and scale,
+                             * searched as such */
     factdb_error *error;    /* B_ERROR */
 };
 

@@ -1351,7 +1351,8 @@ static int cmp_set_values(const void *x, const void *y) { return exec_compare_va
 
 /* Sorts and de-duplicates a constant list for binary search (qsort: a 200,000-value IN list was an
  * insertion sort, 20 s). A list of 64-bit integers (integers, numerics of the argument's scale, dates,
- * timestamps) without NULL whose range is small for its size also gets a bitmap over that range, tested
+ * timestamps) is searched as integers (set_ints); one without NULL whose range is small for its size also
+ * gets a bitmap over that range, tested
  * with one bit per row instead of a search (TPC-H Q20's `ps_partkey IN (SELECT p_partkey ...)`: 2,195
  * keys, 800k rows). An allocation failure leaves the search. */
 static void sort_set(binder *b, bexpr *e)
@@ -1365,11 +1366,14 @@ static void sort_set(binder *b, bexpr *e)
             e->set[k++] = e->set[i];
     e->nset = k;
     sql_type t = e->args[0]->type;
-    if (e->nset < 16 || e->set_has_null || exec_phys(t) != P_I64)
+    if (exec_phys(t) != P_I64)
         return;
     for (int i = 0; i < e->nset; i++)
         if (e->set[i].null || e->set[i].type.id != t.id || (t.id == TY_NUMERIC && e->set[i].type.scale != t.scale))
             return;
+    e->set_ints = true;
+    if (e->nset < 16 || e->set_has_null)
+        return;
     int64_t lo = e->set[0].i, hi = e->set[e->nset - 1].i;
     uint64_t len = (uint64_t)hi - (uint64_t)lo + 1;
     if (len > ((uint64_t)1 << 24) || len / 64 > (uint64_t)e->nset * 8)
