@@ -207,6 +207,7 @@ $(BUILD)/fuzz_sql $(BUILD)/fuzz_csv $(BUILD)/fuzz_dbfile: $(BUILD)/%: $(BUILD)/o
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 $(BUILD)/fuzz_ingest: $(BUILD)/obj/tests/fuzz/fuzz_ingest.o $(BUILD)/obj/src/http/ingest.o $(BUILD)/obj/src/http/metrics.o \
+                      $(BUILD)/obj/src/http/backend_embedded.o $(BUILD)/obj/src/http/backend.o \
                       $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) -ljansson
 

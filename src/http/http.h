@@ -9,7 +9,7 @@
 #include <pthread.h>
 
 typedef struct http_opts {
-    const char *db_path;
+    const char *db_path;      /* a database file, or a PostgreSQL URL / conninfo (backend.h) */
     const char *host;         /* default 127.0.0.1 */
     int port;                 /* default 8080; 0 = any free port (printed) */
     const char *token;        /* writes need it (and reads, when read_token is set) */
@@ -74,9 +74,14 @@ bool http_json_scan(const char *s, size_t len, int max, size_t *at, size_t *valu
 /* Request bodies of all connections together may hold at most this much memory. */
 #define HTTP_BODY_BUDGET ((size_t)512 << 20)
 
+struct http_backend_ops;
+struct http_backend;
+struct http_watch;
+
 struct http_server {
     http_opts o;
-    factdb *db;
+    const struct http_backend_ops *be;  /* storage: the embedded engine or PostgreSQL (backend.h) */
+    struct http_backend *bs;            /* the backend's state */
     atomic_bool stopping;    /* shutting down: event streams end */
     atomic_bool closed;      /* no connection is left: the committer may exit once its queue is empty */
     atomic_int active;       /* requests being answered */
@@ -104,7 +109,7 @@ struct http_server {
     uint64_t slow_closed;                    /* connections closed for missing a deadline (under mu) */
     /* query watchdog */
     pthread_mutex_t wmu;
-    struct watch *watches;
+    struct http_watch *watches;
     pthread_t watchdog;
     bool watchdog_running;
 };
