@@ -30,6 +30,7 @@ typedef struct http_opts {
     unsigned max_event_streams; /* open /v1/events streams (0: max_connections / 16, at least 1) */
     bool allow_file_access;     /* COPY ... 'file' over HTTP */
     bool create;                /* create db_path if missing (else FACTDB_OPEN_EXISTING) */
+    unsigned pg_pool;           /* PostgreSQL: connections in the pool (0: 8) */
     const char *const *allow_hosts;   /* extra names accepted in Host ("*": any) */
     size_t n_allow_hosts;
     const char *const *cors_origins;  /* origins (scheme://host[:port]) whose pages may call the API */

@@ -5,6 +5,7 @@
  * before any of its body is kept or parsed; a request admit() refuses is answered with its verdict only. */
 #include "http_int.h"
 #include "backend.h"
+#include "pg/pg.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -1119,8 +1120,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 static int backend_open(const http_opts *o, const http_backend_ops **ops, http_backend **out, factdb_error *err)
 {
     if (http_target_is_pg(o->db_path))
-        return base_err(err, FACTDB_INVALID_ARGUMENT, "%s names a PostgreSQL database, and this build has no "
-                        "PostgreSQL backend", o->db_path);
+        return pg_backend_open(o, ops, out, err);
     return http_backend_embedded_open(o, ops, out, err);
 }
 
@@ -1211,7 +1211,9 @@ int http_serve(const http_opts *o, factdb_error *err)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = di ? di->port : o->port;
-    printf("factdb serve: listening on http://%s:%d/ (database %s)\n", s->o.host, port, o->db_path);
+    /* a PostgreSQL URL may hold a password: show only the database's name */
+    printf("factdb serve: listening on http://%s:%d/ (database %s)\n", s->o.host, port,
+           http_target_is_pg(o->db_path) ? s->be->name(s->bs) : o->db_path);
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
