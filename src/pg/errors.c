@@ -15,7 +15,7 @@ static int code_of(const char *st, int fallback)
         int code;
     } EXACT[] = {
         {"42P01", FACTDB_NO_TABLE},          /* undefined_table */
-        {"42703", FACTDB_NO_COLUMN},         /* undefined_column */
+        {"42703", FACTDB_INVALID_ARGUMENT},  /* undefined_column: as factdb answers it in SQL */
         {"42P07", FACTDB_TABLE_EXISTS},      /* duplicate_table */
         {"23502", FACTDB_NOT_NULL},          /* not_null_violation */
         {"23505", FACTDB_UNIQUE_VIOLATION},  /* unique_violation */

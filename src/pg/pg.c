@@ -28,13 +28,12 @@ static int pg_data_version(http_backend *b, uint64_t *out, factdb_error *err)
 }
 
 /* Which statements write is decided by factdb's parser (our SQL is a PostgreSQL subset); text it cannot
- * parse may be PostgreSQL-only SQL that writes, so it needs the write token. */
+ * parse (PostgreSQL-only SQL) is refused to a read token with the parser's error and runs for the write
+ * token (server.c). */
 static int pg_sql_writes(http_backend *b, const char *text, size_t len, bool *writes, factdb_error *err)
 {
     (void)b;
-    if (factdb_sql_writes(text, len, writes, err))
-        *writes = true;
-    return 0;
+    return factdb_sql_writes(text, len, writes, err);
 }
 
 static void pg_metrics(http_backend *b, base_buf *out)
