@@ -55,7 +55,8 @@ static const char USAGE[] =
     "The same endpoints answer in the same shapes, on a pool of connections (docs/http.md, \"PostgreSQL\";\n"
     "what differs is listed there).\n"
     "  --pg-pool N          PostgreSQL connections of this server (default 8); a request waits up to\n"
-    "                       --busy-timeout for a free one, then gets 409 BUSY\n";
+    "                       --busy-timeout for a free one, then gets 409 BUSY\n"
+    "Run factdb pg-setup URL once (and after creating tables) so that change events arrive at once.\n";
 
 static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **hosts, const char **origins);
 

@@ -60,13 +60,20 @@ static int64_t byte_offset(const char *sql, size_t len, long chars)
     return (int64_t)at + 1;
 }
 
-/* Copies `s` into out[cap] without a trailing newline (libpq's messages end with one). */
+/* Copies `s` into out[cap] on one line: libpq's messages end with a newline and continue on lines that
+ * start with a tab ("...failed: Connection refused\n\tIs the server running ..."). */
 static void trimmed(const char *s, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s", s ? s : "");
-    size_t n = strlen(out);
-    while (n && (out[n - 1] == '\n' || out[n - 1] == ' '))
-        out[--n] = 0;
+    size_t n = 0;
+    for (; s && *s && n + 1 < cap; s++) {
+        char ch = *s == '\n' || *s == '\t' || *s == '\r' ? ' ' : *s;
+        if (ch != ' ' || (n && out[n - 1] != ' '))
+            out[n++] = ch;
+    }
+    while (n && out[n - 1] == ' ')
+        n--;
+    if (cap)
+        out[n] = 0;
 }
 
 int pg_result_error(const PGresult *r, int fallback, const char *sql, size_t len, factdb_error *err)

@@ -7,6 +7,8 @@
 
 static void pg_close(http_backend *b)
 {
+    pg_listen_stop(b);
+    pthread_mutex_destroy(&b->vmu);
     pg_pool_cleanup(b);
     free(b->target);
     free(b);
@@ -18,13 +20,7 @@ static const char *pg_read_only_reason(http_backend *b) { return b->read_only[0]
 
 static int pg_data_version(http_backend *b, uint64_t *out, factdb_error *err)
 {
-    pg_conn *c;
-    int rc = pg_pool_get(b, &c, err);
-    if (rc)
-        return rc;
-    rc = pg_version(c, out, err);
-    pg_pool_put(b, c);
-    return rc;
+    return pg_cached_version(b, out, err);
 }
 
 /* Which statements write is decided by factdb's parser (our SQL is a PostgreSQL subset); text it cannot
@@ -90,6 +86,7 @@ int pg_backend_open(const http_opts *o, const http_backend_ops **ops, http_backe
         return base_err(err, FACTDB_NOMEM, "out of memory");
     }
     b->wait_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 10000;
+    pthread_mutex_init(&b->vmu, NULL);
     int rc = pg_pool_init(b, o->pg_pool, err);
     if (rc) {
         pg_close(b);
@@ -107,6 +104,7 @@ int pg_backend_open(const http_opts *o, const http_backend_ops **ops, http_backe
                      "transactions (default_transaction_read_only = on)");
     }
     PQclear(r);
+    pg_listen_start(b);
     *ops = &POSTGRESQL;
     *out = b;
     return 0;

@@ -11,4 +11,9 @@
  * Errors: IO (cannot connect: the server's message), INVALID_ARGUMENT (a malformed URL). */
 int pg_backend_open(const http_opts *o, const http_backend_ops **ops, http_backend **out, factdb_error *err);
 
+/* `factdb pg-setup TARGET`: installs the function factdb_notify() and a statement-level AFTER trigger calling
+ * it on every table of the current schema (again for tables created since: it replaces what exists), in one
+ * transaction; *ntables receives the tables that have the trigger. Errors: IO, PERMISSION, INVALID_ARGUMENT. */
+int pg_setup(const char *target, size_t *ntables, factdb_error *err);
+
 #endif

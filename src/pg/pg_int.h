@@ -5,6 +5,7 @@
 #include "pg.h"
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct pg_conn {
     PGconn *conn;       /* NULL: not connected (yet, or since it broke) */
@@ -21,6 +22,15 @@ struct http_backend {
     int wait_ms;             /* how long a request waits for a free connection */
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* data_version cache and the LISTEN connection (notify.c) */
+    pthread_mutex_t vmu;
+    uint64_t vcache;
+    double vtime;            /* when vcache was read (monotonic s); 0: stale */
+    PGconn *listen_conn;
+    pthread_t listen_thread;
+    bool listen_running;
+    atomic_bool listening;   /* notifications arrive: the cache may live longer */
+    atomic_bool stop;
 };
 typedef struct http_backend pg_backend;
 
@@ -63,6 +73,13 @@ int pg_version(pg_conn *c, uint64_t *out, factdb_error *err);
 int pg_tables(http_backend *b, http_table **out, size_t *n, factdb_error *err);
 int pg_table(http_backend *b, const char *name, http_table **out, factdb_error *err);
 void pg_tables_free(http_backend *b, http_table *list, size_t n);
+
+/* notify.c */
+/* data_version for events, health and metrics, from a cache refreshed on notification or after 50 ms. */
+int pg_cached_version(pg_backend *b, uint64_t *out, factdb_error *err);
+/* Listens for the triggers' notifications when `factdb pg-setup` installed them (else does nothing). */
+void pg_listen_start(pg_backend *b);
+void pg_listen_stop(pg_backend *b);
 
 /* copy.c: the group commit */
 uint64_t pg_commit_batch(http_backend *b, ins_req *batch);
