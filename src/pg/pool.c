@@ -95,7 +95,11 @@ int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err)
     if (!c)
         return base_err(err, FACTDB_BUSY, "all %u PostgreSQL connections of this server are in use (--pg-pool); "
                         "retry shortly", b->nslots);
-    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
+    /* a server that ended the connection while it sat in the pool (a restart, pg_terminate_backend) has
+       sent its goodbye: reading it now finds the connection closed, and it is reopened before use rather
+       than failing the request */
+    bool gone = c->conn && (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK);
+    if (!c->conn || gone) {
         int rc = connect_slot(b, c, err);
         if (rc) {
             pg_pool_put(b, c);

@@ -122,6 +122,50 @@ static int new_result(pg_conn *c, PGresult *pr, http_result **out, factdb_error 
     return 0;
 }
 
+/* Sends q on c and reads every result (all must be read, even after an error, before the connection can be
+ * used again) into *last (the answer). *lost: the server had ended the connection before running anything
+ * (57P01..57P03 as the first answer: a restart or pg_terminate_backend of an idle pooled connection), so
+ * the request may be sent again on a new one. */
+static int run_once(pg_conn *c, const http_sql *q, PGresult **last, bool *lost, factdb_error *err)
+{
+    *last = NULL;
+    *lost = false;
+    int rc = send(c, q, err);
+    if (rc)
+        return rc;
+    bool first = true;
+    for (PGresult *r; (r = PQgetResult(c->conn)); first = false) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            if (!rc)
+                rc = base_err(err, FACTDB_INVALID_ARGUMENT, "COPY ... FROM STDIN and TO STDOUT have no data "
+                              "stream over HTTP; use POST /v1/tables/NAME/rows to load rows, or a query to read them");
+            if (st == PGRES_COPY_IN)
+                PQputCopyEnd(c->conn, "COPY FROM STDIN is not available over HTTP");
+            else
+                for (char *buf; PQgetCopyData(c->conn, &buf, 0) > 0;)
+                    PQfreemem(buf);
+            PQclear(r);
+        } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (first && state && !strncmp(state, "57P0", 4))
+                *lost = true;
+            if (!rc)
+                rc = pg_result_error(r, FACTDB_INVALID_ARGUMENT, q->text, q->len, err);
+            PQclear(r);
+        } else if (st == PGRES_EMPTY_QUERY || rc) {
+            PQclear(r);
+        } else if (!*last || has_rows(r) || !has_rows(*last)) {
+            PQclear(*last);
+            *last = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    *lost = *lost && PQstatus(c->conn) != CONNECTION_OK;
+    return rc;
+}
+
 int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -130,34 +174,16 @@ int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *
     if (rc)
         return rc;
     http_watch_set(q->watch, pg_conn_cancel, c);
-    PGresult *last = NULL;
-    if (!(rc = send(c, q, err))) {
-        /* every result must be read, even after an error, before the connection can be used again */
-        for (PGresult *r; (r = PQgetResult(c->conn));) {
-            ExecStatusType st = PQresultStatus(r);
-            if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-                if (!rc)
-                    rc = base_err(err, FACTDB_INVALID_ARGUMENT, "COPY ... FROM STDIN and TO STDOUT have no data "
-                                  "stream over HTTP; use POST /v1/tables/NAME/rows to load rows, or a query to read them");
-                if (st == PGRES_COPY_IN)
-                    PQputCopyEnd(c->conn, "COPY FROM STDIN is not available over HTTP");
-                else
-                    for (char *buf; PQgetCopyData(c->conn, &buf, 0) > 0;)
-                        PQfreemem(buf);
-                PQclear(r);
-            } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-                if (!rc)
-                    rc = pg_result_error(r, FACTDB_INVALID_ARGUMENT, q->text, q->len, err);
-                PQclear(r);
-            } else if (st == PGRES_EMPTY_QUERY || rc) {
-                PQclear(r);
-            } else if (!last || has_rows(r) || !has_rows(last)) {
-                PQclear(last);
-                last = r;
-            } else {
-                PQclear(r);
-            }
-        }
+    PGresult *last;
+    bool lost;
+    rc = run_once(c, q, &last, &lost, err);
+    if (rc && lost) {
+        http_watch_set(q->watch, NULL, NULL);
+        pg_pool_put(b, c);  /* closes the dead connection */
+        if ((rc = pg_pool_get(b, &c, err)))
+            return rc;
+        http_watch_set(q->watch, pg_conn_cancel, c);
+        rc = run_once(c, q, &last, &lost, err);
     }
     http_watch_set(q->watch, NULL, NULL);
     uint64_t version = 0;
