@@ -92,7 +92,7 @@ static int read_tables(pg_conn *c, const char *only, bool counts, http_table **o
             snprintf(ci->name, sizeof ci->name, "%s", PQgetvalue(r, row, 1));
             ci->not_null = PQgetvalue(r, row, 4)[0] == 't';
             factdb_type_of(oid, typmod, ci);
-            pg_type_name(c, oid, typmod, x->types[k], sizeof x->types[k]);
+            pg_type_name(c, oid, typmod, false, x->types[k], sizeof x->types[k]);
         }
         i = end;
     }

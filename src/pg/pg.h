@@ -16,4 +16,13 @@ int pg_backend_open(const http_opts *o, const http_backend_ops **ops, http_backe
  * transaction; *ntables receives the tables that have the trigger. Errors: IO, PERMISSION, INVALID_ARGUMENT. */
 int pg_setup(const char *target, size_t *ntables, factdb_error *err);
 
+/* `factdb copy DB TARGET`: every table of the database file db_path into the PostgreSQL database TARGET,
+ * with its column types and NOT NULL, one transaction per table (a table is copied whole or not at all;
+ * the tables before a failure stay copied, so running it again after dropping the failed one resumes).
+ * A table that exists in PostgreSQL is refused (TABLE_EXISTS). `progress` (may be NULL) is called after
+ * each table with its name, its rows and the count of tables done out of all. Errors: those of factdb_open,
+ * IO (PostgreSQL's), TABLE_EXISTS, NOMEM, LIMIT (a table's rows need more than 4 GiB of memory). */
+typedef void (*pg_progress_fn)(void *ctx, const char *table, uint64_t rows, size_t done, size_t total);
+int pg_copy_from_file(const char *db_path, const char *target, pg_progress_fn progress, void *ctx, factdb_error *err);
+
 #endif

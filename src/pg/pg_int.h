@@ -53,10 +53,11 @@ int pg_result_error(const PGresult *r, int fallback, const char *sql, size_t len
 int pg_conn_error(const PGconn *c, const char *what, factdb_error *err);
 
 /* types.c */
-/* factdb's name of a result column's type ("integer", "numeric(12,2)", "timestamp with time zone"), or
- * PostgreSQL's own name for types factdb does not have; and how its values go into JSON (0 string,
- * 1 number, 2 boolean). */
-void pg_type_name(pg_conn *c, Oid type, int typmod, char *buf, size_t cap);
+/* factdb's name of a type, or PostgreSQL's own for types factdb does not have; and how its values go into
+ * JSON (0 string, 1 number, 2 boolean). factdb names a table's columns ("numeric(12,2)", "timestamp", as
+ * /v1/tables answers) and result columns ("numeric", "timestamp without time zone", as /v1/sql answers)
+ * differently; `result` chooses. */
+void pg_type_name(pg_conn *c, Oid type, int typmod, bool result, char *buf, size_t cap);
 int pg_json_kind(Oid type);
 /* Appends `name` as a quoted SQL identifier ("a""b"). */
 int pg_quote_ident(base_buf *b, const char *name);

@@ -115,7 +115,7 @@ static int new_result(pg_conn *c, PGresult *pr, http_result **out, factdb_error 
     r->ncols = nc;
     r->nrows = PQntuples(pr);
     for (int i = 0; i < nc; i++) {
-        pg_type_name(c, PQftype(pr, i), PQfmod(pr, i), r->types[i], sizeof r->types[i]);
+        pg_type_name(c, PQftype(pr, i), PQfmod(pr, i), true, r->types[i], sizeof r->types[i]);
         r->kinds[i] = pg_json_kind(PQftype(pr, i));
     }
     *out = r;

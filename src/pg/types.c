@@ -1,5 +1,7 @@
-/* types.c: PostgreSQL's types under factdb's names. Results answer the type names factdb answers for the
- * same query ("integer", "numeric(12,2)", "timestamp with time zone"), numbers and booleans go into JSON as
+/* types.c: PostgreSQL's types under factdb's names. Results and /v1/tables answer the type names factdb
+ * answers for the same query or table (measured against it: a numeric(12,2) column is "numeric" in a result
+ * and "numeric(12,2)" in /v1/tables; timestamp is "timestamp without time zone" in a result and "timestamp"
+ * in /v1/tables), numbers and booleans go into JSON as
  * numbers and booleans; a type factdb does not have keeps PostgreSQL's own name (format_type). */
 #include "pg_int.h"
 #include <stdio.h>
@@ -12,7 +14,7 @@ enum {
     OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_INTERVAL = 1186, OID_NUMERIC = 1700, OID_UNKNOWN = 705
 };
 
-void pg_type_name(pg_conn *c, Oid type, int typmod, char *buf, size_t cap)
+void pg_type_name(pg_conn *c, Oid type, int typmod, bool result, char *buf, size_t cap)
 {
     const char *n = NULL;
     switch (type) {
@@ -25,12 +27,12 @@ void pg_type_name(pg_conn *c, Oid type, int typmod, char *buf, size_t cap)
     case OID_TEXT:
     case OID_UNKNOWN: n = "text"; break;
     case OID_DATE: n = "date"; break;
-    case OID_TIMESTAMP: n = "timestamp"; break;
+    case OID_TIMESTAMP: n = result ? "timestamp without time zone" : "timestamp"; break;
     case OID_TIMESTAMPTZ: n = "timestamp with time zone"; break;
     case OID_INTERVAL: n = "interval"; break;
     case OID_NUMERIC:
         /* typmod = ((precision << 16) | scale) + VARHDRSZ; -1 when unconstrained */
-        if (typmod >= 4) {
+        if (typmod >= 4 && !result) {
             snprintf(buf, cap, "numeric(%d,%d)", ((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff);
             return;
         }

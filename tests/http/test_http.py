@@ -1295,6 +1295,38 @@ def two_servers_and_psql_on_one_postgresql_database():
     cleanup(d)
 
 
+@postgresql_only
+def factdb_copy_moves_a_file_to_postgresql():
+    """Issue 14: `factdb copy DB URL` moves every table with its types; the same queries through a server on
+    the file and one on PostgreSQL give the same answers (columns, types, rows); a table that exists there
+    is refused and nothing of it is sent."""
+    fd, db = EMBEDDED.new_db("copysrc")
+    run([FACTDB, "sql", db, "CREATE TABLE t (i integer NOT NULL, b bigint, d double precision, m numeric(12,2), "
+         "s text, dt date, ts timestamp, tz timestamptz, ok boolean)"])
+    run([FACTDB, "sql", db, "INSERT INTO t VALUES (1, 9000000000, 0.1, 12.5, 'tab\there, new\nline, back\\slash "
+         "and é', '2024-02-29', '2024-01-01 10:00:00.5', '2024-01-01 10:00:00+00', true), "
+         "(2, NULL, -12345.678, -0.01, '', '1970-01-01', NULL, NULL, false), (3, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"])
+    run([FACTDB, "sql", db, "INSERT INTO ev (at, kind, amount, n) VALUES ('2024-01-01', 'a', 1.5, 1), ('2024-01-02', 'b', 2.25, 2)"])
+    pd, target = BK.new_empty_db("copydst")
+    p = run([FACTDB, "copy", db, target])
+    assert "t: 3 rows" in p.stdout and "ev: 2 rows" in p.stdout, p.stdout
+    a, b = Server(db), Server(target)
+    for q in ["SELECT * FROM t ORDER BY i", "SELECT kind, sum(amount) AS s, count(*) AS c FROM ev GROUP BY kind ORDER BY kind",
+              "SELECT i, m * 2 AS m2, s || '!' AS s2, tz, dt FROM t WHERE i < 3 ORDER BY i"]:
+        ra, rb = a.sql(q), b.sql(q)
+        assert ra[0] == rb[0] == 200, (q, ra[1], rb[1])
+        assert ra[1]["columns"] == rb[1]["columns"] and ra[1]["rows"] == rb[1]["rows"], (q, ra[1], rb[1])
+    assert [x["columns"] for x in a.req("GET", "/v1/tables")[1]["tables"]] == \
+        [x["columns"] for x in b.req("GET", "/v1/tables")[1]["tables"]]
+    # again: the tables exist there now
+    p = run([FACTDB, "copy", db, target], check=False)
+    assert p.returncode == 1 and "already exists in the PostgreSQL database" in p.stderr, p.stderr
+    assert b.sql("SELECT count(*) FROM t")[1]["rows"] == [[3]]
+    assert a.stop() == 0 and b.stop() == 0
+    cleanup(fd)
+    cleanup(pd)
+
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:
