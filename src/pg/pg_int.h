@@ -11,6 +11,8 @@ typedef struct pg_conn {
     PGconn *conn;       /* NULL: not connected (yet, or since it broke) */
     PGcancel *cancel;   /* for the query timeout (PQcancel is safe from the watchdog's thread) */
     bool busy;          /* taken by a request (under pg_backend.mu) */
+    bool dirty;         /* ran a client's SQL: its session state (SET, temporary tables, PREPARE, LISTEN)
+                           is discarded before the connection serves another request */
 } pg_conn;
 
 struct http_backend {

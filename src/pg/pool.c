@@ -13,6 +13,15 @@
 static const char SETUP[] = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
                             "SET extra_float_digits = 1; SET client_encoding = 'UTF8'";
 
+/* Sets up a session as every request expects it (SETUP); 0 or the error. */
+static int setup(pg_conn *c, factdb_error *err)
+{
+    PGresult *r = PQexec(c->conn, SETUP);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_result_error(r, 0, NULL, 0, err);
+    PQclear(r);
+    return rc;
+}
+
 static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
 {
     if (c->conn)
@@ -31,11 +40,7 @@ static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
         c->conn = NULL;
         return rc;
     }
-    PGresult *r = PQexec(c->conn, SETUP);
-    int rc = 0;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc = pg_result_error(r, 0, NULL, 0, err);
-    PQclear(r);
+    int rc = setup(c, err);
     if (rc) {
         PQfinish(c->conn);
         c->conn = NULL;
@@ -121,6 +126,19 @@ void pg_pool_put(pg_backend *b, pg_conn *c)
             c->conn = NULL;
         }
     }
+    /* nor a client's session state: each request starts as in a new session, as on a file (two round trips
+       after each /v1/sql request; DISCARD ALL cannot share a query string with SET) */
+    if (c->conn && c->dirty) {
+        factdb_error err;
+        PGresult *r = PQexec(c->conn, "DISCARD ALL");
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && !setup(c, &err);
+        PQclear(r);
+        if (!ok) {
+            PQfinish(c->conn);
+            c->conn = NULL;
+        }
+    }
+    c->dirty = false;
     pthread_mutex_lock(&b->mu);
     c->busy = false;
     pthread_cond_signal(&b->cv);

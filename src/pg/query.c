@@ -174,6 +174,7 @@ int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *
     if (rc)
         return rc;
     http_watch_set(q->watch, pg_conn_cancel, c);
+    c->dirty = true;
     PGresult *last;
     bool lost;
     rc = run_once(c, q, &last, &lost, err);
@@ -183,6 +184,7 @@ int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *
         if ((rc = pg_pool_get(b, &c, err)))
             return rc;
         http_watch_set(q->watch, pg_conn_cancel, c);
+        c->dirty = true;
         rc = run_once(c, q, &last, &lost, err);
     }
     http_watch_set(q->watch, NULL, NULL);

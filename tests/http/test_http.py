@@ -1296,6 +1296,22 @@ def two_servers_and_psql_on_one_postgresql_database():
 
 
 @postgresql_only
+def each_request_starts_a_fresh_session():
+    """A pooled PostgreSQL connection carries no client's session state to the next request (SET, temporary
+    tables, an open transaction), as every request on a file gets a session of its own."""
+    d, db = new_db("fresh")
+    s = Server(db, "--pg-pool", "1")  # one connection: the next request surely reuses it
+    st, body, _ = s.sql("SET TimeZone = 'America/New_York'; CREATE TEMP TABLE tt (a int); BEGIN; "
+                        "INSERT INTO ev (at) VALUES ('2024-01-01')")
+    assert st == 200, body
+    st, body, _ = s.sql("SELECT current_setting('TimeZone') AS tz, to_regclass('tt') IS NULL AS gone, "
+                        "(SELECT count(*) FROM ev) AS n")
+    assert st == 200 and body["rows"] == [["UTC", True, 0]], body
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
 def factdb_copy_moves_a_file_to_postgresql():
     """Issue 14: `factdb copy DB URL` moves every table with its types; the same queries through a server on
     the file and one on PostgreSQL give the same answers (columns, types, rows); a table that exists there
