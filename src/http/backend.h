@@ -16,6 +16,7 @@ typedef struct http_result http_result;    /* a result being streamed (opaque to
 typedef struct http_table {
     factdb_table_info info;
     char (*types)[48];
+    uint8_t *has_default;  /* info.ncols flags: the column has a DEFAULT (NULL: no column has one) */
     bool row_count_known;  /* false: info.row_count is not cheap to know (not listed) */
 } http_table;
 
@@ -55,7 +56,9 @@ typedef struct http_sql_out {
 } http_sql_out;
 
 /* A value of a checked insert request (ingest.c parses, backends write). */
-enum { HTTP_CELL_NULL, HTTP_CELL_INT, HTTP_CELL_DOUBLE, HTTP_CELL_TEXT, HTTP_CELL_BOOL };
+/* HTTP_CELL_ABSENT: the row did not name the column (a missing JSON key, a column not in the CSV header);
+ * NULL where the column has no default, its default where it has one (PostgreSQL's DEFAULT). */
+enum { HTTP_CELL_NULL, HTTP_CELL_INT, HTTP_CELL_DOUBLE, HTTP_CELL_TEXT, HTTP_CELL_BOOL, HTTP_CELL_ABSENT };
 typedef struct http_cell {
     uint8_t kind;
     int64_t i;       /* HTTP_CELL_INT (as factdb_parse_value gives it: scaled numeric, days, microseconds), BOOL */
@@ -68,6 +71,7 @@ struct ins_req {
     ins_req *next;
     char table[FACTDB_NAME_MAX + 1];
     factdb_table_info ti;   /* the columns the cells were checked against (names, types, scales) */
+    uint8_t *has_default;   /* ti.ncols flags, or NULL (http_table.has_default, owned) */
     size_t ncols, nrows, cap;
     http_cell *cells;       /* nrows x ncols */
     base_buf text;

@@ -40,6 +40,7 @@ static void emb_tables_free(http_backend *b, http_table *list, size_t n)
     for (size_t i = 0; list && i < n; i++) {
         factdb_table_info_free(&list[i].info);
         free(list[i].types);
+        free(list[i].has_default);
     }
     free(list);
 }
@@ -188,7 +189,8 @@ static int append_req(factdb_appender *app, ins_req *r, factdb_error *err)
         for (size_t k = 0; k < nc; k++) {
             int rc = 0;
             switch (c[k].kind) {
-            case HTTP_CELL_NULL: rc = factdb_append_null(app, k, err); break;
+            case HTTP_CELL_NULL:
+            case HTTP_CELL_ABSENT: rc = factdb_append_null(app, k, err); break;  /* factdb has no defaults */
             case HTTP_CELL_INT: rc = factdb_append_int64(app, k, c[k].i, err); break;
             case HTTP_CELL_DOUBLE: rc = factdb_append_double(app, k, c[k].d, err); break;
             case HTTP_CELL_BOOL: rc = factdb_append_bool(app, k, c[k].i != 0, err); break;

@@ -14,6 +14,7 @@ static void req_free(ins_req *r)
     if (!r)
         return;
     free(r->cells);
+    free(r->has_default);
     factdb_table_info_free(&r->ti);
     base_buf_cleanup(&r->text);
     free(r);
@@ -61,6 +62,8 @@ static int new_row(parse_ctx *p, size_t row, http_cell **out)
     }
     *out = r->cells + r->nrows * r->ncols;
     memset(*out, 0, r->ncols * sizeof **out);
+    for (size_t k = 0; k < r->ncols; k++)
+        (*out)[k].kind = HTTP_CELL_ABSENT;
     r->nrows++;
     return 0;
 }
@@ -146,7 +149,9 @@ static int find_col(parse_ctx *p, const char *name)
 static int check_not_null(parse_ctx *p, size_t row, const http_cell *c)
 {
     for (size_t i = 0; i < p->ti->ncols; i++)
-        if (p->ti->cols[i].not_null && c[i].kind == HTTP_CELL_NULL)
+        if (p->ti->cols[i].not_null &&
+            (c[i].kind == HTTP_CELL_NULL ||
+             (c[i].kind == HTTP_CELL_ABSENT && !(p->r->has_default && p->r->has_default[i]))))
             return row_err(p, FACTDB_NOT_NULL, row, (int)i, "the column is NOT NULL; give it a value");
     return 0;
 }
@@ -466,6 +471,8 @@ int ingest_rows(http_server *s, const char *table, rows_format format, const cha
         return rc;
     }
     r->ti = t->info;  /* the request keeps the columns it was checked against (the backend writes by them) */
+    r->has_default = t->has_default;
+    t->has_default = NULL;
     t->info.cols = NULL;
     t->info.ncols = 0;
     s->be->tables_free(s->bs, t, 1);

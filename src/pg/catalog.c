@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const char COLUMNS[] =
-    "SELECT c.relname, a.attname, a.atttypid, a.atttypmod, a.attnotnull FROM pg_catalog.pg_class c "
+    "SELECT c.relname, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.atthasdef OR a.attidentity <> '' "
+    "OR a.attgenerated <> '' FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
     "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
     "AND ($1::text IS NULL OR c.relname = $1) ORDER BY c.relname, a.attnum";
@@ -47,6 +48,7 @@ void pg_tables_free(http_backend *b, http_table *list, size_t n)
     for (size_t i = 0; list && i < n; i++) {
         free(list[i].info.cols);
         free(list[i].types);
+        free(list[i].has_default);
     }
     free(list);
 }
@@ -78,7 +80,8 @@ static int read_tables(pg_conn *c, const char *only, bool counts, http_table **o
         size_t nc = (size_t)(end - i);
         x->info.cols = calloc(nc, sizeof *x->info.cols);
         x->types = calloc(nc, sizeof *x->types);
-        if (!x->info.cols || !x->types) {
+        x->has_default = calloc(nc, 1);
+        if (!x->info.cols || !x->types || !x->has_default) {
             rc = base_err(err, FACTDB_NOMEM, "out of memory");
             break;
         }
@@ -91,6 +94,7 @@ static int read_tables(pg_conn *c, const char *only, bool counts, http_table **o
             int typmod = atoi(PQgetvalue(r, row, 3));
             snprintf(ci->name, sizeof ci->name, "%s", PQgetvalue(r, row, 1));
             ci->not_null = PQgetvalue(r, row, 4)[0] == 't';
+            x->has_default[k] = PQgetvalue(r, row, 5)[0] == 't';
             factdb_type_of(oid, typmod, ci);
             pg_type_name(c, oid, typmod, false, x->types[k], sizeof x->types[k]);
         }

@@ -14,7 +14,8 @@ static int put_cell(base_buf *b, const ins_req *r, const factdb_column_info *ci,
     char buf[128];
     size_t n;
     switch (c->kind) {
-    case HTTP_CELL_NULL: return base_buf_append(b, "\\N", 2);
+    case HTTP_CELL_NULL:
+    case HTTP_CELL_ABSENT: return base_buf_append(b, "\\N", 2);
     case HTTP_CELL_BOOL: return base_buf_append(b, c->i ? "t" : "f", 1);
     case HTTP_CELL_DOUBLE: n = base_format_double(c->d, buf, sizeof buf); return base_buf_append(b, buf, n);
     case HTTP_CELL_INT:
@@ -46,14 +47,30 @@ static int exec_ok(pg_conn *c, const char *sql, factdb_error *err)
     return rc;
 }
 
-/* Row and column of a COPY error, from its context ("COPY t, line 3, column n: ..."). */
-static void copy_where(const PGresult *res, const ins_req *r, factdb_error *err)
+/* Whether row `row` sends column k: it gives a value, or it does not and the column has no default (NULL).
+ * A column with a default that the row leaves out is left out of the COPY, so PostgreSQL fills it. */
+static bool sends(const ins_req *r, size_t row, size_t k)
+{
+    return r->cells[row * r->ncols + k].kind != HTTP_CELL_ABSENT || !r->has_default || !r->has_default[k];
+}
+
+static bool same_columns(const ins_req *r, size_t a, size_t b)
+{
+    for (size_t k = 0; r->has_default && k < r->ncols; k++)
+        if (r->has_default[k] && sends(r, a, k) != sends(r, b, k))
+            return false;
+    return true;
+}
+
+/* Row and column of a COPY error, from its context ("COPY t, line 3, column n: ..."); `first` is the
+ * request's row (0-based) of the COPY's line 1. */
+static void copy_where(const PGresult *res, const ins_req *r, size_t first, factdb_error *err)
 {
     const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
     const char *line = ctx ? strstr(ctx, ", line ") : NULL;
     if (!line)
         return;
-    err->line = strtoll(line + 7, NULL, 10);
+    err->line = strtoll(line + 7, NULL, 10) + (int64_t)first;
     const char *col = strstr(line, ", column ");
     if (!col)
         return;
@@ -64,18 +81,41 @@ static void copy_where(const PGresult *res, const ins_req *r, factdb_error *err)
             err->column = (int64_t)k + 1;
 }
 
-/* COPY of one request's rows; 0 or the request's error (the caller rolls back to its savepoint). */
-static int copy_req(pg_conn *c, ins_req *r, factdb_error *err)
+/* COPY of rows [first, end) of a request, which send the same columns; 0 or the request's error (the
+ * caller rolls back to its savepoint). */
+static int copy_rows(pg_conn *c, ins_req *r, size_t first, size_t end, factdb_error *err)
 {
     base_buf b;
     base_buf_init(&b, (size_t)1 << 34);
     int rc = base_buf_append(&b, "COPY ", 5);
     if (!rc)
         rc = pg_quote_ident(&b, r->table);
+    size_t sent = 0;
     for (size_t k = 0; k < r->ncols && !rc; k++) {
-        rc = base_buf_append(&b, k ? ", " : " (", 2);
+        if (!sends(r, first, k))
+            continue;
+        rc = base_buf_append(&b, sent++ ? ", " : " (", 2);
         if (!rc)
             rc = pg_quote_ident(&b, r->ti.cols[k].name);
+    }
+    if (!rc && !sent) {
+        /* every column left to its default: COPY needs a column, INSERT ... DEFAULT VALUES does not */
+        b.len = 0;
+        if (base_buf_append(&b, "INSERT INTO ", 12) || pg_quote_ident(&b, r->table) ||
+            base_buf_append(&b, " DEFAULT VALUES", 16)) {
+            base_buf_cleanup(&b);
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        }
+        for (size_t row = first; row < end && !rc; row++) {
+            PGresult *ins = PQexec(c->conn, (const char *)b.data);
+            if (PQresultStatus(ins) != PGRES_COMMAND_OK) {
+                rc = pg_result_error(ins, FACTDB_IO, NULL, 0, err);
+                err->line = (int64_t)row + 1;
+            }
+            PQclear(ins);
+        }
+        base_buf_cleanup(&b);
+        return rc;
     }
     if (!rc)
         rc = base_buf_append(&b, ") FROM STDIN", 13);  /* with its NUL */
@@ -93,11 +133,14 @@ static int copy_req(pg_conn *c, ins_req *r, factdb_error *err)
     PQclear(res);
     /* rows go out in pieces of about 256 KiB */
     bool sent_ok = true;
-    for (size_t row = 0; row < r->nrows && sent_ok; row++) {
+    for (size_t row = first; row < end && sent_ok; row++) {
         b.len = 0;
         const http_cell *cells = r->cells + row * r->ncols;
+        size_t n = 0;
         for (size_t k = 0; k < r->ncols && !rc; k++) {
-            if (k)
+            if (!sends(r, first, k))
+                continue;
+            if (n++)
                 rc = base_buf_append(&b, "\t", 1);
             if (!rc)
                 rc = put_cell(&b, r, &r->ti.cols[k], &cells[k]);
@@ -120,9 +163,24 @@ static int copy_req(pg_conn *c, ins_req *r, factdb_error *err)
     for (PGresult *x; (x = PQgetResult(c->conn));) {
         if (!rc && PQresultStatus(x) != PGRES_COMMAND_OK) {
             rc = pg_result_error(x, FACTDB_IO, NULL, 0, err);
-            copy_where(x, r, err);
+            copy_where(x, r, first, err);
         }
         PQclear(x);
+    }
+    return rc;
+}
+
+/* COPY of one request's rows: one COPY per run of rows that leave out the same columns with defaults
+ * (one in the common case: every row names the same columns). */
+static int copy_req(pg_conn *c, ins_req *r, factdb_error *err)
+{
+    int rc = 0;
+    for (size_t row = 0; row < r->nrows && !rc;) {
+        size_t end = row + 1;
+        while (end < r->nrows && same_columns(r, row, end))
+            end++;
+        rc = copy_rows(c, r, row, end, err);
+        row = end;
     }
     return rc;
 }
