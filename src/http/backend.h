@@ -43,6 +43,8 @@ typedef struct http_sql {
     size_t memory;       /* query memory granted (bytes) */
     int threads;         /* worker threads (0: default) */
     bool file_access;    /* COPY ... 'file' allowed */
+    bool read_only;      /* the client may not write (a read token): a backend that can enforce it does,
+                            besides the handler's check of which statements write */
     http_watch *watch;   /* the query timeout's watch (always given; armed only with --query-timeout) */
 } http_sql;
 

@@ -733,7 +733,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     if (s->o.query_timeout_ms > 0)
         watch_add(s, &w);
     http_sql q = {.text = text, .len = len, .params = pv, .nparams = np, .memory = grant, .threads = s->o.threads,
-                  .file_access = s->o.allow_file_access, .watch = &w};
+                  .file_access = s->o.allow_file_access, .watch = &w,
+                  .read_only = (s->o.token || s->o.read_token) && authorize(s, c, true) != 0};
     http_sql_out out;
     double t0 = http_now();
     int rc = s->be->sql(s->bs, &q, &out, &err);

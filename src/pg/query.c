@@ -130,6 +130,17 @@ static int run_once(pg_conn *c, const http_sql *q, PGresult **last, bool *lost, 
 {
     *last = NULL;
     *lost = false;
+    if (q->read_only) {
+        /* a second guard for the read token: functions with side effects (nextval, pg_notify, ...) look
+           like reads to factdb's parser; PostgreSQL refuses them in a read-only transaction (25006) */
+        PGresult *r = PQexec(c->conn, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+        int src = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_result_error(r, FACTDB_IO, NULL, 0, err);
+        const char *state = src ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        *lost = state && !strncmp(state, "57P0", 4) && PQstatus(c->conn) != CONNECTION_OK;
+        PQclear(r);
+        if (src)
+            return src;
+    }
     int rc = send(c, q, err);
     if (rc)
         return rc;

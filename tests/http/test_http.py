@@ -333,6 +333,16 @@ def auth_and_limits():
     st, body, _ = s.sql("INSERT INTO ev (at) VALUES ('2024-01-01')", token="read-secret-1")
     assert st == 403 and body["error"]["code"] == "PERMISSION", body
     assert s.sql("UPDATE ev SET n = 1", token="read-secret-1")[0] == 403
+    if BK is not EMBEDDED:
+        # PostgreSQL-only SQL runs for the write token; the read token's statements run read-only, so a
+        # function that writes (nextval) is refused although factdb's parser sees a SELECT
+        st, body, _ = s.sql("CREATE SEQUENCE seq", token="write-secret-1")
+        assert st == 200 and body["command"] == "CREATE SEQUENCE", body
+        st, body, _ = s.sql("SELECT nextval('seq')", token="read-secret-1")
+        assert st == 403 and body["error"]["code"] == "PERMISSION" and "read-only" in body["error"]["message"], body
+        assert s.sql("SELECT nextval('seq') AS v", token="write-secret-1")[1]["rows"] == [[1]]
+        st, body, _ = s.sql("CREATE SEQUENCE seq2", token="read-secret-1")
+        assert st == 400 and body["error"]["code"] == "INVALID_ARGUMENT", body  # factdb's parser's error
     assert s.insert("ev", [{"at": "2024-01-01"}], token="read-secret-1")[0] == 403
     st, body, _ = s.sql("COPY ev TO '%s/x.csv'" % d, token="read-secret-1")  # writes a file on the server
     assert st == 403, body
