@@ -53,8 +53,7 @@ void pg_tables_free(http_backend *b, http_table *list, size_t n)
     free(list);
 }
 
-/* Reads the tables (all, or the one named `only`) on c into *out. */
-static int read_tables(pg_conn *c, const char *only, bool counts, http_table **out, size_t *n, factdb_error *err)
+int pg_read_tables(pg_conn *c, const char *only, bool counts, http_table **out, size_t *n, factdb_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -138,7 +137,7 @@ int pg_tables(http_backend *b, http_table **out, size_t *n, factdb_error *err)
     int rc = pg_pool_get(b, &c, err);
     if (rc)
         return rc;
-    rc = read_tables(c, NULL, true, out, n, err);
+    rc = pg_read_tables(c, NULL, true, out, n, err);
     pg_pool_put(b, c);
     return rc;
 }
@@ -150,7 +149,7 @@ int pg_table(http_backend *b, const char *name, http_table **out, factdb_error *
     if (rc)
         return rc;
     size_t n;
-    rc = read_tables(c, name, false, out, &n, err);
+    rc = pg_read_tables(c, name, false, out, &n, err);
     pg_pool_put(b, c);
     if (!rc && n == 0) {
         pg_tables_free(b, *out, 0);

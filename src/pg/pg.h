@@ -24,5 +24,10 @@ int pg_setup(const char *target, size_t *ntables, factdb_error *err);
  * IO (PostgreSQL's), TABLE_EXISTS, NOMEM, LIMIT (a table's rows need more than 4 GiB of memory). */
 typedef void (*pg_progress_fn)(void *ctx, const char *table, uint64_t rows, size_t done, size_t total);
 int pg_copy_from_file(const char *db_path, const char *target, pg_progress_fn progress, void *ctx, factdb_error *err);
+/* The reverse: every table of the current schema of PostgreSQL database `target` into the database file
+ * db_path (created if missing), each table created with its rows atomically (factdb_appender_create), read
+ * by COPY TO STDOUT as it is written. Types factdb does not have (and numeric without a precision, or wider
+ * than 18 digits) become text. A table that exists in the file is refused (TABLE_EXISTS). */
+int pg_copy_to_file(const char *target, const char *db_path, pg_progress_fn progress, void *ctx, factdb_error *err);
 
 #endif

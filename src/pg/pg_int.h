@@ -74,6 +74,8 @@ int pg_version(pg_conn *c, uint64_t *out, factdb_error *err);
 
 /* catalog.c: /v1/tables and the columns inserts are checked against */
 int pg_tables(http_backend *b, http_table **out, size_t *n, factdb_error *err);
+/* Reads the tables (all, or the one named `only`) on c into *out (exact row counts when `counts`). */
+int pg_read_tables(pg_conn *c, const char *only, bool counts, http_table **out, size_t *n, factdb_error *err);
 int pg_table(http_backend *b, const char *name, http_table **out, factdb_error *err);
 void pg_tables_free(http_backend *b, http_table *list, size_t n);
 

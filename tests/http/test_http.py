@@ -1348,7 +1348,7 @@ def columns_left_out_take_their_postgresql_default():
 def factdb_copy_moves_a_file_to_postgresql():
     """Issue 14: `factdb copy DB URL` moves every table with its types; the same queries through a server on
     the file and one on PostgreSQL give the same answers (columns, types, rows); a table that exists there
-    is refused and nothing of it is sent."""
+    is refused and nothing of it is sent; `factdb copy URL DB2` brings it back, answering as the first file."""
     fd, db = EMBEDDED.new_db("copysrc")
     run([FACTDB, "sql", db, "CREATE TABLE t (i integer NOT NULL, b bigint, d double precision, m numeric(12,2), "
          "s text, dt date, ts timestamp, tz timestamptz, ok boolean)"])
@@ -1371,7 +1371,18 @@ def factdb_copy_moves_a_file_to_postgresql():
     p = run([FACTDB, "copy", db, target], check=False)
     assert p.returncode == 1 and "already exists in the PostgreSQL database" in p.stderr, p.stderr
     assert b.sql("SELECT count(*) FROM t")[1]["rows"] == [[3]]
-    assert a.stop() == 0 and b.stop() == 0
+    # and back: file -> PostgreSQL -> file answers as the first file did
+    back = os.path.join(fd, "back.db")
+    p = run([FACTDB, "copy", target, back])
+    assert "t: 3 rows" in p.stdout and "ev: 2 rows" in p.stdout, p.stdout
+    c = Server(back)
+    for q in ["SELECT * FROM t ORDER BY i", "SELECT kind, sum(amount) AS s, count(*) AS c FROM ev GROUP BY kind ORDER BY kind"]:
+        ra, rc_ = a.sql(q), c.sql(q)
+        assert ra[1]["columns"] == rc_[1]["columns"] and ra[1]["rows"] == rc_[1]["rows"], (q, ra[1], rc_[1])
+    assert a.req("GET", "/v1/tables")[1]["tables"] == c.req("GET", "/v1/tables")[1]["tables"]
+    p = run([FACTDB, "copy", target, back], check=False)
+    assert p.returncode == 1 and "already exists in the database file" in p.stderr, p.stderr
+    assert a.stop() == 0 and b.stop() == 0 and c.stop() == 0
     cleanup(fd)
     cleanup(pd)
 
