@@ -52,12 +52,12 @@ static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
 
 int pg_pool_init(pg_backend *b, unsigned size, factdb_error *err)
 {
-    b->nslots = size ? size : 8;
-    b->slots = calloc(b->nslots, sizeof *b->slots);
-    if (!b->slots)
-        return base_err(err, FACTDB_NOMEM, "out of memory");
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
+    b->slots = calloc(size ? size : 8, sizeof *b->slots);
+    if (!b->slots)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    b->nslots = size ? size : 8;
     /* the first connection now, so that a wrong URL or password fails at start, not at the first request */
     return connect_slot(b, &b->slots[0], err);
 }

@@ -1306,6 +1306,22 @@ def two_servers_and_psql_on_one_postgresql_database():
 
 
 @postgresql_only
+def an_unreachable_or_wrong_postgresql_url_is_an_error_at_start():
+    """The first connection is made before listening: a wrong URL fails at once, saying why, and the
+    password of a URL never reaches the output."""
+    for target, why in [("postgresql://factdb:hunter2-secret@127.0.0.1:1/x", "cannot connect to PostgreSQL"),
+                        ("postgresql://%s" % ("x" * 10), "cannot connect to PostgreSQL"),
+                        ("host=/nonexistent port=5 dbname=x", "cannot connect to PostgreSQL")]:
+        p = subprocess.run([FACTDB, "serve", "--port", "0", target], capture_output=True, text=True, env=ENV,
+                           timeout=60)
+        assert p.returncode == 1 and why in p.stderr and "hunter2" not in p.stderr + p.stdout, (target, p.stderr)
+    d, db = new_db("badsql")
+    p = run([FACTDB, "copy", db, db], check=False)  # neither is a file
+    assert p.returncode == 2, p.stderr
+    cleanup(d)
+
+
+@postgresql_only
 def each_request_starts_a_fresh_session():
     """A pooled PostgreSQL connection carries no client's session state to the next request (SET, temporary
     tables, an open transaction), as every request on a file gets a session of its own."""
