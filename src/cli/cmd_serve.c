@@ -11,7 +11,7 @@ static const char USAGE[] =
     "                    [--busy-timeout MS] [--max-connections N] [--max-connections-per-address N]\n"
     "                    [--header-timeout S] [--min-body-rate BYTES] [--max-result-memory BYTES]\n"
     "                    [--max-event-streams N] [--allow-host NAME]... [--cors-origin URL]...\n"
-    "                    [--allow-file-access] [--create] [--pg-pool N] DB|POSTGRESQL-URL\n"
+    "                    [--allow-file-access] [--create] [--read-only] [--pg-pool N] DB|POSTGRESQL-URL\n"
     "\n"
     "Serves the HTTP JSON API of database DB (docs/http.md): /v1/health, /v1/tables, /v1/sql,\n"
     "/v1/tables/NAME/rows (group-committed inserts), /v1/events (server-sent change events), /metrics,\n"
@@ -48,6 +48,8 @@ static const char USAGE[] =
     "                       off by default, unlike in factdb sql)\n"
     "  --create             create DB if it does not exist (without it a missing DB is an error, so a\n"
     "                       mistyped path never starts a server on a new, empty database)\n"
+    "  --read-only          refuse every write with 403 PERMISSION (a server on a PostgreSQL replica, or\n"
+    "                       one for a dashboard); on PostgreSQL its statements also run read-only\n"
     "A DB file (or directory) this user may not write is served read-only: writes get 403 PERMISSION.\n"
     "\n"
     "Instead of a file, a PostgreSQL database: postgresql://user@host:port/dbname, or a libpq connection\n"
@@ -93,6 +95,8 @@ static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **ho
         }
         if (!strcmp(a, "--allow-file-access")) {
             o.allow_file_access = true;
+        } else if (!strcmp(a, "--read-only")) {
+            o.read_only = true;
         } else if (!strcmp(a, "--create")) {
             o.create = true;
         } else if (a[0] == '-' && a[1] == '-') {

@@ -31,6 +31,7 @@ typedef struct http_opts {
     bool allow_file_access;     /* COPY ... 'file' over HTTP */
     bool create;                /* create db_path if missing (else FACTDB_OPEN_EXISTING) */
     unsigned pg_pool;           /* PostgreSQL: connections in the pool (0: 8) */
+    bool read_only;             /* refuse every write (a server on a replica, a dashboard-only server) */
     const char *const *allow_hosts;   /* extra names accepted in Host ("*": any) */
     size_t n_allow_hosts;
     const char *const *cors_origins;  /* origins (scheme://host[:port]) whose pages may call the API */

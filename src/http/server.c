@@ -20,6 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Why writes are refused by a server started with --read-only. */
+#define READ_ONLY_MSG "this server was started with --read-only: it answers queries only; send writes to a server without it"
+
 /* Parameters of one statement, as factdb_session_exec allows. */
 #define HTTP_MAX_PARAMS 65535
 
@@ -475,7 +478,7 @@ static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
     const char *base = s->be->name(s->bs);
     char name[300];
     factdb_json_quote(base, strlen(base), name, sizeof name);
-    const char *ro = s->be->read_only_reason(s->bs);
+    const char *ro = s->o.read_only ? READ_ONLY_MSG : s->be->read_only_reason(s->bs);
     char why[400] = "";
     if (ro) {
         char q[360] = "";
@@ -704,16 +707,21 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     /* the token was authenticated by admit(); which SQL writes (so needs the write token) matters only when
      * tokens are set: otherwise skip this second parse */
     bool writes = false;
-    if ((s->o.token || s->o.read_token) && s->be->sql_writes(s->bs, text, len, &writes, &err)) {
+    if ((s->o.token || s->o.read_token || s->o.read_only) && s->be->sql_writes(s->bs, text, len, &writes, &err)) {
         /* text factdb's parser cannot read: a read token gets the parser's error; the write token may run
            anything, so its statements go on to the backend (PostgreSQL runs SQL factdb does not parse; the
            embedded engine answers the same error) */
-        if (authorize(s, c, true)) {
+        if (s->o.read_only || authorize(s, c, true)) {
             free(pv);
             json_decref(root);
             return send_factdb_error(c, rq, &err);
         }
         writes = true;
+    }
+    if (writes && s->o.read_only) {
+        free(pv);
+        json_decref(root);
+        return send_error(c, rq, MHD_HTTP_FORBIDDEN, "PERMISSION", READ_ONLY_MSG, 0, 0, NULL, 0);
     }
     int auth = authorize(s, c, writes);
     if (auth) {
@@ -734,7 +742,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         watch_add(s, &w);
     http_sql q = {.text = text, .len = len, .params = pv, .nparams = np, .memory = grant, .threads = s->o.threads,
                   .file_access = s->o.allow_file_access, .watch = &w,
-                  .read_only = (s->o.token || s->o.read_token) && authorize(s, c, true) != 0};
+                  .read_only = s->o.read_only || ((s->o.token || s->o.read_token) && authorize(s, c, true) != 0)};
     http_sql_out out;
     double t0 = http_now();
     int rc = s->be->sql(s->bs, &q, &out, &err);
@@ -815,6 +823,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
 
 static enum MHD_Result rows(http_server *s, struct MHD_Connection *c, req *rq, const char *table)
 {
+    if (s->o.read_only)
+        return send_error(c, rq, MHD_HTTP_FORBIDDEN, "PERMISSION", READ_ONLY_MSG, 0, 0, NULL, 0);
     /* the write token was checked by admit() */
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     rows_format format;

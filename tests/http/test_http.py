@@ -1186,6 +1186,31 @@ def missing_and_read_only_databases():
 
 
 @both
+def read_only_servers_answer_queries_and_refuse_writes():
+    """--read-only (a server on a replica, or for a dashboard): queries and events work, every write is
+    refused with 403 PERMISSION and changes nothing, /v1/health says why."""
+    d, db = new_db("ro_opt")
+    s = Server(db, "--read-only")
+    assert s.sql("SELECT count(*) AS n FROM ev")[1]["rows"] == [[0]]
+    st, body, _ = s.insert("ev", [{"at": "2024-01-01"}])
+    assert st == 403 and body["error"]["code"] == "PERMISSION" and "--read-only" in body["error"]["message"], body
+    for q in ["INSERT INTO ev (at) VALUES ('2024-01-01')", "CREATE TABLE x (a integer)", "DELETE FROM ev"]:
+        st, body, _ = s.sql(q)
+        assert st == 403 and body["error"]["code"] == "PERMISSION", (q, body)
+    st, body, _ = s.sql("SELEC 1")  # what factdb's parser cannot read is refused with its error
+    assert st == 400, body
+    if BK is not EMBEDDED:
+        BK.sql(db, "CREATE SEQUENCE seq")
+        st, body, _ = s.sql("SELECT nextval('seq')")  # looks like a read; PostgreSQL refuses it read-only
+        assert st == 403 and body["error"]["code"] == "PERMISSION", body
+    st, body, _ = s.req("GET", "/v1/health")
+    assert st == 200 and "--read-only" in body["read_only"], body
+    assert table_names(db) == ["ev"] and BK.sql(db, "SELECT count(*) FROM ev") == [["0"]]
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@both
 def inserts_and_params_take_iso_8601_timestamps():
     """Values as apps send them: Python's datetime.isoformat() (aware and naive), pydantic, JavaScript's
     toISOString(). timestamptz applies the offset (UTC); timestamp ignores it, as PostgreSQL does."""
