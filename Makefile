@@ -5,12 +5,15 @@ CC ?= cc
 CFLAGS ?= -O3 -g
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CPPFLAGS = -Iinclude -Isrc
+# libpq: only src/pg includes it (PG_CFLAGS for its objects), the server links it
+PG_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PG_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 LIBS = -llmdb -lxxhash -lzstd -lpthread -lm
-CLI_LIBS = -ledit -lmicrohttpd -ljansson
+CLI_LIBS = -ledit -lmicrohttpd -ljansson $(PG_LIBS)
 BUILD ?= build
 
 LIB_SRC = $(wildcard src/base/*.c src/enc/*.c src/store/*.c src/ingest/*.c src/sql/*.c src/exec/*.c src/plan/*.c src/session/*.c)
-CLI_SRC = $(wildcard src/cli/*.c src/http/*.c)
+CLI_SRC = $(wildcard src/cli/*.c src/http/*.c src/pg/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -27,6 +30,10 @@ test-deps:
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/src/pg/%.o: src/pg/%.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PG_CFLAGS) $(WARN) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/pic/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -216,10 +223,11 @@ $(BUILD)/fuzz_sql $(BUILD)/fuzz_csv $(BUILD)/fuzz_dbfile: $(BUILD)/%: $(BUILD)/o
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 $(BUILD)/fuzz_ingest: $(BUILD)/obj/tests/fuzz/fuzz_ingest.o $(BUILD)/obj/src/http/ingest.o $(BUILD)/obj/src/http/metrics.o \
+                      $(BUILD)/obj/src/http/backend_embedded.o $(BUILD)/obj/src/http/backend.o \
                       $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) -ljansson
 
-$(BUILD)/fuzz_http: $(BUILD)/obj/tests/fuzz/fuzz_http.o $(filter $(BUILD)/obj/src/http/%,$(CLI_OBJ)) \
+$(BUILD)/fuzz_http: $(BUILD)/obj/tests/fuzz/fuzz_http.o $(filter $(BUILD)/obj/src/http/% $(BUILD)/obj/src/pg/%,$(CLI_OBJ)) \
                     $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) $(CLI_LIBS)
 

@@ -30,9 +30,11 @@ import tempfile
 # - exec < sql < plan: executor, parser and binder (which produce exec's bound trees), planner
 # - session: the statement runner behind factdb_session_* / factdb_result_* / factdb_writer_* (plans and
 #   runs statements; COPY FROM uses ingest)
-# - pg: the PostgreSQL backend of issue 14 (not written yet), used by http and cli only
-# - http, cli: `factdb serve` and the `factdb` command, on top of everything
-LAYERS = ["base", "enc", "store", "ingest", "exec", "sql", "plan", "session", "pg", "http", "cli"]
+# - http: `factdb serve`; its handlers reach storage through the table of operations of http/backend.h
+# - pg: the PostgreSQL backend (issue 14), an implementation of http/backend.h; cli hands its opener to http
+#   (http_opts.open_pg), so http never names it
+# - cli: the `factdb` command, on top of everything
+LAYERS = ["base", "enc", "store", "ingest", "exec", "sql", "plan", "session", "http", "pg", "cli"]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')
 

@@ -2,7 +2,8 @@
 # Installs the Debian packages factdb needs to build and test. As root it runs apt-get; otherwise it
 # prints the exact command to run and fails. Usage: scripts/deps.sh build|web|python|test
 set -eu
-build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libzstd-dev libedit-dev libmicrohttpd-dev libjansson-dev"
+# libpq-dev: the PostgreSQL backend of factdb serve (src/pg)
+build_pkgs="gcc make pkg-config liblmdb-dev libxxhash-dev libzstd-dev libedit-dev libmicrohttpd-dev libjansson-dev libpq-dev"
 web_pkgs="nodejs npm"
 # the Python module (python/, make python) and its tests: Debian's interpreter, pandas/numpy, FastAPI + uvicorn
 python_pkgs="python3 python3-dev python3-setuptools python3-pip python3-pytest python3-numpy python3-pandas python3-fastapi python3-uvicorn"

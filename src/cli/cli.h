@@ -18,6 +18,8 @@ long cli_parse_ms(const char *s);
 
 int cmd_sql(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_pg_setup(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);

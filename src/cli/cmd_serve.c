@@ -2,6 +2,7 @@
  * section explains the defaults that guard it against other web pages and slow clients). */
 #include "cli.h"
 #include "http/http.h"
+#include "pg/pg.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@ static const char USAGE[] =
     "                    [--busy-timeout MS] [--max-connections N] [--max-connections-per-address N]\n"
     "                    [--header-timeout S] [--min-body-rate BYTES] [--max-result-memory BYTES]\n"
     "                    [--max-event-streams N] [--allow-host NAME]... [--cors-origin URL]...\n"
-    "                    [--allow-file-access] [--create] DB\n"
+    "                    [--allow-file-access] [--create] [--read-only] [--pg-pool N] DB|POSTGRESQL-URL\n"
     "\n"
     "Serves the HTTP JSON API of database DB (docs/http.md): /v1/health, /v1/tables, /v1/sql,\n"
     "/v1/tables/NAME/rows (group-committed inserts), /v1/events (server-sent change events), /metrics,\n"
@@ -48,7 +49,17 @@ static const char USAGE[] =
     "                       off by default, unlike in factdb sql)\n"
     "  --create             create DB if it does not exist (without it a missing DB is an error, so a\n"
     "                       mistyped path never starts a server on a new, empty database)\n"
-    "A DB file (or directory) this user may not write is served read-only: writes get 403 PERMISSION.\n";
+    "  --read-only          refuse every write with 403 PERMISSION (a server on a PostgreSQL replica, or\n"
+    "                       one for a dashboard); on PostgreSQL its statements also run read-only\n"
+    "A DB file (or directory) this user may not write is served read-only: writes get 403 PERMISSION.\n"
+    "\n"
+    "Instead of a file, a PostgreSQL database: postgresql://user@host:port/dbname, or a libpq connection\n"
+    "string (\"host=/run/postgresql dbname=facts\"); PG* environment variables fill in what it leaves out.\n"
+    "The same endpoints answer in the same shapes, on a pool of connections (docs/http.md, \"PostgreSQL\";\n"
+    "what differs is listed there).\n"
+    "  --pg-pool N          PostgreSQL connections of this server (default 8); a request waits up to\n"
+    "                       --busy-timeout for a free one, then gets 409 BUSY\n"
+    "Run factdb pg-setup URL once (and after creating tables) so that change events arrive at once.\n";
 
 static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **hosts, const char **origins);
 
@@ -85,6 +96,8 @@ static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **ho
         }
         if (!strcmp(a, "--allow-file-access")) {
             o.allow_file_access = true;
+        } else if (!strcmp(a, "--read-only")) {
+            o.read_only = true;
         } else if (!strcmp(a, "--create")) {
             o.create = true;
         } else if (a[0] == '-' && a[1] == '-') {
@@ -122,6 +135,8 @@ static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **ho
                 o.min_body_rate = (size_t)n;
             else if (!strcmp(a, "--max-result-memory") && n >= (1 << 20))
                 o.max_result_memory = (size_t)n;
+            else if (!strcmp(a, "--pg-pool") && n > 0 && n <= 1000)
+                o.pg_pool = (unsigned)n;
             else if (!strcmp(a, "--max-event-streams") && n > 0)
                 o.max_event_streams = (unsigned)n;
             else if (!strcmp(a, "--allow-host") && v[0])
@@ -141,6 +156,7 @@ static int cmd_serve_parse(int argc, char **argv, http_opts *op, const char **ho
     if (!pos)
         return cli_usage(USAGE, "missing the database path");
     o.db_path = pos;
+    o.open_pg = pg_backend_open;
     factdb_error err;
     if (http_serve(&o, &err))
         return cli_fail(&err);

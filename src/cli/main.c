@@ -18,6 +18,8 @@ static const char HELP[] =
     "commands:\n"
     "  sql     run SQL statements, or an interactive SQL shell\n"
     "  serve   serve the HTTP JSON API and the dashboard (queries, inserts, change events, metrics)\n"
+    "  pg-setup  install change notifications in a PostgreSQL database served by factdb serve\n"
+    "  copy    copy a database file's tables into a PostgreSQL database\n"
     "  load    load a CSV file into a table, all or nothing\n"
     "  info    show the tables, their sizes, data_version and live readers\n"
     "  check   verify every chunk, dictionary and zone map\n"
@@ -150,6 +152,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pg-setup"))
+        return cmd_pg_setup(argc - 1, argv + 1);
+    if (!strcmp(cmd, "copy"))
+        return cmd_copy(argc - 1, argv + 1);
     if (!strcmp(cmd, "sql"))
         return cmd_sql(argc - 1, argv + 1);
     if (!strcmp(cmd, "load"))

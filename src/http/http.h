@@ -8,8 +8,10 @@
 #include <stdatomic.h>
 #include <pthread.h>
 
+struct http_backend;
+struct http_backend_ops;
 typedef struct http_opts {
-    const char *db_path;
+    const char *db_path;      /* a database file, or a PostgreSQL URL / conninfo (backend.h) */
     const char *host;         /* default 127.0.0.1 */
     int port;                 /* default 8080; 0 = any free port (printed) */
     const char *token;        /* writes need it (and reads, when read_token is set) */
@@ -30,10 +32,17 @@ typedef struct http_opts {
     unsigned max_event_streams; /* open /v1/events streams (0: max_connections / 16, at least 1) */
     bool allow_file_access;     /* COPY ... 'file' over HTTP */
     bool create;                /* create db_path if missing (else FACTDB_OPEN_EXISTING) */
+    unsigned pg_pool;           /* PostgreSQL: connections in the pool (0: 8) */
+    bool read_only;             /* refuse every write (a server on a replica, a dashboard-only server) */
     const char *const *allow_hosts;   /* extra names accepted in Host ("*": any) */
     size_t n_allow_hosts;
     const char *const *cors_origins;  /* origins (scheme://host[:port]) whose pages may call the API */
     size_t n_cors_origins;
+    /* Opens the backend of a db_path that is a PostgreSQL URL or conninfo (src/pg's pg_backend_open, set by
+     * the command above both layers: src/pg implements this layer's backend.h, so this layer cannot call it
+     * by name). NULL: such a target is refused. */
+    int (*open_pg)(const struct http_opts *o, const struct http_backend_ops **ops, struct http_backend **out,
+                   factdb_error *err);
 } http_opts;
 
 /* Runs the server until SIGINT or SIGTERM; returns 0 after a clean shutdown. Prints the URL on stdout
@@ -74,9 +83,14 @@ bool http_json_scan(const char *s, size_t len, int max, size_t *at, size_t *valu
 /* Request bodies of all connections together may hold at most this much memory. */
 #define HTTP_BODY_BUDGET ((size_t)512 << 20)
 
+struct http_backend_ops;
+struct http_backend;
+struct http_watch;
+
 struct http_server {
     http_opts o;
-    factdb *db;
+    const struct http_backend_ops *be;  /* storage: the embedded engine or PostgreSQL (backend.h) */
+    struct http_backend *bs;            /* the backend's state */
     atomic_bool stopping;    /* shutting down: event streams end */
     atomic_bool closed;      /* no connection is left: the committer may exit once its queue is empty */
     atomic_int active;       /* requests being answered */
@@ -104,7 +118,7 @@ struct http_server {
     uint64_t slow_closed;                    /* connections closed for missing a deadline (under mu) */
     /* query watchdog */
     pthread_mutex_t wmu;
-    struct watch *watches;
+    struct http_watch *watches;
     pthread_t watchdog;
     bool watchdog_running;
 };

@@ -3,38 +3,19 @@
  * and never takes its batch neighbours down. Checked requests queue for the committer thread, which
  * writes everything that arrived while the previous commit was running in one transaction (group
  * commit) and wakes each request once its rows are durable. */
-#include "http.h"
+#include "backend.h"
 #include "ingest/ingest.h"
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { C_NULL, C_INT, C_DOUBLE, C_TEXT, C_BOOL };
-
-typedef struct cell {
-    uint8_t kind;
-    int64_t i;       /* C_INT (already scaled for numeric, days, microseconds), C_BOOL */
-    double d;
-    uint32_t off, len;
-} cell;
-
-struct ins_req {
-    ins_req *next;
-    char table[FACTDB_NAME_MAX + 1];
-    size_t ncols, nrows, cap;
-    cell *cells;
-    base_buf text;
-    int rc;
-    factdb_error err;
-    bool done;
-    uint64_t version;
-};
 
 static void req_free(ins_req *r)
 {
     if (!r)
         return;
     free(r->cells);
+    free(r->has_default);
+    factdb_table_info_free(&r->ti);
     base_buf_cleanup(&r->text);
     free(r);
 }
@@ -42,7 +23,7 @@ static void req_free(ins_req *r)
 /* ---- parsing ---- */
 typedef struct parse_ctx {
     http_server *s;
-    factdb_table_info ti;
+    const factdb_table_info *ti;  /* the request's r->ti */
     ins_req *r;
     factdb_error *err;
     char *colname;
@@ -58,22 +39,22 @@ static int row_err(parse_ctx *p, int code, size_t row, int col, const char *fmt,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     base_err(p->err, code, "row %zu%s%s%s: %s", row, col >= 0 ? ", column \"" : "",
-             col >= 0 ? p->ti.cols[col].name : "", col >= 0 ? "\"" : "", msg);
+             col >= 0 ? p->ti->cols[col].name : "", col >= 0 ? "\"" : "", msg);
     p->err->line = (int64_t)row;
     p->err->column = col + 1;
     if (col >= 0 && p->colname)
-        snprintf(p->colname, p->colcap, "%s", p->ti.cols[col].name);
+        snprintf(p->colname, p->colcap, "%s", p->ti->cols[col].name);
     return code;
 }
 
-static int new_row(parse_ctx *p, size_t row, cell **out)
+static int new_row(parse_ctx *p, size_t row, http_cell **out)
 {
     ins_req *r = p->r;
     if (r->nrows >= p->s->o.max_rows)
         return row_err(p, FACTDB_LIMIT, row, -1, "more than %zu rows in one request; send them in several", p->s->o.max_rows);
     if (r->nrows == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
-        cell *c = realloc(r->cells, cap * r->ncols * sizeof *c);
+        http_cell *c = realloc(r->cells, cap * r->ncols * sizeof *c);
         if (!c)
             return row_err(p, FACTDB_NOMEM, row, -1, "out of memory");
         r->cells = c;
@@ -81,20 +62,22 @@ static int new_row(parse_ctx *p, size_t row, cell **out)
     }
     *out = r->cells + r->nrows * r->ncols;
     memset(*out, 0, r->ncols * sizeof **out);
+    for (size_t k = 0; k < r->ncols; k++)
+        (*out)[k].kind = HTTP_CELL_ABSENT;
     r->nrows++;
     return 0;
 }
 
 /* Converts the text form of a value for column col. */
-static int from_text(parse_ctx *p, size_t row, int col, const char *s, size_t len, cell *c)
+static int from_text(parse_ctx *p, size_t row, int col, const char *s, size_t len, http_cell *c)
 {
-    const factdb_column_info *ci = &p->ti.cols[col];
+    const factdb_column_info *ci = &p->ti->cols[col];
     if (ci->type == FACTDB_TEXT) {
         if (len > FACTDB_TEXT_MAX)
             return row_err(p, FACTDB_INVALID_VALUE, row, col, "text longer than %u bytes", FACTDB_TEXT_MAX);
         if (base_utf8_valid_prefix((const unsigned char *)s, len) != len)
             return row_err(p, FACTDB_INVALID_UTF8, row, col, "text is not valid UTF-8");
-        c->kind = C_TEXT;
+        c->kind = HTTP_CELL_TEXT;
         c->off = (uint32_t)p->r->text.len;
         c->len = (uint32_t)len;
         if (base_buf_append(&p->r->text, s, len))
@@ -106,22 +89,22 @@ static int from_text(parse_ctx *p, size_t row, int col, const char *s, size_t le
     if (factdb_parse_value(ci->type, ci->precision, ci->scale, s, len, &v, &e))
         return row_err(p, FACTDB_INVALID_VALUE, row, col, "%s", e.message);
     if (ci->type == FACTDB_DOUBLE) {
-        c->kind = C_DOUBLE;
+        c->kind = HTTP_CELL_DOUBLE;
         memcpy(&c->d, &v, 8);
     } else {
-        c->kind = ci->type == FACTDB_BOOLEAN ? C_BOOL : C_INT;
+        c->kind = ci->type == FACTDB_BOOLEAN ? HTTP_CELL_BOOL : HTTP_CELL_INT;
         c->i = v;
     }
     return 0;
 }
 
-static int from_json(parse_ctx *p, size_t row, int col, json_t *v, cell *c)
+static int from_json(parse_ctx *p, size_t row, int col, json_t *v, http_cell *c)
 {
-    const factdb_column_info *ci = &p->ti.cols[col];
+    const factdb_column_info *ci = &p->ti->cols[col];
     char buf[64];
     switch (json_typeof(v)) {
     case JSON_NULL:
-        c->kind = C_NULL;
+        c->kind = HTTP_CELL_NULL;
         return 0;
     case JSON_STRING:
         return from_text(p, row, col, json_string_value(v), json_string_length(v), c);
@@ -129,7 +112,7 @@ static int from_json(parse_ctx *p, size_t row, int col, json_t *v, cell *c)
     case JSON_FALSE:
         if (ci->type != FACTDB_BOOLEAN)
             return row_err(p, FACTDB_INVALID_VALUE, row, col, "a boolean does not fit a column of this type");
-        c->kind = C_BOOL;
+        c->kind = HTTP_CELL_BOOL;
         c->i = json_is_true(v);
         return 0;
     case JSON_INTEGER: {
@@ -157,16 +140,18 @@ static int from_json(parse_ctx *p, size_t row, int col, json_t *v, cell *c)
 
 static int find_col(parse_ctx *p, const char *name)
 {
-    for (size_t i = 0; i < p->ti.ncols; i++)
-        if (!strcmp(p->ti.cols[i].name, name))
+    for (size_t i = 0; i < p->ti->ncols; i++)
+        if (!strcmp(p->ti->cols[i].name, name))
             return (int)i;
     return -1;
 }
 
-static int check_not_null(parse_ctx *p, size_t row, const cell *c)
+static int check_not_null(parse_ctx *p, size_t row, const http_cell *c)
 {
-    for (size_t i = 0; i < p->ti.ncols; i++)
-        if (p->ti.cols[i].not_null && c[i].kind == C_NULL)
+    for (size_t i = 0; i < p->ti->ncols; i++)
+        if (p->ti->cols[i].not_null &&
+            (c[i].kind == HTTP_CELL_NULL ||
+             (c[i].kind == HTTP_CELL_ABSENT && !(p->r->has_default && p->r->has_default[i]))))
             return row_err(p, FACTDB_NOT_NULL, row, (int)i, "the column is NOT NULL; give it a value");
     return 0;
 }
@@ -175,7 +160,7 @@ static int json_object_row(parse_ctx *p, size_t row, json_t *o)
 {
     if (!json_is_object(o))
         return row_err(p, FACTDB_INVALID_ARGUMENT, row, -1, "expected an object of column names and values");
-    cell *c;
+    http_cell *c;
     int rc = new_row(p, row, &c);
     if (rc)
         return rc;
@@ -184,7 +169,7 @@ static int json_object_row(parse_ctx *p, size_t row, json_t *o)
     json_object_foreach(o, key, v) {
         int col = find_col(p, key);
         if (col < 0)
-            return row_err(p, FACTDB_NO_COLUMN, row, -1, "column \"%s\" does not exist in table \"%s\"", key, p->ti.name);
+            return row_err(p, FACTDB_NO_COLUMN, row, -1, "column \"%s\" does not exist in table \"%s\"", key, p->ti->name);
         if ((rc = from_json(p, row, col, v, &c[col])))
             return rc;
     }
@@ -374,7 +359,7 @@ static int parse_csv(parse_ctx *p, const char *body, size_t len)
         if (map[i] < 0) {
             csv_cleanup(&cr);
             base_err(p->err, FACTDB_NO_COLUMN, "CSV header field %zu: column \"%s\" does not exist in table \"%s\"",
-                     i + 1, name, p->ti.name);
+                     i + 1, name, p->ti->name);
             p->err->line = 1;
             p->err->column = (int64_t)i + 1;
             return FACTDB_NO_COLUMN;
@@ -404,13 +389,13 @@ static int parse_csv(parse_ctx *p, const char *body, size_t len)
                          (long long)cr.fields[0].line, cr.nfields, nmap);
             break;
         }
-        cell *c;
+        http_cell *c;
         if ((rc = new_row(p, row, &c)))
             break;
         for (size_t i = 0; i < nmap && !rc; i++) {
             const csv_field *f = &cr.fields[i];
             if (f->len == 0 && !f->quoted)
-                c[map[i]].kind = C_NULL;
+                c[map[i]].kind = HTTP_CELL_NULL;
             else
                 rc = from_text(p, row, map[i], f->s, f->len, &c[map[i]]);
         }
@@ -424,118 +409,6 @@ static int parse_csv(parse_ctx *p, const char *body, size_t len)
 }
 
 /* ---- the committer ---- */
-static int append_req(factdb_appender *app, ins_req *r, factdb_error *err)
-{
-    size_t nc = MIN(r->ncols, factdb_appender_ncols(app));
-    for (size_t row = 0; row < r->nrows; row++) {
-        const cell *c = r->cells + row * r->ncols;
-        for (size_t k = 0; k < nc; k++) {
-            int rc = 0;
-            switch (c[k].kind) {
-            case C_NULL: rc = factdb_append_null(app, k, err); break;
-            case C_INT: rc = factdb_append_int64(app, k, c[k].i, err); break;
-            case C_DOUBLE: rc = factdb_append_double(app, k, c[k].d, err); break;
-            case C_BOOL: rc = factdb_append_bool(app, k, c[k].i != 0, err); break;
-            default:
-                /* a request whose text values are all empty never allocated r->text: no NULL + 0 */
-                rc = factdb_append_text(app, k, c[k].len ? (const char *)r->text.data + c[k].off : "", c[k].len,
-                                        err);
-                break;
-            }
-            if (rc) {
-                err->line = (int64_t)row + 1;
-                return rc;
-            }
-        }
-        int rc = factdb_append_row_end(app, err);
-        if (rc) {
-            err->line = (int64_t)row + 1;
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Writes the requests of `batch` that have not failed in one transaction. A request that fails while
- * appended (its table changed after it was checked) is taken out and the rest retried.
- * This is the one writer that does not go through store_write: src/http sees only the public API, and the
- * group commit is an explicit factdb_txn (BEGIN ... COMMIT from C, the same store_xact_* path store_write
- * takes) because it is decided request by request: one failing request is rolled back and the batch
- * retried without it, and one transaction holds the appenders of several tables. */
-static void commit_batch(http_server *s, ins_req *batch)
-{
-    for (;;) {
-        factdb_txn *txn;
-        factdb_error err;
-        int rc = factdb_txn_begin(s->db, &txn, &err);
-        if (rc) {
-            for (ins_req *r = batch; r; r = r->next)
-                if (!r->rc) {
-                    r->rc = rc;
-                    r->err = err;
-                }
-            return;
-        }
-        ins_req *bad = NULL;
-        uint64_t rows = 0;
-        /* one appender per table, in the order the tables first appear */
-        for (ins_req *r = batch; r && !rc; r = r->next) {
-            if (r->rc)
-                continue;
-            bool seen = false;
-            for (ins_req *q = batch; q != r; q = q->next)
-                seen |= !q->rc && !strcmp(q->table, r->table);
-            if (seen)
-                continue;
-            factdb_appender *app;
-            if ((rc = factdb_appender_new(s->db, r->table, &app, &err))) {
-                bad = r;
-                break;
-            }
-            for (ins_req *q = r; q && !rc; q = q->next) {
-                if (q->rc || strcmp(q->table, r->table))
-                    continue;
-                if ((rc = append_req(app, q, &err)))
-                    bad = q;
-                else
-                    rows += q->nrows;
-            }
-            if (!rc && (rc = factdb_appender_commit(app, &err)))
-                bad = NULL;  /* the commit itself failed: every request of the batch gets the error */
-            factdb_appender_free(app);
-        }
-        if (rc) {
-            factdb_txn_rollback(txn);
-            if (bad) {
-                bad->rc = rc;
-                bad->err = err;
-                continue;
-            }
-            for (ins_req *r = batch; r; r = r->next)
-                if (!r->rc) {
-                    r->rc = rc;
-                    r->err = err;
-                }
-            return;
-        }
-        if ((rc = factdb_txn_commit(txn, &err))) {
-            for (ins_req *r = batch; r; r = r->next)
-                if (!r->rc) {
-                    r->rc = rc;
-                    r->err = err;
-                }
-            return;
-        }
-        uint64_t v = factdb_data_version(s->db);
-        for (ins_req *r = batch; r; r = r->next)
-            if (!r->rc)
-                r->version = v;
-        if (rows)
-            metrics_commit(s, rows);
-        return;
-    }
-}
-
 static void *committer(void *arg)
 {
     http_server *s = arg;
@@ -548,7 +421,9 @@ static void *committer(void *arg)
         ins_req *batch = s->queue;
         s->queue = s->queue_tail = NULL;
         pthread_mutex_unlock(&s->qmu);
-        commit_batch(s, batch);
+        uint64_t rows = s->be->commit_batch(s->bs, batch);
+        if (rows)
+            metrics_commit(s, rows);
         pthread_mutex_lock(&s->qmu);
         for (ins_req *r = batch; r; r = r->next)
             r->done = true;
@@ -589,24 +464,30 @@ int ingest_rows(http_server *s, const char *table, rows_format format, const cha
         return base_err(err, FACTDB_NOMEM, "out of memory");
     base_buf_init(&r->text, s->o.max_body + 1);
     parse_ctx p = {.s = s, .r = r, .err = err, .colname = colname, .colcap = colcap};
-    int rc = factdb_table_info_get(s->db, table, &p.ti, err);
+    http_table *t;
+    int rc = s->be->table(s->bs, table, &t, err);
     if (rc) {
         req_free(r);
         return rc;
     }
-    snprintf(r->table, sizeof r->table, "%s", p.ti.name);
-    r->ncols = p.ti.ncols;
+    r->ti = t->info;  /* the request keeps the columns it was checked against (the backend writes by them) */
+    r->has_default = t->has_default;
+    t->has_default = NULL;
+    t->info.cols = NULL;
+    t->info.ncols = 0;
+    s->be->tables_free(s->bs, t, 1);
+    p.ti = &r->ti;
+    snprintf(r->table, sizeof r->table, "%s", r->ti.name);
+    r->ncols = r->ti.ncols;
     rc = format == ROWS_JSON ? parse_json(&p, body, len) : format == ROWS_NDJSON ? parse_ndjson(&p, body, len)
                                                                                  : parse_csv(&p, body, len);
-    factdb_table_info_free(&p.ti);
     if (rc) {
         req_free(r);
         return rc;
     }
     if (r->nrows == 0) {
         req_free(r);
-        *version = factdb_data_version(s->db);
-        return 0;
+        return s->be->data_version(s->bs, version, err);
     }
     pthread_mutex_lock(&s->qmu);
     if (atomic_load(&s->closed)) {

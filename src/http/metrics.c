@@ -1,6 +1,6 @@
 /* metrics.c: GET /metrics in the Prometheus text format: requests by route and status, latency
  * histograms by route, rows inserted, commits and rows per commit, data_version and live readers. */
-#include "http.h"
+#include "backend.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -47,9 +47,6 @@ static void add(base_buf *b, const char *fmt, ...)
 
 size_t metrics_render(http_server *s, base_buf *b)
 {
-    factdb_db_info info;
-    factdb_error err;
-    bool have_info = factdb_db_info_get(s->db, &info, &err) == 0;
     pthread_mutex_lock(&s->mu);
     add(b, "# HELP factdb_http_requests_total HTTP requests by route and status.\n");
     add(b, "# TYPE factdb_http_requests_total counter\n");
@@ -91,16 +88,6 @@ size_t metrics_render(http_server *s, base_buf *b)
     add(b, "# TYPE factdb_http_slow_connections_closed_total counter\n");
     add(b, "factdb_http_slow_connections_closed_total %llu\n", (unsigned long long)s->slow_closed);
     pthread_mutex_unlock(&s->mu);
-    add(b, "# HELP factdb_data_version The database's last commit id (by any process).\n");
-    add(b, "# TYPE factdb_data_version gauge\n");
-    add(b, "factdb_data_version %llu\n", (unsigned long long)factdb_data_version(s->db));
-    if (have_info) {
-        add(b, "# HELP factdb_live_readers Reader slots in use by live processes.\n");
-        add(b, "# TYPE factdb_live_readers gauge\n");
-        add(b, "factdb_live_readers %zu\n", info.nreaders);
-        add(b, "# HELP factdb_file_bytes Size of the database file.\n");
-        add(b, "# TYPE factdb_file_bytes gauge\n");
-        add(b, "factdb_file_bytes %llu\n", (unsigned long long)info.file_bytes);
-    }
+    s->be->metrics(s->bs, b);
     return b->len;
 }

@@ -4,6 +4,7 @@
  * Invariant: every request passes admit() (Host, then Origin, then the token) when its head has arrived,
  * before any of its body is kept or parsed; a request admit() refuses is answered with its verdict only. */
 #include "http_int.h"
+#include "backend.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +18,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Why writes are refused by a server started with --read-only. */
+#define READ_ONLY_MSG "this server was started with --read-only: it answers queries only; send writes to a server without it"
 
 /* Parameters of one statement, as factdb_session_exec allows. */
 #define HTTP_MAX_PARAMS 65535
@@ -416,13 +420,6 @@ static enum MHD_Result preflight(struct MHD_Connection *c, req *rq)
 }
 
 /* ---- query timeouts ---- */
-typedef struct watch {
-    struct watch *next;
-    factdb_session *session;
-    double deadline;
-    atomic_bool fired;  /* set by the watchdog, read by the request's thread between statements */
-} watch;
-
 static void *watchdog(void *arg)
 {
     http_server *s = arg;
@@ -433,28 +430,30 @@ static void *watchdog(void *arg)
             http_conns_close_slow(s);
         double t = http_now();
         pthread_mutex_lock(&s->wmu);
-        for (watch *w = s->watches; w; w = w->next)
+        for (http_watch *w = s->watches; w; w = w->next)
             if (!atomic_load(&w->fired) && t >= w->deadline) {
                 atomic_store(&w->fired, true);
-                factdb_session_cancel(w->session);
+                if (w->cancel)
+                    w->cancel(w->arg);
             }
         pthread_mutex_unlock(&s->wmu);
     }
     return NULL;
 }
 
-static void watch_add(http_server *s, watch *w)
+static void watch_add(http_server *s, http_watch *w)
 {
     pthread_mutex_lock(&s->wmu);
+    w->s = s;
     w->next = s->watches;
     s->watches = w;
     pthread_mutex_unlock(&s->wmu);
 }
 
-static void watch_remove(http_server *s, watch *w)
+static void watch_remove(http_server *s, http_watch *w)
 {
     pthread_mutex_lock(&s->wmu);
-    for (watch **p = &s->watches; *p; p = &(*p)->next)
+    for (http_watch **p = &s->watches; *p; p = &(*p)->next)
         if (*p == w) {
             *p = w->next;
             break;
@@ -471,11 +470,14 @@ static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
         snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\"}\n", FACTDB_VERSION);
         return send_json(c, rq, MHD_HTTP_OK, buf);
     }
-    const char *base = strrchr(s->o.db_path, '/');
-    base = base ? base + 1 : s->o.db_path;
+    uint64_t version;
+    factdb_error err;
+    if (s->be->data_version(s->bs, &version, &err))
+        return send_factdb_error(c, rq, &err);
+    const char *base = s->be->name(s->bs);
     char name[300];
     factdb_json_quote(base, strlen(base), name, sizeof name);
-    const char *ro = factdb_read_only_reason(s->db);
+    const char *ro = s->o.read_only ? READ_ONLY_MSG : s->be->read_only_reason(s->bs);
     char why[400] = "";
     if (ro) {
         char q[360] = "";
@@ -484,7 +486,7 @@ static enum MHD_Result health(http_server *s, struct MHD_Connection *c, req *rq)
     }
     char buf[1000];
     snprintf(buf, sizeof buf, "{\"status\":\"ok\",\"version\":\"%s\",\"database\":%s,\"data_version\":%llu%s}\n",
-             FACTDB_VERSION, name, (unsigned long long)factdb_data_version(s->db), why);
+             FACTDB_VERSION, name, (unsigned long long)version, why);
     return send_json(c, rq, MHD_HTTP_OK, buf);
 }
 
@@ -524,35 +526,35 @@ static enum MHD_Result asset(struct MHD_Connection *c, req *rq, const web_asset 
 
 static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
 {
-    factdb_table_info *list;
+    http_table *list;
     size_t n;
+    uint64_t version;
     factdb_error err;
-    if (factdb_table_list(s->db, &list, &n, &err))
+    /* the version first: the list is at least as new as the version it is answered with */
+    if (s->be->data_version(s->bs, &version, &err) || s->be->tables(s->bs, &list, &n, &err))
         return send_factdb_error(c, rq, &err);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
+        const factdb_table_info *ti = &list[i].info;
         json_t *cols = json_array();
-        for (size_t k = 0; k < list[i].ncols; k++) {
-            char tb[40];
-            const factdb_column_info *ci = &list[i].cols[k];
-            json_array_append_new(cols, json_pack("{s:s,s:s,s:b}", "name", ci->name, "type",
-                                                  factdb_type_name(ci->type, ci->precision, ci->scale, tb, sizeof tb),
-                                                  "nullable", !ci->not_null));
-        }
-        json_array_append_new(arr, json_pack("{s:s,s:I,s:o}", "name", list[i].name, "row_count",
-                                             (json_int_t)list[i].row_count, "columns", cols));
+        for (size_t k = 0; k < ti->ncols; k++)
+            json_array_append_new(cols, json_pack("{s:s,s:s,s:b}", "name", ti->cols[k].name, "type", list[i].types[k],
+                                                  "nullable", !ti->cols[k].not_null));
+        json_t *t = json_pack("{s:s}", "name", ti->name);
+        if (list[i].row_count_known)
+            json_object_set_new(t, "row_count", json_integer((json_int_t)ti->row_count));
+        json_object_set_new(t, "columns", cols);
+        json_array_append_new(arr, t);
     }
-    factdb_table_list_free(list, n);
-    return send_json_value(c, rq, MHD_HTTP_OK,
-                           json_pack("{s:o,s:I}", "tables", arr, "data_version", (json_int_t)factdb_data_version(s->db)),
+    s->be->tables_free(s->bs, list, n);
+    return send_json_value(c, rq, MHD_HTTP_OK, json_pack("{s:o,s:I}", "tables", arr, "data_version", (json_int_t)version),
                            NULL, NULL);
 }
 
 /* A streamed SQL result: the writer renders it as MHD asks for bytes. */
 typedef struct stream {
     http_server *s;
-    factdb_result *result;
-    factdb_writer *w;
+    http_result *result;
     req *rq;
     void *track;        /* the connection's deadline record (http_conn_progress) */
     size_t grant;       /* result memory held against --max-result-memory until the answer is sent */
@@ -562,7 +564,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     stream *st = cls;
-    size_t n = factdb_writer_read(st->w, buf, max);
+    size_t n = st->s->be->result_read(st->result, buf, max);
     st->rq->bytes += n;
     http_conn_progress(st->s, st->track, HTTP_CONN_SEND, n);
     return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
@@ -571,8 +573,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     stream *st = cls;
-    factdb_writer_free(st->w);
-    factdb_result_free(st->result);
+    st->s->be->result_free(st->result);
     atomic_fetch_sub(&st->s->result_bytes, st->grant);
     free(st);
 }
@@ -705,10 +706,21 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     /* the token was authenticated by admit(); which SQL writes (so needs the write token) matters only when
      * tokens are set: otherwise skip this second parse */
     bool writes = false;
-    if ((s->o.token || s->o.read_token) && factdb_sql_writes(text, len, &writes, &err)) {
+    if ((s->o.token || s->o.read_token || s->o.read_only) && s->be->sql_writes(s->bs, text, len, &writes, &err)) {
+        /* text factdb's parser cannot read: a read token gets the parser's error; the write token may run
+           anything, so its statements go on to the backend (PostgreSQL runs SQL factdb does not parse; the
+           embedded engine answers the same error) */
+        if (s->o.read_only || authorize(s, c, true)) {
+            free(pv);
+            json_decref(root);
+            return send_factdb_error(c, rq, &err);
+        }
+        writes = true;
+    }
+    if (writes && s->o.read_only) {
         free(pv);
         json_decref(root);
-        return send_factdb_error(c, rq, &err);
+        return send_error(c, rq, MHD_HTTP_FORBIDDEN, "PERMISSION", READ_ONLY_MSG, 0, 0, NULL, 0);
     }
     int auth = authorize(s, c, writes);
     if (auth) {
@@ -724,57 +736,21 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
                           "the memory for query results (--max-result-memory) is taken by other requests in flight; "
                           "retry shortly", 0, 0, NULL, 0);
     }
-    factdb_session *sess;
-    if (factdb_session_new(s->db, &sess, &err)) {
-        atomic_fetch_sub(&s->result_bytes, grant);
-        free(pv);
-        json_decref(root);
-        return send_factdb_error(c, rq, &err);
-    }
-    factdb_session_set_memory_limit(sess, grant);
-    if (s->o.threads > 0)
-        factdb_session_set_threads(sess, s->o.threads);
-    factdb_session_set_file_access(sess, s->o.allow_file_access);
-    watch w = {.session = sess, .deadline = http_now() + s->o.query_timeout_ms / 1000.0};
+    http_watch w = {.deadline = http_now() + s->o.query_timeout_ms / 1000.0};
     if (s->o.query_timeout_ms > 0)
         watch_add(s, &w);
-    /* run every statement; answer with the last one that returns rows (or the last one) */
-    factdb_result *last = NULL;
-    size_t at = 0;
-    int rc = 0;
+    http_sql q = {.text = text, .len = len, .params = pv, .nparams = np, .memory = grant, .threads = s->o.threads,
+                  .file_access = s->o.allow_file_access, .watch = &w,
+                  .read_only = s->o.read_only || ((s->o.token || s->o.read_token) && authorize(s, c, true) != 0)};
+    http_sql_out out;
     double t0 = http_now();
-    while (at < len) {
-        /* each statement clears the session's cancel flag when it starts, so a timeout that fired
-           between two statements must stop the loop here */
-        if (atomic_load(&w.fired)) {
-            rc = FACTDB_INTERNAL;
-            break;
-        }
-        size_t used;
-        factdb_result *r = NULL;
-        rc = factdb_session_exec(sess, text + at, len - at, pv, np, &used, &r, &err);
-        if (rc) {
-            if (err.position)
-                err.position += (int64_t)at;
-            break;
-        }
-        if (r && (!last || factdb_result_has_rows(r) || !factdb_result_has_rows(last))) {
-            factdb_result_free(last);
-            last = r;
-        } else {
-            factdb_result_free(r);
-        }
-        if (!used)
-            break;
-        at += used;
-    }
+    int rc = s->be->sql(s->bs, &q, &out, &err);
     double elapsed = (http_now() - t0) * 1000;
     if (s->o.query_timeout_ms > 0)
         watch_remove(s, &w);
-    factdb_session_free(sess);  /* a BEGIN left open by the request is rolled back */
     free(pv);
+    http_result *last = out.result;
     if (rc) {
-        factdb_result_free(last);
         json_decref(root);
         atomic_fetch_sub(&s->result_bytes, grant);
         if (rc == FACTDB_LIMIT && strstr(err.message, "memory")) {
@@ -789,7 +765,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
                      "--max-result-memory); add filters or a LIMIT", grant >> 20);
             return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
         }
-        if (atomic_load(&w.fired)) {
+        if (http_watch_fired(&w)) {
             char msg[200];
             snprintf(msg, sizeof msg, "the query ran longer than the server's query timeout (%d ms) and was canceled",
                      s->o.query_timeout_ms);
@@ -798,31 +774,31 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         return send_factdb_error(c, rq, &err);
     }
     json_decref(root);
-    if (!last || (factdb_result_nrows(last) > s->o.max_result && s->o.max_result))
+    if (!last || (out.nrows > s->o.max_result && s->o.max_result))
         atomic_fetch_sub(&s->result_bytes, grant);
     if (!last) {
         char buf[160];
         snprintf(buf, sizeof buf, "{\"columns\":[],\"rows\":[],\"row_count\":0,\"elapsed_ms\":%.3f}\n", elapsed);
         return send_json(c, rq, MHD_HTTP_OK, buf);
     }
-    if (factdb_result_nrows(last) > s->o.max_result && s->o.max_result) {
-        factdb_result_free(last);
+    if (out.nrows > s->o.max_result && s->o.max_result) {
+        s->be->result_free(last);
         char msg[200];
         snprintf(msg, sizeof msg, "the result has more than %zu rows; add a LIMIT", s->o.max_result);
         return send_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE, "LIMIT", msg, 0, 0, NULL, 0);
     }
     bool csv = wants_csv(c);
     char extra[160];
-    if (factdb_result_has_rows(last))
+    if (out.has_rows)
         snprintf(extra, sizeof extra, ",\"elapsed_ms\":%.3f,\"data_version\":%llu", elapsed,
-                 (unsigned long long)factdb_result_data_version(last));
+                 (unsigned long long)out.data_version);
     else
         snprintf(extra, sizeof extra, ",\"command\":\"%s\",\"elapsed_ms\":%.3f,\"data_version\":%llu",
-                 factdb_result_tag(last), elapsed, (unsigned long long)factdb_result_data_version(last));
+                 out.tag, elapsed, (unsigned long long)out.data_version);
     stream *st = calloc(1, sizeof *st);
-    if (!st || factdb_writer_new(last, csv ? FACTDB_FORMAT_CSV : FACTDB_FORMAT_JSON, extra, &st->w, &err)) {
+    if (!st || s->be->result_open(last, csv, extra, &err)) {
         free(st);
-        factdb_result_free(last);
+        s->be->result_free(last);
         atomic_fetch_sub(&s->result_bytes, grant);
         return MHD_NO;
     }
@@ -846,6 +822,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
 
 static enum MHD_Result rows(http_server *s, struct MHD_Connection *c, req *rq, const char *table)
 {
+    if (s->o.read_only)
+        return send_error(c, rq, MHD_HTTP_FORBIDDEN, "PERMISSION", READ_ONLY_MSG, 0, 0, NULL, 0);
     /* the write token was checked by admit() */
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     rows_format format;
@@ -895,7 +873,10 @@ static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max)
         http_conn_progress(e->s, e->track, HTTP_CONN_EVENTS, 0);
         if (http_conn_peer_gone(e->track))
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        uint64_t v = factdb_data_version(e->s->db);
+        uint64_t v = e->last;
+        factdb_error err;
+        if (e->s->be->data_version(e->s->bs, &v, &err))
+            v = e->last;  /* the backend is unreachable for now: no event, keep-alives go on */
         double t = http_now();
         int n = 0;
         if (e->first || v != e->last)
@@ -1151,6 +1132,18 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     atomic_fetch_sub(&s->active, 1);
 }
 
+/* Opens the backend `o->db_path` names: the one place that chooses between them. */
+static int backend_open(const http_opts *o, const http_backend_ops **ops, http_backend **out, factdb_error *err)
+{
+    if (http_target_is_pg(o->db_path)) {
+        if (!o->open_pg)
+            return base_err(err, FACTDB_INVALID_ARGUMENT, "%s names a PostgreSQL database, and this program has no "
+                            "PostgreSQL backend; run factdb serve", o->db_path);
+        return o->open_pg(o, ops, out, err);
+    }
+    return http_backend_embedded_open(o, ops, out, err);
+}
+
 static bool is_loopback(const char *host)
 {
     return !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
@@ -1201,8 +1194,7 @@ int http_serve(const http_opts *o, factdb_error *err)
         s->o.max_result_memory = (size_t)1 << 30;
     if (!s->o.max_event_streams)
         s->o.max_event_streams = s->o.max_connections / 16 ? s->o.max_connections / 16 : 1;
-    factdb_options fo = {.busy_timeout_ms = o->busy_timeout_ms, .flags = o->create ? 0 : FACTDB_OPEN_EXISTING};
-    int rc = factdb_open(o->db_path, &fo, &s->db, err);
+    int rc = backend_open(o, &s->be, &s->bs, err);
     if (rc) {
         free(s);
         return rc;
@@ -1239,7 +1231,9 @@ int http_serve(const http_opts *o, factdb_error *err)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = di ? di->port : o->port;
-    printf("factdb serve: listening on http://%s:%d/ (database %s)\n", s->o.host, port, o->db_path);
+    /* a PostgreSQL URL may hold a password: show only the database's name */
+    printf("factdb serve: listening on http://%s:%d/ (database %s)\n", s->o.host, port,
+           http_target_is_pg(o->db_path) ? s->be->name(s->bs) : o->db_path);
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
@@ -1257,7 +1251,7 @@ out:
     ingest_stop(s);
     if (s->watchdog_running)
         pthread_join(s->watchdog, NULL);
-    factdb_close(s->db);
+    s->be->close(s->bs);
     free(s);
     return rc;
 }

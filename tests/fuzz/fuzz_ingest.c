@@ -8,7 +8,7 @@
  * Invariant: every input meets the same database; after an input whose rows were committed the database
  * is recreated (the committer stopped and started again around it). */
 #include "fuzz_common.h"
-#include "http/http.h"
+#include "http/backend.h"
 
 static char db_path[512];
 static http_server *srv;
@@ -18,12 +18,18 @@ static void server_start(void)
 {
     factdb_error err;
     fuzz_remove_db(db_path);
-    if (factdb_open(db_path, NULL, &srv->db, &err)) {
+    factdb *db;
+    if (factdb_open(db_path, NULL, &db, &err)) {
         fprintf(stderr, "fuzz_ingest: %s\n", err.message);
         abort();
     }
-    fuzz_exec_script(srv->db, FUZZ_SCHEMA);
-    db_version = factdb_data_version(srv->db);
+    fuzz_exec_script(db, FUZZ_SCHEMA);
+    factdb_close(db);  /* the backend opens it again (one handle per file in a process) */
+    if (http_backend_embedded_open(&srv->o, &srv->be, &srv->bs, &err) ||
+        srv->be->data_version(srv->bs, &db_version, &err)) {
+        fprintf(stderr, "fuzz_ingest: %s\n", err.message);
+        abort();
+    }
     atomic_store(&srv->closed, false);
     if (ingest_start(srv, &err)) {
         fprintf(stderr, "fuzz_ingest: %s\n", err.message);
@@ -34,8 +40,8 @@ static void server_start(void)
 static void server_stop(void)
 {
     ingest_stop(srv);
-    factdb_close(srv->db);
-    srv->db = NULL;
+    srv->be->close(srv->bs);
+    srv->bs = NULL;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -51,6 +57,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     srv->o.max_rows = 10000;
     srv->o.max_result = 10000;
     srv->o.threads = 1;
+    srv->o.create = true;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->qmu, NULL);
     pthread_mutex_init(&srv->wmu, NULL);
@@ -85,7 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     free(body);
-    if (factdb_data_version(srv->db) != db_version) {
+    uint64_t now = db_version;
+    srv->be->data_version(srv->bs, &now, &err);
+    if (now != db_version) {
         server_stop();
         server_start();
     }

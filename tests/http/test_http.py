@@ -2,7 +2,13 @@
 """HTTP API tests: real `factdb serve` processes on loopback, real HTTP (http.client), other factdb
 processes on the same file. Every endpoint, status and error of docs/http.md; all-or-nothing inserts;
 durability across kill -9; change events caused by another process; auth; limits; clean shutdown; and
-the two-servers-plus-loader-plus-reader scenario. Runs the binaries of $FACTDB_BUILD (default build/)."""
+the two-servers-plus-loader-plus-reader scenario. Runs the binaries of $FACTDB_BUILD (default build/).
+
+Tests marked @both run twice: on a database file (the embedded engine), then as "NAME[postgresql]" on
+a database of a throwaway PostgreSQL cluster (tests/pgdiff/engines.py's PgCluster: initdb + pg_ctl in a
+temporary directory, a Unix socket, as nobody when run as root), served by `factdb serve CONNINFO`.
+PG_ONLY_EMBEDDED lists the tests that run on the embedded engine only, and why. FACTDB_HTTP_BACKENDS
+(default "embedded,postgresql") chooses the backends."""
 import http.client
 import json
 import os
@@ -15,7 +21,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "proc"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pgdiff"))
 from common import DRIVER, ENV, FACTDB, cleanup, finish, run, scratch, test  # noqa: E402
+from engines import PgCluster  # noqa: E402
 
 SCENARIO_SECONDS = float(os.environ.get("FACTDB_SCENARIO_SECONDS", "60"))
 
@@ -81,14 +89,134 @@ class Server:
         self.p.wait()
 
 
+EV = "CREATE TABLE ev (at timestamp NOT NULL, kind text, amount numeric(10,2), n integer)"
+
+
+class Embedded:
+    """A database file; other processes are factdb's CLI."""
+    name = "embedded"
+
+    def new_empty_db(self, name):
+        d = scratch(name)
+        return d, os.path.join(d, name + ".db")
+
+    def new_db(self, name):
+        d = scratch(name)
+        db = os.path.join(d, name + ".db")
+        run([FACTDB, "sql", db, EV])
+        return d, db
+
+    def sql(self, db, text):
+        """Runs `text` as another client; returns the rows of its last result as lists of text."""
+        p = run([FACTDB, "sql", "--format", "csv", db, text])
+        return [line.split(",") for line in p.stdout.splitlines()[1:]]
+
+    def tables(self, db):
+        return [r[0] for r in self.sql(db, "SHOW TABLES")]
+
+    def db_name(self, db):
+        """What /v1/health names as "database"."""
+        return os.path.basename(db)
+
+    def insert_other(self, db, csv):
+        """Rows into ev written by another process (a loader)."""
+        run([FACTDB, "load", db, "ev", "-"], input=csv)
+
+
+class Postgres:
+    """A database of one PostgreSQL cluster started for the whole run; other clients speak the protocol
+    directly (engines.PgConn), as psql would."""
+    name = "postgresql"
+    cluster = None
+
+    def __init__(self):
+        self.n = 0
+        self.dbs = {}
+
+    def new_db(self, name):
+        if Postgres.cluster is None:
+            Postgres.cluster = PgCluster(max_connections=60)
+        self.n += 1
+        dbname = "%s_%d" % (name, self.n)
+        c = Postgres.cluster.connect()
+        try:
+            assert c.query('CREATE DATABASE "%s"' % dbname)[0] == "ok"
+        finally:
+            c.close()
+        target = "host=%s port=%d dbname=%s user=postgres" % (Postgres.cluster.dir, Postgres.cluster.port, dbname)
+        self.dbs[target] = dbname
+        self.sql(target, EV)
+        return scratch(name), target
+
+    def sql(self, target, text):
+        c = Postgres.cluster.connect(self.dbs[target])
+        try:
+            r = c.query(text)
+        finally:
+            c.close()
+        assert r[0] != "error", (text, r)
+        return [list(row) for row in r[3]] if r[0] == "rows" else []
+
+    def tables(self, target):
+        return [r[0] for r in self.sql(target, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                               "ORDER BY 1")]
+
+    def db_name(self, target):
+        return self.dbs[target]
+
+    def insert_other(self, target, csv):
+        """Rows into ev written by another client of PostgreSQL (as psql would)."""
+        lines = csv.splitlines()
+        cols = lines[0]
+        values = ", ".join("(%s)" % ", ".join("'%s'" % v for v in line.split(",")) for line in lines[1:])
+        self.sql(target, "INSERT INTO ev (%s) VALUES %s" % (cols, values))
+
+    def new_empty_db(self, name):
+        d, target = self.new_db(name)
+        self.sql(target, "DROP TABLE ev")
+        return d, target
+
+
+EMBEDDED = Embedded()
+BK = EMBEDDED  # the backend of the test running now
+BACKENDS = [{"embedded": EMBEDDED, "postgresql": Postgres()}[b]
+            for b in os.environ.get("FACTDB_HTTP_BACKENDS", "embedded,postgresql").split(",") if b]
+# Tests that run on the embedded engine only, and why.
+PG_ONLY_EMBEDDED = {
+    "busy_writer_gets_409_and_slow_query_408": "holds the file's write lock from another process; PostgreSQL "
+    "has no database-wide write lock (a row lock waits, as lock_timeout says)",
+    "clean_shutdown_finishes_in_flight_requests": "needs a query still running 0.15 s after it starts, timed on "
+    "the embedded engine's scan",
+    "two_servers_a_loader_and_a_reader_at_once": "drives factdb load, factdb sql and factdb check on the file",
+    "copy_with_a_server_file_needs_allow_file_access": "COPY 'file' on PostgreSQL reads the database server's "
+    "files under its own privileges (pg_read_server_files); --allow-file-access does not apply",
+    "results_have_a_memory_budget_and_readers_a_deadline": "--max-result-memory does not bound PostgreSQL "
+    "results yet (libpq holds a whole result; docs/http.md)",
+    "missing_and_read_only_databases": "file permissions and a missing file",
+}
+
+
+def both(fn):
+    """Runs test `fn` on every backend of BACKENDS (as NAME, then NAME[postgresql])."""
+    global BK
+    for bk in BACKENDS:
+        def run_on(bk=bk):
+            global BK
+            BK = bk
+            try:
+                fn()
+            finally:
+                BK = EMBEDDED
+        run_on.__name__ = fn.__name__ + ("" if bk is EMBEDDED else "[%s]" % bk.name)
+        test(run_on)
+    return fn
+
+
 def new_db(name):
-    d = scratch(name)
-    db = os.path.join(d, name + ".db")
-    run([FACTDB, "sql", db, "CREATE TABLE ev (at timestamp NOT NULL, kind text, amount numeric(10,2), n integer)"])
-    return d, db
+    return BK.new_db(name)
 
 
-@test
+@both
 def endpoints_and_statuses():
     d, db = new_db("api")
     s = Server(db)
@@ -169,7 +297,8 @@ def endpoints_and_statuses():
     st, text, _ = s.req("GET", "/metrics")
     assert st == 200 and 'factdb_http_requests_total{route="/v1/sql",status="200"}' in text, text
     for name in ("factdb_http_request_duration_seconds_bucket", "factdb_rows_inserted_total 5",
-                 "factdb_commits_total", "factdb_rows_per_commit_bucket", "factdb_data_version", "factdb_live_readers"):
+                 "factdb_commits_total", "factdb_rows_per_commit_bucket", "factdb_data_version",
+                 "factdb_live_readers" if BK is EMBEDDED else "factdb_pg_pool_busy"):
         assert name in text, (name, text)
     # keys: a duplicate in posted rows fails the request whole; UPDATE answers its command tag
     assert s.sql("CREATE TABLE acc (id bigint PRIMARY KEY, v bigint)")[0] == 200
@@ -188,7 +317,7 @@ def endpoints_and_statuses():
     cleanup(d)
 
 
-@test
+@both
 def auth_and_limits():
     d, db = new_db("auth")
     p = subprocess.run([FACTDB, "serve", "--host", "0.0.0.0", "--port", "0", db], capture_output=True, text=True,
@@ -204,6 +333,16 @@ def auth_and_limits():
     st, body, _ = s.sql("INSERT INTO ev (at) VALUES ('2024-01-01')", token="read-secret-1")
     assert st == 403 and body["error"]["code"] == "PERMISSION", body
     assert s.sql("UPDATE ev SET n = 1", token="read-secret-1")[0] == 403
+    if BK is not EMBEDDED:
+        # PostgreSQL-only SQL runs for the write token; the read token's statements run read-only, so a
+        # function that writes (nextval) is refused although factdb's parser sees a SELECT
+        st, body, _ = s.sql("CREATE SEQUENCE seq", token="write-secret-1")
+        assert st == 200 and body["command"] == "CREATE SEQUENCE", body
+        st, body, _ = s.sql("SELECT nextval('seq')", token="read-secret-1")
+        assert st == 403 and body["error"]["code"] == "PERMISSION" and "read-only" in body["error"]["message"], body
+        assert s.sql("SELECT nextval('seq') AS v", token="write-secret-1")[1]["rows"] == [[1]]
+        st, body, _ = s.sql("CREATE SEQUENCE seq2", token="read-secret-1")
+        assert st == 400 and body["error"]["code"] == "INVALID_ARGUMENT", body  # factdb's parser's error
     assert s.insert("ev", [{"at": "2024-01-01"}], token="read-secret-1")[0] == 403
     st, body, _ = s.sql("COPY ev TO '%s/x.csv'" % d, token="read-secret-1")  # writes a file on the server
     assert st == 403, body
@@ -266,7 +405,7 @@ def busy_writer_gets_409_and_slow_query_408():
     cleanup(d)
 
 
-@test
+@both
 def durable_once_acknowledged():
     d, db = new_db("durable")
     for round_ in range(5):
@@ -274,13 +413,14 @@ def durable_once_acknowledged():
         st, body, _ = s.insert("ev", [{"at": "2024-01-01 00:00:%02d" % round_, "n": i} for i in range(100)])
         assert st == 200, body
         s.kill()  # kill -9 right after the 2xx
-        p = run([FACTDB, "sql", "--format", "csv", db, "SELECT count(*) FROM ev"])
-        assert p.stdout == "count\n%d\n" % ((round_ + 1) * 100), p.stdout
-    run([FACTDB, "check", db])
+        n = BK.sql(db, "SELECT count(*) FROM ev")
+        assert n == [[str((round_ + 1) * 100)]], n
+    if BK is EMBEDDED:
+        run([FACTDB, "check", db])
     cleanup(d)
 
 
-@test
+@both
 def events_from_another_process():
     d, db = new_db("events")
     s = Server(db)
@@ -295,8 +435,7 @@ def events_from_another_process():
     delays = []
     for i in range(5):
         t0 = time.time()
-        subprocess.run([FACTDB, "load", db, "ev", "-"], input="at,n\n2024-01-01,%d\n" % i, text=True, env=ENV,
-                       check=True, capture_output=True)
+        BK.insert_other(db, "at,n\n2024-01-01,%d\n" % i)
         t1 = time.time()
         line = r.readline().decode()
         delays.append(time.time() - t1)
@@ -448,11 +587,10 @@ def raw(port, data, src="127.0.0.1", timeout=10):
 
 
 def table_names(db):
-    p = run([FACTDB, "sql", "--format", "csv", db, "SHOW TABLES"])
-    return [line.split(",")[0] for line in p.stdout.splitlines()[1:]]
+    return BK.tables(db)
 
 
-@test
+@both
 def host_header_is_checked_against_dns_rebinding():
     d, db = new_db("host")
     s = Server(db, "--allow-host", "db.example", "--allow-host", "Other.Example:8080")
@@ -484,7 +622,7 @@ def host_header_is_checked_against_dns_rebinding():
     cleanup(d)
 
 
-@test
+@both
 def other_origins_are_refused_and_listed_ones_get_cors():
     d, db = new_db("origin")
     s = Server(db)
@@ -549,7 +687,7 @@ def other_origins_are_refused_and_listed_ones_get_cors():
     cleanup(d)
 
 
-@test
+@both
 def content_types_must_match_exactly():
     d, db = new_db("ctype")
     s = Server(db)
@@ -573,7 +711,7 @@ def content_types_must_match_exactly():
     cleanup(d)
 
 
-@test
+@both
 def the_token_is_checked_before_the_body_is_parsed():
     d, db = new_db("authfirst")
     s = Server(db, "--token", "write-secret-1", "--read-token", "read-secret-1")
@@ -660,7 +798,7 @@ def is_closed(sock):
         return True
 
 
-@test
+@both
 def slow_clients_cannot_lock_others_out():
     """Slowloris: connections that trickle a header byte at a time are closed after --header-timeout, slow
     bodies after --min-body-rate, and one address gets only its share of the connections."""
@@ -723,8 +861,7 @@ def slow_clients_cannot_lock_others_out():
     assert fast.recv(100).startswith(b"HTTP/1.1 200"), "a fair body was cut off"
     fast.close()
     time.sleep(1.0)
-    subprocess.run([FACTDB, "load", db, "ev", "-"], input="at\n2024-01-02\n", text=True, env=ENV, check=True,
-                   capture_output=True)
+    BK.insert_other(db, "at\n2024-01-02\n")
     assert ev.readline().startswith(b"data: "), "the event stream was closed"
     r_events.close()
     st, text, _ = s.req("GET", "/metrics")
@@ -801,7 +938,7 @@ def results_have_a_memory_budget_and_readers_a_deadline():
     cleanup(d)
 
 
-@test
+@both
 def refused_and_oversized_bodies_are_answered_at_once():
     """F2: a refused or oversized request is answered before its body (Connection: close), not drained."""
     d, db = new_db("drain")
@@ -843,7 +980,7 @@ def refused_and_oversized_bodies_are_answered_at_once():
     cleanup(d)
 
 
-@test
+@both
 def event_streams_are_capped():
     """F4: --max-event-streams bounds the connections event streams hold; beyond, 503."""
     d, db = new_db("evcap")
@@ -870,7 +1007,7 @@ def event_streams_are_capped():
     cleanup(d)
 
 
-@test
+@both
 def a_reconnecting_slowloris_does_not_lock_out_local_clients():
     """F3: all local clients share 127.0.0.1; when its connections run short, those still waiting for their
     request head are closed, so a client that sends its request at once is served."""
@@ -926,7 +1063,7 @@ def a_reconnecting_slowloris_does_not_lock_out_local_clients():
     cleanup(d)
 
 
-@test
+@both
 def ambiguous_heads_are_refused():
     """F6: heads that a proxy in front could read differently are refused with 400."""
     d, db = new_db("smuggle")
@@ -943,7 +1080,7 @@ def ambiguous_heads_are_refused():
     cleanup(d)
 
 
-@test
+@both
 def errors_are_valid_json_and_logs_are_escaped():
     """F7-F12: invalid UTF-8 in a path or alias, log injection, CSV NUL and duplicate columns, JSON bodies
     counted before decoding, the database name, deadlines after SIGTERM."""
@@ -977,7 +1114,7 @@ def errors_are_valid_json_and_logs_are_escaped():
     st, got, _ = s.req("GET", "/v1/health")
     assert st == 200 and "database" not in got, got
     st, got, _ = s.req("GET", "/v1/health", headers={"Authorization": "Bearer read-secret-1"})
-    assert st == 200 and got["database"] == "esc.db", got
+    assert st == 200 and got["database"] == BK.db_name(db), got
     # F11: after SIGTERM, a slow body still meets its deadline, so shutdown does not wait 60 s
     k = slow_conn(s.port, b"POST /v1/tables/ev/rows HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\n"
                   b"Authorization: Bearer write-secret-1\r\nContent-Length: 10000\r\n\r\nat\n")
@@ -1000,7 +1137,7 @@ def errors_are_valid_json_and_logs_are_escaped():
 
 
 
-@test
+@both
 def decoded_json_counts_against_the_body_budget():
     """F5: a JSON rows body is charged for what decoding it takes (~100 bytes per value), not its size."""
     d, db = new_db("jsonmem")
@@ -1048,13 +1185,37 @@ def missing_and_read_only_databases():
     cleanup(d)
 
 
-@test
+@both
+def read_only_servers_answer_queries_and_refuse_writes():
+    """--read-only (a server on a replica, or for a dashboard): queries and events work, every write is
+    refused with 403 PERMISSION and changes nothing, /v1/health says why."""
+    d, db = new_db("ro_opt")
+    s = Server(db, "--read-only")
+    assert s.sql("SELECT count(*) AS n FROM ev")[1]["rows"] == [[0]]
+    st, body, _ = s.insert("ev", [{"at": "2024-01-01"}])
+    assert st == 403 and body["error"]["code"] == "PERMISSION" and "--read-only" in body["error"]["message"], body
+    for q in ["INSERT INTO ev (at) VALUES ('2024-01-01')", "CREATE TABLE x (a integer)", "DELETE FROM ev"]:
+        st, body, _ = s.sql(q)
+        assert st == 403 and body["error"]["code"] == "PERMISSION", (q, body)
+    st, body, _ = s.sql("SELEC 1")  # what factdb's parser cannot read is refused with its error
+    assert st == 400, body
+    if BK is not EMBEDDED:
+        BK.sql(db, "CREATE SEQUENCE seq")
+        st, body, _ = s.sql("SELECT nextval('seq')")  # looks like a read; PostgreSQL refuses it read-only
+        assert st == 403 and body["error"]["code"] == "PERMISSION", body
+    st, body, _ = s.req("GET", "/v1/health")
+    assert st == 200 and "--read-only" in body["read_only"], body
+    assert table_names(db) == ["ev"] and BK.sql(db, "SELECT count(*) FROM ev") == [["0"]]
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@both
 def inserts_and_params_take_iso_8601_timestamps():
     """Values as apps send them: Python's datetime.isoformat() (aware and naive), pydantic, JavaScript's
     toISOString(). timestamptz applies the offset (UTC); timestamp ignores it, as PostgreSQL does."""
-    d = scratch("isots")
-    db = os.path.join(d, "i.db")
-    run([FACTDB, "sql", db, "CREATE TABLE ev (id integer, at timestamptz, naive timestamp)"])
+    d, db = BK.new_empty_db("isots")
+    BK.sql(db, "CREATE TABLE ev (id integer, at timestamptz, naive timestamp)")
     s = Server(db)
     st, body, _ = s.req("GET", "/v1/tables")
     assert [c["type"] for c in body["tables"][0]["columns"]] == ["integer", "timestamp with time zone", "timestamp"]
@@ -1091,9 +1252,190 @@ def inserts_and_params_take_iso_8601_timestamps():
     assert s.stop() == 0
     cleanup(d)
 
+def postgresql_only(fn):
+    """Runs test `fn` on PostgreSQL only (as NAME[postgresql]), when that backend is chosen."""
+    for bk in BACKENDS:
+        if bk.name == "postgresql":
+            def run_on(bk=bk):
+                global BK
+                BK = bk
+                try:
+                    fn()
+                finally:
+                    BK = EMBEDDED
+            run_on.__name__ = fn.__name__ + "[postgresql]"
+            test(run_on)
+    return fn
+
+
+@postgresql_only
+def two_servers_and_psql_on_one_postgresql_database():
+    """Issue 14: two servers on one PostgreSQL database and a third client writing through the protocol (as
+    psql would): after `factdb pg-setup`, every server's event stream sees every write at once (LISTEN/NOTIFY),
+    every acknowledged row is present, and kill -9 of a server loses nothing it acknowledged."""
+    d, db = new_db("twopg")
+    p = run([FACTDB, "pg-setup", db])
+    assert "installed on 1 table" in p.stdout, p.stdout
+    a, b = Server(db), Server(db)
+    streams = []
+    for s in (a, b):
+        c = s.conn()
+        c.request("GET", "/v1/events")
+        r = c.getresponse()
+        assert r.status == 200
+        first = r.readline().decode()
+        r.readline()
+        streams.append((c, r, json.loads(first[6:])["data_version"]))
+    delays = []
+    for i in range(5):
+        t0 = time.time()
+        BK.insert_other(db, "at,n\n2024-01-01,%d\n" % i)
+        for k, (c, r, v0) in enumerate(streams):
+            line = r.readline().decode()
+            assert line.startswith("data: "), line
+            v = json.loads(line[6:])["data_version"]
+            assert v > v0, (v, v0)
+            r.readline()
+            streams[k] = (c, r, v)
+        delays.append(time.time() - t0)
+    # with notifications the version is re-read at once, not on the next 50 ms poll
+    assert max(delays) < 0.25, delays
+    for c, _, _ in streams:
+        c.close()
+    # writes through both servers at once; one is killed -9 right after its acknowledgements
+    acked = {"a": 0, "b": 0}
+
+    def writer(s, key, n):
+        for j in range(n):
+            try:
+                st, body, _ = s.insert("ev", [{"at": "2024-02-01", "kind": key, "n": j * 10 + m} for m in range(10)])
+            except OSError:
+                return  # the server was killed
+            if st == 200:
+                acked[key] += 10
+
+    ts = [threading.Thread(target=writer, args=(a, "a", 100)), threading.Thread(target=writer, args=(b, "b", 100000))]
+    for t in ts:
+        t.start()
+    time.sleep(0.5)
+    b.kill()  # kill -9 while its writes are in flight
+    for t in ts:
+        t.join()
+    counts = {k: int(v) for k, v in BK.sql(db, "SELECT kind, count(*) FROM ev WHERE kind IN ('a', 'b') GROUP BY kind")}
+    # every acknowledged row is there (b may have committed a batch it could not acknowledge any more)
+    assert counts.get("a") == acked["a"] == 1000 and 0 < acked["b"] <= counts.get("b", 0) <= acked["b"] + 10, (counts, acked)
+    st, body, _ = a.sql("SELECT count(*) FROM ev")
+    assert st == 200 and body["rows"] == [[5 + counts["a"] + counts["b"]]], body
+    assert a.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
+def an_unreachable_or_wrong_postgresql_url_is_an_error_at_start():
+    """The first connection is made before listening: a wrong URL fails at once, saying why, and the
+    password of a URL never reaches the output."""
+    for target, why in [("postgresql://factdb:hunter2-secret@127.0.0.1:1/x", "cannot connect to PostgreSQL"),
+                        ("postgresql://%s" % ("x" * 10), "cannot connect to PostgreSQL"),
+                        ("host=/nonexistent port=5 dbname=x", "cannot connect to PostgreSQL")]:
+        p = subprocess.run([FACTDB, "serve", "--port", "0", target], capture_output=True, text=True, env=ENV,
+                           timeout=60)
+        assert p.returncode == 1 and why in p.stderr and "hunter2" not in p.stderr + p.stdout, (target, p.stderr)
+    d, db = new_db("badsql")
+    p = run([FACTDB, "copy", db, db], check=False)  # neither is a file
+    assert p.returncode == 2, p.stderr
+    cleanup(d)
+
+
+@postgresql_only
+def each_request_starts_a_fresh_session():
+    """A pooled PostgreSQL connection carries no client's session state to the next request (SET, temporary
+    tables, an open transaction), as every request on a file gets a session of its own."""
+    d, db = new_db("fresh")
+    s = Server(db, "--pg-pool", "1")  # one connection: the next request surely reuses it
+    st, body, _ = s.sql("SET TimeZone = 'America/New_York'; CREATE TEMP TABLE tt (a int); BEGIN; "
+                        "INSERT INTO ev (at) VALUES ('2024-01-01')")
+    assert st == 200, body
+    st, body, _ = s.sql("SELECT current_setting('TimeZone') AS tz, to_regclass('tt') IS NULL AS gone, "
+                        "(SELECT count(*) FROM ev) AS n")
+    assert st == 200 and body["rows"] == [["UTC", True, 0]], body
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
+def columns_left_out_take_their_postgresql_default():
+    """A PostgreSQL column with a default (identity, serial, DEFAULT now()) that a posted row leaves out gets
+    its default, also when it is NOT NULL; one given explicitly as null is NULL (and refused if NOT NULL)."""
+    d, db = new_db("defaults")
+    BK.sql(db, "CREATE TABLE d (id bigint GENERATED BY DEFAULT AS IDENTITY, at timestamptz NOT NULL DEFAULT "
+               "'2024-01-01 00:00:00+00', k text DEFAULT 'none', n integer)")
+    s = Server(db)
+    st, body, _ = s.insert("d", [{"n": 1}, {"n": 2}, {"n": 3, "k": None}, {"n": 4, "k": "x", "id": 100}, {}])
+    assert st == 200 and body["inserted"] == 5, body
+    st, body, _ = s.req("POST", "/v1/tables/d/rows", "n\n5\n", {"Content-Type": "text/csv"})
+    assert st == 200 and body["inserted"] == 1, body
+    st, body, _ = s.sql("SELECT id, at, k, n FROM d ORDER BY id")
+    assert body["rows"] == [[1, "2024-01-01 00:00:00+00", "none", 1], [2, "2024-01-01 00:00:00+00", "none", 2],
+                            [3, "2024-01-01 00:00:00+00", None, 3], [4, "2024-01-01 00:00:00+00", "none", None],
+                            [5, "2024-01-01 00:00:00+00", "none", 5],
+                            [100, "2024-01-01 00:00:00+00", "x", 4]], body
+    st, body, _ = s.insert("d", [{"n": 6}, {"n": 7, "at": None}])
+    assert st == 400 and body["error"]["code"] == "NOT_NULL" and body["error"]["row"] == 2, body
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
+def factdb_copy_moves_a_file_to_postgresql():
+    """Issue 14: `factdb copy DB URL` moves every table with its types; the same queries through a server on
+    the file and one on PostgreSQL give the same answers (columns, types, rows); a table that exists there
+    is refused and nothing of it is sent; `factdb copy URL DB2` brings it back, answering as the first file."""
+    fd, db = EMBEDDED.new_db("copysrc")
+    run([FACTDB, "sql", db, "CREATE TABLE t (i integer NOT NULL, b bigint, d double precision, m numeric(12,2), "
+         "s text, dt date, ts timestamp, tz timestamptz, ok boolean)"])
+    run([FACTDB, "sql", db, "INSERT INTO t VALUES (1, 9000000000, 0.1, 12.5, 'tab\there, new\nline, back\\slash "
+         "and é', '2024-02-29', '2024-01-01 10:00:00.5', '2024-01-01 10:00:00+00', true), "
+         "(2, NULL, -12345.678, -0.01, '', '1970-01-01', NULL, NULL, false), (3, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"])
+    run([FACTDB, "sql", db, "INSERT INTO ev (at, kind, amount, n) VALUES ('2024-01-01', 'a', 1.5, 1), ('2024-01-02', 'b', 2.25, 2)"])
+    pd, target = BK.new_empty_db("copydst")
+    p = run([FACTDB, "copy", db, target])
+    assert "t: 3 rows" in p.stdout and "ev: 2 rows" in p.stdout, p.stdout
+    a, b = Server(db), Server(target)
+    for q in ["SELECT * FROM t ORDER BY i", "SELECT kind, sum(amount) AS s, count(*) AS c FROM ev GROUP BY kind ORDER BY kind",
+              "SELECT i, m * 2 AS m2, s || '!' AS s2, tz, dt FROM t WHERE i < 3 ORDER BY i"]:
+        ra, rb = a.sql(q), b.sql(q)
+        assert ra[0] == rb[0] == 200, (q, ra[1], rb[1])
+        assert ra[1]["columns"] == rb[1]["columns"] and ra[1]["rows"] == rb[1]["rows"], (q, ra[1], rb[1])
+    assert [x["columns"] for x in a.req("GET", "/v1/tables")[1]["tables"]] == \
+        [x["columns"] for x in b.req("GET", "/v1/tables")[1]["tables"]]
+    # again: the tables exist there now
+    p = run([FACTDB, "copy", db, target], check=False)
+    assert p.returncode == 1 and "already exists in the PostgreSQL database" in p.stderr, p.stderr
+    assert b.sql("SELECT count(*) FROM t")[1]["rows"] == [[3]]
+    # and back: file -> PostgreSQL -> file answers as the first file did
+    back = os.path.join(fd, "back.db")
+    p = run([FACTDB, "copy", target, back])
+    assert "t: 3 rows" in p.stdout and "ev: 2 rows" in p.stdout, p.stdout
+    c = Server(back)
+    for q in ["SELECT * FROM t ORDER BY i", "SELECT kind, sum(amount) AS s, count(*) AS c FROM ev GROUP BY kind ORDER BY kind"]:
+        ra, rc_ = a.sql(q), c.sql(q)
+        assert ra[1]["columns"] == rc_[1]["columns"] and ra[1]["rows"] == rc_[1]["rows"], (q, ra[1], rc_[1])
+    assert a.req("GET", "/v1/tables")[1]["tables"] == c.req("GET", "/v1/tables")[1]["tables"]
+    p = run([FACTDB, "copy", target, back], check=False)
+    assert p.returncode == 1 and "already exists in the database file" in p.stderr, p.stderr
+    assert a.stop() == 0 and b.stop() == 0 and c.stop() == 0
+    cleanup(fd)
+    cleanup(pd)
+
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:
             p.kill()
             p.wait()
+    if Postgres.cluster is not None:
+        Postgres.cluster.close()
+    if any(b.name == "postgresql" for b in BACKENDS):
+        for name, why in PG_ONLY_EMBEDDED.items():
+            print("skip %s[postgresql]: %s" % (name, why))
     finish()

@@ -50,7 +50,7 @@ class PgError(Exception):
 class PgCluster:
     """initdb + pg_ctl start in a temporary directory; `close()` stops it (immediate) and removes it."""
 
-    def __init__(self):
+    def __init__(self, max_connections=20, durable=False):
         _signals_raise()
         for tool in ("initdb", "pg_ctl", "postgres"):
             if not os.access(os.path.join(PG_BIN, tool), os.X_OK):
@@ -76,9 +76,11 @@ class PgCluster:
             self.port = _free_port()
             self._run(["initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--encoding=UTF8",
                        "--lc-collate=C", "--lc-ctype=C.UTF-8", "--no-sync", "--no-instructions"])
-            opts = ("-p %d -k %s -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-                    "-c full_page_writes=off -c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
-                    "-c max_connections=20 -c shared_buffers=32MB" % (self.port, self.dir))
+            # durable: PostgreSQL's defaults (fsync, synchronous_commit), for benchmarks of durable writes
+            speed = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            opts = ("-p %d -k %s -c listen_addresses='' %s-c TimeZone=UTC -c DateStyle=ISO,MDY "
+                    "-c extra_float_digits=1 -c max_connections=%d -c shared_buffers=32MB"
+                    % (self.port, self.dir, speed, max_connections))
             self._run(["pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.dir, "log"), "-w",
                        "-t", "60", "start"])
             self.started = True

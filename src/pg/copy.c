@@ -1,0 +1,243 @@
+/* copy.c: the group commit of POST /v1/tables/{name}/rows on PostgreSQL. The requests of a batch (already
+ * checked against the table's columns by ingest.c) go into one transaction, each under its own savepoint
+ * through COPY ... FROM STDIN (text format), so that a request PostgreSQL refuses (a constraint, a value of a
+ * type factdb does not check) is rolled back alone; COMMIT makes the rest durable as the server's
+ * synchronous_commit promises, and only then are they acknowledged. */
+#include "pg_int.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends cell `c` of column `ci` in COPY's text format. */
+static int put_cell(base_buf *b, const ins_req *r, const factdb_column_info *ci, const http_cell *c)
+{
+    char buf[128];
+    size_t n;
+    switch (c->kind) {
+    case HTTP_CELL_NULL:
+    case HTTP_CELL_ABSENT: return base_buf_append(b, "\\N", 2);
+    case HTTP_CELL_BOOL: return base_buf_append(b, c->i ? "t" : "f", 1);
+    case HTTP_CELL_DOUBLE: n = base_format_double(c->d, buf, sizeof buf); return base_buf_append(b, buf, n);
+    case HTTP_CELL_INT:
+        n = factdb_format_value(ci->type, ci->scale, c->i, buf, sizeof buf);
+        return base_buf_append(b, buf, n);
+    default: break;
+    }
+    const char *s = c->len ? (const char *)r->text.data + c->off : "";
+    int rc = 0;
+    size_t from = 0;
+    for (size_t i = 0; i < c->len && !rc; i++) {
+        const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '\n' ? "\\n" : s[i] == '\r' ? "\\r" : s[i] == '\t' ? "\\t"
+                                                                                                              : NULL;
+        if (!esc)
+            continue;
+        rc = base_buf_append(b, s + from, i - from);
+        if (!rc)
+            rc = base_buf_append(b, esc, 2);
+        from = i + 1;
+    }
+    return rc ? rc : base_buf_append(b, s + from, c->len - from);
+}
+
+static int exec_ok(pg_conn *c, const char *sql, factdb_error *err)
+{
+    PGresult *r = PQexec(c->conn, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_result_error(r, FACTDB_IO, NULL, 0, err);
+    PQclear(r);
+    return rc;
+}
+
+/* Whether row `row` sends column k: it gives a value, or it does not and the column has no default (NULL).
+ * A column with a default that the row leaves out is left out of the COPY, so PostgreSQL fills it. */
+static bool sends(const ins_req *r, size_t row, size_t k)
+{
+    return r->cells[row * r->ncols + k].kind != HTTP_CELL_ABSENT || !r->has_default || !r->has_default[k];
+}
+
+static bool same_columns(const ins_req *r, size_t a, size_t b)
+{
+    for (size_t k = 0; r->has_default && k < r->ncols; k++)
+        if (r->has_default[k] && sends(r, a, k) != sends(r, b, k))
+            return false;
+    return true;
+}
+
+/* Row and column of a COPY error, from its context ("COPY t, line 3, column n: ..."); `first` is the
+ * request's row (0-based) of the COPY's line 1. */
+static void copy_where(const PGresult *res, const ins_req *r, size_t first, factdb_error *err)
+{
+    const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+    const char *line = ctx ? strstr(ctx, ", line ") : NULL;
+    if (!line)
+        return;
+    err->line = strtoll(line + 7, NULL, 10) + (int64_t)first;
+    const char *col = strstr(line, ", column ");
+    if (!col)
+        return;
+    col += 9;
+    size_t len = strcspn(col, ":");
+    for (size_t k = 0; k < r->ti.ncols; k++)
+        if (strlen(r->ti.cols[k].name) == len && !strncmp(r->ti.cols[k].name, col, len))
+            err->column = (int64_t)k + 1;
+}
+
+/* COPY of rows [first, end) of a request, which send the same columns; 0 or the request's error (the
+ * caller rolls back to its savepoint). */
+static int copy_rows(pg_conn *c, ins_req *r, size_t first, size_t end, factdb_error *err)
+{
+    base_buf b;
+    base_buf_init(&b, (size_t)1 << 34);
+    int rc = base_buf_append(&b, "COPY ", 5);
+    if (!rc)
+        rc = pg_quote_ident(&b, r->table);
+    size_t sent = 0;
+    for (size_t k = 0; k < r->ncols && !rc; k++) {
+        if (!sends(r, first, k))
+            continue;
+        rc = base_buf_append(&b, sent++ ? ", " : " (", 2);
+        if (!rc)
+            rc = pg_quote_ident(&b, r->ti.cols[k].name);
+    }
+    if (!rc && !sent) {
+        /* every column left to its default: COPY needs a column, INSERT ... DEFAULT VALUES does not */
+        b.len = 0;
+        if (base_buf_append(&b, "INSERT INTO ", 12) || pg_quote_ident(&b, r->table) ||
+            base_buf_append(&b, " DEFAULT VALUES", 16)) {
+            base_buf_cleanup(&b);
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        }
+        for (size_t row = first; row < end && !rc; row++) {
+            PGresult *ins = PQexec(c->conn, (const char *)b.data);
+            if (PQresultStatus(ins) != PGRES_COMMAND_OK) {
+                rc = pg_result_error(ins, FACTDB_IO, NULL, 0, err);
+                err->line = (int64_t)row + 1;
+            }
+            PQclear(ins);
+        }
+        base_buf_cleanup(&b);
+        return rc;
+    }
+    if (!rc)
+        rc = base_buf_append(&b, ") FROM STDIN", 13);  /* with its NUL */
+    if (rc) {
+        base_buf_cleanup(&b);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    PGresult *res = PQexec(c->conn, (const char *)b.data);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = pg_result_error(res, FACTDB_IO, NULL, 0, err);
+        PQclear(res);
+        base_buf_cleanup(&b);
+        return rc;
+    }
+    PQclear(res);
+    /* rows go out in pieces of about 256 KiB */
+    bool sent_ok = true;
+    for (size_t row = first; row < end && sent_ok; row++) {
+        b.len = 0;
+        const http_cell *cells = r->cells + row * r->ncols;
+        size_t n = 0;
+        for (size_t k = 0; k < r->ncols && !rc; k++) {
+            if (!sends(r, first, k))
+                continue;
+            if (n++)
+                rc = base_buf_append(&b, "\t", 1);
+            if (!rc)
+                rc = put_cell(&b, r, &r->ti.cols[k], &cells[k]);
+        }
+        if (!rc)
+            rc = base_buf_append(&b, "\n", 1);
+        if (rc) {
+            PQputCopyEnd(c->conn, "out of memory");
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+            break;
+        }
+        sent_ok = PQputCopyData(c->conn, (const char *)b.data, (int)b.len) == 1;
+    }
+    base_buf_cleanup(&b);
+    if (!rc && sent_ok && PQputCopyEnd(c->conn, NULL) != 1)
+        sent_ok = false;
+    if (!rc && !sent_ok)
+        rc = pg_conn_error(c->conn, "sending rows to PostgreSQL failed", err);
+    /* the COPY's own result, then the end of the command */
+    for (PGresult *x; (x = PQgetResult(c->conn));) {
+        if (!rc && PQresultStatus(x) != PGRES_COMMAND_OK) {
+            rc = pg_result_error(x, FACTDB_IO, NULL, 0, err);
+            copy_where(x, r, first, err);
+        }
+        PQclear(x);
+    }
+    return rc;
+}
+
+/* COPY of one request's rows: one COPY per run of rows that leave out the same columns with defaults
+ * (one in the common case: every row names the same columns). */
+static int copy_req(pg_conn *c, ins_req *r, factdb_error *err)
+{
+    int rc = 0;
+    for (size_t row = 0; row < r->nrows && !rc;) {
+        size_t end = row + 1;
+        while (end < r->nrows && same_columns(r, row, end))
+            end++;
+        rc = copy_rows(c, r, row, end, err);
+        row = end;
+    }
+    return rc;
+}
+
+static void fail_rest(ins_req *batch, int rc, const factdb_error *err)
+{
+    for (ins_req *r = batch; r; r = r->next)
+        if (!r->rc) {
+            r->rc = rc;
+            r->err = *err;
+        }
+}
+
+uint64_t pg_commit_batch(http_backend *b, ins_req *batch)
+{
+    pg_conn *c;
+    factdb_error err;
+    int rc = pg_pool_get(b, &c, &err);
+    if (rc) {
+        fail_rest(batch, rc, &err);
+        return 0;
+    }
+    uint64_t rows = 0, version = 0;
+    if ((rc = exec_ok(c, "BEGIN", &err)))
+        goto fail;
+    for (ins_req *r = batch; r; r = r->next) {
+        if (r->rc)
+            continue;
+        if ((rc = exec_ok(c, "SAVEPOINT factdb_request", &err)))
+            goto fail;
+        int qrc = copy_req(c, r, &r->err);
+        if (qrc) {
+            r->rc = qrc;
+            if (PQstatus(c->conn) != CONNECTION_OK) {
+                rc = qrc;
+                err = r->err;
+                goto fail;
+            }
+            rc = exec_ok(c, "ROLLBACK TO SAVEPOINT factdb_request", &err);
+        } else {
+            rows += r->nrows;
+            rc = exec_ok(c, "RELEASE SAVEPOINT factdb_request", &err);
+        }
+        if (rc)
+            goto fail;
+    }
+    if ((rc = exec_ok(c, "COMMIT", &err)))
+        goto fail;
+    if (pg_version(c, &version, &err))
+        version = 0;  /* committed all the same: acknowledged, with no version to show */
+    for (ins_req *r = batch; r; r = r->next)
+        if (!r->rc)
+            r->version = version;
+    pg_pool_put(b, c);
+    return rows;
+fail:
+    fail_rest(batch, rc, &err);
+    pg_pool_put(b, c);  /* rolls back what is open */
+    return 0;
+}
