@@ -409,6 +409,27 @@ int exec_update(factdb *db, query *q, const sql_type *ctype, uint64_t *updated, 
  * ncols columns followed by ncols EXCLUDED ones (inputs with table_col >= ncols); its outs are every column's
  * new value and its where the DO UPDATE's WHERE. Each target row passing it is deleted and its new version
  * appended. Sorts rows. Errors: UNIQUE_VIOLATION when a row would be affected twice, and UPDATE's. */
+/* UPDATE ... FROM (modify.c). exec_target_read reads, through the bound write transaction, q->outs of every
+ * live row of q's table matching q->where, each followed by its place (bigint: index into chunks << 32 | the
+ * row's physical number), and every chunk it read with its deletion bitmap as it was. exec_update_places
+ * then replaces the rows named by column 0 of res (a place) with res's other columns (cast to ctype; pos:
+ * per column, where its value is written, for errors); a place named twice is updated once, with its first
+ * row in res. Must run inside store_write. Errors: NOMEM, NOT_NULL, INVALID_VALUE, UNIQUE_VIOLATION, store
+ * errors; on error nothing is applied (the caller's transaction is aborted). */
+typedef struct exec_target_chunk {
+    uint64_t id;
+    uint32_t rows;
+    unsigned char *old;
+} exec_target_chunk;
+typedef struct exec_target {
+    rowset *rows;
+    exec_target_chunk *chunks;
+    size_t nchunks, cap;
+} exec_target;
+int exec_target_read(factdb *db, query *q, exec_target *tg, factdb_error *err);
+void exec_target_cleanup(exec_target *tg);
+int exec_update_places(factdb *db, const char *table, const sql_type *ctype, const int *pos, const exec_target *tg,
+                       const exec_result *res, uint64_t *updated, factdb_error *err);
 typedef struct exec_upsert_row {
     uint64_t chunk;
     uint32_t row;

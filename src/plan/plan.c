@@ -28,12 +28,6 @@
 
 #define MAX_LEAVES 64
 
-struct plan_cte {
-    plan_cte *next;
-    sql_cte *cte;
-    plan_node *node;        /* planned on first use */
-};
-
 int pl_perr(plan_ctx *c, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int pl_perr(plan_ctx *c, int code, int pos, const char *fmt, ...)
 {

@@ -6,6 +6,12 @@
 
 typedef struct leaf leaf;
 
+struct plan_cte {
+    plan_cte *next;
+    sql_cte *cte;
+    plan_node *node;        /* planned on first use */
+};
+
 /* A growable list of parse trees in the statement's arena. */
 typedef struct ast_vec {
     ast **v;

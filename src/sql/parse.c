@@ -2024,7 +2024,7 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
 
 static int set_list(parser *p, sql_stmt *st);
 
-/* UPDATE t [[AS] alias] SET col = expr [, ...] [WHERE cond]. As in PostgreSQL, a bare SET after the table
+/* UPDATE t [[AS] alias] SET col = expr [, ...] [FROM items] [WHERE cond]. As in PostgreSQL, a bare SET after the table
  * name is the keyword, never an alias. */
 static int update_stmt(parser *p, sql_stmt *st)
 {
@@ -2036,9 +2036,11 @@ static int update_stmt(parser *p, sql_stmt *st)
         return p->rc;
     if (expect_kw(p, "set") || set_list(p, st))
         return p->rc;
-    if (is_kw(p, "from"))
-        return lex_error(p, p->tok.pos, "UPDATE ... FROM is not supported yet; use a WHERE condition on the "
-                         "table's own columns");
+    if (accept_kw(p, "from")) {
+        /* UPDATE ... FROM items: kept as the FROM clause of st->select (the planner joins the target to it) */
+        if (!(st->select = alloc(p, sizeof *st->select)) || from_clause(p, st->select))
+            return p->rc;
+    }
     if (accept_kw(p, "where"))
         st->where = expr(p);
     if (!p->rc && is_kw(p, "returning"))

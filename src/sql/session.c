@@ -1254,8 +1254,167 @@ static int check_assignments(stmt_ctx *c, const factdb_table_info *ti, ast **ite
     return 0;
 }
 
+static bool has_window_call(const ast *x)
+{
+    if (!x)
+        return false;
+    if (x->kind == A_FUNC && x->over)
+        return true;
+    for (int i = 0; i < x->nargs; i++)
+        if (has_window_call(x->args[i]))
+            return true;
+    return has_window_call(x->filter);
+}
+
+/* UPDATE t [AS a] SET ... FROM items WHERE cond, in one write transaction: t's live rows are read with their
+ * places (exec_target_read) and named in FROM like a WITH query, under t's name or alias; the planner runs
+ * SELECT place, <every column's new value> FROM <those rows> AS a CROSS JOIN items WHERE cond; and the rows
+ * it names are replaced (exec_update_places: a row that joins several FROM rows is updated once). */
+typedef struct update_from {
+    stmt_ctx *c;
+    sql_stmt *st;
+    factdb_result *r;
+} update_from;
+
+#define UPDATE_TARGET "\x1fupdate target"
+#define UPDATE_PLACE "\x1fplace"
+
+static int update_from_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    (void)t;
+    update_from *u = ctx;
+    stmt_ctx *c = u->c;
+    sql_stmt *st = u->st;
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    int ncols = (int)ti.ncols;
+    char *qual = st->alias ? st->alias : st->table;
+    ast **items = sql_arena_alloc(c->a, (size_t)(ncols + 1) * sizeof *items);
+    ast **titems = sql_arena_alloc(c->a, (size_t)ncols * sizeof *titems);
+    char **aliases = sql_arena_alloc(c->a, (size_t)(ncols + 1) * sizeof *aliases);
+    char **names = sql_arena_alloc(c->a, (size_t)(ncols + 1) * sizeof *names);
+    ast *cols = sql_arena_alloc(c->a, (size_t)ncols * sizeof *cols);
+    ast *tcols = sql_arena_alloc(c->a, (size_t)ncols * sizeof *tcols);
+    sql_from *left = sql_arena_alloc(c->a, sizeof *left), *right = st->select->from, *join;
+    ast place = {.kind = A_COLUMN, .pos = st->pos, .name = UPDATE_PLACE, .qual = qual, .depth = 1};
+    sql_type ctype[FACTDB_MAX_COLUMNS];
+    int pos[FACTDB_MAX_COLUMNS];
+    exec_target tg = {0};
+    exec_result er = {0};
+    plan_ctx pc;
+    bool planning = false;
+    if (!items || !titems || !aliases || !names || !cols || !tcols || !left ||
+        !(join = sql_arena_alloc(c->a, sizeof *join))) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = set_items(c, st, &ti, items + 1, cols, ctype, "UPDATE")))
+        goto out;
+    for (int i = 0; i < st->nset; i++)
+        if (has_window_call(st->set_vals[i])) {
+            rc = sql_err(err, FACTDB_INVALID_ARGUMENT, st->set_vals[i]->pos, "window functions are not allowed in "
+                         "UPDATE");
+            goto out;
+        }
+    /* the target's rows: SELECT every column FROM t, with each row's place */
+    for (int k = 0; k < ncols; k++) {
+        tcols[k] = cols[k];
+        titems[k] = &tcols[k];
+        cols[k].qual = qual;  /* an unassigned column keeps its value even when FROM has a column of its name */
+        names[k] = sql_arena_strndup(c->a, ti.cols[k].name, strlen(ti.cols[k].name));
+        pos[k] = items[k + 1] == &cols[k] ? st->pos : items[k + 1]->pos;
+        aliases[k] = NULL;
+    }
+    names[ncols] = UPDATE_PLACE;
+    aliases[ncols] = NULL;
+    items[0] = &place;
+    sql_select ts;
+    memset(&ts, 0, sizeof ts);
+    ts.items = titems;
+    ts.aliases = aliases;
+    ts.nitems = ncols;
+    ts.table = st->table;
+    ts.table_pos = st->table_pos;
+    query q;
+    if ((rc = bind_select(c->a, &ts, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, err)))
+        goto out;
+    q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
+    for (int i = 0; i < q.ncols; i++)
+        q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
+    if ((rc = exec_target_read(c->s->db, &q, &tg, err)))
+        goto out;
+    plan_start(c, &pc);
+    pc.err = err;
+    planning = true;
+    rowset *rows = tg.rows;
+    tg.rows = NULL;  /* the plan owns them now */
+    if ((rc = plan_relation(&pc, UPDATE_TARGET, rows, names, 1, err)))
+        goto out;
+    /* SELECT place, new values FROM <target> AS qual CROSS JOIN items WHERE cond */
+    *left = (sql_from){.kind = F_TABLE, .pos = st->table_pos, .table = UPDATE_TARGET, .alias = qual};
+    if (!right) {
+        if (!(right = sql_arena_alloc(c->a, sizeof *right))) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+            goto out;
+        }
+        *right = (sql_from){.kind = F_TABLE, .pos = st->select->table_pos, .table = st->select->table,
+                            .alias = st->select->alias};
+    }
+    *join = (sql_from){.kind = F_JOIN, .pos = st->select->table_pos, .join = J_CROSS, .left = left, .right = right};
+    sql_select sel;
+    memset(&sel, 0, sizeof sel);
+    sel.items = items;
+    sel.aliases = aliases;
+    sel.nitems = ncols + 1;
+    sel.from = join;
+    sel.table_pos = st->table_pos;
+    sel.where = st->where;
+    sel.pos = st->pos;
+    plan_node *root;
+    if ((rc = plan_select(&pc, &sel, &root))) {
+        /* the target is read under its alias: its own name is PostgreSQL's "invalid reference" */
+        char missing[sizeof err->message];
+        snprintf(missing, sizeof missing, "missing FROM-clause entry for table \"%s\"", st->table);
+        if (st->alias && !strcmp(err->message, missing))
+            snprintf(err->message, sizeof err->message, "invalid reference to FROM-clause entry for table \"%s\"; "
+                     "perhaps you meant to reference the table alias \"%s\"", st->table, st->alias);
+        goto out;
+    }
+    for (int k = 0; k < ncols; k++) {
+        char b1[32], b2[32];
+        if (items[k + 1] != &cols[k] && !bind_assignable(items[k + 1], root->q.outs[k + 1]->type, ctype[k])) {
+            rc = sql_err(err, FACTDB_INVALID_VALUE, items[k + 1]->pos, "column \"%s\" is of type %s but expression is "
+                         "of type %s; add a cast", ti.cols[k].name, sql_type_name(ctype[k], b1, sizeof b1),
+                         sql_type_name(root->q.outs[k + 1]->type, b2, sizeof b2));
+            goto out;
+        }
+    }
+    uint64_t n = 0;
+    if ((rc = plan_execute(&pc, root, &er)) ||
+        (rc = exec_update_places(c->s->db, st->table, ctype, pos, &tg, &er, &n, err)))
+        goto out;
+    snprintf(u->r->tag, sizeof u->r->tag, "UPDATE %llu", (unsigned long long)n);
+out:
+    if (er.rs)
+        exec_result_free(&er);
+    if (planning)
+        plan_done(&pc);
+    exec_target_cleanup(&tg);
+    factdb_table_info_free(&ti);
+    if (rc == FACTDB_UNIQUE_VIOLATION && !err->position)
+        err->position = st->pos;
+    return rc;
+}
+
 static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
+    if (st->select) {
+        update_from u = {c, st, r};
+        return store_write(c->s->db, update_from_apply, &u, c->err);
+    }
+
     factdb_table_info ti;
     int rc = table_info(c, st->table, st->table_pos, &ti);
     if (rc)

@@ -266,7 +266,8 @@ typedef struct sql_stmt {
     char *table;
     int table_pos;
     bool if_exists, if_not_exists;
-    sql_select *select;          /* SELECT, EXPLAIN, INSERT ... SELECT, COPY (SELECT) TO */
+    sql_select *select;          /* SELECT, EXPLAIN, INSERT ... SELECT, COPY (SELECT) TO; UPDATE ... FROM: its
+                                  * FROM clause (table/alias or from), nothing else */
     char **cols;                 /* INSERT column list */
     int *col_pos;
     int ncols;
