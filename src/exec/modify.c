@@ -213,13 +213,14 @@ typedef struct modify_ctx {
     factdb *db;
     query *q;
     const sql_type *ctype;  /* UPDATE: the table's column types (q->outs are cast to them) */
+    rowset *ret;            /* RETURNING: receives the rows deleted (DELETE: q->outs) or written (UPDATE) */
     uint64_t rows;
 } modify_ctx;
 
 static int delete_apply(store_txn *t, void *ctx, factdb_error *err)
 {
     modify_ctx *m = ctx;
-    matches mt = {0};
+    matches mt = {.out = m->ret};
     int rc = find_matches(m->db, m->q, &mt, err);
     if (!rc && mt.ndc)
         rc = delete_matches(t, m->q->table, &mt, err);
@@ -229,9 +230,9 @@ static int delete_apply(store_txn *t, void *ctx, factdb_error *err)
     return rc;
 }
 
-int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
+int exec_delete(factdb *db, query *q, rowset *ret, uint64_t *deleted, factdb_error *err)
 {
-    modify_ctx m = {.db = db, .q = q};
+    modify_ctx m = {.db = db, .q = q, .ret = ret};
     *deleted = 0;
     int rc = store_write(db, delete_apply, &m, err);
     if (!rc)
@@ -255,8 +256,9 @@ int exec_append_value(factdb_appender *app, size_t col, const sql_value *v, fact
  * the deletions. Row i is rs's row idx[i] (idx NULL: row i), its column k is rs's column col0 + k, cast to
  * ctype[k]; pos[k]: where column k's value is written in the statement (for errors). */
 static int append_rows_of(factdb *db, const char *table, const sql_type *ctype, const int *pos, const rowset *rs,
-                          int col0, const size_t *idx, size_t n, factdb_error *err)
+                          int col0, const size_t *idx, size_t n, rowset *ret, factdb_error *err)
 {
+    sql_value row[FACTDB_MAX_COLUMNS];
     factdb_appender *app;
     int rc = factdb_appender_new(db, table, &app, err);
     if (rc)
@@ -274,9 +276,13 @@ static int append_rows_of(factdb *db, const char *table, const sql_type *ctype, 
                              table);
             else if (!(rc = exec_cast_value(&v, ctype[k], pos[k], &scratch, &cv, err)))
                 rc = exec_append_value(app, (size_t)k, &cv, err);
+            if (!rc)
+                row[k] = cv;
         }
         if (!rc)
             rc = factdb_append_row_end(app, err);
+        if (!rc && ret)  /* RETURNING: the new row as stored */
+            rc = rowset_add_row(ret, row, err);
         if ((i & 1023) == 1023) {
             sql_arena_cleanup(&scratch);
             sql_arena_init(&scratch, 0);
@@ -294,7 +300,7 @@ static int append_rows(modify_ctx *m, rowset *rs, factdb_error *err)
     int pos[FACTDB_MAX_COLUMNS];
     for (int k = 0; k < m->q->nouts && k < FACTDB_MAX_COLUMNS; k++)
         pos[k] = m->q->outs[k]->pos;
-    return append_rows_of(m->db, m->q->table, m->ctype, pos, rs, 0, NULL, rs->n, err);
+    return append_rows_of(m->db, m->q->table, m->ctype, pos, rs, 0, NULL, rs->n, m->ret, err);
 }
 
 static int update_apply(store_txn *t, void *ctx, factdb_error *err)
@@ -319,9 +325,9 @@ static int update_apply(store_txn *t, void *ctx, factdb_error *err)
     return rc;
 }
 
-int exec_update(factdb *db, query *q, const sql_type *ctype, uint64_t *updated, factdb_error *err)
+int exec_update(factdb *db, query *q, const sql_type *ctype, rowset *ret, uint64_t *updated, factdb_error *err)
 {
-    modify_ctx m = {.db = db, .q = q, .ctype = ctype};
+    modify_ctx m = {.db = db, .q = q, .ctype = ctype, .ret = ret};
     *updated = 0;
     int rc = store_write(db, update_apply, &m, err);
     if (!rc)
@@ -376,7 +382,7 @@ static int cmp_placed(const void *x, const void *y)
 }
 
 int exec_update_places(factdb *db, const char *table, const sql_type *ctype, const int *pos, const exec_target *tg,
-                       const exec_result *res, uint64_t *updated, factdb_error *err)
+                       const exec_result *res, rowset *ret, uint64_t *updated, factdb_error *err)
 {
     *updated = 0;
     store_txn *t = store_xact_current(db);  /* the caller runs inside store_write */
@@ -427,7 +433,7 @@ int exec_update_places(factdb *db, const char *table, const sql_type *ctype, con
     if (!rc && mt.ndc)
         rc = delete_matches(t, table, &mt, err);
     if (!rc && nk)
-        rc = append_rows_of(db, table, ctype, pos, res->rs, 1, keep, nk, err);
+        rc = append_rows_of(db, table, ctype, pos, res->rs, 1, keep, nk, ret, err);
     if (!rc)
         *updated = mt.rows;
 out:
@@ -625,7 +631,7 @@ static int upsert_find(factdb *db, upsert_run *u, exec_upsert_row *rows, size_t 
 }
 
 int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const rowset *props, exec_upsert_row *rows,
-                size_t n, uint64_t *updated, factdb_error *err)
+                size_t n, rowset *ret, uint64_t *updated, factdb_error *err)
 {
     *updated = 0;
     qsort(rows, n, sizeof *rows, cmp_target);
@@ -645,7 +651,7 @@ int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const ro
         return rc;
     upsert_run u = {.q = q, .ncols = ncols, .props = props, .out = &out};
     matches mt = {0};
-    modify_ctx m = {.db = db, .q = q, .ctype = ctype};
+    modify_ctx m = {.db = db, .q = q, .ctype = ctype, .ret = ret};
     store_txn *t = store_xact_current(db);  /* the caller runs inside store_write */
     if (!t)
         rc = base_err(err, FACTDB_INTERNAL, "ON CONFLICT DO UPDATE outside a write transaction");

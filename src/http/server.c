@@ -813,7 +813,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     }
     bool csv = wants_csv(c);
     char extra[160];
-    if (factdb_result_has_rows(last))
+    /* rows of a statement that also wrote (INSERT ... RETURNING) carry its command too */
+    if (factdb_result_has_rows(last) && !strncmp(factdb_result_tag(last), "SELECT", 6))
         snprintf(extra, sizeof extra, ",\"elapsed_ms\":%.3f,\"data_version\":%llu", elapsed,
                  (unsigned long long)factdb_result_data_version(last));
     else

@@ -2024,6 +2024,28 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
 
 static int set_list(parser *p, sql_stmt *st);
 
+/* [RETURNING expr [[AS] name], ... | *] at the end of INSERT, UPDATE and DELETE: a select list and nothing
+ * else (select_body would go on to FROM, WHERE, ...). */
+static int returning(parser *p, sql_stmt *st)
+{
+    if (p->rc || !is_kw(p, "returning"))
+        return p->rc;
+    int pos = p->tok.pos;
+    next(p);
+    if (is_kw(p, "distinct") || is_kw(p, "all"))
+        return syntax(p, "an expression after RETURNING");
+    sql_select *s = select_body(p);
+    if (!s)
+        return p->rc;
+    if (s->table || s->from || s->where || s->ngroup || s->having || s->norder || s->limit || s->offset ||
+        s->nwindows)
+        return lex_error(p, pos, "RETURNING takes a list of expressions, not a query; run a SELECT after the "
+                         "statement for more");
+    s->pos = pos;
+    st->returning = s;
+    return 0;
+}
+
 /* UPDATE t [[AS] alias] SET col = expr [, ...] [FROM items] [WHERE cond]. As in PostgreSQL, a bare SET after the table
  * name is the keyword, never an alias. */
 static int update_stmt(parser *p, sql_stmt *st)
@@ -2043,9 +2065,7 @@ static int update_stmt(parser *p, sql_stmt *st)
     }
     if (accept_kw(p, "where"))
         st->where = expr(p);
-    if (!p->rc && is_kw(p, "returning"))
-        return lex_error(p, p->tok.pos, "UPDATE ... RETURNING is not supported; run a SELECT after the UPDATE");
-    return p->rc;
+    return returning(p, st);
 }
 
 /* SET col = expr [, ...] of UPDATE and of ON CONFLICT DO UPDATE (after the SET keyword). */
@@ -2161,9 +2181,9 @@ static int statement(parser *p, sql_stmt *st)
         }
         if (query_start(p)) {
             st->select = query_expr(p);
-            if (!p->rc && accept_kw(p, "on"))
-                return on_conflict(p, st);
-            return p->rc;
+            if (!p->rc && accept_kw(p, "on") && on_conflict(p, st))
+                return p->rc;
+            return returning(p, st);
         }
         if (expect_kw(p, "values"))
             return p->rc;
@@ -2189,9 +2209,9 @@ static int statement(parser *p, sql_stmt *st)
         } while (accept_op(p, ","));
         st->rows = (ast ***)rows.v;
         st->nrows = rows.n;
-        if (accept_kw(p, "on"))
-            return on_conflict(p, st);
-        return p->rc;
+        if (accept_kw(p, "on") && on_conflict(p, st))
+            return p->rc;
+        return returning(p, st);
     }
     if (accept_kw(p, "create")) {
         st->kind = S_CREATE;
@@ -2307,7 +2327,7 @@ static int statement(parser *p, sql_stmt *st)
         st->alias = table_alias(p);
         if (!p->rc && accept_kw(p, "where"))
             st->where = expr(p);
-        return p->rc;
+        return returning(p, st);
     }
     if (accept_kw(p, "update"))
         return update_stmt(p, st);

@@ -274,6 +274,15 @@ static sql_value text_value(const char *s)
 }
 
 /* ---- statements ---- */
+/* RETURNING: the rows a write produced, gathered while it runs (the table's columns, of its types). */
+typedef struct ret_rows {
+    rowset rs;
+    bool ready;
+    size_t nprops;          /* INSERT: rows proposed (the first nprops of rs) */
+    unsigned char *skip;    /* INSERT ... ON CONFLICT: per proposal, 1 = not inserted */
+    size_t skip_cap;
+} ret_rows;
+
 typedef struct stmt_ctx {
     factdb_session *s;
     sql_arena *a;
@@ -286,7 +295,22 @@ typedef struct stmt_ctx {
      * table takes instead of running the query again */
     exec_result *pre;
     query *pre_q;
+    ret_rows *ret;          /* the statement has RETURNING: its rows go here */
 } stmt_ctx;
+
+/* The RETURNING rowset of c, made on first use with the table's types; NULL without RETURNING. */
+static rowset *ret_rowset(stmt_ctx *c, int ncols, const sql_type *types, int *rc)
+{
+    *rc = 0;
+    if (!c->ret)
+        return NULL;
+    if (!c->ret->ready) {
+        if ((*rc = rowset_init(&c->ret->rs, ncols, types, NULL, 0, c->err)))
+            return NULL;
+        c->ret->ready = true;
+    }
+    return &c->ret->rs;
+}
 
 static int64_t now_us(void)
 {
@@ -659,12 +683,25 @@ typedef struct conflict_count {
     unsigned char (*keys)[STORE_UNIQUE_KEY_MAX];
     uint32_t *key_len;
     size_t n, cap;
+    ret_rows *ret;              /* RETURNING: the proposals skipped are marked in ret->skip */
 } conflict_count;
 
 static int count_conflict(void *ctx, uint64_t row, const store_conflict *cf, factdb_error *err)
 {
     conflict_count *cc = ctx;
     cc->skipped++;
+    if (cc->ret) {
+        if (row >= cc->ret->skip_cap) {
+            size_t cap = (size_t)row * 2 + 64;
+            unsigned char *k = realloc(cc->ret->skip, cap);
+            if (!k)
+                return base_err(err, FACTDB_NOMEM, "out of memory");
+            memset(k + cc->ret->skip_cap, 0, cap - cc->ret->skip_cap);
+            cc->ret->skip = k;
+            cc->ret->skip_cap = cap;
+        }
+        cc->ret->skip[row] = 1;
+    }
     if (!cc->upsert)
         return 0;
     if (cf->with_chunk >= cc->start_next)
@@ -963,6 +1000,7 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
         return rc;
     size_t ncols = factdb_appender_ncols(app);
     conflict_count own = {0}, *cc = up ? up : &own;
+    cc->ret = c->ret;
     if (st->on_conflict) {
         int only;
         if ((rc = conflict_target(c, st, store_appender_table(app), &only)))
@@ -1008,6 +1046,13 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
         for (size_t k = 0; k < ncols; k++)
             up->full[k] = (sql_value){.type = ctype[k], .null = true};
     }
+    /* RETURNING: each proposed row as stored (columns not named are NULL) */
+    rowset *ret = ret_rowset(c, (int)ncols, ctype, &rc);
+    sql_value rfull[FACTDB_MAX_COLUMNS];
+    for (size_t k = 0; k < ncols; k++)
+        rfull[k] = (sql_value){.type = ctype[k], .null = true};
+    if (rc)
+        goto out;
     uint64_t rows = 0;
     if (st->select) {
         query q;
@@ -1031,9 +1076,12 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                     rc = exec_append_value(app, (size_t)target[k], &cv, c->err);
                 if (up)
                     up->full[target[k]] = cv;
+                rfull[target[k]] = cv;
             }
             if (!rc && !(rc = factdb_append_row_end(app, c->err)))
                 rc = keep_proposal(up, c->err);
+            if (!rc && ret)
+                rc = rowset_add_row(ret, rfull, c->err);
             if (rc && !c->err->line)
                 c->err->line = (int64_t)i + 1;
             rows++;
@@ -1059,6 +1107,7 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                     rc = exec_append_value(app, (size_t)target[k], &v, c->err);
                 if (up)
                     up->full[target[k]] = v;
+                rfull[target[k]] = v;
                 if (rc && !c->err->position)
                     c->err->position = st->rows[i][k]->pos;
             }
@@ -1066,6 +1115,8 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                 c->err->position = st->rows[i][0]->pos;
             if (!rc)
                 rc = keep_proposal(up, c->err);
+            if (!rc && ret)
+                rc = rowset_add_row(ret, rfull, c->err);
             rows++;
         }
     }
@@ -1081,6 +1132,8 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                                ? st->rows[c->err->line - 1][0]->pos : st->pos;
     if (!rc) {
         snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)(rows - cc->skipped));
+        if (c->ret)
+            c->ret->nprops = (size_t)rows;
     }
 out:
     factdb_appender_free(app);
@@ -1180,11 +1233,20 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     sql_select sel;
     memset(&sel, 0, sizeof sel);
     ast one = {.kind = A_CONST, .lit = L_TRUE, .pos = st->pos};
-    ast *items[1] = {&one};
-    char *aliases[1] = {NULL};
+    ast *items[FACTDB_MAX_COLUMNS] = {&one};
+    char *aliases[FACTDB_MAX_COLUMNS] = {NULL};
+    ast cols[FACTDB_MAX_COLUMNS];
     sel.items = items;
     sel.aliases = aliases;
     sel.nitems = 1;
+    if (c->ret) {  /* RETURNING: the rows deleted, every column */
+        for (size_t k = 0; k < ti.ncols && k < FACTDB_MAX_COLUMNS; k++) {
+            cols[k] = (ast){.kind = A_COLUMN, .pos = st->pos, .name = ti.cols[k].name, .depth = 1};
+            items[k] = &cols[k];
+            aliases[k] = NULL;
+        }
+        sel.nitems = (int)ti.ncols;
+    }
     sel.table = st->table;
     sel.table_pos = st->table_pos;
     sel.where = st->where;
@@ -1198,8 +1260,12 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     }
     factdb_table_info_free(&ti);
     uint64_t n = 0;
+    sql_type types[FACTDB_MAX_COLUMNS];
+    for (int i = 0; !rc && c->ret && i < q.nouts; i++)
+        types[i] = q.outs[i]->type;
+    rowset *ret = rc ? NULL : ret_rowset(c, q.nouts, types, &rc);
     if (!rc)
-        rc = exec_delete(c->s->db, &q, &n, c->err);
+        rc = exec_delete(c->s->db, &q, ret, &n, c->err);
     if (!rc)
         snprintf(r->tag, sizeof r->tag, "DELETE %llu", (unsigned long long)n);
     return rc;
@@ -1392,8 +1458,9 @@ static int update_from_apply(store_txn *t, void *ctx, factdb_error *err)
         }
     }
     uint64_t n = 0;
-    if ((rc = plan_execute(&pc, root, &er)) ||
-        (rc = exec_update_places(c->s->db, st->table, ctype, pos, &tg, &er, &n, err)))
+    rowset *ret = ret_rowset(c, ncols, ctype, &rc);
+    if (rc || (rc = plan_execute(&pc, root, &er)) ||
+        (rc = exec_update_places(c->s->db, st->table, ctype, pos, &tg, &er, ret, &n, err)))
         goto out;
     snprintf(u->r->tag, sizeof u->r->tag, "UPDATE %llu", (unsigned long long)n);
 out:
@@ -1447,7 +1514,8 @@ static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     for (int i = 0; i < q.ncols; i++)
         q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
     uint64_t n = 0;
-    if (!(rc = exec_update(c->s->db, &q, ctype, &n, c->err)))
+    rowset *ret = ret_rowset(c, ncols, ctype, &rc);
+    if (!rc && !(rc = exec_update(c->s->db, &q, ctype, ret, &n, c->err)))
         snprintf(r->tag, sizeof r->tag, "UPDATE %llu", (unsigned long long)n);
     else if (rc == FACTDB_UNIQUE_VIOLATION && !c->err->position)
         c->err->position = st->pos;
@@ -1562,7 +1630,8 @@ static int upsert_apply(store_txn *t, void *ctx, factdb_error *err)
     for (int i = 0; i < q.ncols; i++)
         q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
     uint64_t updated = 0;
-    if ((rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, &updated, err)))
+    rowset *ret = ret_rowset(c, (int)n, ctype, &rc);
+    if (rc || (rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, ret, &updated, err)))
         goto out;
     /* PostgreSQL counts inserted and updated rows alike */
     unsigned long long inserted = 0;
@@ -1585,8 +1654,110 @@ static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     return store_write(c->s->db, upsert_apply, &u, c->err);
 }
 
+/* ---- RETURNING ---- */
+#define RETURNING_ROWS "\x1freturning"
+
+/* Evaluates RETURNING's list over the rows the statement produced (rr), named in FROM under the table's
+ * name or alias: SELECT items FROM <those rows> AS t. The result becomes r's rows; r's tag stays the
+ * statement's ("INSERT 0 2"). */
+static int returning_eval(stmt_ctx *c, sql_stmt *st, ret_rows *rr, factdb_result *r, factdb_error *err)
+{
+    for (int i = 0; i < st->returning->nitems; i++) {
+        const ast *x = st->returning->items[i];
+        if (bind_has_agg(x) || has_window_call(x))
+            return sql_err(err, FACTDB_INVALID_ARGUMENT, x->pos, "%s functions are not allowed in RETURNING",
+                           bind_has_agg(x) ? "aggregate" : "window");
+    }
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    int ncols = (int)ti.ncols;
+    char **names = sql_arena_alloc(c->a, (size_t)(ncols ? ncols : 1) * sizeof *names);
+    sql_type types[FACTDB_MAX_COLUMNS];
+    for (int k = 0; names && k < ncols; k++) {
+        types[k] = sql_type_from_store(ti.cols[k].type, ti.cols[k].precision, ti.cols[k].scale);
+        names[k] = sql_arena_strndup(c->a, ti.cols[k].name, strlen(ti.cols[k].name));
+    }
+    factdb_table_info_free(&ti);
+    rowset *rows = calloc(1, sizeof *rows);
+    if (!names || !rows) {
+        free(rows);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    /* the statement's rows, less the proposals ON CONFLICT skipped */
+    for (int k = 0; rr->ready && k < ncols; k++)
+        types[k] = rr->rs.cols[k].type;
+    if ((rc = rowset_init(rows, ncols, types, NULL, 0, err))) {
+        free(rows);
+        return rc;
+    }
+    sql_value vals[FACTDB_MAX_COLUMNS];
+    for (size_t i = 0; rr->ready && i < rr->rs.n && !rc; i++) {
+        if (i < rr->nprops && i < rr->skip_cap && rr->skip[i])
+            continue;
+        for (int k = 0; k < ncols; k++)
+            rowset_get(&rr->rs, k, i, &vals[k]);
+        rc = rowset_add_row(rows, vals, err);
+    }
+    if (rc) {
+        exec_rowset_free(rows);
+        return rc;
+    }
+    plan_ctx pc;
+    plan_start(c, &pc);
+    pc.err = err;
+    sql_from from = {.kind = F_TABLE, .pos = st->table_pos, .table = RETURNING_ROWS,
+                     .alias = st->alias ? st->alias : st->table};
+    sql_select sel = *st->returning;
+    sel.from = &from;
+    plan_node *root;
+    if (!(rc = plan_relation(&pc, RETURNING_ROWS, rows, names, 0, err)) && !(rc = plan_select(&pc, &sel, &root))) {
+        exec_result er = {0};
+        if (!(rc = plan_execute(&pc, root, &er))) {
+            r->er = er;
+            r->has_rows = true;
+            for (int i = 0; i < root->q.nvisible; i++)
+                types[i] = root->q.outs[i]->type;
+            rc = set_columns(r, root->q.nvisible, root->q.names, types, err);
+        }
+    }
+    plan_done(&pc);
+    return rc;
+}
+
+typedef struct returning_run {
+    stmt_ctx *c;
+    sql_stmt *st;
+    factdb_result *r;
+} returning_run;
+
+static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r);
+
+/* INSERT / UPDATE / DELETE ... RETURNING in one write transaction: the statement (whose own store_write
+ * joins it) gathers its rows, then RETURNING is evaluated; an error in either changes nothing. */
+static int returning_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    (void)t;
+    returning_run *u = ctx;
+    ret_rows rr = {0};
+    u->c->ret = &rr;
+    int rc = run_stmt(u->c, u->st, u->r);
+    u->c->ret = NULL;
+    if (!rc)
+        rc = returning_eval(u->c, u->st, &rr, u->r, err);
+    if (rr.ready)
+        rowset_cleanup(&rr.rs);
+    free(rr.skip);
+    return rc;
+}
+
 static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
+    if (st->returning && !c->ret) {
+        returning_run u = {c, st, r};
+        return store_write(c->s->db, returning_apply, &u, c->err);
+    }
     factdb *db = c->s->db;
     factdb_error *err = c->err;
     int rc = 0;

@@ -298,6 +298,8 @@ typedef struct sql_stmt {
     int *conflict_col_pos;
     int nconflict_cols;
     ast *conflict_where;
+    /* INSERT, UPDATE, DELETE ... RETURNING items: a select list only (items, aliases, nitems) */
+    sql_select *returning;
 } sql_stmt;
 
 /* Parses the first statement of text[0..len). On success *out is the statement (NULL for an empty
