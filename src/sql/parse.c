@@ -887,6 +887,9 @@ static ast *column_ref(parser *p, char *first, int pos)
             return NULL;
         }
         parts[n++] = part;
+        /* pg_catalog.f(...): the function f (catalog queries qualify PostgreSQL's functions so) */
+        if (n == 2 && !strcmp(parts[0], "pg_catalog") && accept_op(p, "("))
+            return func_call(p, parts[1], pos);
     }
     ast *a = node(p, star ? A_STAR : A_COLUMN, pos);
     if (!a)
@@ -1156,6 +1159,55 @@ static ast *mul(parser *p) { return chain(p, unary, MUL_OPS); }
 static ast *add(parser *p) { return chain(p, mul, ADD_OPS); }
 static ast *concat(parser *p) { return chain(p, add, CONCAT_OPS); }
 
+/* x = ANY (ARRAY[a, b, ...]) and x <> ALL (ARRAY[...]) (SOME for ANY), as catalog queries of SQLAlchemy write
+ * them: PostgreSQL's IN and NOT IN, NULLs included; also = ANY (SELECT ...) and <> ALL (SELECT ...). After the
+ * operator `op` (at pos); the other quantified comparisons are refused. */
+static ast *quantified(parser *p, const char *op, int pos, ast *a)
+{
+    bool all = is_kw(p, "all");
+    int qpos = p->tok.pos;
+    bool eq = !strcmp(op, "=");
+    if (eq == all || (!eq && strcmp(op, "<>") && strcmp(op, "!=")))
+        return lex_error(p, qpos, "%s %s (...) is not supported; use = ANY (IN) or <> ALL (NOT IN)", op,
+                         all ? "ALL" : "ANY"), NULL;
+    next(p);
+    if (expect_op(p, "("))
+        return NULL;
+    ast_list args = {0};
+    if (list_push(p, &args, a))
+        return NULL;
+    ast *n;
+    if (is_kw(p, "select") || is_kw(p, "with")) {
+        if (!(n = node(p, A_SUBQUERY, pos)) || !(n->sub = nested_query(p)))
+            return NULL;
+        n->op = "in";
+        n->nargs = 1;
+    } else {
+        if (!accept_kw(p, "array"))
+            return syntax(p, "ARRAY[...] or a subquery"), NULL;
+        if (expect_op(p, "["))
+            return NULL;
+        if (!is_op(p, "]"))
+            do {
+                ast *x = expr(p);
+                if (!x || list_push(p, &args, x))
+                    return NULL;
+            } while (accept_op(p, ","));
+        if (expect_op(p, "]"))
+            return NULL;
+        if (args.n == 1)
+            return lex_error(p, qpos, "ANY / ALL over an empty ARRAY[] is not supported"), NULL;
+        if (!(n = node(p, A_IN, pos)))
+            return NULL;
+        n->nargs = args.n;
+    }
+    if (expect_op(p, ")"))
+        return NULL;
+    n->args = args.v;
+    n->neg = all;
+    return seal(p, n);
+}
+
 static ast *predicate(parser *p)
 {
     ast *a = concat(p);
@@ -1170,6 +1222,11 @@ static ast *predicate(parser *p)
                 op = cmp[i];
         if (op) {
             next(p);
+            if (is_kw(p, "any") || is_kw(p, "some") || is_kw(p, "all")) {
+                if (!(a = quantified(p, op, pos, a)))
+                    return NULL;
+                continue;
+            }
             a = binop(p, !strcmp(op, "!=") ? "<>" : op, pos, a, concat(p));
             if (!a)
                 return NULL;
