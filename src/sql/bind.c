@@ -1141,6 +1141,11 @@ static bexpr *function(binder *b, ast *x)
             return bind_err(b, x->pos, "window function %s requires an OVER clause", n), NULL;
     if (x->distinct || x->star || x->filter)
         return bind_err(b, x->pos, "DISTINCT, * and FILTER apply only to aggregate functions; %s is not one", n), NULL;
+    if (!strcmp(n, "string_agg") || !strcmp(n, "array_agg"))
+        return bind_err(b, x->pos, "function %s does not exist: factdb has no %s yet; fetch the values (ORDER BY "
+                        "them) and join them in the application", n, n), NULL;
+    if (x->agg_order_pos)
+        return bind_err(b, x->agg_order_pos, "ORDER BY specified, but %s is not an aggregate function", n), NULL;
     bexpr *a[8] = {0};
     if (x->nargs > 8)
         return bind_err(b, x->pos, "too many arguments to %s", n), NULL;
@@ -1470,6 +1475,14 @@ static bexpr *arith_chain(binder *b, ast *x)
     bexpr *acc = bind(b, x->args[0]);
     for (int i = 1; i < x->nargs && acc; i++) {
         bexpr *r = bind(b, x->args[i]);
+        /* a RANGE frame's bound (x->distinct, set by the planner): integers are added as numerics, so that a
+         * bound past the bigint range reaches the partition's end instead of overflowing, as in PostgreSQL */
+        if (r && x->distinct && (acc->type.id == TY_INT || acc->type.id == TY_BIGINT) &&
+            (r->type.id == TY_INT || r->type.id == TY_BIGINT)) {
+            sql_type num = {TY_NUMERIC, -1, 0};
+            if (!(acc = cast_to(b, acc, num, x->pos)) || !(r = cast_to(b, r, num, x->pos)))
+                return NULL;
+        }
         const char *op = x->ops ? x->ops[i] : x->op;
         int pos = x->op_pos ? x->op_pos[i] : x->pos;
         acc = r ? arith(b, op, pos, acc, r) : NULL;

@@ -846,6 +846,14 @@ static ast *func_call(parser *p, char *name, int pos)
             if (!accept_op(p, ","))
                 break;
         }
+        /* agg(args ORDER BY ...): the binder accepts it for the aggregates whose result does not depend on
+         * the order, and refuses it elsewhere */
+        if (is_kw(p, "order")) {
+            a->agg_order_pos = p->tok.pos;
+            next(p);
+            if (expect_kw(p, "by") || order_items(p, &a->agg_order, &a->nagg_order))
+                return NULL;
+        }
     }
     if (expect_op(p, ")"))
         return NULL;
