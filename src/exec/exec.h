@@ -431,14 +431,15 @@ int exec_update_places(factdb *db, const char *table, const sql_type *ctype, con
  * that proposals (rows of `props`, one column per table column) collided with. q is bound over the table's
  * ncols columns followed by ncols EXCLUDED ones (inputs with table_col >= ncols); its outs are every column's
  * new value and its where the DO UPDATE's WHERE. Each target row passing it is deleted and its new version
- * appended. Sorts rows. Errors: UNIQUE_VIOLATION when a row would be affected twice, and UPDATE's. */
+ * appended. Sorts rows. ret_prop (NULL, or n entries): receives, per row appended to ret, the proposal it
+ * came from. Errors: UNIQUE_VIOLATION when a row would be affected twice, and UPDATE's. */
 typedef struct exec_upsert_row {
     uint64_t chunk;
     uint32_t row;
     size_t proposal;
 } exec_upsert_row;
 int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const rowset *props, exec_upsert_row *rows,
-                size_t n, rowset *ret, uint64_t *updated, factdb_error *err);
+                size_t n, rowset *ret, size_t *ret_prop, uint64_t *updated, factdb_error *err);
 /* Appends v (of the column's type) to column col of the appender's current row. */
 typedef struct factdb_appender factdb_appender;
 int exec_append_value(factdb_appender *app, size_t col, const sql_value *v, factdb_error *err);

@@ -473,6 +473,7 @@ typedef struct upsert_run {
     uint8_t *gvalid;        /* per q input: EXEC_VEC validity bytes */
     eval_thread th;
     rowset *out;
+    size_t *prop;           /* NULL, or per row of out: the proposal it comes from */
 } upsert_run;
 
 /* Evaluates the new rows for targets t[0..m) of one batch, rows phys_idx[] of it; keeps in sel_out those whose
@@ -516,6 +517,8 @@ static int upsert_slice(upsert_run *u, const factdb_batch *b, const exec_upsert_
         for (size_t i = 0; i < m; i++)
             keep[i] = (uint32_t)i;
     }
+    for (size_t i = 0; u->prop && i < *nkeep; i++)
+        u->prop[u->out->n + i] = t[keep[i]].proposal;
     return *nkeep ? project(&u->th, q, keep, *nkeep, u->out, NULL, err) : 0;
 }
 
@@ -631,7 +634,7 @@ static int upsert_find(factdb *db, upsert_run *u, exec_upsert_row *rows, size_t 
 }
 
 int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const rowset *props, exec_upsert_row *rows,
-                size_t n, rowset *ret, uint64_t *updated, factdb_error *err)
+                size_t n, rowset *ret, size_t *ret_prop, uint64_t *updated, factdb_error *err)
 {
     *updated = 0;
     qsort(rows, n, sizeof *rows, cmp_target);
@@ -649,7 +652,7 @@ int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const ro
     int rc = rowset_init(&out, q->nouts, types, NULL, 0, err);
     if (rc)
         return rc;
-    upsert_run u = {.q = q, .ncols = ncols, .props = props, .out = &out};
+    upsert_run u = {.q = q, .ncols = ncols, .props = props, .out = &out, .prop = ret_prop};
     matches mt = {0};
     modify_ctx m = {.db = db, .q = q, .ctype = ctype, .ret = ret};
     store_txn *t = store_xact_current(db);  /* the caller runs inside store_write */

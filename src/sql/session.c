@@ -281,6 +281,7 @@ typedef struct ret_rows {
     size_t nprops;          /* INSERT: rows proposed (the first nprops of rs) */
     unsigned char *skip;    /* INSERT ... ON CONFLICT: per proposal, 1 = not inserted */
     size_t skip_cap;
+    size_t *upd_prop;       /* DO UPDATE: per row of rs past nprops, the proposal it answers */
 } ret_rows;
 
 typedef struct stmt_ctx {
@@ -1631,7 +1632,10 @@ static int upsert_apply(store_txn *t, void *ctx, factdb_error *err)
         q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
     uint64_t updated = 0;
     rowset *ret = ret_rowset(c, (int)n, ctype, &rc);
-    if (rc || (rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, ret, &updated, err)))
+    if (!rc && ret && !(c->ret->upd_prop = calloc(cc.n, sizeof *c->ret->upd_prop)))
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+    if (rc || (rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, ret,
+                                ret ? c->ret->upd_prop : NULL, &updated, err)))
         goto out;
     /* PostgreSQL counts inserted and updated rows alike */
     unsigned long long inserted = 0;
@@ -1692,14 +1696,32 @@ static int returning_eval(stmt_ctx *c, sql_stmt *st, ret_rows *rr, factdb_result
         free(rows);
         return rc;
     }
+    /* in the order of the proposals: an updated row where its proposal was skipped (as PostgreSQL) */
+    size_t nupd = rr->ready && rr->upd_prop ? rr->rs.n - rr->nprops : 0;
+    size_t *upd_of = nupd ? malloc(rr->nprops * sizeof *upd_of) : NULL;
+    if (nupd && !upd_of) {
+        exec_rowset_free(rows);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; upd_of && i < rr->nprops; i++)
+        upd_of[i] = SIZE_MAX;
+    for (size_t j = 0; upd_of && j < nupd; j++)
+        if (rr->upd_prop[j] < rr->nprops)
+            upd_of[rr->upd_prop[j]] = rr->nprops + j;
     sql_value vals[FACTDB_MAX_COLUMNS];
-    for (size_t i = 0; rr->ready && i < rr->rs.n && !rc; i++) {
-        if (i < rr->nprops && i < rr->skip_cap && rr->skip[i])
-            continue;
+    size_t limit = upd_of ? rr->nprops : (rr->ready ? rr->rs.n : 0);
+    for (size_t i = 0; i < limit && !rc; i++) {
+        size_t row = i;
+        if (i < rr->nprops && i < rr->skip_cap && rr->skip[i]) {
+            if (!upd_of || upd_of[i] == SIZE_MAX)
+                continue;
+            row = upd_of[i];
+        }
         for (int k = 0; k < ncols; k++)
-            rowset_get(&rr->rs, k, i, &vals[k]);
+            rowset_get(&rr->rs, k, row, &vals[k]);
         rc = rowset_add_row(rows, vals, err);
     }
+    free(upd_of);
     if (rc) {
         exec_rowset_free(rows);
         return rc;
@@ -1749,6 +1771,7 @@ static int returning_apply(store_txn *t, void *ctx, factdb_error *err)
     if (rr.ready)
         rowset_cleanup(&rr.rs);
     free(rr.skip);
+    free(rr.upd_prop);
     return rc;
 }
 

@@ -28,6 +28,8 @@ steps = [
  ("query", "INSERT INTO t VALUES (2, 'B', 20, NULL) ON CONFLICT (id) DO UPDATE SET v = excluded.v, n = t.n + excluded.n RETURNING *"),
  ("query", "INSERT INTO t VALUES (9, 'i', 9, NULL) ON CONFLICT (id) DO UPDATE SET v = excluded.v RETURNING id, v"),
  ("query", "INSERT INTO t VALUES (3, 'C', 3, NULL) ON CONFLICT (id) DO UPDATE SET v = excluded.v WHERE t.v = 'nope' RETURNING id"),
+ ("#", "rows inserted and updated come back in the order they were proposed"),
+ ("query", "INSERT INTO t VALUES (2, 'B2', 0, NULL), (10, 'j', 10, NULL), (1, 'A1', 0, NULL), (3, 'C3', 0, NULL) ON CONFLICT (id) DO UPDATE SET v = excluded.v WHERE t.id <> 3 RETURNING id, v"),
  ("#", "UPDATE: the new row"),
  ("query", "UPDATE t SET n = n + 1, v = upper(v) WHERE id = 1 RETURNING id, v, n, n - 1 AS old_n"),
  ("query", "UPDATE t AS x SET d = '2025-01-01' WHERE x.id = 5 RETURNING x.id, x.d, d + 1 AS next_day"),
