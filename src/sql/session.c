@@ -1343,6 +1343,47 @@ typedef struct update_from {
     factdb_result *r;
 } update_from;
 
+/* Whether x reads only columns qualified by q (no subquery, aggregate or window call): a condition on the
+ * target alone, which can filter the target's rows as they are read. */
+static bool target_only(const ast *x, const char *q)
+{
+    if (!x || x->kind == A_SUBQUERY || x->kind == A_STAR || (x->kind == A_FUNC && x->over) || x->agg_order_pos)
+        return x == NULL;
+    if (x->kind == A_COLUMN)
+        return x->qual && !x->schema && !strcmp(x->qual, q);
+    if (x->kind == A_FUNC && bind_has_agg(x))
+        return false;
+    for (int i = 0; i < x->nargs; i++)
+        if (!target_only(x->args[i], q))
+            return false;
+    return target_only(x->filter, q);
+}
+
+/* The conjuncts of where that read only the target (qualified by q), as one condition; NULL for none. The
+ * trees are shared with where (the binder only reads them). */
+static ast *target_filter(sql_arena *a, ast *where, const char *q)
+{
+    if (!where)
+        return NULL;
+    bool chain = where->kind == A_BIN && !strcmp(where->op, "and") && !where->ops;
+    if (!chain)
+        return target_only(where, q) ? where : NULL;
+    ast **keep = sql_arena_alloc(a, (size_t)where->nargs * sizeof *keep);
+    int n = 0, depth = 0;
+    for (int i = 0; keep && i < where->nargs; i++)
+        if (target_only(where->args[i], q)) {
+            keep[n++] = where->args[i];
+            depth = MAX(depth, where->args[i]->depth);
+        }
+    if (n < 2)
+        return n ? keep[0] : NULL;
+    ast *x = sql_arena_alloc(a, sizeof *x);
+    if (!x)
+        return NULL;
+    *x = (ast){.kind = A_BIN, .op = "and", .pos = where->pos, .args = keep, .nargs = n, .depth = depth + 1};
+    return x;
+}
+
 #define UPDATE_TARGET "\x1fupdate target"
 #define UPDATE_PLACE "\x1fplace"
 
@@ -1404,6 +1445,9 @@ static int update_from_apply(store_txn *t, void *ctx, factdb_error *err)
     ts.nitems = ncols;
     ts.table = st->table;
     ts.table_pos = st->table_pos;
+    ts.alias = st->alias;
+    /* conditions on the target alone filter its rows as they are read (they are checked again after the join) */
+    ts.where = target_filter(c->a, st->where, qual);
     query q;
     if ((rc = bind_select(c->a, &ts, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, err)))
         goto out;
