@@ -417,7 +417,8 @@ int factdb_result_read_double(const factdb_result *r, size_t col, uint64_t first
 int factdb_result_json_kind(const factdb_result *r, size_t col);
 /* The command tag ("SELECT 3", "INSERT 0 5", "CREATE TABLE", "DELETE 2"). */
 const char *factdb_result_tag(const factdb_result *r);
-/* True for statements that return rows (SELECT, SHOW, DESCRIBE, EXPLAIN). */
+/* True for statements that return rows (SELECT, SHOW, DESCRIBE, EXPLAIN, and INSERT / UPDATE / DELETE with
+ * RETURNING, whose tag is then the write's: "INSERT 0 2"). */
 bool factdb_result_has_rows(const factdb_result *r);
 /* data_version after the statement (for writes, the version of its commit). */
 uint64_t factdb_result_data_version(const factdb_result *r);

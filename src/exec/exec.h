@@ -407,26 +407,50 @@ void exec_result_free(exec_result *r);
 void exec_rowset_free(rowset *r);
 
 /* ---- writes (modify.c) ---- */
+/* `ret` (NULL: none): RETURNING's rows, appended to it: DELETE's rows as they were (q->outs, which must then
+ * be every column), the others' rows as written (the table's columns, of its types). */
 /* DELETE: marks the rows of q->table that match q->where deleted, in one write transaction (the thread's
  * BEGIN ... COMMIT when it has one). *deleted: how many. */
-int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err);
+int exec_delete(factdb *db, query *q, rowset *ret, uint64_t *deleted, factdb_error *err);
 /* UPDATE: q->outs[0..nouts) are the new values of every column of q->table, in table order, computed from
  * the old row; ctype[] the columns' types (values are cast to them with PostgreSQL's assignment rules). The
  * matching rows are deleted and their new versions appended in one write transaction. *updated: how many
  * rows. */
-int exec_update(factdb *db, query *q, const sql_type *ctype, uint64_t *updated, factdb_error *err);
+int exec_update(factdb *db, query *q, const sql_type *ctype, rowset *ret, uint64_t *updated, factdb_error *err);
+/* UPDATE ... FROM (modify.c). exec_target_read reads, through the bound write transaction, q->outs of every
+ * live row of q's table matching q->where, each followed by its place (bigint: index into chunks << 32 | the
+ * row's physical number), and every chunk it read with its deletion bitmap as it was. exec_update_places
+ * then replaces the rows named by column 0 of res (a place) with res's other columns (cast to ctype; pos:
+ * per column, where its value is written, for errors); a place named twice is updated once, with its first
+ * row in res. Must run inside store_write. Errors: NOMEM, NOT_NULL, INVALID_VALUE, UNIQUE_VIOLATION, store
+ * errors; on error nothing is applied (the caller's transaction is aborted). */
+typedef struct exec_target_chunk {
+    uint64_t id;
+    uint32_t rows;
+    unsigned char *old;
+} exec_target_chunk;
+typedef struct exec_target {
+    rowset *rows;
+    exec_target_chunk *chunks;
+    size_t nchunks, cap;
+} exec_target;
+int exec_target_read(factdb *db, query *q, exec_target *tg, factdb_error *err);
+void exec_target_cleanup(exec_target *tg);
+int exec_update_places(factdb *db, const char *table, const sql_type *ctype, const int *pos, const exec_target *tg,
+                       const exec_result *res, rowset *ret, uint64_t *updated, factdb_error *err);
 /* INSERT ... ON CONFLICT DO UPDATE, inside the thread's write transaction: rows[0..n) are the live rows
  * that proposals (rows of `props`, one column per table column) collided with. q is bound over the table's
  * ncols columns followed by ncols EXCLUDED ones (inputs with table_col >= ncols); its outs are every column's
  * new value and its where the DO UPDATE's WHERE. Each target row passing it is deleted and its new version
- * appended. Sorts rows. Errors: UNIQUE_VIOLATION when a row would be affected twice, and UPDATE's. */
+ * appended. Sorts rows. ret_prop (NULL, or n entries): receives, per row appended to ret, the proposal it
+ * came from. Errors: UNIQUE_VIOLATION when a row would be affected twice, and UPDATE's. */
 typedef struct exec_upsert_row {
     uint64_t chunk;
     uint32_t row;
     size_t proposal;
 } exec_upsert_row;
 int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const rowset *props, exec_upsert_row *rows,
-                size_t n, uint64_t *updated, factdb_error *err);
+                size_t n, rowset *ret, size_t *ret_prop, uint64_t *updated, factdb_error *err);
 /* Appends v (of the column's type) to column col of the appender's current row. */
 typedef struct factdb_appender factdb_appender;
 int exec_append_value(factdb_appender *app, size_t col, const sql_value *v, factdb_error *err);

@@ -18,6 +18,7 @@ typedef struct matches {
     size_t ndc;
     uint64_t rows;
     rowset *out;            /* UPDATE: q->outs of every matching row (NULL for DELETE) */
+    exec_target *tg;        /* UPDATE ... FROM's target: every matching row, its place, and every chunk read */
 } matches;
 
 static void matches_cleanup(matches *m)
@@ -49,14 +50,39 @@ static int live_rows(uint64_t id, uint32_t rows, const unsigned char *old, size_
     return 0;
 }
 
-/* Evaluates q->outs for rows sel[0..m) of the current slice and appends them to out. */
-static int project(eval_thread *th, query *q, const uint32_t *sel, size_t m, rowset *out, factdb_error *err)
+/* Evaluates q->outs for rows sel[0..m) of the current slice and appends them to out, followed by the column
+ * `extra` when not NULL. */
+static int project(eval_thread *th, query *q, const uint32_t *sel, size_t m, rowset *out, vec *extra,
+                   factdb_error *err)
 {
-    vec *ov[FACTDB_MAX_COLUMNS];
+    vec *ov[FACTDB_MAX_COLUMNS + 1];
     for (int i = 0; i < q->nouts; i++)
         if (eval(th, q->outs[i], sel, m, &ov[i]) || (exec_phys(ov[i]->type) == P_STR && eval_strings(th, ov[i], m)))
             return (*err = th->err).code;
+    ov[q->nouts] = extra;
     return rowset_append(out, ov, m, err);
+}
+
+/* UPDATE ... FROM: records chunk `id` (rows, its deletion bitmap `old`) in tg; *at: its index there. */
+static int target_chunk(exec_target *tg, uint64_t id, uint32_t rows, const unsigned char *old, size_t *at,
+                        factdb_error *err)
+{
+    if (tg->nchunks == tg->cap) {
+        size_t cap = tg->cap ? tg->cap * 2 : 16;
+        exec_target_chunk *c = realloc(tg->chunks, cap * sizeof *c);
+        if (!c)
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        tg->chunks = c;
+        tg->cap = cap;
+    }
+    exec_target_chunk *c = &tg->chunks[tg->nchunks];
+    *c = (exec_target_chunk){id, rows, calloc(((size_t)rows + 7) / 8, 1)};
+    if (!c->old)
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    if (old)
+        memcpy(c->old, old, ((size_t)rows + 7) / 8);
+    *at = tg->nchunks++;
+    return 0;
 }
 
 /* Finds the rows of q's table that match q->where, as t (the write transaction bound to the thread) sees
@@ -106,7 +132,10 @@ static int find_matches(factdb *db, query *q, matches *mt, factdb_error *err)
         if (old)
             memcpy(bm, old, ((size_t)rows + 7) / 8);
         uint32_t ndel = 0;
+        size_t tchunk = 0;
         rc = live_rows(id, rows, old, batch.count, phys_of, err);
+        if (!rc && mt->tg)
+            rc = target_chunk(mt->tg, id, rows, old, &tchunk, err);
         for (size_t off = 0; off < batch.count && !rc; off += EXEC_VEC) {
             size_t n = MIN((size_t)EXEC_VEC, batch.count - off);
             for (int c = 0; c < q->ncols; c++) {
@@ -130,8 +159,16 @@ static int find_matches(factdb *db, query *q, matches *mt, factdb_error *err)
                 for (size_t i = 0; i < n; i++)
                     sel[i] = (uint32_t)i;
             }
-            if (m && mt->out && (rc = project(&th, q, sel, m, mt->out, err)))
+            if (m && mt->tg) {
+                int64_t place[EXEC_VEC];
+                for (size_t i = 0; i < m; i++)
+                    place[i] = (int64_t)(tchunk << 32 | phys_of[off + sel[i]]);
+                vec pv = {.type = {TY_BIGINT, 0, 0}, .data = place, .dict = -1};
+                if ((rc = project(&th, q, sel, m, mt->tg->rows, &pv, err)))
+                    break;
+            } else if (m && mt->out && (rc = project(&th, q, sel, m, mt->out, NULL, err))) {
                 break;
+            }
             for (size_t i = 0; i < m; i++) {
                 uint32_t p = phys_of[off + sel[i]];
                 bm[p / 8] |= (unsigned char)(1u << (p % 8));
@@ -176,13 +213,14 @@ typedef struct modify_ctx {
     factdb *db;
     query *q;
     const sql_type *ctype;  /* UPDATE: the table's column types (q->outs are cast to them) */
+    rowset *ret;            /* RETURNING: receives the rows deleted (DELETE: q->outs) or written (UPDATE) */
     uint64_t rows;
 } modify_ctx;
 
 static int delete_apply(store_txn *t, void *ctx, factdb_error *err)
 {
     modify_ctx *m = ctx;
-    matches mt = {0};
+    matches mt = {.out = m->ret};
     int rc = find_matches(m->db, m->q, &mt, err);
     if (!rc && mt.ndc)
         rc = delete_matches(t, m->q->table, &mt, err);
@@ -192,9 +230,9 @@ static int delete_apply(store_txn *t, void *ctx, factdb_error *err)
     return rc;
 }
 
-int exec_delete(factdb *db, query *q, uint64_t *deleted, factdb_error *err)
+int exec_delete(factdb *db, query *q, rowset *ret, uint64_t *deleted, factdb_error *err)
 {
-    modify_ctx m = {.db = db, .q = q};
+    modify_ctx m = {.db = db, .q = q, .ret = ret};
     *deleted = 0;
     int rc = store_write(db, delete_apply, &m, err);
     if (!rc)
@@ -214,29 +252,37 @@ int exec_append_value(factdb_appender *app, size_t col, const sql_value *v, fact
     }
 }
 
-/* Appends the new versions (rowset rs, one column per table column) through an appender: it joins the
- * thread's bound transaction, so they commit with the deletions. */
-static int append_rows(modify_ctx *m, rowset *rs, factdb_error *err)
+/* Appends the new versions through an appender: it joins the thread's bound transaction, so they commit with
+ * the deletions. Row i is rs's row idx[i] (idx NULL: row i), its column k is rs's column col0 + k, cast to
+ * ctype[k]; pos[k]: where column k's value is written in the statement (for errors). */
+static int append_rows_of(factdb *db, const char *table, const sql_type *ctype, const int *pos, const rowset *rs,
+                          int col0, const size_t *idx, size_t n, rowset *ret, factdb_error *err)
 {
+    sql_value row[FACTDB_MAX_COLUMNS];
     factdb_appender *app;
-    int rc = factdb_appender_new(m->db, m->q->table, &app, err);
+    int rc = factdb_appender_new(db, table, &app, err);
     if (rc)
         return rc;
     sql_arena scratch;
     sql_arena_init(&scratch, 0);
-    for (size_t i = 0; i < rs->n && !rc; i++) {
-        for (int k = 0; k < rs->ncols && !rc; k++) {
+    int ncols = rs->ncols - col0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        for (int k = 0; k < ncols && !rc; k++) {
             sql_value v, cv;
-            rowset_get(rs, k, i, &v);
+            rowset_get(rs, col0 + k, idx ? idx[i] : i, &v);
             if (v.null && factdb_appender_column(app, (size_t)k)->not_null)
-                rc = sql_err(err, FACTDB_NOT_NULL, m->q->outs[k]->pos, "null value in column \"%s\" of relation "
+                rc = sql_err(err, FACTDB_NOT_NULL, pos[k], "null value in column \"%s\" of relation "
                              "\"%s\" violates not-null constraint", factdb_appender_column(app, (size_t)k)->name,
-                             m->q->table);
-            else if (!(rc = exec_cast_value(&v, m->ctype[k], m->q->outs[k]->pos, &scratch, &cv, err)))
+                             table);
+            else if (!(rc = exec_cast_value(&v, ctype[k], pos[k], &scratch, &cv, err)))
                 rc = exec_append_value(app, (size_t)k, &cv, err);
+            if (!rc)
+                row[k] = cv;
         }
         if (!rc)
             rc = factdb_append_row_end(app, err);
+        if (!rc && ret)  /* RETURNING: the new row as stored */
+            rc = rowset_add_row(ret, row, err);
         if ((i & 1023) == 1023) {
             sql_arena_cleanup(&scratch);
             sql_arena_init(&scratch, 0);
@@ -247,6 +293,14 @@ static int append_rows(modify_ctx *m, rowset *rs, factdb_error *err)
         rc = factdb_appender_commit(app, err);
     factdb_appender_free(app);
     return rc;
+}
+
+static int append_rows(modify_ctx *m, rowset *rs, factdb_error *err)
+{
+    int pos[FACTDB_MAX_COLUMNS];
+    for (int k = 0; k < m->q->nouts && k < FACTDB_MAX_COLUMNS; k++)
+        pos[k] = m->q->outs[k]->pos;
+    return append_rows_of(m->db, m->q->table, m->ctype, pos, rs, 0, NULL, rs->n, m->ret, err);
 }
 
 static int update_apply(store_txn *t, void *ctx, factdb_error *err)
@@ -271,13 +325,121 @@ static int update_apply(store_txn *t, void *ctx, factdb_error *err)
     return rc;
 }
 
-int exec_update(factdb *db, query *q, const sql_type *ctype, uint64_t *updated, factdb_error *err)
+int exec_update(factdb *db, query *q, const sql_type *ctype, rowset *ret, uint64_t *updated, factdb_error *err)
 {
-    modify_ctx m = {.db = db, .q = q, .ctype = ctype};
+    modify_ctx m = {.db = db, .q = q, .ctype = ctype, .ret = ret};
     *updated = 0;
     int rc = store_write(db, update_apply, &m, err);
     if (!rc)
         *updated = m.rows;
+    return rc;
+}
+
+/* ---- UPDATE ... FROM ---- */
+
+int exec_target_read(factdb *db, query *q, exec_target *tg, factdb_error *err)
+{
+    sql_type types[FACTDB_MAX_COLUMNS + 1];
+    for (int i = 0; i < q->nouts; i++)
+        types[i] = q->outs[i]->type;
+    types[q->nouts] = (sql_type){TY_BIGINT, 0, 0};
+    memset(tg, 0, sizeof *tg);
+    if (!(tg->rows = calloc(1, sizeof *tg->rows)))
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    int rc = rowset_init(tg->rows, q->nouts + 1, types, NULL, 0, err);
+    if (rc) {
+        free(tg->rows);
+        tg->rows = NULL;
+        return rc;
+    }
+    matches mt = {.tg = tg};
+    rc = find_matches(db, q, &mt, err);
+    matches_cleanup(&mt);
+    return rc;
+}
+
+void exec_target_cleanup(exec_target *tg)
+{
+    for (size_t i = 0; i < tg->nchunks; i++)
+        free(tg->chunks[i].old);
+    free(tg->chunks);
+    if (tg->rows)
+        exec_rowset_free(tg->rows);
+    memset(tg, 0, sizeof *tg);
+}
+
+typedef struct placed {
+    int64_t place;
+    size_t row;             /* in the result's order */
+} placed;
+
+static int cmp_placed(const void *x, const void *y)
+{
+    const placed *a = x, *b = y;
+    if (a->place != b->place)
+        return a->place < b->place ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+int exec_update_places(factdb *db, const char *table, const sql_type *ctype, const int *pos, const exec_target *tg,
+                       const exec_result *res, rowset *ret, uint64_t *updated, factdb_error *err)
+{
+    *updated = 0;
+    store_txn *t = store_xact_current(db);  /* the caller runs inside store_write */
+    if (!t)
+        return base_err(err, FACTDB_INTERNAL, "UPDATE ... FROM outside a write transaction");
+    placed *pl = malloc((res->n ? res->n : 1) * sizeof *pl);
+    size_t *keep = malloc((res->n ? res->n : 1) * sizeof *keep);
+    matches mt = {0};
+    int rc = 0;
+    if (!pl || !keep || !(mt.dc = calloc(tg->nchunks ? tg->nchunks : 1, sizeof *mt.dc))) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < res->n; i++) {
+        sql_value v;
+        rowset_get(res->rs, 0, res->idx[i], &v);
+        pl[i] = (placed){v.i, res->idx[i]};
+    }
+    /* a target row joined to several FROM rows is updated once, with the first of them (PostgreSQL: an
+     * arbitrary one) */
+    qsort(pl, res->n, sizeof *pl, cmp_placed);
+    size_t nk = 0;
+    for (size_t i = 0; i < res->n && !rc; i++) {
+        if (i && pl[i].place == pl[i - 1].place)
+            continue;
+        size_t ci = (size_t)((uint64_t)pl[i].place >> 32);
+        uint32_t row = (uint32_t)pl[i].place;
+        if (ci >= tg->nchunks || row >= tg->chunks[ci].rows) {
+            rc = base_err(err, FACTDB_INTERNAL, "UPDATE ... FROM: a row's place is out of range");
+            break;
+        }
+        keep[nk++] = pl[i].row;
+        if (!mt.ndc || mt.dc[mt.ndc - 1].id != tg->chunks[ci].id) {
+            const exec_target_chunk *c = &tg->chunks[ci];
+            unsigned char *bm = malloc(((size_t)c->rows + 7) / 8);
+            if (!bm) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory");
+                break;
+            }
+            memcpy(bm, c->old, ((size_t)c->rows + 7) / 8);
+            mt.dc[mt.ndc++] = (del_chunk){c->id, 0, bm};
+        }
+        del_chunk *d = &mt.dc[mt.ndc - 1];
+        d->bitmap[row / 8] |= (unsigned char)(1u << (row % 8));
+        d->ndel++;
+        mt.rows++;
+    }
+    if (!rc && mt.ndc)
+        rc = delete_matches(t, table, &mt, err);
+    if (!rc && nk)
+        rc = append_rows_of(db, table, ctype, pos, res->rs, 1, keep, nk, ret, err);
+    if (!rc)
+        *updated = mt.rows;
+out:
+    matches_cleanup(&mt);
+    free(pl);
+    free(keep);
     return rc;
 }
 
@@ -311,6 +473,7 @@ typedef struct upsert_run {
     uint8_t *gvalid;        /* per q input: EXEC_VEC validity bytes */
     eval_thread th;
     rowset *out;
+    size_t *prop;           /* NULL, or per row of out: the proposal it comes from */
 } upsert_run;
 
 /* Evaluates the new rows for targets t[0..m) of one batch, rows phys_idx[] of it; keeps in sel_out those whose
@@ -354,7 +517,9 @@ static int upsert_slice(upsert_run *u, const factdb_batch *b, const exec_upsert_
         for (size_t i = 0; i < m; i++)
             keep[i] = (uint32_t)i;
     }
-    return *nkeep ? project(&u->th, q, keep, *nkeep, u->out, err) : 0;
+    for (size_t i = 0; u->prop && i < *nkeep; i++)
+        u->prop[u->out->n + i] = t[keep[i]].proposal;
+    return *nkeep ? project(&u->th, q, keep, *nkeep, u->out, NULL, err) : 0;
 }
 
 /* Reads the target rows (sorted by place) in one scan and computes their new versions; fills mt. */
@@ -469,7 +634,7 @@ static int upsert_find(factdb *db, upsert_run *u, exec_upsert_row *rows, size_t 
 }
 
 int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const rowset *props, exec_upsert_row *rows,
-                size_t n, uint64_t *updated, factdb_error *err)
+                size_t n, rowset *ret, size_t *ret_prop, uint64_t *updated, factdb_error *err)
 {
     *updated = 0;
     qsort(rows, n, sizeof *rows, cmp_target);
@@ -487,9 +652,9 @@ int exec_upsert(factdb *db, query *q, int ncols, const sql_type *ctype, const ro
     int rc = rowset_init(&out, q->nouts, types, NULL, 0, err);
     if (rc)
         return rc;
-    upsert_run u = {.q = q, .ncols = ncols, .props = props, .out = &out};
+    upsert_run u = {.q = q, .ncols = ncols, .props = props, .out = &out, .prop = ret_prop};
     matches mt = {0};
-    modify_ctx m = {.db = db, .q = q, .ctype = ctype};
+    modify_ctx m = {.db = db, .q = q, .ctype = ctype, .ret = ret};
     store_txn *t = store_xact_current(db);  /* the caller runs inside store_write */
     if (!t)
         rc = base_err(err, FACTDB_INTERNAL, "ON CONFLICT DO UPDATE outside a write transaction");

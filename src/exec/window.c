@@ -226,7 +226,8 @@ static int lag_lead(wctx *x, const int64_t *p, size_t n)
             }
             off = o.i;
         }
-        int64_t t = (int64_t)i + (k->fn == WF_LAG ? -off : off);
+        /* an offset beyond the partition (any size up to bigint's extremes) reaches no row */
+        int64_t t = off > (int64_t)n || off < -(int64_t)n ? -1 : (int64_t)i + (k->fn == WF_LAG ? -off : off);
         sql_value v;
         if (t >= 0 && t < (int64_t)n)
             rowset_get(x->in, k->arg[0], (size_t)p[t], &v);

@@ -789,7 +789,8 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     }
     bool csv = wants_csv(c);
     char extra[160];
-    if (out.has_rows)
+    /* rows of a statement that also wrote (INSERT ... RETURNING) carry its command too */
+    if (out.has_rows && !strncmp(out.tag, "SELECT", 6))
         snprintf(extra, sizeof extra, ",\"elapsed_ms\":%.3f,\"data_version\":%llu", elapsed,
                  (unsigned long long)out.data_version);
     else

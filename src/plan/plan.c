@@ -28,12 +28,6 @@
 
 #define MAX_LEAVES 64
 
-struct plan_cte {
-    plan_cte *next;
-    sql_cte *cte;
-    plan_node *node;        /* planned on first use */
-};
-
 int pl_perr(plan_ctx *c, int code, int pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int pl_perr(plan_ctx *c, int code, int pos, const char *fmt, ...)
 {
@@ -710,6 +704,8 @@ int pl_view(plan_ctx *c, const char *name, int pos, plan_node **out, char ***nam
 /* Flattens a FROM tree: inner and cross joins into leaves and conjuncts; an outer join is one leaf. */
 static int flatten(plan_ctx *c, sql_from *f, problem *pb, sql_select *owner)
 {
+    if (f->kind == F_JOIN && f->on && owner && owner->from && pl_check_on_scope(c, owner->from, f))
+        return c->err->code;
     if (f->kind == F_JOIN && (f->join == J_INNER || f->join == J_CROSS)) {
         int first_right, first_left = pb->n;
         if (flatten(c, f->left, pb, owner))

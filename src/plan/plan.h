@@ -105,6 +105,10 @@ void plan_done(plan_ctx *c);
 int plan_select(plan_ctx *c, sql_select *s, plan_node **out);
 /* Runs the plan; the root's result is moved into *res (the caller frees it with exec_result_free). */
 int plan_execute(plan_ctx *c, plan_node *root, exec_result *res);
+/* Makes rows rs (kept until plan_done, which frees them) a relation that FROM can name as `name` while c
+ * plans (views do not see it), as a WITH query would be: columns names[0..rs->ncols), the last nhidden of
+ * them left out of SELECT * (named only with a qualifier). UPDATE ... FROM names its target so. */
+int plan_relation(plan_ctx *c, const char *name, rowset *rs, char *const *names, int nhidden, factdb_error *err);
 /* EXPLAIN [ANALYZE]: one text line per node, indented by depth, appended to out (a one-column rowset). */
 int plan_explain(plan_ctx *c, plan_node *root, bool analyze, rowset *out);
 

@@ -6,6 +6,12 @@
 
 typedef struct leaf leaf;
 
+struct plan_cte {
+    plan_cte *next;
+    sql_cte *cte;
+    plan_node *node;        /* planned on first use */
+};
+
 /* A growable list of parse trees in the statement's arena. */
 typedef struct ast_vec {
     ast **v;
@@ -42,6 +48,9 @@ int pl_sysview(plan_ctx *c, const char *name, plan_node **out);
 /* Views (CREATE VIEW): whether a FROM name is one, and its query planned as a node. */
 bool pl_view_exists(plan_ctx *c, const char *name);
 int pl_view(plan_ctx *c, const char *name, int pos, plan_node **out, char ***names, int *nnames);
+/* scope.c: INVALID_ARGUMENT when join's ON names (qualified) a table of `whole`, the FROM clause, that is
+ * not one of the join's own sides (PostgreSQL's "invalid reference to FROM-clause entry"). */
+int pl_check_on_scope(plan_ctx *c, const sql_from *whole, const sql_from *join);
 /* Runs a node (its inputs first) unless it has run; its rows are then in n->rs. */
 int pl_run_node(plan_ctx *c, plan_node *n);
 

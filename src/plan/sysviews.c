@@ -1,10 +1,11 @@
 /* sysviews.c: information_schema and pg_catalog, the handful of system views that tools read to list
  * tables and columns with SQL (SQLAlchemy's and psql's reflection, BI tools' schema browsers). Each is made
  * from the catalog when a query names it, as a node whose rows are ready; its columns carry PostgreSQL's
- * names and the values PostgreSQL shows for the same schema (one schema, "public"; views would be "VIEW").
- * Names: information_schema.tables, .columns, .schemata; pg_catalog.pg_tables, pg_namespace, pg_class,
- * pg_attribute, pg_type (pg_catalog's also unqualified, as PostgreSQL's search path finds them, when no
- * table has the name). */
+ * names and the values PostgreSQL shows for the same schema (one schema, "public"). Views (CREATE VIEW) are
+ * listed with the tables (table_type VIEW, relkind 'v'), their columns as planning their query gives them.
+ * Names: information_schema.tables, .columns, .schemata, .views; pg_catalog.pg_tables, pg_views,
+ * pg_namespace, pg_class, pg_attribute, pg_type (pg_catalog's also unqualified, as PostgreSQL's search path
+ * finds them, when no table has the name). */
 #include "plan_int.h"
 #include "store/store.h"
 #include <stdio.h>
@@ -38,12 +39,19 @@ static const char *const PT_COLS[] = {"schemaname", "tablename", "tableowner", "
 static const int PT_TYPES[] = {C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_BOOL, C_BOOL, C_BOOL, C_BOOL};
 static const char *const NS_COLS[] = {"oid", "nspname"};
 static const int NS_TYPES[] = {C_BIGINT, C_TEXT};
-static const char *const CL_COLS[] = {"oid", "relname", "relnamespace", "relkind", "reltuples", "relnatts"};
-static const int CL_TYPES[] = {C_BIGINT, C_TEXT, C_BIGINT, C_TEXT, C_BIGINT, C_INT};
+static const char *const CL_COLS[] = {"oid", "relname", "relnamespace", "relkind", "reltuples", "relnatts",
+                                      "relpersistence"};
+static const int CL_TYPES[] = {C_BIGINT, C_TEXT, C_BIGINT, C_TEXT, C_BIGINT, C_INT, C_TEXT};
 static const char *const AT_COLS[] = {"attrelid", "attname", "atttypid", "attnum", "attnotnull", "attisdropped"};
 static const int AT_TYPES[] = {C_BIGINT, C_TEXT, C_BIGINT, C_INT, C_BOOL, C_BOOL};
 static const char *const TY_COLS[] = {"oid", "typname"};
 static const int TY_TYPES[] = {C_BIGINT, C_TEXT};
+static const char *const V_COLS[] = {"table_catalog", "table_schema", "table_name", "view_definition", "check_option",
+                                     "is_updatable", "is_insertable_into", "is_trigger_updatable",
+                                     "is_trigger_deletable", "is_trigger_insertable_into"};
+static const int V_TYPES[] = {C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_TEXT, C_TEXT};
+static const char *const PV_COLS[] = {"schemaname", "viewname", "viewowner", "definition"};
+static const int PV_TYPES[] = {C_TEXT, C_TEXT, C_TEXT, C_TEXT};
 
 #define VIEW(n, c, t) {n, c, t, (int)ARRAY_LEN(c)}
 static const sysview VIEWS[] = {
@@ -51,13 +59,20 @@ static const sysview VIEWS[] = {
     VIEW("information_schema.schemata", S_COLS, S_TYPES),   VIEW("pg_catalog.pg_tables", PT_COLS, PT_TYPES),
     VIEW("pg_catalog.pg_namespace", NS_COLS, NS_TYPES),     VIEW("pg_catalog.pg_class", CL_COLS, CL_TYPES),
     VIEW("pg_catalog.pg_attribute", AT_COLS, AT_TYPES),     VIEW("pg_catalog.pg_type", TY_COLS, TY_TYPES),
+    VIEW("information_schema.views", V_COLS, V_TYPES),      VIEW("pg_catalog.pg_views", PV_COLS, PV_TYPES),
 };
 
-/* PostgreSQL's oids for the types factdb has, and the public namespace's. */
-enum { NS_PUBLIC = 2200, NS_CATALOG = 11, NS_INFO = 13000, TABLE_OID_BASE = 16384 };
+/* PostgreSQL's oids for the types factdb has, and the public namespace's. A view's oid is VIEW_OID_BASE plus
+ * a hash of its name (views have no id; the same view has the same oid in every system view). */
+enum { NS_PUBLIC = 2200, NS_CATALOG = 11, NS_INFO = 13000, TABLE_OID_BASE = 16384, VIEW_OID_BASE = 1 << 30 };
+
+/* A view's column of type interval (no table column has that type). */
+#define FT_INTERVAL ((factdb_type)100)
 
 static int type_oid(factdb_type t)
 {
+    if (t == FT_INTERVAL)
+        return 1186;
     switch (t) {
     case FACTDB_BOOLEAN: return 16;
     case FACTDB_INTEGER: return 23;
@@ -73,6 +88,8 @@ static int type_oid(factdb_type t)
 
 static const char *data_type(factdb_type t)
 {
+    if (t == FT_INTERVAL)
+        return "interval";
     switch (t) {
     case FACTDB_BOOLEAN: return "boolean";
     case FACTDB_INTEGER: return "integer";
@@ -88,6 +105,8 @@ static const char *data_type(factdb_type t)
 
 static const char *udt_name(factdb_type t)
 {
+    if (t == FT_INTERVAL)
+        return "interval";
     switch (t) {
     case FACTDB_BOOLEAN: return "bool";
     case FACTDB_INTEGER: return "int4";
@@ -146,7 +165,122 @@ static int add_row(plan_ctx *c, rowset *rs, const sysview *v, const cell *cells)
 #define NUL ((cell){.null = true})
 #define YESNO(b) TXT((b) ? "YES" : "NO")
 
-static int fill(plan_ctx *c, const sysview *v, rowset *rs, const factdb_table_info *list, size_t n)
+/* The views, as tables to list: columns from planning each view (none when it cannot be planned now,
+ * e.g. a table it reads was dropped), its text in sql[]. */
+typedef struct view_set {
+    factdb_table_info *info;
+    char **sql;
+    size_t n, cap;
+} view_set;
+
+static void view_set_free(view_set *vs)
+{
+    for (size_t i = 0; i < vs->n; i++) {
+        free(vs->info[i].cols);
+        free(vs->sql[i]);
+    }
+    free(vs->info);
+    free(vs->sql);
+}
+
+static int64_t view_oid(const char *name)
+{
+    uint32_t h = 2166136261u;  /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return VIEW_OID_BASE + (int64_t)(h & 0x3fffffff);
+}
+
+static factdb_type ftype_of(sql_type t)
+{
+    switch (t.id) {
+    case TY_BOOL: return FACTDB_BOOLEAN;
+    case TY_INT: return FACTDB_INTEGER;
+    case TY_BIGINT: return FACTDB_BIGINT;
+    case TY_DOUBLE: return FACTDB_DOUBLE;
+    case TY_NUMERIC: return FACTDB_DECIMAL;
+    case TY_DATE: return FACTDB_DATE;
+    case TY_TIMESTAMP: return FACTDB_TIMESTAMP;
+    case TY_TIMESTAMPTZ: return FACTDB_TIMESTAMPTZ;
+    case TY_INTERVAL: return FT_INTERVAL;
+    default: return FACTDB_TEXT;
+    }
+}
+
+typedef struct view_names {
+    plan_ctx *c;
+    view_set *vs;
+} view_names;
+
+static int add_view_name(void *ctx, const char *name)
+{
+    view_names *w = ctx;
+    view_set *vs = w->vs;
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 8;
+        factdb_table_info *i = realloc(vs->info, cap * sizeof *i);
+        if (i)
+            vs->info = i;
+        char **q = realloc(vs->sql, cap * sizeof *q);
+        if (q)
+            vs->sql = q;
+        if (!i || !q)
+            return pl_nomem(w->c);
+        vs->cap = cap;
+    }
+    memset(&vs->info[vs->n], 0, sizeof vs->info[vs->n]);
+    snprintf(vs->info[vs->n].name, sizeof vs->info[vs->n].name, "%s", name);
+    vs->sql[vs->n++] = NULL;
+    return 0;
+}
+
+/* Fills vs with every view, its text, and (cols) its columns. */
+static int view_set_get(plan_ctx *c, bool cols, view_set *vs)
+{
+    store_txn *t;
+    bool borrowed;
+    int rc = store_txn_read_db(c->db, &t, &borrowed, c->err);
+    if (rc)
+        return rc;
+    view_names w = {c, vs};
+    rc = store_view_each(t, add_view_name, &w, c->err);
+    for (size_t i = 0; i < vs->n && !rc; i++) {
+        store_view sv;
+        if (!(rc = store_view_get(t, vs->info[i].name, &sv, c->err))) {
+            if (!(vs->sql[i] = malloc(sv.len + 1)))
+                rc = pl_nomem(c);
+            else
+                memcpy(vs->sql[i], sv.sql, sv.len), vs->sql[i][sv.len] = 0;
+            store_view_free(&sv);
+        }
+    }
+    store_txn_end(t, borrowed);
+    for (size_t i = 0; i < vs->n && !rc && cols; i++) {
+        plan_node *n;
+        char **names;
+        int nnames, saved = c->views_expanded;
+        if (pl_view(c, vs->info[i].name, 1, &n, &names, &nnames)) {
+            if (c->err->code == FACTDB_NOMEM)
+                return c->err->code;
+            base_err_clear(c->err);  /* listed without columns */
+            c->views_expanded = saved;
+            continue;
+        }
+        c->views_expanded = saved;
+        factdb_table_info *ti = &vs->info[i];
+        if (!(ti->cols = calloc((size_t)(n->ncols ? n->ncols : 1), sizeof *ti->cols)))
+            return pl_nomem(c);
+        ti->ncols = (size_t)n->ncols;
+        for (int k = 0; k < n->ncols; k++) {
+            snprintf(ti->cols[k].name, sizeof ti->cols[k].name, "%s", k < nnames ? names[k] : n->names[k]);
+            ti->cols[k].type = ftype_of(n->types[k]);
+        }
+    }
+    return rc;
+}
+
+static int fill(plan_ctx *c, const sysview *v, rowset *rs, const factdb_table_info *list, size_t n,
+                const view_set *vs)
 {
     const char *view = strchr(v->name, '.') + 1;
     int rc = 0;
@@ -174,19 +308,30 @@ static int fill(plan_ctx *c, const sysview *v, rowset *rs, const factdb_table_in
         }
         return rc;
     }
-    for (size_t t = 0; t < n && !rc; t++) {
-        const factdb_table_info *ti = &list[t];
-        int64_t oid = TABLE_OID_BASE + (int64_t)ti->id;
+    for (size_t t = 0; t < n + vs->n && !rc; t++) {
+        bool isview = t >= n;
+        const factdb_table_info *ti = isview ? &vs->info[t - n] : &list[t];
+        int64_t oid = isview ? view_oid(ti->name) : TABLE_OID_BASE + (int64_t)ti->id;
         if (!strcmp(view, "tables")) {
-            cell r[] = {TXT("factdb"), TXT("public"), TXT(ti->name), TXT("BASE TABLE"), NUL, NUL, NUL, NUL, NUL,
-                        TXT("YES"), TXT("NO"), NUL};
+            cell r[] = {TXT("factdb"), TXT("public"), TXT(ti->name), TXT(isview ? "VIEW" : "BASE TABLE"), NUL, NUL,
+                        NUL, NUL, NUL, TXT(isview ? "NO" : "YES"), TXT("NO"), NUL};
             rc = add_row(c, rs, v, r);
         } else if (!strcmp(view, "pg_tables")) {
             cell r[] = {TXT("public"), TXT(ti->name), TXT("factdb"), NUL, NUM(0), NUM(0), NUM(0), NUM(0)};
-            rc = add_row(c, rs, v, r);
+            if (!isview)
+                rc = add_row(c, rs, v, r);
+        } else if (!strcmp(view, "views")) {
+            cell r[] = {TXT("factdb"), TXT("public"), TXT(ti->name), TXT(isview ? vs->sql[t - n] : NULL),
+                        TXT("NONE"), TXT("NO"), TXT("NO"), TXT("NO"), TXT("NO"), TXT("NO")};
+            if (isview)
+                rc = add_row(c, rs, v, r);
+        } else if (!strcmp(view, "pg_views")) {
+            cell r[] = {TXT("public"), TXT(ti->name), TXT("factdb"), TXT(isview ? vs->sql[t - n] : NULL)};
+            if (isview)
+                rc = add_row(c, rs, v, r);
         } else if (!strcmp(view, "pg_class")) {
-            cell r[] = {NUM(oid), TXT(ti->name), NUM(NS_PUBLIC), TXT("r"), NUM((int64_t)ti->row_count),
-                        NUM((int64_t)ti->ncols)};
+            cell r[] = {NUM(oid), TXT(ti->name), NUM(NS_PUBLIC), TXT(isview ? "v" : "r"),
+                        NUM(isview ? -1 : (int64_t)ti->row_count), NUM((int64_t)ti->ncols), TXT("p")};
             rc = add_row(c, rs, v, r);
         } else {
             for (size_t k = 0; k < ti->ncols && !rc; k++) {
@@ -212,33 +357,6 @@ static int fill(plan_ctx *c, const sysview *v, rowset *rs, const factdb_table_in
             }
         }
     }
-    return rc;
-}
-
-typedef struct view_rows {
-    plan_ctx *c;
-    const sysview *v;
-    rowset *rs;
-} view_rows;
-
-static int add_view(void *ctx, const char *name)
-{
-    view_rows *w = ctx;
-    cell r[] = {TXT("factdb"), TXT("public"), TXT(name), TXT("VIEW"), NUL, NUL, NUL, NUL, NUL, TXT("NO"), TXT("NO"), NUL};
-    return add_row(w->c, w->rs, w->v, r);
-}
-
-/* information_schema.tables lists views too (table_type VIEW). */
-static int add_views(plan_ctx *c, const sysview *v, rowset *rs)
-{
-    store_txn *t;
-    bool borrowed;
-    int rc = store_txn_read_db(c->db, &t, &borrowed, c->err);
-    if (rc)
-        return rc;
-    view_rows w = {c, v, rs};
-    rc = store_view_each(t, add_view, &w, c->err);
-    store_txn_end(t, borrowed);
     return rc;
 }
 
@@ -281,10 +399,17 @@ int pl_sysview(plan_ctx *c, const char *name, plan_node **out)
     size_t nt = 0;
     if ((rc = factdb_table_list(c->db, &list, &nt, c->err)))
         return rc;
-    rc = fill(c, v, rs, list, nt);
+    /* the views: their columns only where columns are listed (planning each view costs) */
+    view_set vs = {0};
+    const char *what = strchr(v->name, '.') + 1;
+    bool cols = !strcmp(what, "columns") || !strcmp(what, "pg_attribute") || !strcmp(what, "pg_class");
+    if (strcmp(what, "schemata") && strcmp(what, "pg_namespace") && strcmp(what, "pg_type") &&
+        strcmp(what, "pg_tables"))
+        rc = view_set_get(c, cols, &vs);
+    if (!rc)
+        rc = fill(c, v, rs, list, nt, &vs);
+    view_set_free(&vs);
     factdb_table_list_free(list, nt);
-    if (!rc && !strcmp(v->name, "information_schema.tables"))
-        rc = add_views(c, v, rs);
     if (rc)
         return rc;
     n->rs = rs;

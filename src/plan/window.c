@@ -221,7 +221,8 @@ static int range_bound(wplan *w, ast *key, ast *off, bool sub, int *idx)
         return pl_nomem(w->c);
     args[0] = key;
     args[1] = off;
-    *b = (ast){.kind = A_BIN, .op = sub ? "-" : "+", .pos = off->pos, .args = args, .nargs = 2,
+    /* distinct: integers widen to numeric (bind.c), so a bound past bigint's range reaches the end */
+    *b = (ast){.kind = A_BIN, .op = sub ? "-" : "+", .pos = off->pos, .args = args, .nargs = 2, .distinct = true,
                .depth = MAX(key->depth, off->depth) + 1};
     return piece(w, b, idx);
 }
@@ -247,6 +248,9 @@ static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
         }
     if (x->distinct)
         return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "DISTINCT is not implemented for window functions");
+    if (x->agg_order_pos)
+        return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->agg_order_pos, "aggregate ORDER BY is not implemented for "
+                       "window functions; order the window instead: OVER (ORDER BY ...)");
     if (x->filter && !is_aggregate(x))
         return pl_perr(c, FACTDB_INVALID_ARGUMENT, x->pos, "FILTER is not implemented for non-aggregate window "
                                                            "functions");
@@ -276,6 +280,21 @@ static int add_call(wplan *w, const sql_select *s, ast *x, int *idx)
         return pl_nomem(c);
     for (int i = 0; i < NARGS; i++)
         a[i] = -1;
+    /* ntile(NULL), lag(x, NULL), lead(x, NULL): a NULL of type integer (PostgreSQL's: the result is NULL) */
+    bool lagish = !strcmp(x->name, "lag") || !strcmp(x->name, "lead");
+    for (int i = 0; i < x->nargs; i++) {
+        ast *y = x->args[i];
+        if (((lagish && i == 1) || (!strcmp(x->name, "ntile") && i == 0)) && y->kind == A_CONST && y->lit == L_NULL) {
+            ast *cast = pl_alloc(c, sizeof *cast);
+            ast **cargs = pl_alloc(c, sizeof *cargs);
+            if (!cast || !cargs)
+                return pl_nomem(c);
+            cargs[0] = y;
+            *cast = (ast){.kind = A_CAST, .pos = y->pos, .cast_type = {TY_INT, 0, 0}, .args = cargs, .nargs = 1,
+                          .depth = y->depth + 1};
+            x->args[i] = cast;
+        }
+    }
     for (int i = 0; i < x->nargs; i++)
         if (inner_piece(w, x->args[i], &a[i]))
             return c->err->code;

@@ -274,6 +274,16 @@ static sql_value text_value(const char *s)
 }
 
 /* ---- statements ---- */
+/* RETURNING: the rows a write produced, gathered while it runs (the table's columns, of its types). */
+typedef struct ret_rows {
+    rowset rs;
+    bool ready;
+    size_t nprops;          /* INSERT: rows proposed (the first nprops of rs) */
+    unsigned char *skip;    /* INSERT ... ON CONFLICT: per proposal, 1 = not inserted */
+    size_t skip_cap;
+    size_t *upd_prop;       /* DO UPDATE: per row of rs past nprops, the proposal it answers */
+} ret_rows;
+
 typedef struct stmt_ctx {
     factdb_session *s;
     sql_arena *a;
@@ -286,7 +296,22 @@ typedef struct stmt_ctx {
      * table takes instead of running the query again */
     exec_result *pre;
     query *pre_q;
+    ret_rows *ret;          /* the statement has RETURNING: its rows go here */
 } stmt_ctx;
+
+/* The RETURNING rowset of c, made on first use with the table's types; NULL without RETURNING. */
+static rowset *ret_rowset(stmt_ctx *c, int ncols, const sql_type *types, int *rc)
+{
+    *rc = 0;
+    if (!c->ret)
+        return NULL;
+    if (!c->ret->ready) {
+        if ((*rc = rowset_init(&c->ret->rs, ncols, types, NULL, 0, c->err)))
+            return NULL;
+        c->ret->ready = true;
+    }
+    return &c->ret->rs;
+}
 
 static int64_t now_us(void)
 {
@@ -659,12 +684,25 @@ typedef struct conflict_count {
     unsigned char (*keys)[STORE_UNIQUE_KEY_MAX];
     uint32_t *key_len;
     size_t n, cap;
+    ret_rows *ret;              /* RETURNING: the proposals skipped are marked in ret->skip */
 } conflict_count;
 
 static int count_conflict(void *ctx, uint64_t row, const store_conflict *cf, factdb_error *err)
 {
     conflict_count *cc = ctx;
     cc->skipped++;
+    if (cc->ret) {
+        if (row >= cc->ret->skip_cap) {
+            size_t cap = (size_t)row * 2 + 64;
+            unsigned char *k = realloc(cc->ret->skip, cap);
+            if (!k)
+                return base_err(err, FACTDB_NOMEM, "out of memory");
+            memset(k + cc->ret->skip_cap, 0, cap - cc->ret->skip_cap);
+            cc->ret->skip = k;
+            cc->ret->skip_cap = cap;
+        }
+        cc->ret->skip[row] = 1;
+    }
     if (!cc->upsert)
         return 0;
     if (cf->with_chunk >= cc->start_next)
@@ -963,6 +1001,7 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
         return rc;
     size_t ncols = factdb_appender_ncols(app);
     conflict_count own = {0}, *cc = up ? up : &own;
+    cc->ret = c->ret;
     if (st->on_conflict) {
         int only;
         if ((rc = conflict_target(c, st, store_appender_table(app), &only)))
@@ -1008,6 +1047,13 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
         for (size_t k = 0; k < ncols; k++)
             up->full[k] = (sql_value){.type = ctype[k], .null = true};
     }
+    /* RETURNING: each proposed row as stored (columns not named are NULL) */
+    rowset *ret = ret_rowset(c, (int)ncols, ctype, &rc);
+    sql_value rfull[FACTDB_MAX_COLUMNS];
+    for (size_t k = 0; k < ncols; k++)
+        rfull[k] = (sql_value){.type = ctype[k], .null = true};
+    if (rc)
+        goto out;
     uint64_t rows = 0;
     if (st->select) {
         query q;
@@ -1031,9 +1077,12 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                     rc = exec_append_value(app, (size_t)target[k], &cv, c->err);
                 if (up)
                     up->full[target[k]] = cv;
+                rfull[target[k]] = cv;
             }
             if (!rc && !(rc = factdb_append_row_end(app, c->err)))
                 rc = keep_proposal(up, c->err);
+            if (!rc && ret)
+                rc = rowset_add_row(ret, rfull, c->err);
             if (rc && !c->err->line)
                 c->err->line = (int64_t)i + 1;
             rows++;
@@ -1059,6 +1108,7 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                     rc = exec_append_value(app, (size_t)target[k], &v, c->err);
                 if (up)
                     up->full[target[k]] = v;
+                rfull[target[k]] = v;
                 if (rc && !c->err->position)
                     c->err->position = st->rows[i][k]->pos;
             }
@@ -1066,6 +1116,8 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                 c->err->position = st->rows[i][0]->pos;
             if (!rc)
                 rc = keep_proposal(up, c->err);
+            if (!rc && ret)
+                rc = rowset_add_row(ret, rfull, c->err);
             rows++;
         }
     }
@@ -1081,6 +1133,8 @@ static int insert_rows(stmt_ctx *c, sql_stmt *st, factdb_result *r, conflict_cou
                                ? st->rows[c->err->line - 1][0]->pos : st->pos;
     if (!rc) {
         snprintf(r->tag, sizeof r->tag, "INSERT 0 %llu", (unsigned long long)(rows - cc->skipped));
+        if (c->ret)
+            c->ret->nprops = (size_t)rows;
     }
 out:
     factdb_appender_free(app);
@@ -1180,11 +1234,20 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     sql_select sel;
     memset(&sel, 0, sizeof sel);
     ast one = {.kind = A_CONST, .lit = L_TRUE, .pos = st->pos};
-    ast *items[1] = {&one};
-    char *aliases[1] = {NULL};
+    ast *items[FACTDB_MAX_COLUMNS] = {&one};
+    char *aliases[FACTDB_MAX_COLUMNS] = {NULL};
+    ast cols[FACTDB_MAX_COLUMNS];
     sel.items = items;
     sel.aliases = aliases;
     sel.nitems = 1;
+    if (c->ret) {  /* RETURNING: the rows deleted, every column */
+        for (size_t k = 0; k < ti.ncols && k < FACTDB_MAX_COLUMNS; k++) {
+            cols[k] = (ast){.kind = A_COLUMN, .pos = st->pos, .name = ti.cols[k].name, .depth = 1};
+            items[k] = &cols[k];
+            aliases[k] = NULL;
+        }
+        sel.nitems = (int)ti.ncols;
+    }
     sel.table = st->table;
     sel.table_pos = st->table_pos;
     sel.where = st->where;
@@ -1198,8 +1261,12 @@ static int do_delete(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     }
     factdb_table_info_free(&ti);
     uint64_t n = 0;
+    sql_type types[FACTDB_MAX_COLUMNS];
+    for (int i = 0; !rc && c->ret && i < q.nouts; i++)
+        types[i] = q.outs[i]->type;
+    rowset *ret = rc ? NULL : ret_rowset(c, q.nouts, types, &rc);
     if (!rc)
-        rc = exec_delete(c->s->db, &q, &n, c->err);
+        rc = exec_delete(c->s->db, &q, ret, &n, c->err);
     if (!rc)
         snprintf(r->tag, sizeof r->tag, "DELETE %llu", (unsigned long long)n);
     return rc;
@@ -1254,8 +1321,212 @@ static int check_assignments(stmt_ctx *c, const factdb_table_info *ti, ast **ite
     return 0;
 }
 
+static bool has_window_call(const ast *x)
+{
+    if (!x)
+        return false;
+    if (x->kind == A_FUNC && x->over)
+        return true;
+    for (int i = 0; i < x->nargs; i++)
+        if (has_window_call(x->args[i]))
+            return true;
+    return has_window_call(x->filter);
+}
+
+/* UPDATE t [AS a] SET ... FROM items WHERE cond, in one write transaction: t's live rows are read with their
+ * places (exec_target_read) and named in FROM like a WITH query, under t's name or alias; the planner runs
+ * SELECT place, <every column's new value> FROM <those rows> AS a CROSS JOIN items WHERE cond; and the rows
+ * it names are replaced (exec_update_places: a row that joins several FROM rows is updated once). */
+typedef struct update_from {
+    stmt_ctx *c;
+    sql_stmt *st;
+    factdb_result *r;
+} update_from;
+
+/* Whether x reads only columns qualified by q (no subquery, aggregate or window call): a condition on the
+ * target alone, which can filter the target's rows as they are read. */
+static bool target_only(const ast *x, const char *q)
+{
+    if (!x || x->kind == A_SUBQUERY || x->kind == A_STAR || (x->kind == A_FUNC && x->over) || x->agg_order_pos)
+        return x == NULL;
+    if (x->kind == A_COLUMN)
+        return x->qual && !x->schema && !strcmp(x->qual, q);
+    if (x->kind == A_FUNC && bind_has_agg(x))
+        return false;
+    for (int i = 0; i < x->nargs; i++)
+        if (!target_only(x->args[i], q))
+            return false;
+    return target_only(x->filter, q);
+}
+
+/* The conjuncts of where that read only the target (qualified by q), as one condition; NULL for none. The
+ * trees are shared with where (the binder only reads them). */
+static ast *target_filter(sql_arena *a, ast *where, const char *q)
+{
+    if (!where)
+        return NULL;
+    bool chain = where->kind == A_BIN && !strcmp(where->op, "and") && !where->ops;
+    if (!chain)
+        return target_only(where, q) ? where : NULL;
+    ast **keep = sql_arena_alloc(a, (size_t)where->nargs * sizeof *keep);
+    int n = 0, depth = 0;
+    for (int i = 0; keep && i < where->nargs; i++)
+        if (target_only(where->args[i], q)) {
+            keep[n++] = where->args[i];
+            depth = MAX(depth, where->args[i]->depth);
+        }
+    if (n < 2)
+        return n ? keep[0] : NULL;
+    ast *x = sql_arena_alloc(a, sizeof *x);
+    if (!x)
+        return NULL;
+    *x = (ast){.kind = A_BIN, .op = "and", .pos = where->pos, .args = keep, .nargs = n, .depth = depth + 1};
+    return x;
+}
+
+#define UPDATE_TARGET "\x1fupdate target"
+#define UPDATE_PLACE "\x1fplace"
+
+static int update_from_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    (void)t;
+    update_from *u = ctx;
+    stmt_ctx *c = u->c;
+    sql_stmt *st = u->st;
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    int ncols = (int)ti.ncols;
+    char *qual = st->alias ? st->alias : st->table;
+    ast **items = sql_arena_alloc(c->a, (size_t)(ncols + 1) * sizeof *items);
+    ast **titems = sql_arena_alloc(c->a, (size_t)ncols * sizeof *titems);
+    char **aliases = sql_arena_alloc(c->a, (size_t)(ncols + 1) * sizeof *aliases);
+    char **names = sql_arena_alloc(c->a, (size_t)(ncols + 1) * sizeof *names);
+    ast *cols = sql_arena_alloc(c->a, (size_t)ncols * sizeof *cols);
+    ast *tcols = sql_arena_alloc(c->a, (size_t)ncols * sizeof *tcols);
+    sql_from *left = sql_arena_alloc(c->a, sizeof *left), *right = st->select->from, *join;
+    ast place = {.kind = A_COLUMN, .pos = st->pos, .name = UPDATE_PLACE, .qual = qual, .depth = 1};
+    sql_type ctype[FACTDB_MAX_COLUMNS];
+    int pos[FACTDB_MAX_COLUMNS];
+    exec_target tg = {0};
+    exec_result er = {0};
+    plan_ctx pc;
+    bool planning = false;
+    if (!items || !titems || !aliases || !names || !cols || !tcols || !left ||
+        !(join = sql_arena_alloc(c->a, sizeof *join))) {
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = set_items(c, st, &ti, items + 1, cols, ctype, "UPDATE")))
+        goto out;
+    for (int i = 0; i < st->nset; i++)
+        if (has_window_call(st->set_vals[i])) {
+            rc = sql_err(err, FACTDB_INVALID_ARGUMENT, st->set_vals[i]->pos, "window functions are not allowed in "
+                         "UPDATE");
+            goto out;
+        }
+    /* the target's rows: SELECT every column FROM t, with each row's place */
+    for (int k = 0; k < ncols; k++) {
+        tcols[k] = cols[k];
+        titems[k] = &tcols[k];
+        cols[k].qual = qual;  /* an unassigned column keeps its value even when FROM has a column of its name */
+        names[k] = sql_arena_strndup(c->a, ti.cols[k].name, strlen(ti.cols[k].name));
+        pos[k] = items[k + 1] == &cols[k] ? st->pos : items[k + 1]->pos;
+        aliases[k] = NULL;
+    }
+    names[ncols] = UPDATE_PLACE;
+    aliases[ncols] = NULL;
+    items[0] = &place;
+    sql_select ts;
+    memset(&ts, 0, sizeof ts);
+    ts.items = titems;
+    ts.aliases = aliases;
+    ts.nitems = ncols;
+    ts.table = st->table;
+    ts.table_pos = st->table_pos;
+    ts.alias = st->alias;
+    /* conditions on the target alone filter its rows as they are read (they are checked again after the join) */
+    ts.where = target_filter(c->a, st->where, qual);
+    query q;
+    if ((rc = bind_select(c->a, &ts, &ti, c->params, c->nparams, c->now_us, &c->s->cancel, &q, err)))
+        goto out;
+    q.table = sql_arena_strndup(c->a, q.table, strlen(q.table));
+    for (int i = 0; i < q.ncols; i++)
+        q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
+    if ((rc = exec_target_read(c->s->db, &q, &tg, err)))
+        goto out;
+    plan_start(c, &pc);
+    pc.err = err;
+    planning = true;
+    rowset *rows = tg.rows;
+    tg.rows = NULL;  /* the plan owns them now */
+    if ((rc = plan_relation(&pc, UPDATE_TARGET, rows, names, 1, err)))
+        goto out;
+    /* SELECT place, new values FROM <target> AS qual CROSS JOIN items WHERE cond */
+    *left = (sql_from){.kind = F_TABLE, .pos = st->table_pos, .table = UPDATE_TARGET, .alias = qual};
+    if (!right) {
+        if (!(right = sql_arena_alloc(c->a, sizeof *right))) {
+            rc = base_err(err, FACTDB_NOMEM, "out of memory");
+            goto out;
+        }
+        *right = (sql_from){.kind = F_TABLE, .pos = st->select->table_pos, .table = st->select->table,
+                            .alias = st->select->alias};
+    }
+    *join = (sql_from){.kind = F_JOIN, .pos = st->select->table_pos, .join = J_CROSS, .left = left, .right = right};
+    sql_select sel;
+    memset(&sel, 0, sizeof sel);
+    sel.items = items;
+    sel.aliases = aliases;
+    sel.nitems = ncols + 1;
+    sel.from = join;
+    sel.table_pos = st->table_pos;
+    sel.where = st->where;
+    sel.pos = st->pos;
+    plan_node *root;
+    if ((rc = plan_select(&pc, &sel, &root))) {
+        /* the target is read under its alias: its own name is PostgreSQL's "invalid reference" */
+        char missing[sizeof err->message];
+        snprintf(missing, sizeof missing, "missing FROM-clause entry for table \"%s\"", st->table);
+        if (st->alias && !strcmp(err->message, missing))
+            snprintf(err->message, sizeof err->message, "invalid reference to FROM-clause entry for table \"%s\"; "
+                     "perhaps you meant to reference the table alias \"%s\"", st->table, st->alias);
+        goto out;
+    }
+    for (int k = 0; k < ncols; k++) {
+        char b1[32], b2[32];
+        if (items[k + 1] != &cols[k] && !bind_assignable(items[k + 1], root->q.outs[k + 1]->type, ctype[k])) {
+            rc = sql_err(err, FACTDB_INVALID_VALUE, items[k + 1]->pos, "column \"%s\" is of type %s but expression is "
+                         "of type %s; add a cast", ti.cols[k].name, sql_type_name(ctype[k], b1, sizeof b1),
+                         sql_type_name(root->q.outs[k + 1]->type, b2, sizeof b2));
+            goto out;
+        }
+    }
+    uint64_t n = 0;
+    rowset *ret = ret_rowset(c, ncols, ctype, &rc);
+    if (rc || (rc = plan_execute(&pc, root, &er)) ||
+        (rc = exec_update_places(c->s->db, st->table, ctype, pos, &tg, &er, ret, &n, err)))
+        goto out;
+    snprintf(u->r->tag, sizeof u->r->tag, "UPDATE %llu", (unsigned long long)n);
+out:
+    if (er.rs)
+        exec_result_free(&er);
+    if (planning)
+        plan_done(&pc);
+    exec_target_cleanup(&tg);
+    factdb_table_info_free(&ti);
+    if (rc == FACTDB_UNIQUE_VIOLATION && !err->position)
+        err->position = st->pos;
+    return rc;
+}
+
 static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
+    if (st->select) {
+        update_from u = {c, st, r};
+        return store_write(c->s->db, update_from_apply, &u, c->err);
+    }
+
     factdb_table_info ti;
     int rc = table_info(c, st->table, st->table_pos, &ti);
     if (rc)
@@ -1288,7 +1559,8 @@ static int do_update(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     for (int i = 0; i < q.ncols; i++)
         q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
     uint64_t n = 0;
-    if (!(rc = exec_update(c->s->db, &q, ctype, &n, c->err)))
+    rowset *ret = ret_rowset(c, ncols, ctype, &rc);
+    if (!rc && !(rc = exec_update(c->s->db, &q, ctype, ret, &n, c->err)))
         snprintf(r->tag, sizeof r->tag, "UPDATE %llu", (unsigned long long)n);
     else if (rc == FACTDB_UNIQUE_VIOLATION && !c->err->position)
         c->err->position = st->pos;
@@ -1403,7 +1675,11 @@ static int upsert_apply(store_txn *t, void *ctx, factdb_error *err)
     for (int i = 0; i < q.ncols; i++)
         q.cols[i].name = sql_arena_strndup(c->a, q.cols[i].name, strlen(q.cols[i].name));
     uint64_t updated = 0;
-    if ((rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, &updated, err)))
+    rowset *ret = ret_rowset(c, (int)n, ctype, &rc);
+    if (!rc && ret && !(c->ret->upd_prop = calloc(cc.n, sizeof *c->ret->upd_prop)))
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+    if (rc || (rc = exec_upsert(c->s->db, &q, (int)n, ctype, &cc.props, cc.rows, cc.n, ret,
+                                ret ? c->ret->upd_prop : NULL, &updated, err)))
         goto out;
     /* PostgreSQL counts inserted and updated rows alike */
     unsigned long long inserted = 0;
@@ -1426,8 +1702,129 @@ static int do_upsert(stmt_ctx *c, sql_stmt *st, factdb_result *r)
     return store_write(c->s->db, upsert_apply, &u, c->err);
 }
 
+/* ---- RETURNING ---- */
+#define RETURNING_ROWS "\x1freturning"
+
+/* Evaluates RETURNING's list over the rows the statement produced (rr), named in FROM under the table's
+ * name or alias: SELECT items FROM <those rows> AS t. The result becomes r's rows; r's tag stays the
+ * statement's ("INSERT 0 2"). */
+static int returning_eval(stmt_ctx *c, sql_stmt *st, ret_rows *rr, factdb_result *r, factdb_error *err)
+{
+    for (int i = 0; i < st->returning->nitems; i++) {
+        const ast *x = st->returning->items[i];
+        if (bind_has_agg(x) || has_window_call(x))
+            return sql_err(err, FACTDB_INVALID_ARGUMENT, x->pos, "%s functions are not allowed in RETURNING",
+                           bind_has_agg(x) ? "aggregate" : "window");
+    }
+    factdb_table_info ti;
+    int rc = table_info(c, st->table, st->table_pos, &ti);
+    if (rc)
+        return rc;
+    int ncols = (int)ti.ncols;
+    char **names = sql_arena_alloc(c->a, (size_t)(ncols ? ncols : 1) * sizeof *names);
+    sql_type types[FACTDB_MAX_COLUMNS];
+    for (int k = 0; names && k < ncols; k++) {
+        types[k] = sql_type_from_store(ti.cols[k].type, ti.cols[k].precision, ti.cols[k].scale);
+        names[k] = sql_arena_strndup(c->a, ti.cols[k].name, strlen(ti.cols[k].name));
+    }
+    factdb_table_info_free(&ti);
+    rowset *rows = calloc(1, sizeof *rows);
+    if (!names || !rows) {
+        free(rows);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    /* the statement's rows, less the proposals ON CONFLICT skipped */
+    for (int k = 0; rr->ready && k < ncols; k++)
+        types[k] = rr->rs.cols[k].type;
+    if ((rc = rowset_init(rows, ncols, types, NULL, 0, err))) {
+        free(rows);
+        return rc;
+    }
+    /* in the order of the proposals: an updated row where its proposal was skipped (as PostgreSQL) */
+    size_t nupd = rr->ready && rr->upd_prop ? rr->rs.n - rr->nprops : 0;
+    size_t *upd_of = nupd ? malloc(rr->nprops * sizeof *upd_of) : NULL;
+    if (nupd && !upd_of) {
+        exec_rowset_free(rows);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; upd_of && i < rr->nprops; i++)
+        upd_of[i] = SIZE_MAX;
+    for (size_t j = 0; upd_of && j < nupd; j++)
+        if (rr->upd_prop[j] < rr->nprops)
+            upd_of[rr->upd_prop[j]] = rr->nprops + j;
+    sql_value vals[FACTDB_MAX_COLUMNS];
+    size_t limit = upd_of ? rr->nprops : (rr->ready ? rr->rs.n : 0);
+    for (size_t i = 0; i < limit && !rc; i++) {
+        size_t row = i;
+        if (i < rr->nprops && i < rr->skip_cap && rr->skip[i]) {
+            if (!upd_of || upd_of[i] == SIZE_MAX)
+                continue;
+            row = upd_of[i];
+        }
+        for (int k = 0; k < ncols; k++)
+            rowset_get(&rr->rs, k, row, &vals[k]);
+        rc = rowset_add_row(rows, vals, err);
+    }
+    free(upd_of);
+    if (rc) {
+        exec_rowset_free(rows);
+        return rc;
+    }
+    plan_ctx pc;
+    plan_start(c, &pc);
+    pc.err = err;
+    sql_from from = {.kind = F_TABLE, .pos = st->table_pos, .table = RETURNING_ROWS,
+                     .alias = st->alias ? st->alias : st->table};
+    sql_select sel = *st->returning;
+    sel.from = &from;
+    plan_node *root;
+    if (!(rc = plan_relation(&pc, RETURNING_ROWS, rows, names, 0, err)) && !(rc = plan_select(&pc, &sel, &root))) {
+        exec_result er = {0};
+        if (!(rc = plan_execute(&pc, root, &er))) {
+            r->er = er;
+            r->has_rows = true;
+            for (int i = 0; i < root->q.nvisible; i++)
+                types[i] = root->q.outs[i]->type;
+            rc = set_columns(r, root->q.nvisible, root->q.names, types, err);
+        }
+    }
+    plan_done(&pc);
+    return rc;
+}
+
+typedef struct returning_run {
+    stmt_ctx *c;
+    sql_stmt *st;
+    factdb_result *r;
+} returning_run;
+
+static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r);
+
+/* INSERT / UPDATE / DELETE ... RETURNING in one write transaction: the statement (whose own store_write
+ * joins it) gathers its rows, then RETURNING is evaluated; an error in either changes nothing. */
+static int returning_apply(store_txn *t, void *ctx, factdb_error *err)
+{
+    (void)t;
+    returning_run *u = ctx;
+    ret_rows rr = {0};
+    u->c->ret = &rr;
+    int rc = run_stmt(u->c, u->st, u->r);
+    u->c->ret = NULL;
+    if (!rc)
+        rc = returning_eval(u->c, u->st, &rr, u->r, err);
+    if (rr.ready)
+        rowset_cleanup(&rr.rs);
+    free(rr.skip);
+    free(rr.upd_prop);
+    return rc;
+}
+
 static int run_stmt(stmt_ctx *c, sql_stmt *st, factdb_result *r)
 {
+    if (st->returning && !c->ret) {
+        returning_run u = {c, st, r};
+        return store_write(c->s->db, returning_apply, &u, c->err);
+    }
     factdb *db = c->s->db;
     factdb_error *err = c->err;
     int rc = 0;

@@ -578,6 +578,11 @@ static int check_qual(binder *b, ast *x)
         if (rel->quals[i] && !strcmp(q, rel->quals[i])) {
             if (!x->schema || (rel->schema_ok && !strcmp(x->schema, "public")))
                 return 0;
+            /* over a join the binder does not know which schema each name is in: accept the three there are
+             * (pg_catalog.pg_class.relname, as SQLAlchemy writes it) */
+            if (rel->relation && (!strcmp(x->schema, "public") || !strcmp(x->schema, "pg_catalog") ||
+                                  !strcmp(x->schema, "information_schema")))
+                return 0;
             return bind_err(b, x->pos, "invalid reference to FROM-clause entry for table \"%s\"; there is an entry "
                                        "for table \"%s\", but it cannot be referenced from this part of the query",
                             q, q);
@@ -1142,6 +1147,11 @@ static bexpr *function(binder *b, ast *x)
             return bind_err(b, x->pos, "window function %s requires an OVER clause", n), NULL;
     if (x->distinct || x->star || x->filter)
         return bind_err(b, x->pos, "DISTINCT, * and FILTER apply only to aggregate functions; %s is not one", n), NULL;
+    if (!strcmp(n, "string_agg") || !strcmp(n, "array_agg"))
+        return bind_err(b, x->pos, "function %s does not exist: factdb has no %s yet; fetch the values (ORDER BY "
+                        "them) and join them in the application", n, n), NULL;
+    if (x->agg_order_pos)
+        return bind_err(b, x->agg_order_pos, "ORDER BY specified, but %s is not an aggregate function", n), NULL;
     bexpr *a[8] = {0};
     if (x->nargs > 8)
         return bind_err(b, x->pos, "too many arguments to %s", n), NULL;
@@ -1304,6 +1314,18 @@ static bexpr *function(binder *b, ast *x)
             return NULL;
         e->val.type = e->type;
         e->val.i = e->type.id == TY_DATE ? b->now_us / 86400000000LL : b->now_us;
+        return e;
+    }
+    if (!strcmp(n, "pg_table_is_visible")) {
+        /* catalog queries (psql, SQLAlchemy) ask it of pg_class.oid: every relation is in public, which
+         * is on the search path */
+        if (bad_nargs(b, x, 1, 1))
+            return NULL;
+        bexpr *e = mk(b, B_CONST, T_BOOL, x->pos, 0);
+        if (!e)
+            return NULL;
+        e->val.type = e->type;
+        e->val.i = 1;
         return e;
     }
     return bind_err(b, x->pos, "function %s does not exist (see docs/sql.md for the functions factdb has)", n), NULL;
@@ -1486,6 +1508,14 @@ static bexpr *arith_chain(binder *b, ast *x)
     bexpr *acc = bind(b, x->args[0]);
     for (int i = 1; i < x->nargs && acc; i++) {
         bexpr *r = bind(b, x->args[i]);
+        /* a RANGE frame's bound (x->distinct, set by the planner): integers are added as numerics, so that a
+         * bound past the bigint range reaches the partition's end instead of overflowing, as in PostgreSQL */
+        if (r && x->distinct && (acc->type.id == TY_INT || acc->type.id == TY_BIGINT) &&
+            (r->type.id == TY_INT || r->type.id == TY_BIGINT)) {
+            sql_type num = {TY_NUMERIC, -1, 0};
+            if (!(acc = cast_to(b, acc, num, x->pos)) || !(r = cast_to(b, r, num, x->pos)))
+                return NULL;
+        }
         const char *op = x->ops ? x->ops[i] : x->op;
         int pos = x->op_pos ? x->op_pos[i] : x->pos;
         acc = r ? arith(b, op, pos, acc, r) : NULL;

@@ -759,6 +759,14 @@ static ast *func_call(parser *p, char *name, int pos)
             if (!accept_op(p, ","))
                 break;
         }
+        /* agg(args ORDER BY ...): the binder accepts it for the aggregates whose result does not depend on
+         * the order, and refuses it elsewhere */
+        if (is_kw(p, "order")) {
+            a->agg_order_pos = p->tok.pos;
+            next(p);
+            if (expect_kw(p, "by") || order_items(p, &a->agg_order, &a->nagg_order))
+                return NULL;
+        }
     }
     if (expect_op(p, ")"))
         return NULL;
@@ -800,6 +808,9 @@ static ast *column_ref(parser *p, char *first, int pos)
             return NULL;
         }
         parts[n++] = part;
+        /* pg_catalog.f(...): the function f (catalog queries qualify PostgreSQL's functions so) */
+        if (n == 2 && !strcmp(parts[0], "pg_catalog") && accept_op(p, "("))
+            return func_call(p, parts[1], pos);
     }
     ast *a = node(p, star ? A_STAR : A_COLUMN, pos);
     if (!a)
@@ -1069,6 +1080,55 @@ static ast *mul(parser *p) { return chain(p, unary, MUL_OPS); }
 static ast *add(parser *p) { return chain(p, mul, ADD_OPS); }
 static ast *concat(parser *p) { return chain(p, add, CONCAT_OPS); }
 
+/* x = ANY (ARRAY[a, b, ...]) and x <> ALL (ARRAY[...]) (SOME for ANY), as catalog queries of SQLAlchemy write
+ * them: PostgreSQL's IN and NOT IN, NULLs included; also = ANY (SELECT ...) and <> ALL (SELECT ...). After the
+ * operator `op` (at pos); the other quantified comparisons are refused. */
+static ast *quantified(parser *p, const char *op, int pos, ast *a)
+{
+    bool all = is_kw(p, "all");
+    int qpos = p->tok.pos;
+    bool eq = !strcmp(op, "=");
+    if (eq == all || (!eq && strcmp(op, "<>") && strcmp(op, "!=")))
+        return lex_error(p, qpos, "%s %s (...) is not supported; use = ANY (IN) or <> ALL (NOT IN)", op,
+                         all ? "ALL" : "ANY"), NULL;
+    next(p);
+    if (expect_op(p, "("))
+        return NULL;
+    ast_list args = {0};
+    if (list_push(p, &args, a))
+        return NULL;
+    ast *n;
+    if (is_kw(p, "select") || is_kw(p, "with")) {
+        if (!(n = node(p, A_SUBQUERY, pos)) || !(n->sub = nested_query(p)))
+            return NULL;
+        n->op = "in";
+        n->nargs = 1;
+    } else {
+        if (!accept_kw(p, "array"))
+            return syntax(p, "ARRAY[...] or a subquery"), NULL;
+        if (expect_op(p, "["))
+            return NULL;
+        if (!is_op(p, "]"))
+            do {
+                ast *x = expr(p);
+                if (!x || list_push(p, &args, x))
+                    return NULL;
+            } while (accept_op(p, ","));
+        if (expect_op(p, "]"))
+            return NULL;
+        if (args.n == 1)
+            return lex_error(p, qpos, "ANY / ALL over an empty ARRAY[] is not supported"), NULL;
+        if (!(n = node(p, A_IN, pos)))
+            return NULL;
+        n->nargs = args.n;
+    }
+    if (expect_op(p, ")"))
+        return NULL;
+    n->args = args.v;
+    n->neg = all;
+    return seal(p, n);
+}
+
 static ast *predicate(parser *p)
 {
     ast *a = concat(p);
@@ -1083,6 +1143,11 @@ static ast *predicate(parser *p)
                 op = cmp[i];
         if (op) {
             next(p);
+            if (is_kw(p, "any") || is_kw(p, "some") || is_kw(p, "all")) {
+                if (!(a = quantified(p, op, pos, a)))
+                    return NULL;
+                continue;
+            }
             a = binop(p, !strcmp(op, "!=") ? "<>" : op, pos, a, concat(p));
             if (!a)
                 return NULL;
@@ -1937,7 +2002,29 @@ static int column_defs(parser *p, sql_stmt *st, bool single)
 
 static int set_list(parser *p, sql_stmt *st);
 
-/* UPDATE t [[AS] alias] SET col = expr [, ...] [WHERE cond]. As in PostgreSQL, a bare SET after the table
+/* [RETURNING expr [[AS] name], ... | *] at the end of INSERT, UPDATE and DELETE: a select list and nothing
+ * else (select_body would go on to FROM, WHERE, ...). */
+static int returning(parser *p, sql_stmt *st)
+{
+    if (p->rc || !is_kw(p, "returning"))
+        return p->rc;
+    int pos = p->tok.pos;
+    next(p);
+    if (is_kw(p, "distinct") || is_kw(p, "all"))
+        return syntax(p, "an expression after RETURNING");
+    sql_select *s = select_body(p);
+    if (!s)
+        return p->rc;
+    if (s->table || s->from || s->where || s->ngroup || s->having || s->norder || s->limit || s->offset ||
+        s->nwindows)
+        return lex_error(p, pos, "RETURNING takes a list of expressions, not a query; run a SELECT after the "
+                         "statement for more");
+    s->pos = pos;
+    st->returning = s;
+    return 0;
+}
+
+/* UPDATE t [[AS] alias] SET col = expr [, ...] [FROM items] [WHERE cond]. As in PostgreSQL, a bare SET after the table
  * name is the keyword, never an alias. */
 static int update_stmt(parser *p, sql_stmt *st)
 {
@@ -1949,14 +2036,14 @@ static int update_stmt(parser *p, sql_stmt *st)
         return p->rc;
     if (expect_kw(p, "set") || set_list(p, st))
         return p->rc;
-    if (is_kw(p, "from"))
-        return lex_error(p, p->tok.pos, "UPDATE ... FROM is not supported yet; use a WHERE condition on the "
-                         "table's own columns");
+    if (accept_kw(p, "from")) {
+        /* UPDATE ... FROM items: kept as the FROM clause of st->select (the planner joins the target to it) */
+        if (!(st->select = alloc(p, sizeof *st->select)) || from_clause(p, st->select))
+            return p->rc;
+    }
     if (accept_kw(p, "where"))
         st->where = expr(p);
-    if (!p->rc && is_kw(p, "returning"))
-        return lex_error(p, p->tok.pos, "UPDATE ... RETURNING is not supported; run a SELECT after the UPDATE");
-    return p->rc;
+    return returning(p, st);
 }
 
 /* SET col = expr [, ...] of UPDATE and of ON CONFLICT DO UPDATE (after the SET keyword). */
@@ -2072,9 +2159,9 @@ static int statement(parser *p, sql_stmt *st)
         }
         if (query_start(p)) {
             st->select = query_expr(p);
-            if (!p->rc && accept_kw(p, "on"))
-                return on_conflict(p, st);
-            return p->rc;
+            if (!p->rc && accept_kw(p, "on") && on_conflict(p, st))
+                return p->rc;
+            return returning(p, st);
         }
         if (expect_kw(p, "values"))
             return p->rc;
@@ -2100,9 +2187,9 @@ static int statement(parser *p, sql_stmt *st)
         } while (accept_op(p, ","));
         st->rows = (ast ***)rows.v;
         st->nrows = rows.n;
-        if (accept_kw(p, "on"))
-            return on_conflict(p, st);
-        return p->rc;
+        if (accept_kw(p, "on") && on_conflict(p, st))
+            return p->rc;
+        return returning(p, st);
     }
     if (accept_kw(p, "create")) {
         st->kind = S_CREATE;
@@ -2218,7 +2305,7 @@ static int statement(parser *p, sql_stmt *st)
         st->alias = table_alias(p);
         if (!p->rc && accept_kw(p, "where"))
             st->where = expr(p);
-        return p->rc;
+        return returning(p, st);
     }
     if (accept_kw(p, "update"))
         return update_stmt(p, st);

@@ -46,6 +46,7 @@ typedef enum ast_kind {
 typedef enum lit_kind { L_NULL, L_TRUE, L_FALSE, L_INT, L_DEC, L_FLOAT, L_STRING, L_DATE, L_TIMESTAMP, L_INTERVAL, L_TIMESTAMPTZ } lit_kind;
 
 typedef struct ast ast;
+typedef struct sql_order_item sql_order_item;
 typedef struct sql_select sql_select;
 typedef struct sql_window sql_window;
 struct ast {
@@ -59,7 +60,7 @@ struct ast {
     char *text;         /* literal text (strings unescaped) */
     size_t text_len;
     int64_t ival;
-    bool neg, ilike, distinct, star, has_else;
+    bool neg, ilike, distinct, star, has_else;  /* distinct on A_BIN: a planner-made RANGE bound (bind.c) */
     sql_type cast_type;
     ast **args;
     int nargs;
@@ -71,6 +72,8 @@ struct ast {
     bool fixed;         /* A_COLUMN built by the planner or the binder with ival already naming its column in
                          * the relation it is bound against (else the binder resolves the name each time) */
     sql_window *over;   /* A_FUNC: f(...) OVER (...); NULL for a plain call */
+    sql_order_item *agg_order;  /* A_FUNC: f(args ORDER BY agg_order) (at agg_order_pos; 0: none) */
+    int nagg_order, agg_order_pos;
 };
 
 /* The one limit on expression nesting, enforced by the parser: every later recursive pass (binder,
@@ -81,11 +84,11 @@ struct ast {
 /* Tables and subqueries in one FROM clause (the planner recurses once per join). */
 #define SQL_MAX_FROM 64
 
-typedef struct sql_order_item {
+struct sql_order_item {
     ast *expr;
     bool desc;
     int nulls;          /* 0 default (PostgreSQL: NULLS LAST for ASC, FIRST for DESC), 1 first, 2 last */
-} sql_order_item;
+};
 
 /* OVER ([PARTITION BY part] [ORDER BY order] [frame]). frame 0: none written (PostgreSQL's default: RANGE
  * UNBOUNDED PRECEDING .. CURRENT ROW); WF_ROWS / WF_RANGE / WF_GROUPS: start .. end, with start_off / end_off the
@@ -216,7 +219,8 @@ typedef struct sql_stmt {
     char *table;
     int table_pos;
     bool if_exists, if_not_exists;
-    sql_select *select;          /* SELECT, EXPLAIN, INSERT ... SELECT, COPY (SELECT) TO */
+    sql_select *select;          /* SELECT, EXPLAIN, INSERT ... SELECT, COPY (SELECT) TO; UPDATE ... FROM: its
+                                  * FROM clause (table/alias or from), nothing else */
     char **cols;                 /* INSERT column list */
     int *col_pos;
     int ncols;
@@ -247,6 +251,8 @@ typedef struct sql_stmt {
     int *conflict_col_pos;
     int nconflict_cols;
     ast *conflict_where;
+    /* INSERT, UPDATE, DELETE ... RETURNING items: a select list only (items, aliases, nitems) */
+    sql_select *returning;
 } sql_stmt;
 
 /* Parses the first statement of text[0..len). On success *out is the statement (NULL for an empty

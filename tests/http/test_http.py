@@ -312,6 +312,16 @@ def endpoints_and_statuses():
     assert st == 200 and body["command"] == "INSERT 0 2", body
     st, body, _ = s.sql("SELECT id, v FROM acc ORDER BY id")
     assert body["rows"] == [[1, 10], [2, 26], [4, 40]], body
+    # RETURNING: the rows, and the command of the statement that wrote them
+    st, body, _ = s.sql("INSERT INTO acc VALUES (5, 50) RETURNING id, v * 2 AS twice")
+    assert st == 200 and body["rows"] == [[5, 100]] and body["command"] == "INSERT 0 1", body
+    assert [c["name"] for c in body["columns"]] == ["id", "twice"], body
+    st, body, _ = s.sql("UPDATE acc SET v = v + 1 WHERE id = 5 RETURNING *")
+    assert st == 200 and body["rows"] == [[5, 51]] and body["command"] == "UPDATE 1", body
+    st, body, _ = s.sql("DELETE FROM acc WHERE id = 5 RETURNING id")
+    assert st == 200 and body["rows"] == [[5]] and body["command"] == "DELETE 1", body
+    st, body, _ = s.sql("SELECT count(*) AS n FROM acc")
+    assert body["rows"] == [[3]] and "command" not in body, body
     assert s.stop() == 0
     assert any(re.match(r"POST /v1/sql 200 \d+ [0-9.]+ ms", line) for line in s.log), s.log[:5]
     cleanup(d)

@@ -193,8 +193,8 @@ def killed_inside_a_transaction_leaves_nothing():
 
 @test
 def reader_never_sees_half_an_update():
-    """One process UPDATEs: small moves of value between two rows and full-table UPDATEs that add to even
-    rows what they take from odd ones. Another process polls count and sum meanwhile: both stay constant,
+    """One process UPDATEs: small moves of value between two rows and full-table UPDATEs (also UPDATE ...
+    FROM) that add to even rows what they take from odd ones. Another process polls count and sum meanwhile: both stay constant,
     so it never saw the old rows deleted without their new versions, nor both."""
     import threading
     d, db = new_db("upd")
@@ -214,6 +214,10 @@ def reader_never_sees_half_an_update():
                 sign = 1 if i % 2 else -1
                 w("UPDATE acct SET v = v + CASE WHEN id %% 2 = 0 THEN %d ELSE %d END, s = s || ''" % (sign, -sign),
                   expect="ok UPDATE %d" % n)
+                if i % 4 == 0:
+                    # UPDATE ... FROM: every row joined to the move of its parity, in one transaction
+                    w("UPDATE acct SET v = acct.v + m.d FROM (SELECT 0 AS p, %d AS d UNION ALL SELECT 1, %d) AS m "
+                      "WHERE acct.id %% 2 = m.p" % (sign, -sign), expect="ok UPDATE %d" % n)
         except BaseException as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
         finally:

@@ -59,6 +59,22 @@ def test_cursor_basics(con):
         assert c2.execute("SELECT 41 + 1").fetchone() == (42,)
         assert c2.connection is con
 
+
+def test_returning(con):
+    """INSERT ... RETURNING id, as apps built on psycopg write it: the rows as a result set, rowcount the rows
+    written (psycopg's), statusmessage the command."""
+    cur = con.cursor()
+    cur.execute("CREATE TABLE items (id integer PRIMARY KEY, name text)")
+    cur.execute("INSERT INTO items VALUES (?, ?), (?, ?) RETURNING id", (1, "a", 2, "b"))
+    assert [d[0] for d in cur.description] == ["id"] and cur.fetchall() == [(1,), (2,)]
+    assert cur.rowcount == 2 and cur.statusmessage == "INSERT 0 2"
+    cur.execute("INSERT INTO items VALUES (?, ?) ON CONFLICT (id) DO NOTHING RETURNING id", (1, "dup"))
+    assert cur.fetchall() == [] and cur.rowcount == 0
+    assert cur.execute("UPDATE items SET name = upper(name) WHERE id = 2 RETURNING *").fetchone() == (2, "B")
+    assert cur.rowcount == 1 and cur.statusmessage == "UPDATE 1"
+    assert cur.execute("DELETE FROM items WHERE id = 1 RETURNING name").fetchall() == [("a",)]
+    assert cur.statusmessage == "DELETE 1"
+
     class MyCursor(factdb.Cursor):
         pass
     mine = MyCursor(con)

@@ -1,13 +1,15 @@
 """Shared by the generators of tests/sql/*.test whose answers are PostgreSQL 15's (joins_gen.py,
 window_gen.py): runs the statements in a fresh database of a scratch cluster (socket /tmp/pg, port 55432)
 with psql --csv and writes the test file's blocks."""
+import os
 import subprocess
 import sys
 
 
 def psql(db):
-    return ["psql", "-h", "/tmp/pg", "-p", "55432", "-U", "postgres", "-d", db, "-X", "-q", "--csv", "-v",
-            "ON_ERROR_STOP=1"]
+    # PG_GEN_SOCKET / PG_GEN_PORT name another scratch cluster
+    return ["psql", "-h", os.environ.get("PG_GEN_SOCKET", "/tmp/pg"), "-p", os.environ.get("PG_GEN_PORT", "55432"),
+            "-U", "postgres", "-d", db, "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1"]
 
 
 def write_test(db, header, setup, queries, errors=(), refused=()):
@@ -32,4 +34,32 @@ def write_test(db, header, setup, queries, errors=(), refused=()):
         out += ["statement error " + msg, q, ""]
     for q, msg in refused:
         out += ["statement error " + msg, q, ""]
+    sys.stdout.write("\n".join(out))
+
+
+def write_steps(db, header, steps):
+    """Like write_test, for statements and queries that alternate (writes checked by the reads after them):
+    steps are ("ok", sql), ("query", sql), ("error", sql, msg) (must fail in PostgreSQL too) or ("refused",
+    sql, msg) (PostgreSQL accepts it, factdb refuses with msg), with ("#", text) comment lines."""
+    admin = psql("postgres")
+    subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS %s" % db], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(admin + ["-c", "CREATE DATABASE %s" % db], check=True, stdout=subprocess.DEVNULL)
+    run = psql(db)
+    out = list(header) + [""]
+    for st in steps:
+        kind, sql = st[0], st[1]
+        if kind == "#":
+            out.append("# " + sql)
+        elif kind == "ok":
+            subprocess.run(run + ["-c", sql], check=True, stdout=subprocess.DEVNULL)
+            out += ["statement ok", sql, ""]
+        elif kind == "query":
+            r = subprocess.run(run + ["-c", sql], check=True, capture_output=True, text=True).stdout
+            out += ["query", sql, "----", r.rstrip("\n"), ""]
+        elif kind == "error":
+            if subprocess.run(run + ["-c", sql], capture_output=True, text=True).returncode == 0:
+                sys.stderr.write("PostgreSQL accepts an error case: %s\n" % sql)
+            out += ["statement error " + st[2], sql, ""]
+        else:
+            out += ["statement error " + st[2], sql, ""]
     sys.stdout.write("\n".join(out))

@@ -330,3 +330,41 @@ Test(sql, appender_rows_join_an_attached_block)
     cr_assert_eq(factdb_session_attach(s, &err), 0);  /* outside a block: nothing */
     factdb_session_detach(s, false);
 }
+
+/* INSERT / UPDATE / DELETE ... RETURNING over the C API: rows like a SELECT's, the write's tag; inside
+ * BEGIN ... ROLLBACK the write and its rows go together. */
+Test(sql, returning_rows_and_the_write_tag)
+{
+    char buf[128];
+    factdb_result_free(exec("CREATE TABLE t (id integer PRIMARY KEY, name text)", NULL, 0));
+    factdb_param p[2] = {{.kind = FACTDB_PARAM_INT, .i = 1}, {.kind = FACTDB_PARAM_TEXT, .s = "a", .len = 1}};
+    factdb_result *r = exec("INSERT INTO t VALUES ($1, $2), (2, 'b') RETURNING id, upper(name) AS up", p, 2);
+    cr_assert(factdb_result_has_rows(r));
+    cr_assert_str_eq(factdb_result_tag(r), "INSERT 0 2");
+    cr_assert_eq(factdb_result_nrows(r), 2);
+    cr_assert_eq(factdb_result_ncols(r), 2);
+    cr_assert_str_eq(factdb_result_column_name(r, 1), "up");
+    cr_assert_str_eq(factdb_result_column_type(r, 0), "integer");
+    cr_assert_str_eq(cell(r, 1, 0, buf), "2");
+    cr_assert_str_eq(cell(r, 0, 1, buf), "A");
+    factdb_result_free(r);
+    factdb_result_free(exec("BEGIN", NULL, 0));
+    r = exec("DELETE FROM t WHERE id = 2 RETURNING *", NULL, 0);
+    cr_assert_str_eq(factdb_result_tag(r), "DELETE 1");
+    cr_assert_str_eq(cell(r, 0, 1, buf), "b");
+    factdb_result_free(r);
+    factdb_result_free(exec("ROLLBACK", NULL, 0));
+    r = exec("UPDATE t SET name = name || '!' RETURNING name", NULL, 0);
+    cr_assert_str_eq(factdb_result_tag(r), "UPDATE 2");
+    cr_assert_eq(factdb_result_nrows(r), 2);
+    factdb_result_free(r);
+    /* an error in RETURNING changes nothing */
+    factdb_error err;
+    size_t used;
+    const char *bad = "DELETE FROM t RETURNING 1 / 0";
+    cr_assert_eq(factdb_session_exec(s, bad, strlen(bad), NULL, 0, &used, &r, &err), FACTDB_INVALID_VALUE,
+                 "%s", err.message);
+    r = exec("SELECT count(*) FROM t", NULL, 0);
+    cr_assert_str_eq(cell(r, 0, 0, buf), "2");
+    factdb_result_free(r);
+}

@@ -1,0 +1,1 @@
+SELECT c.relname, a.attname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid WHERE c.relkind = ANY (ARRAY['v', 'r']) AND pg_catalog.pg_table_is_visible(c.oid) AND a.attnum <> ALL (ARRAY[0, -1])

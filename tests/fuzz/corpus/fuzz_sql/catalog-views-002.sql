@@ -1,0 +1,1 @@
+SELECT table_name, view_definition FROM information_schema.views UNION ALL SELECT viewname, definition FROM pg_views

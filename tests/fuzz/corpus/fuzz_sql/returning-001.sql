@@ -1,0 +1,1 @@
+INSERT INTO g VALUES ('z', 9), ('y', NULL) RETURNING *, i * 2 AS twice, upper(s)

@@ -1,0 +1,1 @@
+UPDATE sales AS x SET qty = qty + 1 WHERE x.id < 3 RETURNING x.id, qty, price * qty

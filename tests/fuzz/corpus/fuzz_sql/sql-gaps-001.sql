@@ -1,0 +1,1 @@
+SELECT region, sum(qty ORDER BY id DESC), count(*) FILTER (WHERE qty > 1), lag(qty, NULL) OVER (ORDER BY id), ntile(NULL) OVER () FROM sales GROUP BY region, qty, id

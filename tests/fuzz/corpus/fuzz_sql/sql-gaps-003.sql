@@ -1,0 +1,1 @@
+SELECT 1 FROM sales a, t b JOIN g c ON a.id = c.i

@@ -1,0 +1,1 @@
+UPDATE sales SET qty = g.i, product = g.s FROM g WHERE g.i = sales.id

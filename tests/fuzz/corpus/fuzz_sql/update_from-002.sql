@@ -1,0 +1,1 @@
+UPDATE t AS x SET b = y.b || '!', c = y.c FROM t AS y JOIN g ON g.i = y.a WHERE y.a = x.a + 1

@@ -1,0 +1,1 @@
+UPDATE sales SET price = s.total FROM (SELECT region, sum(price) AS total FROM sales GROUP BY region) s WHERE s.region = sales.region
