@@ -187,6 +187,7 @@ typedef struct rs_col {
     unsigned char *data;
     uint8_t *valid;         /* always allocated: 1 = value */
     uint8_t *scales;        /* P_N128 */
+    size_t dcap, vcap, scap;    /* rows the data, valid and scales arrays have room for (rowset.c) */
 } rs_col;
 
 struct rowset {
