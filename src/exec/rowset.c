@@ -261,6 +261,8 @@ void rowset_gather_cells(unsigned char *dst, const unsigned char *src, size_t w,
 
 int rowset_gather(rowset *dst, int col0, const rowset *src, const int64_t *idx, size_t n, size_t at)
 {
+    if (!n)
+        return 0;  /* an empty rowset's arrays may be NULL */
     for (int c = 0; c < src->ncols; c++) {
         rs_col *d = &dst->cols[col0 + c];
         const rs_col *s = &src->cols[c];

@@ -2587,9 +2587,10 @@ static int make_slim(plan_ctx *c, plan_node *n, int i, slim_input *out)
         return c->err->code;
     }
     int64_t *num = (int64_t *)(void *)ids->cols[0].data;
-    for (size_t r = 0; r < rs->n; r++)
+    for (size_t r = 0; r < rs->n; r++) {
         num[r] = (int64_t)r;
-    memset(ids->cols[0].valid, 1, rs->n);
+        ids->cols[0].valid[r] = 1;
+    }
     ids->n = rs->n;
     if (pl_keep_rowset(c, ids)) {
         exec_rowset_free(ids);

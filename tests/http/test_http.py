@@ -196,19 +196,23 @@ PG_ONLY_EMBEDDED = {
 }
 
 
+def on_backend(fn, bk):
+    """Registers test `fn` to run with BK = bk, named NAME (the file) or NAME[backend]."""
+    def run_on():
+        global BK
+        BK = bk
+        try:
+            fn()
+        finally:
+            BK = EMBEDDED
+    run_on.__name__ = fn.__name__ + ("" if bk is EMBEDDED else "[%s]" % bk.name)
+    test(run_on)
+
+
 def both(fn):
     """Runs test `fn` on every backend of BACKENDS (as NAME, then NAME[postgresql])."""
-    global BK
     for bk in BACKENDS:
-        def run_on(bk=bk):
-            global BK
-            BK = bk
-            try:
-                fn()
-            finally:
-                BK = EMBEDDED
-        run_on.__name__ = fn.__name__ + ("" if bk is EMBEDDED else "[%s]" % bk.name)
-        test(run_on)
+        on_backend(fn, bk)
     return fn
 
 
@@ -1266,15 +1270,7 @@ def postgresql_only(fn):
     """Runs test `fn` on PostgreSQL only (as NAME[postgresql]), when that backend is chosen."""
     for bk in BACKENDS:
         if bk.name == "postgresql":
-            def run_on(bk=bk):
-                global BK
-                BK = bk
-                try:
-                    fn()
-                finally:
-                    BK = EMBEDDED
-            run_on.__name__ = fn.__name__ + "[postgresql]"
-            test(run_on)
+            on_backend(fn, bk)
     return fn
 
 
