@@ -136,6 +136,7 @@ test: check-layers test-deps
 	FACTDB_BUILD=build/asan FACTDB_FLIP_TRIALS=40 python3 tests/proc/test_damage.py
 	FACTDB_BUILD=build/asan python3 tests/http/test_http.py
 	FACTDB_BUILD=build/asan node tests/browser/test_dashboard.mjs
+	FACTDB_BUILD=build/asan $(PYTHON) tests/browser/test_dashboard_pg.py
 	FACTDB_BUILD=build python3 tests/proc/test_load_gate.py
 	FACTDB_BUILD=build python3 tests/proc/test_crash.py
 	FACTDB_BUILD=build python3 tests/proc/test_damage.py
