@@ -11,7 +11,7 @@ B=build
 D=bench/data
 mkdir -p "$D"
 
-BENCH_EXTRA_PKGS=bc . bench/deps.sh
+BENCH_EXTRA_PKGS="bc wrk" . bench/deps.sh
 
 CSV="$D/sales_$ROWS.csv"
 [ -f "$CSV" ] || { echo "generating $CSV"; "$B/bench-gen" "$ROWS" > "$CSV.tmp" && mv "$CSV.tmp" "$CSV"; }
