@@ -8,6 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Appends value `v` (len bytes; NULL for SQL NULL) in COPY's text format. */
+int pg_copy_text(base_buf *b, const char *v, size_t len)
+{
+    if (!v)
+        return base_buf_append(b, "\\N", 2);
+    int rc = 0;
+    size_t from = 0;
+    for (size_t i = 0; i < len && !rc; i++) {
+        const char *esc = v[i] == '\\' ? "\\\\" : v[i] == '\n' ? "\\n" : v[i] == '\r' ? "\\r" : v[i] == '\t' ? "\\t"
+                                                                                                              : NULL;
+        if (!esc)
+            continue;
+        rc = base_buf_append(b, v + from, i - from);
+        if (!rc)
+            rc = base_buf_append(b, esc, 2);
+        from = i + 1;
+    }
+    return rc ? rc : base_buf_append(b, v + from, len - from);
+}
+
 /* Appends cell `c` of column `ci` in COPY's text format. */
 static int put_cell(base_buf *b, const ins_req *r, const factdb_column_info *ci, const http_cell *c)
 {
@@ -23,20 +43,7 @@ static int put_cell(base_buf *b, const ins_req *r, const factdb_column_info *ci,
         return base_buf_append(b, buf, n);
     default: break;
     }
-    const char *s = c->len ? (const char *)r->text.data + c->off : "";
-    int rc = 0;
-    size_t from = 0;
-    for (size_t i = 0; i < c->len && !rc; i++) {
-        const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '\n' ? "\\n" : s[i] == '\r' ? "\\r" : s[i] == '\t' ? "\\t"
-                                                                                                              : NULL;
-        if (!esc)
-            continue;
-        rc = base_buf_append(b, s + from, i - from);
-        if (!rc)
-            rc = base_buf_append(b, esc, 2);
-        from = i + 1;
-    }
-    return rc ? rc : base_buf_append(b, s + from, c->len - from);
+    return pg_copy_text(b, c->len ? (const char *)r->text.data + c->off : "", c->len);
 }
 
 static int exec_ok(pg_conn *c, const char *sql, factdb_error *err)

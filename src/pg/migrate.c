@@ -16,26 +16,6 @@ static int exec_ok(PGconn *c, const char *sql, factdb_error *err)
     return rc;
 }
 
-/* Appends value `v` (len bytes; NULL for SQL NULL) in COPY's text format. */
-static int put_text(base_buf *b, const char *v, size_t len)
-{
-    if (!v)
-        return base_buf_append(b, "\\N", 2);
-    int rc = 0;
-    size_t from = 0;
-    for (size_t i = 0; i < len && !rc; i++) {
-        const char *esc = v[i] == '\\' ? "\\\\" : v[i] == '\n' ? "\\n" : v[i] == '\r' ? "\\r" : v[i] == '\t' ? "\\t"
-                                                                                                              : NULL;
-        if (!esc)
-            continue;
-        rc = base_buf_append(b, v + from, i - from);
-        if (!rc)
-            rc = base_buf_append(b, esc, 2);
-        from = i + 1;
-    }
-    return rc ? rc : base_buf_append(b, v + from, len - from);
-}
-
 /* CREATE TABLE for `t` in PostgreSQL (into q, NUL-terminated). */
 static int create_sql(base_buf *q, const factdb_table_info *t)
 {
@@ -72,7 +52,7 @@ static int send_rows(PGconn *c, const factdb_result *r, factdb_error *err)
         for (size_t k = 0; k < nc && !rc; k++) {
             size_t len = 0;
             const char *v = factdb_result_text(r, row, k, buf, sizeof buf, &len);
-            rc = (k && base_buf_append(&b, "\t", 1)) || put_text(&b, v, len);
+            rc = (k && base_buf_append(&b, "\t", 1)) || pg_copy_text(&b, v, len);
         }
         if (!rc)
             rc = base_buf_append(&b, "\n", 1);

@@ -51,6 +51,8 @@ void pg_conn_cancel(void *arg);
  * statement position converted from characters to a 1-based byte offset of sql[0..len) (sql may be NULL).
  * `table`: the table of an insert, for messages. Returns the code. */
 int pg_result_error(const PGresult *r, int fallback, const char *sql, size_t len, factdb_error *err);
+/* Appends value v (len bytes; NULL for SQL NULL) in COPY's text format (backslash escapes). */
+int pg_copy_text(base_buf *b, const char *v, size_t len);
 /* The same for a connection that failed (no result): IO with libpq's message after `what`. */
 int pg_conn_error(const PGconn *c, const char *what, factdb_error *err);
 

@@ -12,15 +12,20 @@ def psql(db):
             "-U", "postgres", "-d", db, "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1"]
 
 
+def fresh_db(db):
+    """Drops and creates database db; returns the psql command line for it."""
+    admin = psql("postgres")
+    subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS %s" % db], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(admin + ["-c", "CREATE DATABASE %s" % db], check=True, stdout=subprocess.DEVNULL)
+    return psql(db)
+
+
 def write_test(db, header, setup, queries, errors=(), refused=()):
     """Recreates database db, runs setup and queries, and prints the test file: header lines (comments),
     `statement ok` for setup, `query` blocks with psql's output, `statement error MSG` for errors (each
     must fail in PostgreSQL too; a warning is printed if it does not) and for refused (what PostgreSQL
     accepts and factdb refuses with MSG)."""
-    admin = psql("postgres")
-    subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS %s" % db], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(admin + ["-c", "CREATE DATABASE %s" % db], check=True, stdout=subprocess.DEVNULL)
-    run = psql(db)
+    run = fresh_db(db)
     out = list(header) + [""]
     for st in setup:
         subprocess.run(run + ["-c", st], check=True, stdout=subprocess.DEVNULL)
@@ -41,10 +46,7 @@ def write_steps(db, header, steps):
     """Like write_test, for statements and queries that alternate (writes checked by the reads after them):
     steps are ("ok", sql), ("query", sql), ("error", sql, msg) (must fail in PostgreSQL too) or ("refused",
     sql, msg) (PostgreSQL accepts it, factdb refuses with msg), with ("#", text) comment lines."""
-    admin = psql("postgres")
-    subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS %s" % db], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(admin + ["-c", "CREATE DATABASE %s" % db], check=True, stdout=subprocess.DEVNULL)
-    run = psql(db)
+    run = fresh_db(db)
     out = list(header) + [""]
     for st in steps:
         kind, sql = st[0], st[1]
