@@ -19,7 +19,7 @@ static const char HELP[] =
     "  sql     run SQL statements, or an interactive SQL shell\n"
     "  serve   serve the HTTP JSON API and the dashboard (queries, inserts, change events, metrics)\n"
     "  pg-setup  install change notifications in a PostgreSQL database served by factdb serve\n"
-    "  copy    copy a database file's tables into a PostgreSQL database\n"
+    "  copy    copy a database file's tables into a PostgreSQL database, or back\n"
     "  load    load a CSV file into a table, all or nothing\n"
     "  info    show the tables, their sizes, data_version and live readers\n"
     "  check   verify every chunk, dictionary and zone map\n"
