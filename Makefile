@@ -204,7 +204,7 @@ check-slt: all test-deps
 # tests/fuzz/corpus/<target>; `make fuzz-replay` (part of `make test`) replays the corpora, then fuzzes each
 # target briefly with a fixed seed so a red run can be repeated (tests/fuzz/replay.sh; FUZZ_REPLAY_RUNS=0
 # only replays).
-FUZZ_TARGETS = fuzz_sql fuzz_csv fuzz_ingest fuzz_http fuzz_dbfile
+FUZZ_TARGETS = fuzz_sql fuzz_csv fuzz_ingest fuzz_http fuzz_dbfile fuzz_pgsplit
 FUZZ_SECONDS ?= 60
 FUZZ_REPLAY_SECONDS ?= 20
 FUZZ_REPLAY_RUNS ?= 3000
@@ -231,6 +231,10 @@ $(BUILD)/fuzz_ingest: $(BUILD)/obj/tests/fuzz/fuzz_ingest.o $(BUILD)/obj/src/htt
 $(BUILD)/fuzz_http: $(BUILD)/obj/tests/fuzz/fuzz_http.o $(filter $(BUILD)/obj/src/http/% $(BUILD)/obj/src/pg/%,$(CLI_OBJ)) \
                     $(BUILD)/obj/gen/web_assets.o $(BUILD)/libfactdb.a
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS) $(CLI_LIBS)
+
+$(BUILD)/obj/tests/fuzz/fuzz_pgsplit.o: CPPFLAGS += $(PG_CFLAGS)
+$(BUILD)/fuzz_pgsplit: $(BUILD)/obj/tests/fuzz/fuzz_pgsplit.o $(BUILD)/obj/src/pg/script.o $(BUILD)/libfactdb.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # One target at a time (the machine is shared), in fork mode so that a known crash does not end the run early:
 # new inputs land in build/fuzz/work/<t>, crashes in build/fuzz/crashes/<t>/ (tests/fuzz/triage.sh groups

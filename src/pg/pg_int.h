@@ -66,6 +66,15 @@ int pg_json_kind(Oid type);
 /* Appends `name` as a quoted SQL identifier ("a""b"). */
 int pg_quote_ident(base_buf *b, const char *name);
 
+/* script.c */
+typedef struct pg_stmt {
+    size_t start, len;  /* bytes of the script */
+} pg_stmt;
+/* Splits the script s[0..len) into its statements (ranges holding at least one token, without the `;`),
+ * as PostgreSQL's lexer reads them (backslash_quotes: standard_conforming_strings is off, so '...' takes
+ * backslash escapes). *out is malloc'd (NULL when there is no statement). Errors: NOMEM. */
+int pg_split(const char *s, size_t len, bool backslash_quotes, pg_stmt **out, size_t *n);
+
 /* query.c: the ops for /v1/sql and its results */
 int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *err);
 int pg_result_open(http_result *r, bool csv, const char *extra, factdb_error *err);

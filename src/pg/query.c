@@ -1,21 +1,31 @@
-/* query.c: POST /v1/sql on PostgreSQL. The statements go in one round trip (the simple protocol without
- * parameters, so a script of several statements runs; PQsendQueryParams, the extended protocol, with them,
- * where PostgreSQL takes one statement), and the answer is the last result with rows, else the last one, as
- * on a database file. Results are rendered in factdb's JSON and CSV shapes with factdb's type names.
+/* query.c: POST /v1/sql on PostgreSQL. A script's statements are sent one at a time (script.c splits
+ * them), so each runs in its own transaction unless the script opens one, and a failing statement leaves
+ * the ones before it done: as psql runs a script, and as a database file does. With parameters there is
+ * one statement (PQsendQueryParams, the extended protocol). The answer is the last result with rows, else
+ * the last one, as on a database file. Rows arrive in libpq's single-row mode and are kept in one compact
+ * buffer bounded by the request's query memory (http_sql.memory, drawn from --max-result-memory): a result
+ * past it is canceled and answered LIMIT, where libpq alone would have held it whole. Results are rendered
+ * in factdb's JSON and CSV shapes with factdb's type names.
  * Invariant: a connection goes back to the pool with no statement running and no transaction open. */
 #include "pg_int.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define NULL_LEN UINT32_MAX
+
 struct http_result {
-    PGresult *r;
-    int ncols, nrows;
+    PGresult *meta;     /* the result's columns and command tag (its rows are in `rows`) */
+    base_buf rows;      /* row after row, each value a uint32 length (NULL_LEN: NULL) and its bytes */
+    uint64_t nrows;
+    int ncols;
     char (*types)[64];  /* factdb's name of each column's type */
     int *kinds;         /* 0 string, 1 number, 2 boolean (pg_json_kind) */
     bool csv;
     char *extra;
-    int row, stage;     /* 0 header, 1 rows, 2 trailer, 3 done */
+    uint64_t row;
+    size_t rpos;        /* the next row's place in `rows` */
+    int stage;          /* 0 header, 1 rows, 2 trailer, 3 done */
     base_buf out;
     size_t at;
 };
@@ -59,15 +69,10 @@ static bool has_rows(const PGresult *r)
     return st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE;
 }
 
-/* Sends the statements of q on c. The text is copied NUL-terminated (libpq's form); a NUL inside it would
- * silently cut it, so it is refused. */
-static int send(pg_conn *c, const http_sql *q, factdb_error *err)
+/* Sends one statement (text[0..len), no NUL in it) with q's parameters on c, in single-row mode. */
+static int send(pg_conn *c, const http_sql *q, const char *stmt, size_t len, factdb_error *err)
 {
-    const char *nul = memchr(q->text, 0, q->len);
-    if (nul)
-        return base_err_at(err, FACTDB_INVALID_ARGUMENT, 0, 0, nul - q->text,
-                           "the SQL text has a NUL byte at byte %zu; remove it", (size_t)(nul - q->text) + 1);
-    char *text = malloc(q->len + 1);
+    char *text = malloc(len + 1);
     const char **vals = calloc(q->nparams ? q->nparams : 1, sizeof *vals);
     Oid *types = calloc(q->nparams ? q->nparams : 1, sizeof *types);
     char(*bufs)[64] = calloc(q->nparams ? q->nparams : 1, sizeof *bufs);
@@ -76,8 +81,8 @@ static int send(pg_conn *c, const http_sql *q, factdb_error *err)
         rc = base_err(err, FACTDB_NOMEM, "out of memory");
         goto out;
     }
-    memcpy(text, q->text, q->len);
-    text[q->len] = 0;
+    memcpy(text, stmt, len);
+    text[len] = 0;
     for (size_t i = 0; i < q->nparams; i++) {
         param_text(&q->params[i], bufs[i], sizeof bufs[i], &vals[i], &types[i]);
         if (q->params[i].kind == FACTDB_PARAM_TEXT && memchr(q->params[i].s, 0, q->params[i].len)) {
@@ -90,6 +95,8 @@ static int send(pg_conn *c, const http_sql *q, factdb_error *err)
                         : PQsendQuery(c->conn, text);
     if (!ok)
         rc = pg_conn_error(c->conn, "cannot send the statement to PostgreSQL", err);
+    else
+        PQsetSingleRowMode(c->conn);  /* rows one by one, into our bounded buffer (PQgetResult's rows) */
 out:
     free(text);
     free(vals);
@@ -98,37 +105,121 @@ out:
     return rc;
 }
 
-static int new_result(pg_conn *c, PGresult *pr, http_result **out, factdb_error *err)
+/* Forgets the answer kept so far (a later result replaces it). */
+static void result_clear(http_result *r)
 {
-    http_result *r = calloc(1, sizeof *r);
-    int nc = PQnfields(pr);
-    if (!r || !(r->types = calloc(nc ? (size_t)nc : 1, sizeof *r->types)) ||
-        !(r->kinds = calloc(nc ? (size_t)nc : 1, sizeof *r->kinds))) {
-        if (r) {
-            free(r->types);
-            free(r);
+    PQclear(r->meta);
+    r->meta = NULL;
+    r->rows.len = 0;
+    r->nrows = 0;
+    r->ncols = 0;
+}
+
+/* Appends the one row of a single-row result to r->rows: LIMIT past the request's query memory. */
+static int keep_row(http_result *r, const PGresult *pr)
+{
+    int nf = PQnfields(pr);
+    uint32_t lens[1664];  /* PostgreSQL's most columns of a result (MaxTupleAttributeNumber) */
+    if (nf > 1664)
+        return FACTDB_NOMEM;
+    size_t need = 0;
+    for (int k = 0; k < nf; k++) {
+        lens[k] = PQgetisnull(pr, 0, k) ? NULL_LEN : (uint32_t)PQgetlength(pr, 0, k);
+        need += 4 + (lens[k] == NULL_LEN ? 0 : lens[k]);
+    }
+    int rc = base_buf_reserve(&r->rows, need);
+    if (rc)
+        return rc;
+    unsigned char *p = r->rows.data + r->rows.len;
+    for (int k = 0; k < nf; k++) {
+        memcpy(p, &lens[k], 4);
+        p += 4;
+        if (lens[k] != NULL_LEN) {
+            memcpy(p, PQgetvalue(pr, 0, k), lens[k]);
+            p += lens[k];
         }
-        PQclear(pr);
-        return base_err(err, FACTDB_NOMEM, "out of memory");
     }
-    r->r = pr;
-    r->ncols = nc;
-    r->nrows = PQntuples(pr);
-    for (int i = 0; i < nc; i++) {
-        pg_type_name(c, PQftype(pr, i), PQfmod(pr, i), true, r->types[i], sizeof r->types[i]);
-        r->kinds[i] = pg_json_kind(PQftype(pr, i));
-    }
-    *out = r;
+    r->rows.len += need;
+    r->nrows++;
     return 0;
 }
 
-/* Sends q on c and reads every result (all must be read, even after an error, before the connection can be
- * used again) into *last (the answer). *lost: the server had ended the connection before running anything
- * (57P01..57P03 as the first answer: a restart or pg_terminate_backend of an idle pooled connection), so
- * the request may be sent again on a new one. */
-static int run_once(pg_conn *c, const http_sql *q, PGresult **last, bool *lost, factdb_error *err)
+/* What run_once tracks across the results of a request's statements. */
+typedef struct reading {
+    const http_sql *q;
+    http_result *res;   /* the answer so far */
+    bool filling;       /* the rows of a result are arriving into res */
+    bool first;         /* no result has arrived yet */
+    bool lost;          /* the first answer said the server had ended the connection */
+    bool canceled;      /* a result outgrew the query memory and was canceled */
+} reading;
+
+/* Reads every result of the statement just sent (all must be read, even after an error, before the
+ * connection can be used again); `at` is the statement's byte offset in q->text. Returns the first error. */
+static int read_results(pg_conn *c, reading *rd, size_t at, size_t len, int rc, factdb_error *err)
 {
-    *last = NULL;
+    const http_sql *q = rd->q;
+    http_result *res = rd->res;
+    for (PGresult *r; (r = PQgetResult(c->conn)); rd->first = false) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+            if (!rc)
+                rc = base_err(err, FACTDB_INVALID_ARGUMENT, "COPY ... FROM STDIN and TO STDOUT have no data "
+                              "stream over HTTP; use POST /v1/tables/NAME/rows to load rows, or a query to read them");
+            if (st == PGRES_COPY_IN)
+                PQputCopyEnd(c->conn, "COPY FROM STDIN is not available over HTTP");
+            else
+                for (char *buf; PQgetCopyData(c->conn, &buf, 0) > 0;)
+                    PQfreemem(buf);
+        } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (rd->first && state && !strncmp(state, "57P0", 4))
+                rd->lost = true;
+            if (!rc) {
+                rc = pg_result_error(r, FACTDB_INVALID_ARGUMENT, q->text + at, len, err);
+                if (err->position > 0)
+                    err->position += (int64_t)at;
+            }
+        } else if (rc || st == PGRES_EMPTY_QUERY) {
+            /* drained after an error */
+        } else if (st == PGRES_SINGLE_TUPLE) {
+            if (!rd->filling) {  /* a result with rows replaces the answer */
+                result_clear(res);
+                rd->filling = true;
+            }
+            int krc = keep_row(res, r);
+            if (krc == FACTDB_LIMIT) {
+                rc = base_err(err, FACTDB_LIMIT, "the result needs more than %zu MiB of query memory; add "
+                              "filters or a LIMIT", q->memory >> 20);
+                pg_conn_cancel(c);  /* the rest is read and dropped until the cancel takes */
+                rd->canceled = true;
+            } else if (krc) {
+                rc = base_err(err, FACTDB_NOMEM, "out of memory keeping the result");
+                pg_conn_cancel(c);
+                rd->canceled = true;
+            }
+        } else if (st == PGRES_TUPLES_OK || !res->meta || !has_rows(res->meta)) {
+            /* the end of a result with rows (its columns and tag), or a command after no rows */
+            if (!rd->filling)
+                result_clear(res);
+            rd->filling = false;
+            PQclear(res->meta);
+            res->meta = r;
+            res->ncols = PQnfields(r);
+            continue;
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
+/* Runs q's statements on c, one by one until one fails, keeping the answer in *out (NULL when the text
+ * held no statement). *lost: the server had ended the connection before running anything (57P01..57P03 as
+ * the first answer: a restart or pg_terminate_backend of an idle pooled connection), so the request may be
+ * sent again on a new one. */
+static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost, factdb_error *err)
+{
+    *out = NULL;
     *lost = false;
     if (q->read_only) {
         /* a second guard for the read token: functions with side effects (nextval, pg_notify, ...) look
@@ -141,79 +232,99 @@ static int run_once(pg_conn *c, const http_sql *q, PGresult **last, bool *lost, 
         if (src)
             return src;
     }
-    int rc = send(c, q, err);
-    if (rc)
-        return rc;
-    bool first = true;
-    for (PGresult *r; (r = PQgetResult(c->conn)); first = false) {
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
-            if (!rc)
-                rc = base_err(err, FACTDB_INVALID_ARGUMENT, "COPY ... FROM STDIN and TO STDOUT have no data "
-                              "stream over HTTP; use POST /v1/tables/NAME/rows to load rows, or a query to read them");
-            if (st == PGRES_COPY_IN)
-                PQputCopyEnd(c->conn, "COPY FROM STDIN is not available over HTTP");
-            else
-                for (char *buf; PQgetCopyData(c->conn, &buf, 0) > 0;)
-                    PQfreemem(buf);
-            PQclear(r);
-        } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            if (first && state && !strncmp(state, "57P0", 4))
-                *lost = true;
-            if (!rc)
-                rc = pg_result_error(r, FACTDB_INVALID_ARGUMENT, q->text, q->len, err);
-            PQclear(r);
-        } else if (st == PGRES_EMPTY_QUERY || rc) {
-            PQclear(r);
-        } else if (!*last || has_rows(r) || !has_rows(*last)) {
-            PQclear(*last);
-            *last = r;
-        } else {
-            PQclear(r);
-        }
+    pg_stmt one = {0, q->len}, *stmts = &one;
+    size_t n = 1;
+    if (!q->nparams) {  /* with parameters PostgreSQL takes one statement, and says so */
+        const char *scs = PQparameterStatus(c->conn, "standard_conforming_strings");
+        if (pg_split(q->text, q->len, scs && !strcmp(scs, "off"), &stmts, &n))
+            return base_err(err, FACTDB_NOMEM, "out of memory");
     }
-    *lost = *lost && PQstatus(c->conn) != CONNECTION_OK;
-    return rc;
+    http_result *res = calloc(1, sizeof *res);
+    if (!res) {
+        if (stmts != &one)
+            free(stmts);
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    }
+    base_buf_init(&res->rows, q->memory ? q->memory : (size_t)1 << 34);
+    reading rd = {.q = q, .res = res, .first = true};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = send(c, q, q->text + stmts[i].start, stmts[i].len, err);
+        rc = read_results(c, &rd, stmts[i].start, stmts[i].len, rc, err);
+        if (!rc && http_watch_fired(q->watch))  /* canceled between statements */
+            rc = base_err(err, FACTDB_INVALID_ARGUMENT, "canceled by the query timeout");
+    }
+    if (stmts != &one)
+        free(stmts);
+    *lost = rd.lost && PQstatus(c->conn) != CONNECTION_OK;
+    if (rd.canceled) {
+        /* a cancel that arrived after the statement ended could hit the connection's next one */
+        PQfinish(c->conn);
+        c->conn = NULL;
+    }
+    if (rc || !res->meta) {
+        pg_result_free(res);
+        return rc;
+    }
+    *out = res;
+    return 0;
+}
+
+/* Names the columns of r's result in factdb's types (may ask c, so after every result was read). */
+static int describe(pg_conn *c, http_result *r, factdb_error *err)
+{
+    int nc = r->ncols;
+    if (!(r->types = calloc(nc ? (size_t)nc : 1, sizeof *r->types)) ||
+        !(r->kinds = calloc(nc ? (size_t)nc : 1, sizeof *r->kinds)))
+        return base_err(err, FACTDB_NOMEM, "out of memory");
+    for (int i = 0; i < nc; i++) {
+        pg_type_name(c, PQftype(r->meta, i), PQfmod(r->meta, i), true, r->types[i], sizeof r->types[i]);
+        r->kinds[i] = pg_json_kind(PQftype(r->meta, i));
+    }
+    return 0;
 }
 
 int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *err)
 {
     memset(out, 0, sizeof *out);
+    /* libpq takes NUL-terminated text: a NUL inside it would silently cut it, so it is refused */
+    const char *nul = memchr(q->text, 0, q->len);
+    if (nul)
+        return base_err_at(err, FACTDB_INVALID_ARGUMENT, 0, 0, nul - q->text,
+                           "the SQL text has a NUL byte at byte %zu; remove it", (size_t)(nul - q->text) + 1);
     pg_conn *c;
     int rc = pg_pool_get(b, &c, err);
     if (rc)
         return rc;
-    http_watch_set(q->watch, pg_conn_cancel, c);
-    c->dirty = true;
-    PGresult *last;
-    bool lost;
-    rc = run_once(c, q, &last, &lost, err);
-    if (rc && lost) {
+    http_result *res = NULL;
+    for (int attempt = 0;; attempt++) {
+        bool lost;
+        http_watch_set(q->watch, pg_conn_cancel, c);
+        c->dirty = true;
+        rc = run_once(c, q, &res, &lost, err);
         http_watch_set(q->watch, NULL, NULL);
+        if (!rc || !lost || attempt)
+            break;
         pg_pool_put(b, c);  /* closes the dead connection */
         if ((rc = pg_pool_get(b, &c, err)))
             return rc;
-        http_watch_set(q->watch, pg_conn_cancel, c);
-        c->dirty = true;
-        rc = run_once(c, q, &last, &lost, err);
     }
-    http_watch_set(q->watch, NULL, NULL);
     uint64_t version = 0;
-    if (!rc && last)
+    if (!rc && res)
         rc = pg_version(c, &version, err);
-    if (!rc && last) {
-        rc = new_result(c, last, &out->result, err);
-        last = NULL;
-    }
-    PQclear(last);
+    if (!rc && res)
+        rc = describe(c, res, err);
     pg_pool_put(b, c);
-    if (rc || !out->result)
+    if (rc) {
+        pg_result_free(res);
         return rc;
-    PGresult *pr = out->result->r;
-    out->has_rows = has_rows(pr);
-    out->nrows = out->has_rows ? (uint64_t)PQntuples(pr) : 0;
-    snprintf(out->tag, sizeof out->tag, "%s", PQcmdStatus(pr));
+    }
+    if (!res)
+        return 0;
+    out->result = res;
+    out->has_rows = has_rows(res->meta);
+    out->nrows = out->has_rows ? res->nrows : 0;
+    snprintf(out->tag, sizeof out->tag, "%s", PQcmdStatus(res->meta));
     out->data_version = version;
     return 0;
 }
@@ -230,15 +341,20 @@ static int put_json_string(http_result *r, const char *s, size_t len)
     return 0;
 }
 
-static int put_value(http_result *r, int row, int col)
+/* Renders the value of column `col` at r->rpos in r->rows and steps past it. */
+static int put_value(http_result *r, int col)
 {
-    if (PQgetisnull(r->r, row, col))
+    uint32_t n;
+    memcpy(&n, r->rows.data + r->rpos, 4);
+    r->rpos += 4;
+    if (n == NULL_LEN)
         return r->csv ? 0 : put(r, "null", 4);
-    const char *v = PQgetvalue(r->r, row, col);
-    size_t len = (size_t)PQgetlength(r->r, row, col);
+    const char *v = (const char *)r->rows.data + r->rpos;
+    size_t len = n;
+    r->rpos += n;
     int kind = r->kinds[col];
     if (kind == 2) {  /* PostgreSQL's t/f, as factdb writes booleans */
-        bool t = v[0] == 't';
+        bool t = len && v[0] == 't';
         return put(r, t ? "true" : "false", t ? 4 : 5);
     }
     if (r->csv) {
@@ -252,7 +368,7 @@ static int put_value(http_result *r, int row, int col)
             rc = v[i] == '"' ? put(r, "\"\"", 2) : put(r, v + i, 1);
         return rc ? rc : put(r, "\"", 1);
     }
-    if (kind == 1 && (v[0] == 'N' || v[0] == 'I' || (v[0] == '-' && v[1] == 'I')))
+    if (kind == 1 && (!len || v[0] == 'N' || v[0] == 'I' || (v[0] == '-' && len > 1 && v[1] == 'I')))
         kind = 0;  /* NaN and infinities are not JSON numbers */
     return kind ? put(r, v, len) : put_json_string(r, v, len);
 }
@@ -263,7 +379,7 @@ static int render_header(http_result *r)
     if (!r->csv) {
         rc = put(r, "{\"columns\":[", 12);
         for (int c = 0; c < r->ncols && !rc; c++) {
-            const char *n = PQfname(r->r, c);
+            const char *n = PQfname(r->meta, c);
             rc = put(r, c ? ",{\"name\":" : "{\"name\":", c ? 9 : 8);
             if (!rc)
                 rc = put_json_string(r, n, strlen(n));
@@ -277,7 +393,7 @@ static int render_header(http_result *r)
         return rc ? rc : put(r, "],\"rows\":[", 10);
     }
     for (int c = 0; c < r->ncols && !rc; c++) {
-        const char *n = PQfname(r->r, c);
+        const char *n = PQfname(r->meta, c);
         size_t len = strlen(n);
         bool quote = false;
         for (size_t i = 0; i < len && !quote; i++)
@@ -309,21 +425,21 @@ static int render(http_result *r)
             r->stage = 2;
             return 0;
         }
-        int i = r->row++;
+        uint64_t i = r->row++;
         if (!r->csv)
             rc = put(r, i ? ",[" : "[", i ? 2 : 1);
         for (int c = 0; c < r->ncols && !rc; c++) {
             if (c)
                 rc = put(r, ",", 1);
             if (!rc)
-                rc = put_value(r, i, c);
+                rc = put_value(r, c);
         }
         return rc ? rc : put(r, r->csv ? "\n" : "]", 1);
     }
     r->stage = 3;
     if (!r->csv) {
         char tail[64];
-        int n = snprintf(tail, sizeof tail, "],\"row_count\":%d", r->nrows);
+        int n = snprintf(tail, sizeof tail, "],\"row_count\":%llu", (unsigned long long)r->nrows);
         rc = put(r, tail, (size_t)n);
         if (!rc && r->extra)
             rc = put(r, r->extra, strlen(r->extra));
@@ -338,7 +454,7 @@ int pg_result_open(http_result *r, bool csv, const char *extra, factdb_error *er
     r->csv = csv;
     if (extra && !(r->extra = strdup(extra)))
         return base_err(err, FACTDB_NOMEM, "out of memory");
-    if (!has_rows(r->r))
+    if (!has_rows(r->meta))
         r->nrows = 0;  /* a command: no columns, no rows (its tag goes in `extra`) */
     base_buf_init(&r->out, (size_t)1 << 34);
     return 0;
@@ -367,7 +483,8 @@ void pg_result_free(http_result *r)
 {
     if (!r)
         return;
-    PQclear(r->r);
+    PQclear(r->meta);
+    base_buf_cleanup(&r->rows);
     free(r->types);
     free(r->kinds);
     free(r->extra);

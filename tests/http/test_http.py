@@ -190,8 +190,6 @@ PG_ONLY_EMBEDDED = {
     "two_servers_a_loader_and_a_reader_at_once": "drives factdb load, factdb sql and factdb check on the file",
     "copy_with_a_server_file_needs_allow_file_access": "COPY 'file' on PostgreSQL reads the database server's "
     "files under its own privileges (pg_read_server_files); --allow-file-access does not apply",
-    "results_have_a_memory_budget_and_readers_a_deadline": "--max-result-memory does not bound PostgreSQL "
-    "results yet (libpq holds a whole result; docs/http.md)",
     "missing_and_read_only_databases": "file permissions and a missing file",
 }
 
@@ -913,23 +911,28 @@ def wait_closed(sock, seconds):
     return False
 
 
-@test
+@both
 def results_have_a_memory_budget_and_readers_a_deadline():
     """F1: query memory of all requests together is bounded (--max-result-memory), results held for clients
-    that do not read are freed after --header-timeout, and a query over its share is refused, not run."""
-    d = scratch("resmem")
-    db = os.path.join(d, "resmem.db")
-    run([FACTDB, "sql", db, "CREATE TABLE t (s text); INSERT INTO t VALUES ('%s')" % ("x" * 100)])
-    for _ in range(17):  # 131,072 rows: a result of ~14 MB of JSON, which takes 32 to 64 MiB to compute
-        run([FACTDB, "sql", db, "INSERT INTO t SELECT s FROM t"])
-    # one query gets half of what is free: 64 MiB, then 32, 16, ...
+    that do not read are freed after --header-timeout, and a query over its share is refused, not run. On
+    PostgreSQL the rows arrive one by one into a buffer bounded by the same share: a result past it is
+    canceled there (libpq alone would hold it whole)."""
+    d, db = new_db("resmem")
     s = Server(db, "--max-result-memory", str(128 << 20), "--header-timeout", "2", "--min-body-rate", "100000")
-    st, body, _ = s.sql("SELECT s || s || s || s AS s FROM t")
+    st, body, _ = s.sql("CREATE TABLE t (s text); INSERT INTO t VALUES ('%s')" % ("x" * 100))
+    assert st == 200, body
+    for _ in range(17):  # 131,072 rows: a result of ~14 MB of JSON, which takes 14 to 64 MiB to compute
+        assert s.sql("INSERT INTO t SELECT s FROM t")[0] == 200
+    # one query gets half of what is free: 64 MiB, then 32, 16, ...; this one needs about 80 MB
+    st, body, _ = s.sql("SELECT s || s || s || s || s || s AS s FROM t")
     assert st == 413 and body["error"]["code"] == "LIMIT" and "--max-result-memory" in body["error"]["message"], body
     st, body, _ = s.sql("SELECT count(*) FROM t")
     assert st == 200 and body["rows"] == [[131072]], body
+    # a script whose last result fits answers, whatever a statement before it returned
+    st, body, _ = s.sql("SELECT s FROM t; SELECT count(*) AS n FROM t")
+    assert st == 200 and body["rows"] == [[131072]], str(body)[:300]
     # clients that never read hold their results: the budget runs out and others are told to retry
-    held = [unread_query(s.port, "SELECT s FROM t") for _ in range(2)]
+    held = [unread_query(s.port, "SELECT s FROM t") for _ in range(3)]
     t0 = time.time()
     while True:  # the held queries take their memory once they run (slower under ASan on a busy machine)
         time.sleep(0.1)
@@ -1364,6 +1367,60 @@ def each_request_starts_a_fresh_session():
     st, body, _ = s.sql("SELECT current_setting('TimeZone') AS tz, to_regclass('tt') IS NULL AS gone, "
                         "(SELECT count(*) FROM ev) AS n")
     assert st == 200 and body["rows"] == [["UTC", True, 0]], body
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@both
+def a_failing_statement_keeps_the_ones_before_it():
+    """A script's statements run one by one, each in its own transaction unless the script opens one: a
+    failing statement leaves nothing of itself and stops the script, the ones before it stay (as psql runs a
+    script), and the error's position counts from the start of the whole text, on both backends."""
+    d, db = new_db("script")
+    s = Server(db)
+    text = "INSERT INTO ev (at, n) VALUES ('2024-01-01', 1); INSERT INTO ev (at, n) VALUES ('2024-01-02', 'two'); " \
+           "INSERT INTO ev (at, n) VALUES ('2024-01-03', 3)"
+    st, body, _ = s.sql(text)
+    assert st == 400 and body["error"]["code"] == "INVALID_VALUE", body
+    second = text.index("INSERT", 10)
+    assert second < body["error"]["position"] <= text.index("; ", second) + 1, (body, second)
+    assert s.sql("SELECT n FROM ev ORDER BY n")[1]["rows"] == [[1]]
+    # an explicit transaction is undone whole, and the statement after ROLLBACK runs in its own
+    st, body, _ = s.sql("BEGIN; INSERT INTO ev (at, n) VALUES ('2024-01-04', 4); ROLLBACK; "
+                        "INSERT INTO ev (at, n) VALUES ('2024-01-05', 5); SELECT n FROM ev ORDER BY n")
+    assert st == 200 and body["rows"] == [[1], [5]], body
+    # semicolons inside quotes, quoted names and comments do not end a statement
+    st, body, _ = s.sql("SELECT 'a;b' AS \"x;y\" -- a comment; with a semicolon\n; /* and; another */ "
+                        "SELECT 'it''s; here' AS q;")
+    assert st == 200 and body["rows"] == [["it's; here"]] and body["columns"][0]["name"] == "q", body
+    # no statement at all: an empty answer
+    st, body, _ = s.sql(" ; -- nothing\n ;")
+    assert st == 200 and body["rows"] == [], body
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
+def scripts_are_split_as_postgresql_reads_them():
+    """What only PostgreSQL's SQL has: dollar quotes, E'' strings with backslash escapes, nested comments,
+    and a function body of BEGIN ATOMIC ... END (whose semicolons are inside the one statement) split where
+    PostgreSQL's own lexer would; a statement left unterminated is PostgreSQL's error at its position."""
+    d, db = new_db("split")
+    s = Server(db)
+    st, body, _ = s.sql("SELECT $$a;b$$ AS d, $t$ $$; $t$ AS t, E'x\\';y' AS e /* c; /* nested; */ ; */; "
+                        "SELECT 2 AS two")
+    assert st == 200 and body["rows"] == [[2]], body
+    st, body, _ = s.sql("SELECT $$a;b$$ AS d, $t$ $$; $t$ AS t, E'x\\';y' AS e /* c; /* nested; */ ; */")
+    assert st == 200 and body["rows"] == [["a;b", " $$; ", "x';y"]], body
+    st, body, _ = s.sql("CREATE FUNCTION plus1(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT x; "
+                        "SELECT CASE WHEN x > 0 THEN x + 1 END; END; SELECT plus1(41) AS v")
+    assert st == 200 and body["rows"] == [[42]], body
+    st, body, _ = s.sql("CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC "
+                        "INSERT INTO ev (at, n) VALUES ('2024-01-01', 7); END; CALL p(); SELECT n FROM ev")
+    assert st == 200 and body["rows"] == [[7]], body
+    text = "SELECT 1; SELECT 'unterminated"
+    st, body, _ = s.sql(text)
+    assert st == 400 and body["error"]["position"] == text.index("'") + 1, body
     assert s.stop() == 0
     cleanup(d)
 
