@@ -96,6 +96,8 @@ struct http_server {
     atomic_int active;       /* requests being answered */
     _Atomic size_t body_bytes;  /* buffered request bodies, against HTTP_BODY_BUDGET */
     _Atomic size_t result_bytes;  /* query memory granted to requests in flight, against o.max_result_memory */
+    pthread_mutex_t rmu;     /* requests waiting for query memory sleep on rcv; a release wakes them */
+    pthread_cond_t rcv;
     atomic_uint event_streams;  /* open /v1/events streams, against o.max_event_streams */
     atomic_bool daemon_stopped; /* MHD_stop_daemon returned: the watchdog (connection deadlines) may exit */
     /* metrics */

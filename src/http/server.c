@@ -570,19 +570,21 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+static void result_release(http_server *s, size_t g);
+
 static void stream_free(void *cls)
 {
     stream *st = cls;
     st->s->be->result_free(st->result);
-    atomic_fetch_sub(&st->s->result_bytes, st->grant);
+    result_release(st->s, st->grant);
     free(st);
 }
 
 /* Query memory for one request, drawn from --max-result-memory: half of what is free (at most 4 GiB, the
  * limit of factdb sql), or what is left once that falls under a 64th of the budget; 0 when even that is
- * not free (answered 503). The grant is held until the answer has been sent, since the result lives in
- * memory until then. */
-static size_t result_grant(http_server *s)
+ * not free, or when it would not be more than `more_than`. The grant is held until the answer has been
+ * sent, since the result lives in memory until then. */
+static size_t result_try_grant(http_server *s, size_t more_than)
 {
     size_t budget = s->o.max_result_memory, slice = budget / 64, used = atomic_load(&s->result_bytes), g;
     do {
@@ -590,10 +592,37 @@ static size_t result_grant(http_server *s)
         g = avail / 2 >= slice ? avail / 2 : avail >= slice ? slice : 0;
         if (g > ((size_t)4 << 30))
             g = (size_t)4 << 30;
-        if (!g)
+        if (!g || g <= more_than)
             return 0;
     } while (!atomic_compare_exchange_weak(&s->result_bytes, &used, used + g));
     return g;
+}
+
+/* A grant of more than `more_than`, waiting until `until` (--busy-timeout after the request came) for
+ * memory that requests in flight give back: readers queue as writers do for the write lock, rather than
+ * being refused as soon as a few run at once. 0 after that (answered 503). */
+static size_t result_grant(http_server *s, const struct timespec *until, size_t more_than)
+{
+    size_t g = result_try_grant(s, more_than);
+    if (g || s->o.busy_timeout_ms <= 0)
+        return g;
+    pthread_mutex_lock(&s->rmu);
+    while (!(g = result_try_grant(s, more_than)) && !atomic_load(&s->stopping))
+        if (pthread_cond_timedwait(&s->rcv, &s->rmu, until)) {
+            g = result_try_grant(s, more_than);
+            break;
+        }
+    pthread_mutex_unlock(&s->rmu);
+    return g;
+}
+
+/* Gives a grant back and wakes the requests waiting for memory. */
+static void result_release(http_server *s, size_t g)
+{
+    atomic_fetch_sub(&s->result_bytes, g);
+    pthread_mutex_lock(&s->rmu);
+    pthread_cond_broadcast(&s->rcv);
+    pthread_mutex_unlock(&s->rmu);
 }
 
 static int param_from_json(json_t *v, factdb_param *p, int index, factdb_error *err)
@@ -728,7 +757,16 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         json_decref(root);
         return send_auth_error(c, rq, auth);
     }
-    size_t grant = result_grant(s);
+    /* how long the request may wait for query memory, over all its tries */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += s->o.busy_timeout_ms / 1000;
+    until.tv_nsec += (long)(s->o.busy_timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    size_t grant = result_grant(s, &until, 0);
     if (!grant) {
         free(pv);
         json_decref(root);
@@ -744,7 +782,27 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
                   .read_only = s->o.read_only || ((s->o.token || s->o.read_token) && authorize(s, c, true) != 0)};
     http_sql_out out;
     double t0 = http_now();
-    int rc = s->be->sql(s->bs, &q, &out, &err);
+    size_t full = s->o.max_result_memory / 2 < ((size_t)4 << 30) ? s->o.max_result_memory / 2 : (size_t)4 << 30;
+    int rc, reads = -1;  /* the statements only read (1), may write (0), not known yet (-1) */
+    for (;;) {
+        rc = s->be->sql(s->bs, &q, &out, &err);
+        if (rc != FACTDB_LIMIT || !strstr(err.message, "memory") || grant >= full || http_watch_fired(&w))
+            break;
+        /* a query that outgrew a partial share (other requests held the rest) runs again with a larger
+           one once they give memory back, if it only reads: running it again changes nothing */
+        if (reads < 0) {
+            bool wr = true;
+            factdb_error e2;
+            reads = !s->be->sql_writes(s->bs, text, len, &wr, &e2) && !wr;
+        }
+        if (!reads)
+            break;
+        size_t had = grant;
+        result_release(s, grant);
+        if (!(grant = result_grant(s, &until, had)))
+            break;  /* answered 503 below */
+        q.memory = grant;
+    }
     double elapsed = (http_now() - t0) * 1000;
     if (s->o.query_timeout_ms > 0)
         watch_remove(s, &w);
@@ -752,11 +810,10 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     http_result *last = out.result;
     if (rc) {
         json_decref(root);
-        atomic_fetch_sub(&s->result_bytes, grant);
+        result_release(s, grant);
         if (rc == FACTDB_LIMIT && strstr(err.message, "memory")) {
             /* the per-session message names factdb sql's option; say what applies here */
             char msg[300];
-            size_t full = s->o.max_result_memory / 2 < ((size_t)4 << 30) ? s->o.max_result_memory / 2 : (size_t)4 << 30;
             if (grant < full)
                 return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "BUSY",
                                   "the query needs more memory than is free now: other requests in flight hold "
@@ -775,7 +832,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     }
     json_decref(root);
     if (!last || (out.nrows > s->o.max_result && s->o.max_result))
-        atomic_fetch_sub(&s->result_bytes, grant);
+        result_release(s, grant);
     if (!last) {
         char buf[160];
         snprintf(buf, sizeof buf, "{\"columns\":[],\"rows\":[],\"row_count\":0,\"elapsed_ms\":%.3f}\n", elapsed);
@@ -800,7 +857,7 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
     if (!st || s->be->result_open(last, csv, extra, &err)) {
         free(st);
         s->be->result_free(last);
-        atomic_fetch_sub(&s->result_bytes, grant);
+        result_release(s, grant);
         return MHD_NO;
     }
     st->s = s;
@@ -1206,6 +1263,8 @@ int http_serve(const http_opts *o, factdb_error *err)
     pthread_mutex_init(&s->cmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     pthread_cond_init(&s->donecv, NULL);
+    pthread_mutex_init(&s->rmu, NULL);
+    pthread_cond_init(&s->rcv, NULL);
     /* SIGINT/SIGTERM are taken by sigwait below; block them before any thread starts */
     sigset_t set;
     sigemptyset(&set);
@@ -1241,6 +1300,7 @@ int http_serve(const http_opts *o, factdb_error *err)
     fprintf(stderr, "factdb serve: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     MHD_quiesce_daemon(d);             /* stop accepting */
     atomic_store(&s->stopping, true);  /* event streams end */
+    result_release(s, 0);              /* requests waiting for query memory stop waiting */
     /* let the requests in flight finish (queries, inserts waiting for their commit) */
     for (int i = 0; i < 6000 && atomic_load(&s->active) > 0; i++)
         usleep(10000);

@@ -918,7 +918,8 @@ def results_have_a_memory_budget_and_readers_a_deadline():
     PostgreSQL the rows arrive one by one into a buffer bounded by the same share: a result past it is
     canceled there (libpq alone would hold it whole)."""
     d, db = new_db("resmem")
-    s = Server(db, "--max-result-memory", str(128 << 20), "--header-timeout", "2", "--min-body-rate", "100000")
+    s = Server(db, "--max-result-memory", str(128 << 20), "--header-timeout", "2", "--min-body-rate", "100000",
+               "--busy-timeout", "300")  # a request waits 0.3 s for query memory, then gets 503
     st, body, _ = s.sql("CREATE TABLE t (s text); INSERT INTO t VALUES ('%s')" % ("x" * 100))
     assert st == 200, body
     for _ in range(17):  # 131,072 rows: a result of ~14 MB of JSON, which takes 14 to 64 MiB to compute
@@ -952,6 +953,33 @@ def results_have_a_memory_budget_and_readers_a_deadline():
     assert st == 200 and body["row_count"] == 131072, (st, str(body)[:300])
     assert s.stop() == 0
     assert any("took nothing of its answer" in line for line in s.log), s.log[-5:]
+    cleanup(d)
+
+
+@both
+def concurrent_queries_wait_for_query_memory():
+    """Readers queue for query memory as writers do for the write lock: with more queries in flight than
+    --max-result-memory has shares for, each waits (up to --busy-timeout) for memory that others give back,
+    instead of being refused with 503 as soon as a few run at once."""
+    d, db = new_db("memwait")
+    s = Server(db, "--max-result-memory", str(16 << 20))  # shares of 8, 4, 2, 1, ... MiB: 5 at once at most
+    st, body, _ = s.sql("CREATE TABLE w (k integer, v double precision); INSERT INTO w VALUES (1, 1.5)")
+    assert st == 200, body
+    for _ in range(17):  # 131,072 rows, k from 1 to 131,072
+        assert s.sql("INSERT INTO w SELECT k + (SELECT count(*) FROM w), v * 2 FROM w")[0] == 200
+    statuses = []
+
+    def reader():
+        for _ in range(3):
+            st_, body_, _ = s.sql("SELECT k % 1000 AS g, count(*) AS c, sum(v) AS s FROM w GROUP BY 1 ORDER BY 1")
+            statuses.append((st_, body_["row_count"] if st_ == 200 else body_))
+    threads = [threading.Thread(target=reader) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [(200, 1000)] * 48, (len(statuses), [x for x in statuses if x != (200, 1000)][:3])
+    assert s.stop() == 0
     cleanup(d)
 
 
