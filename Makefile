@@ -18,7 +18,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PIC_OBJ = $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps test-deps test check-layers run bench python python-deps python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt check-tpch check-ssb bench-tpch22 bench-ssb bench-backends
+.PHONY: all deps test-deps test check-layers run bench python python-deps python-asan check-python bench-python bench-tpch bench-writers clean asan screenshots fuzz-build fuzz fuzz-replay check-pgdiff check-slt check-tpch check-ssb bench-tpch22 bench-ssb bench-backends bench-scale
 all: deps $(BUILD)/factdb $(BUILD)/libfactdb.a $(BUILD)/libfactdb.so $(BUILD)/factdb-demo $(BUILD)/procdriver
 
 deps:
@@ -281,6 +281,7 @@ bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BU
 	bash bench/ssb.sh >> docs/benchmarks.md
 	$(MAKE) bench-python >> docs/benchmarks.md
 	$(MAKE) bench-backends
+	$(MAKE) bench-scale
 
 # the same server on a database file and on a throwaway PostgreSQL cluster (issue 14; part of make bench):
 # durable single-row inserts over HTTP from 64 connections and a dashboard query on each, as
@@ -288,6 +289,12 @@ bench: all python $(BUILD)/bench-gen $(BUILD)/bench-scan $(BUILD)/bench-sql $(BU
 bench-backends: all test-deps
 	BENCH_EXTRA_PKGS=wrk bash -c '. bench/deps.sh'
 	$(PYTHON) bench/http_backends.py
+
+# how far one database file goes (issue 14; part of make bench): dashboard readers and rows, durable writes;
+# prints the markdown tables of docs/scale.md "When to move"
+bench-scale: all test-deps
+	BENCH_EXTRA_PKGS=wrk bash -c '. bench/deps.sh'
+	$(PYTHON) bench/scale.py
 
 # the Python module against Python's sqlite3 (part of make bench); prints its markdown
 bench-python: python
