@@ -88,6 +88,8 @@ size_t metrics_render(http_server *s, base_buf *b)
     add(b, "# TYPE factdb_http_slow_connections_closed_total counter\n");
     add(b, "factdb_http_slow_connections_closed_total %llu\n", (unsigned long long)s->slow_closed);
     pthread_mutex_unlock(&s->mu);
+    http_metric_gauge(b, "factdb_http_query_memory_bytes", "Query memory (--max-result-memory) held by requests "
+                      "in flight, results waiting to be sent included.", atomic_load(&s->result_bytes));
     s->be->metrics(s->bs, b);
     return b->len;
 }

@@ -911,6 +911,12 @@ def wait_closed(sock, seconds):
     return False
 
 
+def held_memory(server):
+    """The query memory requests in flight hold (/metrics factdb_http_query_memory_bytes)."""
+    text = server.req("GET", "/metrics")[1]
+    return int(re.search(r"^factdb_http_query_memory_bytes (\d+)$", text, re.M).group(1))
+
+
 @both
 def results_have_a_memory_budget_and_readers_a_deadline():
     """F1: query memory of all requests together is bounded (--max-result-memory), results held for clients
@@ -918,7 +924,7 @@ def results_have_a_memory_budget_and_readers_a_deadline():
     PostgreSQL the rows arrive one by one into a buffer bounded by the same share: a result past it is
     canceled there (libpq alone would hold it whole)."""
     d, db = new_db("resmem")
-    s = Server(db, "--max-result-memory", str(128 << 20), "--header-timeout", "2", "--min-body-rate", "100000",
+    s = Server(db, "--max-result-memory", str(128 << 20), "--header-timeout", "5", "--min-body-rate", "100000",
                "--busy-timeout", "300")  # a request waits 0.3 s for query memory, then gets 503
     st, body, _ = s.sql("CREATE TABLE t (s text); INSERT INTO t VALUES ('%s')" % ("x" * 100))
     assert st == 200, body
@@ -933,17 +939,19 @@ def results_have_a_memory_budget_and_readers_a_deadline():
     st, body, _ = s.sql("SELECT s FROM t; SELECT count(*) AS n FROM t")
     assert st == 200 and body["rows"] == [[131072]], str(body)[:300]
     # clients that never read hold their results: the budget runs out and others are told to retry
+    t0 = time.time()
+    while held_memory(s) and time.time() - t0 < 10:  # an answer's memory is given back once it has been sent
+        time.sleep(0.05)
     held = [unread_query(s.port, "SELECT s FROM t") for _ in range(3)]
     t0 = time.time()
-    while True:  # the held queries take their memory once they run (slower under ASan on a busy machine)
-        time.sleep(0.1)
-        st, body, r = s.sql("SELECT s FROM t")
-        if st == 503 or time.time() - t0 > 4:
-            break
+    while held_memory(s) < (96 << 20) and time.time() - t0 < 20:  # 64 + 32 MiB once two run (a third may
+        time.sleep(0.05)                                           # hold 16 or be refused)
+    assert held_memory(s) >= 96 << 20, (held_memory(s), s.log[-8:])
+    st, body, r = s.sql("SELECT s || s AS s FROM t")  # gets 16 MiB at most, needs 27: waits 0.3 s, is refused
     assert st == 503 and body["error"]["code"] == "BUSY" and r.getheader("Retry-After"), (st, str(body)[:300])
-    # ... until the server drops them for not reading (--header-timeout 2)
+    # ... until the server drops them for not reading (--header-timeout 5)
     t0 = time.time()
-    while not any("took nothing of its answer" in line for line in s.log) and time.time() - t0 < 15:
+    while not any("took nothing of its answer" in line for line in s.log) and time.time() - t0 < 20:
         time.sleep(0.2)
     assert any("took nothing of its answer" in line for line in s.log), s.log[-5:]
     assert all(wait_closed(k, 8) for k in held)
