@@ -1,8 +1,10 @@
 /* copy.c: the group commit of POST /v1/tables/{name}/rows on PostgreSQL. The requests of a batch (already
- * checked against the table's columns by ingest.c) go into one transaction, each under its own savepoint
- * through COPY ... FROM STDIN (text format), so that a request PostgreSQL refuses (a constraint, a value of a
- * type factdb does not check) is rolled back alone; COMMIT makes the rest durable as the server's
- * synchronous_commit promises, and only then are they acknowledged. */
+ * checked against the table's columns by ingest.c) go into one transaction through COPY ... FROM STDIN
+ * (text format): first all together, requests to one table sharing one COPY; if PostgreSQL refuses a row
+ * (a constraint, a value of a type factdb does not check), the transaction is undone and the batch sent
+ * again with each request under its own savepoint, so that the refused request is rolled back alone.
+ * COMMIT makes the rest durable as the server's synchronous_commit promises, and only then are they
+ * acknowledged. */
 #include "pg_int.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,9 +90,10 @@ static void copy_where(const PGresult *res, const ins_req *r, size_t first, fact
             err->column = (int64_t)k + 1;
 }
 
-/* COPY of rows [first, end) of a request, which send the same columns; 0 or the request's error (the
- * caller rolls back to its savepoint). */
-static int copy_rows(pg_conn *c, ins_req *r, size_t first, size_t end, factdb_error *err)
+/* COPY of rows [first, end) of a request, which send the same columns, followed by every row of the
+ * requests after it up to `stop` (exclusive; r->next: none), which send the same columns too; 0 or the
+ * error (the caller rolls back). */
+static int copy_rows(pg_conn *c, ins_req *r, size_t first, size_t end, ins_req *stop, factdb_error *err)
 {
     base_buf b;
     base_buf_init(&b, (size_t)1 << 34);
@@ -138,27 +141,38 @@ static int copy_rows(pg_conn *c, ins_req *r, size_t first, size_t end, factdb_er
         return rc;
     }
     PQclear(res);
-    /* rows go out in pieces of about 256 KiB */
+    /* rows go out in pieces of about 64 KiB */
     bool sent_ok = true;
-    for (size_t row = first; row < end && sent_ok; row++) {
-        b.len = 0;
-        const http_cell *cells = r->cells + row * r->ncols;
-        size_t n = 0;
-        for (size_t k = 0; k < r->ncols && !rc; k++) {
-            if (!sends(r, first, k))
-                continue;
-            if (n++)
-                rc = base_buf_append(&b, "\t", 1);
+    b.len = 0;
+    for (ins_req *q = r; q != stop && sent_ok && !rc; q = q->next) {
+        if (q->rc)
+            continue;
+        size_t row0 = q == r ? first : 0, row1 = q == r ? end : q->nrows;
+        for (size_t row = row0; row < row1 && sent_ok; row++) {
+            const http_cell *cells = q->cells + row * q->ncols;
+            size_t n = 0;
+            for (size_t k = 0; k < q->ncols && !rc; k++) {
+                if (!sends(q, row0, k))
+                    continue;
+                if (n++)
+                    rc = base_buf_append(&b, "\t", 1);
+                if (!rc)
+                    rc = put_cell(&b, q, &q->ti.cols[k], &cells[k]);
+            }
             if (!rc)
-                rc = put_cell(&b, r, &r->ti.cols[k], &cells[k]);
+                rc = base_buf_append(&b, "\n", 1);
+            if (rc)
+                break;
+            if (b.len >= 65536) {
+                sent_ok = PQputCopyData(c->conn, (const char *)b.data, (int)b.len) == 1;
+                b.len = 0;
+            }
         }
-        if (!rc)
-            rc = base_buf_append(&b, "\n", 1);
-        if (rc) {
-            PQputCopyEnd(c->conn, "out of memory");
-            rc = base_err(err, FACTDB_NOMEM, "out of memory");
-            break;
-        }
+    }
+    if (rc) {
+        PQputCopyEnd(c->conn, "out of memory");
+        rc = base_err(err, FACTDB_NOMEM, "out of memory");
+    } else if (sent_ok && b.len) {
         sent_ok = PQputCopyData(c->conn, (const char *)b.data, (int)b.len) == 1;
     }
     base_buf_cleanup(&b);
@@ -186,7 +200,7 @@ static int copy_req(pg_conn *c, ins_req *r, factdb_error *err)
         size_t end = row + 1;
         while (end < r->nrows && same_columns(r, row, end))
             end++;
-        rc = copy_rows(c, r, row, end, err);
+        rc = copy_rows(c, r, row, end, r->next, err);
         row = end;
     }
     return rc;
@@ -201,6 +215,79 @@ static void fail_rest(ins_req *batch, int rc, const factdb_error *err)
         }
 }
 
+/* Whether every row of r sends the columns its first row sends (and sends at least one), so that r can
+ * share one COPY with the requests after it that send the same. */
+static bool uniform(const ins_req *r)
+{
+    bool any = false;
+    for (size_t k = 0; k < r->ncols && !any; k++)
+        any = sends(r, 0, k);
+    for (size_t row = 1; row < r->nrows && any; row++)
+        any = same_columns(r, 0, row);
+    return any && r->nrows;
+}
+
+static bool same_copy(const ins_req *a, const ins_req *b)
+{
+    if (strcmp(a->table, b->table) || a->ncols != b->ncols || !uniform(b))
+        return false;
+    for (size_t k = 0; k < a->ncols; k++)
+        if (sends(a, 0, k) != sends(b, 0, k) || strcmp(a->ti.cols[k].name, b->ti.cols[k].name))
+            return false;
+    return true;
+}
+
+/* The batch in as few COPYs as it can (runs of requests to one table that send the same columns share
+ * one), with no savepoints: what nearly every batch is, since ingest.c checked every value. 0, or an error
+ * that means some request was refused (the caller rolls back and goes request by request). */
+static int copy_all(pg_conn *c, ins_req *batch, uint64_t *rows, factdb_error *err)
+{
+    int rc = 0;
+    *rows = 0;
+    for (ins_req *r = batch; r && !rc;) {
+        if (r->rc) {
+            r = r->next;
+            continue;
+        }
+        ins_req *stop = r->next;
+        if (uniform(r))
+            while (stop && (stop->rc || same_copy(r, stop)))
+                stop = stop->next;
+        rc = stop == r->next ? copy_req(c, r, err) : copy_rows(c, r, 0, r->nrows, stop, err);
+        for (; r != stop; r = r->next)
+            *rows += r->rc ? 0 : r->nrows;
+    }
+    return rc;
+}
+
+/* The batch request by request, each under a savepoint, so that one PostgreSQL refuses fails alone. */
+static int copy_each(pg_conn *c, ins_req *batch, uint64_t *rows, factdb_error *err)
+{
+    *rows = 0;
+    for (ins_req *r = batch; r; r = r->next) {
+        if (r->rc)
+            continue;
+        int rc = exec_ok(c, "SAVEPOINT factdb_request", err);
+        if (rc)
+            return rc;
+        int qrc = copy_req(c, r, &r->err);
+        if (qrc) {
+            r->rc = qrc;
+            if (PQstatus(c->conn) != CONNECTION_OK) {
+                *err = r->err;
+                return qrc;
+            }
+            rc = exec_ok(c, "ROLLBACK TO SAVEPOINT factdb_request", err);
+        } else {
+            *rows += r->nrows;
+            rc = exec_ok(c, "RELEASE SAVEPOINT factdb_request", err);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 uint64_t pg_commit_batch(http_backend *b, ins_req *batch)
 {
     pg_conn *c;
@@ -213,25 +300,18 @@ uint64_t pg_commit_batch(http_backend *b, ins_req *batch)
     uint64_t rows = 0, version = 0;
     if ((rc = exec_ok(c, "BEGIN", &err)))
         goto fail;
-    for (ins_req *r = batch; r; r = r->next) {
-        if (r->rc)
-            continue;
-        if ((rc = exec_ok(c, "SAVEPOINT factdb_request", &err)))
+    /* first all at once (a few round trips for the whole batch); if PostgreSQL refuses a row, the batch is
+       undone and sent again request by request, so that only the refused request fails */
+    factdb_error first;
+    if (copy_all(c, batch, &rows, &first)) {
+        pg_table_cache_clear(b);  /* a table may have changed under the kept columns */
+        if (PQstatus(c->conn) != CONNECTION_OK) {
+            rc = first.code;
+            err = first;
             goto fail;
-        int qrc = copy_req(c, r, &r->err);
-        if (qrc) {
-            r->rc = qrc;
-            if (PQstatus(c->conn) != CONNECTION_OK) {
-                rc = qrc;
-                err = r->err;
-                goto fail;
-            }
-            rc = exec_ok(c, "ROLLBACK TO SAVEPOINT factdb_request", &err);
-        } else {
-            rows += r->nrows;
-            rc = exec_ok(c, "RELEASE SAVEPOINT factdb_request", &err);
         }
-        if (rc)
+        if ((rc = exec_ok(c, "ROLLBACK", &err)) || (rc = exec_ok(c, "BEGIN", &err)) ||
+            (rc = copy_each(c, batch, &rows, &err)))
             goto fail;
     }
     if ((rc = exec_ok(c, "COMMIT", &err)))

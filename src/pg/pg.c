@@ -8,7 +8,9 @@
 static void pg_close(http_backend *b)
 {
     pg_listen_stop(b);
+    pg_table_cache_clear(b);
     pthread_mutex_destroy(&b->vmu);
+    pthread_mutex_destroy(&b->tmu);
     pg_pool_cleanup(b);
     free(b->target);
     free(b);
@@ -67,7 +69,7 @@ static const http_backend_ops POSTGRESQL = {
     .read_only_reason = pg_read_only_reason,
     .data_version = pg_data_version,
     .tables = pg_tables,
-    .table = pg_table,
+    .table = pg_table_cached,
     .tables_free = pg_tables_free,
     .sql_writes = pg_sql_writes,
     .sql = pg_sql,
@@ -87,6 +89,7 @@ int pg_backend_open(const http_opts *o, const http_backend_ops **ops, http_backe
     }
     b->wait_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 10000;
     pthread_mutex_init(&b->vmu, NULL);
+    pthread_mutex_init(&b->tmu, NULL);
     int rc = pg_pool_init(b, o->pg_pool, err);
     if (rc) {
         pg_close(b);

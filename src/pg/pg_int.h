@@ -15,6 +15,13 @@ typedef struct pg_conn {
                            is discarded before the connection serves another request */
 } pg_conn;
 
+/* A table's columns as inserts check them, kept for a second (tcache.c). */
+#define PG_TABLE_CACHE 32
+typedef struct pg_cached_table {
+    http_table *table;  /* a list of one, or NULL */
+    double at;          /* when it was read (monotonic s) */
+} pg_cached_table;
+
 struct http_backend {
     char *target;            /* the URL or conninfo, as given */
     char dbname[256];        /* what /v1/health names */
@@ -33,6 +40,8 @@ struct http_backend {
     bool listen_running;
     atomic_bool listening;   /* notifications arrive: the cache may live longer */
     atomic_bool stop;
+    pthread_mutex_t tmu;     /* the table cache (tcache.c) */
+    pg_cached_table tcache[PG_TABLE_CACHE];
 };
 typedef struct http_backend pg_backend;
 
@@ -89,6 +98,12 @@ int pg_tables(http_backend *b, http_table **out, size_t *n, factdb_error *err);
 int pg_read_tables(pg_conn *c, const char *only, bool counts, http_table **out, size_t *n, factdb_error *err);
 int pg_table(http_backend *b, const char *name, http_table **out, factdb_error *err);
 void pg_tables_free(http_backend *b, http_table *list, size_t n);
+
+/* tcache.c */
+/* pg_table, answered from a copy kept for a second when there is one. */
+int pg_table_cached(http_backend *b, const char *name, http_table **out, factdb_error *err);
+/* Forgets every kept table (after DDL, or a refused batch). */
+void pg_table_cache_clear(http_backend *b);
 
 /* notify.c */
 /* data_version for events, health and metrics, from a cache refreshed on notification or after 50 ms. */

@@ -152,6 +152,7 @@ typedef struct reading {
     bool first;         /* no result has arrived yet */
     bool lost;          /* the first answer said the server had ended the connection */
     bool canceled;      /* a result outgrew the query memory and was canceled */
+    bool ddl;           /* a statement changed tables (CREATE, ALTER, DROP ...) */
 } reading;
 
 /* Reads every result of the statement just sent (all must be read, even after an error, before the
@@ -162,6 +163,9 @@ static int read_results(pg_conn *c, reading *rd, size_t at, size_t len, int rc, 
     http_result *res = rd->res;
     for (PGresult *r; (r = PQgetResult(c->conn)); rd->first = false) {
         ExecStatusType st = PQresultStatus(r);
+        const char *tag = st == PGRES_COMMAND_OK ? PQcmdStatus(r) : "";
+        if (!strncmp(tag, "CREATE", 6) || !strncmp(tag, "ALTER", 5) || !strncmp(tag, "DROP", 4))
+            rd->ddl = true;  /* the table columns kept for inserts are forgotten (tcache.c) */
         if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
             if (!rc)
                 rc = base_err(err, FACTDB_INVALID_ARGUMENT, "COPY ... FROM STDIN and TO STDOUT have no data "
@@ -217,7 +221,7 @@ static int read_results(pg_conn *c, reading *rd, size_t at, size_t len, int rc, 
  * held no statement). *lost: the server had ended the connection before running anything (57P01..57P03 as
  * the first answer: a restart or pg_terminate_backend of an idle pooled connection), so the request may be
  * sent again on a new one. */
-static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost, factdb_error *err)
+static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost, bool *ddl, factdb_error *err)
 {
     *out = NULL;
     *lost = false;
@@ -257,6 +261,7 @@ static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost
     if (stmts != &one)
         free(stmts);
     *lost = rd.lost && PQstatus(c->conn) != CONNECTION_OK;
+    *ddl = *ddl || rd.ddl;
     if (rd.canceled) {
         /* a cancel that arrived after the statement ended could hit the connection's next one */
         PQfinish(c->conn);
@@ -297,11 +302,12 @@ int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *
     if (rc)
         return rc;
     http_result *res = NULL;
+    bool ddl = false;
     for (int attempt = 0;; attempt++) {
         bool lost;
         http_watch_set(q->watch, pg_conn_cancel, c);
         c->dirty = true;
-        rc = run_once(c, q, &res, &lost, err);
+        rc = run_once(c, q, &res, &lost, &ddl, err);
         http_watch_set(q->watch, NULL, NULL);
         if (!rc || !lost || attempt)
             break;
@@ -309,6 +315,8 @@ int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *
         if ((rc = pg_pool_get(b, &c, err)))
             return rc;
     }
+    if (ddl)
+        pg_table_cache_clear(b);
     uint64_t version = 0;
     if (!rc && res)
         rc = pg_version(c, &version, err);

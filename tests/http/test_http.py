@@ -1462,6 +1462,83 @@ def scripts_are_split_as_postgresql_reads_them():
 
 
 @postgresql_only
+def a_refused_request_fails_alone_in_its_batch():
+    """Concurrent inserts are group-committed on PostgreSQL: first all in one transaction, requests to one
+    table sharing one COPY; when PostgreSQL refuses a row (here a duplicate key, which factdb's checks cannot
+    see), the batch is sent again request by request under savepoints, so that only the refused request
+    fails and every other one is stored and acknowledged."""
+    d, db = new_db("batch")
+    BK.sql(db, "CREATE TABLE u (id integer PRIMARY KEY, k text DEFAULT 'none', n integer)")
+    BK.sql(db, "INSERT INTO u VALUES (7, 'old', 0)")
+    s = Server(db)
+    results = {}
+
+    def post(i):
+        # 40 requests at once: request 7 repeats an existing key, every fifth leaves out k (its DEFAULT)
+        rows = [{"id": (i + 1) * 1000 + j, "n": j} if i % 5 == 0 else {"id": (i + 1) * 1000 + j, "k": "r%d" % i, "n": j}
+                for j in range(1, 26)]
+        if i == 7:
+            rows.append({"id": 7, "k": "dup", "n": 0})
+        results[i] = s.insert("u", rows)[:2]
+    for _ in range(3):
+        results.clear()
+        BK.sql(db, "DELETE FROM u WHERE id <> 7")
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        bad = results.pop(7)
+        assert bad[0] == 400 and bad[1]["error"]["code"] == "UNIQUE_VIOLATION" and bad[1]["error"]["row"] == 26 \
+            and "u_pkey" in bad[1]["error"]["message"], bad
+        assert all(st == 200 and body["inserted"] == 25 for st, body in results.values()), results
+        st, body, _ = s.sql("SELECT count(*), count(*) FILTER (WHERE k = 'none'), min(id) FROM u WHERE id <> 7")
+        assert body["rows"] == [[39 * 25, 8 * 25, 1001]], body
+        assert s.sql("SELECT k FROM u WHERE id = 7")[1]["rows"] == [["old"]]
+        assert s.sql("SELECT count(*) FROM u WHERE id BETWEEN 8000 AND 8999")[1]["rows"] == [[0]]
+    # the requests were batched: fewer commits than stored requests
+    commits = int(re.search(r"^factdb_commits_total (\d+)$", s.req("GET", "/metrics")[1], re.M).group(1))
+    assert commits < 3 * 39, commits
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
+def inserts_see_new_columns():
+    """The columns inserts are checked against are kept for a second on PostgreSQL (asking the catalog for
+    every request held the group commit back): a column added through this server is there for the next
+    insert at once, and one added by another client within a second."""
+    d, db = new_db("tcache")
+    s = Server(db)
+    assert s.insert("ev", [{"at": "2024-01-01 00:00:00", "n": 1}])[0] == 200
+    assert s.sql("ALTER TABLE ev ADD COLUMN note text")[0] == 200
+    st, body, _ = s.insert("ev", [{"at": "2024-01-01 00:00:00", "n": 2, "note": "through the server"}])
+    assert st == 200, body
+    BK.sql(db, "ALTER TABLE ev ADD COLUMN tag text")  # another client
+    t0 = time.time()
+    while True:
+        st, body, _ = s.insert("ev", [{"at": "2024-01-01 00:00:00", "n": 3, "tag": "by psql"}])
+        if st == 200 or time.time() - t0 > 3:
+            break
+        assert st == 400 and "tag" in body["error"]["message"], body
+        time.sleep(0.1)
+    assert st == 200 and time.time() - t0 < 1.5, (st, body, time.time() - t0)
+    # a kept column that another client dropped: the batch that still names it is refused by PostgreSQL
+    # with its own error (nothing of it stored), which makes the server read the catalog again
+    BK.sql(db, "ALTER TABLE ev DROP COLUMN kind")
+    st, body, _ = s.insert("ev", [{"at": "2024-01-01 00:00:00", "n": 4}])
+    assert st == 200 or (st == 400 and body["error"]["message"].startswith('column "kind" of relation')), body
+    st, body, _ = s.insert("ev", [{"at": "2024-01-01 00:00:00", "n": 5}])
+    assert st == 200, body
+    st, body, _ = s.insert("ev", [{"at": "2024-01-01 00:00:00", "n": 6, "kind": "x"}])
+    assert st == 400 and "kind" in body["error"]["message"], body
+    rows = s.sql("SELECT n, note, tag FROM ev WHERE n <> 4 ORDER BY n")[1]["rows"]
+    assert rows == [[1, None, None], [2, "through the server", None], [3, None, "by psql"], [5, None, None]], rows
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
 def columns_left_out_take_their_postgresql_default():
     """A PostgreSQL column with a default (identity, serial, DEFAULT now()) that a posted row leaves out gets
     its default, also when it is NOT NULL; one given explicitly as null is NULL (and refused if NOT NULL)."""
