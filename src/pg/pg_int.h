@@ -28,7 +28,8 @@ struct http_backend {
     pthread_mutex_t vmu;
     uint64_t vcache;
     double vtime;            /* when vcache was read (monotonic s); 0: stale */
-    PGconn *listen_conn;
+    uint64_t vgen;           /* counts invalidations: a version read across one is not cached */
+    PGconn *listen_conn;     /* the listener thread's own while it runs; NULL while broken */
     pthread_t listen_thread;
     bool listen_running;
     atomic_bool listening;   /* notifications arrive: the cache may live longer */
@@ -84,7 +85,8 @@ void pg_tables_free(http_backend *b, http_table *list, size_t n);
 /* notify.c */
 /* data_version for events, health and metrics, from a cache refreshed on notification or after 50 ms. */
 int pg_cached_version(pg_backend *b, uint64_t *out, factdb_error *err);
-/* Listens for the triggers' notifications when `factdb pg-setup` installed them (else does nothing). */
+/* Listens for the triggers' notifications when `factdb pg-setup` installed them and the server is not a
+ * standby (else does nothing), on a connection a thread reopens when it breaks. */
 void pg_listen_start(pg_backend *b);
 void pg_listen_stop(pg_backend *b);
 
