@@ -110,6 +110,7 @@ static int listen_connect(pg_backend *b, PGconn **out, factdb_error *err)
         PQfinish(c);
         return rc;
     }
+    PQsetNoticeProcessor(c, pg_ignore_notice, NULL);
     PGresult *r = PQexec(c, "LISTEN factdb_change");
     int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_result_error(r, FACTDB_IO, NULL, 0, err);
     PQclear(r);

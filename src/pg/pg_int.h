@@ -44,6 +44,8 @@ void pg_pool_cleanup(pg_backend *b);
 int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err);
 /* Gives it back (rolling back a transaction it was left in). */
 void pg_pool_put(pg_backend *b, pg_conn *c);
+/* A notice processor that drops PostgreSQL's notices (PQsetNoticeProcessor), for every connection. */
+void pg_ignore_notice(void *arg, const char *message);
 /* The watchdog's cancel: asks the server to cancel what the connection `arg` (a pg_conn) runs. */
 void pg_conn_cancel(void *arg);
 

@@ -22,6 +22,16 @@ static int setup(pg_conn *c, factdb_error *err)
     return rc;
 }
 
+/* libpq prints the server's notices and warnings on stderr by default: a client's RAISE NOTICE, "table does
+ * not exist, skipping", "terminating connection due to immediate shutdown command". The server's log is
+ * its request lines and its own messages (a lost connection shows as the error of the request that meets
+ * it), so they are dropped. */
+void pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
 {
     if (c->conn)
@@ -40,6 +50,7 @@ static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
         c->conn = NULL;
         return rc;
     }
+    PQsetNoticeProcessor(c->conn, pg_ignore_notice, NULL);
     int rc = setup(c, err);
     if (rc) {
         PQfinish(c->conn);
