@@ -3,6 +3,7 @@
  * back. Every connection is set up the same way (UTC, ISO dates, UTF-8), so answers do not depend on which
  * one served them. Invariant: a slot is used by one thread at a time (taken under mu). */
 #include "pg_int.h"
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,25 @@ void pg_pool_cleanup(pg_backend *b)
     pthread_cond_destroy(&b->cv);
 }
 
+/* Whether the server has closed idle connection `conn`. Reading once is not enough: a server that ends a
+ * connection first sends a message (FATAL 57P01 for pg_terminate_backend or a fast shutdown, a WARNING for
+ * an immediate one) and one read may take that message but not the end of the stream behind it (found on
+ * a standby stopped with -m immediate: the next query failed with "server closed the connection
+ * unexpectedly"). So: read while the socket has more to give (an idle connection has nothing to read). */
+static bool closed(PGconn *conn)
+{
+    for (int reads = 0; reads < 8; reads++) {
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+            return true;
+        struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+        if (p.fd < 0)
+            return true;
+        if (poll(&p, 1, 0) <= 0)
+            return false;
+    }
+    return false;
+}
+
 int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err)
 {
     struct timespec until;
@@ -114,7 +134,7 @@ int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err)
     /* a server that ended the connection while it sat in the pool (a restart, pg_terminate_backend) has
        sent its goodbye: reading it now finds the connection closed, and it is reopened before use rather
        than failing the request */
-    bool gone = c->conn && (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK);
+    bool gone = c->conn && closed(c->conn);
     if (!c->conn || gone) {
         int rc = connect_slot(b, c, err);
         if (rc) {

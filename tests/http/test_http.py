@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "proc"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pgdiff"))
 from common import DRIVER, ENV, FACTDB, cleanup, finish, run, scratch, test  # noqa: E402
-from engines import PgCluster  # noqa: E402
+from engines import PG_BIN, PgCluster  # noqa: E402
 
 SCENARIO_SECONDS = float(os.environ.get("FACTDB_SCENARIO_SECONDS", "60"))
 
@@ -1475,6 +1475,31 @@ def servers_on_a_real_streaming_standby():
         cleanup(d)
 
 
+class PsqlSession:
+    """One psql reading statements from a pipe, as a user at its prompt: a write through it costs no process
+    start, so the time it takes to reach an event stream can be measured."""
+
+    def __init__(self, pg, database):
+        self.p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                                   "-d", pg.target(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+
+    def run(self, sql):
+        """Runs `sql`; returns its output lines once psql has finished it."""
+        self.p.stdin.write(sql.rstrip().rstrip(";") + ";\n\\echo __done__\n")
+        self.p.stdin.flush()
+        out = []
+        for line in self.p.stdout:
+            if line.strip() == "__done__":
+                return out
+            out.append(line)
+        raise AssertionError("psql ended on %r: %s" % (sql, "".join(out)))
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
+
+
 def listener_pids(pg, db):
     p = pg.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'factdb serve listen' "
                 "AND datname = '%s'" % db, db)
@@ -1504,12 +1529,13 @@ def a_broken_listen_connection_comes_back():
         assert wait_for(lambda: listener_pids(pg, "relisten"), 5) and listening(s)
         stream = open_events(s)
         n = [0]
+        sql = [PsqlSession(pg, "relisten")]
 
         def write_and_time(seconds):
             """A row written through psql; how long until the stream told of it (at most `seconds`)."""
             n[0] += 1
             t0 = time.time()
-            pg.psql("INSERT INTO ev (at, n) VALUES ('2024-01-01', %d)" % n[0], "relisten")
+            sql[0].run("INSERT INTO ev (at, n) VALUES ('2024-01-01', %d)" % n[0])
             v = next_event(stream, stream[2], seconds)
             assert v is not None, ("no event within %.2f s" % seconds, n[0])
             stream[2] = v
@@ -1524,6 +1550,8 @@ def a_broken_listen_connection_comes_back():
                 write_and_time(1.0)  # seen, by polling, while the listener is away
             else:
                 pg.restart()
+                sql[0].close()
+                sql[0] = PsqlSession(pg, "relisten")
             back = wait_for(lambda: [p for p in listener_pids(pg, "relisten") if p != pids[0]], 10)
             assert back, "the listener did not come back"
             assert wait_for(lambda: listening(s), 2)
@@ -1536,6 +1564,7 @@ def a_broken_listen_connection_comes_back():
             st, body, _ = s.sql("SELECT count(*) FROM ev")
             assert st == 200 and body["rows"] == [[n[0] + (1 if round_ == "terminate" else 2)]], body
         stream[0].close()
+        sql[0].close()
         log = "".join(s.log)
         assert log.count("listening for PostgreSQL notifications again") == 2, log
         assert "the connection that listens for PostgreSQL notifications broke" in log, log
