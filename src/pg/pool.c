@@ -40,8 +40,12 @@ static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
     if (c->cancel)
         PQfreeCancel(c->cancel);
     c->cancel = NULL;
-    const char *keys[] = {"dbname", "application_name", "fallback_application_name", NULL};
-    const char *vals[] = {b->target, "factdb serve", "factdb", NULL};
+    /* A host that does not answer would hold the request (and its slot) for the kernel's TCP timeout,
+       minutes: give up after 10 s unless the target or PGCONNECT_TIMEOUT says otherwise (an entry before
+       "dbname" is overridden by the connection string's own) */
+    const char *timeout = getenv("PGCONNECT_TIMEOUT") ? NULL : "10";
+    const char *keys[] = {"connect_timeout", "dbname", "application_name", "fallback_application_name", NULL};
+    const char *vals[] = {timeout, b->target, "factdb serve", "factdb", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);  /* expand_dbname: the URL or conninfo in "dbname" */
     if (!c->conn)
         return base_err(err, FACTDB_NOMEM, "out of memory connecting to PostgreSQL");

@@ -1574,6 +1574,25 @@ def a_broken_listen_connection_comes_back():
         cleanup(d)
 
 
+
+@postgresql_only
+def a_postgresql_server_that_does_not_answer_is_an_error_after_10_s():
+    """A host that takes the TCP connection but never answers (a hung server, a black hole behind a proxy)
+    fails the connection after 10 s, not the kernel's minutes; connect_timeout in the target wins."""
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(16)  # connections wait in the backlog, unanswered
+    try:
+        for extra, limit in (("", 10), (" connect_timeout=2", 2)):
+            t0 = time.time()
+            p = run([FACTDB, "serve", "--port", "0", "host=127.0.0.1 port=%d dbname=x user=y sslmode=disable%s"
+                     % (lsn.getsockname()[1], extra)], check=False, timeout=60)
+            took = time.time() - t0
+            assert p.returncode == 1 and "cannot connect to PostgreSQL" in p.stderr and "timeout" in p.stderr, p.stderr
+            assert limit - 0.5 < took < limit + 3, (extra, took)
+    finally:
+        lsn.close()
+
 @postgresql_only
 def an_unreachable_or_wrong_postgresql_url_is_an_error_at_start():
     """The first connection is made before listening: a wrong URL fails at once, saying why, and the
