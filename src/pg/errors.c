@@ -95,6 +95,10 @@ int pg_result_error(const PGresult *r, int fallback, const char *sql, size_t len
         trimmed(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL), detail, sizeof detail);
         trimmed(PQresultErrorField(r, PG_DIAG_MESSAGE_HINT), hint, sizeof hint);
     }
+    /* PostgreSQL's "cannot execute COPY during recovery" says what, not what to do */
+    if (st && !strcmp(st, "25006") && !hint[0])
+        snprintf(hint, sizeof hint, "this PostgreSQL server or transaction is read-only (a standby takes no "
+                 "writes): send writes to a server on the primary");
     base_err(err, code, "%s%s%s%s%s%s%s%s", msg, detail[0] ? " (" : "", detail, detail[0] ? ")" : "",
              hint[0] ? "; " : "", hint, st ? " [SQLSTATE " : "", st ? st : "");
     if (st) {

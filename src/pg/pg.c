@@ -60,6 +60,9 @@ static void pg_metrics(http_backend *b, base_buf *out)
     pthread_mutex_unlock(&b->mu);
     http_metric_gauge(out, "factdb_pg_pool_size", "Connections this server may open (--pg-pool).", b->nslots);
     http_metric_gauge(out, "factdb_pg_pool_busy", "Connections of this server in use.", busy);
+    http_metric_gauge(out, "factdb_pg_listening", "1 while notifications reach this server (events at once), 0 "
+                      "while it polls PostgreSQL (no triggers, a standby, or the listening connection is down).",
+                      atomic_load(&b->listening));
 }
 
 static const http_backend_ops POSTGRESQL = {

@@ -35,7 +35,8 @@ struct http_backend {
     pthread_mutex_t vmu;
     uint64_t vcache;
     double vtime;            /* when vcache was read (monotonic s); 0: stale */
-    PGconn *listen_conn;
+    uint64_t vgen;           /* counts invalidations: a version read across one is not cached */
+    PGconn *listen_conn;     /* the listener thread's own while it runs; NULL while broken */
     pthread_t listen_thread;
     bool listen_running;
     atomic_bool listening;   /* notifications arrive: the cache may live longer */
@@ -52,6 +53,8 @@ void pg_pool_cleanup(pg_backend *b);
 int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err);
 /* Gives it back (rolling back a transaction it was left in). */
 void pg_pool_put(pg_backend *b, pg_conn *c);
+/* A notice processor that drops PostgreSQL's notices (PQsetNoticeProcessor), for every connection. */
+void pg_ignore_notice(void *arg, const char *message);
 /* The watchdog's cancel: asks the server to cancel what the connection `arg` (a pg_conn) runs. */
 void pg_conn_cancel(void *arg);
 
@@ -108,7 +111,8 @@ void pg_table_cache_clear(http_backend *b);
 /* notify.c */
 /* data_version for events, health and metrics, from a cache refreshed on notification or after 50 ms. */
 int pg_cached_version(pg_backend *b, uint64_t *out, factdb_error *err);
-/* Listens for the triggers' notifications when `factdb pg-setup` installed them (else does nothing). */
+/* Listens for the triggers' notifications when `factdb pg-setup` installed them and the server is not a
+ * standby (else does nothing), on a connection a thread reopens when it breaks. */
 void pg_listen_start(pg_backend *b);
 void pg_listen_stop(pg_backend *b);
 

@@ -3,6 +3,7 @@
  * back. Every connection is set up the same way (UTC, ISO dates, UTF-8), so answers do not depend on which
  * one served them. Invariant: a slot is used by one thread at a time (taken under mu). */
 #include "pg_int.h"
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,16 @@ static int setup(pg_conn *c, factdb_error *err)
     return rc;
 }
 
+/* libpq prints the server's notices and warnings on stderr by default: a client's RAISE NOTICE, "table does
+ * not exist, skipping", "terminating connection due to immediate shutdown command". The server's log is
+ * its request lines and its own messages (a lost connection shows as the error of the request that meets
+ * it), so they are dropped. */
+void pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
 {
     if (c->conn)
@@ -29,8 +40,12 @@ static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
     if (c->cancel)
         PQfreeCancel(c->cancel);
     c->cancel = NULL;
-    const char *keys[] = {"dbname", "application_name", "fallback_application_name", NULL};
-    const char *vals[] = {b->target, "factdb serve", "factdb", NULL};
+    /* A host that does not answer would hold the request (and its slot) for the kernel's TCP timeout,
+       minutes: give up after 10 s unless the target or PGCONNECT_TIMEOUT says otherwise (an entry before
+       "dbname" is overridden by the connection string's own) */
+    const char *timeout = getenv("PGCONNECT_TIMEOUT") ? NULL : "10";
+    const char *keys[] = {"connect_timeout", "dbname", "application_name", "fallback_application_name", NULL};
+    const char *vals[] = {timeout, b->target, "factdb serve", "factdb", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);  /* expand_dbname: the URL or conninfo in "dbname" */
     if (!c->conn)
         return base_err(err, FACTDB_NOMEM, "out of memory connecting to PostgreSQL");
@@ -40,6 +55,7 @@ static int connect_slot(pg_backend *b, pg_conn *c, factdb_error *err)
         c->conn = NULL;
         return rc;
     }
+    PQsetNoticeProcessor(c->conn, pg_ignore_notice, NULL);
     int rc = setup(c, err);
     if (rc) {
         PQfinish(c->conn);
@@ -75,6 +91,25 @@ void pg_pool_cleanup(pg_backend *b)
     pthread_cond_destroy(&b->cv);
 }
 
+/* Whether the server has closed idle connection `conn`. Reading once is not enough: a server that ends a
+ * connection first sends a message (FATAL 57P01 for pg_terminate_backend or a fast shutdown, a WARNING for
+ * an immediate one) and one read may take that message but not the end of the stream behind it (found on
+ * a standby stopped with -m immediate: the next query failed with "server closed the connection
+ * unexpectedly"). So: read while the socket has more to give (an idle connection has nothing to read). */
+static bool closed(PGconn *conn)
+{
+    for (int reads = 0; reads < 8; reads++) {
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+            return true;
+        struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+        if (p.fd < 0)
+            return true;
+        if (poll(&p, 1, 0) <= 0)
+            return false;
+    }
+    return false;
+}
+
 int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err)
 {
     struct timespec until;
@@ -103,7 +138,7 @@ int pg_pool_get(pg_backend *b, pg_conn **out, factdb_error *err)
     /* a server that ended the connection while it sat in the pool (a restart, pg_terminate_backend) has
        sent its goodbye: reading it now finds the connection closed, and it is reopened before use rather
        than failing the request */
-    bool gone = c->conn && (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK);
+    bool gone = c->conn && closed(c->conn);
     if (!c->conn || gone) {
         int rc = connect_slot(b, c, err);
         if (rc) {

@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "proc"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pgdiff"))
 from common import DRIVER, ENV, FACTDB, cleanup, finish, run, scratch, test  # noqa: E402
-from engines import PgCluster  # noqa: E402
+from engines import PG_BIN, PgCluster  # noqa: E402
 
 SCENARIO_SECONDS = float(os.environ.get("FACTDB_SCENARIO_SECONDS", "60"))
 
@@ -1374,6 +1374,263 @@ def two_servers_and_psql_on_one_postgresql_database():
     assert a.stop() == 0
     cleanup(d)
 
+
+def open_events(s):
+    """Opens /v1/events on server s: [connection, response, the data_version of its first event]."""
+    c = s.conn()
+    c.request("GET", "/v1/events")
+    r = c.getresponse()
+    assert r.status == 200, r.status
+    line = r.readline().decode()
+    r.readline()
+    return [c, r, json.loads(line[6:])["data_version"]]
+
+
+def next_event(stream, above, seconds):
+    """The first data_version above `above` that the stream (from open_events) sends within `seconds`, or
+    None."""
+    c, r = stream[0], stream[1]
+    until = time.time() + seconds
+    while True:
+        left = until - time.time()
+        if left <= 0:
+            return None
+        c.sock.settimeout(left)
+        try:
+            line = r.readline().decode()
+        except socket.timeout:
+            return None
+        if not line:
+            return None
+        if line.startswith("data: "):
+            v = json.loads(line[6:])["data_version"]
+            if v > above:
+                return v
+
+
+def wait_for(what, seconds):
+    """Calls what() until it returns something true, for at most `seconds`; returns its last answer."""
+    until = time.time() + seconds
+    while True:
+        got = what()
+        if got or time.time() > until:
+            return got
+        time.sleep(0.05)
+
+
+@postgresql_only
+def servers_on_a_real_streaming_standby():
+    """Issue 14: a hot standby made with pg_basebackup -R, streaming from a primary. Servers on it (with and
+    without --read-only) answer queries, /v1/tables and /v1/health (read_only says why); rows written on the
+    primary through another server and through psql show up there, and their event streams see them (the
+    standby cannot LISTEN and NOTIFY is not replicated: they poll the replay position, quietly); every write
+    is refused with 403 PERMISSION; the standby stopped under them gives 503 IO, and they serve again when
+    it is back."""
+    primary = PgCluster(max_connections=30)
+    standby = None
+    d = scratch("standby")
+    try:
+        primary.psql('CREATE DATABASE rep')
+        pt = primary.target("rep")
+        primary.psql(EV, "rep")
+        p = run([FACTDB, "pg-setup", pt])  # the trigger function reaches the standby too: it must not LISTEN
+        assert "installed on 1 table" in p.stdout, p.stdout
+        standby = PgCluster(max_connections=30, standby_of=primary)
+        assert standby.psql("SELECT pg_is_in_recovery()", "rep").stdout.strip() == "t"
+        st_target = standby.target("rep")
+        w = Server(pt)
+        ro, plain = Server(st_target, "--read-only"), Server(st_target)
+        for s, why in ((ro, "--read-only"), (plain, "standby")):
+            st, body, _ = s.req("GET", "/v1/health")
+            assert st == 200 and why in body.get("read_only", "") and body["data_version"] > 0, body
+        streams = [open_events(ro), open_events(plain)]
+        # a write through a server on the primary, one through psql
+        st, body, _ = w.insert("ev", [{"at": "2024-01-01", "kind": "http", "amount": 1.5, "n": 1}])
+        assert st == 200 and body["inserted"] == 1, body
+        primary.psql("INSERT INTO ev (at, kind, amount, n) VALUES ('2024-01-02', 'psql', 2.25, 2)", "rep")
+        target = int(primary.psql("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", "rep").stdout)
+        for k, stream in enumerate(streams):
+            v = stream[2]
+            while v is not None and v < target:
+                v = next_event(stream, v, 5)
+            assert v is not None and v >= target, (k, v, target)
+        for s in (ro, plain):
+            st, body, _ = s.sql("SELECT kind, amount, n FROM ev ORDER BY n")
+            assert st == 200 and body["rows"] == [["http", 1.5, 1], ["psql", 2.25, 2]], body
+            st, body, _ = s.req("GET", "/v1/tables")
+            assert st == 200 and [(t["name"], t["row_count"]) for t in body["tables"]] == [("ev", 2)], body
+            assert [c["type"] for c in body["tables"][0]["columns"]] == ["timestamp", "text", "numeric(10,2)",
+                                                                         "integer"], body
+        # writes: refused by the flag, or by the standby (PostgreSQL's 25006), never a 500
+        st, body, _ = ro.insert("ev", [{"at": "2024-01-03"}])
+        assert st == 403 and body["error"]["code"] == "PERMISSION" and "--read-only" in body["error"]["message"], body
+        st, body, _ = plain.insert("ev", [{"at": "2024-01-03"}])
+        assert st == 403 and body["error"]["code"] == "PERMISSION" and "during recovery" in body["error"]["message"], body
+        assert "send writes to a server on the primary" in body["error"]["message"], body
+        for s in (ro, plain):
+            for q in ["INSERT INTO ev (at) VALUES ('2024-01-03')", "CREATE TABLE x (a integer)", "DELETE FROM ev",
+                      "UPDATE ev SET n = 3"]:
+                st, body, _ = s.sql(q)
+                assert st == 403 and body["error"]["code"] == "PERMISSION", (q, body)
+        assert primary.psql("SELECT count(*) FROM ev", "rep").stdout.strip() == "2"
+        # the standby stopped under the servers: 503 IO at once, no crash, no hang; then back
+        standby.stop("immediate")
+        for s in (ro, plain):
+            t0 = time.time()
+            for path in ("/v1/health", "/v1/tables"):
+                st, body, _ = s.req("GET", path)
+                assert st == 503 and body["error"]["code"] == "IO", (path, body)
+                assert "PostgreSQL" in body["error"]["message"], body
+            st, body, _ = s.sql("SELECT count(*) FROM ev")
+            assert st == 503 and body["error"]["code"] == "IO", body
+            assert time.time() - t0 < 5, time.time() - t0
+            assert s.p.poll() is None
+        primary.psql("INSERT INTO ev (at, kind, n) VALUES ('2024-01-04', 'gap', 3)", "rep")
+        standby.start()
+        for s in (ro, plain):
+            st, body, _ = s.req("GET", "/v1/health")
+            assert st == 200 and body["data_version"] > 0, body
+        target = int(primary.psql("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", "rep").stdout)
+        for k, stream in enumerate(streams):  # the streams outlived the outage and see the write made in it
+            v = stream[2]
+            while v is not None and v < target:
+                v = next_event(stream, v, 10)
+            assert v is not None and v >= target, (k, v, target)
+        for s in (ro, plain):
+            assert wait_for(lambda: s.sql("SELECT count(*) FROM ev")[1].get("rows") == [[3]], 5)
+        for c, _, _ in streams:
+            c.close()
+        for s in (w, ro, plain):
+            assert s.stop() == 0
+        # quiet: no LISTEN attempted on the standby, nothing but request lines
+        for s in (ro, plain):
+            odd = [l for l in s.log if not re.match(r"(GET|POST) /|factdb serve: SIGTERM received|Closing connection "
+                                                    r"\(application error", l)]
+            assert not odd, odd
+    finally:
+        if standby is not None:
+            standby.close()
+        primary.close()
+        cleanup(d)
+
+
+class PsqlSession:
+    """One psql reading statements from a pipe, as a user at its prompt: a write through it costs no process
+    start, so the time it takes to reach an event stream can be measured."""
+
+    def __init__(self, pg, database):
+        self.p = subprocess.Popen([os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                                   "-d", pg.target(database)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+
+    def run(self, sql):
+        """Runs `sql`; returns its output lines once psql has finished it."""
+        self.p.stdin.write(sql.rstrip().rstrip(";") + ";\n\\echo __done__\n")
+        self.p.stdin.flush()
+        out = []
+        for line in self.p.stdout:
+            if line.strip() == "__done__":
+                return out
+            out.append(line)
+        raise AssertionError("psql ended on %r: %s" % (sql, "".join(out)))
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
+
+
+def listener_pids(pg, db):
+    p = pg.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'factdb serve listen' "
+                "AND datname = '%s'" % db, db)
+    return p.stdout.split()
+
+
+def listening(s):
+    st, body, _ = s.req("GET", "/metrics")
+    assert st == 200, body
+    return re.search(r"^factdb_pg_listening 1$", body, re.M) is not None
+
+
+@postgresql_only
+def a_broken_listen_connection_comes_back():
+    """Issue 14: the connection that LISTENs (application_name "factdb serve listen") is terminated by
+    pg_terminate_backend: a write made at once is still seen within 1 s (the server polls meanwhile), the
+    connection comes back by itself, and writes are seen at once again (notifications). A restart of the
+    whole PostgreSQL cluster under the server: the pool and the listener recover."""
+    pg = PgCluster(max_connections=30)
+    d = scratch("relisten")
+    try:
+        pg.psql('CREATE DATABASE relisten')
+        db = pg.target("relisten")
+        pg.psql(EV, "relisten")
+        run([FACTDB, "pg-setup", db])
+        s = Server(db)
+        assert wait_for(lambda: listener_pids(pg, "relisten"), 5) and listening(s)
+        stream = open_events(s)
+        n = [0]
+        sql = [PsqlSession(pg, "relisten")]
+
+        def write_and_time(seconds):
+            """A row written through psql; how long until the stream told of it (at most `seconds`)."""
+            n[0] += 1
+            t0 = time.time()
+            sql[0].run("INSERT INTO ev (at, n) VALUES ('2024-01-01', %d)" % n[0])
+            v = next_event(stream, stream[2], seconds)
+            assert v is not None, ("no event within %.2f s" % seconds, n[0])
+            stream[2] = v
+            return time.time() - t0
+        for _ in range(3):
+            assert write_and_time(0.25) < 0.25
+        for round_ in ("terminate", "restart"):
+            pids = listener_pids(pg, "relisten")
+            assert len(pids) == 1, pids
+            if round_ == "terminate":
+                pg.psql("SELECT pg_terminate_backend(%s)" % pids[0], "relisten")
+                write_and_time(1.0)  # seen, by polling, while the listener is away
+            else:
+                pg.restart()
+                sql[0].close()
+                sql[0] = PsqlSession(pg, "relisten")
+            back = wait_for(lambda: [p for p in listener_pids(pg, "relisten") if p != pids[0]], 10)
+            assert back, "the listener did not come back"
+            assert wait_for(lambda: listening(s), 2)
+            # notifications again: each write is seen well inside the polling cache's 1 s
+            for _ in range(3):
+                took = write_and_time(0.25)
+                assert took < 0.25, took
+            st, body, _ = s.insert("ev", [{"at": "2024-01-02", "n": 100}])
+            assert st == 200 and body["inserted"] == 1, body
+            st, body, _ = s.sql("SELECT count(*) FROM ev")
+            assert st == 200 and body["rows"] == [[n[0] + (1 if round_ == "terminate" else 2)]], body
+        stream[0].close()
+        sql[0].close()
+        log = "".join(s.log)
+        assert log.count("listening for PostgreSQL notifications again") == 2, log
+        assert "the connection that listens for PostgreSQL notifications broke" in log, log
+        assert s.stop() == 0
+    finally:
+        pg.close()
+        cleanup(d)
+
+
+
+@postgresql_only
+def a_postgresql_server_that_does_not_answer_is_an_error_after_10_s():
+    """A host that takes the TCP connection but never answers (a hung server, a black hole behind a proxy)
+    fails the connection after 10 s, not the kernel's minutes; connect_timeout in the target wins."""
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(16)  # connections wait in the backlog, unanswered
+    try:
+        for extra, limit in (("", 10), (" connect_timeout=2", 2)):
+            t0 = time.time()
+            p = run([FACTDB, "serve", "--port", "0", "host=127.0.0.1 port=%d dbname=x user=y sslmode=disable%s"
+                     % (lsn.getsockname()[1], extra)], check=False, timeout=60)
+            took = time.time() - t0
+            assert p.returncode == 1 and "cannot connect to PostgreSQL" in p.stderr and "timeout" in p.stderr, p.stderr
+            assert limit - 0.5 < took < limit + 3, (extra, took)
+    finally:
+        lsn.close()
 
 @postgresql_only
 def an_unreachable_or_wrong_postgresql_url_is_an_error_at_start():

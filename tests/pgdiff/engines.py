@@ -48,11 +48,14 @@ class PgError(Exception):
 
 
 class PgCluster:
-    """initdb + pg_ctl start in a temporary directory; `close()` stops it (immediate) and removes it."""
+    """initdb + pg_ctl start in a temporary directory; `close()` stops it (immediate) and removes it.
+    `standby_of=primary`: a hot standby of that cluster instead (pg_basebackup -R, streaming), in its own
+    directory, port and socket. Every cluster can serve as a primary (wal_level=replica, WAL senders, and
+    initdb's trust entries for local replication connections)."""
 
-    def __init__(self, max_connections=20, durable=False):
+    def __init__(self, max_connections=20, durable=False, standby_of=None):
         _signals_raise()
-        for tool in ("initdb", "pg_ctl", "postgres"):
+        for tool in ("initdb", "pg_ctl", "postgres", "pg_basebackup"):
             if not os.access(os.path.join(PG_BIN, tool), os.X_OK):
                 raise PgError("%s/%s not found: install PostgreSQL 15 (Debian: apt-get install postgresql-15, "
                               "or run scripts/deps.sh test) or set FACTDB_PG_BIN to its bin directory"
@@ -74,19 +77,51 @@ class PgCluster:
                 os.chown(self.dir, pw.pw_uid, gid)
                 self.prefix = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % gid, "--clear-groups"]
             self.port = _free_port()
-            self._run(["initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--encoding=UTF8",
-                       "--lc-collate=C", "--lc-ctype=C.UTF-8", "--no-sync", "--no-instructions"])
+            if standby_of is None:
+                self._run(["initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--encoding=UTF8",
+                           "--lc-collate=C", "--lc-ctype=C.UTF-8", "--no-sync", "--no-instructions"])
+            else:
+                # -R writes primary_conninfo and standby.signal: the copy starts as a streaming standby
+                self._run(["pg_basebackup", "-h", standby_of.dir, "-p", str(standby_of.port), "-U", "postgres",
+                           "-D", self.data, "-R", "-X", "stream", "-c", "fast", "--no-sync"])
             # durable: PostgreSQL's defaults (fsync, synchronous_commit), for benchmarks of durable writes
             speed = "" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            opts = ("-p %d -k %s -c listen_addresses='' %s-c TimeZone=UTC -c DateStyle=ISO,MDY "
-                    "-c extra_float_digits=1 -c max_connections=%d -c shared_buffers=32MB"
-                    % (self.port, self.dir, speed, max_connections))
-            self._run(["pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.dir, "log"), "-w",
-                       "-t", "60", "start"])
-            self.started = True
+            self.opts = ("-p %d -k %s -c listen_addresses='' %s-c TimeZone=UTC -c DateStyle=ISO,MDY "
+                         "-c extra_float_digits=1 -c max_connections=%d -c shared_buffers=32MB "
+                         "-c wal_level=replica -c max_wal_senders=4"
+                         % (self.port, self.dir, speed, max_connections))
+            self.start()
         except BaseException:
             self.close()
             raise
+
+    def start(self):
+        """Starts the cluster (again, after stop()); returns when it accepts connections."""
+        self._run(["pg_ctl", "-D", self.data, "-o", self.opts, "-l", os.path.join(self.dir, "log"), "-w",
+                   "-t", "60", "start"])
+        self.started = True
+
+    def stop(self, mode="immediate"):
+        """pg_ctl stop -m MODE (immediate: as a crash, every connection cut)."""
+        self._run(["pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"])
+        self.started = False
+
+    def restart(self, mode="fast"):
+        self._run(["pg_ctl", "-D", self.data, "-o", self.opts, "-l", os.path.join(self.dir, "log"), "-m", mode,
+                   "-w", "-t", "60", "restart"])
+        self.started = True
+
+    def target(self, database="postgres"):
+        """The libpq connection string of `database` (what `factdb serve` takes)."""
+        return "host=%s port=%d dbname=%s user=postgres" % (self.dir, self.port, database)
+
+    def psql(self, sql, database="postgres", check=True):
+        """Runs `sql` with the real psql (-At: unaligned rows, no headers); returns the CompletedProcess."""
+        p = subprocess.run([os.path.join(PG_BIN, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                            "-d", self.target(database), "-c", sql], capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise PgError("psql -c %r failed (exit %d): %s" % (sql, p.returncode, p.stderr))
+        return p
 
     def _run(self, argv):
         argv = self.prefix + [os.path.join(PG_BIN, argv[0])] + argv[1:]
