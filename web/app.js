@@ -332,6 +332,7 @@ async function drawChart() {
     });
     state.chart.$stacked = stacked;
   }
+  state.chartDrawn = q;  /* what the chart shows now (state.chartSql: what was last asked for) */
 }
 
 // ---- SQL editor ----

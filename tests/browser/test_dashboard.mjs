@@ -248,6 +248,8 @@ await test('Enter in a filter field applies the filter without reloading the pag
   await f.locator('input').fill('Sicilia');
   await f.locator('input').press('Enter');
   await page.waitForFunction(() => document.querySelector('#chart-sql').textContent.includes('params: ["Sicilia"]'));
+  /* the chart shows the filtered answer once it arrived (the SQL is shown as soon as it is asked for) */
+  await page.waitForFunction(() => JSON.stringify(window.__factdb.chartDrawn?.params) === '["Sicilia"]');
   await page.waitForFunction(() => window.__factdb.chart.data.labels.length === 24);
   await page.waitForTimeout(300);
   page.off('framenavigated', count);
