@@ -85,6 +85,9 @@ struct ins_req {
 
 typedef struct http_backend_ops {
     const char *kind;  /* "embedded", "postgresql": for logs and /metrics */
+    /* Statements that sql_writes calls reads have no side effects, so running one again changes nothing
+     * (true on a file; not on PostgreSQL, where a SELECT can call nextval() or a function that writes). */
+    bool pure_reads;
     void (*close)(http_backend *b);
     /* What /v1/health names as "database" (a file's base name; PostgreSQL's database name). */
     const char *(*name)(http_backend *b);

@@ -303,6 +303,7 @@ static void emb_metrics(http_backend *b, base_buf *out)
 
 static const http_backend_ops EMBEDDED = {
     .kind = "embedded",
+    .pure_reads = true,
     .close = emb_close,
     .name = emb_name,
     .read_only_reason = emb_read_only_reason,

@@ -789,7 +789,10 @@ static enum MHD_Result sql(http_server *s, struct MHD_Connection *c, req *rq)
         if (rc != FACTDB_LIMIT || !strstr(err.message, "memory") || grant >= full || http_watch_fired(&w))
             break;
         /* a query that outgrew a partial share (other requests held the rest) runs again with a larger
-           one once they give memory back, if it only reads: running it again changes nothing */
+           one once they give memory back, if running it again changes nothing: it only reads, and the
+           backend's reads have no side effects or run in a read-only transaction (a read token) */
+        if (!s->be->pure_reads && !q.read_only)
+            break;
         if (reads < 0) {
             bool wr = true;
             factdb_error e2;

@@ -56,17 +56,18 @@ static int exec_ok(pg_conn *c, const char *sql, factdb_error *err)
     return rc;
 }
 
-/* Whether row `row` sends column k: it gives a value, or it does not and the column has no default (NULL).
- * A column with a default that the row leaves out is left out of the COPY, so PostgreSQL fills it. */
+/* Whether row `row` sends column k: it gives a value. A column the row leaves out is left out of the COPY,
+ * so PostgreSQL fills it with its default as it is now, or NULL (whatever the catalog read for the checks
+ * said about defaults, which may be a second old: tcache.c). */
 static bool sends(const ins_req *r, size_t row, size_t k)
 {
-    return r->cells[row * r->ncols + k].kind != HTTP_CELL_ABSENT || !r->has_default || !r->has_default[k];
+    return r->cells[row * r->ncols + k].kind != HTTP_CELL_ABSENT;
 }
 
 static bool same_columns(const ins_req *r, size_t a, size_t b)
 {
-    for (size_t k = 0; r->has_default && k < r->ncols; k++)
-        if (r->has_default[k] && sends(r, a, k) != sends(r, b, k))
+    for (size_t k = 0; k < r->ncols; k++)
+        if (sends(r, a, k) != sends(r, b, k))
             return false;
     return true;
 }

@@ -67,6 +67,7 @@ static void pg_metrics(http_backend *b, base_buf *out)
 
 static const http_backend_ops POSTGRESQL = {
     .kind = "postgresql",
+    .pure_reads = false,
     .close = pg_close,
     .name = pg_name,
     .read_only_reason = pg_read_only_reason,

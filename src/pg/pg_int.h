@@ -43,6 +43,7 @@ struct http_backend {
     atomic_bool stop;
     pthread_mutex_t tmu;     /* the table cache (tcache.c) */
     pg_cached_table tcache[PG_TABLE_CACHE];
+    uint64_t tgen;           /* counts the cache's clears */
 };
 typedef struct http_backend pg_backend;
 
@@ -86,6 +87,9 @@ typedef struct pg_stmt {
  * as PostgreSQL's lexer reads them (backslash_quotes: standard_conforming_strings is off, so '...' takes
  * backslash escapes). *out is malloc'd (NULL when there is no statement). Errors: NOMEM. */
 int pg_split(const char *s, size_t len, bool backslash_quotes, pg_stmt **out, size_t *n);
+/* The first word of statement s[0..len) (or its first character when it does not start with a word),
+ * past white space and comments, NUL-terminated into buf (cut to cap - 1 bytes); returns its offset. */
+size_t pg_first_word(const char *s, size_t len, char *buf, size_t cap);
 
 /* query.c: the ops for /v1/sql and its results */
 int pg_sql(http_backend *b, const http_sql *q, http_sql_out *out, factdb_error *err);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NULL_LEN UINT32_MAX
 
@@ -69,7 +70,9 @@ static bool has_rows(const PGresult *r)
     return st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE;
 }
 
-/* Sends one statement (text[0..len), no NUL in it) with q's parameters on c, in single-row mode. */
+/* Sends one statement (text[0..len), no NUL in it) with q's parameters on c, in single-row mode. With
+ * parameters, and for a read token, by the extended protocol, in which PostgreSQL runs one statement only
+ * (so a statement is never more than what was checked as one). */
 static int send(pg_conn *c, const http_sql *q, const char *stmt, size_t len, factdb_error *err)
 {
     char *text = malloc(len + 1);
@@ -91,8 +94,8 @@ static int send(pg_conn *c, const http_sql *q, const char *stmt, size_t len, fac
             goto out;
         }
     }
-    int ok = q->nparams ? PQsendQueryParams(c->conn, text, (int)q->nparams, types, vals, NULL, NULL, 0)
-                        : PQsendQuery(c->conn, text);
+    int ok = q->nparams || q->read_only ? PQsendQueryParams(c->conn, text, (int)q->nparams, types, vals, NULL, NULL, 0)
+                                        : PQsendQuery(c->conn, text);
     if (!ok)
         rc = pg_conn_error(c->conn, "cannot send the statement to PostgreSQL", err);
     else
@@ -126,6 +129,10 @@ static int keep_row(http_result *r, const PGresult *pr)
     for (int k = 0; k < nf; k++) {
         lens[k] = PQgetisnull(pr, 0, k) ? NULL_LEN : (uint32_t)PQgetlength(pr, 0, k);
         need += 4 + (lens[k] == NULL_LEN ? 0 : lens[k]);
+    }
+    if (!need) {  /* a row of no columns (SELECT FROM t) */
+        r->nrows++;
+        return 0;
     }
     int rc = base_buf_reserve(&r->rows, need);
     if (rc)
@@ -192,15 +199,14 @@ static int read_results(pg_conn *c, reading *rd, size_t at, size_t len, int rc, 
                 rd->filling = true;
             }
             int krc = keep_row(res, r);
-            if (krc == FACTDB_LIMIT) {
-                rc = base_err(err, FACTDB_LIMIT, "the result needs more than %zu MiB of query memory; add "
-                              "filters or a LIMIT", q->memory >> 20);
-                pg_conn_cancel(c);  /* the rest is read and dropped until the cancel takes */
+            if (krc) {
+                rc = krc == FACTDB_LIMIT ? base_err(err, FACTDB_LIMIT, "the result needs more than %zu MiB of query "
+                                                    "memory; add filters or a LIMIT", q->memory >> 20)
+                                         : base_err(err, FACTDB_NOMEM, "out of memory keeping the result");
+                pg_conn_cancel(c);  /* and the connection is closed: nothing more of it is read */
                 rd->canceled = true;
-            } else if (krc) {
-                rc = base_err(err, FACTDB_NOMEM, "out of memory keeping the result");
-                pg_conn_cancel(c);
-                rd->canceled = true;
+                PQclear(r);
+                break;
             }
         } else if (st == PGRES_TUPLES_OK || !res->meta || !has_rows(res->meta)) {
             /* the end of a result with rows (its columns and tag), or a command after no rows */
@@ -217,6 +223,25 @@ static int read_results(pg_conn *c, reading *rd, size_t at, size_t len, int rc, 
     return rc;
 }
 
+/* Whether statement q->text[at, at + len) may run for a read token: a query (SELECT, WITH, VALUES, TABLE,
+ * SHOW, EXPLAIN), never a statement that could end the read-only transaction the request runs in (COMMIT,
+ * SET, RESET ...) or call a procedure. factdb's parser, which decided that the text only reads, reads
+ * some SQL differently from PostgreSQL; this check is on the statements as PostgreSQL will run them. */
+static int read_only_statement(const http_sql *q, size_t at, size_t len, factdb_error *err)
+{
+    static const char *const QUERIES[] = {"select", "with", "values", "table", "show", "explain", "("};
+    char word[16];
+    size_t off = pg_first_word(q->text + at, len, word, sizeof word);
+    for (size_t i = 0; i < ARRAY_LEN(QUERIES); i++)
+        if (!strcasecmp(word, QUERIES[i]))
+            return 0;
+    base_err(err, FACTDB_PERMISSION, "the read token runs queries only (SELECT, WITH, VALUES, TABLE, SHOW, "
+             "EXPLAIN), in the request's read-only transaction; this statement starts with \"%s\"; use the "
+             "write token", word);
+    err->position = (int64_t)(at + off) + 1;
+    return FACTDB_PERMISSION;
+}
+
 /* Runs q's statements on c, one by one until one fails, keeping the answer in *out (NULL when the text
  * held no statement). *lost: the server had ended the connection before running anything (57P01..57P03 as
  * the first answer: a restart or pg_terminate_backend of an idle pooled connection), so the request may be
@@ -227,8 +252,10 @@ static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost
     *lost = false;
     if (q->read_only) {
         /* a second guard for the read token: functions with side effects (nextval, pg_notify, ...) look
-           like reads to factdb's parser; PostgreSQL refuses them in a read-only transaction (25006) */
-        PGresult *r = PQexec(c->conn, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+           like reads to factdb's parser; PostgreSQL refuses them in a read-only transaction (25006). The
+           whole request is one such transaction, which its statements cannot end (read_only_statement):
+           set_config cannot make it read-write once it ran a query */
+        PGresult *r = PQexec(c->conn, "BEGIN READ ONLY");
         int src = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pg_result_error(r, FACTDB_IO, NULL, 0, err);
         const char *state = src ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         *lost = state && !strncmp(state, "57P0", 4) && PQstatus(c->conn) != CONNECTION_OK;
@@ -253,6 +280,8 @@ static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost
     reading rd = {.q = q, .res = res, .first = true};
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
+        if (q->read_only && (rc = read_only_statement(q, stmts[i].start, stmts[i].len, err)))
+            break;
         rc = send(c, q, q->text + stmts[i].start, stmts[i].len, err);
         rc = read_results(c, &rd, stmts[i].start, stmts[i].len, rc, err);
         if (!rc && http_watch_fired(q->watch))  /* canceled between statements */
@@ -262,7 +291,7 @@ static int run_once(pg_conn *c, const http_sql *q, http_result **out, bool *lost
         free(stmts);
     *lost = rd.lost && PQstatus(c->conn) != CONNECTION_OK;
     *ddl = *ddl || rd.ddl;
-    if (rd.canceled) {
+    if (rd.canceled || http_watch_fired(q->watch)) {
         /* a cancel that arrived after the statement ended could hit the connection's next one */
         PQfinish(c->conn);
         c->conn = NULL;

@@ -23,7 +23,9 @@ static bool ident_start(unsigned char c)
     return c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
 }
 
-/* The end of the quoted run starting at s[i] == q (the opening quote): past the closing one, or len. */
+/* The end of the quoted run starting at s[i] == q (the opening quote): past the closing one, or len. A
+ * string literal continues in a next '...' separated from it by white space holding a newline (SQL's rule,
+ * scan.l's quotecontinue), in the same mode. */
 static size_t quoted(const char *s, size_t len, size_t i, char q, bool backslash)
 {
     for (i++; i < len; i++) {
@@ -31,13 +33,21 @@ static size_t quoted(const char *s, size_t len, size_t i, char q, bool backslash
             i++;
             continue;
         }
-        if (s[i] == q) {
-            if (i + 1 < len && s[i + 1] == q) {
-                i++;
-                continue;
-            }
-            return i + 1;
+        if (s[i] != q)
+            continue;
+        if (i + 1 < len && s[i + 1] == q) {
+            i++;
+            continue;
         }
+        size_t j = i + 1;
+        bool newline = false;
+        while (q == '\'' && j < len && s[j] && strchr(" \t\n\r\f", s[j])) {
+            newline = newline || s[j] == '\n' || s[j] == '\r';
+            j++;
+        }
+        if (!newline || j >= len || s[j] != '\'')
+            return i + 1;
+        i = j;  /* the continuation's opening quote */
     }
     return len;
 }
@@ -90,7 +100,7 @@ int pg_split(const char *s, size_t len, bool backslash_quotes, pg_stmt **out, si
             continue;
         }
         if (c == '-' && i + 1 < len && s[i + 1] == '-') {
-            while (i < len && s[i] != '\n')
+            while (i < len && s[i] != '\n' && s[i] != '\r')
                 i++;
             continue;
         }
@@ -149,12 +159,15 @@ int pg_split(const char *s, size_t len, bool backslash_quotes, pg_stmt **out, si
                 routine = !strcasecmp(first[0], "create") &&
                           (f1 || (!strcasecmp(first[1], "or") && !strcasecmp(first[2], "replace") && f3));
             }
-            if (routine && word_is(s + w, wn, "begin"))
+            if (paren) {
+                /* BEGIN, CASE and END count outside parentheses only, as psql counts them */
+            } else if (routine && word_is(s + w, wn, "begin")) {
                 depth++;
-            else if (depth && word_is(s + w, wn, "case"))
+            } else if (depth && word_is(s + w, wn, "case")) {
                 depth++;
-            else if (depth && word_is(s + w, wn, "end"))
+            } else if (depth && word_is(s + w, wn, "end")) {
                 depth--;
+            }
         } else {
             i++;  /* an operator, a number, a parameter, U&'s '&' ... */
         }
@@ -167,4 +180,37 @@ nomem:
     *out = NULL;
     *n = 0;
     return FACTDB_NOMEM;
+}
+
+size_t pg_first_word(const char *s, size_t len, char *buf, size_t cap)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < len && strchr(" \t\n\r\f\v", s[i]) && s[i])
+            i++;
+        if (i + 1 < len && s[i] == '-' && s[i + 1] == '-') {
+            while (i < len && s[i] != '\n' && s[i] != '\r')
+                i++;
+        } else if (i + 1 < len && s[i] == '/' && s[i + 1] == '*') {
+            int nest = 1;
+            for (i += 2; i < len && nest; i++) {
+                if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
+                    nest++, i++;
+                else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+                    nest--, i++;
+            }
+        } else {
+            break;
+        }
+    }
+    size_t n = 0;
+    if (i < len && ident_start((unsigned char)s[i]))
+        while (i + n < len && ident_char((unsigned char)s[i + n]))
+            n++;
+    else if (i < len)
+        n = 1;
+    size_t k = n < cap ? n : cap - 1;
+    memcpy(buf, s + i, k);
+    buf[k] = 0;
+    return i;
 }

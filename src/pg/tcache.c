@@ -4,7 +4,8 @@
  * requests per commit from 64 connections). A table's entry lives TABLE_TTL seconds; DDL run through this
  * server (a CREATE, ALTER, DROP ... tag in /v1/sql) and any refused batch forget every entry at once, so a
  * change by another client is seen within a second, or at the first insert it breaks (which PostgreSQL
- * refuses with its own error, and the next request reads the catalog again).
+ * refuses with its own error, and the next request reads the catalog again). What a row leaves out is left
+ * out of the COPY (copy.c), so a default changed meanwhile still applies.
  * Invariant: callers get their own copy; entries are read and replaced under tmu. */
 #include "pg_int.h"
 #include <stdlib.h>
@@ -50,6 +51,7 @@ int pg_table_cached(http_backend *b, const char *name, http_table **out, factdb_
 {
     double t = now_s();
     pthread_mutex_lock(&b->tmu);
+    uint64_t gen = b->tgen;  /* a clear while the catalog is read makes what was read not kept */
     for (unsigned i = 0; i < PG_TABLE_CACHE; i++) {
         pg_cached_table *e = &b->tcache[i];
         if (e->table && t - e->at < TABLE_TTL && !strcmp(e->table->info.name, name)) {
@@ -66,6 +68,11 @@ int pg_table_cached(http_backend *b, const char *name, http_table **out, factdb_
     if (!keep)
         return 0;  /* answered all the same, not kept */
     pthread_mutex_lock(&b->tmu);
+    if (gen != b->tgen) {
+        pthread_mutex_unlock(&b->tmu);
+        pg_tables_free(b, keep, 1);
+        return 0;
+    }
     pg_cached_table *slot = &b->tcache[0];
     for (unsigned i = 0; i < PG_TABLE_CACHE; i++) {  /* the same table's entry, else an empty or the oldest */
         pg_cached_table *e = &b->tcache[i];
@@ -86,6 +93,7 @@ int pg_table_cached(http_backend *b, const char *name, http_table **out, factdb_
 void pg_table_cache_clear(http_backend *b)
 {
     pthread_mutex_lock(&b->tmu);
+    b->tgen++;
     for (unsigned i = 0; i < PG_TABLE_CACHE; i++) {
         pg_tables_free(b, b->tcache[i].table, b->tcache[i].table ? 1 : 0);
         b->tcache[i].table = NULL;

@@ -52,7 +52,9 @@ static void next(parser *p)
         while (i < n && isspace((unsigned char)t[i]))
             i++;
         if (i + 1 < n && t[i] == '-' && t[i + 1] == '-') {
-            while (i < n && t[i] != '\n' && t[i])
+            /* to the end of the line, which \r ends too (PostgreSQL's rule: a server that passes text on to
+               PostgreSQL must see the statements it will run) */
+            while (i < n && t[i] != '\n' && t[i] != '\r' && t[i])
                 i++;
             if (i < n && !t[i])
                 break;  /* the NUL is reported below */

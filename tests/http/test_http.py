@@ -355,6 +355,20 @@ def auth_and_limits():
         assert s.sql("SELECT nextval('seq') AS v", token="write-secret-1")[1]["rows"] == [[1]]
         st, body, _ = s.sql("CREATE SEQUENCE seq2", token="read-secret-1")
         assert st == 400 and body["error"]["code"] == "INVALID_ARGUMENT", body  # factdb's parser's error
+        # the read-only transaction cannot be lifted for a later statement: set_config changes only the
+        # default of later transactions, and statements that would end this one are refused
+        st, body, _ = s.sql("SELECT set_config('default_transaction_read_only', 'off', false); "
+                            "SELECT nextval('seq')", token="read-secret-1")
+        assert st == 403 and "read-only" in body["error"]["message"], body
+        for text in ["COMMIT; SELECT nextval('seq')", "SET default_transaction_read_only = off",
+                     "SELECT 1; END; SELECT nextval('seq')", "CALL nothing()"]:
+            st, body, _ = s.sql(text, token="read-secret-1")
+            assert st in (400, 403) and body["error"]["code"] in ("PERMISSION", "INVALID_ARGUMENT"), (text, body)
+        assert s.sql("SELECT nextval('seq') AS v", token="write-secret-1")[1]["rows"] == [[2]]
+    # a comment that \r ends (PostgreSQL's rule) hides nothing from the read token's check
+    st, body, _ = s.sql("SELECT 1 -- x\r; SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE; COMMIT; "
+                        "DELETE FROM ev; --\n", token="read-secret-1")
+    assert st in (400, 403), body
     assert s.insert("ev", [{"at": "2024-01-01"}], token="read-secret-1")[0] == 403
     st, body, _ = s.sql("COPY ev TO '%s/x.csv'" % d, token="read-secret-1")  # writes a file on the server
     assert st == 403, body
@@ -1711,6 +1725,14 @@ def scripts_are_split_as_postgresql_reads_them():
     st, body, _ = s.sql("CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC "
                         "INSERT INTO ev (at, n) VALUES ('2024-01-01', 7); END; CALL p(); SELECT n FROM ev")
     assert st == 200 and body["rows"] == [[7]], body
+    # BEGIN inside parentheses is a name, not a routine body's BEGIN; a -- comment ends at \r too; a
+    # string continues in a quoted string after a newline (in its E mode)
+    st, body, _ = s.sql("CREATE FUNCTION f(begin int) RETURNS int LANGUAGE sql RETURN 1; VACUUM; SELECT 3 AS v")
+    assert st == 200 and body["rows"] == [[3]], body
+    st, body, _ = s.sql("SELECT 1 AS v -- c\r; SELECT 2 AS v")
+    assert st == 200 and body["rows"] == [[2]], body
+    st, body, _ = s.sql("SELECT E'a'\n'\\'; SELECT 1; --' AS v")
+    assert st == 200 and body["rows"] == [["a'; SELECT 1; --"]], body
     text = "SELECT 1; SELECT 'unterminated"
     st, body, _ = s.sql(text)
     assert st == 400 and body["error"]["position"] == text.index("'") + 1, body
@@ -1780,6 +1802,11 @@ def inserts_see_new_columns():
         assert st == 400 and "tag" in body["error"]["message"], body
         time.sleep(0.1)
     assert st == 200 and time.time() - t0 < 1.5, (st, body, time.time() - t0)
+    # a default another client set is applied at once: a column a row leaves out is not sent
+    BK.sql(db, "ALTER TABLE ev ALTER COLUMN amount SET DEFAULT 7")
+    assert s.insert("ev", [{"at": "2024-01-02 00:00:00", "n": 10}])[0] == 200
+    assert s.sql("SELECT amount FROM ev WHERE n = 10")[1]["rows"] == [[7]]
+    BK.sql(db, "DELETE FROM ev WHERE n = 10")
     # a kept column that another client dropped: the batch that still names it is refused by PostgreSQL
     # with its own error (nothing of it stored), which makes the server read the catalog again
     BK.sql(db, "ALTER TABLE ev DROP COLUMN kind")
