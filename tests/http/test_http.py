@@ -1495,6 +1495,39 @@ def factdb_copy_carries_primary_keys_and_unique_constraints():
     cleanup(fd)
     cleanup(pd)
 
+@postgresql_only
+def postgresql_tables_counts_small_tables_and_estimates_large_ones():
+    """/v1/tables on PostgreSQL counts a table exactly while PostgreSQL's statistics say it is small (under 2M
+    rows), and answers the statistics' estimate for a large one, flagged "row_count_estimated" (no count(*) scan
+    on every dashboard load); an exact count has no flag, as on a file."""
+    d, db = new_db("estimates")
+    BK.sql(db, "CREATE TABLE est (a integer); INSERT INTO est SELECT generate_series(1, 3)")
+    s = Server(db)
+    st, body, _ = s.req("GET", "/v1/tables")
+    by = {t["name"]: t for t in body["tables"]}
+    assert st == 200 and by["est"]["row_count"] == 3 and "row_count_estimated" not in by["est"], body
+    assert by["ev"]["row_count"] == 0 and "row_count_estimated" not in by["ev"], body
+    # what VACUUM or ANALYZE would have written for a big table (the cluster's superuser may set it)
+    BK.sql(db, "UPDATE pg_class SET reltuples = 5000000 WHERE oid = 'est'::regclass")
+    st, body, _ = s.req("GET", "/v1/tables")
+    by = {t["name"]: t for t in body["tables"]}
+    assert st == 200 and by["est"]["row_count"] == 5000000 and by["est"]["row_count_estimated"] is True, body
+    assert "row_count_estimated" not in by["ev"], body
+    BK.sql(db, "UPDATE pg_class SET reltuples = 1999999 WHERE oid = 'est'::regclass")
+    by = {t["name"]: t for t in s.req("GET", "/v1/tables")[1]["tables"]}
+    assert by["est"]["row_count"] == 3 and "row_count_estimated" not in by["est"], by
+    # a partitioned table: the sum of its partitions' estimates
+    BK.sql(db, "CREATE TABLE part (k integer, v text) PARTITION BY RANGE (k); "
+               "CREATE TABLE part_a PARTITION OF part FOR VALUES FROM (0) TO (10); "
+               "CREATE TABLE part_b PARTITION OF part FOR VALUES FROM (10) TO (20); "
+               "INSERT INTO part VALUES (1, 'x'), (15, 'y'); "
+               "UPDATE pg_class SET reltuples = 1500000 WHERE relname IN ('part_a', 'part_b')")
+    by = {t["name"]: t for t in s.req("GET", "/v1/tables")[1]["tables"]}
+    assert by["part"]["row_count"] == 3000000 and by["part"]["row_count_estimated"] is True, by["part"]
+    assert by["part_a"]["row_count"] == 1 and "row_count_estimated" not in by["part_a"], by["part_a"]
+    assert s.stop() == 0
+    cleanup(d)
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:
