@@ -1528,6 +1528,42 @@ def postgresql_tables_counts_small_tables_and_estimates_large_ones():
     assert s.stop() == 0
     cleanup(d)
 
+@postgresql_only
+def factdb_copy_streams_tables_bigger_than_its_memory():
+    """`factdb copy` keeps a table's rows out of memory both ways: file -> PostgreSQL streams them from one
+    snapshot a chunk at a time, PostgreSQL -> file streams COPY TO STDOUT into bounded chunks. Both copy
+    500,000 rows (over 100 MB as one query result, which the former one-query copy held whole and failed
+    here with "out of memory") with the process's heap limited to 32 MiB (RLIMIT_DATA; the file's memory map
+    is shared and not counted). Not under ASan, whose shadow memory the limit would count."""
+    import resource
+    with open(FACTDB, "rb") as f:
+        asan = b"__asan_init" in f.read()
+
+    def limited():
+        if not asan:
+            resource.setrlimit(resource.RLIMIT_DATA, (32 << 20, 32 << 20))
+
+    fd, db = EMBEDDED.new_db("bigsrc")
+    run([FACTDB, "sql", db, "CREATE TABLE big (id bigint PRIMARY KEY, kind text, amount numeric(12,2), at timestamp)"])
+    rows = "".join("%d,kind %d,%d.%02d,2024-01-01 %02d:%02d:00\n" % (i, i % 100, i, i % 100, i % 24, i % 60)
+                   for i in range(500000))
+    run([FACTDB, "load", db, "big", "-"], input="id,kind,amount,at\n" + rows)
+    pd, target = BK.new_empty_db("bigdst")
+    p = subprocess.run([FACTDB, "copy", db, target], capture_output=True, text=True, env=ENV, timeout=600,
+                       preexec_fn=limited)
+    assert p.returncode == 0 and "big: 500000 rows" in p.stdout and "ev: 0 rows" in p.stdout, (p.stdout, p.stderr)
+    q = "SELECT count(*), count(DISTINCT kind), sum(amount), max(at) FROM big"
+    want = [["500000", "100", "124999997500.00", "2024-01-01 23:59:00"]]
+    assert EMBEDDED.sql(db, q) == want, EMBEDDED.sql(db, q)
+    assert [[str(v) for v in r] for r in BK.sql(target, q)] == want, BK.sql(target, q)
+    back = os.path.join(fd, "back.db")
+    p = subprocess.run([FACTDB, "copy", target, back], capture_output=True, text=True, env=ENV, timeout=600,
+                       preexec_fn=limited)
+    assert p.returncode == 0 and "big: 500000 rows" in p.stdout, (p.stdout, p.stderr)
+    assert EMBEDDED.sql(back, q) == want, EMBEDDED.sql(back, q)
+    cleanup(fd)
+    cleanup(pd)
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:
