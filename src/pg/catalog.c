@@ -1,6 +1,7 @@
 /* catalog.c: the tables of the PostgreSQL database as /v1/tables lists them and as inserts check rows
  * against: the ordinary and partitioned tables of the current schema (search_path's first), their columns
- * in order with factdb's types. Read from pg_catalog rather than information_schema because it gives each
+ * in order with factdb's types, and for /v1/tables their row counts (exact for small tables, PostgreSQL's
+ * estimate for large ones). Read from pg_catalog rather than information_schema because it gives each
  * column's type OID and typmod, which results are named by (types.c): one mapping for both. */
 #include "pg_int.h"
 #include <stdio.h>

@@ -1,8 +1,10 @@
-/* migrate.c: `factdb copy DB POSTGRESQL-URL`: every table of a database file into PostgreSQL with its
- * types (factdb's names are PostgreSQL's: numeric(p,s), timestamp with time zone ...) and NOT NULL, one
- * transaction per table (CREATE TABLE, then COPY FROM STDIN in text format), so a table is there whole or
- * not at all. A table that already exists in PostgreSQL is refused before anything of it is sent. Each
- * table's rows are read in one snapshot through the public API (a query per table). */
+/* migrate.c: `factdb copy DB POSTGRESQL-URL` and back. There: every table of a database file into PostgreSQL
+ * with its types (factdb's names are PostgreSQL's: numeric(p,s), timestamp with time zone ...), NOT NULL,
+ * PRIMARY KEY and UNIQUE, one transaction per table (CREATE TABLE, then COPY FROM STDIN in text format), so
+ * a table is there whole or not at all. A table that already exists in PostgreSQL is refused before anything
+ * of it is sent. Each table's rows are streamed from one snapshot scan through the public API, one chunk in
+ * memory at a time. Back: COPY TO STDOUT into an appender that creates the table, its keys and its rows in
+ * one final transaction; a key factdb cannot hold is reported (pg_note_fn), never dropped in silence. */
 #include "pg_int.h"
 #include <stdio.h>
 #include <stdlib.h>
