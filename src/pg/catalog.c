@@ -47,7 +47,7 @@ static void factdb_type_of(Oid oid, int typmod, factdb_column_info *ci)
  * INDEX; -1 before any) and pg_stat's n_live_tup (counted as transactions commit, flushed within a second),
  * summed over the leaf partitions of a partitioned table. */
 static const char ESTIMATES[] =
-    "SELECT c.relname, greatest(sum(greatest(l.reltuples, 0)), sum(coalesce(s.n_live_tup, 0)))::bigint "
+    "SELECT c.relname, greatest(sum(greatest(l.reltuples, 0)::float8), sum(coalesce(s.n_live_tup, 0)))::bigint "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "CROSS JOIN LATERAL (SELECT c.oid AS relid WHERE c.relkind = 'r' UNION ALL "
     "SELECT t.relid FROM pg_catalog.pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf) leaf "

@@ -32,11 +32,23 @@ static int relation_exists(PGconn *c, const char *name, bool *exists, factdb_err
     return rc;
 }
 
-/* CREATE TABLE for `t` in PostgreSQL (into q, NUL-terminated), with its PRIMARY KEY and UNIQUE constraints
- * under their names; a name another relation of the schema has already (e.g. "pk" in two tables of the
- * file) is left to PostgreSQL to choose, and `note` says so. */
-static int create_sql(PGconn *c, base_buf *q, const factdb_table_info *t, pg_note_fn note, void *ctx,
+/* Whether `name` is taken for a constraint of a table of the file: by a relation of the PostgreSQL schema
+ * (constraint names are index names there, unique in a schema, while factdb's are unique per table), or by
+ * a table of the file list[0..n), which will be created after it perhaps. */
+static int name_taken(PGconn *c, const char *name, const factdb_table_info *list, size_t n, bool *taken,
                       factdb_error *err)
+{
+    *taken = false;
+    for (size_t i = 0; i < n && !*taken; i++)
+        *taken = !strcmp(list[i].name, name);
+    return *taken ? 0 : relation_exists(c, name, taken, err);
+}
+
+/* CREATE TABLE for `t` in PostgreSQL (into q, NUL-terminated), with its PRIMARY KEY and UNIQUE constraints
+ * under their names; a name that is taken (name_taken: e.g. "pk" in two tables of the file) gets the first
+ * free number appended, as PostgreSQL names its own, and `note` says so. */
+static int create_sql(PGconn *c, base_buf *q, const factdb_table_info *t, const factdb_table_info *list, size_t n,
+                      pg_note_fn note, void *ctx, factdb_error *err)
 {
     int rc = base_buf_append(q, "CREATE TABLE ", 13);
     if (!rc)
@@ -55,22 +67,36 @@ static int create_sql(PGconn *c, base_buf *q, const factdb_table_info *t, pg_not
         if (!rc && ci->not_null)
             rc = base_buf_append(q, " NOT NULL", 9);
     }
-    for (size_t u = 0; u < t->nkeys && !rc; u++) {
+    char chosen[FACTDB_MAX_KEYS][FACTDB_NAME_MAX + 1];
+    for (size_t u = 0; u < t->nkeys && u < FACTDB_MAX_KEYS && !rc; u++) {
         const factdb_key_info *key = &t->keys[u];
-        bool taken = false;
-        if ((rc = relation_exists(c, key->name, &taken, err)))
-            return rc;
-        if (taken && note) {
+        char *name = chosen[u];
+        snprintf(name, FACTDB_NAME_MAX + 1, "%s", key->name);
+        bool taken = true;
+        for (int num = 1; taken && num < 1000; num++) {
+            if ((rc = name_taken(c, name, list, n, &taken, err)))
+                return rc;
+            for (size_t v = 0; v < u && !taken; v++)  /* the name given to an earlier key of this table */
+                taken = !strcmp(chosen[v], name);
+            if (taken) {
+                char suffix[8];
+                int sl = snprintf(suffix, sizeof suffix, "%d", num);
+                size_t keep = strlen(key->name) < (size_t)(FACTDB_NAME_MAX - sl) ? strlen(key->name)
+                                                                                 : (size_t)(FACTDB_NAME_MAX - sl);
+                snprintf(name, FACTDB_NAME_MAX + 1, "%.*s%s", (int)keep, key->name, suffix);
+            }
+        }
+        if (taken)
+            return base_err(err, FACTDB_INVALID_ARGUMENT, "table \"%s\": no free name for constraint \"%s\" in the "
+                            "PostgreSQL schema", t->name, key->name);
+        if (strcmp(name, key->name) && note) {
             char msg[300];
-            snprintf(msg, sizeof msg, "table \"%s\": constraint \"%s\" is named by PostgreSQL (another relation "
-                     "of the schema has that name already)", t->name, key->name);
+            snprintf(msg, sizeof msg, "table \"%s\": constraint \"%s\" is \"%s\" in PostgreSQL (its name is taken "
+                     "there by another table or index, or by a table of the file)", t->name, key->name, name);
             note(ctx, msg);
         }
-        rc = base_buf_append(q, ", ", 2);
-        if (!rc && !taken)
-            rc = base_buf_append(q, "CONSTRAINT ", 11) || pg_quote_ident(q, key->name) || base_buf_append(q, " ", 1);
-        if (!rc)
-            rc = key->primary ? base_buf_append(q, "PRIMARY KEY (", 13) : base_buf_append(q, "UNIQUE (", 8);
+        rc = base_buf_append(q, ", CONSTRAINT ", 13) || pg_quote_ident(q, name) ||
+             (key->primary ? base_buf_append(q, " PRIMARY KEY (", 14) : base_buf_append(q, " UNIQUE (", 9));
         for (size_t i = 0; i < key->ncols && !rc; i++)
             rc = (i && base_buf_append(q, ", ", 2)) || pg_quote_ident(q, t->cols[key->cols[i]].name);
         if (!rc)
@@ -97,7 +123,7 @@ static int put_value(base_buf *b, factdb_scan *sc, size_t k, const factdb_vector
     case FACTDB_BOOLEAN: x = ((const uint8_t *)v->data)[row]; break;
     case FACTDB_INTEGER:
     case FACTDB_DATE: x = ((const int32_t *)v->data)[row]; break;
-    default: x = ((const int64_t *)v->data)[row]; break;  /* DOUBLE's bits too */
+    default: memcpy(&x, (const char *)v->data + row * 8, 8); break;  /* int64, or a double's bits */
     }
     size_t n = factdb_format_value(v->type, v->scale, x, buf, sizeof buf);
     return pg_copy_text(b, buf, n);
@@ -148,8 +174,8 @@ static int send_rows(PGconn *c, factdb_scan *sc, const factdb_table_info *t, uin
 
 /* One table, in one transaction, its rows read from one snapshot of the file (a scan of the columns the
  * CREATE TABLE names, in their order). */
-static int copy_table(factdb *db, PGconn *c, const factdb_table_info *t, pg_note_fn note, void *ctx,
-                      uint64_t *rows, factdb_error *err)
+static int copy_table(factdb *db, PGconn *c, const factdb_table_info *t, const factdb_table_info *list, size_t n,
+                      pg_note_fn note, void *ctx, uint64_t *rows, factdb_error *err)
 {
     base_buf q;
     base_buf_init(&q, (size_t)1 << 20);
@@ -157,7 +183,7 @@ static int copy_table(factdb *db, PGconn *c, const factdb_table_info *t, pg_note
     const char **names = calloc(t->ncols ? t->ncols : 1, sizeof *names);
     int rc = names ? 0 : base_err(err, FACTDB_NOMEM, "out of memory");
     if (!rc)
-        rc = create_sql(c, &q, t, note, ctx, err);
+        rc = create_sql(c, &q, t, list, n, note, ctx, err);
     if (!rc)
         rc = exec_ok(c, "BEGIN", err);
     if (!rc && (rc = exec_ok(c, (const char *)q.data, err)) == FACTDB_TABLE_EXISTS)
@@ -211,7 +237,7 @@ int pg_copy_from_file(const char *db_path, const char *target, pg_progress_fn pr
     rc = factdb_table_list(db, &list, &n, err);
     for (size_t i = 0; i < n && !rc; i++) {
         uint64_t rows = 0;
-        rc = copy_table(db, c, &list[i], note, ctx, &rows, err);
+        rc = copy_table(db, c, &list[i], list, n, note, ctx, &rows, err);
         if (!rc && progress)
             progress(ctx, list[i].name, rows, i + 1, n);
     }

@@ -1440,25 +1440,28 @@ def factdb_copy_carries_primary_keys_and_unique_constraints():
     their names: after the copy a duplicate key is refused on the target, file -> PostgreSQL and PostgreSQL ->
     file. A PostgreSQL key factdb cannot express (exclusion constraint, partial or expression unique index,
     NULLS NOT DISTINCT, a key over a type factdb lacks) is reported on stderr, with its name and why, and
-    skipped; a constraint name taken in the PostgreSQL schema is left to PostgreSQL, said on stderr."""
+    skipped; a constraint name taken in the PostgreSQL schema (constraint names are index names there, one
+    namespace with tables) gets a number appended, said on stderr."""
     fd, db = EMBEDDED.new_db("keysrc")
     run([FACTDB, "sql", db, "CREATE TABLE k (id bigint PRIMARY KEY, code text UNIQUE, a integer, b date, "
          "CONSTRAINT k_ab UNIQUE (a, b))"])
     run([FACTDB, "sql", db, "CREATE TABLE k2 (x integer, CONSTRAINT k_ab PRIMARY KEY (x))"])  # a name k has too
+    run([FACTDB, "sql", db, "CREATE TABLE k_code_key (x integer)"])  # the name of k's UNIQUE (code)
     run([FACTDB, "sql", db, "INSERT INTO k VALUES (1, 'a', 1, '2024-01-01'), (2, 'b', 1, '2024-01-02'), "
          "(3, NULL, NULL, NULL), (4, NULL, NULL, NULL)"])
     run([FACTDB, "sql", db, "INSERT INTO k2 VALUES (1), (2)"])
     pd, target = BK.new_empty_db("keydst")
     p = run([FACTDB, "copy", db, target])
     assert "k: 4 rows" in p.stdout and "k2: 2 rows" in p.stdout, p.stdout
-    assert 'table "k2": constraint "k_ab" is named by PostgreSQL' in p.stderr, p.stderr
+    assert 'table "k2": constraint "k_ab" is "k_ab1" in PostgreSQL' in p.stderr, p.stderr
+    assert 'table "k": constraint "k_code_key" is "k_code_key1" in PostgreSQL' in p.stderr, p.stderr
     cons = BK.sql(target, "SELECT conrelid::regclass::text, conname, contype, "
                           "pg_get_constraintdef(oid) FROM pg_constraint WHERE contype IN ('p', 'u') "
                           "AND connamespace = 'public'::regnamespace ORDER BY 1, 2")
-    assert cons == [["k", "k_ab", "u", "UNIQUE (a, b)"], ["k", "k_code_key", "u", "UNIQUE (code)"],
-                    ["k", "k_pkey", "p", "PRIMARY KEY (id)"], ["k2", "k2_pkey", "p", "PRIMARY KEY (x)"]], cons
+    assert cons == [["k", "k_ab", "u", "UNIQUE (a, b)"], ["k", "k_code_key1", "u", "UNIQUE (code)"],
+                    ["k", "k_pkey", "p", "PRIMARY KEY (id)"], ["k2", "k_ab1", "p", "PRIMARY KEY (x)"]], cons
     s = Server(target)
-    for row, key in [({"id": 1, "code": "z"}, "k_pkey"), ({"id": 9, "code": "a"}, "k_code_key"),
+    for row, key in [({"id": 1, "code": "z"}, "k_pkey"), ({"id": 9, "code": "a"}, "k_code_key1"),
                      ({"id": 9, "a": 1, "b": "2024-01-02"}, "k_ab")]:
         st, body, _ = s.insert("k", [row])
         assert st == 409 or st == 400, (row, st, body)
@@ -1480,13 +1483,13 @@ def factdb_copy_carries_primary_keys_and_unique_constraints():
                       ("pk_partial", "partial"), ("pk_uuid", "type factdb does not have"),
                       ("pk_q", "type factdb does not have"), ("pk_nnd", "NULLS NOT DISTINCT")]:
         assert re.search(r'table "pk": key "%s" skipped: [^\n]*%s' % (name, why), p.stderr), (name, p.stderr)
-    for name in ["pk_pkey", "pk_n_key", "pk_plain", "k_pkey", "k_code_key", "k_ab"]:
+    for name in ["pk_pkey", "pk_n_key", "pk_plain", "k_pkey", "k_code_key1", "k_ab", "k_ab1"]:
         assert '"%s"' % name not in p.stderr, (name, p.stderr)
     for sql, key in [("INSERT INTO pk (id, part) VALUES (1, 'x')", "pk_pkey"),
                      ("INSERT INTO pk (id, part, n) VALUES (2, 'z', 2.5)", "pk_n_key"),
-                     ("INSERT INTO k (id) VALUES (2)", "k_pkey"), ("INSERT INTO k (id, code) VALUES (20, 'b')", "k_code_key"),
+                     ("INSERT INTO k (id) VALUES (2)", "k_pkey"), ("INSERT INTO k (id, code) VALUES (20, 'b')", "k_code_key1"),
                      ("INSERT INTO k (id, a, b) VALUES (21, 1, '2024-01-01')", "k_ab"),
-                     ("INSERT INTO k2 VALUES (2)", "k2_pkey")]:
+                     ("INSERT INTO k2 VALUES (2)", "k_ab1")]:
         p = run([FACTDB, "sql", back, sql], check=False)
         assert p.returncode == 1 and 'violates unique constraint "%s"' % key in p.stderr, (sql, p.stderr)
     # the keys are the file's own: NOT NULL for the primary key's columns, the same columns, and ON CONFLICT works
