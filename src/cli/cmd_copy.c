@@ -13,14 +13,15 @@ static const char USAGE[] =
     "chunk at a time, one transaction per table, so each table arrives whole or not at all. A table that\n"
     "already exists there stops the copy before anything of it is sent; the tables copied before stay, so\n"
     "after dropping the one that failed, running it again goes on where it stopped (existing tables must be\n"
-    "dropped first). Prints one line per table.\n"
+    "dropped first). Prints one line per table. A constraint name that PostgreSQL's schema has already (its\n"
+    "constraint names are index names, unique in the schema) gets a number appended, said on stderr.\n"
     "\n"
     "The reverse (a PostgreSQL URL first) copies every table of the database's current schema into DB\n"
     "(created if missing), each table created with all its rows at once or not at all, with its PRIMARY KEY,\n"
     "UNIQUE constraints and unique indexes; a key factdb cannot hold (exclusion constraint, partial or\n"
-    "expression index, NULLS NOT DISTINCT, a column of a type factdb lacks) is named on stderr and skipped.\n"
-    "Types factdb does not have (and numeric without a precision, or wider than 18 digits) become text;\n"
-    "DEFAULTs stay behind (factdb has none).\n";
+    "expression index, NULLS NOT DISTINCT, a column of a type factdb lacks, an invalid index) is named on\n"
+    "stderr and skipped. Types factdb does not have (and numeric without a precision, or wider than 18\n"
+    "digits) become text; DEFAULTs stay behind (factdb has none).\n";
 
 static void note(void *ctx, const char *message)
 {

@@ -306,11 +306,12 @@ static int split_fields(char *line, size_t len, char **starts, ptrdiff_t *lens, 
  * constraint, one row per key column (an expression is attnum 0), primary keys first, then in creation order.
  * Columns: table, key name (the constraint's, else the index's), primary, exclusion, partial, NULLS NOT
  * DISTINCT (PostgreSQL 15; read through to_jsonb so older servers answer too), key column name, its type
- * OID, the number of key columns. */
+ * OID, the number of key columns, valid (false: a CREATE UNIQUE INDEX CONCURRENTLY that failed, whose rows
+ * may hold duplicates). */
 static const char KEYS[] =
     "SELECT c.relname, coalesce(con.conname, ic.relname), i.indisprimary, coalesce(con.contype = 'x', false), "
     "i.indpred IS NOT NULL, coalesce(to_jsonb(i) ->> 'indnullsnotdistinct', 'false') = 'true', "
-    "coalesce(a.attname, ''), coalesce(a.atttypid, 0), i.indnkeyatts "
+    "coalesce(a.attname, ''), coalesce(a.atttypid, 0), i.indnkeyatts, i.indisvalid "
     "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
     "LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid "
@@ -356,6 +357,8 @@ static int add_keys(factdb_appender *app, const factdb_table_info *ti, PGresult 
         int nk = atoi(PQgetvalue(keys, i, 8));
         if (PQgetvalue(keys, i, 3)[0] == 't')
             why = "an exclusion constraint (factdb has PRIMARY KEY and UNIQUE only)";
+        else if (PQgetvalue(keys, i, 9)[0] != 't')
+            why = "an invalid index (a CREATE UNIQUE INDEX CONCURRENTLY that failed): its rows may repeat a key";
         else if (PQgetvalue(keys, i, 4)[0] == 't')
             why = "a partial unique index (WHERE ...): factdb's keys cover every row";
         else if (PQgetvalue(keys, i, 5)[0] == 't')

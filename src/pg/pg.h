@@ -23,7 +23,7 @@ int pg_setup(const char *target, size_t *ntables, factdb_error *err);
  * (memory stays bounded whatever the table's size). A table that exists in PostgreSQL is refused
  * (TABLE_EXISTS). `progress` (may be NULL) is called after each table with its name, its rows and the count
  * of tables done out of all; `note` (may be NULL) with a line about something copied otherwise than asked (a
- * constraint name PostgreSQL had to choose). Errors: those of factdb_open and factdb_scan_open, IO
+ * constraint whose name is taken in the schema gets a number appended). Errors: those of factdb_open and factdb_scan_open, IO
  * (PostgreSQL's), TABLE_EXISTS, NOMEM, CORRUPT. */
 typedef void (*pg_progress_fn)(void *ctx, const char *table, uint64_t rows, size_t done, size_t total);
 typedef void (*pg_note_fn)(void *ctx, const char *message);
@@ -34,8 +34,8 @@ int pg_copy_from_file(const char *db_path, const char *target, pg_progress_fn pr
  * by COPY TO STDOUT as it is written. Types factdb does not have (and numeric without a precision, or wider
  * than 18 digits) become text. PRIMARY KEY and UNIQUE constraints and unique indexes over columns come along
  * (factdb_appender_add_key); one factdb cannot express (an exclusion constraint, a partial or expression
- * index, NULLS NOT DISTINCT, a key over a column that arrives as text from another type, a ninth key) is left
- * out and passed to `note` with its name and why. A table that exists in the file is refused (TABLE_EXISTS). */
+ * index, NULLS NOT DISTINCT, a key over a column that arrives as text from another type, an invalid index, a
+ * ninth key) is left out and passed to `note` with its name and why. A table that exists in the file is refused (TABLE_EXISTS). */
 int pg_copy_to_file(const char *target, const char *db_path, pg_progress_fn progress, pg_note_fn note, void *ctx,
                     factdb_error *err);
 

@@ -1439,7 +1439,8 @@ def factdb_copy_carries_primary_keys_and_unique_constraints():
     """`factdb copy` carries PRIMARY KEY and UNIQUE constraints (single and multi-column) both ways, under
     their names: after the copy a duplicate key is refused on the target, file -> PostgreSQL and PostgreSQL ->
     file. A PostgreSQL key factdb cannot express (exclusion constraint, partial or expression unique index,
-    NULLS NOT DISTINCT, a key over a type factdb lacks) is reported on stderr, with its name and why, and
+    NULLS NOT DISTINCT, a key over a type factdb lacks, an invalid index) is reported on stderr, with its
+    name and why, and
     skipped; a constraint name taken in the PostgreSQL schema (constraint names are index names there, one
     namespace with tables) gets a number appended, said on stderr."""
     fd, db = EMBEDDED.new_db("keysrc")
@@ -1476,6 +1477,13 @@ def factdb_copy_carries_primary_keys_and_unique_constraints():
                    "WHERE id > 0; CREATE UNIQUE INDEX pk_uuid ON pk (u); CREATE UNIQUE INDEX pk_q ON pk (q); "
                    "CREATE UNIQUE INDEX pk_nnd ON pk (part) NULLS NOT DISTINCT; CREATE UNIQUE INDEX pk_plain ON pk (n, id)")
     BK.sql(target, "INSERT INTO pk (id, part, n) VALUES (1, 'x', 1.5), (1, 'y', 2.5)")
+    # a CREATE UNIQUE INDEX CONCURRENTLY that failed on duplicates leaves an invalid index behind
+    BK.sql(target, "CREATE TABLE dup (a integer); INSERT INTO dup VALUES (1), (1)")
+    c = Postgres.cluster.connect(BK.dbs[target])
+    try:
+        assert c.query("CREATE UNIQUE INDEX CONCURRENTLY dup_a ON dup (a)")[0] == "error"
+    finally:
+        c.close()
     back = os.path.join(fd, "back.db")
     p = run([FACTDB, "copy", target, back])
     assert "pk: 2 rows" in p.stdout and "k: 5 rows" in p.stdout, p.stdout
@@ -1483,6 +1491,7 @@ def factdb_copy_carries_primary_keys_and_unique_constraints():
                       ("pk_partial", "partial"), ("pk_uuid", "type factdb does not have"),
                       ("pk_q", "type factdb does not have"), ("pk_nnd", "NULLS NOT DISTINCT")]:
         assert re.search(r'table "pk": key "%s" skipped: [^\n]*%s' % (name, why), p.stderr), (name, p.stderr)
+    assert 'table "dup": key "dup_a" skipped: an invalid index' in p.stderr and "dup: 2 rows" in p.stdout, p.stderr
     for name in ["pk_pkey", "pk_n_key", "pk_plain", "k_pkey", "k_code_key1", "k_ab", "k_ab1"]:
         assert '"%s"' % name not in p.stderr, (name, p.stderr)
     for sql, key in [("INSERT INTO pk (id, part) VALUES (1, 'x')", "pk_pkey"),
