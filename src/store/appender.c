@@ -228,7 +228,14 @@ int factdb_appender_add_key(factdb_appender *app, const char *name, bool primary
                             app->schema.name, cols[i], app->schema.ncols);
     if (name && (!*name || strlen(name) > FACTDB_NAME_MAX))
         return base_err(err, FACTDB_INVALID_ARGUMENT, "a constraint name takes 1 to %d bytes", FACTDB_NAME_MAX);
+    /* store_table_add_unique may mark the columns NOT NULL before it fails (a taken name): undone then, so
+     * that a refused key changes nothing */
+    uint8_t flags[STORE_UNIQUE_COLS];
+    for (size_t i = 0; i < ncols; i++)
+        flags[i] = app->schema.cols[cols[i]].flags;
     int rc = store_table_add_unique(&app->schema, name, primary, cols, (int)ncols, err);
+    for (size_t i = ncols; rc && i-- > 0;)
+        app->schema.cols[cols[i]].flags = flags[i];
     /* a PRIMARY KEY made its columns NOT NULL: the infos the appender answers say so too */
     for (uint16_t c = 0; !rc && c < app->schema.ncols; c++)
         app->infos[c].not_null = app->schema.cols[c].flags & STORE_COL_NOT_NULL;

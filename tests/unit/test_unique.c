@@ -303,6 +303,16 @@ Test(unique, public_api_lists_and_creates_keys)
         cr_assert_eq(factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err), FACTDB_UNIQUE_VIOLATION);
         cr_assert(strstr(err.message, "\"k_unique\""), "%s", err.message);
     }
+    /* a refused key changes nothing: a PRIMARY KEY under a taken name leaves its column nullable */
+    cr_assert_eq(factdb_appender_create(db, "nn", defs, 2, &a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_add_key(a, "x", false, k, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_add_key(a, "x", true, id, 1, &err), FACTDB_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "already exists"), "%s", err.message);
+    cr_assert(!factdb_appender_column(a, 0)->not_null);
+    cr_assert_eq(factdb_append_null(a, 0, &err), 0);
+    cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
     cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "the failed loads left nothing behind: %s", err.message);
     unit_db_close(path, db, s);
 }
