@@ -100,6 +100,17 @@ typedef struct factdb_column_info {
     bool not_null;
 } factdb_column_info;
 
+/* A PRIMARY KEY or UNIQUE constraint of a table (docs/sql.md, "PRIMARY KEY, UNIQUE and ON CONFLICT"): no
+ * two live rows share the values of its columns; a row with a NULL in them never conflicts. */
+#define FACTDB_MAX_KEYS 8          /* PRIMARY KEY and UNIQUE constraints per table */
+#define FACTDB_KEY_MAX_COLUMNS 16  /* columns per constraint */
+typedef struct factdb_key_info {
+    char name[FACTDB_NAME_MAX + 1];          /* the constraint's name ("t_pkey", "t_a_b_key" by default) */
+    bool primary;                            /* PRIMARY KEY (its columns are NOT NULL), else UNIQUE */
+    size_t ncols;                            /* 1..FACTDB_KEY_MAX_COLUMNS */
+    uint16_t cols[FACTDB_KEY_MAX_COLUMNS];   /* the key's columns in key order, as indexes into the table's */
+} factdb_key_info;
+
 typedef struct factdb_table_info {
     char name[FACTDB_NAME_MAX + 1];
     uint32_t id;
@@ -108,6 +119,8 @@ typedef struct factdb_table_info {
     uint64_t row_count;        /* live rows */
     uint64_t chunk_count;
     uint64_t bytes;            /* encoded column bytes in LMDB values */
+    size_t nkeys;              /* PRIMARY KEY and UNIQUE constraints, in declaration order (0..FACTDB_MAX_KEYS) */
+    factdb_key_info keys[FACTDB_MAX_KEYS];
 } factdb_table_info;
 
 typedef struct factdb factdb;
@@ -191,6 +204,15 @@ int factdb_appender_new(factdb *db, const char *table, factdb_appender **out, fa
  * (bad definition, as factdb_create_table), PERMISSION (read-only), NOMEM. */
 int factdb_appender_create(factdb *db, const char *table, const factdb_column_def *cols, size_t ncols,
                            factdb_appender **out, factdb_error *err);
+/* For an appender made by factdb_appender_create, before its first commit: the table will have a PRIMARY
+ * KEY (`primary`) or UNIQUE constraint over columns cols[0..ncols) (indexes into the appender's columns), named
+ * `name` (NULL: PostgreSQL's default name, t_pkey or t_a_b_key), enforced on the rows appended from then on as
+ * on any keyed table (a duplicate fails the commit with UNIQUE_VIOLATION, nothing stored). A PRIMARY KEY makes
+ * its columns NOT NULL. Errors: INVALID_ARGUMENT (not a creating appender, rows already appended, a second
+ * PRIMARY KEY, more than FACTDB_MAX_KEYS constraints or FACTDB_KEY_MAX_COLUMNS columns, a column out of range
+ * or twice, a name taken by another constraint of the table). */
+int factdb_appender_add_key(factdb_appender *app, const char *name, bool primary, const uint16_t *cols,
+                            size_t ncols, factdb_error *err);
 /* Discards uncommitted rows (releasing the write lock if a load was in progress). NULL is ignored. */
 void factdb_appender_free(factdb_appender *app);
 /* Number of columns of the appender's table and their infos (owned by the appender). */

@@ -107,7 +107,10 @@ async function loadTables() {
   document.title = 'factdb ' + (health.database || '');
   state.tables = t.tables;
   setVersion(t.data_version);
-  $('total-rows').textContent = t.tables.reduce((s, x) => s + x.row_count, 0).toLocaleString('en-US');
+  // On PostgreSQL a large table's row_count is the server's estimate (row_count_estimated): shown with ≈.
+  const approx = (estimated) => (estimated ? '≈' : '');
+  $('total-rows').textContent = approx(t.tables.some((x) => x.row_count_estimated)) +
+    t.tables.reduce((s, x) => s + x.row_count, 0).toLocaleString('en-US');
   const ul = $('tables');
   ul.replaceChildren();
   for (const tab of t.tables) {
@@ -117,7 +120,8 @@ async function loadTables() {
     b.dataset.table = tab.name;
     b.innerHTML = '<span class="name"></span><span class="count"></span>';
     b.querySelector('.name').textContent = tab.name;
-    b.querySelector('.count').textContent = tab.row_count.toLocaleString('en-US');
+    b.querySelector('.count').textContent = approx(tab.row_count_estimated) + tab.row_count.toLocaleString('en-US');
+    if (tab.row_count_estimated) b.querySelector('.count').title = 'estimated by PostgreSQL';
     b.setAttribute('aria-current', state.table && state.table.name === tab.name ? 'true' : 'false');
     b.addEventListener('click', () => openTable(tab.name));
     li.appendChild(b);

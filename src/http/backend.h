@@ -18,6 +18,7 @@ typedef struct http_table {
     char (*types)[48];
     uint8_t *has_default;  /* info.ncols flags: the column has a DEFAULT (NULL: no column has one) */
     bool row_count_known;  /* false: info.row_count is not cheap to know (not listed) */
+    bool row_count_estimated;  /* info.row_count is an estimate (PostgreSQL's statistics for a large table) */
 } http_table;
 
 /* A query's cancellation: the handler arms a deadline, the backend says how to cancel what runs, and the

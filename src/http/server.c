@@ -543,6 +543,8 @@ static enum MHD_Result tables(http_server *s, struct MHD_Connection *c, req *rq)
         json_t *t = json_pack("{s:s}", "name", ti->name);
         if (list[i].row_count_known)
             json_object_set_new(t, "row_count", json_integer((json_int_t)ti->row_count));
+        if (list[i].row_count_known && list[i].row_count_estimated)
+            json_object_set_new(t, "row_count_estimated", json_true());
         json_object_set_new(t, "columns", cols);
         json_array_append_new(arr, t);
     }

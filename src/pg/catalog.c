@@ -1,6 +1,7 @@
 /* catalog.c: the tables of the PostgreSQL database as /v1/tables lists them and as inserts check rows
  * against: the ordinary and partitioned tables of the current schema (search_path's first), their columns
- * in order with factdb's types. Read from pg_catalog rather than information_schema because it gives each
+ * in order with factdb's types, and for /v1/tables their row counts (exact for small tables, PostgreSQL's
+ * estimate for large ones). Read from pg_catalog rather than information_schema because it gives each
  * column's type OID and typmod, which results are named by (types.c): one mapping for both. */
 #include "pg_int.h"
 #include <stdio.h>
@@ -40,6 +41,62 @@ static void factdb_type_of(Oid oid, int typmod, factdb_column_info *ci)
         break;
     default: ci->type = FACTDB_TEXT; break;
     }
+}
+
+/* Each table's estimated rows: the larger of pg_class.reltuples (as of its last VACUUM, ANALYZE or CREATE
+ * INDEX; -1 before any) and pg_stat's n_live_tup (counted as transactions commit, flushed within a second),
+ * summed over the leaf partitions of a partitioned table. */
+static const char ESTIMATES[] =
+    "SELECT c.relname, greatest(sum(greatest(l.reltuples, 0)::float8), sum(coalesce(s.n_live_tup, 0)))::bigint "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "CROSS JOIN LATERAL (SELECT c.oid AS relid WHERE c.relkind = 'r' UNION ALL "
+    "SELECT t.relid FROM pg_catalog.pg_partition_tree(c.oid) t WHERE c.relkind = 'p' AND t.isleaf) leaf "
+    "JOIN pg_catalog.pg_class l ON l.oid = leaf.relid "
+    "LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = leaf.relid "
+    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') GROUP BY c.relname";
+
+/* Below this many estimated rows a table is counted exactly (count(*): measured 0.18 s for 2M rows on the
+ * 2-core test machine, so a dashboard load stays well under a second); at or above it /v1/tables answers
+ * the estimate, flagged. 2M and not 1M so that the demo's 1,000,000 rows stay exact. */
+#define PG_EXACT_COUNT_BELOW 2000000
+
+/* Fills the row counts of t[0..n): exact for small tables, PostgreSQL's estimate (row_count_estimated) for
+ * large ones and for a table this role may not read. */
+static int read_counts(pg_conn *c, http_table *t, size_t n, factdb_error *err)
+{
+    PGresult *r = PQexec(c->conn, ESTIMATES);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        int rc = pg_result_error(r, FACTDB_IO, NULL, 0, err);
+        PQclear(r);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int k = 0;
+        while (k < PQntuples(r) && strcmp(PQgetvalue(r, k, 0), t[i].info.name))
+            k++;
+        long long est = k < PQntuples(r) ? strtoll(PQgetvalue(r, k, 1), NULL, 10) : 0;
+        t[i].info.row_count = est > 0 ? (uint64_t)est : 0;
+        t[i].row_count_known = t[i].row_count_estimated = true;
+        if (est >= PG_EXACT_COUNT_BELOW)
+            continue;
+        base_buf q;
+        base_buf_init(&q, 4096);
+        if (base_buf_append(&q, "SELECT count(*) FROM ", 21) || pg_quote_ident(&q, t[i].info.name) ||
+            base_buf_append(&q, "", 1)) {
+            base_buf_cleanup(&q);
+            PQclear(r);
+            return base_err(err, FACTDB_NOMEM, "out of memory");
+        }
+        PGresult *cr = PQexec(c->conn, (const char *)q.data);
+        base_buf_cleanup(&q);
+        if (PQresultStatus(cr) == PGRES_TUPLES_OK && PQntuples(cr) == 1) {
+            t[i].info.row_count = strtoull(PQgetvalue(cr, 0, 0), NULL, 10);
+            t[i].row_count_estimated = false;
+        }  /* a table this role may not read keeps its estimate */
+        PQclear(cr);
+    }
+    PQclear(r);
+    return 0;
 }
 
 void pg_tables_free(http_backend *b, http_table *list, size_t n)
@@ -100,28 +157,8 @@ int pg_read_tables(pg_conn *c, const char *only, bool counts, http_table **out, 
         i = end;
     }
     PQclear(r);
-    /* exact counts, as the embedded engine answers (one scan per table: the price of /v1/tables here) */
-    for (size_t i = 0; i < ti && counts && !rc; i++) {
-        base_buf q;
-        base_buf_init(&q, 4096);
-        rc = base_buf_append(&q, "SELECT count(*) FROM ", 21);
-        if (!rc)
-            rc = pg_quote_ident(&q, t[i].info.name);
-        if (!rc)
-            rc = base_buf_append(&q, "", 1);
-        if (rc) {
-            base_buf_cleanup(&q);
-            rc = base_err(err, FACTDB_NOMEM, "out of memory");
-            break;
-        }
-        PGresult *cr = PQexec(c->conn, (const char *)q.data);
-        base_buf_cleanup(&q);
-        if (PQresultStatus(cr) == PGRES_TUPLES_OK && PQntuples(cr) == 1) {
-            t[i].info.row_count = strtoull(PQgetvalue(cr, 0, 0), NULL, 10);
-            t[i].row_count_known = true;
-        }  /* a table this role may not read is listed without its count */
-        PQclear(cr);
-    }
+    if (counts && !rc)
+        rc = read_counts(c, t, ti, err);
     if (rc) {
         pg_tables_free(NULL, t, ti);
         return rc;

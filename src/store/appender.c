@@ -212,6 +212,36 @@ int factdb_appender_create(factdb *db, const char *table, const factdb_column_de
     return appender_init(a, out, err);
 }
 
+int factdb_appender_add_key(factdb_appender *app, const char *name, bool primary, const uint16_t *cols,
+                            size_t ncols, factdb_error *err)
+{
+    base_err_clear(err);
+    if (!app->create || app->schema.id || app->nrows || app->pending || app->loading)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "a key can only be added to a table an appender creates, "
+                        "before its first row (table \"%s\")", app->schema.name);
+    if (ncols < 1 || ncols > STORE_UNIQUE_COLS)
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "a PRIMARY KEY or UNIQUE constraint takes 1 to %d columns, "
+                        "not %zu", STORE_UNIQUE_COLS, ncols);
+    for (size_t i = 0; i < ncols; i++)
+        if (cols[i] >= app->schema.ncols)
+            return base_err(err, FACTDB_INVALID_ARGUMENT, "a key of table \"%s\" names column %u; it has %u columns",
+                            app->schema.name, cols[i], app->schema.ncols);
+    if (name && (!*name || strlen(name) > FACTDB_NAME_MAX))
+        return base_err(err, FACTDB_INVALID_ARGUMENT, "a constraint name takes 1 to %d bytes", FACTDB_NAME_MAX);
+    /* store_table_add_unique may mark the columns NOT NULL before it fails (a taken name): undone then, so
+     * that a refused key changes nothing */
+    uint8_t flags[STORE_UNIQUE_COLS];
+    for (size_t i = 0; i < ncols; i++)
+        flags[i] = app->schema.cols[cols[i]].flags;
+    int rc = store_table_add_unique(&app->schema, name, primary, cols, (int)ncols, err);
+    for (size_t i = ncols; rc && i-- > 0;)
+        app->schema.cols[cols[i]].flags = flags[i];
+    /* a PRIMARY KEY made its columns NOT NULL: the infos the appender answers say so too */
+    for (uint16_t c = 0; !rc && c < app->schema.ncols; c++)
+        app->infos[c].not_null = app->schema.cols[c].flags & STORE_COL_NOT_NULL;
+    return rc;
+}
+
 static int appender_init(factdb_appender *a, factdb_appender **out, factdb_error *err)
 {
     int rc;

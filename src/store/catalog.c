@@ -485,6 +485,14 @@ void store_table_to_info(const store_table *tab, factdb_table_info *info, factdb
         cols[i].scale = tab->cols[i].scale;
         cols[i].not_null = tab->cols[i].flags & STORE_COL_NOT_NULL;
     }
+    info->nkeys = tab->nuniq;
+    for (int u = 0; u < tab->nuniq; u++) {
+        factdb_key_info *k = &info->keys[u];
+        snprintf(k->name, sizeof k->name, "%s", tab->uniq[u].name);
+        k->primary = tab->uniq[u].primary;
+        k->ncols = tab->uniq[u].ncols;
+        memcpy(k->cols, tab->uniq[u].cols, k->ncols * sizeof *k->cols);
+    }
 }
 
 /* ---- interrupted loads of older factdb versions ----

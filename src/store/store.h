@@ -34,8 +34,8 @@ static inline int store_dict_form(unsigned flags)
 
 /* A PRIMARY KEY or UNIQUE constraint: no two live rows share the values of `cols` (rows with a NULL in
  * them never conflict). Enforced through the `unique` database (unique.c). */
-#define STORE_UNIQUE_MAX 8    /* constraints per table */
-#define STORE_UNIQUE_COLS 16  /* columns per constraint */
+#define STORE_UNIQUE_MAX FACTDB_MAX_KEYS          /* constraints per table (8: the table record's format) */
+#define STORE_UNIQUE_COLS FACTDB_KEY_MAX_COLUMNS  /* columns per constraint (16) */
 typedef struct store_unique {
     char name[FACTDB_NAME_MAX + 1];
     uint8_t primary;          /* 1: PRIMARY KEY (its columns are NOT NULL) */

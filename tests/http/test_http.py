@@ -1888,6 +1888,148 @@ def factdb_copy_moves_a_file_to_postgresql():
     cleanup(pd)
 
 
+@postgresql_only
+def factdb_copy_carries_primary_keys_and_unique_constraints():
+    """`factdb copy` carries PRIMARY KEY and UNIQUE constraints (single and multi-column) both ways, under
+    their names: after the copy a duplicate key is refused on the target, file -> PostgreSQL and PostgreSQL ->
+    file. A PostgreSQL key factdb cannot express (exclusion constraint, partial or expression unique index,
+    NULLS NOT DISTINCT, a key over a type factdb lacks, an invalid index) is reported on stderr, with its
+    name and why, and
+    skipped; a constraint name taken in the PostgreSQL schema (constraint names are index names there, one
+    namespace with tables) gets a number appended, said on stderr."""
+    fd, db = EMBEDDED.new_db("keysrc")
+    run([FACTDB, "sql", db, "CREATE TABLE k (id bigint PRIMARY KEY, code text UNIQUE, a integer, b date, "
+         "CONSTRAINT k_ab UNIQUE (a, b))"])
+    run([FACTDB, "sql", db, "CREATE TABLE k2 (x integer, CONSTRAINT k_ab PRIMARY KEY (x))"])  # a name k has too
+    run([FACTDB, "sql", db, "CREATE TABLE k_code_key (x integer)"])  # the name of k's UNIQUE (code)
+    run([FACTDB, "sql", db, "INSERT INTO k VALUES (1, 'a', 1, '2024-01-01'), (2, 'b', 1, '2024-01-02'), "
+         "(3, NULL, NULL, NULL), (4, NULL, NULL, NULL)"])
+    run([FACTDB, "sql", db, "INSERT INTO k2 VALUES (1), (2)"])
+    pd, target = BK.new_empty_db("keydst")
+    p = run([FACTDB, "copy", db, target])
+    assert "k: 4 rows" in p.stdout and "k2: 2 rows" in p.stdout, p.stdout
+    assert 'table "k2": constraint "k_ab" is "k_ab1" in PostgreSQL' in p.stderr, p.stderr
+    assert 'table "k": constraint "k_code_key" is "k_code_key1" in PostgreSQL' in p.stderr, p.stderr
+    cons = BK.sql(target, "SELECT conrelid::regclass::text, conname, contype, "
+                          "pg_get_constraintdef(oid) FROM pg_constraint WHERE contype IN ('p', 'u') "
+                          "AND connamespace = 'public'::regnamespace ORDER BY 1, 2")
+    assert cons == [["k", "k_ab", "u", "UNIQUE (a, b)"], ["k", "k_code_key1", "u", "UNIQUE (code)"],
+                    ["k", "k_pkey", "p", "PRIMARY KEY (id)"], ["k2", "k_ab1", "p", "PRIMARY KEY (x)"]], cons
+    s = Server(target)
+    for row, key in [({"id": 1, "code": "z"}, "k_pkey"), ({"id": 9, "code": "a"}, "k_code_key1"),
+                     ({"id": 9, "a": 1, "b": "2024-01-02"}, "k_ab")]:
+        st, body, _ = s.insert("k", [row])
+        assert st == 409 or st == 400, (row, st, body)
+        assert body["error"]["code"] == "UNIQUE_VIOLATION" and key in body["error"]["message"], (row, body)
+    st, body, _ = s.insert("k", [{"id": 9, "a": 1}])  # a NULL in a key never conflicts
+    assert st == 200, body
+    assert s.stop() == 0
+    # PostgreSQL -> file: every key factdb can hold comes along; the others are named on stderr and skipped
+    BK.sql(target, "CREATE TABLE pk (id integer, part text, n numeric(10,2), u uuid, r int4range, "
+                   "q numeric, PRIMARY KEY (id, part), UNIQUE (n), EXCLUDE USING gist (r WITH &&))")
+    BK.sql(target, "CREATE UNIQUE INDEX pk_lower ON pk (lower(part)); CREATE UNIQUE INDEX pk_partial ON pk (n) "
+                   "WHERE id > 0; CREATE UNIQUE INDEX pk_uuid ON pk (u); CREATE UNIQUE INDEX pk_q ON pk (q); "
+                   "CREATE UNIQUE INDEX pk_nnd ON pk (part) NULLS NOT DISTINCT; CREATE UNIQUE INDEX pk_plain ON pk (n, id)")
+    BK.sql(target, "INSERT INTO pk (id, part, n) VALUES (1, 'x', 1.5), (1, 'y', 2.5)")
+    # a CREATE UNIQUE INDEX CONCURRENTLY that failed on duplicates leaves an invalid index behind
+    BK.sql(target, "CREATE TABLE dup (a integer); INSERT INTO dup VALUES (1), (1)")
+    c = Postgres.cluster.connect(BK.dbs[target])
+    try:
+        assert c.query("CREATE UNIQUE INDEX CONCURRENTLY dup_a ON dup (a)")[0] == "error"
+    finally:
+        c.close()
+    back = os.path.join(fd, "back.db")
+    p = run([FACTDB, "copy", target, back])
+    assert "pk: 2 rows" in p.stdout and "k: 5 rows" in p.stdout, p.stdout
+    for name, why in [("pk_r_excl", "exclusion constraint"), ("pk_lower", "expression"),
+                      ("pk_partial", "partial"), ("pk_uuid", "type factdb does not have"),
+                      ("pk_q", "type factdb does not have"), ("pk_nnd", "NULLS NOT DISTINCT")]:
+        assert re.search(r'table "pk": key "%s" skipped: [^\n]*%s' % (name, why), p.stderr), (name, p.stderr)
+    assert 'table "dup": key "dup_a" skipped: an invalid index' in p.stderr and "dup: 2 rows" in p.stdout, p.stderr
+    for name in ["pk_pkey", "pk_n_key", "pk_plain", "k_pkey", "k_code_key1", "k_ab", "k_ab1"]:
+        assert '"%s"' % name not in p.stderr, (name, p.stderr)
+    for sql, key in [("INSERT INTO pk (id, part) VALUES (1, 'x')", "pk_pkey"),
+                     ("INSERT INTO pk (id, part, n) VALUES (2, 'z', 2.5)", "pk_n_key"),
+                     ("INSERT INTO k (id) VALUES (2)", "k_pkey"), ("INSERT INTO k (id, code) VALUES (20, 'b')", "k_code_key1"),
+                     ("INSERT INTO k (id, a, b) VALUES (21, 1, '2024-01-01')", "k_ab"),
+                     ("INSERT INTO k2 VALUES (2)", "k_ab1")]:
+        p = run([FACTDB, "sql", back, sql], check=False)
+        assert p.returncode == 1 and 'violates unique constraint "%s"' % key in p.stderr, (sql, p.stderr)
+    # the keys are the file's own: NOT NULL for the primary key's columns, the same columns, and ON CONFLICT works
+    p = run([FACTDB, "sql", back, "INSERT INTO pk (id, part, n) VALUES (1, 'x', 9) ON CONFLICT (id, part) DO NOTHING"])
+    assert EMBEDDED.sql(back, "SELECT count(*) FROM pk") == [["2"]]
+    cleanup(fd)
+    cleanup(pd)
+
+@postgresql_only
+def postgresql_tables_counts_small_tables_and_estimates_large_ones():
+    """/v1/tables on PostgreSQL counts a table exactly while PostgreSQL's statistics say it is small (under 2M
+    rows), and answers the statistics' estimate for a large one, flagged "row_count_estimated" (no count(*) scan
+    on every dashboard load); an exact count has no flag, as on a file."""
+    d, db = new_db("estimates")
+    BK.sql(db, "CREATE TABLE est (a integer); INSERT INTO est SELECT generate_series(1, 3)")
+    s = Server(db)
+    st, body, _ = s.req("GET", "/v1/tables")
+    by = {t["name"]: t for t in body["tables"]}
+    assert st == 200 and by["est"]["row_count"] == 3 and "row_count_estimated" not in by["est"], body
+    assert by["ev"]["row_count"] == 0 and "row_count_estimated" not in by["ev"], body
+    # what VACUUM or ANALYZE would have written for a big table (the cluster's superuser may set it)
+    BK.sql(db, "UPDATE pg_class SET reltuples = 5000000 WHERE oid = 'est'::regclass")
+    st, body, _ = s.req("GET", "/v1/tables")
+    by = {t["name"]: t for t in body["tables"]}
+    assert st == 200 and by["est"]["row_count"] == 5000000 and by["est"]["row_count_estimated"] is True, body
+    assert "row_count_estimated" not in by["ev"], body
+    BK.sql(db, "UPDATE pg_class SET reltuples = 1999999 WHERE oid = 'est'::regclass")
+    by = {t["name"]: t for t in s.req("GET", "/v1/tables")[1]["tables"]}
+    assert by["est"]["row_count"] == 3 and "row_count_estimated" not in by["est"], by
+    # a partitioned table: the sum of its partitions' estimates
+    BK.sql(db, "CREATE TABLE part (k integer, v text) PARTITION BY RANGE (k); "
+               "CREATE TABLE part_a PARTITION OF part FOR VALUES FROM (0) TO (10); "
+               "CREATE TABLE part_b PARTITION OF part FOR VALUES FROM (10) TO (20); "
+               "INSERT INTO part VALUES (1, 'x'), (15, 'y'); "
+               "UPDATE pg_class SET reltuples = 1500000 WHERE relname IN ('part_a', 'part_b')")
+    by = {t["name"]: t for t in s.req("GET", "/v1/tables")[1]["tables"]}
+    assert by["part"]["row_count"] == 3000000 and by["part"]["row_count_estimated"] is True, by["part"]
+    assert by["part_a"]["row_count"] == 1 and "row_count_estimated" not in by["part_a"], by["part_a"]
+    assert s.stop() == 0
+    cleanup(d)
+
+@postgresql_only
+def factdb_copy_streams_tables_bigger_than_its_memory():
+    """`factdb copy` keeps a table's rows out of memory both ways: file -> PostgreSQL streams them from one
+    snapshot a chunk at a time, PostgreSQL -> file streams COPY TO STDOUT into bounded chunks. Both copy
+    500,000 rows (over 100 MB as one query result, which the former one-query copy held whole and failed
+    here with "out of memory") with the process's heap limited to 32 MiB (RLIMIT_DATA; the file's memory map
+    is shared and not counted). Not under ASan, whose shadow memory the limit would count."""
+    import resource
+    with open(FACTDB, "rb") as f:
+        asan = b"__asan_init" in f.read()
+
+    def limited():
+        if not asan:
+            resource.setrlimit(resource.RLIMIT_DATA, (32 << 20, 32 << 20))
+
+    fd, db = EMBEDDED.new_db("bigsrc")
+    run([FACTDB, "sql", db, "CREATE TABLE big (id bigint PRIMARY KEY, kind text, amount numeric(12,2), at timestamp)"])
+    rows = "".join("%d,kind %d,%d.%02d,2024-01-01 %02d:%02d:00\n" % (i, i % 100, i, i % 100, i % 24, i % 60)
+                   for i in range(500000))
+    run([FACTDB, "load", db, "big", "-"], input="id,kind,amount,at\n" + rows)
+    pd, target = BK.new_empty_db("bigdst")
+    p = subprocess.run([FACTDB, "copy", db, target], capture_output=True, text=True, env=ENV, timeout=600,
+                       preexec_fn=limited)
+    assert p.returncode == 0 and "big: 500000 rows" in p.stdout and "ev: 0 rows" in p.stdout, (p.stdout, p.stderr)
+    q = "SELECT count(*), count(DISTINCT kind), sum(amount), max(at) FROM big"
+    want = [["500000", "100", "124999997500.00", "2024-01-01 23:59:00"]]
+    assert EMBEDDED.sql(db, q) == want, EMBEDDED.sql(db, q)
+    assert [[str(v) for v in r] for r in BK.sql(target, q)] == want, BK.sql(target, q)
+    back = os.path.join(fd, "back.db")
+    p = subprocess.run([FACTDB, "copy", target, back], capture_output=True, text=True, env=ENV, timeout=600,
+                       preexec_fn=limited)
+    assert p.returncode == 0 and "big: 500000 rows" in p.stdout, (p.stdout, p.stderr)
+    assert EMBEDDED.sql(back, q) == want, EMBEDDED.sql(back, q)
+    cleanup(fd)
+    cleanup(pd)
+
 if __name__ == "__main__":
     for p in Server.running:
         if p.poll() is None:

@@ -217,3 +217,102 @@ Test(unique, update_strings_and_the_shared_dictionary)
     cr_assert_eq(factdb_check(db, collect, out, &err), 0, "%s", out);
     unit_db_close(path, db, s);
 }
+
+/* The public API: factdb_table_info lists a table's keys as declared; a creating appender takes keys
+ * (factdb_appender_add_key, as `factdb copy` from PostgreSQL uses it) that hold for its own rows, in a small
+ * commit and in a load of several chunks, and the table it creates has them. */
+Test(unique, public_api_lists_and_creates_keys)
+{
+    char path[200];
+    factdb *db;
+    factdb_session *s;
+    unit_db_open("unique-api", path, sizeof path, &db, &s);
+    exec_sql(s, "CREATE TABLE t (a bigint, d double precision, s text UNIQUE, CONSTRAINT ad PRIMARY KEY (a, d))");
+    factdb_table_info ti;
+    factdb_error err;
+    cr_assert_eq(factdb_table_info_get(db, "t", &ti, &err), 0, "%s", err.message);
+    cr_assert_eq(ti.nkeys, 2);
+    cr_assert_str_eq(ti.keys[0].name, "t_s_key");  /* column constraints first, as PostgreSQL orders them */
+    cr_assert(!ti.keys[0].primary && ti.keys[0].ncols == 1 && ti.keys[0].cols[0] == 2);
+    cr_assert_str_eq(ti.keys[1].name, "ad");
+    cr_assert(ti.keys[1].primary && ti.keys[1].ncols == 2 && ti.keys[1].cols[0] == 0 && ti.keys[1].cols[1] == 1);
+    factdb_table_info_free(&ti);
+
+    factdb_column_def defs[] = {{"id", FACTDB_BIGINT, 0, 0, false}, {"k", FACTDB_TEXT, 0, 0, false}};
+    uint16_t id[] = {0}, k[] = {1}, bad[] = {2}, twice[] = {0, 0};
+    factdb_appender *a;
+    /* an appender of a table that exists takes no key */
+    cr_assert_eq(factdb_appender_new(db, "t", &a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_add_key(a, NULL, false, id, 1, &err), FACTDB_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "table an appender creates"), "%s", err.message);
+    factdb_appender_free(a);
+    for (int big = 0; big < 2; big++) {
+        const char *name = big ? "big" : "small";
+        uint64_t rows = big ? 3 * FACTDB_CHUNK_ROWS : 10;
+        cr_assert_eq(factdb_appender_create(db, name, defs, 2, &a, &err), 0, "%s", err.message);
+        cr_assert_eq(factdb_appender_add_key(a, NULL, true, bad, 1, &err), FACTDB_INVALID_ARGUMENT);
+        cr_assert_eq(factdb_appender_add_key(a, NULL, true, twice, 2, &err), FACTDB_INVALID_ARGUMENT);
+        cr_assert_eq(factdb_appender_add_key(a, NULL, true, id, 0, &err), FACTDB_INVALID_ARGUMENT);
+        cr_assert_eq(factdb_appender_add_key(a, NULL, true, id, 1, &err), 0, "%s", err.message);
+        cr_assert(factdb_appender_column(a, 0)->not_null, "a PRIMARY KEY's column is NOT NULL");
+        cr_assert_eq(factdb_appender_add_key(a, NULL, true, k, 1, &err), FACTDB_INVALID_ARGUMENT);
+        cr_assert(strstr(err.message, "multiple primary keys"), "%s", err.message);
+        cr_assert_eq(factdb_appender_add_key(a, "k_unique", false, k, 1, &err), 0, "%s", err.message);
+        /* a duplicate id in the last row: the load fails (a load writes each full chunk as it fills, so at
+         * the row that fills the last one; a small commit at commit), and no table is left */
+        int rc = 0;
+        for (uint64_t i = 0; i < rows && !rc; i++) {
+            char txt[32];
+            int n = snprintf(txt, sizeof txt, "k%llu", (unsigned long long)i);
+            cr_assert_eq(factdb_append_int64(a, 0, i + 1 == rows ? 0 : (int64_t)i, &err), 0);
+            cr_assert_eq(factdb_append_text(a, 1, txt, (size_t)n, &err), 0);
+            rc = factdb_append_row_end(a, &err);
+        }
+        if (!rc)
+            rc = factdb_appender_commit(a, &err);
+        cr_assert_eq(rc, FACTDB_UNIQUE_VIOLATION, "%s", err.message);
+        cr_assert(strstr(err.message, big ? "\"big_pkey\"" : "\"small_pkey\""), "%s", err.message);
+        cr_assert_eq(factdb_table_info_get(db, name, &ti, &err), FACTDB_NO_TABLE);
+        factdb_appender_free(a);
+        /* without the duplicate: the table and its keys */
+        cr_assert_eq(factdb_appender_create(db, name, defs, 2, &a, &err), 0, "%s", err.message);
+        cr_assert_eq(factdb_appender_add_key(a, NULL, true, id, 1, &err), 0, "%s", err.message);
+        cr_assert_eq(factdb_appender_add_key(a, "k_unique", false, k, 1, &err), 0, "%s", err.message);
+        for (uint64_t i = 0; i < rows; i++) {
+            char txt[32];
+            int n = snprintf(txt, sizeof txt, "k%llu", (unsigned long long)i);
+            cr_assert_eq(factdb_append_int64(a, 0, (int64_t)i, &err), 0);
+            cr_assert_eq(factdb_append_text(a, 1, txt, (size_t)n, &err), 0);
+            cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+        }
+        cr_assert_eq(factdb_appender_add_key(a, NULL, false, k, 1, &err), FACTDB_INVALID_ARGUMENT, "rows appended");
+        cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+        factdb_appender_free(a);
+        cr_assert_eq(factdb_table_info_get(db, name, &ti, &err), 0, "%s", err.message);
+        cr_assert_eq(ti.row_count, rows);
+        cr_assert_eq(ti.nkeys, 2);
+        cr_assert(ti.keys[0].primary && ti.cols[0].not_null);
+        cr_assert_str_eq(ti.keys[1].name, "k_unique");
+        factdb_table_info_free(&ti);
+        char sql[100];
+        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (%llu, 'new')", name, (unsigned long long)rows - 1);
+        factdb_result *r = NULL;
+        size_t used;
+        cr_assert_eq(factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err), FACTDB_UNIQUE_VIOLATION);
+        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (%llu, 'k1')", name, (unsigned long long)rows);
+        cr_assert_eq(factdb_session_exec(s, sql, strlen(sql), NULL, 0, &used, &r, &err), FACTDB_UNIQUE_VIOLATION);
+        cr_assert(strstr(err.message, "\"k_unique\""), "%s", err.message);
+    }
+    /* a refused key changes nothing: a PRIMARY KEY under a taken name leaves its column nullable */
+    cr_assert_eq(factdb_appender_create(db, "nn", defs, 2, &a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_add_key(a, "x", false, k, 1, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_add_key(a, "x", true, id, 1, &err), FACTDB_INVALID_ARGUMENT);
+    cr_assert(strstr(err.message, "already exists"), "%s", err.message);
+    cr_assert(!factdb_appender_column(a, 0)->not_null);
+    cr_assert_eq(factdb_append_null(a, 0, &err), 0);
+    cr_assert_eq(factdb_append_row_end(a, &err), 0, "%s", err.message);
+    cr_assert_eq(factdb_appender_commit(a, &err), 0, "%s", err.message);
+    factdb_appender_free(a);
+    cr_assert_eq(factdb_check(db, NULL, NULL, &err), 0, "the failed loads left nothing behind: %s", err.message);
+    unit_db_close(path, db, s);
+}
