@@ -23,6 +23,29 @@ static bool ident_start(unsigned char c)
     return c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
 }
 
+/* Past the white space, -- comment (to a newline or \r) or nested slash-star comment at s[i]; i if none. */
+static size_t skip_space(const char *s, size_t len, size_t i)
+{
+    if (i < len && s[i] && strchr(" \t\n\r\f\v", s[i]))
+        return i + 1;
+    if (i + 1 < len && s[i] == '-' && s[i + 1] == '-') {
+        while (i < len && s[i] != '\n' && s[i] != '\r')
+            i++;
+        return i;
+    }
+    if (i + 1 < len && s[i] == '/' && s[i + 1] == '*') {
+        int nest = 1;
+        for (i += 2; i < len && nest; i++) {
+            if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
+                nest++, i++;
+            else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+                nest--, i++;
+        }
+        return i;
+    }
+    return i;
+}
+
 /* The end of the quoted run starting at s[i] == q (the opening quote): past the closing one, or len. A
  * string literal continues in a next '...' separated from it by white space holding a newline (SQL's rule,
  * scan.l's quotecontinue), in the same mode. */
@@ -95,23 +118,9 @@ int pg_split(const char *s, size_t len, bool backslash_quotes, pg_stmt **out, si
     char first[4][10] = {{0}};
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
-            i++;
-            continue;
-        }
-        if (c == '-' && i + 1 < len && s[i + 1] == '-') {
-            while (i < len && s[i] != '\n' && s[i] != '\r')
-                i++;
-            continue;
-        }
-        if (c == '/' && i + 1 < len && s[i + 1] == '*') {
-            int nest = 1;
-            for (i += 2; i < len && nest; i++) {
-                if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
-                    nest++, i++;
-                else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
-                    nest--, i++;
-            }
+        size_t past = skip_space(s, len, i);
+        if (past != i) {
+            i = past;
             continue;
         }
         if (c == ';' && !paren && !depth) {
@@ -185,24 +194,8 @@ nomem:
 size_t pg_first_word(const char *s, size_t len, char *buf, size_t cap)
 {
     size_t i = 0;
-    for (;;) {
-        while (i < len && strchr(" \t\n\r\f\v", s[i]) && s[i])
-            i++;
-        if (i + 1 < len && s[i] == '-' && s[i + 1] == '-') {
-            while (i < len && s[i] != '\n' && s[i] != '\r')
-                i++;
-        } else if (i + 1 < len && s[i] == '/' && s[i + 1] == '*') {
-            int nest = 1;
-            for (i += 2; i < len && nest; i++) {
-                if (s[i] == '/' && i + 1 < len && s[i + 1] == '*')
-                    nest++, i++;
-                else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
-                    nest--, i++;
-            }
-        } else {
-            break;
-        }
-    }
+    for (size_t past; (past = skip_space(s, len, i)) != i;)
+        i = past;
     size_t n = 0;
     if (i < len && ident_start((unsigned char)s[i]))
         while (i + n < len && ident_char((unsigned char)s[i + n]))

@@ -26,6 +26,16 @@ static inline const char *fuzz_dir(void)
     return dir;
 }
 
+/* The input in a heap buffer of exactly its size (not NUL-terminated, so ASan catches a read one byte past
+ * the end), or NULL when out of memory. */
+static inline char *fuzz_copy(const uint8_t *data, size_t size)
+{
+    char *p = malloc(size ? size : 1);
+    if (p)
+        memcpy(p, data, size);
+    return p;
+}
+
 /* Removes database `path` and `path`-lock (missing files are fine). */
 static inline void fuzz_remove_db(const char *path)
 {

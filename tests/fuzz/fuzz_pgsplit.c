@@ -30,10 +30,9 @@ static void check(const char *s, size_t len, bool backslash)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size ? size : 1);
+    char *s = fuzz_copy(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
     check(s, size, false);
     check(s, size, true);
     free(s);

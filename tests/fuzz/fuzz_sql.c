@@ -65,10 +65,9 @@ static void render(const factdb_result *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *sql = malloc(size ? size : 1);
+    char *sql = fuzz_copy(data, size);
     if (!sql)
         return 0;
-    memcpy(sql, data, size);
 
     factdb_error err;
     bool writes;
