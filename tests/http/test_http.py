@@ -1741,6 +1741,68 @@ def scripts_are_split_as_postgresql_reads_them():
 
 
 @postgresql_only
+def generated_scripts_split_as_postgresql_splits_them():
+    """pg_split against PostgreSQL's own lexer: 300 generated scripts of 1 to 4 INSERTs whose literals and
+    comments hold semicolons, quotes, dollar signs, BEGIN/CASE/END and newlines. Each statement stores its
+    number, its transaction id and its value: run through factdb serve, every statement must have run alone
+    in a transaction of its own (so none was merged with the next) and stored what PostgreSQL stores for
+    the same script sent whole (so none was cut inside a literal)."""
+    import random
+    rnd = random.Random(14)
+    d, db = new_db("gensplit")
+    BK.sql(db, "CREATE TABLE gs (n integer, k integer, x bigint, v text)")
+    s = Server(db)
+    bits = [";", "'", "''", "$", "$$", "--", "/*", "*/", "\\n", "\\r", "\"", "(", ")", "begin", "end", "case",
+            "a", " ", "\\\\", "E'"]
+
+    def text():
+        return "".join(rnd.choice(bits) for _ in range(rnd.randint(0, 6)))
+
+    def plain():
+        return "'" + text().replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\").replace("'", "''") + "'"
+
+    def literal():
+        kind = rnd.randrange(6)
+        if kind == 0:
+            return plain()
+        if kind == 1:  # E'' with backslash escapes
+            body = text().replace("\\n", "\n").replace("\\\\", "\\\\\\\\").replace("'", "\\'")
+            return "E'" + body + "'"
+        if kind == 2:  # dollar quotes, with and without a tag
+            tag = rnd.choice(["", "t", "x_1"])
+            body = text().replace("$" + tag + "$", "")
+            if body.endswith("$"):
+                body += " "
+            return "$%s$%s$%s$" % (tag, body, tag)
+        if kind == 3:  # a literal continued on the next line
+            return plain() + rnd.choice(["\n", " \n ", "\r\n"]) + plain()
+        if kind == 4:
+            return "(SELECT %s)" % plain()
+        return "U&" + plain().replace("\\", "")
+
+    def gap():
+        return rnd.choice([" ", "\n", " -- " + text().replace("\\n", "").replace("\\r", "") + rnd.choice("\n\r"),
+                           " /* " + text().replace("*/", "").replace("/*", "") + " /* n */ */ ", "\r\n"])
+
+    for n in range(300):
+        stmts = []
+        for k in range(rnd.randint(1, 4)):
+            value = (" ||" + gap()).join("%s%s" % (literal(), gap()) for _ in range(rnd.randint(1, 3)))
+            stmts.append("INSERT INTO gs VALUES (%d, %d, txid_current(), %s)" % (n, k, value))
+        script = (";" + gap()).join(stmts) + rnd.choice(["", ";", "; -- end", ";\n/* x */"])
+        st, body, _ = s.sql(script)
+        assert st == 200, (n, script, body)
+        BK.sql(db, script.replace("VALUES (%d," % n, "VALUES (%d," % (n + 100000)))  # whole, one message
+        got = BK.sql(db, "SELECT count(*), count(DISTINCT x) FROM gs WHERE n = %d" % n)
+        assert got == [[str(len(stmts)), str(len(stmts))]], (n, script, got)
+        got = BK.sql(db, "SELECT a.k, a.v IS NOT DISTINCT FROM b.v FROM gs a JOIN gs b ON b.k = a.k AND "
+                         "b.n = a.n + 100000 WHERE a.n = %d ORDER BY 1" % n)
+        assert got == [[str(k), "t"] for k in range(len(stmts))], (n, script, got)
+    assert s.stop() == 0
+    cleanup(d)
+
+
+@postgresql_only
 def a_refused_request_fails_alone_in_its_batch():
     """Concurrent inserts are group-committed on PostgreSQL: first all in one transaction, requests to one
     table sharing one COPY; when PostgreSQL refuses a row (here a duplicate key, which factdb's checks cannot
