@@ -461,6 +461,11 @@ void factdb_writer_free(factdb_writer *w);
 /* Appends `s` as a JSON string literal (quotes and escapes) to buf (cap bytes, NUL-terminated); returns
  * the length it needs (call again with a larger buffer when >= cap). */
 size_t factdb_json_quote(const char *s, size_t len, char *buf, size_t cap);
+/* Writes `s` as one CSV field (RFC 4180) into buf (cap bytes, not NUL-terminated): as is, or in double
+ * quotes with quotes doubled when it holds a comma, quote or line break, or when it is an empty text
+ * (`is_text`: "" tells it from NULL, which is an empty field). Returns its length; cap >= 2 * len + 2 is
+ * always enough (shorter output is cut). */
+size_t factdb_csv_quote(const char *s, size_t len, bool is_text, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -378,6 +378,15 @@ static int put_json_string(http_result *r, const char *s, size_t len)
     return 0;
 }
 
+static int put_csv_field(http_result *r, const char *s, size_t len, bool is_text)
+{
+    size_t need = len * 2 + 2;
+    if (base_buf_reserve(&r->out, need))
+        return FACTDB_NOMEM;
+    r->out.len += factdb_csv_quote(s, len, is_text, (char *)r->out.data + r->out.len, need);
+    return 0;
+}
+
 /* Renders the value of column `col` at r->rpos in r->rows and steps past it. */
 static int put_value(http_result *r, int col)
 {
@@ -394,17 +403,8 @@ static int put_value(http_result *r, int col)
         bool t = len && v[0] == 't';
         return put(r, t ? "true" : "false", t ? 4 : 5);
     }
-    if (r->csv) {
-        bool quote = kind == 0 && len == 0;
-        for (size_t i = 0; i < len && !quote; i++)
-            quote = v[i] == ',' || v[i] == '"' || v[i] == '\n' || v[i] == '\r';
-        if (!quote)
-            return put(r, v, len);
-        int rc = put(r, "\"", 1);
-        for (size_t i = 0; i < len && !rc; i++)
-            rc = v[i] == '"' ? put(r, "\"\"", 2) : put(r, v + i, 1);
-        return rc ? rc : put(r, "\"", 1);
-    }
+    if (r->csv)
+        return put_csv_field(r, v, len, kind == 0);
     if (kind == 1 && (!len || v[0] == 'N' || v[0] == 'I' || (v[0] == '-' && len > 1 && v[1] == 'I')))
         kind = 0;  /* NaN and infinities are not JSON numbers */
     return kind ? put(r, v, len) : put_json_string(r, v, len);
@@ -431,21 +431,9 @@ static int render_header(http_result *r)
     }
     for (int c = 0; c < r->ncols && !rc; c++) {
         const char *n = PQfname(r->meta, c);
-        size_t len = strlen(n);
-        bool quote = false;
-        for (size_t i = 0; i < len && !quote; i++)
-            quote = n[i] == ',' || n[i] == '"' || n[i] == '\n' || n[i] == '\r';
-        if (c)
-            rc = put(r, ",", 1);
-        if (!rc && !quote)
-            rc = put(r, n, len);
-        else if (!rc) {
-            rc = put(r, "\"", 1);
-            for (size_t i = 0; i < len && !rc; i++)
-                rc = n[i] == '"' ? put(r, "\"\"", 2) : put(r, n + i, 1);
-            if (!rc)
-                rc = put(r, "\"", 1);
-        }
+        rc = c ? put(r, ",", 1) : 0;
+        if (!rc)
+            rc = put_csv_field(r, n, strlen(n), false);
     }
     return rc ? rc : put(r, "\n", 1);
 }

@@ -87,17 +87,33 @@ static int put_value_json(factdb_writer *w, uint64_t row, size_t col)
     return kind ? put(w, v, len) : put_json_string(w, v, len);
 }
 
-static int put_csv_field(factdb_writer *w, const char *s, size_t len, bool is_text)
+size_t factdb_csv_quote(const char *s, size_t len, bool is_text, char *buf, size_t cap)
 {
     bool quote = is_text && len == 0;
     for (size_t i = 0; i < len && !quote; i++)
         quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!quote)
-        return put(w, s, len);
-    int rc = put(w, "\"", 1);
-    for (size_t i = 0; i < len && !rc; i++)
-        rc = s[i] == '"' ? put(w, "\"\"", 2) : put(w, s + i, 1);
-    return rc ? rc : put(w, "\"", 1);
+    size_t o = 0;
+#define PUTC(ch) do { if (o < cap) buf[o] = (ch); o++; } while (0)
+    if (quote)
+        PUTC('"');
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"')
+            PUTC('"');
+        PUTC(s[i]);
+    }
+    if (quote)
+        PUTC('"');
+#undef PUTC
+    return o < cap ? o : cap;
+}
+
+static int put_csv_field(factdb_writer *w, const char *s, size_t len, bool is_text)
+{
+    size_t need = len * 2 + 2;
+    if (base_buf_reserve(&w->out, need))
+        return FACTDB_NOMEM;
+    w->out.len += factdb_csv_quote(s, len, is_text, (char *)w->out.data + w->out.len, need);
+    return 0;
 }
 
 /* Renders the next piece (header, one row or the trailer) into w->out. */
